@@ -1,0 +1,26 @@
+//! LocalGPT: a local-first AI assistant and scriptable shell.
+//!
+//! # Layout
+//!
+//! - [`cli`]: the command-line surface (clap), the one place flags are defined.
+//! - [`commands`]: what each subcommand does; `main.rs` only parses and dispatches here.
+//! - [`config`]: `config.toml` — schema and defaults, loading with precise errors,
+//!   environment overrides, and comment-preserving edits for `config set`.
+//! - [`home`]: the home folder (`~/.localgpt`): where every file lives, first-run setup,
+//!   atomic writes and locked appends that every later module uses for user files.
+//! - [`logging`]: tracing to `logs/` with daily rotation, mirrored to stderr by `-v`.
+//! - [`report`]: how an error reaches the user — one message with its context chain, and
+//!   the exit code (0 ok, 1 failure, 2 usage or configuration error).
+//! - [`style`]: whether to colour output (`--no-color`, `NO_COLOR`, not a terminal).
+//!
+//! Everything that reads the process environment goes through [`env::EnvSource`] so
+//! tests can inject it.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod env;
+pub mod home;
+pub mod logging;
+pub mod report;
+pub mod style;
