@@ -1,0 +1,175 @@
+//! Dotted setting names (`server.port`, `providers.openrouter.base_url`): parsing them,
+//! knowing which exist, and suggesting the nearest when one is misspelt.
+//!
+//! The list of settings is derived from the schema itself (by serialising a fully
+//! populated [`Config`]), so it can never drift from what the loader accepts.
+
+use std::sync::OnceLock;
+
+use super::error::ConfigError;
+use super::schema::{Config, ProviderConfig, ProviderKind};
+use super::secret::Secret;
+
+/// Stands for any name in a table whose keys are chosen by the user (`providers.NAME`).
+const ANY_NAME: &str = "*";
+
+/// Tables whose keys are names chosen by the user rather than fixed settings.
+const NAMED_TABLES: &[&str] = &["providers"];
+
+/// Splits a dotted key as TOML does, so `models."gpt-4.1".context_window` has three parts.
+pub fn parse_key(key: &str) -> Result<Vec<String>, ConfigError> {
+    let parts = toml_edit::Key::parse(key).map_err(|err| ConfigError::BadKey {
+        key: key.to_string(),
+        message: err.message().trim().to_string(),
+    })?;
+    Ok(parts.iter().map(|part| part.get().to_string()).collect())
+}
+
+/// Joins parts back into a dotted key, quoting parts that need it.
+pub fn display_key(parts: &[String]) -> String {
+    parts
+        .iter()
+        .map(|part| {
+            toml_edit::Key::new(part.as_str())
+                .display_repr()
+                .into_owned()
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// Every setting as a pattern of parts, with [`ANY_NAME`] for user-chosen names.
+fn schema_keys() -> &'static [Vec<String>] {
+    static KEYS: OnceLock<Vec<Vec<String>>> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let mut sample = Config::default();
+        sample.agent.model = Some(String::new());
+        sample.providers.insert(
+            ANY_NAME.to_string(),
+            ProviderConfig {
+                kind: Some(ProviderKind::OpenAi),
+                base_url: Some(String::new()),
+                api_key: Some(Secret::new("")),
+                api_key_env: Some(String::new()),
+                command: Some(String::new()),
+                args: vec![String::new()],
+            },
+        );
+        let mut keys = Vec::new();
+        // Serialising our own plain structs into a TOML table cannot fail.
+        if let Ok(toml::Value::Table(table)) = toml::Value::try_from(&sample) {
+            collect(&table, &mut Vec::new(), &mut keys);
+        }
+        keys
+    })
+}
+
+fn collect(table: &toml::Table, prefix: &mut Vec<String>, keys: &mut Vec<Vec<String>>) {
+    for (name, value) in table {
+        prefix.push(name.clone());
+        keys.push(prefix.clone());
+        if let toml::Value::Table(inner) = value {
+            collect(inner, prefix, keys);
+        }
+        prefix.pop();
+    }
+}
+
+/// Replaces user-chosen names with [`ANY_NAME`] so a key can be compared with the schema.
+fn normalise(parts: &[String]) -> Vec<String> {
+    let mut normal = parts.to_vec();
+    if normal.len() >= 2 && NAMED_TABLES.contains(&normal[0].as_str()) {
+        normal[1] = ANY_NAME.to_string();
+    }
+    normal
+}
+
+/// True when `parts` names a setting or a section of settings.
+pub fn is_known(parts: &[String]) -> bool {
+    if parts.is_empty() {
+        return false;
+    }
+    let normal = normalise(parts);
+    schema_keys().contains(&normal)
+}
+
+/// The closest existing setting to a misspelt one, if any is close enough to be a typo.
+pub fn suggest(parts: &[String]) -> Option<String> {
+    let normal = normalise(parts);
+    let (last, parent) = normal.split_last()?;
+    let best = schema_keys()
+        .iter()
+        .filter(|key| key.len() == normal.len() && key[..key.len() - 1] == *parent)
+        .filter_map(|key| {
+            let candidate = key.last()?;
+            let score = strsim::jaro_winkler(last, candidate);
+            (score >= 0.8).then_some((score, candidate))
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0))?;
+    let mut suggestion = parts.to_vec();
+    if let Some(slot) = suggestion.last_mut() {
+        *slot = best.1.clone();
+    }
+    Some(display_key(&suggestion))
+}
+
+/// Turns a path reported by `serde_ignored` into parts, dropping the markers it adds for
+/// `Option` and newtype layers.
+pub fn ignored_path_parts(path: &serde_ignored::Path<'_>) -> Vec<String> {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => Vec::new(),
+        Path::Seq { parent, index } => {
+            let mut parts = ignored_path_parts(parent);
+            parts.push(index.to_string());
+            parts
+        }
+        Path::Map { parent, key } => {
+            let mut parts = ignored_path_parts(parent);
+            parts.push(key.clone());
+            parts
+        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => ignored_path_parts(parent),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(key: &str) -> Vec<String> {
+        parse_key(key).unwrap()
+    }
+
+    #[test]
+    fn knows_fixed_and_named_settings() {
+        assert!(is_known(&parts("server.port")));
+        assert!(is_known(&parts("server")));
+        assert!(is_known(&parts("providers.openrouter.base_url")));
+        assert!(!is_known(&parts("server.prot")));
+        assert!(!is_known(&parts("providers.x.nonsense")));
+    }
+
+    #[test]
+    fn suggests_the_nearest_setting() {
+        assert_eq!(
+            suggest(&parts("server.prot")).as_deref(),
+            Some("server.port")
+        );
+        assert_eq!(
+            suggest(&parts("providers.local.base_ur")).as_deref(),
+            Some("providers.local.base_url")
+        );
+        assert_eq!(suggest(&parts("server.zzzzzz")), None);
+    }
+
+    #[test]
+    fn quoted_parts_survive_a_round_trip() {
+        let key = parts("models.\"gpt-4.1\".context_window");
+        assert_eq!(key, ["models", "gpt-4.1", "context_window"]);
+        assert_eq!(display_key(&key), "models.\"gpt-4.1\".context_window");
+        assert!(parse_key("a..b").is_err());
+    }
+}

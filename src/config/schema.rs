@@ -1,0 +1,335 @@
+//! The typed shape of `config.toml`: every key, its type and its default.
+//!
+//! Parsing (serde) rejects wrong types; [`Config::validate`] then rejects values of the
+//! right type that cannot work (port 0, an unknown log level, a provider with no kind),
+//! naming the key so the loader can point at its line.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::secret::Secret;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub agent: AgentConfig,
+    /// Keyed by the name used as a model prefix (`openai/gpt-4o`, `openrouter/…`).
+    /// Built-in providers need no entry; an entry adjusts them or adds a new endpoint.
+    pub providers: BTreeMap<String, ProviderConfig>,
+    pub server: ServerConfig,
+    pub logging: LoggingConfig,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AgentConfig {
+    /// Unset means: chosen from the keys that are available (see `resolve`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProviderKind {
+    #[serde(rename = "openai")]
+    OpenAi,
+    #[serde(rename = "anthropic")]
+    Anthropic,
+    #[serde(rename = "ollama")]
+    Ollama,
+    #[serde(rename = "claude-cli")]
+    ClaudeCli,
+}
+
+impl ProviderKind {
+    pub const ALL: [ProviderKind; 4] = [
+        ProviderKind::OpenAi,
+        ProviderKind::Anthropic,
+        ProviderKind::Ollama,
+        ProviderKind::ClaudeCli,
+    ];
+
+    /// The name of the built-in provider of this kind, which is also its model prefix.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProviderKind::OpenAi => "openai",
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Ollama => "ollama",
+            ProviderKind::ClaudeCli => "claude-cli",
+        }
+    }
+
+    pub fn builtin(name: &str) -> Option<ProviderKind> {
+        ProviderKind::ALL
+            .into_iter()
+            .find(|kind| kind.name() == name)
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProviderConfig {
+    /// Required for a user-named provider; implied by the name for a built-in one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ProviderKind>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<Secret>,
+    /// The variable to read the key from, for endpoints with their own convention.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key_env: Option<String>,
+    /// The executable, for `claude-cli`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// Extra arguments passed to the command, for `claude-cli`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerConfig {
+    /// Whether `localgpt daemon` also serves the HTTP API.
+    pub enabled: bool,
+    pub bind: IpAddr,
+    pub port: u16,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            enabled: false,
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 31327,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoggingConfig {
+    /// A tracing filter for `logs/`, e.g. `info` or `info,localgpt=debug`.
+    pub level: String,
+    /// How many daily log files to keep.
+    pub keep_days: u16,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        LoggingConfig {
+            level: "info".to_string(),
+            keep_days: 14,
+        }
+    }
+}
+
+/// A value of the right type that still cannot work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// Dotted path of the offending key, e.g. `server.port`.
+    pub key: String,
+    pub message: String,
+}
+
+impl Config {
+    /// Checks every rule serde's types cannot express. Returns the first problem so the
+    /// message can be specific; fixing it and re-running shows the next.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let invalid = |key: String, message: String| Err(Invalid { key, message });
+        for (name, provider) in &self.providers {
+            if !is_valid_provider_name(name) {
+                return invalid(
+                    format!("providers.{name}"),
+                    "a provider name may use only lowercase letters, digits, `-` and `_` \
+                     (it is typed as a model prefix, as in `name/model`)"
+                        .to_string(),
+                );
+            }
+            match (ProviderKind::builtin(name), provider.kind) {
+                (None, None) => {
+                    return invalid(
+                        format!("providers.{name}"),
+                        format!(
+                            "provider `{name}` needs a kind: add `kind = \"openai\"` for an \
+                             OpenAI-compatible endpoint (or \"anthropic\", \"ollama\", \"claude-cli\")"
+                        ),
+                    );
+                }
+                (Some(builtin), Some(kind)) if builtin != kind => {
+                    return invalid(
+                        format!("providers.{name}.kind"),
+                        format!(
+                            "the built-in provider `{name}` is of kind \"{}\"; to add another \
+                             endpoint, give it a name of its own",
+                            builtin.name()
+                        ),
+                    );
+                }
+                _ => {}
+            }
+            let needs_url = matches!(
+                provider.kind,
+                Some(ProviderKind::OpenAi | ProviderKind::Anthropic)
+            );
+            if ProviderKind::builtin(name).is_none() && needs_url && provider.base_url.is_none() {
+                return invalid(
+                    format!("providers.{name}"),
+                    format!(
+                        "provider `{name}` needs a base_url, e.g.                          `base_url = \"https://openrouter.ai/api/v1\"`"
+                    ),
+                );
+            }
+            if let Some(url) = &provider.base_url {
+                let kind = provider.kind.or(ProviderKind::builtin(name));
+                let scheme_optional = kind == Some(ProviderKind::Ollama);
+                if let Err(message) = check_base_url(url, scheme_optional) {
+                    return invalid(format!("providers.{name}.base_url"), message);
+                }
+            }
+        }
+        if self.server.port == 0 {
+            return invalid(
+                "server.port".to_string(),
+                "port 0 would pick a random port that clients cannot find; choose 1-65535"
+                    .to_string(),
+            );
+        }
+        if let Err(message) = check_log_filter(&self.logging.level) {
+            return invalid("logging.level".to_string(), message);
+        }
+        if self.logging.keep_days == 0 {
+            return invalid(
+                "logging.keep_days".to_string(),
+                "keep at least 1 day of logs".to_string(),
+            );
+        }
+        Ok(())
+    }
+}
+
+const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+
+/// A tracing filter in which every directive ends in a level. `EnvFilter` alone would
+/// accept a lone word as a module name, so a typo such as "inf" would silently log nothing.
+fn check_log_filter(filter: &str) -> Result<(), String> {
+    let explain = |detail: String| {
+        format!(
+            "{detail}; use one of error, warn, info, debug, trace, or a filter such as \"info,localgpt=debug\""
+        )
+    };
+    for directive in filter.split(',').map(str::trim) {
+        let level = directive
+            .rsplit_once('=')
+            .map_or(directive, |(_, level)| level);
+        if !LEVELS.contains(&level.trim().to_ascii_lowercase().as_str()) {
+            return Err(explain(format!("`{directive}` does not name a log level")));
+        }
+    }
+    tracing_subscriber::EnvFilter::builder()
+        .parse(filter)
+        .map(|_| ())
+        .map_err(|err| explain(format!("`{filter}` is not a log filter ({err})")))
+}
+
+fn is_valid_provider_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// Accepts `http://` and `https://` URLs with a host. Ollama's own convention also allows
+/// a bare `host:port`, so `scheme_optional` admits that.
+pub fn check_base_url(url: &str, scheme_optional: bool) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    let host = match rest {
+        Some(rest) => rest,
+        None if scheme_optional && !url.contains("://") => url,
+        None => {
+            return Err(format!(
+                "`{url}` is not an http:// or https:// URL (for example https://api.example.com/v1)"
+            ));
+        }
+    };
+    if host.is_empty() || host.starts_with('/') || host.chars().any(char::is_whitespace) {
+        return Err(format!("`{url}` has no valid host"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_provider(name: &str, provider: ProviderConfig) -> Config {
+        let mut config = Config::default();
+        config.providers.insert(name.to_string(), provider);
+        config
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(Config::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn named_provider_needs_a_kind() {
+        let err = with_provider("openrouter", ProviderConfig::default())
+            .validate()
+            .unwrap_err();
+        assert_eq!(err.key, "providers.openrouter");
+        assert!(err.message.contains("kind = \"openai\""));
+    }
+
+    #[test]
+    fn named_endpoint_needs_a_base_url() {
+        let provider = ProviderConfig {
+            kind: Some(ProviderKind::OpenAi),
+            ..ProviderConfig::default()
+        };
+        let err = with_provider("lmstudio", provider).validate().unwrap_err();
+        assert!(err.message.contains("base_url"), "{}", err.message);
+    }
+
+    #[test]
+    fn builtin_provider_cannot_change_kind() {
+        let provider = ProviderConfig {
+            kind: Some(ProviderKind::Anthropic),
+            ..ProviderConfig::default()
+        };
+        let err = with_provider("openai", provider).validate().unwrap_err();
+        assert_eq!(err.key, "providers.openai.kind");
+    }
+
+    #[test]
+    fn base_urls_are_checked() {
+        assert!(check_base_url("https://api.openai.com/v1", false).is_ok());
+        assert!(check_base_url("localhost:11434", true).is_ok());
+        assert!(check_base_url("localhost:11434", false).is_err());
+        assert!(check_base_url("ftp://x", true).is_err());
+        assert!(check_base_url("http://", false).is_err());
+    }
+
+    #[test]
+    fn port_zero_and_bad_log_level_are_rejected() {
+        let mut config = Config::default();
+        config.server.port = 0;
+        assert_eq!(config.validate().unwrap_err().key, "server.port");
+        let mut config = Config::default();
+        for bad in ["loud!!", "shouting", "info,localgpt=loud", ""] {
+            config.logging.level = bad.to_string();
+            assert_eq!(
+                config.validate().unwrap_err().key,
+                "logging.level",
+                "{bad:?}"
+            );
+        }
+        for good in ["info", "WARN", "info,localgpt=debug", "off"] {
+            config.logging.level = good.to_string();
+            assert_eq!(config.validate(), Ok(()), "{good:?}");
+        }
+    }
+}
