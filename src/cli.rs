@@ -1,0 +1,342 @@
+//! The command-line surface: every command, flag and help text, in one place.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use clap_complete::Shell;
+
+const ABOUT: &str = "A local-first AI assistant and scriptable shell.";
+
+const LONG_ABOUT: &str = "\
+A local-first AI assistant and scriptable shell.
+
+Run `localgpt` with no command to open the interactive prompt: plain lines are chat with \
+the model, `:` lines are Rhai code, `/` lines are commands and skills, `!` lines run the \
+shell. Your memory, sessions and settings are plain files under ~/.localgpt (or --home).";
+
+const AFTER_HELP: &str = "\
+Examples:
+  localgpt                              open the interactive prompt
+  localgpt ask \"what is in MEMORY.md?\"  one question, answer on stdout
+  git diff | localgpt ask \"review this\" the prompt can come from a pipe
+  localgpt config set agent.model gpt-4o
+  localgpt config show                  every setting in effect, keys masked
+
+Files: ~/.localgpt/config.toml, workspace/MEMORY.md, workspace/memory/YYYY-MM-DD.md.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "localgpt",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = AFTER_HELP,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Use DIR as the home folder instead of $LOCALGPT_HOME or ~/.localgpt.
+    #[arg(long, value_name = "DIR", global = true)]
+    pub home: Option<PathBuf>,
+
+    /// The model for this run, e.g. gpt-4o, claude-sonnet-4-5, llama3.2, openai/gpt-4o
+    /// (overrides $LOCALGPT_MODEL and agent.model).
+    #[arg(long, short = 'm', value_name = "MODEL", global = true)]
+    pub model: Option<String>,
+
+    /// Say more on stderr: -v shows what LocalGPT does, -vv debug detail, -vvv everything.
+    #[arg(long, short = 'v', action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Say nothing on stderr but errors.
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Never colour the output (also when $NO_COLOR is set or output is not a terminal).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open the interactive prompt (the same as running `localgpt` alone).
+    #[command(
+        long_about = "Open the interactive prompt: chat with the model, run Rhai with \
+        `:code`, commands and skills with `/name`, and shell commands with `!cmd`. \
+        Every conversation is saved as a session you can resume."
+    )]
+    Chat(ChatArgs),
+
+    /// Ask one question and print the answer (for scripts and pipes).
+    #[command(
+        long_about = "Ask one question and stream the answer to stdout; tool activity \
+        goes to stderr. The prompt is the words after `ask`; when they are absent or `-` and \
+        stdin is a pipe, it is read from stdin (and with words, stdin is appended as context)."
+    )]
+    Ask(AskArgs),
+
+    /// Run a Rhai script with the assistant's functions (ask, memory, bash, files…).
+    Run(RunArgs),
+
+    /// Search and add to your memory: MEMORY.md and the daily logs.
+    #[command(subcommand)]
+    Memory(MemoryCommand),
+
+    /// List, read and delete saved conversations.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+
+    /// List, inspect and run skills: reusable commands such as /commit or /review.
+    #[command(subcommand)]
+    Skills(SkillsCommand),
+
+    /// Scheduled tasks: scripts in workspace/heartbeat/ and the HEARTBEAT.md check.
+    #[command(subcommand)]
+    Heartbeat(HeartbeatCommand),
+
+    /// Start, stop and inspect the background daemon (scheduler, HTTP API, indexing).
+    #[command(subcommand)]
+    Daemon(DaemonCommand),
+
+    /// Serve the HTTP API in the foreground (native routes and OpenAI-compatible /v1).
+    Serve(ServeArgs),
+
+    /// Show and change settings in config.toml.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+
+    /// Print a shell completion script, e.g. `localgpt completions bash > ~/.local/share/bash-completion/completions/localgpt`.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    /// Continue a saved conversation: a session id (any unique prefix) or `last`.
+    #[arg(long, short = 'r', value_name = "ID|last")]
+    pub resume: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    /// Print one JSON object (answer, tool calls, usage, model) instead of streaming text.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Answer without calling any tools.
+    #[arg(long)]
+    pub no_tools: bool,
+
+    /// Approve every tool call for this run without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// The question. Omit it, or give `-`, to read it from stdin.
+    #[arg(value_name = "PROMPT", trailing_var_arg = true)]
+    pub prompt: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The script to run (a path to a .rhai file).
+    #[arg(value_name = "SCRIPT.rhai")]
+    pub script: PathBuf,
+
+    /// Arguments for the script, available to it as `args`.
+    #[arg(
+        value_name = "ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemoryCommand {
+    /// Full-text search over your memory, best matches first.
+    Search {
+        /// Words to look for; "quoted phrases" and prefix* work.
+        #[arg(required = true, value_name = "QUERY")]
+        query: Vec<String>,
+        /// How many results to show.
+        #[arg(long, short = 'n', default_value_t = 10)]
+        limit: usize,
+        /// Print results as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Bring the search index up to date with the Markdown files.
+    Reindex {
+        /// Rebuild the whole index from scratch.
+        #[arg(long)]
+        force: bool,
+    },
+    /// How much is indexed: files, chunks, size, when last indexed.
+    Stats,
+    /// Show the latest daily logs.
+    Recent {
+        /// How many days back to show.
+        #[arg(long, short = 'd', default_value_t = 2)]
+        days: u32,
+    },
+    /// Add a note to today's daily log (memory/YYYY-MM-DD.md).
+    Add {
+        /// The note; `-` reads it from stdin.
+        #[arg(required = true, value_name = "TEXT")]
+        text: Vec<String>,
+    },
+    /// Print a memory file, or some of its lines: PATH[:LINE[-LINE]].
+    Get {
+        #[arg(value_name = "PATH[:LINE[-LINE]]")]
+        path: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// List saved conversations, newest first.
+    List {
+        /// How many to show.
+        #[arg(long, short = 'n', default_value_t = 20)]
+        limit: usize,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a conversation as readable text.
+    Show {
+        /// A session id or any unique prefix of one.
+        id: String,
+    },
+    /// Delete saved conversations for good.
+    Rm {
+        /// Session ids or unique prefixes.
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SkillsCommand {
+    /// List the skills available here: built-in and your own.
+    List,
+    /// Show a skill's description, usage and source.
+    Show { name: String },
+    /// Run a skill, as `/name args` does in the prompt.
+    Run {
+        name: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HeartbeatCommand {
+    /// List scheduled tasks with their schedule, next run and last result.
+    List,
+    /// Run a scheduled task now, in the foreground.
+    Run { name: String },
+    /// Show the history of runs.
+    Log {
+        /// Only this task.
+        name: Option<String>,
+        /// How many runs to show.
+        #[arg(long, short = 'n', default_value_t = 20)]
+        limit: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DaemonCommand {
+    /// Start the daemon in the background.
+    Start,
+    /// Stop the daemon gracefully.
+    Stop,
+    /// Is it running? Its pid, uptime, next scheduled runs and last results.
+    Status,
+    /// Run the daemon in the foreground (for systemd, launchd and debugging).
+    Run,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Port to listen on (default: server.port from config).
+    #[arg(long, short = 'p')]
+    pub port: Option<u16>,
+    /// Address to listen on (default: server.bind from config, 127.0.0.1).
+    #[arg(long)]
+    pub bind: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Write the annotated config.toml (every setting, explained).
+    Init {
+        /// Replace an existing config.toml (the old one is kept as config.toml.bak).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print every setting in effect — file, environment and flags — with keys masked.
+    Show,
+    /// Print one setting, e.g. `localgpt config get server.port`.
+    Get {
+        /// A dotted setting name such as agent.model or providers.openai.base_url.
+        key: String,
+    },
+    /// Change one setting in config.toml, keeping its comments. The value is checked first.
+    Set {
+        /// A dotted setting name such as agent.model or server.port.
+        key: String,
+        /// The new value: a number, true/false, a word, or TOML such as ["a", "b"].
+        #[arg(allow_hyphen_values = true)]
+        value: String,
+    },
+    /// Print the path of config.toml.
+    Path,
+    /// Open config.toml in $VISUAL or $EDITOR; the result is checked before it is saved.
+    Edit,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_work_after_the_subcommand() {
+        let cli = Cli::try_parse_from(["localgpt", "ask", "--model", "gpt-4o", "hello", "world"])
+            .unwrap();
+        assert_eq!(cli.global.model.as_deref(), Some("gpt-4o"));
+        match cli.command {
+            Some(Command::Ask(args)) => assert_eq!(args.prompt, ["hello", "world"]),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn script_arguments_may_look_like_flags() {
+        let cli =
+            Cli::try_parse_from(["localgpt", "run", "x.rhai", "--dry-run", "-n", "3"]).unwrap();
+        match cli.command {
+            Some(Command::Run(args)) => assert_eq!(args.args, ["--dry-run", "-n", "3"]),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! Dispatch: set up what a command needs (home folder, settings, logging) and run it.
+//!
+//! Commands that repair the configuration (`config init`, `set`, `edit`, `path`) do not
+//! load it first, so a broken config.toml never locks a person out of fixing it.
+
+mod config;
+
+use std::io::{IsTerminal, Write};
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command, ConfigCommand};
+use crate::config::{Overrides, Settings};
+use crate::env::EnvSource;
+use crate::home::Home;
+use crate::logging::{self, LogSetup, Verbosity};
+use crate::report::{EXIT_OK, NotBuiltYet};
+use crate::style::Style;
+
+/// What every command gets: where things are and how to print.
+pub struct Context<'a> {
+    pub home: Home,
+    pub env: &'a dyn EnvSource,
+    pub verbosity: Verbosity,
+    /// For stdout.
+    pub style: Style,
+    /// For stderr.
+    pub err_style: Style,
+    /// Settings, for the commands that load them.
+    pub settings: Option<Settings>,
+}
+
+/// Runs the parsed command line; returns the exit code for a run that did not fail.
+pub fn run(cli: Cli, env: &dyn EnvSource) -> Result<u8> {
+    let global = &cli.global;
+    let style = Style::detect(global.no_color, env, std::io::stdout().is_terminal());
+    let err_style = Style::detect(global.no_color, env, std::io::stderr().is_terminal());
+    let verbosity = Verbosity::from_flags(global.verbose, global.quiet);
+
+    if let Some(Command::Completions { shell }) = &cli.command {
+        let mut command = <Cli as clap::CommandFactory>::command();
+        clap_complete::generate(
+            *shell,
+            &mut command,
+            "localgpt",
+            &mut std::io::stdout().lock(),
+        );
+        return Ok(EXIT_OK);
+    }
+
+    let home = Home::locate(global.home.as_deref(), env)?;
+    if let Some(Command::Config(ConfigCommand::Path)) = &cli.command {
+        writeln!(std::io::stdout().lock(), "{}", home.config_file().display())?;
+        return Ok(EXIT_OK);
+    }
+
+    let created = home.ensure(crate::config::TEMPLATE)?;
+    let repairs_config = matches!(
+        &cli.command,
+        Some(Command::Config(
+            ConfigCommand::Init { .. } | ConfigCommand::Set { .. } | ConfigCommand::Edit
+        ))
+    );
+    let settings = if repairs_config {
+        None
+    } else {
+        let overrides = Overrides {
+            model: global.model.clone(),
+        };
+        Some(Settings::load(&home.config_file(), env, &overrides)?)
+    };
+
+    let defaults = crate::config::schema::LoggingConfig::default();
+    let log_config = settings.as_ref().map_or(&defaults, |s| &s.config.logging);
+    let logs_dir = home.logs_dir();
+    if let Some(warning) = logging::init(LogSetup {
+        logs_dir: Some(&logs_dir),
+        file_filter: &log_config.level,
+        keep_days: log_config.keep_days,
+        verbosity,
+        style: err_style,
+        rust_log: env.var("RUST_LOG"),
+    }) {
+        tracing::warn!("{warning}");
+    }
+    // Only the command's name: its arguments may hold a prompt or an API key.
+    tracing::info!(
+        home = %home.root().display(),
+        "localgpt {} {}",
+        env!("CARGO_PKG_VERSION"),
+        command_name(cli.command.as_ref())
+    );
+
+    if created.first_run() && verbosity != Verbosity::Quiet {
+        welcome(&home, &created, &err_style)?;
+    }
+    if let Some(settings) = &settings {
+        warn_unknown_keys(settings);
+    }
+
+    let mut ctx = Context {
+        home,
+        env,
+        verbosity,
+        style,
+        err_style,
+        settings,
+    };
+    dispatch(cli.command, &mut ctx)
+}
+
+fn dispatch(command: Option<Command>, ctx: &mut Context<'_>) -> Result<u8> {
+    let arrives_with = match &command {
+        Some(Command::Config(_)) | Some(Command::Completions { .. }) => None,
+        None | Some(Command::Chat(_)) => Some("the REPL"),
+        Some(Command::Ask(_)) => Some("the LLM providers and the agent loop"),
+        Some(Command::Run(_)) => Some("the Rhai script engine"),
+        Some(Command::Memory(_)) => Some("persistent memory (the SQLite FTS5 index)"),
+        Some(Command::Sessions(_)) => Some("session transcripts"),
+        Some(Command::Skills(_)) => Some("skills"),
+        Some(Command::Heartbeat(_)) | Some(Command::Daemon(_)) => Some("the heartbeat daemon"),
+        Some(Command::Serve(_)) => Some("the HTTP API"),
+    };
+    if let Some(arrives_with) = arrives_with {
+        let command = match command_name(command.as_ref()) {
+            "" => "the interactive prompt".to_string(),
+            name => format!("`localgpt {name}`"),
+        };
+        return Err(NotBuiltYet {
+            command,
+            arrives_with,
+        }
+        .into());
+    }
+    match command {
+        Some(Command::Config(command)) => config::run(command, ctx),
+        _ => Ok(EXIT_OK),
+    }
+}
+
+/// The command's name without its arguments, e.g. "config set".
+fn command_name(command: Option<&Command>) -> &'static str {
+    match command {
+        None => "",
+        Some(Command::Chat(_)) => "chat",
+        Some(Command::Ask(_)) => "ask",
+        Some(Command::Run(_)) => "run",
+        Some(Command::Memory(_)) => "memory",
+        Some(Command::Sessions(_)) => "sessions",
+        Some(Command::Skills(_)) => "skills",
+        Some(Command::Heartbeat(_)) => "heartbeat",
+        Some(Command::Daemon(_)) => "daemon",
+        Some(Command::Serve(_)) => "serve",
+        Some(Command::Completions { .. }) => "completions",
+        Some(Command::Config(config)) => match config {
+            ConfigCommand::Init { .. } => "config init",
+            ConfigCommand::Show => "config show",
+            ConfigCommand::Get { .. } => "config get",
+            ConfigCommand::Set { .. } => "config set",
+            ConfigCommand::Path => "config path",
+            ConfigCommand::Edit => "config edit",
+        },
+    }
+}
+
+fn welcome(home: &Home, created: &crate::home::Created, style: &Style) -> Result<()> {
+    let mut err = std::io::stderr().lock();
+    if created.paths.first().map(|p| p.as_path()) == Some(home.root()) {
+        writeln!(
+            err,
+            "{} created your LocalGPT home at {}\n  config.toml            settings (`localgpt config show`)\n  workspace/MEMORY.md    long-term memory, plain Markdown\n  workspace/HEARTBEAT.md tasks for the background daemon",
+            style.success("Welcome!"),
+            home.root().display()
+        )?;
+    } else {
+        for path in &created.paths {
+            tracing::info!("recreated missing {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+fn warn_unknown_keys(settings: &Settings) {
+    for unknown in &settings.unknown {
+        let place = match unknown.line {
+            Some(line) => format!("{} line {line}", settings.path.display()),
+            None => settings.path.display().to_string(),
+        };
+        let hint = unknown
+            .suggestion
+            .as_ref()
+            .map(|s| format!("; did you mean `{s}`?"))
+            .unwrap_or_default();
+        tracing::warn!(
+            "{place}: unknown setting `{}` is ignored{hint}",
+            unknown.key
+        );
+    }
+}

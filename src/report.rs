@@ -1,0 +1,89 @@
+//! How a failure reaches the person: printed once, at the edge, with its whole context
+//! chain, and turned into an exit code — 0 ok, 1 a failure while doing the work, 2 a
+//! problem with how LocalGPT was invoked or configured (bad flags, a bad config file, an
+//! unusable home folder, a command not built yet).
+
+use std::io::{self, Write};
+
+use crate::config::ConfigError;
+use crate::home::HomeError;
+use crate::style::Style;
+
+/// A command whose capability has not landed in this version yet.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{command} is not built yet in this version of LocalGPT; it arrives with {arrives_with}. \
+     Run `localgpt --help` to see what works today."
+)]
+pub struct NotBuiltYet {
+    /// How the person invoked it, e.g. "`localgpt serve`".
+    pub command: String,
+    pub arrives_with: &'static str,
+}
+
+/// A mistake in how a command was invoked that clap cannot catch on its own.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_FAILURE: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+
+/// The exit code for an error, by the kind of the first cause that decides it.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if is_broken_pipe(cause) {
+            // `localgpt … | head` closing early is not a failure.
+            return EXIT_OK;
+        }
+        if cause.is::<ConfigError>()
+            || cause.is::<HomeError>()
+            || cause.is::<NotBuiltYet>()
+            || cause.is::<UsageError>()
+        {
+            return EXIT_USAGE;
+        }
+    }
+    EXIT_FAILURE
+}
+
+fn is_broken_pipe(cause: &(dyn std::error::Error + 'static)) -> bool {
+    cause
+        .downcast_ref::<io::Error>()
+        .is_some_and(|err| err.kind() == io::ErrorKind::BrokenPipe)
+}
+
+/// Prints `error: …` with the context chain (outermost first) to stderr. A broken pipe is
+/// silent: the reader went away and nobody is there to read the complaint.
+pub fn print_error(err: &anyhow::Error, style: &Style) {
+    if err.chain().any(is_broken_pipe) {
+        return;
+    }
+    let mut stderr = io::stderr().lock();
+    // If stderr itself is gone there is nowhere left to report to.
+    let _ = writeln!(stderr, "{} {err:#}", style.error("error:"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    #[test]
+    fn exit_codes_follow_the_cause() {
+        let usage: anyhow::Error = NotBuiltYet {
+            command: "serve".into(),
+            arrives_with: "the HTTP API",
+        }
+        .into();
+        assert_eq!(exit_code(&usage), EXIT_USAGE);
+        let wrapped = Err::<(), _>(UsageError("bad".into()))
+            .context("while starting")
+            .unwrap_err();
+        assert_eq!(exit_code(&wrapped), EXIT_USAGE);
+        assert_eq!(exit_code(&anyhow::anyhow!("provider down")), EXIT_FAILURE);
+        let pipe: anyhow::Error = io::Error::from(io::ErrorKind::BrokenPipe).into();
+        assert_eq!(exit_code(&pipe), EXIT_OK);
+    }
+}
