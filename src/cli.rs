@@ -16,11 +16,11 @@ shell. Your memory, sessions and settings are plain files under ~/.localgpt (or 
 
 const AFTER_HELP: &str = "\
 Examples:
-  localgpt                              open the interactive prompt
-  localgpt ask \"what is in MEMORY.md?\"  one question, answer on stdout
-  git diff | localgpt ask \"review this\" the prompt can come from a pipe
-  localgpt config set agent.model gpt-4o
-  localgpt config show                  every setting in effect, keys masked
+  localgpt                                open the interactive prompt
+  localgpt ask \"what is in MEMORY.md?\"    one question, answer on stdout
+  git diff | localgpt ask \"review this\"   the prompt can come from a pipe
+  localgpt config set agent.model gpt-4o  choose the model
+  localgpt config show                    every setting in effect, keys masked
 
 Files: ~/.localgpt/config.toml, workspace/MEMORY.md, workspace/memory/YYYY-MM-DD.md.";
 
@@ -114,7 +114,11 @@ pub enum Command {
     #[command(subcommand)]
     Config(ConfigCommand),
 
-    /// Print a shell completion script, e.g. `localgpt completions bash > ~/.local/share/bash-completion/completions/localgpt`.
+    /// Print a shell completion script for bash, zsh, fish, elvish or PowerShell.
+    #[command(long_about = "Print a shell completion script. For example:\n\n  \
+        localgpt completions bash > ~/.local/share/bash-completion/completions/localgpt\n  \
+        localgpt completions zsh > ~/.zfunc/_localgpt\n  \
+        localgpt completions fish > ~/.config/fish/completions/localgpt.fish")]
     Completions {
         /// The shell to complete for.
         #[arg(value_enum)]
