@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use toml_edit::{Document, Item, TableLike, Value};
+use toml_edit::{Document, Item, TableLike};
 
 /// The byte span to point at for a key: its value when present, else the key itself
 /// (or the table header), walking down as far as the file goes.
@@ -40,18 +40,16 @@ fn find_in_table(table: &dyn TableLike, offset: usize, path: &mut Vec<String>) -
             .and_then(|k| k.span())
             .is_some_and(|span| span.contains(&offset));
         let found = match item {
-            Item::Table(inner) => {
-                find_in_table(inner, offset, path)
-                    || inner.span().is_some_and(|s| s.contains(&offset))
-            }
-            Item::Value(Value::InlineTable(inner)) => {
-                find_in_table(inner, offset, path)
-                    || inner.span().is_some_and(|s| s.contains(&offset))
-            }
             Item::ArrayOfTables(array) => {
                 array.iter().any(|inner| find_in_table(inner, offset, path))
             }
-            other => other.span().is_some_and(|s| s.contains(&offset)),
+            // Tables (headers and inline) may hold the offset in one of their entries, or
+            // in their own span when the error is about the table as a whole.
+            _ => {
+                item.as_table_like()
+                    .is_some_and(|inner| find_in_table(inner, offset, path))
+                    || item.span().is_some_and(|span| span.contains(&offset))
+            }
         };
         if found || key_hit {
             return true;
