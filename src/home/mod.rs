@@ -9,11 +9,11 @@
 //!                        workspace/skills/, heartbeat/
 //! ```
 
-mod append;
 mod atomic;
+mod locked;
 
-pub use append::append_locked;
 pub use atomic::{write_atomic, write_atomic_with_mode};
+pub use locked::{append_locked, append_locked_with, update_locked};
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
