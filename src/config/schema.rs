@@ -17,6 +17,7 @@ pub struct Config {
     /// Keyed by the name used as a model prefix (`openai/gpt-4o`, `openrouter/…`).
     /// Built-in providers need no entry; an entry adjusts them or adds a new endpoint.
     pub providers: BTreeMap<String, ProviderConfig>,
+    pub memory: MemoryConfig,
     pub server: ServerConfig,
     pub logging: LoggingConfig,
 }
@@ -85,6 +86,27 @@ pub struct ProviderConfig {
     /// Extra arguments passed to the command, for `claude-cli`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MemoryConfig {
+    /// Globs relative to the workspace.
+    pub paths: Vec<String>,
+    /// Folders, files or globs outside the workspace (`~` is your home directory).
+    pub extra_paths: Vec<String>,
+    /// Files are indexed up to this size; the rest of a larger file is left out.
+    pub max_file_kb: u64,
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        MemoryConfig {
+            paths: vec!["MEMORY.md".to_string(), "memory/**/*.md".to_string()],
+            extra_paths: Vec::new(),
+            max_file_kb: 4096,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -188,6 +210,22 @@ impl Config {
                 }
             }
         }
+        for (key, patterns) in [
+            ("memory.paths", &self.memory.paths),
+            ("memory.extra_paths", &self.memory.extra_paths),
+        ] {
+            for pattern in patterns {
+                if let Err(message) = check_glob(pattern) {
+                    return invalid(key.to_string(), message);
+                }
+            }
+        }
+        if self.memory.max_file_kb == 0 {
+            return invalid(
+                "memory.max_file_kb".to_string(),
+                "files must be indexed up to at least 1 KB".to_string(),
+            );
+        }
         if self.server.port == 0 {
             return invalid(
                 "server.port".to_string(),
@@ -230,6 +268,15 @@ fn check_log_filter(filter: &str) -> Result<(), String> {
         .parse(filter)
         .map(|_| ())
         .map_err(|err| explain(format!("`{filter}` is not a log filter ({err})")))
+}
+
+fn check_glob(pattern: &str) -> Result<(), String> {
+    if pattern.trim().is_empty() {
+        return Err("an empty path matches nothing; remove it from the list".to_string());
+    }
+    globset::Glob::new(pattern)
+        .map(|_| ())
+        .map_err(|err| format!("`{pattern}` is not a valid path pattern: {}", err.kind()))
 }
 
 fn is_valid_provider_name(name: &str) -> bool {
@@ -311,6 +358,15 @@ mod tests {
         assert!(check_base_url("localhost:11434", false).is_err());
         assert!(check_base_url("ftp://x", true).is_err());
         assert!(check_base_url("http://", false).is_err());
+    }
+
+    #[test]
+    fn memory_patterns_must_be_valid_globs() {
+        let mut config = Config::default();
+        config.memory.extra_paths = vec!["~/notes/[unclosed".to_string()];
+        assert_eq!(config.validate().unwrap_err().key, "memory.extra_paths");
+        config.memory.extra_paths = vec!["~/notes".to_string(), "/srv/docs/**/*.md".to_string()];
+        assert_eq!(config.validate(), Ok(()));
     }
 
     #[test]
