@@ -9,6 +9,7 @@
 //! - [`home`]: the home folder (`~/.localgpt`): where every file lives, first-run setup,
 //!   atomic writes and locked appends that every later module uses for user files.
 //! - [`logging`]: tracing to `logs/` with daily rotation, mirrored to stderr by `-v`.
+//! - [`memory`]: Markdown memory files indexed in SQLite FTS5: search, reindex, daily log.
 //! - [`report`]: how an error reaches the user — one message with its context chain, and
 //!   the exit code (0 ok, 1 failure, 2 usage or configuration error).
 //! - [`style`]: whether to colour output (`--no-color`, `NO_COLOR`, not a terminal).
@@ -22,5 +23,6 @@ pub mod config;
 pub mod env;
 pub mod home;
 pub mod logging;
+pub mod memory;
 pub mod report;
 pub mod style;

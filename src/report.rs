@@ -7,6 +7,7 @@ use std::io::{self, Write};
 
 use crate::config::ConfigError;
 use crate::home::HomeError;
+use crate::memory::MemoryError;
 use crate::style::Style;
 
 /// A command whose capability has not landed in this version yet.
@@ -41,6 +42,10 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             || cause.is::<HomeError>()
             || cause.is::<NotBuiltYet>()
             || cause.is::<UsageError>()
+            || matches!(
+                cause.downcast_ref::<MemoryError>(),
+                Some(MemoryError::NotMemory(_) | MemoryError::Pattern { .. })
+            )
         {
             return EXIT_USAGE;
         }

@@ -1,0 +1,286 @@
+//! Persistent memory: Markdown files (MEMORY.md, daily logs, any folder the user adds)
+//! indexed in SQLite FTS5 for ranked full-text search.
+//!
+//! The files are the truth; `index.sqlite` is a cache rebuilt from them whenever it is
+//! missing, damaged or stale. [`Memory`] is the one API every front door uses: the CLI,
+//! and later the model's tools, Rhai bindings and the HTTP API.
+//!
+//! - [`chunk`]: Markdown → chunks with heading paths and line ranges.
+//! - [`sources`]: which files are memory (globs, extra folders, symlink confinement).
+//! - [`store`]: the SQLite schema, WAL, repair of a damaged index.
+//! - [`index`]: incremental, transactional reindexing.
+//! - [`query`]: user text → a safe FTS5 expression.
+//! - [`search`]: BM25-ranked hits with snippets.
+//! - [`journal`]: appending to the daily log and to MEMORY.md.
+
+pub mod chunk;
+mod index;
+mod journal;
+pub mod query;
+mod search;
+mod sources;
+mod store;
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use chrono::{Days, Local, NaiveDate};
+
+pub use index::ReindexReport;
+pub use journal::{append_daily, append_to_memory};
+pub use search::{MATCH_END, MATCH_START, SearchHit};
+pub use sources::Sources;
+pub use store::Store;
+
+use crate::config::schema::MemoryConfig;
+use crate::home::Home;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MemoryError {
+    #[error("the memory index {path} cannot be opened: {source}")]
+    Database {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("the memory index failed: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("memory path `{pattern}` is not a valid pattern: {message}")]
+    Pattern { pattern: String, message: String },
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: io::Error },
+    #[error("{0}")]
+    NotMemory(String),
+}
+
+/// How hard a search works to make sure its results reflect the files as they are now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// Walk every configured folder first (what `localgpt memory search` does).
+    Full,
+    /// Check only the folders' and the assistant's own files' stamps, and the files
+    /// behind the results: fast enough to run before every query of a long session.
+    Quick,
+}
+
+/// Numbers for `localgpt memory stats`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Stats {
+    pub files: u64,
+    pub chunks: u64,
+    pub bytes: u64,
+    pub index_bytes: u64,
+    /// Unix seconds; `None` before the first indexing.
+    pub last_indexed: Option<i64>,
+}
+
+pub struct Memory {
+    store: Store,
+    sources: Sources,
+    /// Things the person should hear about (a repaired index, an unreadable file).
+    notices: Vec<String>,
+}
+
+impl Memory {
+    /// Opens the memory of a home folder, as configured, on `today` (whose daily log and
+    /// yesterday's are checked for changes before every search).
+    pub fn open(
+        home: &Home,
+        config: &MemoryConfig,
+        today: NaiveDate,
+    ) -> Result<Memory, MemoryError> {
+        let mut hot_files = vec![home.memory_file()];
+        for day in [Some(today), today.checked_sub_days(Days::new(1))]
+            .into_iter()
+            .flatten()
+        {
+            hot_files.push(home.daily_log(&day.format("%Y-%m-%d").to_string()));
+        }
+        let max_file_bytes = config.max_file_kb.saturating_mul(1024);
+        let sources = Sources::new(
+            &home.workspace(),
+            &config.paths,
+            &config.extra_paths,
+            hot_files,
+            max_file_bytes,
+        )?;
+        let (store, notice) = Store::open(&home.index_db())?;
+        Ok(Memory {
+            store,
+            sources,
+            notices: notice.into_iter().collect(),
+        })
+    }
+
+    /// A memory over an existing store and sources (tests, benchmarks).
+    pub fn with_store(store: Store, sources: Sources) -> Memory {
+        Memory {
+            store,
+            sources,
+            notices: Vec::new(),
+        }
+    }
+
+    /// Notices gathered since the last call, for the front door to show as warnings.
+    pub fn take_notices(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notices)
+    }
+
+    /// Brings the index up to date; `force` rebuilds it from scratch.
+    pub fn reindex(
+        &mut self,
+        force: bool,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<ReindexReport, MemoryError> {
+        let report = index::reindex(&mut self.store, &self.sources, force, progress)?;
+        self.notices.extend(report.warnings.iter().cloned());
+        Ok(report)
+    }
+
+    /// Searches memory. Any text is a valid query; one with nothing searchable in it
+    /// finds nothing.
+    pub fn search(
+        &mut self,
+        text: &str,
+        limit: usize,
+        freshness: Freshness,
+    ) -> Result<Vec<SearchHit>, MemoryError> {
+        let Some(query) = query::to_fts(text) else {
+            return Ok(Vec::new());
+        };
+        let refreshed = match freshness {
+            Freshness::Full => self.reindex(false, &mut |_, _| {}).map(drop),
+            Freshness::Quick => self.refresh_quickly(),
+        };
+        match refreshed {
+            Ok(()) => {}
+            // Another process is writing the index for longer than we wait: search what
+            // is there rather than fail.
+            Err(MemoryError::Sql(err)) if store::is_busy(&err) => self.notices.push(
+                "the memory index is busy (another LocalGPT is updating it); results may miss \
+                 the latest changes"
+                    .to_string(),
+            ),
+            Err(err) => return Err(err),
+        }
+        let hits = search::run(&self.store.conn, &query, limit)?;
+        // A result from a file that changed since it was indexed is not trusted: refresh
+        // those files and ask again.
+        let stale: Vec<&Path> = hits
+            .iter()
+            .filter(|hit| sources::file_stamp(&hit.file).ok().flatten() != Some(hit.indexed_stamp))
+            .map(|hit| hit.file.as_path())
+            .collect();
+        if stale.is_empty() {
+            return Ok(hits);
+        }
+        match index::refresh_files(&mut self.store, &self.sources, &stale) {
+            Ok(report) => self.notices.extend(report.warnings),
+            Err(MemoryError::Sql(err)) if store::is_busy(&err) => return Ok(hits),
+            Err(err) => return Err(err),
+        }
+        Ok(search::run(&self.store.conn, &query, limit)?)
+    }
+
+    fn refresh_quickly(&mut self) -> Result<(), MemoryError> {
+        let conn = &self.store.conn;
+        let indexed: Option<String> = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'last_indexed'",
+                [],
+                |row| row.get(0),
+            )
+            .ok();
+        let mut dirs_changed = indexed.is_none();
+        if !dirs_changed {
+            let mut statement = conn.prepare_cached("SELECT path, mtime_ns FROM dirs")?;
+            let stamps = statement.query_map([], |row| {
+                Ok((
+                    PathBuf::from(row.get::<_, String>(0)?),
+                    row.get::<_, i64>(1)?,
+                ))
+            })?;
+            for stamp in stamps {
+                let (path, mtime_ns) = stamp?;
+                if sources::dir_stamp(&path).mtime_ns != mtime_ns {
+                    dirs_changed = true;
+                    break;
+                }
+            }
+        }
+        if dirs_changed {
+            self.reindex(false, &mut |_, _| {})?;
+            return Ok(());
+        }
+        let hot: Vec<PathBuf> = self.sources.hot_files().to_vec();
+        let mut changed = Vec::new();
+        for path in &hot {
+            let now = sources::file_stamp(path).ok().flatten();
+            let indexed: Option<(i64, i64)> = conn
+                .prepare_cached("SELECT size, mtime_ns FROM files WHERE path = ?1")?
+                .query_row([path.to_string_lossy()], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .ok();
+            let indexed = indexed.map(|(size, mtime)| (size.max(0).unsigned_abs(), mtime));
+            if now != indexed {
+                changed.push(path.as_path());
+            }
+        }
+        if !changed.is_empty() {
+            let report = index::refresh_files(&mut self.store, &self.sources, &changed)?;
+            self.notices.extend(report.warnings);
+        }
+        Ok(())
+    }
+
+    pub fn stats(&self) -> Result<Stats, MemoryError> {
+        let conn = &self.store.conn;
+        let (files, bytes): (i64, i64) = conn.query_row(
+            "SELECT count(*), coalesce(sum(size), 0) FROM files",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        let chunks: i64 = conn.query_row("SELECT count(*) FROM chunks", [], |row| row.get(0))?;
+        let last_indexed = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'last_indexed'",
+                [],
+                |row| row.get::<_, String>(0),
+            )
+            .ok()
+            .and_then(|value| value.parse().ok());
+        Ok(Stats {
+            files: files.max(0).unsigned_abs(),
+            chunks: chunks.max(0).unsigned_abs(),
+            bytes: bytes.max(0).unsigned_abs(),
+            index_bytes: self.store.size_on_disk(),
+            last_indexed,
+        })
+    }
+
+    /// The indexed file a person or model names: a path relative to the workspace, or an
+    /// absolute path of a file that is part of memory.
+    pub fn resolve(&self, home: &Home, name: &str) -> Result<PathBuf, MemoryError> {
+        if Path::new(name).is_absolute() {
+            let known: Option<String> = self
+                .store
+                .conn
+                .query_row("SELECT path FROM files WHERE path = ?1", [name], |row| {
+                    row.get(0)
+                })
+                .ok();
+            return known.map(PathBuf::from).ok_or_else(|| {
+                MemoryError::NotMemory(format!(
+                    "{name} is not part of memory (see memory.paths and memory.extra_paths)"
+                ))
+            });
+        }
+        crate::home::resolve_under(&home.workspace(), name)
+            .map_err(|err| MemoryError::NotMemory(err.to_string()))
+    }
+}
+
+/// Today's date in local time, the day daily logs are named after.
+pub fn today() -> NaiveDate {
+    Local::now().date_naive()
+}

@@ -1,0 +1,146 @@
+//! Turning anything a person (or a model) types into a safe FTS5 query.
+//!
+//! FTS5 has its own query language (`AND`, `NEAR(…)`, `col:`, `^`, `*`, quotes) in which
+//! most punctuation is a syntax error. Here every term becomes a quoted FTS5 string, so no
+//! input can produce a syntax error or reach a column filter, and two things are kept on
+//! purpose: `"quoted phrases"` and a trailing `*` for prefix search (`deplo*`).
+
+/// At most this many terms are used; the rest of a pasted essay is ignored.
+const MAX_TERMS: usize = 32;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FtsQuery {
+    /// Every term must match.
+    pub all: String,
+    /// Any term may match, for when `all` finds nothing (natural-language questions).
+    /// `None` when there is only one term.
+    pub any: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Term {
+    text: String,
+    prefix: bool,
+}
+
+impl Term {
+    fn to_fts(&self) -> String {
+        let quoted = format!("\"{}\"", self.text.replace('"', "\"\""));
+        if self.prefix {
+            format!("{quoted}*")
+        } else {
+            quoted
+        }
+    }
+}
+
+/// The FTS5 expressions for `input`, or `None` when it holds nothing searchable (only
+/// punctuation, emoji or spaces).
+pub fn to_fts(input: &str) -> Option<FtsQuery> {
+    let terms = terms(input);
+    if terms.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = terms.iter().map(Term::to_fts).collect();
+    Some(FtsQuery {
+        all: parts.join(" "),
+        any: (parts.len() > 1).then(|| parts.join(" OR ")),
+    })
+}
+
+fn terms(input: &str) -> Vec<Term> {
+    // SQLite reads the query as a C string: a NUL would cut it inside a quoted term.
+    let cleaned: String = input
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let mut terms = Vec::new();
+    let mut rest = cleaned.as_str();
+    while !rest.is_empty() && terms.len() < MAX_TERMS {
+        rest = rest.trim_start();
+        if let Some(after_quote) = rest.strip_prefix('"')
+            && let Some(end) = after_quote.find('"')
+        {
+            let (phrase, tail) = after_quote.split_at(end);
+            push_term(&mut terms, phrase, false);
+            rest = tail.strip_prefix('"').unwrap_or(tail);
+            continue;
+        }
+        let end = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
+        let (word, tail) = rest.split_at(end);
+        let prefix = word.ends_with('*');
+        push_term(
+            &mut terms,
+            word.trim_matches(|c| c == '*' || c == '"'),
+            prefix,
+        );
+        rest = tail;
+    }
+    terms
+}
+
+fn push_term(terms: &mut Vec<Term>, text: &str, prefix: bool) {
+    // The tokenizer drops everything that is not a letter or digit; a term made only of
+    // such characters would become an empty phrase.
+    if !text.chars().any(char::is_alphanumeric) {
+        return;
+    }
+    terms.push(Term {
+        text: text.to_string(),
+        prefix,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(input: &str) -> Option<String> {
+        to_fts(input).map(|q| q.all)
+    }
+
+    #[test]
+    fn words_are_quoted_and_joined() {
+        let query = to_fts("deploy friday").unwrap();
+        assert_eq!(query.all, "\"deploy\" \"friday\"");
+        assert_eq!(query.any.as_deref(), Some("\"deploy\" OR \"friday\""));
+        assert_eq!(to_fts("one").unwrap().any, None);
+    }
+
+    #[test]
+    fn phrases_and_prefixes_are_kept() {
+        assert_eq!(
+            all("\"release plan\" deplo*").unwrap(),
+            "\"release plan\" \"deplo\"*"
+        );
+    }
+
+    #[test]
+    fn operators_and_syntax_become_plain_words() {
+        assert_eq!(all("a AND b").unwrap(), "\"a\" \"AND\" \"b\"");
+        assert_eq!(all("heading:foo").unwrap(), "\"heading:foo\"");
+        assert_eq!(all("say \"hi").unwrap(), "\"say\" \"hi\"");
+        assert_eq!(all("it's").unwrap(), "\"it's\"");
+        assert_eq!(all("a\"b").unwrap(), "\"a\"\"b\"");
+    }
+
+    #[test]
+    fn nothing_searchable_gives_none() {
+        for input in ["", "   ", "*", "\"\"", "🙂🚀", "-- ++ ::", "\"   \""] {
+            assert_eq!(to_fts(input), None, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn control_characters_separate_words() {
+        assert_eq!(all("a\0b").unwrap(), "\"a\" \"b\"");
+        assert_eq!(all("\u{7}").as_deref(), None);
+    }
+
+    #[test]
+    fn very_long_input_is_bounded() {
+        let input = "word ".repeat(1000);
+        let query = to_fts(&input).unwrap();
+        assert_eq!(query.all.matches("\"word\"").count(), MAX_TERMS);
+    }
+}

@@ -1,0 +1,373 @@
+//! Which files are memory: the configured globs, expanded into a list of Markdown files,
+//! plus the folders that were walked (whose modification times tell, cheaply, whether a
+//! file was added, removed or saved by an editor since the last look).
+//!
+//! A symlink is followed only when its target stays inside the root it was found under,
+//! so a link in the workspace cannot pull `/etc` or a whole home directory into memory.
+
+use std::collections::HashSet;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use globset::{GlobBuilder, GlobMatcher};
+use walkdir::WalkDir;
+
+use super::MemoryError;
+
+/// One configured pattern, resolved against the file system.
+#[derive(Debug, Clone)]
+struct Root {
+    /// The literal folder (or file) the pattern starts from.
+    base: PathBuf,
+    /// Matches paths relative to `base`; `None` when `base` is a single file.
+    matcher: Option<GlobMatcher>,
+}
+
+/// The resolved configuration of what to index.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    workspace: PathBuf,
+    roots: Vec<Root>,
+    /// Files the assistant itself writes to often, checked on every search.
+    hot_files: Vec<PathBuf>,
+    pub max_file_bytes: u64,
+}
+
+/// A Markdown file found under a root.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    /// How the file is named to people: relative to the workspace when inside it.
+    pub display: String,
+    pub size: u64,
+    pub mtime_ns: i64,
+}
+
+/// A folder walked during discovery and its modification time then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirStamp {
+    pub path: PathBuf,
+    /// 0 when the folder did not exist.
+    pub mtime_ns: i64,
+}
+
+#[derive(Debug, Default)]
+pub struct Discovery {
+    pub files: Vec<SourceFile>,
+    pub dirs: Vec<DirStamp>,
+}
+
+impl Sources {
+    /// `paths` are relative to `workspace`; `extra_paths` may be absolute, start with `~/`,
+    /// or be relative to the workspace. A plain folder means every `.md` file below it.
+    pub fn new(
+        workspace: &Path,
+        paths: &[String],
+        extra_paths: &[String],
+        hot_files: Vec<PathBuf>,
+        max_file_bytes: u64,
+    ) -> Result<Sources, MemoryError> {
+        let mut roots = Vec::new();
+        for pattern in paths.iter().chain(extra_paths) {
+            roots.push(Root::parse(workspace, pattern)?);
+        }
+        Ok(Sources {
+            workspace: workspace.to_path_buf(),
+            roots,
+            hot_files,
+            max_file_bytes,
+        })
+    }
+
+    pub fn hot_files(&self) -> &[PathBuf] {
+        &self.hot_files
+    }
+
+    /// Walks every root. Unreadable folders are skipped, never fatal: memory search must
+    /// work with whatever can be read.
+    pub fn discover(&self) -> Discovery {
+        let mut discovery = Discovery::default();
+        let mut seen = HashSet::new();
+        for root in &self.roots {
+            root.walk(self, &mut discovery, &mut seen);
+        }
+        discovery
+    }
+
+    pub fn display_name(&self, path: &Path) -> String {
+        match path.strip_prefix(&self.workspace) {
+            Ok(relative) => relative.to_string_lossy().into_owned(),
+            Err(_) => path.to_string_lossy().into_owned(),
+        }
+    }
+}
+
+impl Root {
+    fn parse(workspace: &Path, pattern: &str) -> Result<Root, MemoryError> {
+        let expanded = expand_home(pattern);
+        let full = if Path::new(&expanded).is_absolute() {
+            PathBuf::from(&expanded)
+        } else {
+            workspace.join(&expanded)
+        };
+        let mut base = PathBuf::new();
+        let mut rest = PathBuf::new();
+        for component in full.components() {
+            let text = component.as_os_str().to_string_lossy();
+            let is_glob = text.contains(['*', '?', '[', '{']);
+            if rest.as_os_str().is_empty() && !is_glob {
+                base.push(component);
+            } else {
+                rest.push(component);
+            }
+        }
+        let glob = if !rest.as_os_str().is_empty() {
+            Some(rest.to_string_lossy().into_owned())
+        } else if base.is_dir() || pattern.ends_with('/') {
+            Some("**/*.md".to_string())
+        } else {
+            None
+        };
+        let matcher = match glob {
+            Some(glob) => Some(
+                GlobBuilder::new(&glob)
+                    .literal_separator(true)
+                    .build()
+                    .map_err(|err| MemoryError::Pattern {
+                        pattern: pattern.to_string(),
+                        message: err.kind().to_string(),
+                    })?
+                    .compile_matcher(),
+            ),
+            None => None,
+        };
+        Ok(Root { base, matcher })
+    }
+
+    fn walk(&self, sources: &Sources, discovery: &mut Discovery, seen: &mut HashSet<PathBuf>) {
+        let Some(matcher) = &self.matcher else {
+            // A single file.
+            if let Some(file) = source_file(sources, &self.base) {
+                push_unique(discovery, seen, file);
+            }
+            return;
+        };
+        let canonical_base = match self.base.canonicalize() {
+            Ok(path) => path,
+            Err(_) => {
+                discovery.dirs.push(DirStamp {
+                    path: self.base.clone(),
+                    mtime_ns: 0,
+                });
+                return;
+            }
+        };
+        let base = &self.base;
+        // Pruning in `filter_entry` (not skipping in the loop) keeps walkdir from
+        // descending into a linked folder that leads outside the root.
+        let stays_inside = |entry: &walkdir::DirEntry| {
+            let inside = !entry.path_is_symlink()
+                || entry
+                    .path()
+                    .canonicalize()
+                    .is_ok_and(|target| target.starts_with(&canonical_base));
+            if !inside {
+                tracing::debug!(
+                    "not following {}: it leads outside {}",
+                    entry.path().display(),
+                    base.display()
+                );
+            }
+            inside
+        };
+        let walker = WalkDir::new(base)
+            .follow_links(true)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|entry| {
+                entry.depth() == 0 || (!is_skipped_dir(entry) && stays_inside(entry))
+            });
+        for entry in walker.filter_map(Result::ok) {
+            if entry.file_type().is_dir() {
+                discovery.dirs.push(DirStamp {
+                    path: entry.path().to_path_buf(),
+                    mtime_ns: entry.metadata().map_or(0, |meta| mtime_ns(&meta)),
+                });
+                continue;
+            }
+            let Ok(relative) = entry.path().strip_prefix(&self.base) else {
+                continue;
+            };
+            if !matcher.is_match(relative) {
+                continue;
+            }
+            if let Some(file) = source_file(sources, entry.path()) {
+                push_unique(discovery, seen, file);
+            }
+        }
+    }
+}
+
+/// Hidden folders (.git, .obsidian) and dependency folders hold no memory of the user's.
+fn is_skipped_dir(entry: &walkdir::DirEntry) -> bool {
+    entry.file_type().is_dir()
+        && entry
+            .file_name()
+            .to_str()
+            .is_some_and(|name| name.starts_with('.') || name == "node_modules")
+}
+
+fn push_unique(discovery: &mut Discovery, seen: &mut HashSet<PathBuf>, file: SourceFile) {
+    // The same file reached twice (two patterns, or a link to it) is indexed once.
+    let identity = file
+        .path
+        .canonicalize()
+        .unwrap_or_else(|_| file.path.clone());
+    if seen.insert(identity) {
+        discovery.files.push(file);
+    }
+}
+
+fn source_file(sources: &Sources, path: &Path) -> Option<SourceFile> {
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    Some(SourceFile {
+        path: path.to_path_buf(),
+        display: sources.display_name(path),
+        size: meta.len(),
+        mtime_ns: mtime_ns(&meta),
+    })
+}
+
+pub fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
+    meta.modified()
+        .ok()
+        .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_nanos()).unwrap_or(i64::MAX)
+        })
+}
+
+/// The current stamp of a folder, to compare with a stored one.
+pub fn dir_stamp(path: &Path) -> DirStamp {
+    DirStamp {
+        path: path.to_path_buf(),
+        mtime_ns: std::fs::metadata(path).map_or(0, |meta| mtime_ns(&meta)),
+    }
+}
+
+/// The size and modification time of a file now, `None` when it is gone.
+pub fn file_stamp(path: &Path) -> io::Result<Option<(u64, i64)>> {
+    match std::fs::metadata(path) {
+        Ok(meta) => Ok(Some((meta.len(), mtime_ns(&meta)))),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+fn expand_home(pattern: &str) -> String {
+    match (pattern.strip_prefix("~/"), dirs::home_dir()) {
+        (Some(rest), Some(home)) => home.join(rest).to_string_lossy().into_owned(),
+        _ if pattern == "~" => dirs::home_dir()
+            .map(|home| home.to_string_lossy().into_owned())
+            .unwrap_or_else(|| pattern.to_string()),
+        _ => pattern.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn sources(workspace: &Path, extra: &[&str]) -> Sources {
+        let paths = ["MEMORY.md".to_string(), "memory/**/*.md".to_string()];
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        Sources::new(workspace, &paths, &extra, Vec::new(), 1 << 20).unwrap()
+    }
+
+    fn names(discovery: &Discovery) -> Vec<String> {
+        let mut names: Vec<_> = discovery.files.iter().map(|f| f.display.clone()).collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn finds_the_configured_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = dir.path();
+        fs::create_dir_all(ws.join("memory/2026")).unwrap();
+        fs::create_dir_all(ws.join("memory/.git")).unwrap();
+        fs::create_dir_all(ws.join("skills")).unwrap();
+        for file in [
+            "MEMORY.md",
+            "memory/2026-11-24.md",
+            "memory/2026/old.md",
+            "memory/notes.txt",
+            "memory/.git/HEAD.md",
+            "skills/x.md",
+        ] {
+            fs::write(ws.join(file), "x").unwrap();
+        }
+        let found = sources(ws, &[]).discover();
+        assert_eq!(
+            names(&found),
+            ["MEMORY.md", "memory/2026-11-24.md", "memory/2026/old.md"]
+        );
+        assert!(found.dirs.iter().any(|d| d.path == ws.join("memory")));
+    }
+
+    #[test]
+    fn extra_folders_are_indexed_by_absolute_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = dir.path().join("ws");
+        let notes = dir.path().join("notes");
+        fs::create_dir_all(&ws).unwrap();
+        fs::create_dir_all(notes.join("deep")).unwrap();
+        fs::write(notes.join("deep/idea.md"), "x").unwrap();
+        let found = sources(&ws, &[notes.to_str().unwrap()]).discover();
+        assert_eq!(
+            names(&found),
+            [notes.join("deep/idea.md").to_string_lossy()]
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_leading_outside_the_root_are_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = dir.path().join("ws");
+        let secret = dir.path().join("secret");
+        fs::create_dir_all(ws.join("memory")).unwrap();
+        fs::create_dir_all(&secret).unwrap();
+        fs::write(secret.join("passwords.md"), "x").unwrap();
+        fs::write(ws.join("memory/real.md"), "x").unwrap();
+        std::os::unix::fs::symlink(&secret, ws.join("memory/escape")).unwrap();
+        std::os::unix::fs::symlink(secret.join("passwords.md"), ws.join("memory/link.md")).unwrap();
+        std::os::unix::fs::symlink(ws.join("memory/real.md"), ws.join("memory/alias.md")).unwrap();
+        let found = sources(&ws, &[]).discover();
+        // The in-root alias is the same file as real.md and is indexed once.
+        assert_eq!(found.files.len(), 1, "{:?}", names(&found));
+        assert!(
+            !names(&found)
+                .iter()
+                .any(|n| n.contains("passwords") || n.contains("escape"))
+        );
+    }
+
+    #[test]
+    fn a_missing_root_is_recorded_so_its_creation_is_noticed() {
+        let dir = tempfile::tempdir().unwrap();
+        let found = sources(dir.path(), &[]).discover();
+        assert!(found.files.is_empty());
+        assert!(
+            found
+                .dirs
+                .iter()
+                .any(|d| d.path == dir.path().join("memory") && d.mtime_ns == 0)
+        );
+    }
+}
