@@ -171,7 +171,8 @@ pub struct RunArgs {
 pub enum MemoryCommand {
     /// Full-text search over your memory, best matches first.
     Search {
-        /// Words to look for; "quoted phrases" and prefix* work.
+        /// Words to look for; "quoted phrases" and prefix* work (after `--` for a query
+        /// that starts with `-`).
         #[arg(required = true, value_name = "QUERY")]
         query: Vec<String>,
         /// How many results to show.

@@ -110,7 +110,7 @@ fn commands_not_built_yet_say_so_and_exit_2() {
     let t = Test::new();
     for args in [
         &["ask", "hello"][..],
-        &["memory", "stats"],
+        &["sessions", "list"],
         &["serve"],
         &["chat"],
         &[],

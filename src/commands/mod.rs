@@ -4,12 +4,13 @@
 //! load it first, so a broken config.toml never locks a person out of fixing it.
 
 mod config;
+mod memory;
 
 use std::io::{IsTerminal, Write};
 
 use anyhow::Result;
 
-use crate::cli::{Cli, Command, ConfigCommand};
+use crate::cli::{Cli, Command, ConfigCommand, MemoryCommand};
 use crate::config::{Overrides, Settings};
 use crate::env::EnvSource;
 use crate::home::Home;
@@ -111,11 +112,10 @@ pub fn run(cli: Cli, env: &dyn EnvSource) -> Result<u8> {
 
 fn dispatch(command: Option<Command>, ctx: &mut Context<'_>) -> Result<u8> {
     let arrives_with = match &command {
-        Some(Command::Config(_)) | Some(Command::Completions { .. }) => None,
+        Some(Command::Config(_) | Command::Memory(_) | Command::Completions { .. }) => None,
         None | Some(Command::Chat(_)) => Some("the REPL"),
         Some(Command::Ask(_)) => Some("the LLM providers and the agent loop"),
         Some(Command::Run(_)) => Some("the Rhai script engine"),
-        Some(Command::Memory(_)) => Some("persistent memory (the SQLite FTS5 index)"),
         Some(Command::Sessions(_)) => Some("session transcripts"),
         Some(Command::Skills(_)) => Some("skills"),
         Some(Command::Heartbeat(_)) | Some(Command::Daemon(_)) => Some("the heartbeat daemon"),
@@ -134,6 +134,7 @@ fn dispatch(command: Option<Command>, ctx: &mut Context<'_>) -> Result<u8> {
     }
     match command {
         Some(Command::Config(command)) => config::run(command, ctx),
+        Some(Command::Memory(command)) => memory::run(command, ctx),
         _ => Ok(EXIT_OK),
     }
 }
@@ -145,7 +146,14 @@ fn command_name(command: Option<&Command>) -> &'static str {
         Some(Command::Chat(_)) => "chat",
         Some(Command::Ask(_)) => "ask",
         Some(Command::Run(_)) => "run",
-        Some(Command::Memory(_)) => "memory",
+        Some(Command::Memory(memory)) => match memory {
+            MemoryCommand::Search { .. } => "memory search",
+            MemoryCommand::Reindex { .. } => "memory reindex",
+            MemoryCommand::Stats => "memory stats",
+            MemoryCommand::Recent { .. } => "memory recent",
+            MemoryCommand::Add { .. } => "memory add",
+            MemoryCommand::Get { .. } => "memory get",
+        },
         Some(Command::Sessions(_)) => "sessions",
         Some(Command::Skills(_)) => "skills",
         Some(Command::Heartbeat(_)) => "heartbeat",
