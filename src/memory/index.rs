@@ -11,7 +11,7 @@ use std::io::{self, Read};
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::MemoryError;
 use super::chunk::chunk_markdown;
@@ -81,6 +81,13 @@ pub fn reindex(
         params![unix_now().to_string()],
     )?;
     tx.commit()?;
+    if report.changed_anything() {
+        // A big reindex leaves a write-ahead log as large as the index; fold it in and
+        // give the space back. Readers in other processes may delay this; that is fine.
+        store
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    }
     report.elapsed = started.elapsed();
     Ok(report)
 }
@@ -95,9 +102,8 @@ pub fn refresh_files(
     let started = Instant::now();
     let mut report = ReindexReport::default();
     let tx = store.conn.transaction()?;
-    let mut known = load_known(&tx)?;
     for path in paths {
-        let prior = known.remove(path.to_string_lossy().as_ref());
+        let prior = known_file(&tx, path)?;
         match std::fs::metadata(path) {
             Ok(meta) if meta.is_file() => {
                 let file = SourceFile {
@@ -123,19 +129,39 @@ pub fn refresh_files(
 }
 
 fn load_known(conn: &Connection) -> rusqlite::Result<HashMap<String, Known>> {
-    let mut statement = conn.prepare("SELECT id, path, size, mtime_ns, hash FROM files")?;
+    let mut statement = conn.prepare("SELECT id, size, mtime_ns, hash, path FROM files")?;
     let rows = statement.query_map([], |row| {
-        Ok((
-            row.get::<_, String>(1)?,
-            Known {
-                id: row.get(0)?,
-                size: row.get::<_, i64>(2)?.max(0).unsigned_abs(),
-                mtime_ns: row.get(3)?,
-                hash: row.get(4)?,
-            },
-        ))
+        Ok((row.get::<_, String>(4)?, known_from_row(row)?))
     })?;
     rows.collect()
+}
+
+/// What the index knows of one file, looked up alone (no full table load).
+fn known_file(conn: &Connection, path: &Path) -> rusqlite::Result<Option<Known>> {
+    conn.prepare_cached("SELECT id, size, mtime_ns, hash FROM files WHERE path = ?1")?
+        .query_row([path.to_string_lossy()], known_from_row)
+        .optional()
+}
+
+fn known_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Known> {
+    Ok(Known {
+        id: row.get(0)?,
+        size: row.get::<_, i64>(1)?.max(0).unsigned_abs(),
+        mtime_ns: row.get(2)?,
+        hash: row.get(3)?,
+    })
+}
+
+/// When the index was last brought up to date (unix seconds), `None` if never.
+pub fn last_indexed(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+    let value: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'last_indexed'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()?;
+    Ok(value.and_then(|value| value.parse().ok()))
 }
 
 fn sync_file(

@@ -183,14 +183,7 @@ impl Memory {
 
     fn refresh_quickly(&mut self) -> Result<(), MemoryError> {
         let conn = &self.store.conn;
-        let indexed: Option<String> = conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'last_indexed'",
-                [],
-                |row| row.get(0),
-            )
-            .ok();
-        let mut dirs_changed = indexed.is_none();
+        let mut dirs_changed = index::last_indexed(conn)?.is_none();
         if !dirs_changed {
             let mut statement = conn.prepare_cached("SELECT path, mtime_ns FROM dirs")?;
             let stamps = statement.query_map([], |row| {
@@ -241,14 +234,7 @@ impl Memory {
             |row| Ok((row.get(0)?, row.get(1)?)),
         )?;
         let chunks: i64 = conn.query_row("SELECT count(*) FROM chunks", [], |row| row.get(0))?;
-        let last_indexed = conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'last_indexed'",
-                [],
-                |row| row.get::<_, String>(0),
-            )
-            .ok()
-            .and_then(|value| value.parse().ok());
+        let last_indexed = index::last_indexed(conn)?;
         Ok(Stats {
             files: files.max(0).unsigned_abs(),
             chunks: chunks.max(0).unsigned_abs(),

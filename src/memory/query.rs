@@ -4,6 +4,10 @@
 //! most punctuation is a syntax error. Here every term becomes a quoted FTS5 string, so no
 //! input can produce a syntax error or reach a column filter, and two things are kept on
 //! purpose: `"quoted phrases"` and a trailing `*` for prefix search (`deplo*`).
+//!
+//! Common English words ("what", "the", "did") are left out of a query that has other
+//! words, as search engines do: they match nearly every chunk, so they add nothing to the
+//! ranking and make questions written in full sentences slow and noisy.
 
 /// At most this many terms are used; the rest of a pasted essay is ignored.
 const MAX_TERMS: usize = 32;
@@ -15,16 +19,45 @@ pub struct FtsQuery {
     /// Any term may match, for when `all` finds nothing (natural-language questions).
     /// `None` when there is only one term.
     pub any: Option<String>,
+    /// False when the query is nothing but common words: nearly every chunk matches and
+    /// relevance cannot tell them apart, so the newest matches are shown instead of
+    /// scoring them all.
+    pub ranked: bool,
 }
+
+/// Words too common to help a search, unless the query has nothing else.
+const STOP_WORDS: &[&str] = &[
+    "a", "about", "after", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be",
+    "been", "but", "by", "can", "could", "did", "do", "does", "for", "from", "had", "has", "have",
+    "he", "her", "him", "his", "how", "i", "if", "in", "into", "is", "it", "its", "me", "my", "no",
+    "not", "of", "on", "or", "our", "she", "so", "some", "than", "that", "the", "their", "them",
+    "then", "there", "these", "they", "this", "to", "up", "us", "was", "we", "were", "what",
+    "when", "where", "which", "who", "why", "will", "with", "would", "you", "your",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Term {
     text: String,
     prefix: bool,
+    /// Came from a "quoted phrase": kept as written, stop words and all.
+    quoted: bool,
 }
 
 impl Term {
-    fn to_fts(&self) -> String {
+    fn is_stop_word(&self) -> bool {
+        !self.quoted
+            && !self.prefix
+            && STOP_WORDS.contains(
+                &self
+                    .text
+                    .to_lowercase()
+                    .trim_matches(|c: char| !c.is_alphanumeric()),
+            )
+    }
+}
+
+impl Term {
+    fn to_fts_string(&self) -> String {
         let quoted = format!("\"{}\"", self.text.replace('"', "\"\""));
         if self.prefix {
             format!("{quoted}*")
@@ -37,14 +70,19 @@ impl Term {
 /// The FTS5 expressions for `input`, or `None` when it holds nothing searchable (only
 /// punctuation, emoji or spaces).
 pub fn to_fts(input: &str) -> Option<FtsQuery> {
-    let terms = terms(input);
+    let mut terms = terms(input);
+    let ranked = terms.iter().any(|term| !term.is_stop_word());
+    if ranked {
+        terms.retain(|term| !term.is_stop_word());
+    }
     if terms.is_empty() {
         return None;
     }
-    let parts: Vec<String> = terms.iter().map(Term::to_fts).collect();
+    let parts: Vec<String> = terms.iter().map(Term::to_fts_string).collect();
     Some(FtsQuery {
         all: parts.join(" "),
         any: (parts.len() > 1).then(|| parts.join(" OR ")),
+        ranked,
     })
 }
 
@@ -62,7 +100,7 @@ fn terms(input: &str) -> Vec<Term> {
             && let Some(end) = after_quote.find('"')
         {
             let (phrase, tail) = after_quote.split_at(end);
-            push_term(&mut terms, phrase, false);
+            push_term(&mut terms, phrase, false, true);
             rest = tail.strip_prefix('"').unwrap_or(tail);
             continue;
         }
@@ -73,13 +111,14 @@ fn terms(input: &str) -> Vec<Term> {
             &mut terms,
             word.trim_matches(|c| c == '*' || c == '"'),
             prefix,
+            false,
         );
         rest = tail;
     }
     terms
 }
 
-fn push_term(terms: &mut Vec<Term>, text: &str, prefix: bool) {
+fn push_term(terms: &mut Vec<Term>, text: &str, prefix: bool, quoted: bool) {
     // The tokenizer drops everything that is not a letter or digit; a term made only of
     // such characters would become an empty phrase.
     if !text.chars().any(char::is_alphanumeric) {
@@ -88,6 +127,7 @@ fn push_term(terms: &mut Vec<Term>, text: &str, prefix: bool) {
     terms.push(Term {
         text: text.to_string(),
         prefix,
+        quoted,
     });
 }
 
@@ -116,8 +156,22 @@ mod tests {
     }
 
     #[test]
+    fn common_words_are_dropped_unless_nothing_else_is_left() {
+        assert_eq!(
+            all("What did we decide about the database backup?").unwrap(),
+            "\"decide\" \"database\" \"backup?\""
+        );
+        assert_eq!(all("the").unwrap(), "\"the\"");
+        assert!(!to_fts("the").unwrap().ranked);
+        assert!(to_fts("the cat").unwrap().ranked);
+        assert_eq!(all("to be or not to be").unwrap().matches('"').count(), 12);
+        assert_eq!(all("\"the who\" live").unwrap(), "\"the who\" \"live\"");
+    }
+
+    #[test]
     fn operators_and_syntax_become_plain_words() {
-        assert_eq!(all("a AND b").unwrap(), "\"a\" \"AND\" \"b\"");
+        assert_eq!(all("x NEAR y").unwrap(), "\"x\" \"NEAR\" \"y\"");
+        assert_eq!(all("x AND y").unwrap(), "\"x\" \"y\"");
         assert_eq!(all("heading:foo").unwrap(), "\"heading:foo\"");
         assert_eq!(all("say \"hi").unwrap(), "\"say\" \"hi\"");
         assert_eq!(all("it's").unwrap(), "\"it's\"");
@@ -133,7 +187,7 @@ mod tests {
 
     #[test]
     fn control_characters_separate_words() {
-        assert_eq!(all("a\0b").unwrap(), "\"a\" \"b\"");
+        assert_eq!(all("c\0d").unwrap(), "\"c\" \"d\"");
         assert_eq!(all("\u{7}").as_deref(), None);
     }
 

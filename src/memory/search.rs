@@ -47,32 +47,38 @@ impl SearchHit {
 
 /// Runs the query: every term first, and any term when that finds nothing.
 pub fn run(conn: &Connection, query: &FtsQuery, limit: usize) -> rusqlite::Result<Vec<SearchHit>> {
-    let hits = run_expression(conn, &query.all, limit)?;
+    let hits = run_expression(conn, &query.all, query.ranked, limit)?;
     match &query.any {
-        Some(any) if hits.is_empty() => run_expression(conn, any, limit),
+        Some(any) if hits.is_empty() => run_expression(conn, any, query.ranked, limit),
         _ => Ok(hits),
     }
 }
 
+/// Best first by BM25, or newest first for a query of common words only.
+const BY_RANK: &str = "ORDER BY rank";
+const NEWEST_FIRST: &str = "ORDER BY rowid DESC";
+
 fn run_expression(
     conn: &Connection,
     expression: &str,
+    ranked: bool,
     limit: usize,
 ) -> rusqlite::Result<Vec<SearchHit>> {
+    let order = if ranked { BY_RANK } else { NEWEST_FIRST };
     // Rank and cut inside the FTS table first, so only `limit` rows are joined.
-    let mut statement = conn.prepare_cached(
+    let mut statement = conn.prepare_cached(&format!(
         "WITH best AS (
              SELECT rowid, rank,
                     snippet(chunks_fts, 1, char(2), char(3), '…', ?3) AS excerpt
-             FROM chunks_fts WHERE chunks_fts MATCH ?1 ORDER BY rank LIMIT ?2
+             FROM chunks_fts WHERE chunks_fts MATCH ?1 {order} LIMIT ?2
          )
          SELECT f.path, f.display, f.size, f.mtime_ns,
                 c.start_line, c.end_line, c.heading, best.rank, best.excerpt
          FROM best
          JOIN chunks c ON c.id = best.rowid
          JOIN files f ON f.id = c.file_id
-         ORDER BY best.rank",
-    )?;
+         ORDER BY best.rank"
+    ))?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let rows = statement.query_map(params![expression, limit, SNIPPET_WORDS], |row| {
         let heading: String = row.get(6)?;

@@ -177,7 +177,11 @@ impl Store {
 }
 
 fn prepare(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch("PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16000;")?;
+    // Memory-mapped reads let a query over a long doclist touch pages without copying
+    // them; the mapping is address space, not memory the process owns.
+    conn.execute_batch(
+        "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16000; PRAGMA mmap_size = 268435456;",
+    )?;
     let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
     if version == SCHEMA_VERSION {
         return Ok(());
