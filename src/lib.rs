@@ -17,6 +17,7 @@
 //! Everything that reads the process environment goes through [`env::EnvSource`] so
 //! tests can inject it.
 
+pub mod agent;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -24,5 +25,8 @@ pub mod env;
 pub mod home;
 pub mod logging;
 pub mod memory;
+pub mod provider;
 pub mod report;
+pub mod session;
 pub mod style;
+pub mod truncate;

@@ -8,6 +8,7 @@ use std::io::{self, Write};
 use crate::config::ConfigError;
 use crate::home::HomeError;
 use crate::memory::MemoryError;
+use crate::provider::ProviderError;
 use crate::style::Style;
 
 /// A command whose capability has not landed in this version yet.
@@ -45,6 +46,10 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             || matches!(
                 cause.downcast_ref::<MemoryError>(),
                 Some(MemoryError::NotMemory(_) | MemoryError::Pattern { .. })
+            )
+            || matches!(
+                cause.downcast_ref::<ProviderError>(),
+                Some(ProviderError::MissingKey { .. } | ProviderError::Setup(_))
             )
         {
             return EXIT_USAGE;

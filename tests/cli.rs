@@ -109,7 +109,7 @@ fn version_prints_the_package_version() {
 fn commands_not_built_yet_say_so_and_exit_2() {
     let t = Test::new();
     for args in [
-        &["ask", "hello"][..],
+        &["run", "x.rhai"][..],
         &["sessions", "list"],
         &["serve"],
         &["chat"],

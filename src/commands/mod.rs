@@ -3,6 +3,7 @@
 //! Commands that repair the configuration (`config init`, `set`, `edit`, `path`) do not
 //! load it first, so a broken config.toml never locks a person out of fixing it.
 
+mod ask;
 mod config;
 mod memory;
 
@@ -112,9 +113,10 @@ pub fn run(cli: Cli, env: &dyn EnvSource) -> Result<u8> {
 
 fn dispatch(command: Option<Command>, ctx: &mut Context<'_>) -> Result<u8> {
     let arrives_with = match &command {
-        Some(Command::Config(_) | Command::Memory(_) | Command::Completions { .. }) => None,
+        Some(
+            Command::Config(_) | Command::Memory(_) | Command::Ask(_) | Command::Completions { .. },
+        ) => None,
         None | Some(Command::Chat(_)) => Some("the REPL"),
-        Some(Command::Ask(_)) => Some("the LLM providers and the agent loop"),
         Some(Command::Run(_)) => Some("the Rhai script engine"),
         Some(Command::Sessions(_)) => Some("session transcripts"),
         Some(Command::Skills(_)) => Some("skills"),
@@ -135,6 +137,7 @@ fn dispatch(command: Option<Command>, ctx: &mut Context<'_>) -> Result<u8> {
     match command {
         Some(Command::Config(command)) => config::run(command, ctx),
         Some(Command::Memory(command)) => memory::run(command, ctx),
+        Some(Command::Ask(args)) => ask::run(args, ctx),
         _ => Ok(EXIT_OK),
     }
 }

@@ -17,17 +17,79 @@ pub struct Config {
     /// Keyed by the name used as a model prefix (`openai/gpt-4o`, `openrouter/…`).
     /// Built-in providers need no entry; an entry adjusts them or adds a new endpoint.
     pub providers: BTreeMap<String, ProviderConfig>,
+    pub tools: ToolsConfig,
     pub memory: MemoryConfig,
     pub server: ServerConfig,
     pub logging: LoggingConfig,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AgentConfig {
     /// Unset means: chosen from the keys that are available (see `resolve`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// How many rounds of tool calls one turn may take before it stops.
+    pub max_tool_rounds: u32,
+    /// The longest answer asked for, in tokens.
+    pub max_tokens: u32,
+    /// Retries of a request that failed with 429, 5xx or a connection error.
+    pub max_retries: u32,
+    pub connect_timeout_secs: u64,
+    /// The longest silence allowed while an answer streams.
+    pub idle_timeout_secs: u64,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            model: None,
+            max_tool_rounds: 25,
+            max_tokens: 8192,
+            max_retries: 3,
+            connect_timeout_secs: 10,
+            idle_timeout_secs: 120,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalMode {
+    /// Ask the person each time (denied when there is nobody to ask).
+    Ask,
+    /// Run without asking.
+    Auto,
+    /// Never run.
+    Deny,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ToolsConfig {
+    /// Whether `bash` and file writes need approval.
+    pub approval: ApprovalMode,
+    /// Folders the file tools may use besides the workspace and the current folder.
+    pub allowed_paths: Vec<String>,
+    pub bash_timeout_secs: u64,
+    /// Tool output given back to the model is cut to this many KB.
+    pub output_limit_kb: u64,
+    pub web_timeout_secs: u64,
+    /// Whether `web_fetch` may reach this machine and private networks.
+    pub web_allow_local: bool,
+}
+
+impl Default for ToolsConfig {
+    fn default() -> Self {
+        ToolsConfig {
+            approval: ApprovalMode::Ask,
+            allowed_paths: Vec::new(),
+            bash_timeout_secs: 120,
+            output_limit_kb: 32,
+            web_timeout_secs: 30,
+            web_allow_local: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -218,6 +280,25 @@ impl Config {
                 if let Err(message) = check_glob(pattern) {
                     return invalid(key.to_string(), message);
                 }
+            }
+        }
+        for (key, value) in [
+            (
+                "agent.max_tool_rounds",
+                u64::from(self.agent.max_tool_rounds),
+            ),
+            ("agent.max_tokens", u64::from(self.agent.max_tokens)),
+            (
+                "agent.connect_timeout_secs",
+                self.agent.connect_timeout_secs,
+            ),
+            ("agent.idle_timeout_secs", self.agent.idle_timeout_secs),
+            ("tools.bash_timeout_secs", self.tools.bash_timeout_secs),
+            ("tools.output_limit_kb", self.tools.output_limit_kb),
+            ("tools.web_timeout_secs", self.tools.web_timeout_secs),
+        ] {
+            if value == 0 {
+                return invalid(key.to_string(), "must be at least 1".to_string());
             }
         }
         if self.memory.max_file_kb == 0 {

@@ -11,6 +11,8 @@
 
 #![allow(dead_code)] // Each test file uses a different part of the harness.
 
+pub mod fake_provider;
+
 use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -63,11 +65,22 @@ impl Test {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.dir.path())
             .env("LOCALGPT_HOME", self.home())
+            // A test never waits on the terminal; `write_stdin` replaces this when needed.
+            .stdin(std::process::Stdio::null())
             .current_dir(self.dir.path());
         for (key, value) in &self.env {
             command.env(key, value);
         }
         command
+    }
+
+    /// Points the OpenAI, Anthropic and Ollama providers at a fake one, with test keys.
+    pub fn with_fake(self, fake: &fake_provider::FakeProvider) -> Test {
+        self.env("OPENAI_BASE_URL", &format!("{}/v1", fake.url()))
+            .env("OPENAI_API_KEY", "sk-test-openai-0123456789")
+            .env("ANTHROPIC_BASE_URL", &fake.url())
+            .env("ANTHROPIC_API_KEY", "sk-ant-test-0123456789")
+            .env("OLLAMA_HOST", &format!("127.0.0.1:{}", fake.port))
     }
 
     pub fn run<I, S>(&self, args: I) -> Assert

@@ -1,0 +1,289 @@
+//! The agent loop — the only one. A turn sends the conversation, streams the answer to an
+//! [`Observer`], runs the tools the model asks for (with approval where the policy says),
+//! feeds the results back, and repeats until the model stops or `agent.max_tool_rounds`
+//! is reached. Every message goes to the transcript as it happens; the assistant message
+//! that asks for tools is recorded before their results (Anthropic rejects the other
+//! order), and text the model writes beside a tool call is kept.
+
+pub mod prompt;
+pub mod tools;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Local;
+
+use crate::config::{ApprovalMode, Config};
+use crate::home::Home;
+use crate::provider::{
+    ChatRequest, Event, HttpSettings, Message, ModelRoute, Provider, ProviderError, RetryPolicy,
+    StopReason, ToolCall, Usage, build_provider, resolve_model,
+};
+use crate::session::Transcript;
+pub use tools::Policy;
+use tools::{Registry, Sensitivity, ToolContext, ToolOutput};
+
+/// A person's answer to "may I run this?".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Approval {
+    Yes,
+    No,
+    /// Yes, and do not ask again for this tool in this session.
+    Always,
+}
+
+/// How a front door shows a turn: the terminal, an SSE stream, a script's return value.
+#[async_trait]
+pub trait Observer: Send {
+    fn text(&mut self, delta: &str);
+    fn tool_call(&mut self, call: &ToolCall);
+    fn tool_result(&mut self, call: &ToolCall, output: &ToolOutput);
+    /// Asked only when `tools.approval` is `ask`. `None` means nobody can answer (no
+    /// terminal): the call is refused and the model is told why.
+    async fn approve(&mut self, request: &str) -> Option<Approval>;
+    fn notice(&mut self, _text: &str) {}
+}
+
+/// What one turn did.
+#[derive(Debug, Clone, Default)]
+pub struct TurnReport {
+    /// All text the model wrote in this turn, across tool rounds.
+    pub text: String,
+    pub tool_calls: Vec<(ToolCall, ToolOutput)>,
+    pub usage: Usage,
+    pub rounds: u32,
+    /// True when the turn stopped at `agent.max_tool_rounds` with tools still wanted.
+    pub hit_round_limit: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{source}")]
+pub struct TurnError {
+    #[source]
+    pub source: ProviderError,
+    /// What the turn had done before the failure (text already shown is in it).
+    pub report: TurnReport,
+}
+
+pub struct Agent {
+    provider: Arc<dyn Provider>,
+    route: ModelRoute,
+    model: String,
+    registry: Registry,
+    context: ToolContext,
+    max_rounds: u32,
+    max_tokens: u32,
+    /// Tools the person said "always" to in this session.
+    always_allowed: HashSet<String>,
+}
+
+impl Agent {
+    /// An agent for `model` (a name as the person typed it) with the home's settings.
+    pub fn new(
+        home: &Home,
+        config: &Config,
+        model: &str,
+        policy: Policy,
+        with_tools: bool,
+    ) -> Result<Agent, ProviderError> {
+        let http = http_settings(config);
+        let route = resolve_model(model, config);
+        let provider = build_provider(&route, config, &http)?;
+        // Claude Code brings its own tools; ours are not offered to it.
+        let registry = if with_tools && route.kind != crate::config::ProviderKind::ClaudeCli {
+            Registry::builtin()
+        } else {
+            Registry::empty()
+        };
+        let context = ToolContext {
+            home: home.clone(),
+            config: config.clone(),
+            policy,
+            memory: Mutex::new(None),
+            http: crate::provider::http_client(&HttpSettings {
+                connect_timeout: http.connect_timeout,
+                idle_timeout: Duration::from_secs(config.tools.web_timeout_secs),
+                retry: RetryPolicy::default(),
+            })?,
+        };
+        Ok(Agent {
+            provider,
+            route,
+            model: model.to_string(),
+            registry,
+            context,
+            max_rounds: config.agent.max_tool_rounds,
+            max_tokens: config.agent.max_tokens,
+            always_allowed: HashSet::new(),
+        })
+    }
+
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    pub fn route(&self) -> &ModelRoute {
+        &self.route
+    }
+
+    /// Runs one turn: `user` is added to `conversation`, and so is everything that follows.
+    pub async fn turn(
+        &mut self,
+        conversation: &mut Vec<Message>,
+        user: &str,
+        transcript: Option<&Transcript>,
+        observer: &mut dyn Observer,
+    ) -> Result<TurnReport, TurnError> {
+        let record = |message: &Message| {
+            if let Some(transcript) = transcript
+                && let Err(err) = transcript.message(message)
+            {
+                tracing::warn!("cannot write the session transcript: {err}");
+            }
+        };
+        let user_message = Message::User {
+            content: user.to_string(),
+        };
+        record(&user_message);
+        conversation.push(user_message);
+        let specs = self.registry.specs();
+        let system = prompt::system_prompt(&self.context.home, Local::now(), &specs);
+        let mut report = TurnReport::default();
+        loop {
+            report.rounds += 1;
+            let request = ChatRequest {
+                model: self.route.model.clone(),
+                system: system.clone(),
+                messages: conversation.clone(),
+                tools: specs.clone(),
+                temperature: None,
+                max_tokens: self.max_tokens,
+            };
+            let mut streamed = String::new();
+            let result = {
+                let mut sink = |event: Event| {
+                    if let Event::TextDelta(text) = &event {
+                        streamed.push_str(text);
+                        observer.text(text);
+                    }
+                };
+                self.provider.stream(&request, &mut sink).await
+            };
+            let completion = match result {
+                Ok(completion) => completion,
+                Err(source) => {
+                    report.text.push_str(&streamed);
+                    if !streamed.is_empty() {
+                        // Keep what was shown: the conversation continues from it.
+                        let partial = Message::Assistant {
+                            content: streamed,
+                            tool_calls: Vec::new(),
+                        };
+                        record(&partial);
+                        conversation.push(partial);
+                    }
+                    if let Some(transcript) = transcript {
+                        let _ = transcript.error(&source.to_string(), source.partial_text());
+                    }
+                    return Err(TurnError { source, report });
+                }
+            };
+            report.text.push_str(&completion.text);
+            report.usage.input_tokens += completion.usage.input_tokens;
+            report.usage.output_tokens += completion.usage.output_tokens;
+            if let Some(transcript) = transcript {
+                let _ = transcript.usage(&self.model, &completion.usage);
+            }
+            let calls = completion.tool_calls.clone();
+            let assistant = Message::Assistant {
+                content: completion.text,
+                tool_calls: calls.clone(),
+            };
+            record(&assistant);
+            conversation.push(assistant);
+            let wants_tools =
+                !calls.is_empty() && completion.stop_reason != Some(StopReason::MaxTokens);
+            if !wants_tools {
+                return Ok(report);
+            }
+            for call in &calls {
+                observer.tool_call(call);
+                let output = self.run_tool(call, observer).await;
+                observer.tool_result(call, &output);
+                let result = Message::Tool {
+                    call_id: call.id.clone(),
+                    name: call.name.clone(),
+                    content: output.content.clone(),
+                    is_error: output.is_error,
+                };
+                record(&result);
+                conversation.push(result);
+                report.tool_calls.push((call.clone(), output));
+            }
+            if report.rounds >= self.max_rounds {
+                report.hit_round_limit = true;
+                observer.notice(&format!(
+                    "stopped after {} rounds of tool calls (agent.max_tool_rounds)",
+                    self.max_rounds
+                ));
+                return Ok(report);
+            }
+            if !report.text.is_empty() && !report.text.ends_with('\n') {
+                // Text before and after tool calls are separate paragraphs; how that shows
+                // on screen is the observer's business.
+                report.text.push('\n');
+            }
+        }
+    }
+
+    async fn run_tool(&mut self, call: &ToolCall, observer: &mut dyn Observer) -> ToolOutput {
+        let Some(tool) = self.registry.get(&call.name) else {
+            return ToolOutput::error(format!("there is no tool named {}", call.name));
+        };
+        if let Err(problem) = self.registry.validate(tool.as_ref(), &call.arguments) {
+            return ToolOutput::error(problem);
+        }
+        if let Sensitivity::NeedsApproval(what) = tool.sensitivity(&call.arguments) {
+            let allowed = match self.context.policy.approval {
+                ApprovalMode::Auto => true,
+                ApprovalMode::Deny => {
+                    return ToolOutput::error(format!(
+                        "not allowed: {what} (tools.approval is \"deny\")"
+                    ));
+                }
+                ApprovalMode::Ask if self.always_allowed.contains(tool.name()) => true,
+                ApprovalMode::Ask => match observer.approve(&what).await {
+                    Some(Approval::Yes) => true,
+                    Some(Approval::Always) => {
+                        self.always_allowed.insert(tool.name().to_string());
+                        true
+                    }
+                    Some(Approval::No) => {
+                        return ToolOutput::error(format!("the user declined: {what}"));
+                    }
+                    None => {
+                        return ToolOutput::error(format!(
+                            "not run: {what} needs approval and there is no terminal to ask \
+                             (run with --yes, or set tools.approval = \"auto\")"
+                        ));
+                    }
+                },
+            };
+            debug_assert!(allowed);
+        }
+        tool.run(&call.arguments, &self.context).await
+    }
+}
+
+pub fn http_settings(config: &Config) -> HttpSettings {
+    HttpSettings {
+        connect_timeout: Duration::from_secs(config.agent.connect_timeout_secs),
+        idle_timeout: Duration::from_secs(config.agent.idle_timeout_secs),
+        retry: RetryPolicy {
+            max_retries: config.agent.max_retries,
+            ..RetryPolicy::default()
+        },
+    }
+}

@@ -1,0 +1,194 @@
+//! `bash {command, timeout?}`: runs a shell command in the current folder, with a time
+//! limit, its output capped, and secrets (API keys, tokens) removed from its environment.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use tokio::io::AsyncReadExt;
+use tokio::process::Command;
+
+use super::{Sensitivity, Tool, ToolContext, ToolOutput, limit_output, str_arg, u64_arg};
+
+pub struct Bash;
+
+/// Environment variables a command never sees: anything that looks like a credential.
+pub fn is_secret_var(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    [
+        "API_KEY",
+        "APIKEY",
+        "TOKEN",
+        "SECRET",
+        "PASSWORD",
+        "PASSWD",
+        "CREDENTIAL",
+        "PRIVATE_KEY",
+    ]
+    .iter()
+    .any(|marker| upper.contains(marker))
+}
+
+#[async_trait]
+impl Tool for Bash {
+    fn name(&self) -> &'static str {
+        "bash"
+    }
+
+    fn description(&self) -> &'static str {
+        "Run a shell command (sh -c) in the current folder and return its output and exit \
+         status. Use for listing, building, testing, git and other command-line work."
+    }
+
+    fn parameters(&self) -> Value {
+        json!({
+            "type": "object",
+            "properties": {
+                "command": {"type": "string", "description": "The command line to run."},
+                "timeout": {"type": "integer", "minimum": 1, "description": "Seconds before it is stopped."},
+            },
+            "required": ["command"],
+        })
+    }
+
+    fn sensitivity(&self, args: &Value) -> Sensitivity {
+        Sensitivity::NeedsApproval(format!("Run bash: {}", str_arg(args, "command")))
+    }
+
+    async fn run(&self, args: &Value, ctx: &ToolContext) -> ToolOutput {
+        let command_line = str_arg(args, "command");
+        let limit = ctx.config.tools.bash_timeout_secs;
+        let timeout = Duration::from_secs(u64_arg(args, "timeout").unwrap_or(limit).min(limit));
+        let max_bytes =
+            usize::try_from(ctx.config.tools.output_limit_kb * 1024).unwrap_or(usize::MAX);
+        match run_command(command_line, ctx.policy.cwd(), timeout).await {
+            Ok(result) => {
+                let mut text = result.output;
+                if result.timed_out {
+                    text.push_str(&format!("\n[stopped after {} s]", timeout.as_secs()));
+                } else if result.status != 0 {
+                    text.push_str(&format!("\n[exit status {}]", result.status));
+                }
+                let text = limit_output(text.trim_end(), max_bytes);
+                let text = if text.is_empty() {
+                    "(no output)".to_string()
+                } else {
+                    text
+                };
+                if result.timed_out || result.status != 0 {
+                    ToolOutput::error(text)
+                } else {
+                    ToolOutput::ok(text)
+                }
+            }
+            Err(err) => ToolOutput::error(format!("could not run the command: {err}")),
+        }
+    }
+}
+
+pub struct CommandResult {
+    /// stdout and stderr, interleaved as far as pipes allow.
+    pub output: String,
+    pub status: i32,
+    pub timed_out: bool,
+}
+
+/// Runs `sh -c command` with a clean-of-secrets environment, killing the whole process
+/// group when the time is up.
+pub async fn run_command(
+    command_line: &str,
+    cwd: &std::path::Path,
+    timeout: Duration,
+) -> std::io::Result<CommandResult> {
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        // stderr into stdout, so the model sees errors where they happened.
+        .arg(format!("exec 2>&1\n{command_line}"))
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true);
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(is_secret_var) {
+            command.env_remove(&name);
+        }
+    }
+    #[cfg(unix)]
+    command.process_group(0);
+    let mut child = command.spawn()?;
+    let mut stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| std::io::Error::other("no stdout"))?;
+    let mut output = Vec::new();
+    let finished = tokio::time::timeout(timeout, async {
+        stdout.read_to_end(&mut output).await?;
+        child.wait().await
+    })
+    .await;
+    let (status, timed_out) = match finished {
+        Ok(status) => (status?.code().unwrap_or(-1), false),
+        Err(_) => {
+            kill_group(&child);
+            let _ = child.kill().await;
+            (-1, true)
+        }
+    };
+    Ok(CommandResult {
+        output: String::from_utf8_lossy(&output).into_owned(),
+        status,
+        timed_out,
+    })
+}
+
+/// Children of the shell (a server it started, `sleep`) share its process group.
+fn kill_group(child: &tokio::process::Child) {
+    #[cfg(unix)]
+    if let Some(pid) = child.id() {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &format!("-{pid}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_recognised() {
+        for name in [
+            "OPENAI_API_KEY",
+            "GITHUB_TOKEN",
+            "aws_secret_access_key",
+            "DB_PASSWORD",
+        ] {
+            assert!(is_secret_var(name), "{name}");
+        }
+        for name in ["PATH", "HOME", "LANG", "TERM"] {
+            assert!(!is_secret_var(name), "{name}");
+        }
+    }
+
+    #[tokio::test]
+    async fn output_status_and_timeout() {
+        let cwd = std::env::temp_dir();
+        let result = run_command(
+            "echo out; echo err >&2; exit 3",
+            &cwd,
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+        assert_eq!(result.status, 3);
+        assert!(result.output.contains("out") && result.output.contains("err"));
+        let result = run_command("sleep 30 & sleep 30", &cwd, Duration::from_millis(200))
+            .await
+            .unwrap();
+        assert!(result.timed_out);
+    }
+}

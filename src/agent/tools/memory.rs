@@ -1,0 +1,181 @@
+//! Memory tools: `memory_search {query, limit?}`, `memory_get {path, from?, lines?}` and
+//! `memory_save {text, target?, heading?}` — the same functions as `localgpt memory`.
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+
+use super::{Tool, ToolContext, ToolOutput, str_arg, u64_arg};
+use crate::memory::{self, Freshness, Memory};
+
+pub struct MemorySearch;
+pub struct MemoryGet;
+pub struct MemorySave;
+
+/// Runs `work` with the memory index, opening it on first use.
+fn with_memory<T>(
+    ctx: &ToolContext,
+    work: impl FnOnce(&mut Memory) -> Result<T, String>,
+) -> Result<T, String> {
+    let mut guard = ctx
+        .memory
+        .lock()
+        .map_err(|_| "the memory index is unavailable after an earlier failure".to_string())?;
+    if guard.is_none() {
+        let opened = Memory::open(&ctx.home, &ctx.config.memory, memory::today())
+            .map_err(|e| e.to_string())?;
+        *guard = Some(opened);
+    }
+    match guard.as_mut() {
+        Some(memory) => work(memory),
+        None => Err("the memory index could not be opened".to_string()),
+    }
+}
+
+#[async_trait]
+impl Tool for MemorySearch {
+    fn name(&self) -> &'static str {
+        "memory_search"
+    }
+
+    fn description(&self) -> &'static str {
+        "Search the user's memory (MEMORY.md, daily logs, notes) by keywords. \"Quoted \
+         phrases\" and prefix* work. Returns file:lines, heading and a snippet per match."
+    }
+
+    fn parameters(&self) -> Value {
+        json!({
+            "type": "object",
+            "properties": {
+                "query": {"type": "string"},
+                "limit": {"type": "integer", "minimum": 1},
+            },
+            "required": ["query"],
+        })
+    }
+
+    async fn run(&self, args: &Value, ctx: &ToolContext) -> ToolOutput {
+        let query = str_arg(args, "query");
+        let limit = usize::try_from(u64_arg(args, "limit").unwrap_or(8).min(50)).unwrap_or(8);
+        let hits = with_memory(ctx, |memory| {
+            memory
+                .search(query, limit, Freshness::Quick)
+                .map_err(|e| e.to_string())
+        });
+        match hits {
+            Ok(hits) if hits.is_empty() => {
+                ToolOutput::ok(format!("nothing in memory matches {query:?}"))
+            }
+            Ok(hits) => ToolOutput::ok(
+                hits.iter()
+                    .map(|hit| {
+                        format!(
+                            "{}:{}-{} {}\n{}",
+                            hit.path,
+                            hit.start_line,
+                            hit.end_line,
+                            hit.heading,
+                            hit.snippet_marked("**", "**")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n\n"),
+            ),
+            Err(err) => ToolOutput::error(err),
+        }
+    }
+}
+
+#[async_trait]
+impl Tool for MemoryGet {
+    fn name(&self) -> &'static str {
+        "memory_get"
+    }
+
+    fn description(&self) -> &'static str {
+        "Read a memory file (a path from memory_search, e.g. MEMORY.md or \
+         memory/2026-11-24.md), optionally from line `from` for `lines` lines."
+    }
+
+    fn parameters(&self) -> Value {
+        json!({
+            "type": "object",
+            "properties": {
+                "path": {"type": "string"},
+                "from": {"type": "integer", "minimum": 1},
+                "lines": {"type": "integer", "minimum": 1},
+            },
+            "required": ["path"],
+        })
+    }
+
+    async fn run(&self, args: &Value, ctx: &ToolContext) -> ToolOutput {
+        let name = str_arg(args, "path");
+        let path = match with_memory(ctx, |memory| {
+            memory.resolve(&ctx.home, name).map_err(|e| e.to_string())
+        }) {
+            Ok(path) => path,
+            Err(err) => return ToolOutput::error(err),
+        };
+        let text = match std::fs::read(&path) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(err) => return ToolOutput::error(format!("cannot read {name}: {err}")),
+        };
+        let from = usize::try_from(u64_arg(args, "from").unwrap_or(1).max(1)).unwrap_or(1);
+        let lines =
+            u64_arg(args, "lines").map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+        let selected: Vec<&str> = text.lines().skip(from - 1).take(lines).collect();
+        ToolOutput::ok(selected.join("\n"))
+    }
+}
+
+#[async_trait]
+impl Tool for MemorySave {
+    fn name(&self) -> &'static str {
+        "memory_save"
+    }
+
+    fn description(&self) -> &'static str {
+        "Save something worth remembering. target \"daily\" (default) appends a timestamped \
+         entry to today's log; \"memory\" files it in MEMORY.md under `heading` (default \
+         \"Notes\") for facts and preferences that should last."
+    }
+
+    fn parameters(&self) -> Value {
+        json!({
+            "type": "object",
+            "properties": {
+                "text": {"type": "string"},
+                "target": {"type": "string", "enum": ["daily", "memory"]},
+                "heading": {"type": "string"},
+            },
+            "required": ["text"],
+        })
+    }
+
+    async fn run(&self, args: &Value, ctx: &ToolContext) -> ToolOutput {
+        let text = str_arg(args, "text");
+        if text.trim().is_empty() {
+            return ToolOutput::error("text is empty; nothing saved");
+        }
+        if str_arg(args, "target") == "memory" {
+            let heading = match str_arg(args, "heading") {
+                "" => "Notes",
+                heading => heading,
+            };
+            match memory::append_to_memory(&ctx.home, heading, text) {
+                Ok(()) => ToolOutput::ok(format!("saved to MEMORY.md under \"{heading}\"")),
+                Err(err) => ToolOutput::error(format!("cannot save to MEMORY.md: {err}")),
+            }
+        } else {
+            match memory::append_daily(&ctx.home, chrono::Local::now(), text) {
+                Ok(path) => ToolOutput::ok(format!(
+                    "saved to {}",
+                    path.strip_prefix(ctx.home.workspace())
+                        .unwrap_or(&path)
+                        .display()
+                )),
+                Err(err) => ToolOutput::error(format!("cannot save to the daily log: {err}")),
+            }
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! The model's tools, in one registry. Each tool has a JSON-schema for its arguments
+//! (checked before it runs), a description for the model, and runs under the one
+//! [`policy::Policy`]. A tool's failure is text for the model, never an abort of the turn.
+//!
+//! The same functions back the Rhai bindings, so a script's `bash("ls")` and the model's
+//! `bash` tool obey the same rules.
+
+mod bash;
+mod files;
+mod memory;
+pub mod policy;
+mod schema;
+mod web;
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::config::Config;
+use crate::home::Home;
+use crate::memory::Memory;
+use crate::provider::ToolSpec;
+pub use policy::Policy;
+
+/// What every tool may use.
+pub struct ToolContext {
+    pub home: Home,
+    pub config: Config,
+    pub policy: Policy,
+    /// Opened on first use: most turns never search memory.
+    pub memory: Mutex<Option<Memory>>,
+    pub http: reqwest::Client,
+}
+
+/// A tool's answer for the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolOutput {
+    pub content: String,
+    pub is_error: bool,
+}
+
+impl ToolOutput {
+    pub fn ok(content: impl Into<String>) -> ToolOutput {
+        ToolOutput {
+            content: content.into(),
+            is_error: false,
+        }
+    }
+
+    pub fn error(content: impl Into<String>) -> ToolOutput {
+        ToolOutput {
+            content: content.into(),
+            is_error: true,
+        }
+    }
+}
+
+/// Whether a call needs a person's yes before it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sensitivity {
+    /// Reads, searches: always allowed.
+    Safe,
+    /// Runs a command or changes a file: subject to `tools.approval`. The text says what
+    /// would happen, for the approval prompt ("Run bash: rm -r build").
+    NeedsApproval(String),
+}
+
+#[async_trait]
+pub trait Tool: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn description(&self) -> &'static str;
+    fn parameters(&self) -> Value;
+    fn sensitivity(&self, _args: &Value) -> Sensitivity {
+        Sensitivity::Safe
+    }
+    async fn run(&self, args: &Value, ctx: &ToolContext) -> ToolOutput;
+}
+
+pub struct Registry {
+    tools: Vec<Arc<dyn Tool>>,
+}
+
+impl Registry {
+    /// Every built-in tool.
+    pub fn builtin() -> Registry {
+        Registry {
+            tools: vec![
+                Arc::new(bash::Bash),
+                Arc::new(files::ReadFile),
+                Arc::new(files::WriteFile),
+                Arc::new(files::EditFile),
+                Arc::new(files::ListDir),
+                Arc::new(memory::MemorySearch),
+                Arc::new(memory::MemoryGet),
+                Arc::new(memory::MemorySave),
+                Arc::new(web::WebFetch),
+            ],
+        }
+    }
+
+    pub fn empty() -> Registry {
+        Registry { tools: Vec::new() }
+    }
+
+    pub fn specs(&self) -> Vec<ToolSpec> {
+        self.tools
+            .iter()
+            .map(|tool| ToolSpec {
+                name: tool.name().to_string(),
+                description: tool.description().to_string(),
+                parameters: tool.parameters(),
+            })
+            .collect()
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<dyn Tool>> {
+        self.tools.iter().find(|tool| tool.name() == name).cloned()
+    }
+
+    /// Checks the arguments against the tool's schema; `Err` says what is wrong, for the
+    /// model to correct.
+    pub fn validate(&self, tool: &dyn Tool, args: &Value) -> Result<(), String> {
+        schema::validate(&tool.parameters(), args)
+            .map_err(|problem| format!("invalid arguments for {}: {problem}", tool.name()))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tools.is_empty()
+    }
+}
+
+/// Cuts tool output to the configured size, keeping its start and end.
+pub fn limit_output(text: &str, max_bytes: usize) -> String {
+    crate::truncate::head_and_tail(text, max_bytes)
+}
+
+/// A string argument, or "" when absent (the schema check has run already).
+fn str_arg<'a>(args: &'a Value, name: &str) -> &'a str {
+    args.get(name).and_then(Value::as_str).unwrap_or_default()
+}
+
+fn u64_arg(args: &Value, name: &str) -> Option<u64> {
+    args.get(name).and_then(Value::as_u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tool_schema_is_an_object_schema() {
+        for spec in Registry::builtin().specs() {
+            assert_eq!(spec.parameters["type"], "object", "{}", spec.name);
+            assert!(!spec.description.is_empty());
+        }
+    }
+}

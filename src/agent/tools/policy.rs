@@ -1,0 +1,164 @@
+//! The one place that decides what the tools may touch.
+//!
+//! Paths are resolved against the current folder, canonicalised (so `..` and symlinks
+//! are followed to where they really lead) and must land under an allowed root: the
+//! workspace, the current folder, or a `tools.allowed_paths` entry. Commands and writes
+//! follow `tools.approval`.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::{ApprovalMode, ToolsConfig};
+use crate::home::Home;
+
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Canonical allowed roots.
+    roots: Vec<PathBuf>,
+    cwd: PathBuf,
+    pub approval: ApprovalMode,
+}
+
+impl Policy {
+    pub fn new(home: &Home, cwd: &Path, tools: &ToolsConfig) -> Policy {
+        let mut roots = vec![home.workspace(), cwd.to_path_buf()];
+        roots.extend(tools.allowed_paths.iter().map(|path| expand_home(path)));
+        let roots = roots
+            .into_iter()
+            .filter_map(|root| root.canonicalize().ok())
+            .collect();
+        Policy {
+            roots,
+            cwd: cwd.to_path_buf(),
+            approval: tools.approval,
+        }
+    }
+
+    pub fn with_approval(mut self, approval: ApprovalMode) -> Policy {
+        self.approval = approval;
+        self
+    }
+
+    pub fn cwd(&self) -> &Path {
+        &self.cwd
+    }
+
+    /// Where `raw` really points, if that is inside an allowed root.
+    pub fn resolve(&self, raw: &str) -> Result<PathBuf, String> {
+        if raw.trim().is_empty() {
+            return Err("the path is empty".to_string());
+        }
+        if raw.contains('\0') {
+            return Err("the path contains a NUL byte".to_string());
+        }
+        let joined = self.cwd.join(expand_home(raw));
+        // Canonicalise the longest part that exists; the rest (a file to be created) may
+        // only name new entries, never climb.
+        let mut existing = joined.as_path();
+        let mut rest: Vec<&std::ffi::OsStr> = Vec::new();
+        let canonical = loop {
+            match existing.canonicalize() {
+                Ok(canonical) => break canonical,
+                Err(_) => {
+                    // `file_name` is `None` for a `..` (or the root): climbing through a
+                    // folder that does not exist cannot be judged, so it is refused.
+                    let Some(name) = existing.file_name() else {
+                        return Err(format!("{raw}: the path does not exist up to a `..`"));
+                    };
+                    rest.push(name);
+                    existing = existing
+                        .parent()
+                        .ok_or_else(|| format!("{raw}: no part of this path exists"))?;
+                }
+            }
+        };
+        let mut resolved = canonical;
+        for name in rest.into_iter().rev() {
+            resolved.push(name);
+        }
+        if self.roots.iter().any(|root| resolved.starts_with(root)) {
+            Ok(resolved)
+        } else {
+            Err(format!(
+                "{raw} is outside the folders LocalGPT may use ({}); add its folder to \
+                 tools.allowed_paths to allow it",
+                self.roots
+                    .iter()
+                    .map(|root| root.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        }
+    }
+}
+
+fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), dirs::home_dir()) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn setup() -> (tempfile::TempDir, Policy) {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path().join("home"));
+        home.ensure("").unwrap();
+        let project = dir.path().join("project");
+        fs::create_dir_all(project.join("src")).unwrap();
+        fs::create_dir_all(dir.path().join("outside")).unwrap();
+        fs::write(dir.path().join("outside/secret.txt"), "x").unwrap();
+        let policy = Policy::new(&home, &project, &ToolsConfig::default());
+        (dir, policy)
+    }
+
+    #[test]
+    fn paths_inside_the_roots_resolve() {
+        let (dir, policy) = setup();
+        let project = dir.path().join("project").canonicalize().unwrap();
+        assert_eq!(policy.resolve("src").unwrap(), project.join("src"));
+        assert_eq!(
+            policy.resolve("src/new.rs").unwrap(),
+            project.join("src/new.rs")
+        );
+        assert_eq!(
+            policy.resolve("src/../README.md").unwrap(),
+            project.join("README.md")
+        );
+        let workspace = dir.path().join("home/workspace/MEMORY.md");
+        assert!(policy.resolve(workspace.to_str().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn escapes_are_refused() {
+        let (dir, policy) = setup();
+        let outside = dir.path().join("outside/secret.txt");
+        for hostile in [
+            "../outside/secret.txt",
+            "src/../../outside/secret.txt",
+            outside.to_str().unwrap(),
+            "/etc/passwd",
+            "new/../../outside/x",
+            "",
+            "a\0b",
+        ] {
+            assert!(policy.resolve(hostile).is_err(), "{hostile:?} allowed");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_out_of_the_roots_are_refused() {
+        let (dir, policy) = setup();
+        let project = dir.path().join("project");
+        std::os::unix::fs::symlink(dir.path().join("outside"), project.join("link")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("outside/secret.txt"), project.join("file"))
+            .unwrap();
+        assert!(policy.resolve("link/secret.txt").is_err());
+        assert!(policy.resolve("link/new.txt").is_err());
+        assert!(policy.resolve("file").is_err());
+    }
+}

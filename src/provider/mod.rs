@@ -1,0 +1,229 @@
+//! LLM providers behind one trait: OpenAI Chat Completions (and any compatible server),
+//! Anthropic Messages, Ollama and the Claude CLI. Each speaks its own wire format and
+//! streams; all turn what they receive into the same [`Event`]s.
+//!
+//! - [`route`]: model name → provider (`gpt-*` → OpenAI, `claude-*` → Anthropic, …).
+//! - [`retry`]: backoff with jitter on 429, 5xx and connection errors, honouring
+//!   `Retry-After`.
+//! - [`openai`], [`anthropic`], [`ollama`], [`claude_cli`]: the wire formats.
+
+pub mod anthropic;
+pub mod claude_cli;
+mod error;
+pub mod ollama;
+pub mod openai;
+mod retry;
+mod route;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+pub use error::ProviderError;
+pub use retry::RetryPolicy;
+pub use route::{ModelRoute, build_provider, resolve_model};
+
+/// One message of a conversation, in a form every provider can translate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "role", rename_all = "snake_case")]
+pub enum Message {
+    User {
+        content: String,
+    },
+    Assistant {
+        content: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tool_calls: Vec<ToolCall>,
+    },
+    /// The result of one tool call, answered back to the model.
+    Tool {
+        call_id: String,
+        name: String,
+        content: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        is_error: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    /// The arguments as the model gave them: a JSON object when well formed.
+    pub arguments: serde_json::Value,
+}
+
+/// A tool offered to the model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    /// A JSON Schema of the arguments object.
+    pub parameters: serde_json::Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChatRequest {
+    /// The model as the provider knows it (the routing prefix removed).
+    pub model: String,
+    pub system: String,
+    pub messages: Vec<Message>,
+    pub tools: Vec<ToolSpec>,
+    pub temperature: Option<f32>,
+    pub max_tokens: u32,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The model finished its answer.
+    EndTurn,
+    /// The model wants tools run.
+    ToolUse,
+    /// The answer hit the token limit.
+    MaxTokens,
+    Other,
+}
+
+/// What a provider reports while it streams.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    TextDelta(String),
+    ToolCall(ToolCall),
+    Usage(Usage),
+    Done(StopReason),
+}
+
+/// A whole answer, assembled from the stream.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Completion {
+    pub text: String,
+    pub tool_calls: Vec<ToolCall>,
+    pub usage: Usage,
+    pub stop_reason: Option<StopReason>,
+}
+
+impl Completion {
+    /// Records an event, and hands it on to the caller's sink.
+    fn apply(&mut self, event: Event, sink: &mut (dyn FnMut(Event) + Send)) {
+        match &event {
+            Event::TextDelta(text) => self.text.push_str(text),
+            Event::ToolCall(call) => self.tool_calls.push(call.clone()),
+            Event::Usage(usage) => {
+                self.usage.input_tokens = self.usage.input_tokens.max(usage.input_tokens);
+                self.usage.output_tokens = self.usage.output_tokens.max(usage.output_tokens);
+            }
+            Event::Done(reason) => self.stop_reason = Some(*reason),
+        }
+        sink(event);
+    }
+}
+
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// The provider's name as used in messages ("OpenAI", "Ollama at http://…").
+    fn name(&self) -> &str;
+
+    /// Sends the conversation and streams the answer: every event goes to `sink` as it
+    /// arrives, and the whole answer comes back at the end. A stream cut part-way is an
+    /// error that carries the text received so far.
+    async fn stream(
+        &self,
+        request: &ChatRequest,
+        sink: &mut (dyn FnMut(Event) + Send),
+    ) -> Result<Completion, ProviderError>;
+}
+
+/// Network settings every HTTP provider shares.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub connect_timeout: Duration,
+    /// The longest silence allowed while a stream is open.
+    pub idle_timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+/// The HTTP client every provider shares, with rustls (no OpenSSL) and the timeouts.
+pub fn http_client(settings: &HttpSettings) -> Result<reqwest::Client, ProviderError> {
+    // reqwest is built without a default crypto provider so that only `ring` is linked;
+    // installing it twice is harmless, so the error is ignored.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .connect_timeout(settings.connect_timeout)
+        .read_timeout(settings.idle_timeout)
+        .user_agent(concat!("localgpt/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|err| ProviderError::Setup(format!("cannot build the HTTP client: {err}")))
+}
+
+/// Ids for tool calls from providers that give none (Ollama).
+fn generated_call_id(index: usize) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.subsec_nanos());
+    format!("call_{nanos:08x}_{index}")
+}
+
+/// Parses tool-call arguments; text that is not JSON is kept as a string so the tool can
+/// report the problem to the model instead of the turn failing.
+fn parse_arguments(text: &str) -> serde_json::Value {
+    if text.trim().is_empty() {
+        return serde_json::Value::Object(serde_json::Map::new());
+    }
+    serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.to_string()))
+}
+
+/// A failure while reading a stream: a silence longer than the idle timeout, or the
+/// connection breaking. Text received so far travels with the error.
+fn stream_failure(
+    provider: &str,
+    err: &reqwest::Error,
+    partial: &str,
+    settings: &HttpSettings,
+) -> ProviderError {
+    if err.is_timeout() && partial.is_empty() {
+        return ProviderError::Timeout {
+            provider: provider.to_string(),
+            seconds: settings.idle_timeout.as_secs(),
+        };
+    }
+    let detail = if err.is_timeout() {
+        format!("nothing arrived for {} s", settings.idle_timeout.as_secs())
+    } else {
+        let mut cause: &dyn std::error::Error = err;
+        while let Some(inner) = cause.source() {
+            cause = inner;
+        }
+        cause.to_string()
+    };
+    ProviderError::StreamCut {
+        provider: provider.to_string(),
+        detail,
+        partial: partial.to_string(),
+    }
+}
+
+/// The same for a server-sent-event stream, which can also fail to parse.
+fn sse_failure(
+    provider: &str,
+    err: eventsource_stream::EventStreamError<reqwest::Error>,
+    partial: &str,
+    settings: &HttpSettings,
+) -> ProviderError {
+    match err {
+        eventsource_stream::EventStreamError::Transport(err) => {
+            stream_failure(provider, &err, partial, settings)
+        }
+        other => ProviderError::Protocol {
+            provider: provider.to_string(),
+            detail: other.to_string(),
+        },
+    }
+}

@@ -1,0 +1,430 @@
+//! A fake LLM provider: a real HTTP server on a loopback port that speaks the OpenAI
+//! (`/v1/chat/completions`, SSE), Anthropic (`/v1/messages`, SSE) and Ollama (`/api/chat`,
+//! NDJSON) wire formats. Tests script its replies — text, tool calls, and faults (a status
+//! with `Retry-After`, a stream cut part-way, slow tokens, malformed JSON) — and read back
+//! every request it received.
+
+#![allow(dead_code)] // Each test file uses part of it.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
+use hyper::body::Frame;
+use hyper::{Request, Response, StatusCode};
+use serde_json::{Value, json};
+
+/// One scripted answer.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// Text, streamed as these pieces.
+    Text(Vec<String>),
+    /// A call of `name` with `arguments`, optionally after some text.
+    Tool {
+        text: String,
+        name: String,
+        arguments: Value,
+    },
+    /// An error status, with an optional `Retry-After` in seconds.
+    Status { code: u16, retry_after: Option<u64> },
+    /// Sends these pieces, then closes the stream without finishing the answer.
+    Cut(Vec<String>),
+    /// Waits `delay` before each piece.
+    Slow(Vec<String>, Duration),
+    /// A stream chunk that is not JSON.
+    Malformed,
+}
+
+impl Reply {
+    pub fn text(pieces: &[&str]) -> Reply {
+        Reply::Text(pieces.iter().map(|p| p.to_string()).collect())
+    }
+
+    pub fn tool(name: &str, arguments: Value) -> Reply {
+        Reply::Tool {
+            text: String::new(),
+            name: name.to_string(),
+            arguments,
+        }
+    }
+}
+
+/// A request as the fake received it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Value,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+#[derive(Default)]
+struct State {
+    replies: VecDeque<Reply>,
+    received: Vec<Received>,
+}
+
+pub struct FakeProvider {
+    pub port: u16,
+    state: Arc<Mutex<State>>,
+    /// Dropping it stops the server's runtime.
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl FakeProvider {
+    /// Starts the server on its own thread and runtime (tests drive a separate process).
+    pub fn start() -> FakeProvider {
+        let state = Arc::new(Mutex::new(State::default()));
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server_state = state.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("fake provider runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind");
+                port_tx
+                    .send(listener.local_addr().expect("addr").port())
+                    .expect("port");
+                tokio::select! {
+                    _ = serve(listener, server_state) => {}
+                    _ = stop_rx => {}
+                }
+            });
+        });
+        let port = port_rx.recv().expect("the fake provider started");
+        FakeProvider {
+            port,
+            state,
+            _stop: stop_tx,
+        }
+    }
+
+    /// The base URL without a path (Anthropic style; OpenAI's is this plus `/v1`).
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn push(&self, reply: Reply) -> &FakeProvider {
+        self.state.lock().expect("state").replies.push_back(reply);
+        self
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.state.lock().expect("state").received.clone()
+    }
+}
+
+async fn serve(listener: tokio::net::TcpListener, state: Arc<Mutex<State>>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| handle(request, state.clone()));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+type Body = BoxBody<Bytes, std::io::Error>;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Format {
+    OpenAi,
+    Anthropic,
+    Ollama,
+}
+
+async fn handle(
+    request: Request<hyper::body::Incoming>,
+    state: Arc<Mutex<State>>,
+) -> Result<Response<Body>, Infallible> {
+    let path = request.uri().path().to_string();
+    let headers = request
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+        .collect();
+    let bytes = request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let reply = {
+        let mut state = state.lock().expect("state");
+        state.received.push(Received {
+            path: path.clone(),
+            headers,
+            body,
+        });
+        state.replies.pop_front()
+    };
+    let format = match path.as_str() {
+        "/v1/chat/completions" => Format::OpenAi,
+        "/v1/messages" => Format::Anthropic,
+        "/api/chat" => Format::Ollama,
+        _ => {
+            return Ok(plain(
+                StatusCode::NOT_FOUND,
+                "{\"error\":\"no such route\"}",
+            ));
+        }
+    };
+    let reply =
+        reply.unwrap_or_else(|| Reply::text(&["(the fake provider has no scripted reply)"]));
+    Ok(respond(format, reply))
+}
+
+fn plain(status: StatusCode, text: &str) -> Response<Body> {
+    let body = Full::new(Bytes::from(text.to_string()))
+        .map_err(|never: Infallible| match never {})
+        .boxed();
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    response
+}
+
+fn respond(format: Format, reply: Reply) -> Response<Body> {
+    let (pieces, delay): (Vec<String>, Duration) = match &reply {
+        Reply::Status { code, retry_after } => {
+            let mut response = plain(
+                StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                &json!({"error": {"message": format!("scripted status {code}")}}).to_string(),
+            );
+            if let Some(seconds) = retry_after {
+                response
+                    .headers_mut()
+                    .insert("retry-after", seconds.to_string().parse().expect("header"));
+            }
+            return response;
+        }
+        Reply::Malformed => {
+            let frames = match format {
+                Format::Ollama => vec!["{not json\n".to_string()],
+                _ => vec!["data: {not json\n\n".to_string()],
+            };
+            return stream_response(format, frames, Duration::ZERO);
+        }
+        Reply::Text(pieces) => (render(format, pieces, None, true), Duration::ZERO),
+        Reply::Tool {
+            text,
+            name,
+            arguments,
+        } => {
+            let pieces: Vec<String> = if text.is_empty() {
+                vec![]
+            } else {
+                vec![text.clone()]
+            };
+            (
+                render(format, &pieces, Some((name, arguments)), true),
+                Duration::ZERO,
+            )
+        }
+        Reply::Cut(pieces) => (render(format, pieces, None, false), Duration::ZERO),
+        Reply::Slow(pieces, delay) => (render(format, pieces, None, true), *delay),
+    };
+    stream_response(format, pieces, delay)
+}
+
+/// Streams the frames; a cut reply's frames lack the closing ones, so the stream ends
+/// where a complete answer would have said it was done.
+fn stream_response(format: Format, frames: Vec<String>, delay: Duration) -> Response<Body> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(16);
+    tokio::spawn(async move {
+        for frame in frames {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            if tx.send(Ok(Frame::data(Bytes::from(frame)))).await.is_err() {
+                return;
+            }
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    let mut response = Response::new(BodyExt::boxed(StreamBody::new(stream)));
+    let content_type = if format == Format::Ollama {
+        "application/x-ndjson"
+    } else {
+        "text/event-stream"
+    };
+    response
+        .headers_mut()
+        .insert("content-type", content_type.parse().expect("header"));
+    response
+}
+
+/// The wire frames for some text pieces and an optional tool call; `finish` adds the
+/// closing frames (omitted for a cut stream).
+fn render(
+    format: Format,
+    pieces: &[String],
+    tool: Option<(&String, &Value)>,
+    finish: bool,
+) -> Vec<String> {
+    match format {
+        Format::OpenAi => render_openai(pieces, tool, finish),
+        Format::Anthropic => render_anthropic(pieces, tool, finish),
+        Format::Ollama => render_ollama(pieces, tool, finish),
+    }
+}
+
+fn sse(data: &Value) -> String {
+    format!("data: {data}\n\n")
+}
+
+fn named_sse(event: &str, data: &Value) -> String {
+    format!("event: {event}\ndata: {data}\n\n")
+}
+
+/// Splits arguments JSON into three fragments, as real servers stream them.
+fn fragments(arguments: &Value) -> Vec<String> {
+    let text = arguments.to_string();
+    let chars: Vec<char> = text.chars().collect();
+    let third = chars.len().div_ceil(3).max(1);
+    chars.chunks(third).map(|c| c.iter().collect()).collect()
+}
+
+fn render_openai(pieces: &[String], tool: Option<(&String, &Value)>, finish: bool) -> Vec<String> {
+    let mut frames: Vec<String> = pieces
+        .iter()
+        .map(|p| sse(&json!({"choices": [{"index": 0, "delta": {"content": p}}]})))
+        .collect();
+    if let Some((name, arguments)) = tool {
+        frames.push(sse(&json!({"choices": [{"index": 0, "delta": {"tool_calls": [
+            {"index": 0, "id": "call_fake_1", "type": "function", "function": {"name": name, "arguments": ""}}
+        ]}}]})));
+        for fragment in fragments(arguments) {
+            frames.push(sse(
+                &json!({"choices": [{"index": 0, "delta": {"tool_calls": [
+                    {"index": 0, "function": {"arguments": fragment}}
+                ]}}]}),
+            ));
+        }
+    }
+    if finish {
+        let reason = if tool.is_some() { "tool_calls" } else { "stop" };
+        frames.push(sse(
+            &json!({"choices": [{"index": 0, "delta": {}, "finish_reason": reason}]}),
+        ));
+        frames.push(sse(
+            &json!({"choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 7}}),
+        ));
+        frames.push("data: [DONE]\n\n".to_string());
+    }
+    frames
+}
+
+fn render_anthropic(
+    pieces: &[String],
+    tool: Option<(&String, &Value)>,
+    finish: bool,
+) -> Vec<String> {
+    let mut frames = vec![named_sse(
+        "message_start",
+        &json!({"type": "message_start", "message": {"usage": {"input_tokens": 11, "output_tokens": 1}}}),
+    )];
+    let mut index = 0;
+    if !pieces.is_empty() {
+        frames.push(named_sse(
+            "content_block_start",
+            &json!({"type": "content_block_start", "index": 0,
+            "content_block": {"type": "text", "text": ""}}),
+        ));
+        for piece in pieces {
+            frames.push(named_sse(
+                "content_block_delta",
+                &json!({"type": "content_block_delta", "index": 0,
+                "delta": {"type": "text_delta", "text": piece}}),
+            ));
+        }
+        if finish || tool.is_some() {
+            frames.push(named_sse(
+                "content_block_stop",
+                &json!({"type": "content_block_stop", "index": 0}),
+            ));
+        }
+        index = 1;
+    }
+    if let Some((name, arguments)) = tool {
+        frames.push(named_sse("content_block_start", &json!({"type": "content_block_start", "index": index,
+            "content_block": {"type": "tool_use", "id": "toolu_fake_1", "name": name, "input": {}}})));
+        frames.push(named_sse("ping", &json!({"type": "ping"})));
+        for fragment in fragments(arguments) {
+            frames.push(named_sse(
+                "content_block_delta",
+                &json!({"type": "content_block_delta", "index": index,
+                "delta": {"type": "input_json_delta", "partial_json": fragment}}),
+            ));
+        }
+        frames.push(named_sse(
+            "content_block_stop",
+            &json!({"type": "content_block_stop", "index": index}),
+        ));
+    }
+    if finish {
+        let reason = if tool.is_some() {
+            "tool_use"
+        } else {
+            "end_turn"
+        };
+        frames.push(named_sse(
+            "message_delta",
+            &json!({"type": "message_delta",
+            "delta": {"stop_reason": reason}, "usage": {"output_tokens": 7}}),
+        ));
+        frames.push(named_sse("message_stop", &json!({"type": "message_stop"})));
+    }
+    frames
+}
+
+fn render_ollama(pieces: &[String], tool: Option<(&String, &Value)>, finish: bool) -> Vec<String> {
+    let mut frames: Vec<String> = pieces
+        .iter()
+        .map(|p| {
+            format!(
+                "{}\n",
+                json!({"message": {"role": "assistant", "content": p}, "done": false})
+            )
+        })
+        .collect();
+    if let Some((name, arguments)) = tool {
+        frames.push(format!(
+            "{}\n",
+            json!({"message": {"role": "assistant", "content": "",
+            "tool_calls": [{"function": {"name": name, "arguments": arguments}}]}, "done": false})
+        ));
+    }
+    if finish {
+        frames.push(format!(
+            "{}\n",
+            json!({"message": {"role": "assistant", "content": ""}, "done": true,
+            "done_reason": "stop", "prompt_eval_count": 11, "eval_count": 7})
+        ));
+    }
+    frames
+}
