@@ -514,3 +514,61 @@ fn every_ask_is_recorded_as_a_session() {
     assert_eq!(records[1]["content"], "question");
     assert_eq!(records[3]["content"], "answer");
 }
+
+#[test]
+fn edit_file_replaces_exactly_one_match() {
+    let (fake, t) = setup();
+    let file = t.scratch().join("main.rs");
+    std::fs::write(&file, "let a = 1;\nlet b = 1;\n").unwrap();
+    let path = file.to_str().unwrap();
+    fake.push(Reply::tool(
+        "edit_file",
+        json!({"path": path, "old_string": "= 1", "new_string": "= 2"}),
+    ));
+    fake.push(Reply::text(&["ambiguous"]));
+    t.run(["ask", "--yes", "--model", "gpt-4o", "edit"])
+        .success();
+    assert!(last_tool_result(&fake).contains("appears 2 times"));
+    fake.push(Reply::tool(
+        "edit_file",
+        json!({"path": path, "old_string": "let b = 1", "new_string": "let b = 2"}),
+    ));
+    fake.push(Reply::text(&["done"]));
+    t.run(["ask", "--yes", "--model", "gpt-4o", "edit"])
+        .success();
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "let a = 1;\nlet b = 2;\n"
+    );
+    fake.push(Reply::tool(
+        "edit_file",
+        json!({"path": path, "old_string": "absent", "new_string": "x"}),
+    ));
+    fake.push(Reply::text(&["done"]));
+    t.run(["ask", "--yes", "--model", "gpt-4o", "edit"])
+        .success();
+    assert!(last_tool_result(&fake).contains("not found"));
+}
+
+#[test]
+fn web_fetch_refuses_local_addresses_unless_allowed() {
+    let (fake, t) = setup();
+    let url = format!("{}/some/page", fake.url());
+    fake.push(Reply::tool("web_fetch", json!({"url": url})));
+    fake.push(Reply::text(&["ok"]));
+    t.run(["ask", "--model", "gpt-4o", "fetch"]).success();
+    assert!(last_tool_result(&fake).contains("web_allow_local"));
+
+    t.write(
+        "config.toml",
+        "[agent]\nmax_retries = 2\n[tools]\nweb_allow_local = true\n",
+    );
+    fake.push(Reply::tool("web_fetch", json!({"url": url})));
+    fake.push(Reply::text(&["ok"]));
+    t.run(["ask", "--model", "gpt-4o", "fetch"]).success();
+    let result = last_tool_result(&fake);
+    assert!(
+        result.contains("404") && result.contains("no such route"),
+        "{result}"
+    );
+}

@@ -32,8 +32,9 @@ pub fn run(args: AskArgs, ctx: &mut Context<'_>) -> Result<u8> {
     };
     let cwd = std::env::current_dir().context("cannot tell the current folder")?;
     let policy = Policy::new(&ctx.home, &cwd, &settings.config.tools).with_approval(approval);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread is plenty for one conversation, and on a small machine it avoids
+    // handing every streamed token between threads.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;

@@ -3,7 +3,7 @@
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
     #[error(
-        "{var} is not set; the model `{model}` needs a {provider} API key. Set it with \
+        "{var} is not set; the model `{model}` needs an API key for {provider}. Set it with \
          `export {var}=…` or `localgpt config set providers.{config_name}.api_key …`, or choose \
          another model with --model"
     )]

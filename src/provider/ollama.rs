@@ -16,6 +16,7 @@ use super::{
 
 pub struct Ollama {
     label: String,
+    base: String,
     url: String,
     client: reqwest::Client,
     settings: HttpSettings,
@@ -25,8 +26,9 @@ impl Ollama {
     pub fn new(host: &str, settings: &HttpSettings) -> Result<Ollama, ProviderError> {
         let base = normalize_host(host);
         Ok(Ollama {
-            label: format!("Ollama at {base}"),
+            label: "Ollama".to_string(),
             url: format!("{base}/api/chat"),
+            base,
             client: super::http_client(settings)?,
             settings: settings.clone(),
         })
@@ -125,7 +127,7 @@ impl Provider for Ollama {
         let body = request_body(request);
         let target = Target {
             provider: &self.label,
-            url: &self.url,
+            url: &self.base,
             unreachable_hint: "Start Ollama with `ollama serve` (install it from https://ollama.com), \
                                or set OLLAMA_HOST to where it runs, or choose another model with --model.",
         };

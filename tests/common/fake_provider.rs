@@ -73,6 +73,9 @@ impl Received {
 struct State {
     replies: VecDeque<Reply>,
     received: Vec<Received>,
+    /// When the first body byte of the latest streamed reply was handed to the socket
+    /// (for the latency benchmark).
+    first_frame_at: Option<std::time::Instant>,
 }
 
 pub struct FakeProvider {
@@ -128,6 +131,11 @@ impl FakeProvider {
 
     pub fn received(&self) -> Vec<Received> {
         self.state.lock().expect("state").received.clone()
+    }
+
+    /// When the latest streamed reply's first byte went out, and forgets it.
+    pub fn take_first_frame_at(&self) -> Option<std::time::Instant> {
+        self.state.lock().expect("state").first_frame_at.take()
     }
 }
 
@@ -194,7 +202,7 @@ async fn handle(
     };
     let reply =
         reply.unwrap_or_else(|| Reply::text(&["(the fake provider has no scripted reply)"]));
-    Ok(respond(format, reply))
+    Ok(respond(format, reply, state))
 }
 
 fn plain(status: StatusCode, text: &str) -> Response<Body> {
@@ -206,7 +214,7 @@ fn plain(status: StatusCode, text: &str) -> Response<Body> {
     response
 }
 
-fn respond(format: Format, reply: Reply) -> Response<Body> {
+fn respond(format: Format, reply: Reply, state: Arc<Mutex<State>>) -> Response<Body> {
     let (pieces, delay): (Vec<String>, Duration) = match &reply {
         Reply::Status { code, retry_after } => {
             let mut response = plain(
@@ -225,7 +233,7 @@ fn respond(format: Format, reply: Reply) -> Response<Body> {
                 Format::Ollama => vec!["{not json\n".to_string()],
                 _ => vec!["data: {not json\n\n".to_string()],
             };
-            return stream_response(format, frames, Duration::ZERO);
+            return stream_response(format, frames, Duration::ZERO, state);
         }
         Reply::Text(pieces) => (render(format, pieces, None, true), Duration::ZERO),
         Reply::Tool {
@@ -246,17 +254,25 @@ fn respond(format: Format, reply: Reply) -> Response<Body> {
         Reply::Cut(pieces) => (render(format, pieces, None, false), Duration::ZERO),
         Reply::Slow(pieces, delay) => (render(format, pieces, None, true), *delay),
     };
-    stream_response(format, pieces, delay)
+    stream_response(format, pieces, delay, state)
 }
 
 /// Streams the frames; a cut reply's frames lack the closing ones, so the stream ends
 /// where a complete answer would have said it was done.
-fn stream_response(format: Format, frames: Vec<String>, delay: Duration) -> Response<Body> {
+fn stream_response(
+    format: Format,
+    frames: Vec<String>,
+    delay: Duration,
+    state: Arc<Mutex<State>>,
+) -> Response<Body> {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(16);
     tokio::spawn(async move {
-        for frame in frames {
+        for (index, frame) in frames.into_iter().enumerate() {
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
+            }
+            if index == 0 {
+                state.lock().expect("state").first_frame_at = Some(std::time::Instant::now());
             }
             if tx.send(Ok(Frame::data(Bytes::from(frame)))).await.is_err() {
                 return;
