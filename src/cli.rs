@@ -85,6 +85,12 @@ pub enum Command {
     Ask(AskArgs),
 
     /// Run a Rhai script with the assistant's functions (ask, memory, bash, files…).
+    #[command(
+        long_about = "Run a Rhai script with the assistant's functions: ask and chat with \
+        the model, search and add to memory, run commands, read and write files, fetch URLs. \
+        `args` holds the arguments after the script. Exit status: 0, or the script's own \
+        exit(n); 1 on a script error. `--list-functions` shows every function."
+    )]
     Run(RunArgs),
 
     /// Search and add to your memory: MEMORY.md and the daily logs.
@@ -154,9 +160,17 @@ pub struct AskArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The script to run (a path to a .rhai file).
+    /// Run this code instead of a file, e.g. `-e 'print(today())'`.
+    #[arg(short = 'e', long = "eval", value_name = "CODE")]
+    pub code: Option<String>,
+
+    /// Print every function scripts can call, with its signature and description.
+    #[arg(long)]
+    pub list_functions: bool,
+
+    /// The script to run (a .rhai file); `-` reads it from stdin.
     #[arg(value_name = "SCRIPT.rhai")]
-    pub script: PathBuf,
+    pub script: Option<PathBuf>,
 
     /// Arguments for the script, available to it as `args`.
     #[arg(

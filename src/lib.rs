@@ -27,6 +27,7 @@ pub mod logging;
 pub mod memory;
 pub mod provider;
 pub mod report;
+pub mod script;
 pub mod session;
 pub mod style;
 pub mod truncate;

@@ -77,6 +77,9 @@ pub struct Agent {
     max_tokens: u32,
     /// Tools the person said "always" to in this session.
     always_allowed: HashSet<String>,
+    /// Replaces the assembled system prompt (a script's `ask(…, #{ system })`).
+    system_override: Option<String>,
+    temperature: Option<f32>,
 }
 
 impl Agent {
@@ -102,11 +105,7 @@ impl Agent {
             config: config.clone(),
             policy,
             memory: Mutex::new(None),
-            http: crate::provider::http_client(&HttpSettings {
-                connect_timeout: http.connect_timeout,
-                idle_timeout: Duration::from_secs(config.tools.web_timeout_secs),
-                retry: RetryPolicy::default(),
-            })?,
+            http: std::sync::OnceLock::new(),
         };
         Ok(Agent {
             provider,
@@ -117,7 +116,19 @@ impl Agent {
             max_rounds: config.agent.max_tool_rounds,
             max_tokens: config.agent.max_tokens,
             always_allowed: HashSet::new(),
+            system_override: None,
+            temperature: None,
         })
+    }
+
+    pub fn with_system(mut self, system: Option<String>) -> Agent {
+        self.system_override = system;
+        self
+    }
+
+    pub fn with_temperature(mut self, temperature: Option<f32>) -> Agent {
+        self.temperature = temperature;
+        self
     }
 
     pub fn model(&self) -> &str {
@@ -149,7 +160,10 @@ impl Agent {
         record(&user_message);
         conversation.push(user_message);
         let specs = self.registry.specs();
-        let system = prompt::system_prompt(&self.context.home, Local::now(), &specs);
+        let system = match &self.system_override {
+            Some(system) => system.clone(),
+            None => prompt::system_prompt(&self.context.home, Local::now(), &specs),
+        };
         let mut report = TurnReport::default();
         loop {
             report.rounds += 1;
@@ -158,7 +172,7 @@ impl Agent {
                 system: system.clone(),
                 messages: conversation.clone(),
                 tools: specs.clone(),
-                temperature: None,
+                temperature: self.temperature,
                 max_tokens: self.max_tokens,
             };
             let mut streamed = String::new();

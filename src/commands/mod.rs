@@ -6,6 +6,7 @@
 mod ask;
 mod config;
 mod memory;
+mod run;
 
 use std::io::{IsTerminal, Write};
 
@@ -114,10 +115,13 @@ pub fn run(cli: Cli, env: &dyn EnvSource) -> Result<u8> {
 fn dispatch(command: Option<Command>, ctx: &mut Context<'_>) -> Result<u8> {
     let arrives_with = match &command {
         Some(
-            Command::Config(_) | Command::Memory(_) | Command::Ask(_) | Command::Completions { .. },
+            Command::Config(_)
+            | Command::Memory(_)
+            | Command::Ask(_)
+            | Command::Run(_)
+            | Command::Completions { .. },
         ) => None,
         None | Some(Command::Chat(_)) => Some("the REPL"),
-        Some(Command::Run(_)) => Some("the Rhai script engine"),
         Some(Command::Sessions(_)) => Some("session transcripts"),
         Some(Command::Skills(_)) => Some("skills"),
         Some(Command::Heartbeat(_)) | Some(Command::Daemon(_)) => Some("the heartbeat daemon"),
@@ -138,6 +142,7 @@ fn dispatch(command: Option<Command>, ctx: &mut Context<'_>) -> Result<u8> {
         Some(Command::Config(command)) => config::run(command, ctx),
         Some(Command::Memory(command)) => memory::run(command, ctx),
         Some(Command::Ask(args)) => ask::run(args, ctx),
+        Some(Command::Run(args)) => run::run(args, ctx),
         _ => Ok(EXIT_OK),
     }
 }

@@ -18,6 +18,7 @@ pub struct Config {
     /// Built-in providers need no entry; an entry adjusts them or adds a new endpoint.
     pub providers: BTreeMap<String, ProviderConfig>,
     pub tools: ToolsConfig,
+    pub script: ScriptConfig,
     pub memory: MemoryConfig,
     pub server: ServerConfig,
     pub logging: LoggingConfig,
@@ -148,6 +149,32 @@ pub struct ProviderConfig {
     /// Extra arguments passed to the command, for `claude-cli`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
+}
+
+/// Limits every Rhai run has, so no script can hang or exhaust the machine.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ScriptConfig {
+    pub max_operations: u64,
+    pub max_call_depth: usize,
+    pub max_string_kb: usize,
+    pub max_array_len: usize,
+    pub max_map_len: usize,
+    /// Wall-clock time a run may take.
+    pub timeout_secs: u64,
+}
+
+impl Default for ScriptConfig {
+    fn default() -> Self {
+        ScriptConfig {
+            max_operations: 50_000_000,
+            max_call_depth: 64,
+            max_string_kb: 16 * 1024,
+            max_array_len: 1_000_000,
+            max_map_len: 100_000,
+            timeout_secs: 300,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -296,6 +323,12 @@ impl Config {
             ("tools.bash_timeout_secs", self.tools.bash_timeout_secs),
             ("tools.output_limit_kb", self.tools.output_limit_kb),
             ("tools.web_timeout_secs", self.tools.web_timeout_secs),
+            ("script.max_operations", self.script.max_operations),
+            ("script.timeout_secs", self.script.timeout_secs),
+            ("script.max_call_depth", self.script.max_call_depth as u64),
+            ("script.max_string_kb", self.script.max_string_kb as u64),
+            ("script.max_array_len", self.script.max_array_len as u64),
+            ("script.max_map_len", self.script.max_map_len as u64),
         ] {
             if value == 0 {
                 return invalid(key.to_string(), "must be at least 1".to_string());

@@ -62,9 +62,9 @@ impl Tool for Bash {
         let timeout = Duration::from_secs(u64_arg(args, "timeout").unwrap_or(limit).min(limit));
         let max_bytes =
             usize::try_from(ctx.config.tools.output_limit_kb * 1024).unwrap_or(usize::MAX);
-        match run_command(command_line, ctx.policy.cwd(), timeout).await {
+        match run_command(command_line, ctx.policy.cwd(), timeout, true).await {
             Ok(result) => {
-                let mut text = result.output;
+                let mut text = result.stdout;
                 if result.timed_out {
                     text.push_str(&format!("\n[stopped after {} s]", timeout.as_secs()));
                 } else if result.status != 0 {
@@ -88,27 +88,39 @@ impl Tool for Bash {
 }
 
 pub struct CommandResult {
-    /// stdout and stderr, interleaved as far as pipes allow.
-    pub output: String,
+    /// With `merge_stderr`, stdout and stderr interleaved as far as pipes allow.
+    pub stdout: String,
+    pub stderr: String,
     pub status: i32,
     pub timed_out: bool,
 }
 
 /// Runs `sh -c command` with a clean-of-secrets environment, killing the whole process
-/// group when the time is up.
+/// group when the time is up. `merge_stderr` sends stderr into stdout (what the model
+/// reads: errors where they happened); scripts get them apart.
 pub async fn run_command(
     command_line: &str,
     cwd: &std::path::Path,
     timeout: Duration,
+    merge_stderr: bool,
 ) -> std::io::Result<CommandResult> {
+    let script = if merge_stderr {
+        format!("exec 2>&1\n{command_line}")
+    } else {
+        command_line.to_string()
+    };
     let mut command = Command::new("sh");
     command
         .arg("-c")
-        // stderr into stdout, so the model sees errors where they happened.
-        .arg(format!("exec 2>&1\n{command_line}"))
+        .arg(script)
         .current_dir(cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
+        .stderr(if merge_stderr {
+            Stdio::null()
+        } else {
+            Stdio::piped()
+        })
         .kill_on_drop(true);
     for (name, _) in std::env::vars_os() {
         if name.to_str().is_some_and(is_secret_var) {
@@ -122,9 +134,19 @@ pub async fn run_command(
         .stdout
         .take()
         .ok_or_else(|| std::io::Error::other("no stdout"))?;
+    let stderr = child.stderr.take();
     let mut output = Vec::new();
+    let mut errors = Vec::new();
     let finished = tokio::time::timeout(timeout, async {
-        stdout.read_to_end(&mut output).await?;
+        let read_errors = async {
+            match stderr {
+                Some(mut stderr) => stderr.read_to_end(&mut errors).await.map(drop),
+                None => Ok(()),
+            }
+        };
+        let (out, err) = tokio::join!(stdout.read_to_end(&mut output), read_errors);
+        out?;
+        err?;
         child.wait().await
     })
     .await;
@@ -137,7 +159,8 @@ pub async fn run_command(
         }
     };
     Ok(CommandResult {
-        output: String::from_utf8_lossy(&output).into_owned(),
+        stdout: String::from_utf8_lossy(&output).into_owned(),
+        stderr: String::from_utf8_lossy(&errors).into_owned(),
         status,
         timed_out,
     })
@@ -177,16 +200,21 @@ mod tests {
     #[tokio::test]
     async fn output_status_and_timeout() {
         let cwd = std::env::temp_dir();
-        let result = run_command(
-            "echo out; echo err >&2; exit 3",
-            &cwd,
-            Duration::from_secs(10),
-        )
-        .await
-        .unwrap();
+        let ten = Duration::from_secs(10);
+        let result = run_command("echo out; echo err >&2; exit 3", &cwd, ten, true)
+            .await
+            .unwrap();
         assert_eq!(result.status, 3);
-        assert!(result.output.contains("out") && result.output.contains("err"));
-        let result = run_command("sleep 30 & sleep 30", &cwd, Duration::from_millis(200))
+        assert!(result.stdout.contains("out") && result.stdout.contains("err"));
+        let apart = run_command("echo out; echo err >&2", &cwd, ten, false)
+            .await
+            .unwrap();
+        assert_eq!(
+            (apart.stdout.as_str(), apart.stderr.as_str()),
+            ("out\n", "err\n")
+        );
+        let slow = Duration::from_millis(200);
+        let result = run_command("sleep 30 & sleep 30", &cwd, slow, true)
             .await
             .unwrap();
         assert!(result.timed_out);

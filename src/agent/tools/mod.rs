@@ -21,7 +21,9 @@ use crate::config::Config;
 use crate::home::Home;
 use crate::memory::Memory;
 use crate::provider::ToolSpec;
+pub use bash::{CommandResult, is_secret_var, run_command};
 pub use policy::Policy;
+pub use web::{check_public, fetch_text};
 
 /// What every tool may use.
 pub struct ToolContext {
@@ -30,7 +32,23 @@ pub struct ToolContext {
     pub policy: Policy,
     /// Opened on first use: most turns never search memory.
     pub memory: Mutex<Option<Memory>>,
-    pub http: reqwest::Client,
+    /// Built on first use (root certificates take milliseconds to load).
+    pub http: std::sync::OnceLock<reqwest::Client>,
+}
+
+impl ToolContext {
+    pub fn http(&self) -> Result<&reqwest::Client, String> {
+        if let Some(client) = self.http.get() {
+            return Ok(client);
+        }
+        let settings = crate::provider::HttpSettings {
+            connect_timeout: std::time::Duration::from_secs(self.config.agent.connect_timeout_secs),
+            idle_timeout: std::time::Duration::from_secs(self.config.tools.web_timeout_secs),
+            retry: crate::provider::RetryPolicy::default(),
+        };
+        let client = crate::provider::http_client(&settings).map_err(|err| err.to_string())?;
+        Ok(self.http.get_or_init(|| client))
+    }
 }
 
 /// A tool's answer for the model.

@@ -11,6 +11,7 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use super::{Tool, ToolContext, ToolOutput, limit_output, str_arg};
+use crate::config::ToolsConfig;
 
 /// Bytes read from the server at most; the rest is left unread.
 const MAX_DOWNLOAD: usize = 2 * 1024 * 1024;
@@ -39,85 +40,98 @@ impl Tool for WebFetch {
     }
 
     async fn run(&self, args: &Value, ctx: &ToolContext) -> ToolOutput {
-        let raw = str_arg(args, "url");
-        let url = match reqwest::Url::parse(raw) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") => url,
-            Ok(url) => {
-                return ToolOutput::error(format!(
-                    "only http and https URLs can be fetched, not {}",
-                    url.scheme()
-                ));
-            }
-            Err(err) => return ToolOutput::error(format!("{raw} is not a URL: {err}")),
+        let http = match ctx.http() {
+            Ok(http) => http,
+            Err(err) => return ToolOutput::error(err),
         };
-        if !ctx.config.tools.web_allow_local
-            && let Err(err) = check_public(&url).await
-        {
-            return ToolOutput::error(err);
+        match fetch_text(http, &ctx.config.tools, str_arg(args, "url")).await {
+            Ok(text) => ToolOutput::ok(text),
+            Err(err) => ToolOutput::error(err),
         }
-        let timeout = Duration::from_secs(ctx.config.tools.web_timeout_secs);
-        let response = match ctx.http.get(url.clone()).timeout(timeout).send().await {
-            Ok(response) => response,
-            Err(err) => return ToolOutput::error(format!("cannot fetch {url}: {err}")),
-        };
-        let status = response.status();
-        let content_type = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        let mut body = Vec::new();
-        let mut truncated = false;
-        let mut stream = response.bytes_stream();
-        let read = tokio::time::timeout(timeout, async {
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk?;
-                let room = MAX_DOWNLOAD.saturating_sub(body.len());
-                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                if chunk.len() > room {
-                    truncated = true;
-                    break;
-                }
-            }
-            Ok::<(), reqwest::Error>(())
-        })
-        .await;
-        match read {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => {
-                return ToolOutput::error(format!("the download from {url} failed: {err}"));
-            }
-            Err(_) => truncated = true,
-        }
-        let text = if content_type.contains("html")
-            || (content_type.is_empty() && looks_like_html(&body))
-        {
-            html2text::from_read(body.as_slice(), TEXT_WIDTH)
-                .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned())
-        } else if content_type.starts_with("text/")
-            || content_type.contains("json")
-            || content_type.contains("xml")
-            || content_type.is_empty()
-        {
-            String::from_utf8_lossy(&body).into_owned()
-        } else {
-            return ToolOutput::error(format!(
-                "{url} is {content_type} ({} bytes), not text",
-                body.len()
+    }
+}
+
+/// Fetches `raw` and returns its readable text, under the tools' limits and the
+/// local-address rule. An error status is an `Err` carrying the page's text.
+pub async fn fetch_text(
+    http: &reqwest::Client,
+    tools: &ToolsConfig,
+    raw: &str,
+) -> Result<String, String> {
+    let url = match reqwest::Url::parse(raw) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => url,
+        Ok(url) => {
+            return Err(format!(
+                "only http and https URLs can be fetched, not {}",
+                url.scheme()
             ));
-        };
-        let max_bytes =
-            usize::try_from(ctx.config.tools.output_limit_kb * 1024).unwrap_or(usize::MAX);
-        let mut text = limit_output(text.trim(), max_bytes);
-        if truncated {
-            text.push_str("\n[the page was longer; only its beginning was read]");
         }
-        if status.is_success() {
-            ToolOutput::ok(text)
-        } else {
-            ToolOutput::error(format!("{url} answered {status}\n{text}"))
+        Err(err) => return Err(format!("{raw} is not a URL: {err}")),
+    };
+    if !tools.web_allow_local {
+        check_public(&url).await?;
+    }
+    let timeout = Duration::from_secs(tools.web_timeout_secs);
+    let response = http
+        .get(url.clone())
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(|err| format!("cannot fetch {url}: {err}"))?;
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let mut body = Vec::new();
+    let mut truncated = false;
+    let mut stream = response.bytes_stream();
+    let read = tokio::time::timeout(timeout, async {
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            let room = MAX_DOWNLOAD.saturating_sub(body.len());
+            body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if chunk.len() > room {
+                truncated = true;
+                break;
+            }
         }
+        Ok::<(), reqwest::Error>(())
+    })
+    .await;
+    match read {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => return Err(format!("the download from {url} failed: {err}")),
+        Err(_) => truncated = true,
+    }
+    let is_html =
+        content_type.contains("html") || (content_type.is_empty() && looks_like_html(&body));
+    let is_text = content_type.starts_with("text/")
+        || content_type.contains("json")
+        || content_type.contains("xml")
+        || content_type.is_empty();
+    let text = if is_html {
+        html2text::from_read(body.as_slice(), TEXT_WIDTH)
+            .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned())
+    } else if is_text {
+        String::from_utf8_lossy(&body).into_owned()
+    } else {
+        return Err(format!(
+            "{url} is {content_type} ({} bytes), not text",
+            body.len()
+        ));
+    };
+    let max_bytes = usize::try_from(tools.output_limit_kb * 1024).unwrap_or(usize::MAX);
+    let mut text = limit_output(text.trim(), max_bytes);
+    if truncated {
+        text.push_str("\n[the page was longer; only its beginning was read]");
+    }
+    if status.is_success() {
+        Ok(text)
+    } else {
+        Err(format!("{url} answered {status}\n{text}"))
     }
 }
 
@@ -128,7 +142,7 @@ fn looks_like_html(body: &[u8]) -> bool {
 
 /// Refuses URLs whose host resolves to loopback, private, link-local or unspecified
 /// addresses.
-async fn check_public(url: &reqwest::Url) -> Result<(), String> {
+pub async fn check_public(url: &reqwest::Url) -> Result<(), String> {
     let host = url.host_str().unwrap_or_default();
     let port = url.port_or_known_default().unwrap_or(80);
     let addresses = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))

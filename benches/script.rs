@@ -1,0 +1,72 @@
+//! Rhai costs: the per-call overhead of a native binding (goal: under 1 µs), measured as
+//! a loop calling `script_dir()` — which looks up the run context every binding needs —
+//! minus the same loop empty. Process start-up of `localgpt run` is measured with
+//! hyperfine (see the README).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use localgpt::agent::Policy;
+use localgpt::config::Config;
+use localgpt::home::Home;
+use localgpt::script::{Cancel, RunContext, Script, ScriptHost};
+
+const CALLS: u64 = 100_000;
+
+fn run_once(host: &ScriptHost, run: &Arc<RunContext>, code: &str) -> Duration {
+    let script = Script {
+        name: "bench".into(),
+        text: code.into(),
+        args: vec![],
+    };
+    let started = Instant::now();
+    host.run(run, &script).expect("the script runs");
+    started.elapsed()
+}
+
+fn bench(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let home = Home::at(dir.path());
+    home.ensure("").expect("home");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let config = Config::default();
+    let run = Arc::new(RunContext {
+        policy: Policy::new(&home, dir.path(), &config.tools),
+        home,
+        model: "llama3.2".into(),
+        runtime: runtime.handle().clone(),
+        cancel: Cancel::new(),
+        script_dir: dir.path().to_path_buf(),
+        output: Arc::new(|_: &str| {}),
+        memory: Mutex::new(None),
+        chat: Mutex::new(None),
+        http: std::sync::OnceLock::new(),
+        config,
+    });
+    let host = ScriptHost::new();
+    let calls = format!("for i in 0..{CALLS} {{ script_dir(); }}");
+    let empty = format!("for i in 0..{CALLS} {{ }}");
+    c.bench_function("rhai: one native binding call (script_dir)", |b| {
+        b.iter_custom(|iterations| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iterations.div_ceil(CALLS) {
+                let with_calls = run_once(&host, &run, &calls);
+                let without = run_once(&host, &run, &empty);
+                total += with_calls.saturating_sub(without);
+            }
+            // Per call, scaled back up to the number of iterations criterion asked for.
+            total.mul_f64(iterations as f64 / (iterations.div_ceil(CALLS) * CALLS) as f64)
+        })
+    });
+    c.bench_function("rhai: engine for one run + trivial script", |b| {
+        b.iter(|| run_once(&host, &run, "1 + 1"))
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,104 @@
+//! The model: `ask(prompt)`, `ask(prompt, #{ model, system, temperature, tools })` and
+//! `chat(message)`, through the one agent loop.
+
+use async_trait::async_trait;
+use rhai::{Map, NativeCallContext};
+
+use crate::agent::tools::ToolOutput;
+use crate::agent::{Agent, Approval, Observer};
+use crate::provider::ToolCall;
+use crate::script::catalog::Binder;
+use crate::script::context::{RhaiResult, RunContext, run_context};
+
+/// A script collects the answer as a value; tool activity goes to the log.
+struct Quiet;
+
+#[async_trait]
+impl Observer for Quiet {
+    fn text(&mut self, _delta: &str) {}
+    fn tool_call(&mut self, call: &ToolCall) {
+        tracing::info!(target: "script", tool = call.name, "the model called a tool");
+    }
+    fn tool_result(&mut self, _call: &ToolCall, _output: &ToolOutput) {}
+    /// A script has nobody to ask: calls that need approval follow the run's policy
+    /// (`localgpt run` approves, a daemon task does not), and are refused under `ask`.
+    async fn approve(&mut self, _request: &str) -> Option<Approval> {
+        None
+    }
+}
+
+fn agent(run: &RunContext, model: &str, tools: bool) -> RhaiResult<Agent> {
+    let _guard = run.runtime.enter();
+    Agent::new(&run.home, &run.config, model, run.policy.clone(), tools)
+        .map_err(|err| err.to_string().into())
+}
+
+fn ask(call: &NativeCallContext, prompt: &str, options: &Map) -> RhaiResult<String> {
+    let run = run_context(call)?;
+    let text = |key: &str| options.get(key).and_then(|v| v.clone().into_string().ok());
+    let model = text("model").unwrap_or_else(|| run.model.clone());
+    let tools = options
+        .get("tools")
+        .and_then(|v| v.as_bool().ok())
+        .unwrap_or(false);
+    let temperature = options
+        .get("temperature")
+        .and_then(|v| {
+            v.as_float()
+                .ok()
+                .or_else(|| v.as_int().ok().map(|i| i as f64))
+        })
+        .map(|t| t as f32);
+    for key in options.keys() {
+        if !["model", "system", "temperature", "tools"].contains(&key.as_str()) {
+            return Err(
+                format!("ask: unknown option `{key}` (model, system, temperature, tools)").into(),
+            );
+        }
+    }
+    let mut agent = agent(&run, &model, tools)?
+        .with_system(text("system"))
+        .with_temperature(temperature);
+    let mut conversation = Vec::new();
+    let report = run
+        .block_on(agent.turn(&mut conversation, prompt, None, &mut Quiet))?
+        .map_err(|err| format!("ask: {err}"))?;
+    Ok(report.text)
+}
+
+pub fn register(b: &mut Binder) {
+    b.func(
+        "ask",
+        "ask(prompt: String) -> String",
+        "Asks the model one question (no tools) and returns its answer.",
+        |call: NativeCallContext, prompt: &str| ask(&call, prompt, &Map::new()),
+    );
+    b.func(
+        "ask",
+        "ask(prompt: String, options: #{ model, system, temperature, tools }) -> String",
+        "Asks with a chosen model, system prompt, temperature, and tools on or off.",
+        |call: NativeCallContext, prompt: &str, options: Map| ask(&call, prompt, &options),
+    );
+    b.func(
+        "chat",
+        "chat(message: String) -> String",
+        "Continues this run's conversation with the assistant (tools and memory included).",
+        |call: NativeCallContext, message: &str| -> RhaiResult<String> {
+            let run = run_context(&call)?;
+            let mut slot = run
+                .chat
+                .lock()
+                .map_err(|_| "chat: the conversation is unavailable")?;
+            if slot.is_none() {
+                *slot = Some((agent(&run, &run.model, true)?, Vec::new()));
+            }
+            let Some((agent, conversation)) = slot.as_mut() else {
+                return Err("chat: the conversation could not be started".into());
+            };
+            let report = run
+                .block_on(agent.turn(conversation, message, None, &mut Quiet))?
+                .map_err(|err| format!("chat: {err}"))?;
+            Ok(report.text)
+        },
+    );
+}

@@ -1,0 +1,41 @@
+//! The functions scripts call, one file per family. They are the same Rust functions the
+//! model's tools use, under the same policy: paths are confined, web access to local
+//! addresses is refused unless allowed, secrets never reach a command.
+
+mod data;
+
+pub use data::ExitRequest;
+mod fs;
+mod http;
+mod llm;
+mod memory;
+mod shell;
+
+use rhai::Module;
+
+use super::catalog::{Binder, FnDoc};
+
+/// A family's registration function.
+type Register = fn(&mut Binder);
+
+/// Every binding in one module, and the documentation of each.
+pub fn build() -> (Module, Vec<FnDoc>) {
+    let mut module = Module::new();
+    let mut docs = Vec::new();
+    let families: [(&'static str, Register); 6] = [
+        ("llm", llm::register),
+        ("memory", memory::register),
+        ("shell", shell::register),
+        ("fs", fs::register),
+        ("http", http::register),
+        ("data", data::register),
+    ];
+    for (family, register) in families {
+        register(&mut Binder {
+            module: &mut module,
+            docs: &mut docs,
+            family,
+        });
+    }
+    (module, docs)
+}

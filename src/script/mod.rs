@@ -1,0 +1,205 @@
+//! The one Rhai engine every front door uses: `localgpt run`, and (later) the REPL's `:`
+//! lines, skills and heartbeat tasks.
+//!
+//! The expensive parts — the standard package, the binding module, the compiled stdlib —
+//! are built once in a [`ScriptHost`] and shared. Each run gets its own cheap engine
+//! (`Engine::new_raw` plus those modules) whose limits, output sink, cancel signal and
+//! context belong to that run alone. Scripts run on the caller's plain thread, never on a
+//! tokio worker: bindings reach async code through [`context::RunContext::block_on`].
+//!
+//! - [`bindings`]: the functions scripts call, one file per family.
+//! - [`catalog`]: their signatures and descriptions (`--list-functions`).
+//! - [`context`]: what bindings can reach during a run.
+//! - [`resolver`]: `import` of the standard library and of files.
+//! - [`error`]: errors with file:line:column, the line and a caret.
+
+pub mod bindings;
+mod cancel;
+pub mod catalog;
+pub mod context;
+pub mod error;
+pub mod resolver;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rhai::packages::{Package, StandardPackage};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, Module, Scope, Shared};
+
+type SharedModule = Shared<Module>;
+
+pub use cancel::Cancel;
+pub use catalog::FnDoc;
+pub use context::{OutputSink, RunContext, RunHandle};
+pub use error::ScriptError;
+use resolver::{ModuleCache, StdlibResolver};
+
+/// How often (in operations) the progress callback looks at the clock and the cancel
+/// signal; checking on every operation would cost more than the scripts themselves.
+const PROGRESS_CHECK_EVERY: u64 = 4096;
+
+/// What a run ended with.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// The script finished; its last expression's value.
+    Finished(Dynamic),
+    /// The script called `exit(code)`.
+    Exit(i32),
+}
+
+/// One script to run.
+pub struct Script {
+    /// How errors name it: a path, or `<expression>` / `<stdin>`.
+    pub name: String,
+    pub text: String,
+    /// The script's `args`.
+    pub args: Vec<String>,
+}
+
+/// The parts every run shares, built once per process.
+pub struct ScriptHost {
+    standard: SharedModule,
+    bindings: SharedModule,
+    docs: Arc<Vec<FnDoc>>,
+    modules: ModuleCache,
+}
+
+impl Default for ScriptHost {
+    fn default() -> Self {
+        ScriptHost::new()
+    }
+}
+
+impl ScriptHost {
+    pub fn new() -> ScriptHost {
+        let (bindings, docs) = bindings::build();
+        ScriptHost {
+            standard: StandardPackage::new().as_shared_module(),
+            bindings: SharedModule::new(bindings),
+            docs: Arc::new(docs),
+            modules: ModuleCache::default(),
+        }
+    }
+
+    /// Every binding's documentation, in registration order.
+    pub fn docs(&self) -> &[FnDoc] {
+        &self.docs
+    }
+
+    /// A fresh engine for one run, with its limits and sinks.
+    pub fn engine(&self, run: &Arc<RunContext>, sources: &Arc<Mutex<error::Sources>>) -> Engine {
+        let limits = &run.config.script;
+        let mut engine = Engine::new_raw();
+        engine.register_global_module(self.standard.clone());
+        engine.register_global_module(self.bindings.clone());
+        // Release builds default to 64 levels and debug builds to 8: set it either way.
+        engine.set_max_call_levels(limits.max_call_depth);
+        engine.set_max_operations(limits.max_operations);
+        engine.set_max_string_size(limits.max_string_kb.saturating_mul(1024));
+        engine.set_max_array_size(limits.max_array_len);
+        engine.set_max_map_size(limits.max_map_len);
+        engine.set_max_expr_depths(256, 128);
+        engine.disable_symbol("eval");
+        engine.set_default_tag(Dynamic::from(RunHandle(run.clone())));
+
+        let cancel = run.cancel.clone();
+        let deadline = Instant::now() + Duration::from_secs(limits.timeout_secs);
+        engine.on_progress(move |operations| {
+            if operations % PROGRESS_CHECK_EVERY != 0 {
+                return None;
+            }
+            if Instant::now() > deadline || cancel.is_timed_out() {
+                return Some(Dynamic::from("timeout"));
+            }
+            cancel.is_cancelled().then(|| Dynamic::from("cancelled"))
+        });
+        let output = run.output.clone();
+        engine.on_print(move |text| output(text));
+        let output = run.output.clone();
+        engine.on_debug(move |text, source, position| {
+            let at = match (source, position.line()) {
+                (Some(source), Some(line)) => format!("{source}:{line}"),
+                (None, Some(line)) => format!("line {line}"),
+                _ => "debug".to_string(),
+            };
+            output(&format!("[{at}] {text}"));
+        });
+        engine.set_module_resolver(StdlibResolver {
+            workspace_stdlib: run.home.workspace().join("stdlib"),
+            script_dir: run.script_dir.clone(),
+            cache: self.modules.clone(),
+            sources: sources.clone(),
+        });
+        engine
+    }
+
+    /// Runs a script to the end (or its `exit`), on the calling thread.
+    pub fn run(&self, run: &Arc<RunContext>, script: &Script) -> Result<Outcome, ScriptError> {
+        let sources = Arc::new(Mutex::new(error::Sources::new()));
+        if let Ok(mut known) = sources.lock() {
+            known.insert(script.name.clone(), script.text.clone());
+        }
+        let engine = self.engine(run, &sources);
+        // The watchdog also stops a script that is blocked in a binding past its time.
+        let timeout = Duration::from_secs(run.config.script.timeout_secs);
+        let watchdog_cancel = run.cancel.clone();
+        let watchdog = run.runtime.spawn(async move {
+            tokio::time::sleep(timeout).await;
+            watchdog_cancel.time_out();
+        });
+        let result = self.evaluate(&engine, script);
+        watchdog.abort();
+        result.or_else(|err| match *err {
+            EvalAltResult::ErrorTerminated(token, _) if token.is::<bindings::ExitRequest>() => {
+                let code = token.cast::<bindings::ExitRequest>().0;
+                Ok(Outcome::Exit(i32::try_from(code).unwrap_or(1)))
+            }
+            other => {
+                let known = sources.lock().map(|s| s.clone()).unwrap_or_default();
+                Err(error::describe(
+                    &other,
+                    &script.name,
+                    &known,
+                    &self.docs,
+                    &run.config.script,
+                ))
+            }
+        })
+    }
+
+    fn evaluate(&self, engine: &Engine, script: &Script) -> Result<Outcome, Box<EvalAltResult>> {
+        let mut ast = engine.compile(without_shebang(&script.text))?;
+        ast.set_source(script.name.as_str());
+        let mut scope = Scope::new();
+        let args: Array = script.args.iter().cloned().map(Dynamic::from).collect();
+        scope.push_constant("args", args);
+        let value = engine.eval_ast_with_scope::<Dynamic>(&mut scope, &ast)?;
+        Ok(Outcome::Finished(value))
+    }
+}
+
+/// A `#!/usr/bin/env -S localgpt run` first line is blanked, keeping line numbers.
+fn without_shebang(text: &str) -> String {
+    match text.strip_prefix("#!") {
+        Some(rest) => match rest.find('\n') {
+            Some(end) => rest.get(end..).map_or_else(String::new, str::to_string),
+            None => String::new(),
+        },
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shebang_lines_are_blanked_keeping_line_numbers() {
+        assert_eq!(
+            without_shebang("#!/usr/bin/env -S localgpt run\nprint(1);"),
+            "\nprint(1);"
+        );
+        assert_eq!(without_shebang("print(1);"), "print(1);");
+        assert_eq!(without_shebang("#!"), "");
+    }
+}

@@ -1,0 +1,121 @@
+//! `import` for scripts: `import "git" as git;` finds the standard library module
+//! (the workspace's `stdlib/git.rhai` if there is one, else the copy embedded in the
+//! binary); `import "./helpers" as h;` (a path) loads a file next to the importing script.
+//! Embedded modules are compiled once per process and shared by every run.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rhai::{Engine, EvalAltResult, Module, ModuleResolver, Position, Scope, Shared};
+
+type SharedModule = Shared<Module>;
+
+/// The standard library, embedded at build time.
+pub const STDLIB: [(&str, &str); 4] = [
+    ("text", include_str!("../../stdlib/text.rhai")),
+    ("md", include_str!("../../stdlib/md.rhai")),
+    ("git", include_str!("../../stdlib/git.rhai")),
+    ("fmt", include_str!("../../stdlib/fmt.rhai")),
+];
+
+/// Compiled embedded modules, shared across runs.
+pub type ModuleCache = Arc<Mutex<HashMap<String, SharedModule>>>;
+
+pub struct StdlibResolver {
+    pub workspace_stdlib: PathBuf,
+    pub script_dir: PathBuf,
+    pub cache: ModuleCache,
+    /// Source texts by module name, for error excerpts.
+    pub sources: Arc<Mutex<super::error::Sources>>,
+}
+
+fn not_found(path: &str, pos: Position, detail: String) -> Box<EvalAltResult> {
+    Box::new(EvalAltResult::ErrorInModule(
+        path.to_string(),
+        detail.into(),
+        pos,
+    ))
+}
+
+impl StdlibResolver {
+    fn compile(
+        &self,
+        engine: &Engine,
+        name: &str,
+        text: &str,
+        pos: Position,
+    ) -> Result<SharedModule, Box<EvalAltResult>> {
+        if let Ok(mut sources) = self.sources.lock() {
+            sources.insert(name.to_string(), text.to_string());
+        }
+        let mut ast = engine.compile(text).map_err(|err| {
+            Box::new(EvalAltResult::ErrorInModule(
+                name.to_string(),
+                err.into(),
+                pos,
+            ))
+        })?;
+        ast.set_source(name);
+        let module = Module::eval_ast_as_new(Scope::new(), &ast, engine)
+            .map_err(|err| Box::new(EvalAltResult::ErrorInModule(name.to_string(), err, pos)))?;
+        Ok(Shared::new(module))
+    }
+}
+
+impl ModuleResolver for StdlibResolver {
+    fn resolve(
+        &self,
+        engine: &Engine,
+        source: Option<&str>,
+        path: &str,
+        pos: Position,
+    ) -> Result<SharedModule, Box<EvalAltResult>> {
+        let is_file = path.contains('/') || path.ends_with(".rhai");
+        if is_file {
+            let base = source
+                .map(Path::new)
+                .and_then(Path::parent)
+                .filter(|dir| dir.is_absolute())
+                .map_or_else(|| self.script_dir.clone(), Path::to_path_buf);
+            let mut file = base.join(path);
+            if file.extension().is_none() {
+                file.set_extension("rhai");
+            }
+            let text = std::fs::read_to_string(&file).map_err(|err| {
+                not_found(path, pos, format!("cannot read {}: {err}", file.display()))
+            })?;
+            return self.compile(engine, &file.to_string_lossy(), &text, pos);
+        }
+        let override_file = self.workspace_stdlib.join(format!("{path}.rhai"));
+        if let Ok(text) = std::fs::read_to_string(&override_file) {
+            return self.compile(engine, &override_file.to_string_lossy(), &text, pos);
+        }
+        let Some((_, text)) = STDLIB.iter().find(|(name, _)| *name == path) else {
+            let known: Vec<&str> = STDLIB.iter().map(|(name, _)| *name).collect();
+            return Err(Box::new(EvalAltResult::ErrorModuleNotFound(
+                format!(
+                    "{path} (the standard modules are {}; a file path needs ./)",
+                    known.join(", ")
+                ),
+                pos,
+            )));
+        };
+        if let Some(module) = self
+            .cache
+            .lock()
+            .ok()
+            .and_then(|cache| cache.get(path).cloned())
+        {
+            if let Ok(mut sources) = self.sources.lock() {
+                sources.insert(path.to_string(), text.to_string());
+            }
+            return Ok(module);
+        }
+        let module = self.compile(engine, path, text, pos)?;
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(path.to_string(), module.clone());
+        }
+        Ok(module)
+    }
+}
