@@ -287,7 +287,10 @@ impl Agent {
             };
             debug_assert!(allowed);
         }
-        tool.run(&call.arguments, &self.context).await
+        match tool.run(&call.arguments, &self.context).await {
+            Ok(content) => ToolOutput::ok(content),
+            Err(content) => ToolOutput::error(content),
+        }
     }
 }
 

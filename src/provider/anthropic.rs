@@ -35,11 +35,7 @@ impl Anthropic {
         key: Option<String>,
         settings: &HttpSettings,
     ) -> Result<Anthropic, ProviderError> {
-        let label = if name == "anthropic" {
-            "Anthropic".to_string()
-        } else {
-            format!("`{name}`")
-        };
+        let label = super::display_label(name, "anthropic", "Anthropic");
         Ok(Anthropic {
             label,
             url: format!("{}/v1/messages", base_url.trim_end_matches('/')),

@@ -163,6 +163,16 @@ pub fn http_client(settings: &HttpSettings) -> Result<reqwest::Client, ProviderE
         .map_err(|err| ProviderError::Setup(format!("cannot build the HTTP client: {err}")))
 }
 
+/// How messages name a provider: "OpenAI" for the built-in one, "`lmstudio`" for an
+/// endpoint the user named.
+fn display_label(name: &str, builtin_name: &str, builtin_label: &str) -> String {
+    if name == builtin_name {
+        builtin_label.to_string()
+    } else {
+        format!("`{name}`")
+    }
+}
+
 /// Ids for tool calls from providers that give none (Ollama).
 fn generated_call_id(index: usize) -> String {
     let nanos = std::time::SystemTime::now()

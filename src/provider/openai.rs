@@ -32,11 +32,7 @@ impl OpenAi {
         key: Option<String>,
         settings: &HttpSettings,
     ) -> Result<OpenAi, ProviderError> {
-        let label = if name == "openai" {
-            "OpenAI".to_string()
-        } else {
-            format!("`{name}`")
-        };
+        let label = super::display_label(name, "openai", "OpenAI");
         Ok(OpenAi {
             label,
             url: format!("{}/chat/completions", base_url.trim_end_matches('/')),

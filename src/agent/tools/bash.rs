@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
-use super::{Sensitivity, Tool, ToolContext, ToolOutput, limit_output, str_arg, u64_arg};
+use super::{Sensitivity, Tool, ToolContext, limit_output, str_arg, u64_arg};
 
 pub struct Bash;
 
@@ -56,7 +56,7 @@ impl Tool for Bash {
         Sensitivity::NeedsApproval(format!("Run bash: {}", str_arg(args, "command")))
     }
 
-    async fn run(&self, args: &Value, ctx: &ToolContext) -> ToolOutput {
+    async fn run(&self, args: &Value, ctx: &ToolContext) -> Result<String, String> {
         let command_line = str_arg(args, "command");
         let limit = ctx.config.tools.bash_timeout_secs;
         let timeout = Duration::from_secs(u64_arg(args, "timeout").unwrap_or(limit).min(limit));
@@ -77,12 +77,12 @@ impl Tool for Bash {
                     text
                 };
                 if result.timed_out || result.status != 0 {
-                    ToolOutput::error(text)
+                    Err(text)
                 } else {
-                    ToolOutput::ok(text)
+                    Ok(text)
                 }
             }
-            Err(err) => ToolOutput::error(format!("could not run the command: {err}")),
+            Err(err) => Err(format!("could not run the command: {err}")),
         }
     }
 }
@@ -166,15 +166,17 @@ pub async fn run_command(
     })
 }
 
-/// Children of the shell (a server it started, `sleep`) share its process group.
+/// Children of the shell (a server it started, `sleep`) share its process group, which
+/// the shell leads (`process_group(0)`): signal the group, never anything wider.
 fn kill_group(child: &tokio::process::Child) {
     #[cfg(unix)]
-    if let Some(pid) = child.id() {
-        let _ = std::process::Command::new("kill")
-            .args(["-KILL", &format!("-{pid}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+    if let Some(pid) = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .filter(|id| *id > 1)
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
     }
 }
 

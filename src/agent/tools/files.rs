@@ -7,7 +7,7 @@ use std::fs;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use super::{Sensitivity, Tool, ToolContext, ToolOutput, limit_output, str_arg, u64_arg};
+use super::{Sensitivity, Tool, ToolContext, limit_output, str_arg, u64_arg};
 use crate::home::write_atomic;
 
 /// Lines `read_file` returns when no `limit` is given.
@@ -43,18 +43,12 @@ impl Tool for ReadFile {
         })
     }
 
-    async fn run(&self, args: &Value, ctx: &ToolContext) -> ToolOutput {
+    async fn run(&self, args: &Value, ctx: &ToolContext) -> Result<String, String> {
         let raw = str_arg(args, "path");
-        let path = match ctx.policy.resolve(raw) {
-            Ok(path) => path,
-            Err(err) => return ToolOutput::error(err),
-        };
-        let bytes = match fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(err) => return ToolOutput::error(format!("cannot read {raw}: {err}")),
-        };
+        let path = ctx.policy.resolve(raw)?;
+        let bytes = fs::read(&path).map_err(|err| format!("cannot read {raw}: {err}"))?;
         if bytes.iter().take(8000).any(|b| *b == 0) {
-            return ToolOutput::error(format!("{raw} is a binary file ({} bytes)", bytes.len()));
+            return Err(format!("{raw} is a binary file ({} bytes)", bytes.len()));
         }
         let text = String::from_utf8_lossy(&bytes);
         let total = text.lines().count();
@@ -64,7 +58,7 @@ impl Tool for ReadFile {
         let count = usize::try_from(limit).unwrap_or(usize::MAX);
         let selected: Vec<&str> = text.lines().skip(first).take(count).collect();
         if selected.is_empty() && total > 0 {
-            return ToolOutput::error(format!(
+            return Err(format!(
                 "{raw} has {total} lines; offset {offset} is past the end"
             ));
         }
@@ -78,7 +72,7 @@ impl Tool for ReadFile {
         }
         let max_bytes =
             usize::try_from(ctx.config.tools.output_limit_kb * 1024).unwrap_or(usize::MAX);
-        ToolOutput::ok(limit_output(&content, max_bytes))
+        Ok(limit_output(&content, max_bytes))
     }
 }
 
@@ -106,22 +100,18 @@ impl Tool for WriteFile {
         Sensitivity::NeedsApproval(format!("Write {} ({bytes} bytes)", str_arg(args, "path")))
     }
 
-    async fn run(&self, args: &Value, ctx: &ToolContext) -> ToolOutput {
+    async fn run(&self, args: &Value, ctx: &ToolContext) -> Result<String, String> {
         let raw = str_arg(args, "path");
-        let path = match ctx.policy.resolve(raw) {
-            Ok(path) => path,
-            Err(err) => return ToolOutput::error(err),
-        };
+        let path = ctx.policy.resolve(raw)?;
         if let Some(parent) = path.parent()
             && let Err(err) = fs::create_dir_all(parent)
         {
-            return ToolOutput::error(format!("cannot create the folder for {raw}: {err}"));
+            return Err(format!("cannot create the folder for {raw}: {err}"));
         }
         let content = str_arg(args, "content");
-        match write_atomic(&path, content.as_bytes()) {
-            Ok(()) => ToolOutput::ok(format!("wrote {raw} ({} bytes)", content.len())),
-            Err(err) => ToolOutput::error(format!("cannot write {raw}: {err}")),
-        }
+        write_atomic(&path, content.as_bytes())
+            .map_err(|err| format!("cannot write {raw}: {err}"))?;
+        Ok(format!("wrote {raw} ({} bytes)", content.len()))
     }
 }
 
@@ -152,30 +142,23 @@ impl Tool for EditFile {
         Sensitivity::NeedsApproval(format!("Edit {}", str_arg(args, "path")))
     }
 
-    async fn run(&self, args: &Value, ctx: &ToolContext) -> ToolOutput {
+    async fn run(&self, args: &Value, ctx: &ToolContext) -> Result<String, String> {
         let raw = str_arg(args, "path");
-        let path = match ctx.policy.resolve(raw) {
-            Ok(path) => path,
-            Err(err) => return ToolOutput::error(err),
-        };
-        let text = match fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(err) => return ToolOutput::error(format!("cannot read {raw}: {err}")),
-        };
+        let path = ctx.policy.resolve(raw)?;
+        let text = fs::read_to_string(&path).map_err(|err| format!("cannot read {raw}: {err}"))?;
         let old = str_arg(args, "old_string");
         if old.is_empty() {
-            return ToolOutput::error("old_string is empty; use write_file to create a file");
+            return Err("old_string is empty; use write_file to create a file".to_string());
         }
         match text.matches(old).count() {
-            0 => ToolOutput::error(format!("old_string was not found in {raw}")),
+            0 => Err(format!("old_string was not found in {raw}")),
             1 => {
                 let updated = text.replacen(old, str_arg(args, "new_string"), 1);
-                match write_atomic(&path, updated.as_bytes()) {
-                    Ok(()) => ToolOutput::ok(format!("edited {raw}")),
-                    Err(err) => ToolOutput::error(format!("cannot write {raw}: {err}")),
-                }
+                write_atomic(&path, updated.as_bytes())
+                    .map_err(|err| format!("cannot write {raw}: {err}"))?;
+                Ok(format!("edited {raw}"))
             }
-            n => ToolOutput::error(format!(
+            n => Err(format!(
                 "old_string appears {n} times in {raw}; include more surrounding text so it is unique"
             )),
         }
@@ -200,16 +183,10 @@ impl Tool for ListDir {
         })
     }
 
-    async fn run(&self, args: &Value, ctx: &ToolContext) -> ToolOutput {
+    async fn run(&self, args: &Value, ctx: &ToolContext) -> Result<String, String> {
         let raw = str_arg(args, "path");
-        let path = match ctx.policy.resolve(raw) {
-            Ok(path) => path,
-            Err(err) => return ToolOutput::error(err),
-        };
-        let entries = match fs::read_dir(&path) {
-            Ok(entries) => entries,
-            Err(err) => return ToolOutput::error(format!("cannot list {raw}: {err}")),
-        };
+        let path = ctx.policy.resolve(raw)?;
+        let entries = fs::read_dir(&path).map_err(|err| format!("cannot list {raw}: {err}"))?;
         let mut lines: Vec<String> = entries
             .filter_map(Result::ok)
             .map(|entry| {
@@ -228,8 +205,8 @@ impl Tool for ListDir {
             lines.push(format!("[… {} more]", total - MAX_ENTRIES));
         }
         if lines.is_empty() {
-            return ToolOutput::ok("(empty folder)");
+            return Ok("(empty folder)".to_string());
         }
-        ToolOutput::ok(lines.join("\n"))
+        Ok(lines.join("\n"))
     }
 }

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use super::{Tool, ToolContext, ToolOutput, str_arg, u64_arg};
+use super::{Tool, ToolContext, str_arg, u64_arg};
 use crate::memory::{self, Freshness, Memory};
 
 pub struct MemorySearch;
@@ -53,35 +53,31 @@ impl Tool for MemorySearch {
         })
     }
 
-    async fn run(&self, args: &Value, ctx: &ToolContext) -> ToolOutput {
+    async fn run(&self, args: &Value, ctx: &ToolContext) -> Result<String, String> {
         let query = str_arg(args, "query");
         let limit = usize::try_from(u64_arg(args, "limit").unwrap_or(8).min(50)).unwrap_or(8);
         let hits = with_memory(ctx, |memory| {
             memory
                 .search(query, limit, Freshness::Quick)
                 .map_err(|e| e.to_string())
-        });
-        match hits {
-            Ok(hits) if hits.is_empty() => {
-                ToolOutput::ok(format!("nothing in memory matches {query:?}"))
-            }
-            Ok(hits) => ToolOutput::ok(
-                hits.iter()
-                    .map(|hit| {
-                        format!(
-                            "{}:{}-{} {}\n{}",
-                            hit.path,
-                            hit.start_line,
-                            hit.end_line,
-                            hit.heading,
-                            hit.snippet_marked("**", "**")
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n\n"),
-            ),
-            Err(err) => ToolOutput::error(err),
+        })?;
+        if hits.is_empty() {
+            return Ok(format!("nothing in memory matches {query:?}"));
         }
+        Ok(hits
+            .iter()
+            .map(|hit| {
+                format!(
+                    "{}:{}-{} {}\n{}",
+                    hit.path,
+                    hit.start_line,
+                    hit.end_line,
+                    hit.heading,
+                    hit.snippet_marked("**", "**")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n\n"))
     }
 }
 
@@ -108,23 +104,18 @@ impl Tool for MemoryGet {
         })
     }
 
-    async fn run(&self, args: &Value, ctx: &ToolContext) -> ToolOutput {
+    async fn run(&self, args: &Value, ctx: &ToolContext) -> Result<String, String> {
         let name = str_arg(args, "path");
-        let path = match with_memory(ctx, |memory| {
+        let path = with_memory(ctx, |memory| {
             memory.resolve(&ctx.home, name).map_err(|e| e.to_string())
-        }) {
-            Ok(path) => path,
-            Err(err) => return ToolOutput::error(err),
-        };
-        let text = match std::fs::read(&path) {
-            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-            Err(err) => return ToolOutput::error(format!("cannot read {name}: {err}")),
-        };
+        })?;
+        let bytes = std::fs::read(&path).map_err(|err| format!("cannot read {name}: {err}"))?;
+        let text = String::from_utf8_lossy(&bytes);
         let from = usize::try_from(u64_arg(args, "from").unwrap_or(1).max(1)).unwrap_or(1);
         let lines =
             u64_arg(args, "lines").map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
         let selected: Vec<&str> = text.lines().skip(from - 1).take(lines).collect();
-        ToolOutput::ok(selected.join("\n"))
+        Ok(selected.join("\n"))
     }
 }
 
@@ -152,30 +143,24 @@ impl Tool for MemorySave {
         })
     }
 
-    async fn run(&self, args: &Value, ctx: &ToolContext) -> ToolOutput {
+    async fn run(&self, args: &Value, ctx: &ToolContext) -> Result<String, String> {
         let text = str_arg(args, "text");
         if text.trim().is_empty() {
-            return ToolOutput::error("text is empty; nothing saved");
+            return Err("text is empty; nothing saved".to_string());
         }
         if str_arg(args, "target") == "memory" {
             let heading = match str_arg(args, "heading") {
                 "" => "Notes",
                 heading => heading,
             };
-            match memory::append_to_memory(&ctx.home, heading, text) {
-                Ok(()) => ToolOutput::ok(format!("saved to MEMORY.md under \"{heading}\"")),
-                Err(err) => ToolOutput::error(format!("cannot save to MEMORY.md: {err}")),
-            }
+            memory::append_to_memory(&ctx.home, heading, text)
+                .map_err(|err| format!("cannot save to MEMORY.md: {err}"))?;
+            Ok(format!("saved to MEMORY.md under \"{heading}\""))
         } else {
-            match memory::append_daily(&ctx.home, chrono::Local::now(), text) {
-                Ok(path) => ToolOutput::ok(format!(
-                    "saved to {}",
-                    path.strip_prefix(ctx.home.workspace())
-                        .unwrap_or(&path)
-                        .display()
-                )),
-                Err(err) => ToolOutput::error(format!("cannot save to the daily log: {err}")),
-            }
+            let path = memory::append_daily(&ctx.home, chrono::Local::now(), text)
+                .map_err(|err| format!("cannot save to the daily log: {err}"))?;
+            let shown = path.strip_prefix(ctx.home.workspace()).unwrap_or(&path);
+            Ok(format!("saved to {}", shown.display()))
         }
     }
 }

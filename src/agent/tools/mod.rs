@@ -92,7 +92,9 @@ pub trait Tool: Send + Sync {
     fn sensitivity(&self, _args: &Value) -> Sensitivity {
         Sensitivity::Safe
     }
-    async fn run(&self, args: &Value, ctx: &ToolContext) -> ToolOutput;
+    /// `Ok` is the answer for the model, `Err` a failure it should know about (both are
+    /// text for the model; neither ends the turn).
+    async fn run(&self, args: &Value, ctx: &ToolContext) -> Result<String, String>;
 }
 
 pub struct Registry {

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use super::{Tool, ToolContext, ToolOutput, limit_output, str_arg};
+use super::{Tool, ToolContext, limit_output, str_arg};
 use crate::config::ToolsConfig;
 
 /// Bytes read from the server at most; the rest is left unread.
@@ -39,15 +39,8 @@ impl Tool for WebFetch {
         })
     }
 
-    async fn run(&self, args: &Value, ctx: &ToolContext) -> ToolOutput {
-        let http = match ctx.http() {
-            Ok(http) => http,
-            Err(err) => return ToolOutput::error(err),
-        };
-        match fetch_text(http, &ctx.config.tools, str_arg(args, "url")).await {
-            Ok(text) => ToolOutput::ok(text),
-            Err(err) => ToolOutput::error(err),
-        }
+    async fn run(&self, args: &Value, ctx: &ToolContext) -> Result<String, String> {
+        fetch_text(ctx.http()?, &ctx.config.tools, str_arg(args, "url")).await
     }
 }
 
