@@ -4,19 +4,15 @@
 use std::io::{self, IsTerminal, Read, Write};
 
 use anyhow::{Context as _, Result};
-use async_trait::async_trait;
 use serde_json::json;
 
 use super::Context;
-use crate::agent::tools::ToolOutput;
-use crate::agent::{Agent, Approval, Observer, Policy, TurnReport};
+use crate::agent::{Agent, Policy, TurnReport};
 use crate::cli::AskArgs;
 use crate::config::ApprovalMode;
-use crate::provider::ToolCall;
 use crate::report::{EXIT_FAILURE, EXIT_OK, UsageError};
 use crate::session::Transcript;
-use crate::style::Style;
-use crate::truncate::ellipsize;
+use crate::terminal::TerminalObserver;
 
 pub fn run(args: AskArgs, ctx: &mut Context<'_>) -> Result<u8> {
     let prompt = read_prompt(&args.prompt)?;
@@ -49,13 +45,11 @@ pub fn run(args: AskArgs, ctx: &mut Context<'_>) -> Result<u8> {
             None
         }
     };
-    let mut observer = TerminalObserver {
-        json: args.json,
-        err_style: ctx.err_style,
-        can_ask: io::stdin().is_terminal() && io::stderr().is_terminal(),
-        wrote_text: false,
-        ends_with_newline: true,
-    };
+    let mut observer = TerminalObserver::new(
+        args.json,
+        ctx.err_style,
+        io::stdin().is_terminal() && io::stderr().is_terminal(),
+    );
     let mut conversation = Vec::new();
     let outcome = runtime.block_on(agent.turn(
         &mut conversation,
@@ -81,9 +75,7 @@ pub fn run(args: AskArgs, ctx: &mut Context<'_>) -> Result<u8> {
             EXIT_OK
         });
     }
-    if observer.wrote_text && !observer.ends_with_newline {
-        writeln!(io::stdout().lock())?;
-    }
+    observer.finish_line();
     match error {
         Some(err) => Err(err.into()),
         None => Ok(EXIT_OK),
@@ -166,97 +158,4 @@ fn print_json(
     serde_json::to_writer_pretty(&mut out, &value)?;
     writeln!(out)?;
     Ok(())
-}
-
-struct TerminalObserver {
-    json: bool,
-    err_style: Style,
-    /// Whether a person is there to answer approval prompts.
-    can_ask: bool,
-    wrote_text: bool,
-    ends_with_newline: bool,
-}
-
-#[async_trait]
-impl Observer for TerminalObserver {
-    fn text(&mut self, delta: &str) {
-        if self.json || delta.is_empty() {
-            return;
-        }
-        let mut out = io::stdout().lock();
-        // A closed stdout (`| head`) must not abort the turn; the answer is still recorded.
-        let _ = out.write_all(delta.as_bytes()).and_then(|()| out.flush());
-        self.wrote_text = true;
-        self.ends_with_newline = delta.ends_with('\n');
-    }
-
-    fn tool_call(&mut self, call: &ToolCall) {
-        if self.json {
-            return;
-        }
-        if self.wrote_text && !self.ends_with_newline {
-            let _ = writeln!(io::stdout().lock());
-            self.ends_with_newline = true;
-        }
-        let summary = summarize_arguments(&call.arguments);
-        let _ = writeln!(
-            io::stderr().lock(),
-            "{}",
-            self.err_style.dim(&format!("⏺ {} {summary}", call.name))
-        );
-    }
-
-    fn tool_result(&mut self, _call: &ToolCall, output: &ToolOutput) {
-        if self.json {
-            return;
-        }
-        let first_line = output.content.lines().next().unwrap_or_default();
-        let line = if output.is_error {
-            format!("  ✗ {}", ellipsize(first_line, 160))
-        } else {
-            format!("  ✓ {} lines", output.content.lines().count())
-        };
-        let _ = writeln!(io::stderr().lock(), "{}", self.err_style.dim(&line));
-    }
-
-    async fn approve(&mut self, request: &str) -> Option<Approval> {
-        if !self.can_ask {
-            return None;
-        }
-        let question = format!("{request}? [y]es / [n]o / [a]lways for this session ");
-        let style = self.err_style;
-        let answer = tokio::task::spawn_blocking(move || {
-            let mut err = io::stderr().lock();
-            let _ = write!(err, "{}", style.bold(&question));
-            let _ = err.flush();
-            let mut line = String::new();
-            io::stdin().read_line(&mut line).ok().map(|_| line)
-        })
-        .await
-        .ok()
-        .flatten()?;
-        Some(match answer.trim().to_ascii_lowercase().as_str() {
-            "y" | "yes" => Approval::Yes,
-            "a" | "always" => Approval::Always,
-            _ => Approval::No,
-        })
-    }
-
-    fn notice(&mut self, text: &str) {
-        let _ = writeln!(
-            io::stderr().lock(),
-            "{} {text}",
-            self.err_style.warning("note:")
-        );
-    }
-}
-
-/// A short view of a call's arguments: the command or path, else the JSON, cut short.
-fn summarize_arguments(arguments: &serde_json::Value) -> String {
-    let main = ["command", "path", "query", "url", "text"]
-        .iter()
-        .find_map(|key| arguments.get(key).and_then(|v| v.as_str()))
-        .map(String::from)
-        .unwrap_or_else(|| arguments.to_string());
-    ellipsize(main.lines().next().unwrap_or_default(), 100)
 }

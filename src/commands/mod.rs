@@ -114,14 +114,15 @@ pub fn run(cli: Cli, env: &dyn EnvSource) -> Result<u8> {
 
 fn dispatch(command: Option<Command>, ctx: &mut Context<'_>) -> Result<u8> {
     let arrives_with = match &command {
+        None => None,
         Some(
             Command::Config(_)
+            | Command::Chat(_)
             | Command::Memory(_)
             | Command::Ask(_)
             | Command::Run(_)
             | Command::Completions { .. },
         ) => None,
-        None | Some(Command::Chat(_)) => Some("the REPL"),
         Some(Command::Sessions(_)) => Some("session transcripts"),
         Some(Command::Skills(_)) => Some("skills"),
         Some(Command::Heartbeat(_)) | Some(Command::Daemon(_)) => Some("the heartbeat daemon"),
@@ -139,12 +140,31 @@ fn dispatch(command: Option<Command>, ctx: &mut Context<'_>) -> Result<u8> {
         .into());
     }
     match command {
+        None => repl(ctx, None),
+        Some(Command::Chat(args)) => repl(ctx, args.resume),
         Some(Command::Config(command)) => config::run(command, ctx),
         Some(Command::Memory(command)) => memory::run(command, ctx),
         Some(Command::Ask(args)) => ask::run(args, ctx),
         Some(Command::Run(args)) => run::run(args, ctx),
         _ => Ok(EXIT_OK),
     }
+}
+
+fn repl(ctx: &mut Context<'_>, resume: Option<String>) -> Result<u8> {
+    if resume.is_some() {
+        return Err(NotBuiltYet {
+            command: "`localgpt chat --resume`".to_string(),
+            arrives_with: "session transcripts (listing and resuming)",
+        }
+        .into());
+    }
+    let settings = ctx
+        .settings
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("internal: the REPL needs the settings loaded"))?;
+    let mut repl = crate::repl::Repl::new(ctx.home.clone(), settings, ctx.style, ctx.err_style)?;
+    repl.run()?;
+    Ok(EXIT_OK)
 }
 
 /// The command's name without its arguments, e.g. "config set".

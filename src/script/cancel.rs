@@ -29,6 +29,12 @@ impl Cancel {
         self.inner.notify.notify_waiters();
     }
 
+    /// Clears the signal, for the next evaluation of a long-lived session (the REPL).
+    pub fn reset(&self) {
+        self.inner.timed_out.store(false, Ordering::SeqCst);
+        self.inner.cancelled.store(false, Ordering::SeqCst);
+    }
+
     /// Cancels because the run's time is up.
     pub fn time_out(&self) {
         self.inner.timed_out.store(true, Ordering::SeqCst);

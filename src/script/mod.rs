@@ -19,6 +19,7 @@ pub mod catalog;
 pub mod context;
 pub mod error;
 pub mod resolver;
+mod session;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -33,10 +34,19 @@ pub use catalog::FnDoc;
 pub use context::{OutputSink, RunContext, RunHandle};
 pub use error::ScriptError;
 use resolver::{ModuleCache, StdlibResolver};
+pub use session::{Evaluated, ScriptSession};
 
 /// How often (in operations) the progress callback looks at the clock and the cancel
 /// signal; checking on every operation would cost more than the scripts themselves.
 const PROGRESS_CHECK_EVERY: u64 = 4096;
+
+/// When the current evaluation must stop; reset before each one.
+pub type Deadline = Arc<Mutex<Instant>>;
+
+/// A deadline `timeout_secs` from now.
+fn deadline_in(seconds: u64) -> Deadline {
+    Arc::new(Mutex::new(Instant::now() + Duration::from_secs(seconds)))
+}
 
 /// What a run ended with.
 #[derive(Debug, Clone)]
@@ -87,7 +97,12 @@ impl ScriptHost {
     }
 
     /// A fresh engine for one run, with its limits and sinks.
-    pub fn engine(&self, run: &Arc<RunContext>, sources: &Arc<Mutex<error::Sources>>) -> Engine {
+    pub fn engine(
+        &self,
+        run: &Arc<RunContext>,
+        sources: &Arc<Mutex<error::Sources>>,
+        deadline_slot: &Deadline,
+    ) -> Engine {
         let limits = &run.config.script;
         let mut engine = Engine::new_raw();
         engine.register_global_module(self.standard.clone());
@@ -103,12 +118,16 @@ impl ScriptHost {
         engine.set_default_tag(Dynamic::from(RunHandle(run.clone())));
 
         let cancel = run.cancel.clone();
-        let deadline = Instant::now() + Duration::from_secs(limits.timeout_secs);
+        let deadline = deadline_slot.clone();
         engine.on_progress(move |operations| {
             if operations % PROGRESS_CHECK_EVERY != 0 {
                 return None;
             }
-            if Instant::now() > deadline || cancel.is_timed_out() {
+            let past = deadline
+                .lock()
+                .map(|at| Instant::now() > *at)
+                .unwrap_or(false);
+            if past || cancel.is_timed_out() {
                 return Some(Dynamic::from("timeout"));
             }
             cancel.is_cancelled().then(|| Dynamic::from("cancelled"))
@@ -139,7 +158,8 @@ impl ScriptHost {
         if let Ok(mut known) = sources.lock() {
             known.insert(script.name.clone(), script.text.clone());
         }
-        let engine = self.engine(run, &sources);
+        let deadline = deadline_in(run.config.script.timeout_secs);
+        let engine = self.engine(run, &sources, &deadline);
         // The watchdog also stops a script that is blocked in a binding past its time.
         let timeout = Duration::from_secs(run.config.script.timeout_secs);
         let watchdog_cancel = run.cancel.clone();

@@ -1,0 +1,142 @@
+//! rustyline's helper for the prompt: completion (commands, Rhai functions and session
+//! variables, file paths after `/run` and `!`), hints for commands, and multi-line
+//! entries while Rhai brackets are open or a chat line ends in `\`.
+
+use std::sync::{Arc, Mutex};
+
+use rustyline::completion::{Completer, FilenameCompleter, Pair};
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
+use rustyline::validate::{ValidationContext, ValidationResult, Validator};
+use rustyline::{Context, Helper};
+
+use super::commands::COMMANDS;
+use super::line::{Mode, needs_more};
+
+/// What completion can offer, updated by the REPL as the session goes.
+#[derive(Default)]
+pub struct Vocabulary {
+    pub functions: Vec<String>,
+    pub variables: Vec<String>,
+    pub mode: Option<Mode>,
+}
+
+pub struct PromptHelper {
+    pub vocabulary: Arc<Mutex<Vocabulary>>,
+    files: FilenameCompleter,
+}
+
+impl PromptHelper {
+    pub fn new(vocabulary: Arc<Mutex<Vocabulary>>) -> PromptHelper {
+        PromptHelper {
+            vocabulary,
+            files: FilenameCompleter::new(),
+        }
+    }
+
+    fn mode(&self) -> Mode {
+        self.vocabulary
+            .lock()
+            .ok()
+            .and_then(|v| v.mode)
+            .unwrap_or(Mode::Chat)
+    }
+}
+
+impl Completer for PromptHelper {
+    type Candidate = Pair;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let before = line.get(..pos).unwrap_or(line);
+        if let Some(rest) = before.strip_prefix('/')
+            && !rest.contains(char::is_whitespace)
+        {
+            let pairs = COMMANDS
+                .iter()
+                .filter(|c| c.name.starts_with(rest))
+                .map(|c| Pair {
+                    display: format!("/{} {}", c.name, c.args),
+                    replacement: format!("{} ", c.name),
+                })
+                .collect();
+            return Ok((1, pairs));
+        }
+        if before.starts_with("/run ") || before.starts_with('!') {
+            return self.files.complete(line, pos, ctx);
+        }
+        let is_rhai = before.starts_with(':') && !before.starts_with("::")
+            || (self.mode() == Mode::Script && !before.starts_with("::"));
+        if !is_rhai {
+            return Ok((pos, Vec::new()));
+        }
+        let start = before
+            .char_indices()
+            .rev()
+            .find(|(_, c)| !(c.is_alphanumeric() || *c == '_'))
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        let word = before.get(start..).unwrap_or_default();
+        if word.is_empty() {
+            return Ok((pos, Vec::new()));
+        }
+        let vocabulary = match self.vocabulary.lock() {
+            Ok(vocabulary) => vocabulary,
+            Err(_) => return Ok((pos, Vec::new())),
+        };
+        let mut names: Vec<&String> = vocabulary
+            .functions
+            .iter()
+            .chain(vocabulary.variables.iter())
+            .filter(|name| name.starts_with(word))
+            .collect();
+        names.sort();
+        names.dedup();
+        let pairs = names
+            .into_iter()
+            .map(|name| Pair {
+                display: name.clone(),
+                replacement: name.clone(),
+            })
+            .collect();
+        Ok((start, pairs))
+    }
+}
+
+impl Hinter for PromptHelper {
+    type Hint = String;
+
+    fn hint(&self, line: &str, pos: usize, _ctx: &Context<'_>) -> Option<String> {
+        if pos < line.len() {
+            return None;
+        }
+        let typed = line.strip_prefix('/')?;
+        if typed.is_empty() || typed.contains(char::is_whitespace) {
+            return None;
+        }
+        let command = COMMANDS.iter().find(|c| c.name.starts_with(typed))?;
+        let rest = command.name.get(typed.len()..).unwrap_or_default();
+        Some(format!("{rest} {}  — {}", command.args, command.help))
+    }
+}
+
+impl Highlighter for PromptHelper {
+    fn highlight_hint<'h>(&self, hint: &'h str) -> std::borrow::Cow<'h, str> {
+        std::borrow::Cow::Owned(format!("\x1b[2m{hint}\x1b[0m"))
+    }
+}
+
+impl Validator for PromptHelper {
+    fn validate(&self, ctx: &mut ValidationContext) -> rustyline::Result<ValidationResult> {
+        if needs_more(ctx.input(), self.mode()) {
+            Ok(ValidationResult::Incomplete)
+        } else {
+            Ok(ValidationResult::Valid(None))
+        }
+    }
+}
+
+impl Helper for PromptHelper {}

@@ -1,0 +1,590 @@
+//! The REPL: chat turns, Rhai (`:code`), commands (`/cmd`) and the shell (`!cmd`) at one
+//! prompt. On a terminal it uses rustyline (history, completion, multi-line entries);
+//! otherwise it reads lines from stdin and writes plain text, so it can be scripted:
+//! `printf ':1+2\n' | localgpt`.
+//!
+//! Nothing slow happens before the first prompt: the agent, the script engine and the
+//! memory index are created on first use. Ctrl-C cancels the running turn or script
+//! (a tokio signal task sets the cancel signal) and returns to the prompt.
+//!
+//! - [`line`]: what a line means and when an entry is complete.
+//! - [`commands`]: the `/command` table.
+//! - [`helper`]: completion, hints and multi-line validation for rustyline.
+
+mod commands;
+mod helper;
+pub mod line;
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context as _, Result};
+use chrono::Local;
+
+use crate::agent::{Agent, Policy};
+use crate::config::{ApprovalMode, Settings};
+use crate::home::Home;
+use crate::memory::{self, Freshness, Memory};
+use crate::provider::{Message, Usage};
+use crate::script::{Cancel, Evaluated, RunContext, Script, ScriptHost, ScriptSession};
+use crate::session::Transcript;
+use crate::style::Style;
+use crate::terminal::TerminalObserver;
+use commands::{COMMANDS, Flow};
+use helper::{PromptHelper, Vocabulary};
+use line::{Entry, Mode, classify, needs_more};
+
+pub struct Repl {
+    home: Home,
+    settings: Settings,
+    model: String,
+    mode: Mode,
+    style: Style,
+    err_style: Style,
+    /// A person at a terminal (prompts, colours, approval questions).
+    interactive: bool,
+    runtime: tokio::runtime::Runtime,
+    /// Set by Ctrl-C; reset before each turn or script.
+    cancel: Cancel,
+    agent: Option<Agent>,
+    conversation: Vec<Message>,
+    transcript: Option<Transcript>,
+    usage: Usage,
+    host: Option<ScriptHost>,
+    script: Option<ScriptSession>,
+    memory: Option<Memory>,
+    vocabulary: Arc<Mutex<Vocabulary>>,
+}
+
+impl Repl {
+    pub fn new(home: Home, settings: Settings, style: Style, err_style: Style) -> Result<Repl> {
+        let interactive = io::stdin().is_terminal();
+        // Two workers: the turn streams on one while the signal task waits on the other.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        let cancel = Cancel::new();
+        let on_interrupt = cancel.clone();
+        runtime.spawn(async move {
+            while tokio::signal::ctrl_c().await.is_ok() {
+                on_interrupt.cancel();
+            }
+        });
+        Ok(Repl {
+            model: settings.model().to_string(),
+            home,
+            settings,
+            mode: Mode::Chat,
+            style: if interactive { style } else { Style::plain() },
+            err_style: if interactive {
+                err_style
+            } else {
+                Style::plain()
+            },
+            interactive,
+            runtime,
+            cancel,
+            agent: None,
+            conversation: Vec::new(),
+            transcript: None,
+            usage: Usage::default(),
+            host: None,
+            script: None,
+            memory: None,
+            vocabulary: Arc::new(Mutex::new(Vocabulary::default())),
+        })
+    }
+
+    /// Runs until `/quit`, Ctrl-D or the end of stdin.
+    pub fn run(&mut self) -> Result<()> {
+        if self.interactive {
+            self.run_terminal()
+        } else {
+            self.run_plain()
+        }
+    }
+
+    fn run_terminal(&mut self) -> Result<()> {
+        let config = rustyline::Config::builder()
+            .auto_add_history(true)
+            .history_ignore_space(true)
+            .max_history_size(10_000)
+            .context("bad history size")?
+            .build();
+        let mut editor: rustyline::Editor<PromptHelper, rustyline::history::FileHistory> =
+            rustyline::Editor::with_config(config).context("cannot open the terminal")?;
+        editor.set_helper(Some(PromptHelper::new(self.vocabulary.clone())));
+        let history = self.home.history_file();
+        let _ = editor.load_history(&history);
+        let mut out = io::stdout().lock();
+        writeln!(
+            out,
+            "{}",
+            self.style.dim(&format!(
+                "LocalGPT {} · {} · /help for commands, :code for Rhai, !cmd for the shell, Ctrl-D to quit",
+                env!("CARGO_PKG_VERSION"),
+                self.model
+            ))
+        )?;
+        drop(out);
+        loop {
+            self.update_vocabulary();
+            match editor.readline(&self.prompt()) {
+                Ok(entry) => {
+                    // Appending keeps what other sessions added meanwhile; the first time
+                    // there is no file to append to.
+                    let saved = if history.exists() {
+                        editor.append_history(&history)
+                    } else {
+                        editor.save_history(&history)
+                    };
+                    if let Err(err) = saved {
+                        tracing::debug!("cannot save the REPL history: {err}");
+                    }
+                    if self.handle(&entry)? == Flow::Quit {
+                        return Ok(());
+                    }
+                }
+                Err(rustyline::error::ReadlineError::Interrupted) => {
+                    writeln!(
+                        io::stderr().lock(),
+                        "{}",
+                        self.err_style.dim("(Ctrl-D or /quit to leave)")
+                    )?;
+                }
+                Err(rustyline::error::ReadlineError::Eof) => return Ok(()),
+                Err(err) => return Err(err).context("cannot read from the terminal"),
+            }
+        }
+    }
+
+    fn run_plain(&mut self) -> Result<()> {
+        let stdin = io::stdin();
+        let mut pending = String::new();
+        for line in stdin.lock().lines() {
+            let line = line.context("cannot read stdin")?;
+            if !pending.is_empty() {
+                pending.push('\n');
+            }
+            pending.push_str(&line);
+            if needs_more(&pending, self.mode) {
+                continue;
+            }
+            let entry = std::mem::take(&mut pending);
+            if self.handle(&entry)? == Flow::Quit {
+                return Ok(());
+            }
+        }
+        if !pending.trim().is_empty() {
+            self.handle(&pending)?;
+        }
+        Ok(())
+    }
+
+    fn prompt(&self) -> String {
+        match self.mode {
+            Mode::Chat => format!("chat {} › ", self.model),
+            Mode::Script => "rhai › ".to_string(),
+        }
+    }
+
+    fn update_vocabulary(&self) {
+        if let Ok(mut vocabulary) = self.vocabulary.lock() {
+            vocabulary.mode = Some(self.mode);
+            if let Some(host) = &self.host {
+                vocabulary.functions = host.docs().iter().map(|d| d.name.to_string()).collect();
+            } else if vocabulary.functions.is_empty() {
+                vocabulary.functions = ScriptHost::new()
+                    .docs()
+                    .iter()
+                    .map(|d| d.name.to_string())
+                    .collect();
+            }
+            if let Some(session) = &self.script {
+                vocabulary.variables = session.variables();
+                vocabulary.functions.extend(session.functions());
+            }
+        }
+    }
+
+    /// Handles one entry; errors of the entry are printed, never end the REPL.
+    fn handle(&mut self, text: &str) -> Result<Flow> {
+        let result = match classify(text, self.mode) {
+            Entry::Empty => Ok(Flow::Continue),
+            Entry::Chat(message) => self.chat(&message).map(|()| Flow::Continue),
+            Entry::Rhai(code) => self.rhai(&code).map(|()| Flow::Continue),
+            Entry::Shell(command) => self.shell(&command).map(|()| Flow::Continue),
+            Entry::Command { name, args } => match commands::find(&name) {
+                Some(command) => (command.run)(self, &args),
+                None => {
+                    let hint = commands::nearest(&name)
+                        .map(|n| format!("; did you mean /{n}?"))
+                        .unwrap_or_default();
+                    self.say_error(&format!(
+                        "there is no command /{name}{hint} (/help lists them)"
+                    ));
+                    Ok(Flow::Continue)
+                }
+            },
+        };
+        match result {
+            Ok(flow) => Ok(flow),
+            Err(err) => {
+                self.say_error(&format!("{err:#}"));
+                Ok(Flow::Continue)
+            }
+        }
+    }
+
+    fn say_error(&self, message: &str) {
+        let _ = writeln!(
+            io::stderr().lock(),
+            "{} {message}",
+            self.err_style.error("error:")
+        );
+    }
+
+    fn say(&self, message: &str) {
+        let _ = writeln!(io::stdout().lock(), "{message}");
+    }
+
+    fn policy(&self) -> Result<Policy> {
+        let cwd = std::env::current_dir().context("cannot tell the current folder")?;
+        Ok(Policy::new(&self.home, &cwd, &self.settings.config.tools))
+    }
+
+    fn chat(&mut self, message: &str) -> Result<()> {
+        if self.agent.is_none() {
+            let policy = self.policy()?;
+            let agent = {
+                let _guard = self.runtime.enter();
+                Agent::new(&self.home, &self.settings.config, &self.model, policy, true)?
+            };
+            self.agent = Some(agent);
+        }
+        if self.transcript.is_none() {
+            self.transcript = Transcript::start(&self.home, &self.model, "repl", Local::now()).ok();
+        }
+        let Some(agent) = self.agent.as_mut() else {
+            return Ok(());
+        };
+        self.cancel.reset();
+        let mut observer = TerminalObserver::new(false, self.err_style, self.interactive);
+        let cancel = self.cancel.clone();
+        let outcome = self.runtime.block_on(async {
+            tokio::select! {
+                outcome = agent.turn(&mut self.conversation, message, self.transcript.as_ref(), &mut observer) => Some(outcome),
+                () = cancel.cancelled() => None,
+            }
+        });
+        observer.finish_line();
+        match outcome {
+            Some(Ok(report)) => {
+                self.usage.input_tokens += report.usage.input_tokens;
+                self.usage.output_tokens += report.usage.output_tokens;
+                Ok(())
+            }
+            Some(Err(err)) => Err(err.source.into()),
+            None => {
+                // The turn was dropped mid-way: keep what was shown, marked as cut short.
+                let partial = Message::Assistant {
+                    content: format!("{} [interrupted]", observer.streamed.trim_end()),
+                    tool_calls: Vec::new(),
+                };
+                if let Some(transcript) = &self.transcript {
+                    let _ = transcript.message(&partial);
+                }
+                if !matches!(self.conversation.last(), Some(Message::User { .. })) {
+                    // A tool round was in progress; start the next turn clean.
+                    self.conversation
+                        .retain(|m| !matches!(m, Message::Tool { .. }));
+                }
+                self.conversation.push(partial);
+                writeln!(
+                    io::stderr().lock(),
+                    "{}",
+                    self.err_style.dim("[interrupted]")
+                )?;
+                Ok(())
+            }
+        }
+    }
+
+    fn run_context(&self, script_dir: std::path::PathBuf) -> Result<Arc<RunContext>> {
+        // What the person types or runs here is theirs: approved, unless `deny`.
+        let approval = match self.settings.config.tools.approval {
+            ApprovalMode::Deny => ApprovalMode::Deny,
+            _ => ApprovalMode::Auto,
+        };
+        let output: crate::script::OutputSink = Arc::new(|text: &str| {
+            let mut out = io::stdout().lock();
+            let _ = writeln!(out, "{text}").and_then(|()| out.flush());
+        });
+        Ok(Arc::new(RunContext {
+            home: self.home.clone(),
+            config: self.settings.config.clone(),
+            model: self.model.clone(),
+            policy: self.policy()?.with_approval(approval),
+            runtime: self.runtime.handle().clone(),
+            cancel: self.cancel.clone(),
+            script_dir,
+            output,
+            memory: Mutex::new(None),
+            chat: Mutex::new(None),
+            http: std::sync::OnceLock::new(),
+        }))
+    }
+
+    fn rhai(&mut self, code: &str) -> Result<()> {
+        if self.script.is_none() {
+            let cwd = std::env::current_dir().context("cannot tell the current folder")?;
+            let run = self.run_context(cwd)?;
+            let host = self.host.get_or_insert_with(ScriptHost::new);
+            self.script = Some(ScriptSession::new(host, run));
+        }
+        let Some(session) = self.script.as_mut() else {
+            return Ok(());
+        };
+        match session.eval(code) {
+            Ok(Evaluated::Value(value)) if !value.is_unit() => self.say(&value.to_string()),
+            Ok(Evaluated::Value(_)) => {}
+            Ok(Evaluated::Exit(code)) => self.say(&format!(
+                "(exit {code}: ends scripts; /quit leaves the REPL)"
+            )),
+            Err(err) => self.say_error(&err.message),
+        }
+        Ok(())
+    }
+
+    fn shell(&mut self, command: &str) -> Result<()> {
+        if self.settings.config.tools.approval == ApprovalMode::Deny {
+            anyhow::bail!("not allowed: tools.approval is \"deny\"");
+        }
+        let cwd = std::env::current_dir().context("cannot tell the current folder")?;
+        let timeout = std::time::Duration::from_secs(self.settings.config.tools.bash_timeout_secs);
+        self.cancel.reset();
+        let cancel = self.cancel.clone();
+        let result = self.runtime.block_on(async {
+            tokio::select! {
+                result = crate::agent::tools::run_command(command, &cwd, timeout, true) => Some(result),
+                () = cancel.cancelled() => None,
+            }
+        });
+        match result {
+            Some(Ok(result)) => {
+                let mut out = io::stdout().lock();
+                write!(out, "{}", result.stdout)?;
+                if result.timed_out {
+                    writeln!(
+                        io::stderr().lock(),
+                        "{}",
+                        self.err_style
+                            .dim(&format!("[stopped after {} s]", timeout.as_secs()))
+                    )?;
+                } else if result.status != 0 {
+                    writeln!(
+                        io::stderr().lock(),
+                        "{}",
+                        self.err_style.dim(&format!("[exit {}]", result.status))
+                    )?;
+                }
+                Ok(())
+            }
+            Some(Err(err)) => Err(anyhow::anyhow!("cannot run `{command}`: {err}")),
+            None => {
+                writeln!(
+                    io::stderr().lock(),
+                    "{}",
+                    self.err_style.dim("[interrupted]")
+                )?;
+                Ok(())
+            }
+        }
+    }
+
+    fn cmd_help(&mut self, _args: &str) -> Result<Flow> {
+        let mut text = String::from(
+            "Plain lines chat with the model (end a line with \\ to go on). `:code` runs Rhai, `!cmd` the shell.\n",
+        );
+        for command in COMMANDS {
+            let usage = format!("/{} {}", command.name, command.args);
+            text.push_str(&format!("  {usage:<22} {}\n", command.help));
+        }
+        self.say(text.trim_end());
+        Ok(Flow::Continue)
+    }
+
+    fn cmd_quit(&mut self, _args: &str) -> Result<Flow> {
+        Ok(Flow::Quit)
+    }
+
+    fn cmd_new(&mut self, _args: &str) -> Result<Flow> {
+        self.conversation.clear();
+        self.transcript = None;
+        self.usage = Usage::default();
+        self.say("new conversation");
+        Ok(Flow::Continue)
+    }
+
+    fn cmd_model(&mut self, args: &str) -> Result<Flow> {
+        if args.is_empty() {
+            let route = crate::provider::resolve_model(&self.model, &self.settings.config);
+            self.say(&format!("{} (via {})", self.model, route.provider));
+            return Ok(Flow::Continue);
+        }
+        self.model = args.to_string();
+        // The next chat builds the agent for the new model; the conversation goes on.
+        self.agent = None;
+        self.say(&format!("model: {}", self.model));
+        Ok(Flow::Continue)
+    }
+
+    fn cmd_mode(&mut self, args: &str) -> Result<Flow> {
+        self.mode = match args {
+            "chat" => Mode::Chat,
+            "script" | "rhai" => Mode::Script,
+            "" => {
+                self.say(match self.mode {
+                    Mode::Chat => "chat",
+                    Mode::Script => "script",
+                });
+                return Ok(Flow::Continue);
+            }
+            other => anyhow::bail!("there is no mode `{other}`; use /mode chat or /mode script"),
+        };
+        Ok(Flow::Continue)
+    }
+
+    fn cmd_chat(&mut self, args: &str) -> Result<Flow> {
+        self.chat(args)?;
+        Ok(Flow::Continue)
+    }
+
+    fn cmd_memory(&mut self, args: &str) -> Result<Flow> {
+        if args.is_empty() {
+            anyhow::bail!("what to search for? /memory QUERY");
+        }
+        if self.memory.is_none() {
+            self.memory = Some(Memory::open(
+                &self.home,
+                &self.settings.config.memory,
+                memory::today(),
+            )?);
+        }
+        let Some(memory) = self.memory.as_mut() else {
+            return Ok(Flow::Continue);
+        };
+        let hits = memory.search(args, 8, Freshness::Quick)?;
+        for notice in memory.take_notices() {
+            self.say_error(&notice);
+        }
+        if hits.is_empty() {
+            self.say(&format!("nothing in memory matches {args:?}"));
+        }
+        for hit in hits {
+            self.say(&format!(
+                "{}  {}\n    {}",
+                self.style
+                    .bold(&format!("{}:{}-{}", hit.path, hit.start_line, hit.end_line)),
+                self.style.dim(&hit.heading),
+                hit.snippet_marked("**", "**").replace('\n', "\n    ")
+            ));
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn cmd_remember(&mut self, args: &str) -> Result<Flow> {
+        if args.is_empty() {
+            anyhow::bail!("what to remember? /remember TEXT");
+        }
+        memory::append_to_memory(&self.home, "Notes", &format!("- {args}"))
+            .context("cannot write MEMORY.md")?;
+        self.say("saved to MEMORY.md");
+        Ok(Flow::Continue)
+    }
+
+    fn cmd_run(&mut self, args: &str) -> Result<Flow> {
+        let mut words = args.split_whitespace();
+        let Some(file) = words.next() else {
+            anyhow::bail!("which script? /run FILE [ARGS]");
+        };
+        let path = std::path::PathBuf::from(file);
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {file}"))?;
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map_or_else(
+                || std::path::PathBuf::from("."),
+                std::path::Path::to_path_buf,
+            );
+        let run = self.run_context(dir)?;
+        self.cancel.reset();
+        let host = self.host.get_or_insert_with(ScriptHost::new);
+        let script = Script {
+            name: file.to_string(),
+            text,
+            args: words.map(String::from).collect(),
+        };
+        if let Err(err) = host.run(&run, &script) {
+            self.say_error(&err.message);
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn cmd_tools(&mut self, _args: &str) -> Result<Flow> {
+        for spec in crate::agent::tools::Registry::builtin().specs() {
+            self.say(&format!("{:<14} {}", spec.name, spec.description));
+        }
+        self.say(&format!("approval: {:?}", self.settings.config.tools.approval).to_lowercase());
+        Ok(Flow::Continue)
+    }
+
+    fn cmd_status(&mut self, _args: &str) -> Result<Flow> {
+        let session = self
+            .transcript
+            .as_ref()
+            .map_or("(none yet)", |t| t.id.as_str());
+        self.say(&format!(
+            "model    {}\nmode     {}\nsession  {session}\nmessages {}\ntokens   {} in, {} out",
+            self.model,
+            match self.mode {
+                Mode::Chat => "chat",
+                Mode::Script => "script",
+            },
+            self.conversation.len(),
+            self.usage.input_tokens,
+            self.usage.output_tokens
+        ));
+        Ok(Flow::Continue)
+    }
+
+    fn cmd_clear(&mut self, _args: &str) -> Result<Flow> {
+        if self.interactive {
+            print!("\x1b[2J\x1b[H");
+            io::stdout().flush()?;
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn cmd_sessions(&mut self, _args: &str) -> Result<Flow> {
+        not_yet("sessions")
+    }
+
+    fn cmd_resume(&mut self, _args: &str) -> Result<Flow> {
+        not_yet("resume")
+    }
+
+    fn cmd_compact(&mut self, _args: &str) -> Result<Flow> {
+        not_yet("compact")
+    }
+}
+
+/// Commands a later capability wires; until then they say which one.
+fn not_yet(name: &str) -> Result<Flow> {
+    anyhow::bail!(
+        "/{name} arrives with {}, which is not built yet",
+        commands::arrives_with(name)
+    )
+}

@@ -1,0 +1,239 @@
+//! The REPL: line by line from a pipe, and through a pseudo-terminal as a person uses it,
+//! against the fake provider.
+
+mod common;
+
+use std::time::Duration;
+
+use common::fake_provider::{FakeProvider, Reply};
+use common::{Test, text};
+use predicates::prelude::*;
+use serde_json::json;
+
+fn repl(t: &Test, input: &str) -> (String, String) {
+    let output = t
+        .command()
+        .args(["-q"])
+        .write_stdin(input.to_string())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    (text(&output.stdout), text(&output.stderr))
+}
+
+#[test]
+fn piped_lines_run_rhai_with_a_scope_that_persists() {
+    let t = Test::new();
+    let (out, err) = repl(
+        &t,
+        ":let x = 40\n:x + 2\n:fn double(n) {\n  n * 2\n}\n:double(x)\n:import \"text\" as t;\n:t::slugify(\"A B\")\n",
+    );
+    assert_eq!(out, "42\n80\na-b\n", "{err}");
+}
+
+#[test]
+fn piped_chat_turns_stream_and_model_switches() {
+    let fake = FakeProvider::start();
+    let t = Test::new().with_fake(&fake).env("LOCALGPT_MODEL", "gpt-4o");
+    fake.push(Reply::text(&["Hello", " there"]));
+    fake.push(Reply::text(&["From Claude"]));
+    let (out, _) = repl(&t, "hi\n/model claude-sonnet-4-5\nand you?\n/status\n");
+    assert!(
+        out.starts_with("Hello there\nmodel: claude-sonnet-4-5\nFrom Claude\n"),
+        "{out}"
+    );
+    assert!(out.contains("messages 4"), "{out}");
+    let received = fake.received();
+    assert_eq!(received[0].path, "/v1/chat/completions");
+    assert_eq!(received[1].path, "/v1/messages");
+    // The conversation goes on across the switch.
+    assert_eq!(received[1].body["messages"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn commands_shell_and_mistakes() {
+    let t = Test::new();
+    let (out, err) = repl(
+        &t,
+        "/modle\n!echo from-shell\n/mode script\nlet y = 2\ny * 3\n:: \n/quit\n:print(\"never\")\n",
+    );
+    assert!(out.contains("from-shell\n6\n"), "{out}");
+    assert!(!out.contains("never"));
+    assert!(err.contains("did you mean /mode?"), "{err}");
+    let (out, _) = repl(&t, "/help\n");
+    for command in [
+        "/model",
+        "/mode",
+        "/memory",
+        "/remember",
+        "/run",
+        "/tools",
+        "/status",
+        "/quit",
+    ] {
+        assert!(out.contains(command), "{command} missing from /help");
+    }
+    let (_, err) = repl(&t, "/sessions\n/compact\n");
+    assert!(err.contains("arrives with session transcripts"), "{err}");
+    assert!(
+        err.contains("arrives with automatic context compaction"),
+        "{err}"
+    );
+}
+
+#[test]
+fn memory_commands_and_errors_do_not_end_the_repl() {
+    let t = Test::new();
+    let (out, err) = repl(
+        &t,
+        "/remember likes green tea\n/memory green tea\n:undefined_var\n:1 + 1\n",
+    );
+    assert!(out.contains("saved to MEMORY.md"), "{out}");
+    assert!(out.contains("MEMORY.md:"), "{out}");
+    assert!(out.contains("**green** **tea**"), "{out}");
+    assert!(out.ends_with("2\n"), "{out}");
+    assert!(
+        err.contains("<line 1>:1:1: Variable not found: undefined_var"),
+        "{err}"
+    );
+}
+
+#[test]
+fn without_a_terminal_approvals_are_refused() {
+    let fake = FakeProvider::start();
+    let t = Test::new().with_fake(&fake).env("LOCALGPT_MODEL", "gpt-4o");
+    let file = t.scratch().join("keep.txt");
+    std::fs::write(&file, "keep me").unwrap();
+    fake.push(Reply::tool(
+        "write_file",
+        json!({"path": file.to_str().unwrap(), "content": "gone"}),
+    ));
+    fake.push(Reply::text(&["ok"]));
+    repl(&t, "overwrite it\n");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
+}
+
+#[cfg(unix)]
+mod terminal {
+    use super::*;
+    use rexpect::session::spawn_command;
+
+    /// rexpect reads the terminal byte by byte as Latin-1, so expectations stay ASCII
+    /// (the prompt's `›` is matched by the text before it).
+    fn spawn(t: &Test) -> rexpect::session::PtySession {
+        let mut command = t.std_command();
+        // rexpect puts the pseudo-terminal on fd 0-2 before exec; inherit keeps it.
+        command
+            .stdin(std::process::Stdio::inherit())
+            .stdout(std::process::Stdio::inherit())
+            .stderr(std::process::Stdio::inherit())
+            .env("TERM", "xterm")
+            .env("NO_COLOR", "1");
+        spawn_command(command, Some(10_000)).unwrap()
+    }
+
+    #[test]
+    fn a_person_chats_defines_functions_and_leaves() {
+        let fake = FakeProvider::start();
+        let t = Test::new().with_fake(&fake).env("LOCALGPT_MODEL", "gpt-4o");
+        fake.push(Reply::text(&["streamed ", "answer"]));
+        let mut p = spawn(&t);
+        p.exp_string("chat gpt-4o ").unwrap();
+        p.send_line("hello").unwrap();
+        p.exp_string("streamed answer").unwrap();
+        p.exp_string("chat gpt-4o ").unwrap();
+        p.send_line(":fn triple(n) {").unwrap();
+        p.send_line("  n * 3").unwrap();
+        p.send_line("}").unwrap();
+        p.exp_string("chat gpt-4o ").unwrap();
+        p.send_line(":triple(14)").unwrap();
+        p.exp_string("42").unwrap();
+        p.send_line("/model llama3.2").unwrap();
+        p.exp_string("chat llama3.2 ").unwrap();
+        p.send_control('d').unwrap();
+        p.exp_eof().unwrap();
+        assert!(t.path("history.txt").exists());
+    }
+
+    #[test]
+    fn ctrl_c_stops_a_slow_answer_and_the_next_turn_works() {
+        let fake = FakeProvider::start();
+        let t = Test::new().with_fake(&fake).env("LOCALGPT_MODEL", "gpt-4o");
+        fake.push(Reply::Slow(
+            (0..100).map(|i| format!("w{i} ")).collect(),
+            Duration::from_millis(100),
+        ));
+        fake.push(Reply::text(&["second answer"]));
+        let mut p = spawn(&t);
+        p.exp_string("chat ").unwrap();
+        p.send_line("talk slowly").unwrap();
+        p.exp_string("w1 ").unwrap();
+        p.send_control('c').unwrap();
+        p.exp_string("[interrupted]").unwrap();
+        p.exp_string("chat ").unwrap();
+        p.send_line("again").unwrap();
+        p.exp_string("second answer").unwrap();
+        p.send_control('d').unwrap();
+        p.exp_eof().unwrap();
+        let messages = fake.received()[1].body["messages"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let kept = messages[2]["content"].as_str().unwrap().to_string();
+        assert!(
+            kept.starts_with("w0 w1") && kept.ends_with("[interrupted]"),
+            "{kept}"
+        );
+    }
+
+    #[test]
+    fn an_approval_answered_no_keeps_the_file() {
+        let fake = FakeProvider::start();
+        let t = Test::new().with_fake(&fake).env("LOCALGPT_MODEL", "gpt-4o");
+        let file = t.scratch().join("keep.txt");
+        std::fs::write(&file, "keep me").unwrap();
+        fake.push(Reply::tool(
+            "write_file",
+            json!({"path": file.to_str().unwrap(), "content": "gone"}),
+        ));
+        fake.push(Reply::text(&["understood"]));
+        let mut p = spawn(&t);
+        p.exp_string("chat ").unwrap();
+        p.send_line("overwrite keep.txt").unwrap();
+        p.exp_string("[a]lways").unwrap();
+        p.send_line("n").unwrap();
+        p.exp_string("understood").unwrap();
+        p.send_control('d').unwrap();
+        p.exp_eof().unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
+        let messages = fake.received()[1].body["messages"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert!(
+            messages.last().unwrap()["content"]
+                .as_str()
+                .unwrap()
+                .contains("declined")
+        );
+    }
+
+    #[test]
+    fn ctrl_c_on_an_empty_prompt_says_how_to_quit() {
+        let t = Test::new();
+        let mut p = spawn(&t);
+        p.exp_string("chat ").unwrap();
+        p.send_control('c').unwrap();
+        p.exp_string("Ctrl-D or /quit").unwrap();
+        p.send_line("/quit").unwrap();
+        p.exp_eof().unwrap();
+    }
+}
+
+#[test]
+fn chat_resume_waits_for_sessions() {
+    Test::new()
+        .run(["chat", "--resume", "last"])
+        .code(2)
+        .stderr(predicate::str::contains("not built yet"));
+}
