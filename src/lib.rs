@@ -24,6 +24,7 @@ pub mod config;
 pub mod env;
 pub mod home;
 pub mod logging;
+pub mod markdown;
 pub mod memory;
 pub mod provider;
 pub mod repl;

@@ -219,6 +219,30 @@ mod terminal {
     }
 
     #[test]
+    fn on_a_colour_terminal_markdown_answers_are_redrawn_styled() {
+        let fake = FakeProvider::start();
+        let t = Test::new().with_fake(&fake).env("LOCALGPT_MODEL", "gpt-4o");
+        fake.push(Reply::text(&["# Title\n", "some **bold** text"]));
+        let mut command = t.std_command();
+        command
+            .stdin(std::process::Stdio::inherit())
+            .stdout(std::process::Stdio::inherit())
+            .stderr(std::process::Stdio::inherit())
+            .env("TERM", "xterm")
+            .env("COLUMNS", "80")
+            .env("LINES", "24");
+        let mut p = spawn_command(command, Some(10_000)).unwrap();
+        p.exp_string("chat gpt-4o ").unwrap();
+        p.send_line("show me").unwrap();
+        p.exp_string("some **bold** text").unwrap();
+        // Back up over the two streamed rows, clear, and draw the styled version.
+        p.exp_string("\x1b[2F\x1b[J").unwrap();
+        p.exp_string("bold").unwrap();
+        p.send_control('d').unwrap();
+        p.exp_eof().unwrap();
+    }
+
+    #[test]
     fn ctrl_c_on_an_empty_prompt_says_how_to_quit() {
         let t = Test::new();
         let mut p = spawn(&t);

@@ -75,7 +75,11 @@ pub fn run(args: AskArgs, ctx: &mut Context<'_>) -> Result<u8> {
             EXIT_OK
         });
     }
-    observer.finish_line();
+    if error.is_none() {
+        observer.finish_turn();
+    } else {
+        observer.finish_line();
+    }
     match error {
         Some(err) => Err(err.into()),
         None => Ok(EXIT_OK),

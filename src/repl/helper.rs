@@ -140,3 +140,42 @@ impl Validator for PromptHelper {
 }
 
 impl Helper for PromptHelper {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustyline::history::DefaultHistory;
+
+    fn complete(helper: &PromptHelper, line: &str) -> Vec<String> {
+        let history = DefaultHistory::new();
+        let context = Context::new(&history);
+        let (_, pairs) = helper.complete(line, line.len(), &context).unwrap();
+        pairs.into_iter().map(|p| p.replacement).collect()
+    }
+
+    #[test]
+    fn completes_commands_rhai_names_and_hints_commands() {
+        let vocabulary = Arc::new(Mutex::new(Vocabulary {
+            functions: vec!["memory_search".into(), "memory_add".into(), "sh".into()],
+            variables: vec!["memo".into()],
+            mode: Some(Mode::Chat),
+        }));
+        let helper = PromptHelper::new(vocabulary.clone());
+        assert_eq!(complete(&helper, "/mo"), ["model ", "mode "]);
+        assert_eq!(
+            complete(&helper, ":let x = mem"),
+            ["memo", "memory_add", "memory_search"]
+        );
+        assert!(
+            complete(&helper, "mem").is_empty(),
+            "plain chat is not completed"
+        );
+        if let Ok(mut v) = vocabulary.lock() {
+            v.mode = Some(Mode::Script);
+        }
+        assert_eq!(complete(&helper, "s"), ["sh"]);
+        let history = DefaultHistory::new();
+        let hint = helper.hint("/rem", 4, &Context::new(&history)).unwrap();
+        assert!(hint.starts_with("ember TEXT"), "{hint}");
+    }
+}

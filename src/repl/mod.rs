@@ -279,15 +279,19 @@ impl Repl {
                 () = cancel.cancelled() => None,
             }
         });
-        observer.finish_line();
         match outcome {
             Some(Ok(report)) => {
+                observer.finish_turn();
                 self.usage.input_tokens += report.usage.input_tokens;
                 self.usage.output_tokens += report.usage.output_tokens;
                 Ok(())
             }
-            Some(Err(err)) => Err(err.source.into()),
+            Some(Err(err)) => {
+                observer.finish_line();
+                Err(err.source.into())
+            }
             None => {
+                observer.finish_line();
                 // The turn was dropped mid-way: keep what was shown, marked as cut short.
                 let partial = Message::Assistant {
                     content: format!("{} [interrupted]", observer.streamed.trim_end()),
