@@ -243,6 +243,24 @@ mod terminal {
     }
 
     #[test]
+    fn ctrl_c_stops_a_running_script_and_keeps_the_session() {
+        let t = Test::new();
+        let mut p = spawn(&t);
+        p.exp_string("chat ").unwrap();
+        p.send_line(":let kept = 7").unwrap();
+        p.exp_string("chat ").unwrap();
+        // The script says when it runs, so Ctrl-C cannot arrive before it starts.
+        p.send_line(":print(\"started\"); sleep(60000)").unwrap();
+        p.exp_string("\r\nstarted").unwrap();
+        p.send_control('c').unwrap();
+        p.exp_string("cancelled").unwrap();
+        p.send_line(":kept * 6").unwrap();
+        p.exp_string("42").unwrap();
+        p.send_control('d').unwrap();
+        p.exp_eof().unwrap();
+    }
+
+    #[test]
     fn ctrl_c_on_an_empty_prompt_says_how_to_quit() {
         let t = Test::new();
         let mut p = spawn(&t);
