@@ -1,9 +1,15 @@
 //! The REPL's `/commands`, as one table: name, arguments, help, and the function that
 //! runs it. `/help`, completion and hints all read this table.
 
-use anyhow::Result;
+use std::io::{self, Write};
+
+use anyhow::{Context as _, Result};
 
 use super::Repl;
+use super::line::Mode;
+use crate::memory::{self, Freshness, Memory};
+use crate::provider::Usage;
+use crate::script::{Script, ScriptHost};
 
 /// What the loop does after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,6 +149,192 @@ pub fn nearest(name: &str) -> Option<&'static str> {
         .filter(|(score, _)| *score >= 0.7)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, name)| name)
+}
+
+impl Repl {
+    fn cmd_help(&mut self, _args: &str) -> Result<Flow> {
+        let mut text = String::from(
+            "Plain lines chat with the model (end a line with \\ to go on). `:code` runs Rhai, `!cmd` the shell.\n",
+        );
+        for command in COMMANDS {
+            let usage = format!("/{} {}", command.name, command.args);
+            text.push_str(&format!("  {usage:<22} {}\n", command.help));
+        }
+        self.say(text.trim_end());
+        Ok(Flow::Continue)
+    }
+
+    fn cmd_quit(&mut self, _args: &str) -> Result<Flow> {
+        Ok(Flow::Quit)
+    }
+
+    fn cmd_new(&mut self, _args: &str) -> Result<Flow> {
+        self.conversation.clear();
+        self.transcript = None;
+        self.usage = Usage::default();
+        self.say("new conversation");
+        Ok(Flow::Continue)
+    }
+
+    fn cmd_model(&mut self, args: &str) -> Result<Flow> {
+        if args.is_empty() {
+            let route = crate::provider::resolve_model(&self.model, &self.settings.config);
+            self.say(&format!("{} (via {})", self.model, route.provider));
+            return Ok(Flow::Continue);
+        }
+        self.model = args.to_string();
+        // The next chat builds the agent for the new model; the conversation goes on.
+        self.agent = None;
+        self.say(&format!("model: {}", self.model));
+        Ok(Flow::Continue)
+    }
+
+    fn cmd_mode(&mut self, args: &str) -> Result<Flow> {
+        self.mode = match args {
+            "chat" => Mode::Chat,
+            "script" | "rhai" => Mode::Script,
+            "" => {
+                self.say(match self.mode {
+                    Mode::Chat => "chat",
+                    Mode::Script => "script",
+                });
+                return Ok(Flow::Continue);
+            }
+            other => anyhow::bail!("there is no mode `{other}`; use /mode chat or /mode script"),
+        };
+        Ok(Flow::Continue)
+    }
+
+    fn cmd_chat(&mut self, args: &str) -> Result<Flow> {
+        self.chat(args)?;
+        Ok(Flow::Continue)
+    }
+
+    fn cmd_memory(&mut self, args: &str) -> Result<Flow> {
+        if args.is_empty() {
+            anyhow::bail!("what to search for? /memory QUERY");
+        }
+        if self.memory.is_none() {
+            self.memory = Some(Memory::open(
+                &self.home,
+                &self.settings.config.memory,
+                memory::today(),
+            )?);
+        }
+        let Some(memory) = self.memory.as_mut() else {
+            return Ok(Flow::Continue);
+        };
+        let hits = memory.search(args, 8, Freshness::Quick)?;
+        for notice in memory.take_notices() {
+            self.say_error(&notice);
+        }
+        if hits.is_empty() {
+            self.say(&format!("nothing in memory matches {args:?}"));
+        }
+        for hit in hits {
+            self.say(&format!(
+                "{}  {}\n    {}",
+                self.style
+                    .bold(&format!("{}:{}-{}", hit.path, hit.start_line, hit.end_line)),
+                self.style.dim(&hit.heading),
+                hit.snippet_marked("**", "**").replace('\n', "\n    ")
+            ));
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn cmd_remember(&mut self, args: &str) -> Result<Flow> {
+        if args.is_empty() {
+            anyhow::bail!("what to remember? /remember TEXT");
+        }
+        memory::append_to_memory(&self.home, "Notes", &format!("- {args}"))
+            .context("cannot write MEMORY.md")?;
+        self.say("saved to MEMORY.md");
+        Ok(Flow::Continue)
+    }
+
+    fn cmd_run(&mut self, args: &str) -> Result<Flow> {
+        let mut words = args.split_whitespace();
+        let Some(file) = words.next() else {
+            anyhow::bail!("which script? /run FILE [ARGS]");
+        };
+        let path = std::path::PathBuf::from(file);
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {file}"))?;
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map_or_else(
+                || std::path::PathBuf::from("."),
+                std::path::Path::to_path_buf,
+            );
+        let run = self.run_context(dir)?;
+        self.cancel.reset();
+        let host = self.host.get_or_insert_with(ScriptHost::new);
+        let script = Script {
+            name: file.to_string(),
+            text,
+            args: words.map(String::from).collect(),
+        };
+        if let Err(err) = host.run(&run, &script) {
+            self.say_error(&err.message);
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn cmd_tools(&mut self, _args: &str) -> Result<Flow> {
+        for spec in crate::agent::tools::Registry::builtin().specs() {
+            self.say(&format!("{:<14} {}", spec.name, spec.description));
+        }
+        self.say(&format!("approval: {:?}", self.settings.config.tools.approval).to_lowercase());
+        Ok(Flow::Continue)
+    }
+
+    fn cmd_status(&mut self, _args: &str) -> Result<Flow> {
+        let session = self
+            .transcript
+            .as_ref()
+            .map_or("(none yet)", |t| t.id.as_str());
+        self.say(&format!(
+            "model    {}\nmode     {}\nsession  {session}\nmessages {}\ntokens   {} in, {} out",
+            self.model,
+            match self.mode {
+                Mode::Chat => "chat",
+                Mode::Script => "script",
+            },
+            self.conversation.len(),
+            self.usage.input_tokens,
+            self.usage.output_tokens
+        ));
+        Ok(Flow::Continue)
+    }
+
+    fn cmd_clear(&mut self, _args: &str) -> Result<Flow> {
+        if self.interactive {
+            print!("\x1b[2J\x1b[H");
+            io::stdout().flush()?;
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn cmd_sessions(&mut self, _args: &str) -> Result<Flow> {
+        not_yet("sessions")
+    }
+
+    fn cmd_resume(&mut self, _args: &str) -> Result<Flow> {
+        not_yet("resume")
+    }
+
+    fn cmd_compact(&mut self, _args: &str) -> Result<Flow> {
+        not_yet("compact")
+    }
+}
+
+/// Commands a later capability wires; until then they say which one.
+fn not_yet(name: &str) -> Result<Flow> {
+    anyhow::bail!(
+        "/{name} arrives with {}, which is not built yet",
+        arrives_with(name)
+    )
 }
 
 /// The capability a command waits for, for commands that later issues wire.
