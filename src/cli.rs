@@ -245,6 +245,12 @@ pub enum SessionsCommand {
         #[arg(required = true)]
         ids: Vec<String>,
     },
+    /// Delete conversations not touched for a while, e.g. `--older-than 30d`.
+    Prune {
+        /// An age: 45m, 12h, 30d, 8w.
+        #[arg(long, value_name = "AGE")]
+        older_than: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

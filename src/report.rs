@@ -9,6 +9,7 @@ use crate::config::ConfigError;
 use crate::home::HomeError;
 use crate::memory::MemoryError;
 use crate::provider::ProviderError;
+use crate::session::SessionError;
 use crate::style::Style;
 
 /// A command whose capability has not landed in this version yet.
@@ -46,6 +47,12 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             || matches!(
                 cause.downcast_ref::<MemoryError>(),
                 Some(MemoryError::NotMemory(_) | MemoryError::Pattern { .. })
+            )
+            || matches!(
+                cause.downcast_ref::<SessionError>(),
+                Some(
+                    SessionError::NotFound(_) | SessionError::Ambiguous { .. } | SessionError::None
+                )
             )
             || matches!(
                 cause.downcast_ref::<ProviderError>(),

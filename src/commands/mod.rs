@@ -7,12 +7,13 @@ mod ask;
 mod config;
 mod memory;
 mod run;
+mod sessions;
 
 use std::io::{IsTerminal, Write};
 
 use anyhow::Result;
 
-use crate::cli::{Cli, Command, ConfigCommand, MemoryCommand};
+use crate::cli::{Cli, Command, ConfigCommand, MemoryCommand, SessionsCommand};
 use crate::config::{Overrides, Settings};
 use crate::env::EnvSource;
 use crate::home::Home;
@@ -119,11 +120,11 @@ fn dispatch(command: Option<Command>, ctx: &mut Context<'_>) -> Result<u8> {
             Command::Config(_)
             | Command::Chat(_)
             | Command::Memory(_)
+            | Command::Sessions(_)
             | Command::Ask(_)
             | Command::Run(_)
             | Command::Completions { .. },
         ) => None,
-        Some(Command::Sessions(_)) => Some("session transcripts"),
         Some(Command::Skills(_)) => Some("skills"),
         Some(Command::Heartbeat(_)) | Some(Command::Daemon(_)) => Some("the heartbeat daemon"),
         Some(Command::Serve(_)) => Some("the HTTP API"),
@@ -144,6 +145,7 @@ fn dispatch(command: Option<Command>, ctx: &mut Context<'_>) -> Result<u8> {
         Some(Command::Chat(args)) => repl(ctx, args.resume),
         Some(Command::Config(command)) => config::run(command, ctx),
         Some(Command::Memory(command)) => memory::run(command, ctx),
+        Some(Command::Sessions(command)) => sessions::run(command, ctx),
         Some(Command::Ask(args)) => ask::run(args, ctx),
         Some(Command::Run(args)) => run::run(args, ctx),
         _ => Ok(EXIT_OK),
@@ -151,18 +153,14 @@ fn dispatch(command: Option<Command>, ctx: &mut Context<'_>) -> Result<u8> {
 }
 
 fn repl(ctx: &mut Context<'_>, resume: Option<String>) -> Result<u8> {
-    if resume.is_some() {
-        return Err(NotBuiltYet {
-            command: "`localgpt chat --resume`".to_string(),
-            arrives_with: "session transcripts (listing and resuming)",
-        }
-        .into());
-    }
     let settings = ctx
         .settings
         .take()
         .ok_or_else(|| anyhow::anyhow!("internal: the REPL needs the settings loaded"))?;
     let mut repl = crate::repl::Repl::new(ctx.home.clone(), settings, ctx.style, ctx.err_style)?;
+    if let Some(id) = resume {
+        repl.resume(&id)?;
+    }
     repl.run()?;
     Ok(EXIT_OK)
 }
@@ -182,7 +180,12 @@ fn command_name(command: Option<&Command>) -> &'static str {
             MemoryCommand::Add { .. } => "memory add",
             MemoryCommand::Get { .. } => "memory get",
         },
-        Some(Command::Sessions(_)) => "sessions",
+        Some(Command::Sessions(command)) => match command {
+            SessionsCommand::List { .. } => "sessions list",
+            SessionsCommand::Show { .. } => "sessions show",
+            SessionsCommand::Rm { .. } => "sessions rm",
+            SessionsCommand::Prune { .. } => "sessions prune",
+        },
         Some(Command::Skills(_)) => "skills",
         Some(Command::Heartbeat(_)) => "heartbeat",
         Some(Command::Daemon(_)) => "daemon",

@@ -3,7 +3,17 @@
 //! the record being written.
 //!
 //! Records: `meta` (id, model, source, start), `message` (user or assistant, with any
-//! tool calls), `tool_result`, `usage`, `error`. Ids sort by time: `20261124-091500-3fa2`.
+//! tool calls), `tool_result`, `usage`, `error`, `model` (on resume). Ids sort by time:
+//! `20261124-091500-3fa2`.
+//!
+//! - [`reader`]: a transcript back into a conversation, tolerating a torn last line.
+//! - [`store`]: listing, finding by id prefix, removing, pruning.
+
+mod reader;
+mod store;
+
+pub use reader::{Loaded, load};
+pub use store::{Entry, SessionError, Sessions, parse_age};
 
 use std::io;
 use std::path::PathBuf;
@@ -42,6 +52,16 @@ impl Transcript {
         Ok(transcript)
     }
 
+    /// Continues an existing transcript (a resumed session), noting the model now in use.
+    pub fn resume(entry: &Entry, model: &str) -> io::Result<Transcript> {
+        let transcript = Transcript {
+            id: entry.id.clone(),
+            path: entry.path.clone(),
+        };
+        transcript.write(json!({"type": "model", "model": model, "resumed": true}))?;
+        Ok(transcript)
+    }
+
     pub fn message(&self, message: &Message) -> io::Result<()> {
         let record = match message {
             Message::User { content } => {
@@ -75,6 +95,11 @@ impl Transcript {
 
     pub fn error(&self, message: &str, partial: Option<&str>) -> io::Result<()> {
         self.write(json!({"type": "error", "message": message, "partial": partial}))
+    }
+
+    /// Appends any record (compaction, for one).
+    pub fn record(&self, record: Value) -> io::Result<()> {
+        self.write(record)
     }
 
     fn write(&self, mut record: Value) -> io::Result<()> {
