@@ -5,8 +5,12 @@
 //! that asks for tools is recorded before their results (Anthropic rejects the other
 //! order), and text the model writes beside a tool call is kept.
 
+mod compaction;
+pub mod context;
 pub mod prompt;
 pub mod tools;
+
+pub use compaction::{Compacted, SUMMARY_ACK, SUMMARY_HEADER};
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -15,6 +19,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::Local;
 
+use crate::config::schema::CompactionConfig;
 use crate::config::{ApprovalMode, Config};
 use crate::home::Home;
 use crate::provider::{
@@ -80,6 +85,15 @@ pub struct Agent {
     /// Replaces the assembled system prompt (a script's `ask(…, #{ system })`).
     system_override: Option<String>,
     temperature: Option<f32>,
+    /// Tokens the model takes in.
+    context_window: u64,
+    counter: context::Counter,
+    compaction: CompactionConfig,
+    /// Messages before this index were already offered to the memory flush.
+    flushed_upto: usize,
+    /// The provider's own count of the last prompt plus its answer, and how many
+    /// messages that covered: better than any estimate.
+    reported: Option<(u64, usize)>,
 }
 
 impl Agent {
@@ -107,7 +121,13 @@ impl Agent {
             memory: Mutex::new(None),
             http: std::sync::OnceLock::new(),
         };
+        let context_window = context::context_window(config, model, &route.model);
         Ok(Agent {
+            counter: context::Counter::for_model(route.kind, &route.model),
+            context_window,
+            compaction: config.compaction.clone(),
+            flushed_upto: 0,
+            reported: None,
             provider,
             route,
             model: model.to_string(),
@@ -139,6 +159,52 @@ impl Agent {
         &self.route
     }
 
+    pub fn context_window(&self) -> u64 {
+        self.context_window
+    }
+
+    /// The tokens the next request would take: the provider's count of the last one when
+    /// there is one, plus counts of what came after. A cheap estimate decides first; the
+    /// model's own tokenizer is asked only when that comes near the compaction limit.
+    pub fn estimated_tokens(&self, system: &str, conversation: &[Message]) -> u64 {
+        let rough = self.rough_tokens(system, conversation);
+        let limit = self.compaction.threshold * self.context_window as f64;
+        if self.counter == context::Counter::Estimate || (rough as f64) < limit * 0.5 {
+            return rough;
+        }
+        match self.reported {
+            Some((tokens, covered)) if covered <= conversation.len() => {
+                tokens + self.counter.count_messages(&conversation[covered..])
+            }
+            _ => {
+                let tools = serde_json::to_string(&self.registry.specs()).unwrap_or_default();
+                self.counter.count(system)
+                    + self.counter.count(&tools)
+                    + self.counter.count_messages(conversation)
+            }
+        }
+    }
+
+    fn rough_tokens(&self, system: &str, conversation: &[Message]) -> u64 {
+        match self.reported {
+            Some((tokens, covered)) if covered <= conversation.len() => {
+                tokens + context::estimate_messages(&conversation[covered..])
+            }
+            _ => {
+                let tools: u64 = self
+                    .registry
+                    .specs()
+                    .iter()
+                    .map(|t| {
+                        context::estimate_text(&t.description)
+                            + context::estimate_text(&t.parameters.to_string())
+                    })
+                    .sum();
+                context::estimate_text(system) + tools + context::estimate_messages(conversation)
+            }
+        }
+    }
+
     /// Runs one turn: `user` is added to `conversation`, and so is everything that follows.
     pub async fn turn(
         &mut self,
@@ -167,6 +233,18 @@ impl Agent {
         let mut report = TurnReport::default();
         loop {
             report.rounds += 1;
+            let limit = self.compaction.threshold * self.context_window as f64;
+            if self.estimated_tokens(&system, conversation) as f64 > limit {
+                match self.compact(conversation, transcript).await {
+                    Compacted::Nothing => {}
+                    Compacted::Summarised { replaced } => observer.notice(&format!(
+                        "compacted the conversation: {replaced} earlier messages are now a summary"
+                    )),
+                    Compacted::Dropped { dropped, reason } => observer.notice(&format!(
+                        "could not summarise the conversation ({reason}); dropped the {dropped} oldest messages"
+                    )),
+                }
+            }
             let request = ChatRequest {
                 model: self.route.model.clone(),
                 system: system.clone(),
@@ -217,6 +295,9 @@ impl Agent {
             };
             record(&assistant);
             conversation.push(assistant);
+            let used = completion.usage.input_tokens + completion.usage.output_tokens;
+            self.reported =
+                (completion.usage.input_tokens > 0).then_some((used, conversation.len()));
             let wants_tools =
                 !calls.is_empty() && completion.stop_reason != Some(StopReason::MaxTokens);
             if !wants_tools {
@@ -224,7 +305,16 @@ impl Agent {
             }
             for call in &calls {
                 observer.tool_call(call);
-                let output = self.run_tool(call, observer).await;
+                let mut output = self.run_tool(call, observer).await;
+                // A result that alone would crowd the window is cut, and says so.
+                let room = self.context_window / 4;
+                if context::estimate_text(&output.content) > room {
+                    let max_bytes = usize::try_from(room.saturating_mul(4)).unwrap_or(usize::MAX);
+                    output.content = format!(
+                        "{}\n[cut to fit the model's context window]",
+                        crate::truncate::head_and_tail(&output.content, max_bytes)
+                    );
+                }
                 observer.tool_result(call, &output);
                 let result = Message::Tool {
                     call_id: call.id.clone(),

@@ -14,7 +14,7 @@ use super::secret::Secret;
 const ANY_NAME: &str = "*";
 
 /// Tables whose keys are names chosen by the user rather than fixed settings.
-const NAMED_TABLES: &[&str] = &["providers"];
+const NAMED_TABLES: &[&str] = &["providers", "models"];
 
 /// Splits a dotted key as TOML does, so `models."gpt-4.1".context_window` has three parts.
 pub fn parse_key(key: &str) -> Result<Vec<String>, ConfigError> {
@@ -53,6 +53,12 @@ fn schema_keys() -> &'static [Vec<String>] {
                 api_key_env: Some(String::new()),
                 command: Some(String::new()),
                 args: vec![String::new()],
+            },
+        );
+        sample.models.insert(
+            ANY_NAME.to_string(),
+            super::schema::ModelConfig {
+                context_window: Some(1),
             },
         );
         let mut keys = Vec::new();

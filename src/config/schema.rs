@@ -18,6 +18,9 @@ pub struct Config {
     /// Built-in providers need no entry; an entry adjusts them or adds a new endpoint.
     pub providers: BTreeMap<String, ProviderConfig>,
     pub tools: ToolsConfig,
+    pub compaction: CompactionConfig,
+    /// Per-model settings, keyed by model name (`[models."gpt-4o"]`).
+    pub models: BTreeMap<String, ModelConfig>,
     pub script: ScriptConfig,
     pub memory: MemoryConfig,
     pub server: ServerConfig,
@@ -149,6 +152,33 @@ pub struct ProviderConfig {
     /// Extra arguments passed to the command, for `claude-cli`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
+}
+
+/// When and how long conversations are compacted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CompactionConfig {
+    /// Compact when the next request would fill this share of the context window.
+    pub threshold: f64,
+    /// The most recent turns kept word for word.
+    pub keep_recent: usize,
+}
+
+impl Default for CompactionConfig {
+    fn default() -> Self {
+        CompactionConfig {
+            threshold: 0.8,
+            keep_recent: 4,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ModelConfig {
+    /// Tokens the model can take in; overrides the built-in table.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_window: Option<u64>,
 }
 
 /// Limits every Rhai run has, so no script can hang or exhaust the machine.
@@ -332,6 +362,20 @@ impl Config {
         ] {
             if value == 0 {
                 return invalid(key.to_string(), "must be at least 1".to_string());
+            }
+        }
+        if !(0.1..=1.0).contains(&self.compaction.threshold) {
+            return invalid(
+                "compaction.threshold".to_string(),
+                "a share of the context window between 0.1 and 1.0, e.g. 0.8".to_string(),
+            );
+        }
+        for (name, model) in &self.models {
+            if model.context_window.is_some_and(|w| w < 256) {
+                return invalid(
+                    format!("models.{name}.context_window"),
+                    "a context window is at least 256 tokens".to_string(),
+                );
             }
         }
         if self.memory.max_file_kb == 0 {

@@ -294,14 +294,19 @@ impl Repl {
             .transcript
             .as_ref()
             .map_or("(none yet)", |t| t.id.as_str());
+        let route = crate::provider::resolve_model(&self.model, &self.settings.config);
+        let window =
+            crate::agent::context::context_window(&self.settings.config, &self.model, &route.model);
+        let context = crate::agent::context::estimate_messages(&self.conversation);
         self.say(&format!(
-            "model    {}\nmode     {}\nsession  {session}\nmessages {}\ntokens   {} in, {} out",
+            "model    {}\nmode     {}\nsession  {session}\nmessages {}\ncontext  ~{context} of {window} tokens ({:.0}%)\ntokens   {} in, {} out",
             self.model,
             match self.mode {
                 Mode::Chat => "chat",
                 Mode::Script => "script",
             },
             self.conversation.len(),
+            context as f64 * 100.0 / window as f64,
             self.usage.input_tokens,
             self.usage.output_tokens
         ));
@@ -317,31 +322,45 @@ impl Repl {
     }
 
     fn cmd_sessions(&mut self, _args: &str) -> Result<Flow> {
-        not_yet("sessions")
+        let listed = crate::session::Sessions::new(&self.home).list(10)?;
+        if listed.is_empty() {
+            self.say("no saved sessions yet");
+        }
+        for (entry, loaded) in listed {
+            self.say(&format!(
+                "{}  {:>3} turns  {}",
+                entry.id, loaded.turns, loaded.title
+            ));
+        }
+        Ok(Flow::Continue)
     }
 
-    fn cmd_resume(&mut self, _args: &str) -> Result<Flow> {
-        not_yet("resume")
+    fn cmd_resume(&mut self, args: &str) -> Result<Flow> {
+        if args.is_empty() {
+            anyhow::bail!("which session? /resume ID (any unique prefix, or `last`)");
+        }
+        self.resume(args)?;
+        Ok(Flow::Continue)
     }
 
     fn cmd_compact(&mut self, _args: &str) -> Result<Flow> {
-        not_yet("compact")
-    }
-}
-
-/// Commands a later capability wires; until then they say which one.
-fn not_yet(name: &str) -> Result<Flow> {
-    anyhow::bail!(
-        "/{name} arrives with {}, which is not built yet",
-        arrives_with(name)
-    )
-}
-
-/// The capability a command waits for, for commands that later issues wire.
-pub fn arrives_with(name: &str) -> &'static str {
-    match name {
-        "compact" => "automatic context compaction",
-        _ => "session transcripts (listing and resuming)",
+        self.ensure_agent()?;
+        let Some(agent) = self.agent.as_mut() else {
+            return Ok(Flow::Continue);
+        };
+        let outcome = self
+            .runtime
+            .block_on(agent.compact(&mut self.conversation, self.transcript.as_ref()));
+        self.say(&match outcome {
+            crate::agent::Compacted::Nothing => "nothing to compact yet".to_string(),
+            crate::agent::Compacted::Summarised { replaced } => {
+                format!("compacted: {replaced} earlier messages are now a summary")
+            }
+            crate::agent::Compacted::Dropped { dropped, reason } => {
+                format!("could not summarise ({reason}); dropped the {dropped} oldest messages")
+            }
+        });
+        Ok(Flow::Continue)
     }
 }
 

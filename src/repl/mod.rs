@@ -97,6 +97,28 @@ impl Repl {
         })
     }
 
+    /// Continues a saved session: its conversation becomes the live context and new
+    /// turns are appended to its transcript.
+    pub fn resume(&mut self, id: &str) -> Result<()> {
+        let sessions = crate::session::Sessions::new(&self.home);
+        let entry = sessions.find(id)?;
+        let loaded = crate::session::load(&entry.path)
+            .with_context(|| format!("cannot read {}", entry.path.display()))?;
+        if loaded.torn_last_line {
+            self.say_error(
+                "the transcript's last line was cut off (a crash while writing?); it was skipped",
+            );
+        }
+        self.conversation = loaded.messages;
+        self.transcript = Some(Transcript::resume(&entry, &self.model)?);
+        self.usage = Usage::default();
+        self.say(&format!(
+            "resumed {}: {} ({} turns)",
+            entry.id, loaded.title, loaded.turns
+        ));
+        Ok(())
+    }
+
     /// Runs until `/quit`, Ctrl-D or the end of stdin.
     pub fn run(&mut self) -> Result<()> {
         if self.interactive {
@@ -213,6 +235,7 @@ impl Repl {
     fn handle(&mut self, text: &str) -> Result<Flow> {
         let result = match classify(text, self.mode) {
             Entry::Empty => Ok(Flow::Continue),
+            Entry::Chat(message) if message.trim().is_empty() => Ok(Flow::Continue),
             Entry::Chat(message) => self.chat(&message).map(|()| Flow::Continue),
             Entry::Rhai(code) => self.rhai(&code).map(|()| Flow::Continue),
             Entry::Shell(command) => self.shell(&command).map(|()| Flow::Continue),
@@ -255,7 +278,8 @@ impl Repl {
         Ok(Policy::new(&self.home, &cwd, &self.settings.config.tools))
     }
 
-    fn chat(&mut self, message: &str) -> Result<()> {
+    /// The agent for the current model, built on first use.
+    fn ensure_agent(&mut self) -> Result<()> {
         if self.agent.is_none() {
             let policy = self.policy()?;
             let agent = {
@@ -264,6 +288,11 @@ impl Repl {
             };
             self.agent = Some(agent);
         }
+        Ok(())
+    }
+
+    fn chat(&mut self, message: &str) -> Result<()> {
+        self.ensure_agent()?;
         if self.transcript.is_none() {
             self.transcript = Transcript::start(&self.home, &self.model, "repl", Local::now()).ok();
         }
