@@ -168,3 +168,36 @@ fn prune_removes_only_old_sessions() {
     assert!(t.path(&format!("sessions/{recent}.jsonl")).exists());
     t.run(["sessions", "prune", "--older-than", "soon"]).code(2);
 }
+
+#[test]
+fn auto_title_asks_the_model_for_a_short_name() {
+    let (fake, t) = setup();
+    t.write("config.toml", "[sessions]\nauto_title = true\n");
+    fake.push(Reply::text(&["The kestrel nests on the tower."]));
+    fake.push(Reply::text(&["\"Kestrel Nesting Spot\""]));
+    t.run(["ask", "where does the kestrel nest, and since when?"])
+        .success();
+    let out = t.run(["sessions", "list", "--json"]).success();
+    let listed: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(listed[0]["title"], "Kestrel Nesting Spot");
+    let title_request = &fake.received()[1].body;
+    assert!(
+        title_request["messages"][1]["content"]
+            .as_str()
+            .unwrap()
+            .contains("kestrel")
+    );
+}
+
+#[test]
+fn a_scripts_chat_is_a_session_too() {
+    let (fake, t) = setup();
+    fake.push(Reply::text(&["hi from chat"]));
+    t.run(["run", "-e", "print(chat(\"hello from a script\"))"])
+        .success()
+        .stdout("hi from chat\n");
+    let out = t.run(["sessions", "list", "--json"]).success();
+    let listed: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(listed[0]["source"], "script");
+    assert_eq!(listed[0]["title"], "hello from a script");
+}

@@ -89,6 +89,9 @@ pub struct Agent {
     context_window: u64,
     counter: context::Counter,
     compaction: CompactionConfig,
+    auto_title: bool,
+    /// Whether this conversation has been given a title (or did not need one).
+    titled: bool,
     /// Messages before this index were already offered to the memory flush.
     flushed_upto: usize,
     /// The provider's own count of the last prompt plus its answer, and how many
@@ -126,6 +129,8 @@ impl Agent {
             counter: context::Counter::for_model(route.kind, &route.model),
             context_window,
             compaction: config.compaction.clone(),
+            auto_title: config.sessions.auto_title,
+            titled: false,
             flushed_upto: 0,
             reported: None,
             provider,
@@ -301,6 +306,7 @@ impl Agent {
             let wants_tools =
                 !calls.is_empty() && completion.stop_reason != Some(StopReason::MaxTokens);
             if !wants_tools {
+                self.maybe_title(conversation, transcript).await;
                 return Ok(report);
             }
             for call in &calls {
@@ -338,6 +344,39 @@ impl Agent {
                 // Text before and after tool calls are separate paragraphs; how that shows
                 // on screen is the observer's business.
                 report.text.push('\n');
+            }
+        }
+    }
+
+    /// With `sessions.auto_title`, a few words from the model name the session after its
+    /// first answer. A failure here costs nothing but the title.
+    async fn maybe_title(&mut self, conversation: &[Message], transcript: Option<&Transcript>) {
+        if self.titled || !self.auto_title {
+            return;
+        }
+        self.titled = true;
+        let (Some(transcript), Some(Message::User { content })) =
+            (transcript, conversation.first())
+        else {
+            return;
+        };
+        let request = ChatRequest {
+            model: self.route.model.clone(),
+            system:
+                "You name conversations. Reply with a title of at most six words, nothing else."
+                    .to_string(),
+            messages: vec![Message::User {
+                content: crate::truncate::ellipsize(content, 2000),
+            }],
+            tools: Vec::new(),
+            temperature: None,
+            max_tokens: 32,
+        };
+        if let Ok(completion) = self.provider.stream(&request, &mut |_| {}).await {
+            let title = completion.text.trim().trim_matches('"').to_string();
+            if !title.is_empty() {
+                let title = crate::truncate::ellipsize(&title, 80);
+                let _ = transcript.record(serde_json::json!({"type": "title", "title": title}));
             }
         }
     }

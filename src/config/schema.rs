@@ -19,6 +19,7 @@ pub struct Config {
     pub providers: BTreeMap<String, ProviderConfig>,
     pub tools: ToolsConfig,
     pub compaction: CompactionConfig,
+    pub sessions: SessionsConfig,
     /// Per-model settings, keyed by model name (`[models."gpt-4o"]`).
     pub models: BTreeMap<String, ModelConfig>,
     pub script: ScriptConfig,
@@ -152,6 +153,14 @@ pub struct ProviderConfig {
     /// Extra arguments passed to the command, for `claude-cli`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SessionsConfig {
+    /// After a conversation's first answer, ask the model for a short title (one extra,
+    /// small request); otherwise the first line of the first message is the title.
+    pub auto_title: bool,
 }
 
 /// When and how long conversations are compacted.

@@ -34,10 +34,17 @@ pub struct RunContext {
     pub output: OutputSink,
     pub memory: Mutex<Option<Memory>>,
     /// The conversation `chat()` continues, created on first use.
-    pub chat: Mutex<Option<(Agent, Vec<Message>)>>,
+    pub chat: Mutex<Option<ChatSession>>,
     /// Built on first use: loading the system's root certificates costs milliseconds
     /// that a script without HTTP should not pay.
     pub http: std::sync::OnceLock<reqwest::Client>,
+}
+
+/// The conversation a script's `chat()` calls continue, saved like any other session.
+pub struct ChatSession {
+    pub agent: Agent,
+    pub conversation: Vec<Message>,
+    pub transcript: Option<crate::session::Transcript>,
 }
 
 /// The per-run context as the engine tag carries it.

@@ -65,7 +65,7 @@ fn apply(loaded: &mut Loaded, record: &Value) {
         }
         Some("message") if record["role"] == "user" => {
             let content = text("content");
-            if loaded.title.is_empty() {
+            if loaded.turns == 0 && loaded.title.is_empty() {
                 let first_line = content.lines().next().unwrap_or_default();
                 loaded.title = crate::truncate::ellipsize(first_line, TITLE_CHARS);
             }
@@ -87,6 +87,7 @@ fn apply(loaded: &mut Loaded, record: &Value) {
             is_error: record["is_error"].as_bool().unwrap_or(false),
         }),
         Some("model") => loaded.model = text("model"),
+        Some("title") => loaded.title = text("title"),
         Some("compaction") => {
             // The live context restarts from the summary and the turns kept with it.
             let kept = usize::try_from(record["kept"].as_u64().unwrap_or(0)).unwrap_or(0);

@@ -8,7 +8,7 @@ use crate::agent::tools::ToolOutput;
 use crate::agent::{Agent, Approval, Observer};
 use crate::provider::ToolCall;
 use crate::script::catalog::Binder;
-use crate::script::context::{RhaiResult, RunContext, run_context};
+use crate::script::context::{ChatSession, RhaiResult, RunContext, run_context};
 
 /// A script collects the answer as a value; tool activity goes to the log.
 struct Quiet;
@@ -90,13 +90,29 @@ pub fn register(b: &mut Binder) {
                 .lock()
                 .map_err(|_| "chat: the conversation is unavailable")?;
             if slot.is_none() {
-                *slot = Some((agent(&run, &run.model, true)?, Vec::new()));
+                let transcript = crate::session::Transcript::start(
+                    &run.home,
+                    &run.model,
+                    "script",
+                    chrono::Local::now(),
+                )
+                .ok();
+                *slot = Some(ChatSession {
+                    agent: agent(&run, &run.model, true)?,
+                    conversation: Vec::new(),
+                    transcript,
+                });
             }
-            let Some((agent, conversation)) = slot.as_mut() else {
+            let Some(session) = slot.as_mut() else {
                 return Err("chat: the conversation could not be started".into());
             };
             let report = run
-                .block_on(agent.turn(conversation, message, None, &mut Quiet))?
+                .block_on(session.agent.turn(
+                    &mut session.conversation,
+                    message,
+                    session.transcript.as_ref(),
+                    &mut Quiet,
+                ))?
                 .map_err(|err| format!("chat: {err}"))?;
             Ok(report.text)
         },
