@@ -118,6 +118,10 @@ mod terminal {
     /// rexpect reads the terminal byte by byte as Latin-1, so expectations stay ASCII
     /// (the prompt's `›` is matched by the text before it).
     fn spawn(t: &Test) -> rexpect::session::PtySession {
+        spawn_with(t, &[("NO_COLOR", "1")])
+    }
+
+    fn spawn_with(t: &Test, env: &[(&str, &str)]) -> rexpect::session::PtySession {
         let mut command = t.std_command();
         // rexpect puts the pseudo-terminal on fd 0-2 before exec; inherit keeps it.
         command
@@ -125,7 +129,7 @@ mod terminal {
             .stdout(std::process::Stdio::inherit())
             .stderr(std::process::Stdio::inherit())
             .env("TERM", "xterm")
-            .env("NO_COLOR", "1");
+            .envs(env.iter().copied());
         spawn_command(command, Some(10_000)).unwrap()
     }
 
@@ -220,15 +224,7 @@ mod terminal {
         let fake = FakeProvider::start();
         let t = Test::new().with_fake(&fake).env("LOCALGPT_MODEL", "gpt-4o");
         fake.push(Reply::text(&["# Title\n", "some **bold** text"]));
-        let mut command = t.std_command();
-        command
-            .stdin(std::process::Stdio::inherit())
-            .stdout(std::process::Stdio::inherit())
-            .stderr(std::process::Stdio::inherit())
-            .env("TERM", "xterm")
-            .env("COLUMNS", "80")
-            .env("LINES", "24");
-        let mut p = spawn_command(command, Some(10_000)).unwrap();
+        let mut p = spawn_with(&t, &[("COLUMNS", "80"), ("LINES", "24")]);
         p.exp_string("chat gpt-4o ").unwrap();
         p.send_line("show me").unwrap();
         p.exp_string("some **bold** text").unwrap();

@@ -10,9 +10,10 @@ use anyhow::{Context as _, Result};
 use super::Context;
 use crate::agent::Policy;
 use crate::cli::RunArgs;
-use crate::config::ApprovalMode;
 use crate::report::{EXIT_OK, UsageError};
-use crate::script::{Cancel, Outcome, RunContext, Script, ScriptHost};
+use crate::script::{
+    Outcome, RunContext, Script, ScriptHost, approval_for_own_code, interruptible_runtime,
+};
 
 pub fn run(args: RunArgs, ctx: &mut Context<'_>) -> Result<u8> {
     let host = ScriptHost::new();
@@ -26,24 +27,8 @@ pub fn run(args: RunArgs, ctx: &mut Context<'_>) -> Result<u8> {
         .settings
         .as_ref()
         .context("internal: run needs the settings loaded")?;
-    // The person chose to run this script: its commands and writes need no further
-    // question, but an explicit `deny` still holds.
-    let approval = match settings.config.tools.approval {
-        ApprovalMode::Deny => ApprovalMode::Deny,
-        _ => ApprovalMode::Auto,
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let cancel = Cancel::new();
-    let on_interrupt = cancel.clone();
-    runtime.spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            on_interrupt.cancel();
-        }
-    });
+    let approval = approval_for_own_code(settings.config.tools.approval);
+    let (runtime, cancel) = interruptible_runtime(1).context("cannot start the async runtime")?;
     let run = Arc::new(RunContext {
         home: ctx.home.clone(),
         config: settings.config.clone(),

@@ -60,18 +60,8 @@ impl Repl {
     pub fn new(home: Home, settings: Settings, style: Style, err_style: Style) -> Result<Repl> {
         let interactive = io::stdin().is_terminal();
         // Two workers: the turn streams on one while the signal task waits on the other.
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .context("cannot start the async runtime")?;
-        let cancel = Cancel::new();
-        let on_interrupt = cancel.clone();
-        runtime.spawn(async move {
-            while tokio::signal::ctrl_c().await.is_ok() {
-                on_interrupt.cancel();
-            }
-        });
+        let (runtime, cancel) =
+            crate::script::interruptible_runtime(2).context("cannot start the async runtime")?;
         Ok(Repl {
             model: settings.model().to_string(),
             home,
@@ -346,11 +336,7 @@ impl Repl {
     }
 
     fn run_context(&self, script_dir: std::path::PathBuf) -> Result<Arc<RunContext>> {
-        // What the person types or runs here is theirs: approved, unless `deny`.
-        let approval = match self.settings.config.tools.approval {
-            ApprovalMode::Deny => ApprovalMode::Deny,
-            _ => ApprovalMode::Auto,
-        };
+        let approval = crate::script::approval_for_own_code(self.settings.config.tools.approval);
         let output: crate::script::OutputSink = Arc::new(|text: &str| {
             let mut out = io::stdout().lock();
             let _ = writeln!(out, "{text}").and_then(|()| out.flush());

@@ -40,6 +40,35 @@ pub use session::{Evaluated, ScriptSession};
 /// signal; checking on every operation would cost more than the scripts themselves.
 const PROGRESS_CHECK_EVERY: u64 = 4096;
 
+/// A runtime for a front door that runs scripts and turns: each Ctrl-C cancels the
+/// returned signal (instead of killing the process), so the running work stops cleanly.
+pub fn interruptible_runtime(workers: usize) -> std::io::Result<(tokio::runtime::Runtime, Cancel)> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers.max(1))
+        .enable_all()
+        .build()?;
+    let cancel = Cancel::new();
+    let on_interrupt = cancel.clone();
+    runtime.spawn(async move {
+        while tokio::signal::ctrl_c().await.is_ok() {
+            on_interrupt.cancel();
+        }
+    });
+    Ok((runtime, cancel))
+}
+
+/// Code the person runs themselves (`localgpt run`, `:code`, `/run`, `!cmd`) needs no
+/// question per command or write — but an explicit `deny` still holds.
+pub fn approval_for_own_code(
+    configured: crate::config::ApprovalMode,
+) -> crate::config::ApprovalMode {
+    use crate::config::ApprovalMode;
+    match configured {
+        ApprovalMode::Deny => ApprovalMode::Deny,
+        _ => ApprovalMode::Auto,
+    }
+}
+
 /// When the current evaluation must stop; reset before each one.
 pub type Deadline = Arc<Mutex<Instant>>;
 
