@@ -332,7 +332,6 @@ fn a_missing_key_says_what_to_set() {
 #[test]
 fn an_unreachable_ollama_says_how_to_start_it() {
     let t = Test::new().env("OLLAMA_HOST", "127.0.0.1:9");
-    t.write("config.toml", "[agent]\nmax_retries = 0\n");
     t.run(["ask", "--model", "llama3.2", "hi"])
         .code(1)
         .stderr(predicate::str::contains(

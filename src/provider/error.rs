@@ -19,6 +19,9 @@ pub enum ProviderError {
         url: String,
         detail: String,
         hint: String,
+        /// False for a refused connection on this machine: a server that is not running
+        /// will not start in the seconds a retry waits, so say so at once.
+        retryable: bool,
     },
     #[error("{provider} answered {status}: {message}")]
     Http {
@@ -52,7 +55,8 @@ impl ProviderError {
     pub fn is_retryable(&self) -> bool {
         match self {
             ProviderError::Http { status, .. } => *status == 429 || *status >= 500,
-            ProviderError::Unreachable { .. } | ProviderError::Timeout { .. } => true,
+            ProviderError::Unreachable { retryable, .. } => *retryable,
+            ProviderError::Timeout { .. } => true,
             _ => false,
         }
     }

@@ -99,13 +99,32 @@ pub fn transport_error(target: &Target<'_>, err: &reqwest::Error) -> ProviderErr
             url: target.url.to_string(),
             detail: "the connection timed out".to_string(),
             hint: target.unreachable_hint.to_string(),
+            retryable: true,
         };
     }
+    let detail = innermost_cause(err);
+    let refused_here = err.is_connect() && is_loopback(target.url) && detail.contains("refused");
     ProviderError::Unreachable {
         provider: target.provider.to_string(),
         url: target.url.to_string(),
-        detail: innermost_cause(err),
+        detail,
         hint: target.unreachable_hint.to_string(),
+        retryable: !refused_here,
+    }
+}
+
+/// Whether a URL points at this machine.
+fn is_loopback(url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    match url.host_str() {
+        Some("localhost") => true,
+        Some(host) => host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()),
+        None => false,
     }
 }
 
@@ -170,6 +189,40 @@ mod tests {
         assert_eq!(policy.delay(0, Some(7)), Duration::from_secs(7));
         assert_eq!(policy.delay(0, Some(3600)), Duration::from_secs(30));
         assert!(policy.delay(30, None) <= Duration::from_secs(30));
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_on_this_machine_is_not_retried() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        // Bind then drop a listener: its port is free, so connecting is refused.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("http://127.0.0.1:{port}/api/chat");
+        let err = reqwest::Client::new().post(&url).send().await.unwrap_err();
+        let target = Target {
+            provider: "Ollama",
+            url: &url,
+            unreachable_hint: "",
+        };
+        assert!(!transport_error(&target, &err).is_retryable());
+        let elsewhere = Target {
+            provider: "X",
+            url: "http://10.9.9.9:1",
+            unreachable_hint: "",
+        };
+        assert!(transport_error(&elsewhere, &err).is_retryable());
+    }
+
+    #[test]
+    fn loopback_addresses_are_recognised() {
+        assert!(is_loopback("http://localhost:11434"));
+        assert!(is_loopback("http://127.0.0.1:9/api/chat"));
+        assert!(is_loopback("http://[::1]:11434"));
+        assert!(!is_loopback("https://api.openai.com/v1"));
+        assert!(!is_loopback("http://10.0.0.5:11434"));
     }
 
     #[test]
