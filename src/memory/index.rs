@@ -39,10 +39,10 @@ impl ReindexReport {
 }
 
 /// What the index knows of a file.
-struct Known {
+pub(super) struct Known {
     id: i64,
-    size: u64,
-    mtime_ns: i64,
+    pub(super) size: u64,
+    pub(super) mtime_ns: i64,
     hash: Vec<u8>,
 }
 
@@ -137,7 +137,7 @@ fn load_known(conn: &Connection) -> rusqlite::Result<HashMap<String, Known>> {
 }
 
 /// What the index knows of one file, looked up alone (no full table load).
-fn known_file(conn: &Connection, path: &Path) -> rusqlite::Result<Option<Known>> {
+pub(super) fn known_file(conn: &Connection, path: &Path) -> rusqlite::Result<Option<Known>> {
     conn.prepare_cached("SELECT id, size, mtime_ns, hash FROM files WHERE path = ?1")?
         .query_row([path.to_string_lossy()], known_from_row)
         .optional()

@@ -208,13 +208,7 @@ impl Memory {
         let mut changed = Vec::new();
         for path in &hot {
             let now = sources::file_stamp(path).ok().flatten();
-            let indexed: Option<(i64, i64)> = conn
-                .prepare_cached("SELECT size, mtime_ns FROM files WHERE path = ?1")?
-                .query_row([path.to_string_lossy()], |row| {
-                    Ok((row.get(0)?, row.get(1)?))
-                })
-                .ok();
-            let indexed = indexed.map(|(size, mtime)| (size.max(0).unsigned_abs(), mtime));
+            let indexed = index::known_file(conn, path)?.map(|known| (known.size, known.mtime_ns));
             if now != indexed {
                 changed.push(path.as_path());
             }
@@ -263,6 +257,27 @@ impl Memory {
         }
         crate::home::resolve_under(&home.workspace(), name)
             .map_err(|err| MemoryError::NotMemory(err.to_string()))
+    }
+}
+
+/// Runs `work` with the memory kept in `slot`, opening it there on first use: the model's
+/// tools and a script's bindings both hold one this way, so a turn or script that never
+/// touches memory never opens the index.
+pub fn with_lazy<T>(
+    slot: &std::sync::Mutex<Option<Memory>>,
+    home: &Home,
+    config: &MemoryConfig,
+    work: impl FnOnce(&mut Memory) -> Result<T, String>,
+) -> Result<T, String> {
+    let mut guard = slot
+        .lock()
+        .map_err(|_| "the memory index is unavailable after an earlier failure".to_string())?;
+    if guard.is_none() {
+        *guard = Some(Memory::open(home, config, today()).map_err(|err| err.to_string())?);
+    }
+    match guard.as_mut() {
+        Some(memory) => work(memory),
+        None => Err("the memory index could not be opened".to_string()),
     }
 }
 

@@ -16,19 +16,7 @@ fn with_memory<T>(
     ctx: &ToolContext,
     work: impl FnOnce(&mut Memory) -> Result<T, String>,
 ) -> Result<T, String> {
-    let mut guard = ctx
-        .memory
-        .lock()
-        .map_err(|_| "the memory index is unavailable after an earlier failure".to_string())?;
-    if guard.is_none() {
-        let opened = Memory::open(&ctx.home, &ctx.config.memory, memory::today())
-            .map_err(|e| e.to_string())?;
-        *guard = Some(opened);
-    }
-    match guard.as_mut() {
-        Some(memory) => work(memory),
-        None => Err("the memory index could not be opened".to_string()),
-    }
+    memory::with_lazy(&ctx.memory, &ctx.home, &ctx.config.memory, work)
 }
 
 #[async_trait]
