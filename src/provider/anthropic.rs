@@ -14,18 +14,14 @@ use serde_json::{Value, json};
 
 use super::retry::{self, Target};
 use super::{
-    ChatRequest, Completion, Event, HttpSettings, Message, Provider, ProviderError, StopReason,
-    ToolCall, Usage, parse_arguments,
+    ChatRequest, Completion, Endpoint, Event, HttpSettings, Message, Provider, ProviderError,
+    StopReason, ToolCall, Usage, parse_arguments,
 };
 
 const API_VERSION: &str = "2023-06-01";
 
 pub struct Anthropic {
-    label: String,
-    url: String,
-    key: Option<String>,
-    client: reqwest::Client,
-    settings: HttpSettings,
+    endpoint: Endpoint,
 }
 
 impl Anthropic {
@@ -36,12 +32,9 @@ impl Anthropic {
         settings: &HttpSettings,
     ) -> Result<Anthropic, ProviderError> {
         let label = super::display_label(name, "anthropic", "Anthropic");
+        let url = format!("{}/v1/messages", base_url.trim_end_matches('/'));
         Ok(Anthropic {
-            label,
-            url: format!("{}/v1/messages", base_url.trim_end_matches('/')),
-            key,
-            client: super::http_client(settings)?,
-            settings: settings.clone(),
+            endpoint: Endpoint::new(label, url, key, settings)?,
         })
     }
 }
@@ -131,7 +124,7 @@ struct PartialCall {
 #[async_trait]
 impl Provider for Anthropic {
     fn name(&self) -> &str {
-        &self.label
+        &self.endpoint.label
     }
 
     async fn stream(
@@ -141,17 +134,18 @@ impl Provider for Anthropic {
     ) -> Result<Completion, ProviderError> {
         let body = request_body(request);
         let target = Target {
-            provider: &self.label,
-            url: &self.url,
+            provider: &self.endpoint.label,
+            url: &self.endpoint.url,
             unreachable_hint: "Check the address (ANTHROPIC_BASE_URL or providers.*.base_url) and your network.",
         };
-        let response = retry::send(&self.settings.retry, &target, || {
+        let response = retry::send(&self.endpoint.settings.retry, &target, || {
             let builder = self
+                .endpoint
                 .client
-                .post(&self.url)
+                .post(&self.endpoint.url)
                 .header("anthropic-version", API_VERSION)
                 .json(&body);
-            match &self.key {
+            match &self.endpoint.key {
                 Some(key) => builder.header("x-api-key", key),
                 None => builder,
             }
@@ -166,14 +160,19 @@ impl Provider for Anthropic {
         let mut events = response.bytes_stream().eventsource();
         while let Some(event) = events.next().await {
             let event = event.map_err(|err| {
-                super::sse_failure(&self.label, err, &completion.text, &self.settings)
+                super::sse_failure(
+                    &self.endpoint.label,
+                    err,
+                    &completion.text,
+                    &self.endpoint.settings,
+                )
             })?;
             if event.event == "ping" || event.data.is_empty() {
                 continue;
             }
             let data: Value =
                 serde_json::from_str(&event.data).map_err(|err| ProviderError::Protocol {
-                    provider: self.label.clone(),
+                    provider: self.endpoint.label.clone(),
                     detail: format!("a `{}` event is not JSON ({err})", event.event),
                 })?;
             match data["type"].as_str().unwrap_or(event.event.as_str()) {
@@ -247,7 +246,7 @@ impl Provider for Anthropic {
                 }
                 "error" => {
                     return Err(ProviderError::Protocol {
-                        provider: self.label.clone(),
+                        provider: self.endpoint.label.clone(),
                         detail: data["error"]["message"]
                             .as_str()
                             .unwrap_or("error in stream")
@@ -259,7 +258,7 @@ impl Provider for Anthropic {
         }
         if !finished {
             return Err(ProviderError::StreamCut {
-                provider: self.label.clone(),
+                provider: self.endpoint.label.clone(),
                 detail: "the connection closed before the answer was complete".to_string(),
                 partial: completion.text,
             });

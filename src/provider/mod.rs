@@ -163,6 +163,58 @@ pub fn http_client(settings: &HttpSettings) -> Result<reqwest::Client, ProviderE
         .map_err(|err| ProviderError::Setup(format!("cannot build the HTTP client: {err}")))
 }
 
+/// The client in `cell`, built there on first use: loading the system's root
+/// certificates costs milliseconds that work without HTTP should not pay.
+pub fn lazy_client<'a>(
+    cell: &'a std::sync::OnceLock<reqwest::Client>,
+    settings: &HttpSettings,
+) -> Result<&'a reqwest::Client, ProviderError> {
+    if let Some(client) = cell.get() {
+        return Ok(client);
+    }
+    let client = http_client(settings)?;
+    Ok(cell.get_or_init(|| client))
+}
+
+/// The endpoint, key and client an HTTP provider sends to.
+pub(crate) struct Endpoint {
+    /// How messages name the provider ("OpenAI", "`lmstudio`").
+    label: String,
+    url: String,
+    key: Option<String>,
+    client: reqwest::Client,
+    settings: HttpSettings,
+}
+
+impl Endpoint {
+    fn new(
+        label: String,
+        url: String,
+        key: Option<String>,
+        settings: &HttpSettings,
+    ) -> Result<Endpoint, ProviderError> {
+        Ok(Endpoint {
+            label,
+            url,
+            key,
+            client: http_client(settings)?,
+            settings: settings.clone(),
+        })
+    }
+}
+
+/// Tools as OpenAI-style function declarations (OpenAI and Ollama both take these).
+fn function_tools(tools: &[ToolSpec]) -> serde_json::Value {
+    tools
+        .iter()
+        .map(|tool| {
+            serde_json::json!({"type": "function", "function": {
+                "name": tool.name, "description": tool.description, "parameters": tool.parameters,
+            }})
+        })
+        .collect()
+}
+
 /// How messages name a provider: "OpenAI" for the built-in one, "`lmstudio`" for an
 /// endpoint the user named.
 fn display_label(name: &str, builtin_name: &str, builtin_label: &str) -> String {

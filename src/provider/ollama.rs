@@ -97,15 +97,7 @@ pub fn request_body(request: &ChatRequest) -> Value {
     }
     let mut body = json!({"model": request.model, "messages": messages, "stream": true});
     if !request.tools.is_empty() {
-        body["tools"] = request
-            .tools
-            .iter()
-            .map(|tool| {
-                json!({"type": "function", "function": {
-                    "name": tool.name, "description": tool.description, "parameters": tool.parameters,
-                }})
-            })
-            .collect();
+        body["tools"] = super::function_tools(&request.tools);
     }
     if let Some(temperature) = request.temperature {
         body["options"] = json!({"temperature": temperature});

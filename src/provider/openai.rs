@@ -13,16 +13,12 @@ use serde_json::{Value, json};
 
 use super::retry::{self, Target};
 use super::{
-    ChatRequest, Completion, Event, HttpSettings, Message, Provider, ProviderError, StopReason,
-    ToolCall, Usage, parse_arguments,
+    ChatRequest, Completion, Endpoint, Event, HttpSettings, Message, Provider, ProviderError,
+    StopReason, ToolCall, Usage, parse_arguments,
 };
 
 pub struct OpenAi {
-    label: String,
-    url: String,
-    key: Option<String>,
-    client: reqwest::Client,
-    settings: HttpSettings,
+    endpoint: Endpoint,
 }
 
 impl OpenAi {
@@ -33,12 +29,9 @@ impl OpenAi {
         settings: &HttpSettings,
     ) -> Result<OpenAi, ProviderError> {
         let label = super::display_label(name, "openai", "OpenAI");
+        let url = format!("{}/chat/completions", base_url.trim_end_matches('/'));
         Ok(OpenAi {
-            label,
-            url: format!("{}/chat/completions", base_url.trim_end_matches('/')),
-            key,
-            client: super::http_client(settings)?,
-            settings: settings.clone(),
+            endpoint: Endpoint::new(label, url, key, settings)?,
         })
     }
 }
@@ -79,15 +72,7 @@ pub fn request_body(request: &ChatRequest) -> Value {
         "stream_options": {"include_usage": true},
     });
     if !request.tools.is_empty() {
-        body["tools"] = request
-            .tools
-            .iter()
-            .map(|tool| {
-                json!({"type": "function", "function": {
-                    "name": tool.name, "description": tool.description, "parameters": tool.parameters,
-                }})
-            })
-            .collect();
+        body["tools"] = super::function_tools(&request.tools);
     }
     if let Some(temperature) = request.temperature {
         body["temperature"] = json!(temperature);
@@ -106,7 +91,7 @@ struct PartialCall {
 #[async_trait]
 impl Provider for OpenAi {
     fn name(&self) -> &str {
-        &self.label
+        &self.endpoint.label
     }
 
     async fn stream(
@@ -116,13 +101,13 @@ impl Provider for OpenAi {
     ) -> Result<Completion, ProviderError> {
         let body = request_body(request);
         let target = Target {
-            provider: &self.label,
-            url: &self.url,
+            provider: &self.endpoint.label,
+            url: &self.endpoint.url,
             unreachable_hint: "Check the address (OPENAI_BASE_URL or providers.*.base_url) and your network.",
         };
-        let response = retry::send(&self.settings.retry, &target, || {
-            let builder = self.client.post(&self.url).json(&body);
-            match &self.key {
+        let response = retry::send(&self.endpoint.settings.retry, &target, || {
+            let builder = self.endpoint.client.post(&self.endpoint.url).json(&body);
+            match &self.endpoint.key {
                 Some(key) => builder.bearer_auth(key),
                 None => builder,
             }
@@ -136,7 +121,12 @@ impl Provider for OpenAi {
         let mut events = response.bytes_stream().eventsource();
         while let Some(event) = events.next().await {
             let event = event.map_err(|err| {
-                super::sse_failure(&self.label, err, &completion.text, &self.settings)
+                super::sse_failure(
+                    &self.endpoint.label,
+                    err,
+                    &completion.text,
+                    &self.endpoint.settings,
+                )
             })?;
             if event.data.trim() == "[DONE]" {
                 done = true;
@@ -144,12 +134,12 @@ impl Provider for OpenAi {
             }
             let chunk: Value =
                 serde_json::from_str(&event.data).map_err(|err| ProviderError::Protocol {
-                    provider: self.label.clone(),
+                    provider: self.endpoint.label.clone(),
                     detail: format!("a stream chunk is not JSON ({err})"),
                 })?;
             if let Some(error) = chunk.get("error") {
                 return Err(ProviderError::Protocol {
-                    provider: self.label.clone(),
+                    provider: self.endpoint.label.clone(),
                     detail: error
                         .get("message")
                         .and_then(Value::as_str)
@@ -199,7 +189,7 @@ impl Provider for OpenAi {
         }
         if !done && finish.is_none() {
             return Err(ProviderError::StreamCut {
-                provider: self.label.clone(),
+                provider: self.endpoint.label.clone(),
                 detail: "the connection closed before the answer was complete".to_string(),
                 partial: completion.text,
             });

@@ -92,13 +92,9 @@ impl RunContext {
 
     /// The HTTP client, built on first use.
     pub fn http(&self) -> RhaiResult<&reqwest::Client> {
-        if let Some(client) = self.http.get() {
-            return Ok(client);
-        }
         let _runtime = self.runtime.enter();
-        let client = crate::provider::http_client(&crate::agent::http_settings(&self.config))
-            .map_err(|err| err.to_string())?;
-        Ok(self.http.get_or_init(|| client))
+        crate::provider::lazy_client(&self.http, &crate::agent::http_settings(&self.config))
+            .map_err(|err| err.to_string().into())
     }
 
     /// Runs `work` with the memory index, opening it on first use.
@@ -106,19 +102,8 @@ impl RunContext {
         &self,
         work: impl FnOnce(&mut Memory) -> Result<T, String>,
     ) -> RhaiResult<T> {
-        let mut guard = self
-            .memory
-            .lock()
-            .map_err(|_| "the memory index is unavailable after an earlier failure")?;
-        if guard.is_none() {
-            let opened = Memory::open(&self.home, &self.config.memory, crate::memory::today())
-                .map_err(|err| err.to_string())?;
-            *guard = Some(opened);
-        }
-        match guard.as_mut() {
-            Some(memory) => work(memory).map_err(Into::into),
-            None => Err("the memory index could not be opened".into()),
-        }
+        crate::memory::with_lazy(&self.memory, &self.home, &self.config.memory, work)
+            .map_err(Into::into)
     }
 }
 

@@ -38,16 +38,12 @@ pub struct ToolContext {
 
 impl ToolContext {
     pub fn http(&self) -> Result<&reqwest::Client, String> {
-        if let Some(client) = self.http.get() {
-            return Ok(client);
-        }
         let settings = crate::provider::HttpSettings {
             connect_timeout: std::time::Duration::from_secs(self.config.agent.connect_timeout_secs),
             idle_timeout: std::time::Duration::from_secs(self.config.tools.web_timeout_secs),
             retry: crate::provider::RetryPolicy::default(),
         };
-        let client = crate::provider::http_client(&settings).map_err(|err| err.to_string())?;
-        Ok(self.http.get_or_init(|| client))
+        crate::provider::lazy_client(&self.http, &settings).map_err(|err| err.to_string())
     }
 }
 
