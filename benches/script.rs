@@ -3,7 +3,7 @@
 //! minus the same loop empty. Process start-up of `localgpt run` is measured with
 //! hyperfine (see the README).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -35,19 +35,16 @@ fn bench(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let config = Config::default();
-    let run = Arc::new(RunContext {
-        policy: Policy::new(&home, dir.path(), &config.tools),
-        home,
-        model: "llama3.2".into(),
-        runtime: runtime.handle().clone(),
-        cancel: Cancel::new(),
-        script_dir: dir.path().to_path_buf(),
-        output: Arc::new(|_: &str| {}),
-        memory: Mutex::new(None),
-        chat: Mutex::new(None),
-        http: std::sync::OnceLock::new(),
-        config,
-    });
+    let run = Arc::new(RunContext::new(
+        home.clone(),
+        config.clone(),
+        "llama3.2".into(),
+        Policy::new(&home, dir.path(), &config.tools),
+        runtime.handle().clone(),
+        Cancel::new(),
+        dir.path().to_path_buf(),
+        Arc::new(|_: &str| {}),
+    ));
     let host = ScriptHost::new();
     let calls = format!("for i in 0..{CALLS} {{ script_dir(); }}");
     let empty = format!("for i in 0..{CALLS} {{ }}");

@@ -255,15 +255,31 @@ pub enum SessionsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum SkillsCommand {
-    /// List the skills available here: built-in and your own.
+    /// List the skills available here: built-in and your own, with any problems.
     List,
-    /// Show a skill's description, usage and source.
+    /// Show a skill's description, usage, where it lives and its source.
     Show { name: String },
     /// Run a skill, as `/name args` does in the prompt.
+    #[command(
+        long_about = "Run a skill, as `/name args` does in the prompt. A Rhai skill runs as a \
+        script (its output on stdout); a prompt skill (SKILL.md) is a chat turn with its \
+        instructions and your arguments, saved as a session."
+    )]
     Run {
+        /// Answer yes to the skill's questions (e.g. /commit's "Commit with this message?")
+        /// and to tool approvals; an explicit tools.approval = "deny" still holds.
+        #[arg(short, long)]
+        yes: bool,
         name: String,
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
+    },
+    /// Create a skill in the workspace from a commented template, ready to edit.
+    New {
+        name: String,
+        /// A prompt skill (NAME/SKILL.md) instead of a Rhai one (NAME.rhai).
+        #[arg(long)]
+        prompt: bool,
     },
 }
 

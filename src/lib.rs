@@ -31,6 +31,7 @@ pub mod repl;
 pub mod report;
 pub mod script;
 pub mod session;
+pub mod skills;
 pub mod style;
 pub mod terminal;
 pub mod truncate;

@@ -55,6 +55,15 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
                 )
             )
             || matches!(
+                cause.downcast_ref::<crate::skills::SkillError>(),
+                Some(
+                    crate::skills::SkillError::NotFound { .. }
+                        | crate::skills::SkillError::Broken { .. }
+                        | crate::skills::SkillError::Unavailable { .. }
+                        | crate::skills::SkillError::NotInvocable { .. }
+                )
+            )
+            || matches!(
                 cause.downcast_ref::<ProviderError>(),
                 Some(ProviderError::MissingKey { .. } | ProviderError::Setup(_))
             )

@@ -157,6 +157,30 @@ mod terminal {
     }
 
     #[test]
+    fn skills_complete_with_tab_and_ask_their_questions() {
+        let t = Test::new();
+        t.write(
+            "workspace/skills/proceed.rhai",
+            "//! description: Asks first.\nif confirm(`Proceed with ${args[0]}?`) { print(\"went ahead\") } else { print(\"stopped\") }\n",
+        );
+        let mut p = spawn(&t);
+        p.exp_string("chat ").unwrap();
+        p.send("/proc\t").unwrap();
+        p.flush().unwrap();
+        p.exp_string("/proceed ").unwrap();
+        p.send_line("plan-a").unwrap();
+        p.exp_string("Proceed with plan-a? [y/N]").unwrap();
+        p.send_line("y").unwrap();
+        p.exp_string("went ahead").unwrap();
+        p.send_line("/proceed plan-b").unwrap();
+        p.exp_string("Proceed with plan-b? [y/N]").unwrap();
+        p.send_line("").unwrap();
+        p.exp_string("stopped").unwrap();
+        p.send_control('d').unwrap();
+        p.exp_eof().unwrap();
+    }
+
+    #[test]
     fn ctrl_c_stops_a_slow_answer_and_the_next_turn_works() {
         let fake = FakeProvider::start();
         let t = Test::new().with_fake(&fake).env("LOCALGPT_MODEL", "gpt-4o");

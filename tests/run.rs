@@ -415,4 +415,5 @@ fn example_script_git_to_daily_logs_todays_commits() {
     let today = chrono::Local::now().format("%Y-%m-%d").to_string();
     let log = t.read(&format!("workspace/memory/{today}.md"));
     assert!(log.contains("add the kestrel tracker"), "{log}");
+    assert!(log.contains(":\n- "), "one commit per line: {log}");
 }

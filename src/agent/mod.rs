@@ -51,6 +51,24 @@ pub trait Observer: Send {
     fn notice(&mut self, _text: &str) {}
 }
 
+/// For turns nobody watches (a script's `ask`, a skill run by a script): the answer is
+/// collected as a value and tool activity goes to the log.
+pub struct LogObserver;
+
+#[async_trait]
+impl Observer for LogObserver {
+    fn text(&mut self, _delta: &str) {}
+    fn tool_call(&mut self, call: &ToolCall) {
+        tracing::info!(target: "script", tool = call.name, "the model called a tool");
+    }
+    fn tool_result(&mut self, _call: &ToolCall, _output: &ToolOutput) {}
+    /// Nobody to ask: calls that need approval follow the run's policy (`localgpt run`
+    /// approves, a daemon task does not), and are refused under `ask`.
+    async fn approve(&mut self, _request: &str) -> Option<Approval> {
+        None
+    }
+}
+
 /// What one turn did.
 #[derive(Debug, Clone, Default)]
 pub struct TurnReport {
@@ -120,7 +138,9 @@ impl Agent {
         let context = ToolContext {
             home: home.clone(),
             config: config.clone(),
-            policy,
+            // The model may read the files of skills kept outside the allowed folders.
+            policy: policy.with_read_roots(&config.skills.extra_paths),
+            model: model.to_string(),
             memory: Mutex::new(None),
             http: std::sync::OnceLock::new(),
         };
@@ -233,7 +253,15 @@ impl Agent {
         let specs = self.registry.specs();
         let system = match &self.system_override {
             Some(system) => system.clone(),
-            None => prompt::system_prompt(&self.context.home, Local::now(), &specs),
+            None => {
+                let skills = if self.registry.get("run_skill").is_some() {
+                    crate::skills::Skills::discover(&self.context.home, &self.context.config)
+                        .prompt_section(self.context.config.skills.prompt_max_chars)
+                } else {
+                    String::new()
+                };
+                prompt::system_prompt(&self.context.home, Local::now(), &specs, &skills)
+            }
         };
         let mut report = TurnReport::default();
         loop {
@@ -388,7 +416,7 @@ impl Agent {
         if let Err(problem) = self.registry.validate(tool.as_ref(), &call.arguments) {
             return ToolOutput::error(problem);
         }
-        if let Sensitivity::NeedsApproval(what) = tool.sensitivity(&call.arguments) {
+        if let Sensitivity::NeedsApproval(what) = tool.sensitivity(&call.arguments, &self.context) {
             let allowed = match self.context.policy.approval {
                 ApprovalMode::Auto => true,
                 ApprovalMode::Deny => {

@@ -19,7 +19,13 @@ before answering questions about the user, their projects or past conversations,
 durable facts, decisions and preferences with memory_save. Use tools when they help; say \
 plainly when something failed. Be concise.";
 
-pub fn system_prompt(home: &Home, now: DateTime<Local>, tools: &[ToolSpec]) -> String {
+/// `skills` is the rendered skills section (empty when the model has no tools).
+pub fn system_prompt(
+    home: &Home,
+    now: DateTime<Local>,
+    tools: &[ToolSpec],
+    skills: &str,
+) -> String {
     let mut prompt = String::from(IDENTITY);
     prompt.push_str(&format!(
         "\n\nNow: {} (local time, {}).",
@@ -51,6 +57,7 @@ pub fn system_prompt(home: &Home, now: DateTime<Local>, tools: &[ToolSpec]) -> S
             prompt.push_str(&format!("- {}: {}\n", tool.name, tool.description));
         }
     }
+    prompt.push_str(skills);
     prompt
 }
 
@@ -91,13 +98,14 @@ mod tests {
             description: "run".into(),
             parameters: serde_json::json!({}),
         }];
-        let prompt = system_prompt(&home, now, &tools);
+        let prompt = system_prompt(&home, now, &tools, "\n\n## Skills\n- commit: c\n");
         for part in [
             "I prefer tea.",
             "Be warm.",
             "yesterday's note",
             "2026-11-24",
             "- bash: run",
+            "- commit: c",
             "cut here",
         ] {
             assert!(prompt.contains(part), "missing {part}");

@@ -16,13 +16,39 @@ use crate::terminal::TerminalObserver;
 
 pub fn run(args: AskArgs, ctx: &mut Context<'_>) -> Result<u8> {
     let prompt = read_prompt(&args.prompt)?;
+    one_turn(
+        ctx,
+        &prompt,
+        &TurnOptions {
+            yes: args.yes,
+            tools: !args.no_tools,
+            json: args.json,
+            kind: "ask",
+        },
+    )
+}
+
+/// How a one-shot turn runs (`ask`, a prompt skill from `skills run`).
+pub struct TurnOptions {
+    /// Answers the questions `ask` approval mode would ask; never lifts a `deny`.
+    pub yes: bool,
+    pub tools: bool,
+    /// One JSON object instead of streamed text.
+    pub json: bool,
+    /// What the session is recorded as.
+    pub kind: &'static str,
+}
+
+/// One turn with the model, streamed to stdout (tool activity to stderr) and saved as a
+/// session.
+pub fn one_turn(ctx: &mut Context<'_>, prompt: &str, options: &TurnOptions) -> Result<u8> {
     let settings = ctx
         .settings
         .as_ref()
         .context("internal: ask needs the settings loaded")?;
     let model = settings.model().to_string();
     // --yes answers the questions `ask` mode would ask; it does not lift a `deny`.
-    let approval = match (args.yes, settings.config.tools.approval) {
+    let approval = match (options.yes, settings.config.tools.approval) {
         (true, ApprovalMode::Ask) => ApprovalMode::Auto,
         (_, mode) => mode,
     };
@@ -36,9 +62,10 @@ pub fn run(args: AskArgs, ctx: &mut Context<'_>) -> Result<u8> {
         .context("cannot start the async runtime")?;
     let mut agent = {
         let _guard = runtime.enter();
-        Agent::new(&ctx.home, &settings.config, &model, policy, !args.no_tools)?
+        Agent::new(&ctx.home, &settings.config, &model, policy, options.tools)?
     };
-    let transcript = match Transcript::start(&ctx.home, &model, "ask", chrono::Local::now()) {
+    let transcript = match Transcript::start(&ctx.home, &model, options.kind, chrono::Local::now())
+    {
         Ok(transcript) => Some(transcript),
         Err(err) => {
             tracing::warn!("the session will not be saved: {err}");
@@ -46,14 +73,14 @@ pub fn run(args: AskArgs, ctx: &mut Context<'_>) -> Result<u8> {
         }
     };
     let mut observer = TerminalObserver::new(
-        args.json,
+        options.json,
         ctx.err_style,
         io::stdin().is_terminal() && io::stderr().is_terminal(),
     );
     let mut conversation = Vec::new();
     let outcome = runtime.block_on(agent.turn(
         &mut conversation,
-        &prompt,
+        prompt,
         transcript.as_ref(),
         &mut observer,
     ));
@@ -62,7 +89,7 @@ pub fn run(args: AskArgs, ctx: &mut Context<'_>) -> Result<u8> {
         Ok(report) => (report, None),
         Err(err) => (err.report, Some(err.source)),
     };
-    if args.json {
+    if options.json {
         print_json(
             &model,
             session.as_deref(),
@@ -88,9 +115,9 @@ pub fn run(args: AskArgs, ctx: &mut Context<'_>) -> Result<u8> {
 
 /// The prompt: the words given, or stdin when they are absent or `-`; with words and a
 /// pipe, what is piped in follows the words as context (`git diff | localgpt ask "review"`).
-fn read_prompt(words: &[String]) -> Result<String> {
+pub fn read_prompt(words: &[String]) -> Result<String> {
     let from_stdin = words.is_empty() || (words.len() == 1 && words[0] == "-");
-    let piped = stdin_is_data();
+    let piped = crate::terminal::stdin_is_data();
     let mut input = String::new();
     if piped {
         io::stdin()
@@ -111,25 +138,6 @@ fn read_prompt(words: &[String]) -> Result<String> {
         .into());
     }
     Ok(prompt)
-}
-
-/// True when stdin is a pipe or a file, not a terminal or /dev/null: only then is there
-/// something to read, and reading never waits for a person.
-fn stdin_is_data() -> bool {
-    if io::stdin().is_terminal() {
-        return false;
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        std::fs::metadata("/dev/stdin")
-            .map(|meta| meta.file_type().is_fifo() || meta.file_type().is_file())
-            .unwrap_or(false)
-    }
-    #[cfg(not(unix))]
-    {
-        true
-    }
 }
 
 fn print_json(

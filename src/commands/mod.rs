@@ -8,12 +8,13 @@ mod config;
 mod memory;
 mod run;
 mod sessions;
+mod skills;
 
 use std::io::{IsTerminal, Write};
 
 use anyhow::Result;
 
-use crate::cli::{Cli, Command, ConfigCommand, MemoryCommand, SessionsCommand};
+use crate::cli::{Cli, Command, ConfigCommand, MemoryCommand, SessionsCommand, SkillsCommand};
 use crate::config::{Overrides, Settings};
 use crate::env::EnvSource;
 use crate::home::Home;
@@ -123,9 +124,9 @@ fn dispatch(command: Option<Command>, ctx: &mut Context<'_>) -> Result<u8> {
             | Command::Sessions(_)
             | Command::Ask(_)
             | Command::Run(_)
+            | Command::Skills(_)
             | Command::Completions { .. },
         ) => None,
-        Some(Command::Skills(_)) => Some("skills"),
         Some(Command::Heartbeat(_)) | Some(Command::Daemon(_)) => Some("the heartbeat daemon"),
         Some(Command::Serve(_)) => Some("the HTTP API"),
     };
@@ -148,6 +149,7 @@ fn dispatch(command: Option<Command>, ctx: &mut Context<'_>) -> Result<u8> {
         Some(Command::Sessions(command)) => sessions::run(command, ctx),
         Some(Command::Ask(args)) => ask::run(args, ctx),
         Some(Command::Run(args)) => run::run(args, ctx),
+        Some(Command::Skills(command)) => skills::run(command, ctx),
         _ => Ok(EXIT_OK),
     }
 }
@@ -186,7 +188,12 @@ fn command_name(command: Option<&Command>) -> &'static str {
             SessionsCommand::Rm { .. } => "sessions rm",
             SessionsCommand::Prune { .. } => "sessions prune",
         },
-        Some(Command::Skills(_)) => "skills",
+        Some(Command::Skills(command)) => match command {
+            SkillsCommand::List => "skills list",
+            SkillsCommand::Show { .. } => "skills show",
+            SkillsCommand::Run { .. } => "skills run",
+            SkillsCommand::New { .. } => "skills new",
+        },
         Some(Command::Heartbeat(_)) => "heartbeat",
         Some(Command::Daemon(_)) => "daemon",
         Some(Command::Serve(_)) => "serve",

@@ -1,9 +1,9 @@
 //! `localgpt run`: a Rhai script from a file, `-e CODE` or stdin, with `args`; or the list
 //! of functions scripts can call.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IsTerminal, Read, Write};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 
@@ -11,8 +11,10 @@ use super::Context;
 use crate::agent::Policy;
 use crate::cli::RunArgs;
 use crate::report::{EXIT_OK, UsageError};
+use crate::script::context::{stdout_lines, stdout_raw, terminal_confirmer};
 use crate::script::{
-    Outcome, RunContext, Script, ScriptHost, approval_for_own_code, interruptible_runtime,
+    Confirmer, Outcome, RunContext, Script, ScriptHost, approval_for_own_code,
+    interruptible_runtime,
 };
 
 pub fn run(args: RunArgs, ctx: &mut Context<'_>) -> Result<u8> {
@@ -29,23 +31,21 @@ pub fn run(args: RunArgs, ctx: &mut Context<'_>) -> Result<u8> {
         .context("internal: run needs the settings loaded")?;
     let approval = approval_for_own_code(settings.config.tools.approval);
     let (runtime, cancel) = interruptible_runtime(1).context("cannot start the async runtime")?;
-    let run = Arc::new(RunContext {
-        home: ctx.home.clone(),
-        config: settings.config.clone(),
-        model: settings.model().to_string(),
-        policy: Policy::new(&ctx.home, &cwd, &settings.config.tools).with_approval(approval),
-        runtime: runtime.handle().clone(),
-        cancel,
-        script_dir,
-        output: Arc::new(|text: &str| {
-            let mut out = io::stdout().lock();
-            // A closed stdout must not crash the script; its own output is lost anyway.
-            let _ = writeln!(out, "{text}").and_then(|()| out.flush());
-        }),
-        memory: Mutex::new(None),
-        chat: Mutex::new(None),
-        http: std::sync::OnceLock::new(),
-    });
+    let policy = Policy::new(&ctx.home, &cwd, &settings.config.tools).with_approval(approval);
+    let run = Arc::new(
+        RunContext::new(
+            ctx.home.clone(),
+            settings.config.clone(),
+            settings.model().to_string(),
+            policy,
+            runtime.handle().clone(),
+            cancel,
+            script_dir,
+            stdout_lines(),
+        )
+        .with_stream(stdout_raw())
+        .with_confirm(terminal_confirm_if_interactive()),
+    );
     let outcome = host.run(&run, &script)?;
     drop(run);
     runtime.shutdown_background();
@@ -53,6 +53,12 @@ pub fn run(args: RunArgs, ctx: &mut Context<'_>) -> Result<u8> {
         Outcome::Finished(_) => EXIT_OK,
         Outcome::Exit(code) => u8::try_from(code.clamp(0, 255)).unwrap_or(1),
     })
+}
+
+/// `confirm()` asks only where a person is at a terminal to answer.
+pub fn terminal_confirm_if_interactive() -> Option<Confirmer> {
+    let interactive = io::stdin().is_terminal() && io::stderr().is_terminal();
+    interactive.then(terminal_confirmer)
 }
 
 /// The script to run and the folder relative imports start from.

@@ -24,6 +24,7 @@ pub struct Config {
     pub models: BTreeMap<String, ModelConfig>,
     pub script: ScriptConfig,
     pub memory: MemoryConfig,
+    pub skills: SkillsConfig,
     pub server: ServerConfig,
     pub logging: LoggingConfig,
 }
@@ -233,6 +234,24 @@ impl Default for MemoryConfig {
             paths: vec!["MEMORY.md".to_string(), "memory/**/*.md".to_string()],
             extra_paths: Vec::new(),
             max_file_kb: 4096,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SkillsConfig {
+    /// More folders of skills (`~` is your home directory), e.g. `~/.claude/skills`.
+    pub extra_paths: Vec<String>,
+    /// The most the skills list in the system prompt may take, in characters.
+    pub prompt_max_chars: usize,
+}
+
+impl Default for SkillsConfig {
+    fn default() -> Self {
+        SkillsConfig {
+            extra_paths: Vec::new(),
+            prompt_max_chars: 4000,
         }
     }
 }

@@ -265,6 +265,15 @@ impl Home {
     }
 }
 
+/// `~/x` and `~` mean the user's home directory; anything else is as written.
+pub fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), dirs::home_dir()) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ if path == "~" => dirs::home_dir().unwrap_or_else(|| PathBuf::from(path)),
+        _ => PathBuf::from(path),
+    }
+}
+
 /// Joins `relative` onto `root`, refusing paths that would escape `root` lexically.
 ///
 /// ```

@@ -269,13 +269,9 @@ pub fn file_stamp(path: &Path) -> io::Result<Option<(u64, i64)>> {
 }
 
 fn expand_home(pattern: &str) -> String {
-    match (pattern.strip_prefix("~/"), dirs::home_dir()) {
-        (Some(rest), Some(home)) => home.join(rest).to_string_lossy().into_owned(),
-        _ if pattern == "~" => dirs::home_dir()
-            .map(|home| home.to_string_lossy().into_owned())
-            .unwrap_or_else(|| pattern.to_string()),
-        _ => pattern.to_string(),
-    }
+    crate::home::expand_home(pattern)
+        .to_string_lossy()
+        .into_owned()
 }
 
 #[cfg(test)]

@@ -92,6 +92,13 @@ pub const COMMANDS: &[ReplCommand] = &[
         run: Repl::cmd_run,
     },
     ReplCommand {
+        name: "skills",
+        aliases: &[],
+        args: "",
+        help: "the skills you can run as /NAME",
+        run: Repl::cmd_skills,
+    },
+    ReplCommand {
         name: "tools",
         aliases: &[],
         args: "",
@@ -139,16 +146,6 @@ pub fn find(name: &str) -> Option<&'static ReplCommand> {
     COMMANDS
         .iter()
         .find(|command| command.name == name || command.aliases.contains(&name))
-}
-
-/// The command nearest to a mistyped one, if any is close.
-pub fn nearest(name: &str) -> Option<&'static str> {
-    COMMANDS
-        .iter()
-        .map(|command| (strsim::jaro_winkler(name, command.name), command.name))
-        .filter(|(score, _)| *score >= 0.7)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, name)| name)
 }
 
 impl Repl {
@@ -269,13 +266,12 @@ impl Repl {
             );
         let run = self.run_context(dir)?;
         self.cancel.reset();
-        let host = self.host.get_or_insert_with(ScriptHost::new);
         let script = Script {
             name: file.to_string(),
             text,
             args: words.map(String::from).collect(),
         };
-        if let Err(err) = host.run(&run, &script) {
+        if let Err(err) = ScriptHost::shared().run(&run, &script) {
             self.say_error(&err.message);
         }
         Ok(Flow::Continue)
@@ -369,12 +365,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn commands_are_found_by_name_or_alias_and_typos_get_a_suggestion() {
+    fn commands_are_found_by_name_or_alias() {
         assert_eq!(find("exit").map(|c| c.name), Some("quit"));
         assert_eq!(find("model").map(|c| c.name), Some("model"));
         assert!(find("nope").is_none());
-        assert_eq!(nearest("modell"), Some("model"));
-        assert_eq!(nearest("statsu"), Some("status"));
-        assert_eq!(nearest("zzzzzz"), None);
     }
 }

@@ -17,8 +17,17 @@ use super::line::{Mode, needs_more};
 #[derive(Default)]
 pub struct Vocabulary {
     pub functions: Vec<String>,
+    /// Skills a person can run as `/name`.
+    pub skills: Vec<SkillHint>,
     pub variables: Vec<String>,
     pub mode: Option<Mode>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SkillHint {
+    pub name: String,
+    pub usage: String,
+    pub description: String,
 }
 
 pub struct PromptHelper {
@@ -56,7 +65,7 @@ impl Completer for PromptHelper {
         if let Some(rest) = before.strip_prefix('/')
             && !rest.contains(char::is_whitespace)
         {
-            let pairs = COMMANDS
+            let mut pairs: Vec<Pair> = COMMANDS
                 .iter()
                 .filter(|c| c.name.starts_with(rest))
                 .map(|c| Pair {
@@ -64,6 +73,20 @@ impl Completer for PromptHelper {
                     replacement: format!("{} ", c.name),
                 })
                 .collect();
+            if let Ok(vocabulary) = self.vocabulary.lock() {
+                pairs.extend(
+                    vocabulary
+                        .skills
+                        .iter()
+                        .filter(|s| {
+                            s.name.starts_with(rest) && super::commands::find(&s.name).is_none()
+                        })
+                        .map(|s| Pair {
+                            display: format!("/{} (skill)", s.name),
+                            replacement: format!("{} ", s.name),
+                        }),
+                );
+            }
             return Ok((1, pairs));
         }
         if before.starts_with("/run ") || before.starts_with('!') {
@@ -117,9 +140,23 @@ impl Hinter for PromptHelper {
         if typed.is_empty() || typed.contains(char::is_whitespace) {
             return None;
         }
-        let command = COMMANDS.iter().find(|c| c.name.starts_with(typed))?;
-        let rest = command.name.get(typed.len()..).unwrap_or_default();
-        Some(format!("{rest} {}  — {}", command.args, command.help))
+        if let Some(command) = COMMANDS.iter().find(|c| c.name.starts_with(typed)) {
+            let rest = command.name.get(typed.len()..).unwrap_or_default();
+            return Some(format!("{rest} {}  — {}", command.args, command.help));
+        }
+        let vocabulary = self.vocabulary.lock().ok()?;
+        let skill = vocabulary
+            .skills
+            .iter()
+            .find(|s| s.name.starts_with(typed))?;
+        let rest = skill.name.get(typed.len()..).unwrap_or_default();
+        let usage = skill
+            .usage
+            .strip_prefix(&format!("/{}", skill.name))
+            .unwrap_or(&skill.usage)
+            .trim();
+        let about = crate::truncate::ellipsize(&skill.description, 60);
+        Some(format!("{rest} {usage}  — {about}"))
     }
 }
 
@@ -157,11 +194,17 @@ mod tests {
     fn completes_commands_rhai_names_and_hints_commands() {
         let vocabulary = Arc::new(Mutex::new(Vocabulary {
             functions: vec!["memory_search".into(), "memory_add".into(), "sh".into()],
+            skills: vec![SkillHint {
+                name: "commit".into(),
+                usage: "/commit [--all]".into(),
+                description: "Commits.".into(),
+            }],
             variables: vec!["memo".into()],
             mode: Some(Mode::Chat),
         }));
         let helper = PromptHelper::new(vocabulary.clone());
         assert_eq!(complete(&helper, "/mo"), ["model ", "mode "]);
+        assert_eq!(complete(&helper, "/com"), ["compact ", "commit "]);
         assert_eq!(
             complete(&helper, ":let x = mem"),
             ["memo", "memory_add", "memory_search"]

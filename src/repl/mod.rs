@@ -10,10 +10,12 @@
 //! - [`line`]: what a line means and when an entry is complete.
 //! - [`commands`]: the `/command` table.
 //! - [`helper`]: completion, hints and multi-line validation for rustyline.
+//! - [`skills`]: `/NAME args` for skills, and `/skills`.
 
 mod commands;
 mod helper;
 pub mod line;
+mod skills;
 
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::sync::{Arc, Mutex};
@@ -28,10 +30,11 @@ use crate::memory::Memory;
 use crate::provider::{Message, Usage};
 use crate::script::{Cancel, Evaluated, RunContext, ScriptHost, ScriptSession};
 use crate::session::Transcript;
+use crate::skills::Skills;
 use crate::style::Style;
 use crate::terminal::TerminalObserver;
 use commands::Flow;
-use helper::{PromptHelper, Vocabulary};
+use helper::{PromptHelper, SkillHint, Vocabulary};
 use line::{Entry, Mode, classify, needs_more};
 
 pub struct Repl {
@@ -50,7 +53,6 @@ pub struct Repl {
     conversation: Vec<Message>,
     transcript: Option<Transcript>,
     usage: Usage,
-    host: Option<ScriptHost>,
     script: Option<ScriptSession>,
     memory: Option<Memory>,
     vocabulary: Arc<Mutex<Vocabulary>>,
@@ -80,7 +82,6 @@ impl Repl {
             conversation: Vec::new(),
             transcript: None,
             usage: Usage::default(),
-            host: None,
             script: None,
             memory: None,
             vocabulary: Arc::new(Mutex::new(Vocabulary::default())),
@@ -205,15 +206,21 @@ impl Repl {
     fn update_vocabulary(&self) {
         if let Ok(mut vocabulary) = self.vocabulary.lock() {
             vocabulary.mode = Some(self.mode);
-            if let Some(host) = &self.host {
-                vocabulary.functions = host.docs().iter().map(|d| d.name.to_string()).collect();
-            } else if vocabulary.functions.is_empty() {
-                vocabulary.functions = ScriptHost::new()
-                    .docs()
-                    .iter()
-                    .map(|d| d.name.to_string())
-                    .collect();
-            }
+            vocabulary.functions = ScriptHost::shared()
+                .docs()
+                .iter()
+                .map(|d| d.name.to_string())
+                .collect();
+            vocabulary.skills = Skills::discover(&self.home, &self.settings.config)
+                .all()
+                .iter()
+                .filter(|skill| skill.user_invocable)
+                .map(|skill| SkillHint {
+                    name: skill.name.clone(),
+                    usage: skill.usage.clone().unwrap_or_default(),
+                    description: skill.description.clone(),
+                })
+                .collect();
             if let Some(session) = &self.script {
                 vocabulary.variables = session.variables();
                 vocabulary.functions.extend(session.functions());
@@ -231,12 +238,14 @@ impl Repl {
             Entry::Shell(command) => self.shell(&command).map(|()| Flow::Continue),
             Entry::Command { name, args } => match commands::find(&name) {
                 Some(command) => (command.run)(self, &args),
+                None if self.has_skill(&name) => self.run_skill(&name, &args),
                 None => {
-                    let hint = commands::nearest(&name)
+                    let hint = self
+                        .nearest_command(&name)
                         .map(|n| format!("; did you mean /{n}?"))
                         .unwrap_or_default();
                     self.say_error(&format!(
-                        "there is no command /{name}{hint} (/help lists them)"
+                        "there is no command or skill /{name}{hint} (/help and /skills list them)"
                     ));
                     Ok(Flow::Continue)
                 }
@@ -337,31 +346,30 @@ impl Repl {
 
     fn run_context(&self, script_dir: std::path::PathBuf) -> Result<Arc<RunContext>> {
         let approval = crate::script::approval_for_own_code(self.settings.config.tools.approval);
-        let output: crate::script::OutputSink = Arc::new(|text: &str| {
-            let mut out = io::stdout().lock();
-            let _ = writeln!(out, "{text}").and_then(|()| out.flush());
-        });
-        Ok(Arc::new(RunContext {
-            home: self.home.clone(),
-            config: self.settings.config.clone(),
-            model: self.model.clone(),
-            policy: self.policy()?.with_approval(approval),
-            runtime: self.runtime.handle().clone(),
-            cancel: self.cancel.clone(),
-            script_dir,
-            output,
-            memory: Mutex::new(None),
-            chat: Mutex::new(None),
-            http: std::sync::OnceLock::new(),
-        }))
+        Ok(Arc::new(
+            RunContext::new(
+                self.home.clone(),
+                self.settings.config.clone(),
+                self.model.clone(),
+                self.policy()?.with_approval(approval),
+                self.runtime.handle().clone(),
+                self.cancel.clone(),
+                script_dir,
+                crate::script::context::stdout_lines(),
+            )
+            .with_stream(crate::script::context::stdout_raw())
+            .with_confirm(
+                self.interactive
+                    .then(crate::script::context::terminal_confirmer),
+            ),
+        ))
     }
 
     fn rhai(&mut self, code: &str) -> Result<()> {
         if self.script.is_none() {
             let cwd = std::env::current_dir().context("cannot tell the current folder")?;
             let run = self.run_context(cwd)?;
-            let host = self.host.get_or_insert_with(ScriptHost::new);
-            self.script = Some(ScriptSession::new(host, run));
+            self.script = Some(ScriptSession::new(ScriptHost::shared(), run));
         }
         let Some(session) = self.script.as_mut() else {
             return Ok(());

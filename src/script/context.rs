@@ -21,6 +21,12 @@ use crate::provider::Message;
 /// Where `print`, `debug` and `log` output goes.
 pub type OutputSink = Arc<dyn Fn(&str) + Send + Sync>;
 
+/// Asks the person a yes/no question; `None` when nobody can answer.
+pub type Confirmer = Arc<dyn Fn(&str) -> Option<bool> + Send + Sync>;
+
+/// How deeply skills may run skills.
+pub const MAX_SKILL_DEPTH: usize = 4;
+
 pub struct RunContext {
     pub home: Home,
     pub config: Config,
@@ -32,6 +38,13 @@ pub struct RunContext {
     /// The folder of the script file (the current folder for `-e` and stdin).
     pub script_dir: PathBuf,
     pub output: OutputSink,
+    /// Where `ask(…, #{ stream: true })` shows text as it arrives; without one, the
+    /// answer goes to `output` when it is complete.
+    pub stream: Option<OutputSink>,
+    /// How `confirm()` asks; `None` when there is nobody to ask.
+    pub confirm: Option<Confirmer>,
+    /// How many skills deep this run is (a skill running a skill…).
+    pub skill_depth: usize,
     pub memory: Mutex<Option<Memory>>,
     /// The conversation `chat()` continues, created on first use.
     pub chat: Mutex<Option<ChatSession>>,
@@ -61,6 +74,45 @@ pub fn run_context(call: &NativeCallContext) -> RhaiResult<Arc<RunContext>> {
 }
 
 impl RunContext {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        home: Home,
+        config: Config,
+        model: String,
+        policy: Policy,
+        runtime: tokio::runtime::Handle,
+        cancel: Cancel,
+        script_dir: PathBuf,
+        output: OutputSink,
+    ) -> RunContext {
+        RunContext {
+            home,
+            config,
+            model,
+            policy,
+            runtime,
+            cancel,
+            script_dir,
+            output,
+            stream: None,
+            confirm: None,
+            skill_depth: 0,
+            memory: Mutex::new(None),
+            chat: Mutex::new(None),
+            http: std::sync::OnceLock::new(),
+        }
+    }
+
+    pub fn with_stream(mut self, stream: OutputSink) -> RunContext {
+        self.stream = Some(stream);
+        self
+    }
+
+    pub fn with_confirm(mut self, confirm: Option<Confirmer>) -> RunContext {
+        self.confirm = confirm;
+        self
+    }
+
     /// Runs async work from the script's thread, giving up when the run is cancelled.
     pub fn block_on<T>(&self, work: impl Future<Output = T>) -> RhaiResult<T> {
         let cancel = self.cancel.clone();
@@ -105,6 +157,45 @@ impl RunContext {
         crate::memory::with_lazy(&self.memory, &self.home, &self.config.memory, work)
             .map_err(Into::into)
     }
+}
+
+/// Lines to stdout, flushed at once; a closed stdout must not crash the script.
+pub fn stdout_lines() -> OutputSink {
+    Arc::new(|text: &str| {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{text}").and_then(|()| out.flush());
+    })
+}
+
+/// Text to stdout as it comes, for streamed answers.
+pub fn stdout_raw() -> OutputSink {
+    Arc::new(|text: &str| {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = write!(out, "{text}").and_then(|()| out.flush());
+    })
+}
+
+/// Asks on the terminal: the question on stderr, the answer a line of stdin.
+pub fn terminal_confirmer() -> Confirmer {
+    Arc::new(|question: &str| {
+        use std::io::Write;
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "{question} [y/N] ").and_then(|()| err.flush());
+        drop(err);
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).ok()?;
+        Some(matches!(
+            line.trim().to_ascii_lowercase().as_str(),
+            "y" | "yes"
+        ))
+    })
+}
+
+/// Says yes without asking (`--yes`).
+pub fn assume_yes() -> Confirmer {
+    Arc::new(|_: &str| Some(true))
 }
 
 /// Converts a JSON value into a Rhai value (maps and arrays included).

@@ -31,7 +31,7 @@ type SharedModule = Shared<Module>;
 
 pub use cancel::Cancel;
 pub use catalog::FnDoc;
-pub use context::{OutputSink, RunContext, RunHandle};
+pub use context::{Confirmer, OutputSink, RunContext, RunHandle};
 pub use error::ScriptError;
 use resolver::{ModuleCache, StdlibResolver};
 pub use session::{Evaluated, ScriptSession};
@@ -118,6 +118,13 @@ impl ScriptHost {
             docs: Arc::new(docs),
             modules: ModuleCache::default(),
         }
+    }
+
+    /// The process's one host, built on first use, for runs that do not keep their own
+    /// (skills the model or another script starts).
+    pub fn shared() -> &'static ScriptHost {
+        static SHARED: std::sync::OnceLock<ScriptHost> = std::sync::OnceLock::new();
+        SHARED.get_or_init(ScriptHost::new)
     }
 
     /// Every binding's documentation, in registration order.

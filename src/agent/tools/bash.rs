@@ -52,7 +52,7 @@ impl Tool for Bash {
         })
     }
 
-    fn sensitivity(&self, args: &Value) -> Sensitivity {
+    fn sensitivity(&self, args: &Value, _ctx: &ToolContext) -> Sensitivity {
         Sensitivity::NeedsApproval(format!("Run bash: {}", str_arg(args, "command")))
     }
 

@@ -45,7 +45,7 @@ impl Tool for ReadFile {
 
     async fn run(&self, args: &Value, ctx: &ToolContext) -> Result<String, String> {
         let raw = str_arg(args, "path");
-        let path = ctx.policy.resolve(raw)?;
+        let path = ctx.policy.resolve_read(raw)?;
         let bytes = fs::read(&path).map_err(|err| format!("cannot read {raw}: {err}"))?;
         if bytes.iter().take(8000).any(|b| *b == 0) {
             return Err(format!("{raw} is a binary file ({} bytes)", bytes.len()));
@@ -95,7 +95,7 @@ impl Tool for WriteFile {
         })
     }
 
-    fn sensitivity(&self, args: &Value) -> Sensitivity {
+    fn sensitivity(&self, args: &Value, _ctx: &ToolContext) -> Sensitivity {
         let bytes = str_arg(args, "content").len();
         Sensitivity::NeedsApproval(format!("Write {} ({bytes} bytes)", str_arg(args, "path")))
     }
@@ -138,7 +138,7 @@ impl Tool for EditFile {
         })
     }
 
-    fn sensitivity(&self, args: &Value) -> Sensitivity {
+    fn sensitivity(&self, args: &Value, _ctx: &ToolContext) -> Sensitivity {
         Sensitivity::NeedsApproval(format!("Edit {}", str_arg(args, "path")))
     }
 
@@ -185,7 +185,7 @@ impl Tool for ListDir {
 
     async fn run(&self, args: &Value, ctx: &ToolContext) -> Result<String, String> {
         let raw = str_arg(args, "path");
-        let path = ctx.policy.resolve(raw)?;
+        let path = ctx.policy.resolve_read(raw)?;
         let entries = fs::read_dir(&path).map_err(|err| format!("cannot list {raw}: {err}"))?;
         let mut lines: Vec<String> = entries
             .filter_map(Result::ok)

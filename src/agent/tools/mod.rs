@@ -10,6 +10,7 @@ mod files;
 mod memory;
 pub mod policy;
 mod schema;
+mod skill;
 mod web;
 
 use std::sync::{Arc, Mutex};
@@ -30,6 +31,8 @@ pub struct ToolContext {
     pub home: Home,
     pub config: Config,
     pub policy: Policy,
+    /// The model of the conversation, for skills that ask it things.
+    pub model: String,
     /// Opened on first use: most turns never search memory.
     pub memory: Mutex<Option<Memory>>,
     /// Built on first use (root certificates take milliseconds to load).
@@ -85,7 +88,7 @@ pub trait Tool: Send + Sync {
     fn name(&self) -> &'static str;
     fn description(&self) -> &'static str;
     fn parameters(&self) -> Value;
-    fn sensitivity(&self, _args: &Value) -> Sensitivity {
+    fn sensitivity(&self, _args: &Value, _ctx: &ToolContext) -> Sensitivity {
         Sensitivity::Safe
     }
     /// `Ok` is the answer for the model, `Err` a failure it should know about (both are
@@ -111,6 +114,7 @@ impl Registry {
                 Arc::new(memory::MemoryGet),
                 Arc::new(memory::MemorySave),
                 Arc::new(web::WebFetch),
+                Arc::new(skill::RunSkill),
             ],
         }
     }

@@ -8,12 +8,14 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::{ApprovalMode, ToolsConfig};
-use crate::home::Home;
+use crate::home::{Home, expand_home};
 
 #[derive(Debug, Clone)]
 pub struct Policy {
     /// Canonical allowed roots.
     roots: Vec<PathBuf>,
+    /// Canonical roots that may be read but not written (skill folders elsewhere).
+    read_roots: Vec<PathBuf>,
     cwd: PathBuf,
     pub approval: ApprovalMode,
 }
@@ -28,6 +30,7 @@ impl Policy {
             .collect();
         Policy {
             roots,
+            read_roots: Vec::new(),
             cwd: cwd.to_path_buf(),
             approval: tools.approval,
         }
@@ -38,12 +41,31 @@ impl Policy {
         self
     }
 
+    /// Lets reads (never writes) reach these folders too.
+    pub fn with_read_roots(mut self, folders: &[String]) -> Policy {
+        self.read_roots.extend(
+            folders
+                .iter()
+                .filter_map(|folder| expand_home(folder).canonicalize().ok()),
+        );
+        self
+    }
+
     pub fn cwd(&self) -> &Path {
         &self.cwd
     }
 
     /// Where `raw` really points, if that is inside an allowed root.
     pub fn resolve(&self, raw: &str) -> Result<PathBuf, String> {
+        self.resolve_within(raw, &[])
+    }
+
+    /// [`Policy::resolve`] for reading: the read-only roots count too.
+    pub fn resolve_read(&self, raw: &str) -> Result<PathBuf, String> {
+        self.resolve_within(raw, &self.read_roots)
+    }
+
+    fn resolve_within(&self, raw: &str, more_roots: &[PathBuf]) -> Result<PathBuf, String> {
         if raw.trim().is_empty() {
             return Err("the path is empty".to_string());
         }
@@ -75,7 +97,12 @@ impl Policy {
         for name in rest.into_iter().rev() {
             resolved.push(name);
         }
-        if self.roots.iter().any(|root| resolved.starts_with(root)) {
+        if self
+            .roots
+            .iter()
+            .chain(more_roots)
+            .any(|root| resolved.starts_with(root))
+        {
             Ok(resolved)
         } else {
             Err(format!(
@@ -88,13 +115,6 @@ impl Policy {
                     .join(", ")
             ))
         }
-    }
-}
-
-fn expand_home(path: &str) -> PathBuf {
-    match (path.strip_prefix("~/"), dirs::home_dir()) {
-        (Some(rest), Some(home)) => home.join(rest),
-        _ => PathBuf::from(path),
     }
 }
 

@@ -1,27 +1,31 @@
-//! The model: `ask(prompt)`, `ask(prompt, #{ model, system, temperature, tools })` and
-//! `chat(message)`, through the one agent loop.
+//! The model: `ask(prompt)`, `ask(prompt, #{ model, system, temperature, tools, stream })`
+//! and `chat(message)`, through the one agent loop.
 
 use async_trait::async_trait;
 use rhai::{Map, NativeCallContext};
 
 use crate::agent::tools::ToolOutput;
-use crate::agent::{Agent, Approval, Observer};
+use crate::agent::{Agent, Approval, LogObserver, Observer};
 use crate::provider::ToolCall;
 use crate::script::catalog::Binder;
 use crate::script::context::{ChatSession, RhaiResult, RunContext, run_context};
 
-/// A script collects the answer as a value; tool activity goes to the log.
-struct Quiet;
+/// Shows the answer as it arrives (`ask(…, #{ stream: true })`), tool activity to the log.
+struct Streaming {
+    sink: crate::script::OutputSink,
+    shown: String,
+}
 
 #[async_trait]
-impl Observer for Quiet {
-    fn text(&mut self, _delta: &str) {}
+impl Observer for Streaming {
+    fn text(&mut self, delta: &str) {
+        (self.sink)(delta);
+        self.shown.push_str(delta);
+    }
     fn tool_call(&mut self, call: &ToolCall) {
-        tracing::info!(target: "script", tool = call.name, "the model called a tool");
+        LogObserver.tool_call(call);
     }
     fn tool_result(&mut self, _call: &ToolCall, _output: &ToolOutput) {}
-    /// A script has nobody to ask: calls that need approval follow the run's policy
-    /// (`localgpt run` approves, a daemon task does not), and are refused under `ask`.
     async fn approve(&mut self, _request: &str) -> Option<Approval> {
         None
     }
@@ -49,21 +53,43 @@ fn ask(call: &NativeCallContext, prompt: &str, options: &Map) -> RhaiResult<Stri
                 .or_else(|| v.as_int().ok().map(|i| i as f64))
         })
         .map(|t| t as f32);
+    let stream = options
+        .get("stream")
+        .and_then(|v| v.as_bool().ok())
+        .unwrap_or(false);
+    const OPTIONS: [&str; 5] = ["model", "system", "temperature", "tools", "stream"];
     for key in options.keys() {
-        if !["model", "system", "temperature", "tools"].contains(&key.as_str()) {
-            return Err(
-                format!("ask: unknown option `{key}` (model, system, temperature, tools)").into(),
-            );
+        if !OPTIONS.contains(&key.as_str()) {
+            return Err(format!("ask: unknown option `{key}` ({})", OPTIONS.join(", ")).into());
         }
     }
     let mut agent = agent(&run, &model, tools)?
         .with_system(text("system"))
         .with_temperature(temperature);
     let mut conversation = Vec::new();
-    let report = run
-        .block_on(agent.turn(&mut conversation, prompt, None, &mut Quiet))?
-        .map_err(|err| format!("ask: {err}"))?;
-    Ok(report.text)
+    match (stream, run.stream.clone()) {
+        (true, Some(sink)) => {
+            let mut observer = Streaming {
+                sink,
+                shown: String::new(),
+            };
+            let outcome =
+                run.block_on(agent.turn(&mut conversation, prompt, None, &mut observer))?;
+            if !observer.shown.is_empty() && !observer.shown.ends_with('\n') {
+                (observer.sink)("\n");
+            }
+            Ok(outcome.map_err(|err| format!("ask: {err}"))?.text)
+        }
+        (quiet, _) => {
+            let report = run
+                .block_on(agent.turn(&mut conversation, prompt, None, &mut LogObserver))?
+                .map_err(|err| format!("ask: {err}"))?;
+            if quiet {
+                (run.output)(report.text.trim_end());
+            }
+            Ok(report.text)
+        }
+    }
 }
 
 pub fn register(b: &mut Binder) {
@@ -75,8 +101,8 @@ pub fn register(b: &mut Binder) {
     );
     b.func(
         "ask",
-        "ask(prompt: String, options: #{ model, system, temperature, tools }) -> String",
-        "Asks with a chosen model, system prompt, temperature, and tools on or off.",
+        "ask(prompt: String, options: #{ model, system, temperature, tools, stream }) -> String",
+        "Asks with a chosen model, system prompt, temperature, tools on or off; `stream: true` also shows the answer as it arrives.",
         |call: NativeCallContext, prompt: &str, options: Map| ask(&call, prompt, &options),
     );
     b.func(
@@ -111,7 +137,7 @@ pub fn register(b: &mut Binder) {
                     &mut session.conversation,
                     message,
                     session.transcript.as_ref(),
-                    &mut Quiet,
+                    &mut LogObserver,
                 ))?
                 .map_err(|err| format!("chat: {err}"))?;
             Ok(report.text)

@@ -7,9 +7,11 @@ mod data;
 pub use data::ExitRequest;
 mod fs;
 mod http;
+mod io;
 mod llm;
 mod memory;
 mod shell;
+mod skills;
 
 use rhai::Module;
 
@@ -22,12 +24,14 @@ type Register = fn(&mut Binder);
 pub fn build() -> (Module, Vec<FnDoc>) {
     let mut module = Module::new();
     let mut docs = Vec::new();
-    let families: [(&'static str, Register); 6] = [
+    let families: [(&'static str, Register); 8] = [
         ("llm", llm::register),
         ("memory", memory::register),
         ("shell", shell::register),
         ("fs", fs::register),
         ("http", http::register),
+        ("skills", skills::register),
+        ("io", io::register),
         ("data", data::register),
     ];
     for (family, register) in families {

@@ -1,4 +1,5 @@
-//! Commands: `bash(cmd)` → `#{ code, stdout, stderr }`, `sh(cmd)` → stdout or an error.
+//! Commands: `bash(cmd)` → `#{ code, stdout, stderr }`, `sh(cmd)` → stdout or an error,
+//! and `shell_quote(text)` to put any text into a command line safely.
 //! The same runner as the model's `bash` tool: secrets scrubbed, timeout, process group.
 
 use std::time::Duration;
@@ -57,5 +58,11 @@ pub fn register(b: &mut Binder) {
             }
             Ok(result.stdout)
         },
+    );
+    b.func(
+        "shell_quote",
+        "shell_quote(text: String) -> String",
+        "The text as one shell word, quoted so the shell passes it on unchanged.",
+        |text: &str| -> String { shell_words::quote(text).into_owned() },
     );
 }
