@@ -258,7 +258,10 @@ pub enum SkillsCommand {
     /// List the skills available here: built-in and your own, with any problems.
     List,
     /// Show a skill's description, usage, where it lives and its source.
-    Show { name: String },
+    Show {
+        /// The skill, as `localgpt skills list` names it.
+        name: String,
+    },
     /// Run a skill, as `/name args` does in the prompt.
     #[command(
         long_about = "Run a skill, as `/name args` does in the prompt. A Rhai skill runs as a \
@@ -270,12 +273,15 @@ pub enum SkillsCommand {
         /// and to tool approvals; an explicit tools.approval = "deny" still holds.
         #[arg(short, long)]
         yes: bool,
+        /// The skill, as `localgpt skills list` names it.
         name: String,
+        /// Its arguments, as you would type them after /NAME.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
     /// Create a skill in the workspace from a commented template, ready to edit.
     New {
+        /// Letters, digits, `-` and `_`; a built-in of the same name is replaced.
         name: String,
         /// A prompt skill (NAME/SKILL.md) instead of a Rhai one (NAME.rhai).
         #[arg(long)]

@@ -23,11 +23,18 @@ pub fn run(command: SkillsCommand, ctx: &mut Context<'_>) -> Result<u8> {
         .as_ref()
         .context("internal: skills needs the settings loaded")?;
     let skills = Skills::discover(&ctx.home, &settings.config);
+    let skills = match command {
+        SkillsCommand::List | SkillsCommand::Show { .. } => skills.with_syntax_checked(),
+        _ => skills,
+    };
     match command {
         SkillsCommand::List => list(&skills, ctx.style),
         SkillsCommand::Show { name } => show(skills.find(&name)?, ctx.style),
         SkillsCommand::Run { yes, name, args } => {
-            let skill = skills.find(&name)?.clone();
+            let mut skill = skills.find(&name)?.clone();
+            if let Some(problem) = skill.syntax_problem() {
+                skill.problem = Some(problem);
+            }
             run_skill(ctx, &skill, args, yes)
         }
         SkillsCommand::New { name, prompt } => new(ctx, &skills, &name, prompt),

@@ -61,7 +61,7 @@ impl Repl {
     }
 
     pub(super) fn cmd_skills(&mut self, _args: &str) -> Result<Flow> {
-        let skills = self.skills();
+        let skills = self.skills().with_syntax_checked();
         let width = skills
             .all()
             .iter()

@@ -11,9 +11,15 @@ const BUILT_IN: [(&str, &str); 6] = [
     ("summarize", include_str!("../../skills/summarize.rhai")),
 ];
 
-pub fn skills() -> Vec<Skill> {
-    BUILT_IN
-        .iter()
-        .map(|(name, source)| describe(name, Kind::Rhai, Origin::BuiltIn, (*source).to_string()))
-        .collect()
+/// Parsed once per process.
+pub fn skills() -> &'static [Skill] {
+    static PARSED: std::sync::OnceLock<Vec<Skill>> = std::sync::OnceLock::new();
+    PARSED.get_or_init(|| {
+        BUILT_IN
+            .iter()
+            .map(|(name, source)| {
+                describe(name, Kind::Rhai, Origin::BuiltIn, (*source).to_string())
+            })
+            .collect()
+    })
 }

@@ -20,7 +20,9 @@ pub mod front_matter;
 pub mod header;
 pub mod invoke;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 use crate::config::Config;
 use crate::home::Home;
@@ -99,6 +101,26 @@ impl Skill {
         self.path.as_deref().and_then(Path::parent)
     }
 
+    /// For a Rhai skill, a syntax error in its code (with the line), if there is one.
+    /// Not part of discovery, which runs before every prompt: `skills list` and `show`
+    /// ask for it, and a run reports it anyway.
+    pub fn syntax_problem(&self) -> Option<String> {
+        if self.kind != Kind::Rhai || self.problem.is_some() {
+            return None;
+        }
+        rhai::Engine::new_raw()
+            .compile(&self.source)
+            .err()
+            .map(|err| {
+                let line = err
+                    .1
+                    .line()
+                    .map(|l| format!("line {l}: "))
+                    .unwrap_or_default();
+                format!("{line}{}", err.0)
+            })
+    }
+
     /// `Ok` when the skill can run here; otherwise why not.
     pub fn check_runnable(&self) -> Result<(), SkillError> {
         if let Some(problem) = &self.problem {
@@ -146,7 +168,7 @@ pub struct Skills {
 
 impl Skills {
     pub fn discover(home: &Home, config: &Config) -> Skills {
-        let mut found: Vec<Skill> = builtin::skills();
+        let mut found: Vec<Skill> = builtin::skills().to_vec();
         let mut folders = vec![(home.workspace().join("skills"), Origin::Workspace)];
         folders.extend(
             config
@@ -172,6 +194,16 @@ impl Skills {
         }
         found.sort_by(|a, b| a.name.cmp(&b.name));
         Skills { list: found }
+    }
+
+    /// Records each Rhai skill's syntax error as its problem (see [`Skill::syntax_problem`]).
+    pub fn with_syntax_checked(mut self) -> Skills {
+        for skill in &mut self.list {
+            if let Some(problem) = skill.syntax_problem() {
+                skill.problem = Some(problem);
+            }
+        }
+        self
     }
 
     pub fn all(&self) -> &[Skill] {
@@ -274,6 +306,13 @@ fn scan(folder: &Path, origin: &Origin) -> Vec<Skill> {
         let Some((file, kind, default_name)) = candidate else {
             continue;
         };
+        let stamp = std::fs::metadata(&file)
+            .ok()
+            .map(|meta| (meta.len(), meta.modified().ok()));
+        if let Some(known) = cached(&file, stamp, origin) {
+            skills.push(known);
+            continue;
+        }
         let source = match std::fs::read(&file) {
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(text) => Ok(text),
@@ -288,10 +327,37 @@ fn scan(folder: &Path, origin: &Origin) -> Vec<Skill> {
                 ..describe(default_name, kind, origin.clone(), String::new())
             },
         };
-        skill.path = Some(file);
+        skill.path = Some(file.clone());
+        remember(file, stamp, &skill);
         skills.push(skill);
     }
     skills
+}
+
+/// A file's size and modification time: when both are unchanged, so is the skill.
+type Stamp = Option<(u64, Option<std::time::SystemTime>)>;
+
+/// Skills already read in this process, by file. Discovery runs before every prompt and
+/// every turn; with the cache it costs a `stat` per skill instead of a parse.
+fn cache() -> &'static Mutex<HashMap<PathBuf, (Stamp, Skill)>> {
+    static CACHE: OnceLock<Mutex<HashMap<PathBuf, (Stamp, Skill)>>> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+fn cached(file: &Path, stamp: Stamp, origin: &Origin) -> Option<Skill> {
+    stamp?;
+    let cache = cache().lock().ok()?;
+    let (known, skill) = cache.get(file)?;
+    (*known == stamp && skill.origin == *origin).then(|| skill.clone())
+}
+
+fn remember(file: PathBuf, stamp: Stamp, skill: &Skill) {
+    if stamp.is_none() {
+        return;
+    }
+    if let Ok(mut cache) = cache().lock() {
+        cache.insert(file, (stamp, skill.clone()));
+    }
 }
 
 /// A skill from its file's text: the header or front matter read, problems recorded.
@@ -319,6 +385,8 @@ pub(crate) fn describe(default_name: &str, kind: Kind, origin: Origin, source: S
     if let Err(problem) = parsed {
         skill.problem = Some(problem);
     } else if let Err(problem) = check_name(&skill.name) {
+        // Listed under its file's name, so that the person can find it to fix it.
+        skill.name = default_name.to_string();
         skill.problem = Some(problem);
     }
     skill.unavailable = unmet(&requirements);
@@ -360,17 +428,7 @@ fn read_rhai_header(skill: &mut Skill, requirements: &mut Requirements) -> Resul
             .map(str::to_string)
             .collect();
     }
-    rhai::Engine::new_raw()
-        .compile(&skill.source)
-        .map(drop)
-        .map_err(|err| {
-            let line = err
-                .1
-                .line()
-                .map(|l| format!("line {l}: "))
-                .unwrap_or_default();
-            format!("{line}{}", err.0)
-        })
+    Ok(())
 }
 
 fn read_front_matter(skill: &mut Skill, requirements: &mut Requirements) -> Result<(), String> {

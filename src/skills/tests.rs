@@ -16,6 +16,7 @@ fn write(path: &Path, text: &str) {
 fn built_ins_parse_cleanly_and_say_what_they_do() {
     for skill in builtin::skills() {
         assert_eq!(skill.problem, None, "{}", skill.name);
+        assert_eq!(skill.syntax_problem(), None, "{}", skill.name);
         assert!(skill.description.len() > 20, "{}", skill.name);
         assert!(skill.usage.is_some(), "{}", skill.name);
     }
@@ -79,6 +80,7 @@ fn names_come_from_the_header_and_are_checked() {
         "//! name: two words\n".into(),
     );
     assert!(skill.problem.unwrap().contains("two words"));
+    assert_eq!(skill.name, "file", "listed under the file's name");
 }
 
 #[test]
