@@ -291,30 +291,42 @@ pub enum SkillsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum HeartbeatCommand {
-    /// List scheduled tasks with their schedule, next run and last result.
+    /// List scheduled tasks: schedule in words and as cron, next run, last result.
     List,
-    /// Run a scheduled task now, in the foreground.
-    Run { name: String },
-    /// Show the history of runs.
+    /// Run a scheduled task now, in the foreground, with the daemon's limits.
+    Run {
+        /// The task: the name of its file in workspace/heartbeat/, without `.rhai`.
+        name: String,
+    },
+    /// Have the assistant work through HEARTBEAT.md now (any time of day).
+    Check,
+    /// Show the history of runs, newest first.
     Log {
-        /// Only this task.
+        /// Only this task (`HEARTBEAT.md` for the checks).
         name: Option<String>,
         /// How many runs to show.
         #[arg(long, short = 'n', default_value_t = 20)]
         limit: usize,
+        /// One JSON object per run, a line each.
+        #[arg(long)]
+        json: bool,
     },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum DaemonCommand {
-    /// Start the daemon in the background.
+    /// Start the daemon in the background (logs go to ~/.localgpt/logs/).
     Start,
-    /// Stop the daemon gracefully.
+    /// Stop the daemon: running tasks get heartbeat.stop_grace, then are cancelled.
     Stop,
     /// Is it running? Its pid, uptime, next scheduled runs and last results.
     Status,
     /// Run the daemon in the foreground (for systemd, launchd and debugging).
-    Run,
+    Run {
+        /// Started by `daemon start`: leave the terminal's session.
+        #[arg(long, hide = true)]
+        detach: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -22,6 +22,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod env;
+pub mod heartbeat;
 pub mod home;
 pub mod logging;
 pub mod markdown;

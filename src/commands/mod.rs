@@ -5,6 +5,8 @@
 
 mod ask;
 mod config;
+mod daemon;
+mod heartbeat;
 mod memory;
 mod run;
 mod sessions;
@@ -14,7 +16,10 @@ use std::io::{IsTerminal, Write};
 
 use anyhow::Result;
 
-use crate::cli::{Cli, Command, ConfigCommand, MemoryCommand, SessionsCommand, SkillsCommand};
+use crate::cli::{
+    Cli, Command, ConfigCommand, DaemonCommand, HeartbeatCommand, MemoryCommand, SessionsCommand,
+    SkillsCommand,
+};
 use crate::config::{Overrides, Settings};
 use crate::env::EnvSource;
 use crate::home::Home;
@@ -125,9 +130,10 @@ fn dispatch(command: Option<Command>, ctx: &mut Context<'_>) -> Result<u8> {
             | Command::Ask(_)
             | Command::Run(_)
             | Command::Skills(_)
+            | Command::Heartbeat(_)
+            | Command::Daemon(_)
             | Command::Completions { .. },
         ) => None,
-        Some(Command::Heartbeat(_)) | Some(Command::Daemon(_)) => Some("the heartbeat daemon"),
         Some(Command::Serve(_)) => Some("the HTTP API"),
     };
     if let Some(arrives_with) = arrives_with {
@@ -150,6 +156,8 @@ fn dispatch(command: Option<Command>, ctx: &mut Context<'_>) -> Result<u8> {
         Some(Command::Ask(args)) => ask::run(args, ctx),
         Some(Command::Run(args)) => run::run(args, ctx),
         Some(Command::Skills(command)) => skills::run(command, ctx),
+        Some(Command::Heartbeat(command)) => heartbeat::run(command, ctx),
+        Some(Command::Daemon(command)) => daemon::run(command, ctx),
         _ => Ok(EXIT_OK),
     }
 }
@@ -194,8 +202,18 @@ fn command_name(command: Option<&Command>) -> &'static str {
             SkillsCommand::Run { .. } => "skills run",
             SkillsCommand::New { .. } => "skills new",
         },
-        Some(Command::Heartbeat(_)) => "heartbeat",
-        Some(Command::Daemon(_)) => "daemon",
+        Some(Command::Heartbeat(command)) => match command {
+            HeartbeatCommand::List => "heartbeat list",
+            HeartbeatCommand::Run { .. } => "heartbeat run",
+            HeartbeatCommand::Check => "heartbeat check",
+            HeartbeatCommand::Log { .. } => "heartbeat log",
+        },
+        Some(Command::Daemon(command)) => match command {
+            DaemonCommand::Start => "daemon start",
+            DaemonCommand::Stop => "daemon stop",
+            DaemonCommand::Status => "daemon status",
+            DaemonCommand::Run { .. } => "daemon run",
+        },
         Some(Command::Serve(_)) => "serve",
         Some(Command::Completions { .. }) => "completions",
         Some(Command::Config(config)) => match config {

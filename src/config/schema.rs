@@ -25,6 +25,7 @@ pub struct Config {
     pub script: ScriptConfig,
     pub memory: MemoryConfig,
     pub skills: SkillsConfig,
+    pub heartbeat: HeartbeatConfig,
     pub server: ServerConfig,
     pub logging: LoggingConfig,
 }
@@ -258,6 +259,45 @@ impl Default for SkillsConfig {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
+pub struct HeartbeatConfig {
+    /// The HEARTBEAT.md check; scheduled tasks run either way.
+    pub enabled: bool,
+    /// How often HEARTBEAT.md is checked (`30m`, `1h`).
+    pub interval: String,
+    /// `"08:00-22:00"`: when the check may run; empty means any time.
+    pub active_hours: String,
+    /// IANA name (`Europe/Berlin`) for schedules and active hours; empty means local time.
+    pub timezone: String,
+    /// A command given each heartbeat message as its last argument (`notify-send LocalGPT`).
+    pub notify: String,
+    /// Whether tasks and heartbeat turns may run shell commands (nobody is there to ask).
+    pub allow_bash: bool,
+    /// A task's time limit unless its header says otherwise (`//! timeout: 1m`).
+    pub task_timeout: String,
+    /// On stop, how long running tasks get to finish before they are cancelled.
+    pub stop_grace: String,
+    /// The model of heartbeat turns; empty means agent.model.
+    pub model: String,
+}
+
+impl Default for HeartbeatConfig {
+    fn default() -> Self {
+        HeartbeatConfig {
+            enabled: true,
+            interval: "30m".to_string(),
+            active_hours: "08:00-22:00".to_string(),
+            timezone: String::new(),
+            notify: String::new(),
+            allow_bash: false,
+            task_timeout: "5m".to_string(),
+            stop_grace: "10s".to_string(),
+            model: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ServerConfig {
     /// Whether `localgpt daemon` also serves the HTTP API.
     pub enabled: bool,
@@ -405,6 +445,9 @@ impl Config {
                     "a context window is at least 256 tokens".to_string(),
                 );
             }
+        }
+        if let Err((key, message)) = self.heartbeat.check() {
+            return invalid(format!("heartbeat.{key}"), message);
         }
         if self.memory.max_file_kb == 0 {
             return invalid(

@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 use crate::home::{Home, append_locked};
 use crate::provider::{Message, Usage};
 
+#[derive(Debug, Clone)]
 pub struct Transcript {
     pub id: String,
     pub path: PathBuf,

@@ -18,6 +18,8 @@ pub struct Policy {
     read_roots: Vec<PathBuf>,
     cwd: PathBuf,
     pub approval: ApprovalMode,
+    /// Whether shell commands may run at all (the daemon's `heartbeat.allow_bash`).
+    pub commands_allowed: bool,
 }
 
 impl Policy {
@@ -33,12 +35,33 @@ impl Policy {
             read_roots: Vec::new(),
             cwd: cwd.to_path_buf(),
             approval: tools.approval,
+            commands_allowed: true,
         }
     }
 
     pub fn with_approval(mut self, approval: ApprovalMode) -> Policy {
         self.approval = approval;
         self
+    }
+
+    pub fn with_commands(mut self, allowed: bool) -> Policy {
+        self.commands_allowed = allowed;
+        self
+    }
+
+    /// Why a shell command may not run under this policy, if it may not.
+    pub fn refuse_command(&self, command: &str) -> Option<String> {
+        if self.approval == ApprovalMode::Deny {
+            return Some(format!(
+                "not allowed: `{command}` (tools.approval is \"deny\")"
+            ));
+        }
+        (!self.commands_allowed).then(|| {
+            format!(
+                "not allowed: `{command}`: shell commands are off where nobody can approve \
+                 them (set heartbeat.allow_bash = true to allow them)"
+            )
+        })
     }
 
     /// Lets reads (never writes) reach these folders too.

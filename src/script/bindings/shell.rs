@@ -7,13 +7,12 @@ use std::time::Duration;
 use rhai::{Map, NativeCallContext};
 
 use crate::agent::tools::{CommandResult, run_command};
-use crate::config::ApprovalMode;
 use crate::script::catalog::Binder;
 use crate::script::context::{RhaiResult, RunContext, run_context};
 
 fn run(run: &RunContext, command_line: &str) -> RhaiResult<CommandResult> {
-    if run.policy.approval == ApprovalMode::Deny {
-        return Err(format!("not allowed: `{command_line}` (tools.approval is \"deny\")").into());
+    if let Some(refusal) = run.policy.refuse_command(command_line) {
+        return Err(refusal.into());
     }
     let timeout = Duration::from_secs(run.config.tools.bash_timeout_secs);
     let result = run.block_on(run_command(command_line, run.policy.cwd(), timeout, false))?;

@@ -1,0 +1,513 @@
+//! The daemon's loop. It sleeps until the next scheduled run, the next HEARTBEAT.md check,
+//! a change in the workspace (seen by the file watcher) or a finished run — nothing wakes
+//! it in between. Each run goes to a blocking thread; a run still going when its next time
+//! comes is recorded as skipped, never doubled. On shutdown running tasks get
+//! `heartbeat.stop_grace` to finish and are then cancelled.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use super::check::{self, CheckOutcome};
+use super::history::{HEARTBEAT_TASK, History, Run, Status};
+use super::runner::{RunEnv, run_task};
+use super::schedule::{Schedule, Zone};
+use super::tasks::{self, Task};
+use crate::script::Cancel;
+use crate::session::Transcript;
+
+/// Memory files are reindexed this long after the last change (editors write in bursts).
+const REINDEX_DELAY: Duration = Duration::from_secs(2);
+
+/// What `daemon status` reads: written whenever the plan changes.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+pub struct DaemonState {
+    pub pid: u32,
+    pub started: DateTime<Utc>,
+    pub next_check: Option<DateTime<Utc>>,
+    pub tasks: Vec<TaskState>,
+    pub running: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct TaskState {
+    pub name: String,
+    pub schedule: String,
+    pub next: Option<DateTime<Utc>>,
+    pub problem: Option<String>,
+}
+
+struct Planned {
+    task: Task,
+    next: Option<DateTime<Utc>>,
+}
+
+pub struct Scheduler {
+    env: RunEnv,
+    zone: Zone,
+    history: Arc<Mutex<History>>,
+    planned: Vec<Planned>,
+    running: HashMap<String, Cancel>,
+    done_tx: mpsc::UnboundedSender<String>,
+    done_rx: mpsc::UnboundedReceiver<String>,
+    next_check: Option<DateTime<Utc>>,
+    reindex_at: Option<tokio::time::Instant>,
+    transcript: Option<Transcript>,
+    state: DaemonState,
+}
+
+impl Scheduler {
+    pub fn new(env: RunEnv, history: History) -> Scheduler {
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        let now = Utc::now();
+        Scheduler {
+            zone: env.config.heartbeat.zone(),
+            next_check: Some(now + env.config.heartbeat.interval()),
+            env,
+            history: Arc::new(Mutex::new(history)),
+            planned: Vec::new(),
+            running: HashMap::new(),
+            done_tx,
+            done_rx,
+            reindex_at: None,
+            transcript: None,
+            state: DaemonState {
+                pid: std::process::id(),
+                started: now,
+                ..DaemonState::default()
+            },
+        }
+    }
+
+    /// Runs until `shutdown` resolves, then stops gracefully.
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
+        let (watch_tx, mut watch_rx) = mpsc::unbounded_channel::<Vec<PathBuf>>();
+        let _watcher = self.watch(watch_tx);
+        let now = Utc::now();
+        self.plan(now);
+        self.start_of_day(now);
+        tokio::pin!(shutdown);
+        loop {
+            let now = Utc::now();
+            self.fire_due(now);
+            self.write_state();
+            let sleep = tokio::time::sleep(self.until_next(Utc::now()));
+            tokio::select! {
+                () = sleep => {
+                    if self.reindex_at.is_some_and(|at| at <= tokio::time::Instant::now()) {
+                        self.reindex_at = None;
+                        self.reindex();
+                    }
+                }
+                Some(paths) = watch_rx.recv() => {
+                    let mut paths = paths;
+                    while let Ok(more) = watch_rx.try_recv() {
+                        paths.extend(more);
+                    }
+                    self.changed(&paths);
+                }
+                Some(name) = self.done_rx.recv() => {
+                    self.running.remove(&name);
+                }
+                () = &mut shutdown => break,
+            }
+        }
+        self.stop().await;
+    }
+
+    fn watch(
+        &self,
+        sender: mpsc::UnboundedSender<Vec<PathBuf>>,
+    ) -> Option<notify::RecommendedWatcher> {
+        use notify::Watcher as _;
+        let workspace = self.env.home.workspace();
+        let _ = std::fs::create_dir_all(tasks::folder(&self.env.home));
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                if let Ok(event) = event
+                    && !matches!(event.kind, notify::EventKind::Access(_))
+                {
+                    let _ = sender.send(event.paths);
+                }
+            })
+            .map_err(|err| tracing::warn!("cannot watch {}: {err}", workspace.display()))
+            .ok()?;
+        match watcher.watch(&workspace, notify::RecursiveMode::Recursive) {
+            Ok(()) => Some(watcher),
+            Err(err) => {
+                tracing::warn!(
+                    "cannot watch {} ({err}); new tasks are seen after a restart",
+                    workspace.display()
+                );
+                None
+            }
+        }
+    }
+
+    fn changed(&mut self, paths: &[PathBuf]) {
+        let folder = tasks::folder(&self.env.home);
+        if paths.iter().any(|path| path.starts_with(&folder)) {
+            tracing::info!("the tasks folder changed; reading it again");
+            self.plan(Utc::now());
+        }
+        let memory_changed = paths.iter().any(|path| {
+            path.extension().is_some_and(|ext| ext == "md") && !path.starts_with(&folder)
+        });
+        if memory_changed {
+            self.reindex_at = Some(tokio::time::Instant::now() + REINDEX_DELAY);
+        }
+    }
+
+    /// Reads the tasks and when each runs next; a task that keeps its schedule keeps its
+    /// next time.
+    fn plan(&mut self, now: DateTime<Utc>) {
+        let found = tasks::discover(&self.env.home, &self.env.config);
+        let mut planned = Vec::with_capacity(found.len());
+        for task in found {
+            let previous = self.planned.iter().find(|p| {
+                p.task.name == task.name
+                    && p.task.schedule.as_ref().ok().map(Schedule::expression)
+                        == task.schedule.as_ref().ok().map(Schedule::expression)
+            });
+            let next = match (previous, &task.schedule) {
+                (Some(previous), _) => previous.next,
+                (None, Ok(schedule)) => schedule.next_after(now, self.zone),
+                (None, Err(problem)) => {
+                    tracing::warn!("heartbeat task {}: {problem}", task.name);
+                    None
+                }
+            };
+            planned.push(Planned { task, next });
+        }
+        self.planned = planned;
+    }
+
+    /// `@reboot` tasks, and `catch_up` tasks that missed runs while the daemon was down.
+    fn start_of_day(&mut self, now: DateTime<Utc>) {
+        let mut starts = Vec::new();
+        for planned in &self.planned {
+            let Ok(schedule) = &planned.task.schedule else {
+                continue;
+            };
+            if matches!(schedule, Schedule::Reboot) {
+                starts.push((planned.task.clone(), "reboot"));
+            } else if planned.task.catch_up {
+                let last = self
+                    .history
+                    .lock()
+                    .ok()
+                    .and_then(|h| h.last_started(&planned.task.name).ok().flatten());
+                let missed = last
+                    .and_then(|last| schedule.next_after(last, self.zone))
+                    .is_some_and(|due| due < now);
+                if missed {
+                    starts.push((planned.task.clone(), "catch-up"));
+                }
+            }
+        }
+        for (task, trigger) in starts {
+            self.start(&task, trigger);
+        }
+    }
+
+    fn fire_due(&mut self, now: DateTime<Utc>) {
+        let mut due = Vec::new();
+        for planned in &mut self.planned {
+            if planned.next.is_some_and(|next| next <= now) {
+                due.push(planned.task.clone());
+                // From now, not from the missed time: late runs are not replayed.
+                planned.next = planned
+                    .task
+                    .schedule
+                    .as_ref()
+                    .ok()
+                    .and_then(|s| s.next_after(now, self.zone));
+            }
+        }
+        for task in due {
+            self.start(&task, "schedule");
+        }
+        if self.next_check.is_some_and(|at| at <= now) {
+            self.next_check = Some(now + self.env.config.heartbeat.interval());
+            self.start_check(now);
+        }
+    }
+
+    fn until_next(&self, now: DateTime<Utc>) -> Duration {
+        let mut next = self.planned.iter().filter_map(|p| p.next).min();
+        if let Some(check) = self.next_check {
+            next = Some(next.map_or(check, |n| n.min(check)));
+        }
+        let mut wait = next
+            .map(|at| (at - now).to_std().unwrap_or(Duration::ZERO))
+            // Nothing scheduled: sleep long; the watcher wakes us for a new task.
+            .unwrap_or(Duration::from_secs(86_400));
+        if let Some(at) = self.reindex_at {
+            wait = wait.min(at.saturating_duration_since(tokio::time::Instant::now()));
+        }
+        wait
+    }
+
+    fn record(history: &Mutex<History>, run: &Run) {
+        match history.lock() {
+            Ok(history) => {
+                if let Err(err) = history.record(run) {
+                    tracing::error!("{err}");
+                }
+            }
+            Err(_) => tracing::error!("the run history is unavailable"),
+        }
+        tracing::info!(
+            task = run.task,
+            trigger = run.trigger,
+            status = run.status.as_str(),
+            ms = run.duration_ms,
+            "heartbeat run"
+        );
+    }
+
+    fn start(&mut self, task: &Task, trigger: &str) {
+        if self.running.contains_key(&task.name) {
+            Self::record(
+                &self.history,
+                &Run {
+                    task: task.name.clone(),
+                    trigger: trigger.to_string(),
+                    started: Utc::now(),
+                    duration_ms: 0,
+                    status: Status::Skipped,
+                    output: "the previous run was still going".to_string(),
+                },
+            );
+            return;
+        }
+        let cancel = Cancel::new();
+        self.running.insert(task.name.clone(), cancel.clone());
+        let (env, history, done) = (self.env.clone(), self.history.clone(), self.done_tx.clone());
+        let (task, trigger) = (task.clone(), trigger.to_string());
+        tokio::task::spawn_blocking(move || {
+            let run = run_task(&env, &task, &trigger, cancel, None);
+            Self::record(&history, &run);
+            let _ = done.send(task.name);
+        });
+    }
+
+    fn start_check(&mut self, now: DateTime<Utc>) {
+        if let Some(reason) = check::idle_reason(&self.env, now, false) {
+            tracing::debug!("heartbeat check skipped: {reason}");
+            return;
+        }
+        if self.running.contains_key(HEARTBEAT_TASK) {
+            tracing::info!("the previous heartbeat check is still going");
+            return;
+        }
+        if self.transcript.is_none() {
+            self.transcript = Transcript::start(
+                &self.env.home,
+                &self.env.model,
+                "heartbeat",
+                chrono::Local::now(),
+            )
+            .map_err(|err| tracing::warn!("the heartbeat session will not be saved: {err}"))
+            .ok();
+        }
+        let cancel = Cancel::new();
+        self.running
+            .insert(HEARTBEAT_TASK.to_string(), cancel.clone());
+        let (env, history, done) = (self.env.clone(), self.history.clone(), self.done_tx.clone());
+        let transcript = self.transcript.clone();
+        tokio::spawn(async move {
+            let clock = std::time::Instant::now();
+            let outcome = tokio::select! {
+                outcome = check::run_check(&env, &history, transcript.as_ref(), now) => outcome,
+                () = cancel.cancelled() => CheckOutcome::Failed("stopped with the daemon".into()),
+            };
+            let run = check_run(outcome, now, clock.elapsed());
+            Self::record(&history, &run);
+            let _ = done.send(HEARTBEAT_TASK.to_string());
+        });
+    }
+
+    fn reindex(&self) {
+        let (home, config) = (self.env.home.clone(), self.env.config.memory.clone());
+        tokio::task::spawn_blocking(move || {
+            let today = chrono::Local::now().date_naive();
+            let result = crate::memory::Memory::open(&home, &config, today)
+                .and_then(|mut memory| memory.reindex(false, &mut |_, _| {}));
+            match result {
+                Ok(report) => tracing::info!("memory reindexed: {report:?}"),
+                Err(err) => tracing::warn!("memory reindex failed: {err}"),
+            }
+        });
+    }
+
+    fn write_state(&mut self) {
+        self.state.next_check = self.next_check;
+        self.state.tasks = self
+            .planned
+            .iter()
+            .map(|p| TaskState {
+                name: p.task.name.clone(),
+                schedule: p
+                    .task
+                    .schedule
+                    .as_ref()
+                    .map(|s| s.expression().to_string())
+                    .unwrap_or_default(),
+                next: p.next,
+                problem: p.task.problem().map(str::to_string),
+            })
+            .collect();
+        let mut running: Vec<String> = self.running.keys().cloned().collect();
+        running.sort();
+        self.state.running = running;
+        if let Ok(text) = serde_json::to_vec_pretty(&self.state)
+            && let Err(err) = crate::home::write_atomic(&state_file(&self.env.home), &text)
+        {
+            tracing::warn!("cannot write the daemon state: {err}");
+        }
+    }
+
+    async fn stop(&mut self) {
+        let grace = self.env.config.heartbeat.stop_grace();
+        if !self.running.is_empty() {
+            tracing::info!(
+                "stopping: waiting up to {} for {} running task(s)",
+                super::format_duration(grace),
+                self.running.len()
+            );
+        }
+        let deadline = tokio::time::Instant::now() + grace;
+        while !self.running.is_empty() {
+            match tokio::time::timeout_at(deadline, self.done_rx.recv()).await {
+                Ok(Some(name)) => {
+                    self.running.remove(&name);
+                }
+                _ => break,
+            }
+        }
+        for cancel in self.running.values() {
+            cancel.cancel();
+        }
+        // Cancelled runs notice within a moment and record themselves.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !self.running.is_empty() {
+            match tokio::time::timeout_at(deadline, self.done_rx.recv()).await {
+                Ok(Some(name)) => {
+                    self.running.remove(&name);
+                }
+                _ => break,
+            }
+        }
+        let _ = std::fs::remove_file(state_file(&self.env.home));
+    }
+}
+
+/// Where the running daemon describes its plan.
+pub fn state_file(home: &crate::home::Home) -> PathBuf {
+    home.root().join("daemon.state.json")
+}
+
+/// A check's outcome as a history record.
+pub fn check_run(outcome: CheckOutcome, started: DateTime<Utc>, took: Duration) -> Run {
+    let (status, output) = match outcome {
+        CheckOutcome::Idle(reason) => (Status::Skipped, reason),
+        CheckOutcome::Ok => (Status::Ok, check::OK_TOKEN.to_string()),
+        CheckOutcome::Message(message) => (Status::Ok, message),
+        CheckOutcome::Repeated(message) => (
+            Status::Skipped,
+            format!("said within the last 24 hours, not sent again: {message}"),
+        ),
+        CheckOutcome::Failed(error) => (Status::Error, error),
+    };
+    Run {
+        task: HEARTBEAT_TASK.to_string(),
+        trigger: "interval".to_string(),
+        started,
+        duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+        status,
+        output,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missed_runs_are_caught_up_only_where_asked_and_reboot_tasks_run_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = crate::home::Home::at(dir.path());
+        let folder = tasks::folder(&home);
+        std::fs::create_dir_all(&folder).unwrap();
+        for (name, header) in [
+            ("eager", "//! schedule: 0 0 1 1 *\n//! catch_up: true\n"),
+            ("lazy", "//! schedule: 0 0 1 1 *\n"),
+            ("fresh", "//! schedule: 0 0 1 1 *\n//! catch_up: true\n"),
+            ("boot", "//! schedule: @reboot\n"),
+        ] {
+            std::fs::write(
+                folder.join(format!("{name}.rhai")),
+                format!("{header}print(1);\n"),
+            )
+            .unwrap();
+        }
+        let history = History::open(&home.index_db()).unwrap();
+        let long_ago = Utc::now() - chrono::Duration::days(800);
+        for name in ["eager", "lazy"] {
+            history
+                .record(&Run {
+                    task: name.to_string(),
+                    trigger: "schedule".to_string(),
+                    started: long_ago,
+                    duration_ms: 1,
+                    status: Status::Ok,
+                    output: String::new(),
+                })
+                .unwrap();
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let env = RunEnv {
+            home: home.clone(),
+            config: crate::config::Config::default(),
+            model: "gpt-4o".to_string(),
+            runtime: runtime.handle().clone(),
+        };
+        let mut scheduler = Scheduler::new(env, history);
+        runtime.block_on(async {
+            scheduler.plan(Utc::now());
+            scheduler.start_of_day(Utc::now());
+            while !scheduler.running.is_empty() {
+                if let Some(name) = scheduler.done_rx.recv().await {
+                    scheduler.running.remove(&name);
+                }
+            }
+        });
+        let history = History::open(&home.index_db()).unwrap();
+        let triggers = |task: &str| -> Vec<String> {
+            history
+                .recent(Some(task), 10)
+                .unwrap()
+                .into_iter()
+                .map(|run| run.trigger)
+                .collect()
+        };
+        assert_eq!(triggers("eager"), ["catch-up", "schedule"]);
+        assert_eq!(triggers("lazy"), ["schedule"]);
+        assert!(
+            triggers("fresh").is_empty(),
+            "never ran, so it missed nothing"
+        );
+        assert_eq!(triggers("boot"), ["reboot"]);
+    }
+}
