@@ -387,3 +387,40 @@ fn the_example_tasks_run() {
             .contains("Disk space")
     );
 }
+
+#[test]
+fn stopping_gives_running_tasks_their_grace_then_cancels_them() {
+    let t = Test::new();
+    t.write("config.toml", "[heartbeat]\nstop_grace = \"1s\"\n");
+    task(
+        &t,
+        "quick",
+        "//! schedule: */1 * * * * *\nsleep(300);\nprint(\"finished in time\");\n",
+    );
+    task(
+        &t,
+        "endless",
+        "//! schedule: */1 * * * * *\nsleep(60000);\nprint(\"never\");\n",
+    );
+    t.run(["daemon", "start"]).success();
+    wait_for(&t, "both tasks to start", |all| {
+        !runs_of(all, "quick").is_empty()
+    });
+    let started = Instant::now();
+    t.run(["daemon", "stop"]).success();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the grace is 1 s"
+    );
+    let all = runs(&t);
+    let endless = runs_of(&all, "endless");
+    let cancelled = endless
+        .iter()
+        .find(|r| r["status"] == "error")
+        .unwrap_or_else(|| panic!("{all:#?}"));
+    assert!(
+        cancelled["output"].as_str().unwrap().contains("cancelled"),
+        "{cancelled}"
+    );
+    assert!(runs_of(&all, "quick").iter().any(|r| r["status"] == "ok"));
+}
