@@ -331,12 +331,15 @@ pub enum DaemonCommand {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Port to listen on (default: server.port from config).
+    /// Port to listen on (default: server.port from config; 0 picks a free one).
     #[arg(long, short = 'p')]
     pub port: Option<u16>,
     /// Address to listen on (default: server.bind from config, 127.0.0.1).
     #[arg(long)]
     pub bind: Option<String>,
+    /// Print the API token (creating it if needed) and exit.
+    #[arg(long)]
+    pub print_token: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -31,6 +31,7 @@ pub mod provider;
 pub mod repl;
 pub mod report;
 pub mod script;
+pub mod server;
 pub mod session;
 pub mod skills;
 pub mod style;

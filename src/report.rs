@@ -1,7 +1,7 @@
 //! How a failure reaches the person: printed once, at the edge, with its whole context
 //! chain, and turned into an exit code — 0 ok, 1 a failure while doing the work, 2 a
 //! problem with how LocalGPT was invoked or configured (bad flags, a bad config file, an
-//! unusable home folder, a command not built yet).
+//! unusable home folder).
 
 use std::io::{self, Write};
 
@@ -11,18 +11,6 @@ use crate::memory::MemoryError;
 use crate::provider::ProviderError;
 use crate::session::SessionError;
 use crate::style::Style;
-
-/// A command whose capability has not landed in this version yet.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "{command} is not built yet in this version of LocalGPT; it arrives with {arrives_with}. \
-     Run `localgpt --help` to see what works today."
-)]
-pub struct NotBuiltYet {
-    /// How the person invoked it, e.g. "`localgpt serve`".
-    pub command: String,
-    pub arrives_with: &'static str,
-}
 
 /// A mistake in how a command was invoked that clap cannot catch on its own.
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +30,6 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         }
         if cause.is::<ConfigError>()
             || cause.is::<HomeError>()
-            || cause.is::<NotBuiltYet>()
             || cause.is::<UsageError>()
             || matches!(
                 cause.downcast_ref::<MemoryError>(),
@@ -98,11 +85,7 @@ mod tests {
 
     #[test]
     fn exit_codes_follow_the_cause() {
-        let usage: anyhow::Error = NotBuiltYet {
-            command: "serve".into(),
-            arrives_with: "the HTTP API",
-        }
-        .into();
+        let usage: anyhow::Error = UsageError("no such flag".into()).into();
         assert_eq!(exit_code(&usage), EXIT_USAGE);
         let wrapped = Err::<(), _>(UsageError("bad".into()))
             .context("while starting")

@@ -106,15 +106,6 @@ fn version_prints_the_package_version() {
 }
 
 #[test]
-fn commands_not_built_yet_say_so_and_exit_2() {
-    let t = Test::new();
-    t.run(["serve"])
-        .code(2)
-        .stderr(predicate::str::contains("not built yet"))
-        .stderr(predicate::str::contains("arrives with"));
-}
-
-#[test]
 fn usage_errors_exit_2() {
     let t = Test::new();
     t.run(["no-such-command"]).code(2);

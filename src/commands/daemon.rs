@@ -7,6 +7,7 @@ use chrono::Utc;
 
 use super::Context;
 use super::heartbeat::last_result;
+use super::serve::{DRAIN, shutdown_signal};
 use crate::cli::DaemonCommand;
 use crate::heartbeat::daemon::{self, PidLock};
 use crate::heartbeat::format_duration;
@@ -65,28 +66,42 @@ pub fn run(command: DaemonCommand, ctx: &mut Context<'_>) -> Result<u8> {
                     std::process::id()
                 )?;
             }
-            runtime.block_on(Scheduler::new(env, history).run(shutdown_signal()));
+            runtime.block_on(async {
+                let (stop, stopped) = tokio::sync::watch::channel(false);
+                let server = if settings.config.server.enabled {
+                    let listen = crate::server::Listen {
+                        bind: None,
+                        port: None,
+                    };
+                    let (listener, state) =
+                        crate::server::bind(&ctx.home, settings, &listen).await?;
+                    tracing::info!("serving the API on {}", listener.local_addr()?);
+                    let mut stopped = stopped.clone();
+                    let until = async move {
+                        let _ = stopped.wait_for(|stop| *stop).await;
+                    };
+                    Some(tokio::spawn(crate::server::serve(
+                        listener, state, until, DRAIN,
+                    )))
+                } else {
+                    None
+                };
+                let signal = async {
+                    shutdown_signal().await;
+                    let _ = stop.send(true);
+                };
+                Scheduler::new(env, history).run(signal).await;
+                let _ = stop.send(true);
+                if let Some(server) = server {
+                    let _ = server.await;
+                }
+                anyhow::Ok(())
+            })?;
             tracing::info!("daemon stopped");
             runtime.shutdown_timeout(std::time::Duration::from_secs(1));
             drop(lock);
             Ok(EXIT_OK)
         }
-    }
-}
-
-/// SIGTERM (systemd, launchd, `daemon stop`) or SIGINT (Ctrl-C).
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        () = terminate => {}
-        _ = tokio::signal::ctrl_c() => {}
     }
 }
 

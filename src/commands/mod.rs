@@ -9,6 +9,7 @@ mod daemon;
 mod heartbeat;
 mod memory;
 mod run;
+mod serve;
 mod sessions;
 mod skills;
 
@@ -24,7 +25,7 @@ use crate::config::{Overrides, Settings};
 use crate::env::EnvSource;
 use crate::home::Home;
 use crate::logging::{self, LogSetup, Verbosity};
-use crate::report::{EXIT_OK, NotBuiltYet};
+use crate::report::EXIT_OK;
 use crate::style::Style;
 
 /// What every command gets: where things are and how to print.
@@ -120,33 +121,6 @@ pub fn run(cli: Cli, env: &dyn EnvSource) -> Result<u8> {
 }
 
 fn dispatch(command: Option<Command>, ctx: &mut Context<'_>) -> Result<u8> {
-    let arrives_with = match &command {
-        None => None,
-        Some(
-            Command::Config(_)
-            | Command::Chat(_)
-            | Command::Memory(_)
-            | Command::Sessions(_)
-            | Command::Ask(_)
-            | Command::Run(_)
-            | Command::Skills(_)
-            | Command::Heartbeat(_)
-            | Command::Daemon(_)
-            | Command::Completions { .. },
-        ) => None,
-        Some(Command::Serve(_)) => Some("the HTTP API"),
-    };
-    if let Some(arrives_with) = arrives_with {
-        let command = match command_name(command.as_ref()) {
-            "" => "the interactive prompt".to_string(),
-            name => format!("`localgpt {name}`"),
-        };
-        return Err(NotBuiltYet {
-            command,
-            arrives_with,
-        }
-        .into());
-    }
     match command {
         None => repl(ctx, None),
         Some(Command::Chat(args)) => repl(ctx, args.resume),
@@ -158,7 +132,9 @@ fn dispatch(command: Option<Command>, ctx: &mut Context<'_>) -> Result<u8> {
         Some(Command::Skills(command)) => skills::run(command, ctx),
         Some(Command::Heartbeat(command)) => heartbeat::run(command, ctx),
         Some(Command::Daemon(command)) => daemon::run(command, ctx),
-        _ => Ok(EXIT_OK),
+        Some(Command::Serve(args)) => serve::run(args, ctx),
+        // Answered before the home folder is touched; see `run`.
+        Some(Command::Completions { .. }) => Ok(EXIT_OK),
     }
 }
 

@@ -303,6 +303,16 @@ pub struct ServerConfig {
     pub enabled: bool,
     pub bind: IpAddr,
     pub port: u16,
+    /// Binding an address other machines can reach must be asked for explicitly.
+    pub allow_remote: bool,
+    /// Web origins (`https://app.example.com`) allowed to call the API from a browser.
+    pub cors_origins: Vec<String>,
+    /// The largest request body accepted, in KB.
+    pub max_body_kb: u64,
+    /// Chat turns running at once; more get 429.
+    pub max_concurrent_turns: u32,
+    /// A client must send its request (headers and body) within this many seconds.
+    pub request_timeout_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -311,6 +321,11 @@ impl Default for ServerConfig {
             enabled: false,
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 31327,
+            allow_remote: false,
+            cors_origins: Vec::new(),
+            max_body_kb: 1024,
+            max_concurrent_turns: 4,
+            request_timeout_secs: 30,
         }
     }
 }
@@ -461,6 +476,44 @@ impl Config {
                 "port 0 would pick a random port that clients cannot find; choose 1-65535"
                     .to_string(),
             );
+        }
+        for (key, value) in [
+            ("server.max_body_kb", self.server.max_body_kb),
+            (
+                "server.max_concurrent_turns",
+                u64::from(self.server.max_concurrent_turns),
+            ),
+            (
+                "server.request_timeout_secs",
+                self.server.request_timeout_secs,
+            ),
+        ] {
+            if value == 0 {
+                return invalid(key.to_string(), "must be at least 1".to_string());
+            }
+        }
+        if !self.server.bind.is_loopback() && !self.server.allow_remote {
+            return invalid(
+                "server.bind".to_string(),
+                format!(
+                    "{} can be reached from other machines; set server.allow_remote = true \
+                     if that is what you want (every request still needs the token)",
+                    self.server.bind
+                ),
+            );
+        }
+        for origin in &self.server.cors_origins {
+            let valid = (origin.starts_with("http://") || origin.starts_with("https://"))
+                && !origin.trim_end_matches('/').contains(['?', '#'])
+                && origin.split('/').count() == 3;
+            if !valid {
+                return invalid(
+                    "server.cors_origins".to_string(),
+                    format!(
+                        "\"{origin}\" is not an origin: write it as \"https://app.example.com\" (scheme, host, optional port, no path)"
+                    ),
+                );
+            }
         }
         if let Err(message) = check_log_filter(&self.logging.level) {
             return invalid("logging.level".to_string(), message);

@@ -1,0 +1,464 @@
+//! The native routes besides chat: health and status, sessions, memory, skills, scripts,
+//! the heartbeat, and the OpenAPI description. Blocking work (SQLite, scripts) runs on
+//! the blocking pool, never on the threads that serve connections.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::NaiveDate;
+use hyper::Request;
+use hyper::body::Incoming;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::State;
+use super::chat::provider_error;
+use super::http::{ApiError, ApiResponse, ok_json, parse_json, query_pairs, read_body};
+use crate::agent::{Agent, LogObserver};
+use crate::heartbeat::history::{HEARTBEAT_TASK, History};
+use crate::heartbeat::tasks;
+use crate::memory::{Freshness, Memory, MemoryError};
+use crate::script::{Cancel, Outcome, OutputSink, RunContext, Script, ScriptHost};
+use crate::session::{SessionError, Sessions, load};
+use crate::skills::{Kind, Skills, invoke};
+
+/// The OpenAPI 3.1 description of every route (kept true by a test against the table).
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+pub fn health() -> Result<ApiResponse, ApiError> {
+    ok_json(&json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
+}
+
+pub fn openapi() -> Result<ApiResponse, ApiError> {
+    let spec: Value =
+        serde_json::from_str(OPENAPI).map_err(|err| ApiError::internal(err.to_string()))?;
+    ok_json(&spec)
+}
+
+/// Runs `work` on the blocking pool, turning a panic into a 500.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| ApiError::internal(format!("the request failed: {err}")))?
+}
+
+type Slot = Mutex<Option<(NaiveDate, Memory)>>;
+
+/// Runs `work` with one of the server's memory connections, opening it on first use (and
+/// again on a new day, whose daily log it must watch).
+async fn with_memory<T: Send + 'static>(
+    state: Arc<State>,
+    work: impl FnOnce(&mut Memory) -> Result<T, MemoryError> + Send + 'static,
+) -> Result<T, ApiError> {
+    blocking(move || {
+        let slots: &[Slot] = &state.memory_slots;
+        let mut guard = slots
+            .iter()
+            .find_map(|slot| slot.try_lock().ok())
+            .or_else(|| slots.first().and_then(|slot| slot.lock().ok()))
+            .ok_or_else(|| ApiError::internal("the memory index is unavailable"))?;
+        let today = crate::memory::today();
+        if guard.as_ref().is_none_or(|(day, _)| *day != today) {
+            let memory = Memory::open(&state.home, &state.env.config.memory, today)
+                .map_err(|err| ApiError::internal(err.to_string()))?;
+            *guard = Some((today, memory));
+        }
+        let (_, memory) = guard
+            .as_mut()
+            .ok_or_else(|| ApiError::internal("the memory index is unavailable"))?;
+        work(memory).map_err(|err| match err {
+            MemoryError::NotMemory(_) | MemoryError::Pattern { .. } => {
+                ApiError::invalid(err.to_string())
+            }
+            other => ApiError::internal(other.to_string()),
+        })
+    })
+    .await
+}
+
+pub async fn status(state: &Arc<State>) -> Result<ApiResponse, ApiError> {
+    let memory = with_memory(state.clone(), |memory| memory.stats())
+        .await
+        .ok();
+    let sessions = Sessions::new(&state.home)
+        .entries()
+        .map(|e| e.len())
+        .unwrap_or(0);
+    ok_json(&json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_secs": state.started.elapsed().as_secs(),
+        "model": state.env.model,
+        "memory": memory,
+        "sessions": sessions,
+        "heartbeat": heartbeat_summary(state),
+    }))
+}
+
+pub fn sessions(state: &Arc<State>, query: Option<&str>) -> Result<ApiResponse, ApiError> {
+    let limit = query_pairs(query)
+        .into_iter()
+        .find(|(key, _)| key == "limit")
+        .map(|(_, value)| {
+            value
+                .parse::<usize>()
+                .map_err(|_| ApiError::invalid(format!("`limit` must be a number, not `{value}`")))
+        })
+        .transpose()?
+        .unwrap_or(50);
+    let list = Sessions::new(&state.home)
+        .list(limit)
+        .map_err(|err| ApiError::internal(err.to_string()))?;
+    let sessions: Vec<Value> = list
+        .into_iter()
+        .map(|(entry, loaded)| {
+            json!({"id": entry.id, "title": loaded.title, "model": loaded.model,
+                   "source": loaded.source, "started": loaded.started, "turns": loaded.turns})
+        })
+        .collect();
+    ok_json(&json!({"sessions": sessions}))
+}
+
+fn find_session(state: &State, id: &str) -> Result<crate::session::Entry, ApiError> {
+    Sessions::new(&state.home)
+        .find(id)
+        .map_err(|err| match err {
+            SessionError::Io { .. } => ApiError::internal(err.to_string()),
+            _ => ApiError::not_found(err.to_string()),
+        })
+}
+
+pub fn session(state: &Arc<State>, id: &str) -> Result<ApiResponse, ApiError> {
+    let entry = find_session(state, id)?;
+    let loaded = load(&entry.path).map_err(|err| ApiError::internal(err.to_string()))?;
+    ok_json(
+        &json!({"id": entry.id, "title": loaded.title, "model": loaded.model,
+                    "source": loaded.source, "started": loaded.started, "turns": loaded.turns,
+                    "messages": loaded.messages}),
+    )
+}
+
+pub fn delete_session(state: &Arc<State>, id: &str) -> Result<ApiResponse, ApiError> {
+    let entry = find_session(state, id)?;
+    if state.busy.lock().is_ok_and(|busy| busy.contains(&entry.id)) {
+        return Err(ApiError::new(
+            hyper::StatusCode::TOO_MANY_REQUESTS,
+            "session_busy",
+            format!(
+                "session {} is answering a message; delete it when it is done",
+                entry.id
+            ),
+        ));
+    }
+    std::fs::remove_file(&entry.path).map_err(|err| {
+        ApiError::internal(format!("cannot delete {}: {err}", entry.path.display()))
+    })?;
+    ok_json(&json!({"deleted": entry.id}))
+}
+
+pub async fn memory_search(
+    state: Arc<State>,
+    query: Option<&str>,
+) -> Result<ApiResponse, ApiError> {
+    let pairs = query_pairs(query);
+    let text = pairs
+        .iter()
+        .find(|(key, _)| key == "q")
+        .map(|(_, value)| value.clone())
+        .ok_or_else(|| ApiError::invalid("the query parameter `q` is missing"))?;
+    let limit = match pairs.iter().find(|(key, _)| key == "limit") {
+        Some((_, value)) => value
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| ApiError::invalid(format!("`limit` must be 1-100, not `{value}`")))?,
+        None => 10,
+    };
+    let hits = with_memory(state, move |memory| {
+        memory.search(&text, limit, Freshness::Quick)
+    })
+    .await?;
+    ok_json(&json!({"results": hits}))
+}
+
+pub async fn memory_stats(state: Arc<State>) -> Result<ApiResponse, ApiError> {
+    let stats = with_memory(state, |memory| memory.stats()).await?;
+    ok_json(&stats)
+}
+
+pub async fn memory_reindex(state: Arc<State>) -> Result<ApiResponse, ApiError> {
+    let report = with_memory(state, |memory| memory.reindex(false, &mut |_, _| {})).await?;
+    ok_json(&json!({"report": format!("{report:?}")}))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MemoryBody {
+    text: String,
+}
+
+pub async fn memory_add(
+    state: &Arc<State>,
+    request: Request<Incoming>,
+) -> Result<ApiResponse, ApiError> {
+    let bytes = read_body(request.into_body(), state.max_body, state.timeout).await?;
+    let body: MemoryBody = parse_json(&bytes)?;
+    if body.text.trim().is_empty() {
+        return Err(ApiError::invalid("`text` is empty"));
+    }
+    let home = state.home.clone();
+    let path = blocking(move || {
+        crate::memory::append_daily(&home, chrono::Local::now(), &body.text)
+            .map_err(|err| ApiError::internal(format!("cannot write the daily log: {err}")))
+    })
+    .await?;
+    ok_json(&json!({"path": path.display().to_string()}))
+}
+
+pub fn skills(state: &Arc<State>) -> Result<ApiResponse, ApiError> {
+    let skills = Skills::discover(&state.home, &state.env.config).with_syntax_checked();
+    let list: Vec<Value> = skills
+        .all()
+        .iter()
+        .map(|skill| {
+            json!({"name": skill.name, "kind": skill.kind.label(), "origin": skill.origin.label(),
+                   "description": skill.description, "usage": skill.usage,
+                   "user_invocable": skill.user_invocable, "model_invocable": skill.model_invocable,
+                   "problem": skill.problem.as_ref().or(skill.unavailable.as_ref())})
+        })
+        .collect();
+    ok_json(&json!({"skills": list}))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(untagged)]
+enum Args {
+    Text(String),
+    List(Vec<String>),
+    #[default]
+    None,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SkillBody {
+    #[serde(default)]
+    args: Args,
+}
+
+/// A run context for work the API starts, its printed output collected.
+fn run_context(
+    state: &State,
+    script_dir: std::path::PathBuf,
+) -> (Arc<RunContext>, Arc<Mutex<String>>) {
+    let captured = Arc::new(Mutex::new(String::new()));
+    let sink = captured.clone();
+    let output: OutputSink = Arc::new(move |text: &str| {
+        if let Ok(mut all) = sink.lock()
+            && all.len() < 1024 * 1024
+        {
+            all.push_str(text);
+            all.push('\n');
+        }
+    });
+    let run = RunContext::new(
+        state.home.clone(),
+        state.env.config.clone(),
+        state.env.model.clone(),
+        state.env.policy(),
+        state.env.runtime.clone(),
+        Cancel::new(),
+        script_dir,
+        output,
+    );
+    (Arc::new(run), captured)
+}
+
+pub async fn run_skill(
+    state: Arc<State>,
+    name: &str,
+    request: Request<Incoming>,
+) -> Result<ApiResponse, ApiError> {
+    let bytes = read_body(request.into_body(), state.max_body, state.timeout).await?;
+    let body: SkillBody = if bytes.iter().all(u8::is_ascii_whitespace) {
+        SkillBody::default()
+    } else {
+        parse_json(&bytes)?
+    };
+    let args = match body.args {
+        Args::Text(text) => invoke::split_args(&text).map_err(ApiError::invalid)?,
+        Args::List(list) => list,
+        Args::None => Vec::new(),
+    };
+    let skills = Skills::discover(&state.home, &state.env.config);
+    let mut skill = skills
+        .find(name)
+        .map_err(|err| ApiError::not_found(err.to_string()))?
+        .clone();
+    if let Some(problem) = skill.syntax_problem() {
+        skill.problem = Some(problem);
+    }
+    skill
+        .check_runnable()
+        .map_err(|err| ApiError::invalid(err.to_string()))?;
+    if skill.kind == Kind::Prompt {
+        let _permit = super::chat::permit(&state)?;
+        let mut agent = Agent::new(
+            &state.home,
+            &state.env.config,
+            &state.env.model,
+            state.env.policy(),
+            true,
+        )
+        .map_err(|err| provider_error(&err))?;
+        let mut conversation = Vec::new();
+        let report = agent
+            .turn(
+                &mut conversation,
+                &invoke::prompt_message(&skill, &args),
+                None,
+                &mut LogObserver,
+            )
+            .await
+            .map_err(|err| provider_error(&err.source))?;
+        return ok_json(&json!({"skill": skill.name, "output": report.text, "error": null}));
+    }
+    let workspace = state.home.workspace();
+    let (run, captured) = run_context(&state, invoke::script_dir(&skill, &workspace));
+    let outcome = blocking(move || Ok(invoke::run_rhai(&skill, &run, args))).await?;
+    let output = captured.lock().map(|text| text.clone()).unwrap_or_default();
+    let error = match outcome {
+        Ok(Outcome::Finished(_) | Outcome::Exit(0)) => None,
+        Ok(Outcome::Exit(code)) => Some(format!("exit {code}")),
+        Err(err) => Some(err.message),
+    };
+    ok_json(&json!({"skill": name, "output": output, "error": error}))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScriptBody {
+    source: Option<String>,
+    path: Option<String>,
+    #[serde(default)]
+    args: Vec<String>,
+}
+
+pub async fn run_script(
+    state: Arc<State>,
+    request: Request<Incoming>,
+) -> Result<ApiResponse, ApiError> {
+    let bytes = read_body(request.into_body(), state.max_body, state.timeout).await?;
+    let body: ScriptBody = parse_json(&bytes)?;
+    let policy = state.env.policy();
+    let (script, dir) = match (body.source, body.path) {
+        (Some(source), None) => (
+            Script {
+                name: "<request>".to_string(),
+                text: source,
+                args: body.args,
+            },
+            state.home.workspace(),
+        ),
+        (None, Some(path)) => {
+            let resolved = policy.resolve_read(&path).map_err(ApiError::invalid)?;
+            let text = std::fs::read_to_string(&resolved)
+                .map_err(|err| ApiError::invalid(format!("cannot read {path}: {err}")))?;
+            let dir = resolved
+                .parent()
+                .map_or_else(|| state.home.workspace(), std::path::Path::to_path_buf);
+            (
+                Script {
+                    name: path,
+                    text,
+                    args: body.args,
+                },
+                dir,
+            )
+        }
+        _ => return Err(ApiError::invalid("give exactly one of `source` and `path`")),
+    };
+    let (run, captured) = run_context(&state, dir);
+    let outcome = blocking(move || Ok(ScriptHost::shared().run(&run, &script))).await?;
+    let output = captured.lock().map(|text| text.clone()).unwrap_or_default();
+    let (value, error, exit_code) = match outcome {
+        Ok(Outcome::Finished(value)) => (
+            crate::script::context::from_dynamic(&value)
+                .unwrap_or(Value::String(value.to_string())),
+            Value::Null,
+            0,
+        ),
+        Ok(Outcome::Exit(code)) => (Value::Null, Value::Null, code),
+        Err(err) => (Value::Null, Value::String(err.message), 1),
+    };
+    ok_json(&json!({"output": output, "value": value, "error": error, "exit_code": exit_code}))
+}
+
+fn heartbeat_summary(state: &State) -> Value {
+    let found = tasks::discover(&state.home, &state.env.config);
+    let running = crate::heartbeat::daemon::running_pid(&state.home)
+        .ok()
+        .flatten();
+    json!({"tasks": found.len(), "daemon_pid": running,
+           "check_enabled": state.env.config.heartbeat.enabled})
+}
+
+pub fn heartbeat(state: &Arc<State>) -> Result<ApiResponse, ApiError> {
+    let config = &state.env.config;
+    let zone = config.heartbeat.zone();
+    let history =
+        History::open(&state.home.index_db()).map_err(|err| ApiError::internal(err.to_string()))?;
+    let now = chrono::Utc::now();
+    let list: Vec<Value> = tasks::discover(&state.home, config)
+        .iter()
+        .map(|task| {
+            let (schedule, words, next) = match &task.schedule {
+                Ok(schedule) => (
+                    Some(schedule.expression().to_string()),
+                    Some(schedule.describe()),
+                    schedule.next_after(now, zone),
+                ),
+                Err(_) => (None, None, None),
+            };
+            json!({"name": task.name, "description": task.description, "schedule": schedule,
+                   "schedule_words": words, "next": next, "problem": task.problem(),
+                   "last": history.last(&task.name).ok().flatten()})
+        })
+        .collect();
+    let text = std::fs::read_to_string(state.home.heartbeat_file()).unwrap_or_default();
+    ok_json(&json!({
+        "tasks": list,
+        "check": {
+            "enabled": config.heartbeat.enabled,
+            "interval": config.heartbeat.interval,
+            "active_hours": config.heartbeat.active_hours,
+            "has_work": crate::heartbeat::check::has_work(&text),
+            "last": history.last(HEARTBEAT_TASK).ok().flatten(),
+        },
+        "daemon_pid": crate::heartbeat::daemon::running_pid(&state.home).ok().flatten(),
+    }))
+}
+
+pub async fn run_task(state: Arc<State>, name: &str) -> Result<ApiResponse, ApiError> {
+    let task = tasks::discover(&state.home, &state.env.config)
+        .into_iter()
+        .find(|task| task.name == name)
+        .ok_or_else(|| ApiError::not_found(format!("there is no scheduled task `{name}`")))?;
+    if let Some(problem) = task.problem() {
+        return Err(ApiError::invalid(format!(
+            "{}: {problem}",
+            task.path.display()
+        )));
+    }
+    let env = state.env.clone();
+    let home = state.home.clone();
+    let run = blocking(move || {
+        let run = crate::heartbeat::runner::run_task(&env, &task, "api", Cancel::new(), None);
+        History::open(&home.index_db())
+            .and_then(|history| history.record(&run))
+            .map_err(|err| ApiError::internal(err.to_string()))?;
+        Ok(run)
+    })
+    .await?;
+    ok_json(&run)
+}

@@ -1,0 +1,239 @@
+//! Who may talk to the server. Every route but `GET /health` needs
+//! `Authorization: Bearer <token>` (compared in constant time); the token is made on first
+//! start into `api-token`, mode 0600. A request whose `Host` or `Origin` is not the
+//! server's own is refused, so a web page on another site cannot reach it through DNS
+//! rebinding; browsers from `server.cors_origins` are let in with CORS headers.
+
+use std::net::SocketAddr;
+
+use hyper::StatusCode;
+use hyper::header::{
+    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
+    ACCESS_CONTROL_MAX_AGE, AUTHORIZATION, HOST, HeaderMap, HeaderValue, ORIGIN, VARY,
+};
+use subtle::ConstantTimeEq;
+
+use super::http::ApiError;
+use crate::home::Home;
+
+/// Reads the token, creating it (32 random bytes, hex) the first time.
+pub fn load_or_create_token(home: &Home) -> std::io::Result<String> {
+    let path = home.api_token_file();
+    match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => return Ok(text.trim().to_string()),
+        Ok(_) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => return Err(err),
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|err| std::io::Error::other(err.to_string()))?;
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    crate::home::write_atomic_with_mode(&path, format!("{token}\n").as_bytes(), Some(0o600))?;
+    Ok(token)
+}
+
+pub struct Guard {
+    token: String,
+    /// `Host` values that name this server.
+    hosts: Vec<String>,
+    /// Origins a browser may call from: this server's own and `server.cors_origins`.
+    own_origins: Vec<String>,
+    cors_origins: Vec<String>,
+    /// Bound to a non-loopback address on purpose: any Host is accepted.
+    remote: bool,
+}
+
+impl Guard {
+    pub fn new(token: String, address: SocketAddr, remote: bool, cors: &[String]) -> Guard {
+        let port = address.port();
+        let mut names = vec![
+            "localhost".to_string(),
+            "127.0.0.1".to_string(),
+            "[::1]".to_string(),
+        ];
+        names.push(match address {
+            SocketAddr::V4(v4) => v4.ip().to_string(),
+            SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
+        });
+        let hosts: Vec<String> = names.iter().map(|name| format!("{name}:{port}")).collect();
+        let own_origins = hosts.iter().map(|host| format!("http://{host}")).collect();
+        Guard {
+            token,
+            hosts,
+            own_origins,
+            cors_origins: cors
+                .iter()
+                .map(|o| o.trim_end_matches('/').to_string())
+                .collect(),
+            remote,
+        }
+    }
+
+    /// Refuses a request that comes from somewhere it should not.
+    pub fn check_origin(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        if !self.remote
+            && let Some(host) = headers.get(HOST).and_then(|h| h.to_str().ok())
+            && !self
+                .hosts
+                .iter()
+                .any(|known| known.eq_ignore_ascii_case(host))
+        {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden_host",
+                format!("Host `{host}` is not this server"),
+            ));
+        }
+        if let Some(origin) = headers.get(ORIGIN).and_then(|o| o.to_str().ok())
+            && !self.origin_allowed(origin)
+        {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden_origin",
+                format!("Origin `{origin}` may not call this API (server.cors_origins)"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn origin_allowed(&self, origin: &str) -> bool {
+        self.own_origins
+            .iter()
+            .chain(&self.cors_origins)
+            .any(|allowed| allowed.eq_ignore_ascii_case(origin))
+    }
+
+    pub fn check_token(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        let given = headers
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim);
+        match given {
+            Some(token) if bool::from(token.as_bytes().ct_eq(self.token.as_bytes())) => Ok(()),
+            Some(_) => Err(unauthorized("the token is wrong")),
+            None => Err(unauthorized(
+                "this route needs `Authorization: Bearer <token>` (`localgpt serve --print-token` shows it)",
+            )),
+        }
+    }
+
+    /// CORS headers for a browser calling from an allowed other origin.
+    pub fn cors_headers(&self, request: &HeaderMap, response: &mut HeaderMap) {
+        let Some(origin) = request.get(ORIGIN).and_then(|o| o.to_str().ok()) else {
+            return;
+        };
+        if !self
+            .cors_origins
+            .iter()
+            .any(|allowed| allowed.eq_ignore_ascii_case(origin))
+        {
+            return;
+        }
+        if let Ok(value) = HeaderValue::from_str(origin) {
+            response.insert(ACCESS_CONTROL_ALLOW_ORIGIN, value);
+            response.insert(VARY, HeaderValue::from_static("Origin"));
+            response.insert(
+                ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),
+            );
+            response.insert(
+                ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static("authorization, content-type"),
+            );
+            response.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+        }
+    }
+}
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (key, value) in pairs {
+            map.insert(*key, HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn tokens_hosts_and_origins() {
+        let address: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        let guard = Guard::new(
+            "secret".into(),
+            address,
+            false,
+            &["https://app.example".into()],
+        );
+        assert!(
+            guard
+                .check_token(&headers(&[("authorization", "Bearer secret")]))
+                .is_ok()
+        );
+        assert!(
+            guard
+                .check_token(&headers(&[("authorization", "Bearer secreT")]))
+                .is_err()
+        );
+        assert!(guard.check_token(&headers(&[])).is_err());
+        assert!(
+            guard
+                .check_origin(&headers(&[("host", "localhost:4000")]))
+                .is_ok()
+        );
+        assert!(
+            guard
+                .check_origin(&headers(&[("host", "evil.example:4000")]))
+                .is_err()
+        );
+        assert!(
+            guard
+                .check_origin(&headers(&[
+                    ("host", "127.0.0.1:4000"),
+                    ("origin", "https://evil.example")
+                ]))
+                .is_err()
+        );
+        assert!(
+            guard
+                .check_origin(&headers(&[
+                    ("host", "127.0.0.1:4000"),
+                    ("origin", "https://app.example")
+                ]))
+                .is_ok()
+        );
+        let mut response = HeaderMap::new();
+        guard.cors_headers(
+            &headers(&[("origin", "https://app.example")]),
+            &mut response,
+        );
+        assert_eq!(response[ACCESS_CONTROL_ALLOW_ORIGIN], "https://app.example");
+        let mut response = HeaderMap::new();
+        guard.cors_headers(
+            &headers(&[("origin", "http://127.0.0.1:4000")]),
+            &mut response,
+        );
+        assert!(response.is_empty(), "same origin needs no CORS");
+    }
+
+    #[test]
+    fn the_token_is_made_once_and_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path());
+        let first = load_or_create_token(&home).unwrap();
+        assert_eq!(first.len(), 64);
+        assert_eq!(load_or_create_token(&home).unwrap(), first);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(home.api_token_file())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
