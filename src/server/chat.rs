@@ -196,7 +196,7 @@ pub async fn stream(
     state: Arc<State>,
     request: Request<Incoming>,
 ) -> Result<ApiResponse, ApiError> {
-    let mut turn = prepare(&state, request).await?;
+    let turn = prepare(&state, request).await?;
     let (sender, receiver) = mpsc::unbounded_channel();
     let mut response =
         hyper::Response::new(http_body_util::BodyExt::boxed(ChannelBody::new(receiver)));
@@ -210,6 +210,9 @@ pub async fn stream(
         headers.insert("x-session-id", id);
     }
     tokio::spawn(async move {
+        // The whole turn moves here (not just the fields used), so that its permit and
+        // busy mark last as long as the turn does.
+        let mut turn = turn;
         let mut events = Events {
             sender: sender.clone(),
         };

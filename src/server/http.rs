@@ -128,7 +128,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             Category::Syntax | Category::Eof | Category::Io => {
                 ApiError::bad_request(format!("malformed JSON: {inner}"))
             }
-            Category::Data if path == "." || path.is_empty() => ApiError::invalid(inner.to_string()),
+            Category::Data if path == "." || path.is_empty() => {
+                ApiError::invalid(inner.to_string())
+            }
             Category::Data => ApiError::invalid(format!("`{path}`: {inner}")),
         }
     })?;
@@ -208,7 +210,11 @@ mod tests {
             unknown.message
         );
         let wrong = parse_json::<Chat>(b"{\"message\": 5}").unwrap_err();
-        assert!(wrong.message.starts_with("`message`: invalid type"), "{}", wrong.message);
+        assert!(
+            wrong.message.starts_with("`message`: invalid type"),
+            "{}",
+            wrong.message
+        );
         let missing = parse_json::<Chat>(b"{}").unwrap_err();
         assert!(missing.message.contains("missing field `message`"));
         assert_eq!(
