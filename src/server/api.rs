@@ -53,10 +53,14 @@ async fn with_memory<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     blocking(move || {
         let slots: &[Slot] = &state.memory_slots;
-        let mut guard = slots
-            .iter()
-            .find_map(|slot| slot.try_lock().ok())
-            .or_else(|| slots.first().and_then(|slot| slot.lock().ok()))
+        // Start at a different slot each time, so waiting requests spread over all of them.
+        let start = state
+            .next_slot
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let count = slots.len().max(1);
+        let mut guard = (0..count)
+            .find_map(|i| slots.get((start + i) % count)?.try_lock().ok())
+            .or_else(|| slots.get(start % count).and_then(|slot| slot.lock().ok()))
             .ok_or_else(|| ApiError::internal("the memory index is unavailable"))?;
         let today = crate::memory::today();
         if guard.as_ref().is_none_or(|(day, _)| *day != today) {

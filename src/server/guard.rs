@@ -16,20 +16,46 @@ use subtle::ConstantTimeEq;
 use super::http::ApiError;
 use crate::home::Home;
 
-/// Reads the token, creating it (32 random bytes, hex) the first time.
+/// Reads the token, creating it (32 random bytes, hex) the first time. Two processes
+/// starting at once (`serve` and `serve --print-token`) agree on one token: the file is
+/// created exclusively, and the loser reads the winner's.
 pub fn load_or_create_token(home: &Home) -> std::io::Result<String> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
     let path = home.api_token_file();
-    match std::fs::read_to_string(&path) {
-        Ok(text) if !text.trim().is_empty() => return Ok(text.trim().to_string()),
-        Ok(_) => {}
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-        Err(err) => return Err(err),
+    for _ in 0..100 {
+        match std::fs::read_to_string(&path) {
+            Ok(text) if !text.trim().is_empty() => return Ok(text.trim().to_string()),
+            // Being written by the process that created it a moment ago.
+            Ok(_) => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                continue;
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => return Err(err),
+        }
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|err| std::io::Error::other(err.to_string()))?;
+        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
+            Ok(mut file) => {
+                file.write_all(format!("{token}\n").as_bytes())?;
+                file.sync_all()?;
+                return Ok(token);
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(err) => return Err(err),
+        }
     }
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|err| std::io::Error::other(err.to_string()))?;
-    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    crate::home::write_atomic_with_mode(&path, format!("{token}\n").as_bytes(), Some(0o600))?;
-    Ok(token)
+    Err(std::io::Error::other(format!(
+        "{} stays empty; delete it to make a new token",
+        path.display()
+    )))
 }
 
 pub struct Guard {

@@ -47,6 +47,7 @@ pub struct State {
     /// Searches run in parallel on these (SQLite readers do not block each other); each is
     /// opened on first use, for the day it was opened on.
     pub memory_slots: Vec<Mutex<Option<(chrono::NaiveDate, Memory)>>>,
+    pub next_slot: std::sync::atomic::AtomicUsize,
     pub max_body: usize,
     pub timeout: Duration,
 }
@@ -96,6 +97,7 @@ pub async fn bind(
         turns: Arc::new(Semaphore::new(config.max_concurrent_turns as usize)),
         busy: Mutex::new(HashSet::new()),
         memory_slots: (0..pool).map(|_| Mutex::new(None)).collect(),
+        next_slot: std::sync::atomic::AtomicUsize::new(0),
         max_body: usize::try_from(config.max_body_kb.saturating_mul(1024)).unwrap_or(usize::MAX),
         timeout: Duration::from_secs(config.request_timeout_secs),
     };
