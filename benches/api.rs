@@ -70,7 +70,11 @@ fn first(fake: &FakeProvider, port: u16, request: &str, marker: &[u8]) -> Durati
     let mut buffer = [0u8; 16384];
     let arrived = loop {
         let read = stream.read(&mut buffer).expect("read");
-        assert!(read > 0, "the stream ended first: {}", String::from_utf8_lossy(&seen));
+        assert!(
+            read > 0,
+            "the stream ended first: {}",
+            String::from_utf8_lossy(&seen)
+        );
         seen.extend_from_slice(&buffer[..read]);
         if seen.windows(marker.len()).any(|w| w == marker) {
             break Instant::now();
@@ -101,10 +105,18 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("api first token");
     group.sample_size(50);
     group.bench_function("provider read directly (the floor)", |b| {
-        b.iter_custom(|n| (0..n).map(|_| first(&fake, fake.port, &direct, b"data: ")).sum())
+        b.iter_custom(|n| {
+            (0..n)
+                .map(|_| first(&fake, fake.port, &direct, b"data: "))
+                .sum()
+        })
     });
     group.bench_function("POST /api/chat/stream, first delta event", |b| {
-        b.iter_custom(|n| (0..n).map(|_| first(&fake, port, &api, b"event: delta")).sum())
+        b.iter_custom(|n| {
+            (0..n)
+                .map(|_| first(&fake, port, &api, b"event: delta"))
+                .sum()
+        })
     });
     group.finish();
 }
