@@ -818,3 +818,38 @@ fn the_daemon_serves_the_api_when_enabled() {
     t.run(["daemon", "stop"]).success();
     assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
 }
+
+#[test]
+fn openais_own_python_client_works_against_it() {
+    let available = std::process::Command::new("python3")
+        .args(["-c", "import openai"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !available {
+        eprintln!("skipped: the openai Python package is not installed (.ci/run installs it)");
+        return;
+    }
+    let (fake, t) = setup();
+    let server = start(&t);
+    fake.push(Reply::text(&["Hello from LocalGPT"]))
+        .push(Reply::text(&["one", " two", " three"]));
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/openai_client.py");
+    let output = std::process::Command::new("python3")
+        .arg(script)
+        .arg(format!("http://127.0.0.1:{}/v1", server.port))
+        .arg(&server.token)
+        .env("NO_PROXY", "*")
+        .output()
+        .expect("python runs");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let seen: Value = serde_json::from_slice(&output.stdout).expect("JSON from the script");
+    assert_eq!(seen["plain"], "Hello from LocalGPT");
+    assert_eq!(seen["plain_finish"], "stop");
+    assert!(seen["plain_id"].as_str().unwrap().starts_with("chatcmpl-"));
+    assert_eq!(seen["streamed"], "one two three");
+    assert_eq!(seen["stream_finish"], "stop");
+    assert_eq!(seen["models"][0], "localgpt");
+}
