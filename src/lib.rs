@@ -27,6 +27,7 @@ pub mod home;
 pub mod logging;
 pub mod markdown;
 pub mod memory;
+pub mod models;
 pub mod provider;
 pub mod repl;
 pub mod report;

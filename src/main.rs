@@ -10,6 +10,7 @@ use localgpt::report;
 use localgpt::style::Style;
 
 fn main() -> ExitCode {
+    inference_threads();
     let env = ProcessEnv;
     // `--no-color` must reach clap before it renders help or a usage error.
     let no_color = std::env::args_os().any(|arg| arg == "--no-color");
@@ -36,5 +37,18 @@ fn main() -> ExitCode {
             report::print_error(&err, &err_style);
             ExitCode::from(report::exit_code(&err))
         }
+    }
+}
+
+/// Model inference (candle, through rayon) would use every core, which collapses its
+/// throughput as soon as anything else runs: one thread on a 2-core machine, all cores but
+/// one elsewhere — unless `RAYON_NUM_THREADS` says otherwise.
+fn inference_threads() {
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = if cores <= 2 { 1 } else { cores - 1 };
+        // SAFETY: called first thing in `main`, before any thread exists that could read
+        // the environment at the same time.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", threads.to_string()) };
     }
 }

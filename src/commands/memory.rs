@@ -8,6 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::Context;
 use crate::cli::MemoryCommand;
+use crate::memory::semantic::Mode;
 use crate::memory::{self, Freshness, MATCH_END, MATCH_START, Memory, SearchHit};
 use crate::report::{EXIT_FAILURE, EXIT_OK, UsageError};
 
@@ -18,7 +19,12 @@ pub fn run(command: MemoryCommand, ctx: &mut Context<'_>) -> Result<u8> {
     match command {
         MemoryCommand::Add { text } => add(ctx, &text),
         MemoryCommand::Recent { days } => recent(ctx, days),
-        MemoryCommand::Search { query, limit, json } => search(ctx, &query.join(" "), limit, json),
+        MemoryCommand::Search {
+            query,
+            limit,
+            json,
+            mode,
+        } => search(ctx, &query.join(" "), limit, json, mode.as_deref()),
         MemoryCommand::Reindex { force } => reindex(ctx, force),
         MemoryCommand::Stats => stats(ctx),
         MemoryCommand::Get { path } => get(ctx, &path),
@@ -43,9 +49,43 @@ fn show_notices(memory: &mut Memory) {
     }
 }
 
-fn search(ctx: &Context<'_>, query: &str, limit: usize, json: bool) -> Result<u8> {
+fn search(
+    ctx: &Context<'_>,
+    query: &str,
+    limit: usize,
+    json: bool,
+    mode: Option<&str>,
+) -> Result<u8> {
     let mut memory = open(ctx)?;
-    let hits = memory.search(query, limit, Freshness::Full)?;
+    let embedder = match mode {
+        Some("keyword") => None,
+        _ => embedder(ctx)?,
+    };
+    let mode = match (mode.and_then(Mode::parse), &embedder) {
+        (Some(Mode::Keyword), _) | (None, None) => Mode::Keyword,
+        (Some(mode), Some(_)) => mode,
+        (None, Some(_)) => Mode::Hybrid,
+        (Some(_), None) => {
+            return Err(UsageError(
+                "semantic search needs the embedding model: install it with scripts/fetch-models.sh \
+                 (and keep memory.embeddings at \"auto\" or \"local\")"
+                    .to_string(),
+            )
+            .into());
+        }
+    };
+    let hits = match &embedder {
+        Some(embedder) => memory.search_semantic(query, limit, Freshness::Full, mode, embedder)?,
+        None => memory.search(query, limit, Freshness::Full)?,
+    };
+    if mode != Mode::Keyword {
+        let pending = memory.pending_embeddings()?;
+        if pending > 0 {
+            tracing::warn!(
+                "{pending} chunks are not embedded yet, so meaning-based results may miss them; `localgpt memory reindex` embeds them"
+            );
+        }
+    }
     show_notices(&mut memory);
     let mut out = io::stdout().lock();
     if json {
@@ -118,6 +158,24 @@ fn reindex(ctx: &Context<'_>, force: bool) -> Result<u8> {
     })?;
     bar.finish_and_clear();
     show_notices(&mut memory);
+    let mut embedded = 0;
+    if let Some(embedder) = embedder(ctx)? {
+        let pending = memory.pending_embeddings()?;
+        let bar = ProgressBar::hidden();
+        if let Ok(style) =
+            ProgressStyle::default_bar().template("embedding {bar:30} {pos}/{len} chunks {eta}")
+        {
+            bar.set_style(style);
+        }
+        if show_progress && pending >= PROGRESS_MIN_FILES {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            bar.set_length(pending as u64);
+        }
+        embedded = memory.embed_pending(&embedder, usize::MAX, &mut |done| {
+            bar.set_position(done as u64);
+        })?;
+        bar.finish_and_clear();
+    }
     writeln!(
         io::stdout().lock(),
         "{} files: {} new, {} changed, {} removed, {} unchanged; {} chunks written in {} ms",
@@ -129,7 +187,25 @@ fn reindex(ctx: &Context<'_>, force: bool) -> Result<u8> {
         report.chunks_written,
         report.elapsed.as_millis()
     )?;
+    if embedded > 0 {
+        writeln!(
+            io::stdout().lock(),
+            "{embedded} chunks embedded for semantic search"
+        )?;
+    }
     Ok(EXIT_OK)
+}
+
+/// The embedding model, when memory.embeddings wants it and it is there.
+fn embedder(ctx: &Context<'_>) -> Result<Option<crate::memory::embed::Embedder>> {
+    let settings = ctx
+        .settings
+        .as_ref()
+        .context("internal: memory commands need the settings loaded")?;
+    Ok(crate::memory::embed::configured(
+        &ctx.home,
+        &settings.config.memory,
+    )?)
 }
 
 fn stats(ctx: &Context<'_>) -> Result<u8> {
@@ -154,9 +230,10 @@ fn stats(ctx: &Context<'_>) -> Result<u8> {
     };
     writeln!(
         io::stdout().lock(),
-        "files         {}\nchunks        {}\ntext          {}\nindex         {}{ratio}  {}\nlast indexed  {last}",
+        "files         {}\nchunks        {}\nembedded      {}\ntext          {}\nindex         {}{ratio}  {}\nlast indexed  {last}",
         stats.files,
         stats.chunks,
+        stats.vectors,
         human_bytes(stats.bytes),
         human_bytes(stats.index_bytes),
         ctx.home.index_db().display(),

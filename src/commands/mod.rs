@@ -8,6 +8,7 @@ mod config;
 mod daemon;
 mod heartbeat;
 mod memory;
+mod models;
 mod run;
 mod serve;
 mod sessions;
@@ -18,8 +19,8 @@ use std::io::{IsTerminal, Write};
 use anyhow::Result;
 
 use crate::cli::{
-    Cli, Command, ConfigCommand, DaemonCommand, HeartbeatCommand, MemoryCommand, SessionsCommand,
-    SkillsCommand,
+    Cli, Command, ConfigCommand, DaemonCommand, HeartbeatCommand, MemoryCommand, ModelsCommand,
+    SessionsCommand, SkillsCommand,
 };
 use crate::config::{Overrides, Settings};
 use crate::env::EnvSource;
@@ -133,6 +134,7 @@ fn dispatch(command: Option<Command>, ctx: &mut Context<'_>) -> Result<u8> {
         Some(Command::Heartbeat(command)) => heartbeat::run(command, ctx),
         Some(Command::Daemon(command)) => daemon::run(command, ctx),
         Some(Command::Serve(args)) => serve::run(args, ctx),
+        Some(Command::Models(command)) => models::run(command, ctx),
         // Answered before the home folder is touched; see `run`.
         Some(Command::Completions { .. }) => Ok(EXIT_OK),
     }
@@ -191,6 +193,11 @@ fn command_name(command: Option<&Command>) -> &'static str {
             DaemonCommand::Run { .. } => "daemon run",
         },
         Some(Command::Serve(_)) => "serve",
+        Some(Command::Models(command)) => match command {
+            ModelsCommand::Install { .. } => "models install",
+            ModelsCommand::List => "models list",
+            ModelsCommand::Rm { .. } => "models rm",
+        },
         Some(Command::Completions { .. }) => "completions",
         Some(Command::Config(config)) => match config {
             ConfigCommand::Init { .. } => "config init",

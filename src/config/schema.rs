@@ -227,6 +227,8 @@ pub struct MemoryConfig {
     pub extra_paths: Vec<String>,
     /// Files are indexed up to this size; the rest of a larger file is left out.
     pub max_file_kb: u64,
+    /// Semantic search: "auto" (local when the model is installed), "local" or "none".
+    pub embeddings: String,
 }
 
 impl Default for MemoryConfig {
@@ -235,6 +237,7 @@ impl Default for MemoryConfig {
             paths: vec!["MEMORY.md".to_string(), "memory/**/*.md".to_string()],
             extra_paths: Vec::new(),
             max_file_kb: 4096,
+            embeddings: "auto".to_string(),
         }
     }
 }
@@ -463,6 +466,15 @@ impl Config {
         }
         if let Err((key, message)) = self.heartbeat.check() {
             return invalid(format!("heartbeat.{key}"), message);
+        }
+        if !["auto", "local", "none"].contains(&self.memory.embeddings.as_str()) {
+            return invalid(
+                "memory.embeddings".to_string(),
+                format!(
+                    "\"{}\" is not a choice: \"auto\" (local when the model is installed), \"local\" or \"none\"",
+                    self.memory.embeddings
+                ),
+            );
         }
         if self.memory.max_file_kb == 0 {
             return invalid(

@@ -92,6 +92,8 @@ impl Scheduler {
         let now = Utc::now();
         self.plan(now);
         self.start_of_day(now);
+        // Catch up with whatever changed while the daemon was not running.
+        self.reindex_at = Some(tokio::time::Instant::now() + REINDEX_DELAY);
         tokio::pin!(shutdown);
         loop {
             let now = Utc::now();
@@ -334,15 +336,34 @@ impl Scheduler {
         });
     }
 
+    /// Brings the index up to date, then embeds the new chunks (when semantic search is
+    /// on), batch by batch, so searches meanwhile see every batch that is done.
     fn reindex(&self) {
         let (home, config) = (self.env.home.clone(), self.env.config.memory.clone());
         tokio::task::spawn_blocking(move || {
             let today = chrono::Local::now().date_naive();
-            let result = crate::memory::Memory::open(&home, &config, today)
-                .and_then(|mut memory| memory.reindex(false, &mut |_, _| {}));
-            match result {
+            let mut memory = match crate::memory::Memory::open(&home, &config, today) {
+                Ok(memory) => memory,
+                Err(err) => return tracing::warn!("memory reindex failed: {err}"),
+            };
+            match memory.reindex(false, &mut |_, _| {}) {
                 Ok(report) => tracing::info!("memory reindexed: {report:?}"),
-                Err(err) => tracing::warn!("memory reindex failed: {err}"),
+                Err(err) => return tracing::warn!("memory reindex failed: {err}"),
+            }
+            // Loaded for the job and dropped after it: an idle daemon stays small.
+            if memory.pending_embeddings().unwrap_or(0) == 0 {
+                return;
+            }
+            let embedder = match crate::memory::embed::configured(&home, &config) {
+                Ok(embedder) => embedder,
+                Err(err) => return tracing::warn!("semantic search is off: {err}"),
+            };
+            if let Some(embedder) = &embedder {
+                match memory.embed_pending(embedder, usize::MAX, &mut |_| {}) {
+                    Ok(0) => {}
+                    Ok(done) => tracing::info!("embedded {done} chunks"),
+                    Err(err) => tracing::warn!("embedding failed: {err}"),
+                }
             }
         });
     }

@@ -14,10 +14,12 @@
 //! - [`journal`]: appending to the daily log and to MEMORY.md.
 
 pub mod chunk;
+pub mod embed;
 mod index;
 mod journal;
 pub mod query;
 mod search;
+pub mod semantic;
 mod sources;
 mod store;
 
@@ -50,6 +52,8 @@ pub enum MemoryError {
     Read { path: PathBuf, source: io::Error },
     #[error("{0}")]
     NotMemory(String),
+    #[error("{0}")]
+    Embed(String),
 }
 
 /// How hard a search works to make sure its results reflect the files as they are now.
@@ -67,6 +71,8 @@ pub enum Freshness {
 pub struct Stats {
     pub files: u64,
     pub chunks: u64,
+    /// Chunks with an embedding, for semantic search.
+    pub vectors: u64,
     pub bytes: u64,
     pub index_bytes: u64,
     /// Unix seconds; `None` before the first indexing.
@@ -181,6 +187,54 @@ impl Memory {
         Ok(search::run(&self.store.conn, &query, limit)?)
     }
 
+    /// Searches by meaning or by both rankings (see [`semantic`]); `embedder` turns the
+    /// query into a vector. Keyword mode is [`Memory::search`].
+    pub fn search_semantic(
+        &mut self,
+        text: &str,
+        limit: usize,
+        freshness: Freshness,
+        mode: semantic::Mode,
+        embedder: &embed::Embedder,
+    ) -> Result<Vec<SearchHit>, MemoryError> {
+        if mode == semantic::Mode::Keyword {
+            return self.search(text, limit, freshness);
+        }
+        match freshness {
+            Freshness::Full => self.reindex(false, &mut |_, _| {}).map(drop)?,
+            Freshness::Quick => self.refresh_quickly()?,
+        }
+        let vector = embedder
+            .embed(&[text])
+            .map_err(|err| MemoryError::Embed(err.to_string()))?
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        let fts = query::to_fts(text);
+        Ok(semantic::search(
+            &self.store.conn,
+            &vector,
+            fts.as_ref(),
+            mode,
+            limit,
+        )?)
+    }
+
+    /// Embeds up to `limit` chunks that have no vector yet; returns how many.
+    pub fn embed_pending(
+        &mut self,
+        embedder: &embed::Embedder,
+        limit: usize,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<usize, MemoryError> {
+        semantic::embed_pending(&self.store.conn, embedder, limit, progress)
+    }
+
+    /// How many chunks still need a vector.
+    pub fn pending_embeddings(&self) -> Result<usize, MemoryError> {
+        Ok(semantic::pending(&self.store.conn)?)
+    }
+
     fn refresh_quickly(&mut self) -> Result<(), MemoryError> {
         let conn = &self.store.conn;
         let mut dirs_changed = index::last_indexed(conn)?.is_none();
@@ -228,10 +282,13 @@ impl Memory {
             |row| Ok((row.get(0)?, row.get(1)?)),
         )?;
         let chunks: i64 = conn.query_row("SELECT count(*) FROM chunks", [], |row| row.get(0))?;
+        let vectors: i64 =
+            conn.query_row("SELECT count(*) FROM chunk_vectors", [], |row| row.get(0))?;
         let last_indexed = index::last_indexed(conn)?;
         Ok(Stats {
             files: files.max(0).unsigned_abs(),
             chunks: chunks.max(0).unsigned_abs(),
+            vectors: vectors.max(0).unsigned_abs(),
             bytes: bytes.max(0).unsigned_abs(),
             index_bytes: self.store.size_on_disk(),
             last_indexed,

@@ -13,7 +13,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 use super::MemoryError;
 
 /// Bumped whenever the tables change shape; an index of another version is rebuilt.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// How long to wait for another process (the daemon, another prompt) to finish writing.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -60,11 +60,24 @@ END;
 CREATE TRIGGER chunks_removed AFTER DELETE ON chunks BEGIN
     INSERT INTO chunks_fts(chunks_fts, rowid, heading, text)
         VALUES ('delete', old.id, old.heading, old.text);
+    DELETE FROM chunk_vectors WHERE chunk_id = old.id;
 END;
+-- Sentence embeddings of chunks (little-endian f32), for semantic search.
+CREATE TABLE chunk_vectors (
+    chunk_id INTEGER PRIMARY KEY,
+    vector BLOB NOT NULL
+);
 ";
 
 /// Tables this module owns, dropped when the schema version changes.
-const TABLES: [&str; 5] = ["chunks_fts", "chunks", "files", "dirs", "meta"];
+const TABLES: [&str; 6] = [
+    "chunks_fts",
+    "chunks",
+    "files",
+    "dirs",
+    "meta",
+    "chunk_vectors",
+];
 
 pub struct Store {
     pub conn: Connection,

