@@ -7,6 +7,7 @@ mod common;
 
 use std::path::PathBuf;
 
+use common::fake_provider::{FakeProvider, Reply};
 use common::{Test, text};
 
 fn wheel() -> Option<PathBuf> {
@@ -86,6 +87,29 @@ fn with_the_model_memory_search_finds_by_meaning() {
     .code(1);
     let stats = text(&t.run(["memory", "stats"]).success().get_output().stdout);
     assert!(stats.contains("embedded"), "{stats}");
+    // The model's memory_search tool searches by meaning too.
+    let fake = FakeProvider::start();
+    fake.push(Reply::tool(
+        "memory_search",
+        serde_json::json!({"query": "how do I reach my landlord"}),
+    ))
+    .push(Reply::text(&["Call Mrs. Dalton."]));
+    t.command()
+        .env("OPENAI_API_KEY", "sk-test")
+        .env("OPENAI_BASE_URL", format!("{}/v1", fake.url()))
+        .args(["ask", "--model", "gpt-4o", "how do I reach my landlord?"])
+        .assert()
+        .success();
+    let requests = fake.received();
+    let result = requests[1].body["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(result.starts_with("memory/apartment.md"), "{result}");
     // "none" switches meaning-based search off again.
     t.write("config.toml", "[memory]\nembeddings = \"none\"\n");
     t.run(["memory", "search", "how do I reach my landlord"])

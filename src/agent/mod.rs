@@ -142,6 +142,7 @@ impl Agent {
             policy: policy.with_read_roots(&config.skills.extra_paths),
             model: model.to_string(),
             memory: Mutex::new(None),
+            embedder: Default::default(),
             http: std::sync::OnceLock::new(),
         };
         let context_window = context::context_window(config, model, &route.model);

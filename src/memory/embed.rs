@@ -186,6 +186,30 @@ pub fn test_model_dir() -> Option<PathBuf> {
     })
 }
 
+/// An embedder loaded on first use and kept for the life of a session, a server or a
+/// script run: `None` when semantic search is off or the model is not installed (a model
+/// that fails to load is reported once, and keyword search goes on).
+#[derive(Default)]
+pub struct LazyEmbedder(std::sync::OnceLock<Option<std::sync::Arc<Embedder>>>);
+
+impl LazyEmbedder {
+    pub fn get(
+        &self,
+        home: &crate::home::Home,
+        config: &crate::config::schema::MemoryConfig,
+    ) -> Option<std::sync::Arc<Embedder>> {
+        self.0
+            .get_or_init(|| match configured(home, config) {
+                Ok(embedder) => embedder.map(std::sync::Arc::new),
+                Err(err) => {
+                    tracing::warn!("searching by keywords only: {err}");
+                    None
+                }
+            })
+            .clone()
+    }
+}
+
 /// The dot product: cosine similarity for unit vectors.
 pub fn similarity(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()

@@ -46,6 +46,8 @@ pub struct RunContext {
     /// How many skills deep this run is (a skill running a skill…).
     pub skill_depth: usize,
     pub memory: Mutex<Option<Memory>>,
+    /// The embedding model, loaded the first time memory is searched.
+    pub embedder: crate::memory::embed::LazyEmbedder,
     /// The conversation `chat()` continues, created on first use.
     pub chat: Mutex<Option<ChatSession>>,
     /// Built on first use: loading the system's root certificates costs milliseconds
@@ -98,6 +100,7 @@ impl RunContext {
             confirm: None,
             skill_depth: 0,
             memory: Mutex::new(None),
+            embedder: Default::default(),
             chat: Mutex::new(None),
             http: std::sync::OnceLock::new(),
         }

@@ -16,6 +16,7 @@ use super::http::{ApiError, ApiResponse, ok_json, parse_json, query_pairs, read_
 use crate::agent::{Agent, LogObserver};
 use crate::heartbeat::history::{HEARTBEAT_TASK, History};
 use crate::heartbeat::tasks;
+use crate::memory::semantic::Mode;
 use crate::memory::{Freshness, Memory, MemoryError};
 use crate::script::{Cancel, Outcome, OutputSink, RunContext, Script, ScriptHost};
 use crate::session::{SessionError, Sessions, load};
@@ -178,11 +179,37 @@ pub async fn memory_search(
             .ok_or_else(|| ApiError::invalid(format!("`limit` must be 1-100, not `{value}`")))?,
         None => 10,
     };
-    let hits = with_memory(state, move |memory| {
-        memory.search(&text, limit, Freshness::Quick)
+    let asked = pairs
+        .iter()
+        .find(|(key, _)| key == "mode")
+        .map(|(_, value)| {
+            Mode::parse(value).ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "`mode` must be keyword, semantic or hybrid, not `{value}`"
+                ))
+            })
+        })
+        .transpose()?;
+    let embedder = match asked {
+        Some(Mode::Keyword) => None,
+        _ => state.embedder.get(&state.home, &state.env.config.memory),
+    };
+    let mode = match (asked, &embedder) {
+        (Some(Mode::Semantic | Mode::Hybrid), None) => {
+            return Err(ApiError::invalid(
+                "semantic search needs the embedding model (scripts/fetch-models.sh installs it)",
+            ));
+        }
+        (Some(mode), _) => mode,
+        (None, Some(_)) => Mode::Hybrid,
+        (None, None) => Mode::Keyword,
+    };
+    let hits = with_memory(state, move |memory| match &embedder {
+        Some(embedder) => memory.search_semantic(&text, limit, Freshness::Quick, mode, embedder),
+        None => memory.search(&text, limit, Freshness::Quick),
     })
     .await?;
-    ok_json(&json!({"results": hits}))
+    ok_json(&json!({"results": hits, "mode": mode}))
 }
 
 pub async fn memory_stats(state: Arc<State>) -> Result<ApiResponse, ApiError> {

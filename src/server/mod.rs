@@ -48,6 +48,8 @@ pub struct State {
     /// opened on first use, for the day it was opened on.
     pub memory_slots: Vec<Mutex<Option<(chrono::NaiveDate, Memory)>>>,
     pub next_slot: std::sync::atomic::AtomicUsize,
+    /// The embedding model, loaded by the first search that can use it.
+    pub embedder: crate::memory::embed::LazyEmbedder,
     pub max_body: usize,
     pub timeout: Duration,
 }
@@ -98,6 +100,7 @@ pub async fn bind(
         busy: Mutex::new(HashSet::new()),
         memory_slots: (0..pool).map(|_| Mutex::new(None)).collect(),
         next_slot: std::sync::atomic::AtomicUsize::new(0),
+        embedder: Default::default(),
         max_body: usize::try_from(config.max_body_kb.saturating_mul(1024)).unwrap_or(usize::MAX),
         timeout: Duration::from_secs(config.request_timeout_secs),
     };

@@ -26,8 +26,9 @@ impl Tool for MemorySearch {
     }
 
     fn description(&self) -> &'static str {
-        "Search the user's memory (MEMORY.md, daily logs, notes) by keywords. \"Quoted \
-         phrases\" and prefix* work. Returns file:lines, heading and a snippet per match."
+        "Search the user's memory (MEMORY.md, daily logs, notes) by keywords and, when the \
+         embedding model is installed, by meaning. \"Quoted phrases\" and prefix* work. \
+         Returns file:lines, heading and a snippet per match."
     }
 
     fn parameters(&self) -> Value {
@@ -44,10 +45,19 @@ impl Tool for MemorySearch {
     async fn run(&self, args: &Value, ctx: &ToolContext) -> Result<String, String> {
         let query = str_arg(args, "query");
         let limit = usize::try_from(u64_arg(args, "limit").unwrap_or(8).min(50)).unwrap_or(8);
+        let embedder = ctx.embedder.get(&ctx.home, &ctx.config.memory);
         let hits = with_memory(ctx, |memory| {
-            memory
-                .search(query, limit, Freshness::Quick)
-                .map_err(|e| e.to_string())
+            match &embedder {
+                Some(embedder) => memory.search_semantic(
+                    query,
+                    limit,
+                    Freshness::Quick,
+                    memory::semantic::Mode::Hybrid,
+                    embedder,
+                ),
+                None => memory.search(query, limit, Freshness::Quick),
+            }
+            .map_err(|e| e.to_string())
         })?;
         if hits.is_empty() {
             return Ok(format!("nothing in memory matches {query:?}"));

@@ -35,6 +35,8 @@ pub struct ToolContext {
     pub model: String,
     /// Opened on first use: most turns never search memory.
     pub memory: Mutex<Option<Memory>>,
+    /// The embedding model, loaded the first time memory is searched.
+    pub embedder: crate::memory::embed::LazyEmbedder,
     /// Built on first use (root certificates take milliseconds to load).
     pub http: std::sync::OnceLock<reqwest::Client>,
 }

@@ -9,10 +9,19 @@ use crate::script::context::{RhaiResult, run_context};
 fn search(call: &NativeCallContext, query: &str, limit: i64) -> RhaiResult<Array> {
     let run = run_context(call)?;
     let limit = usize::try_from(limit.clamp(1, 1000)).unwrap_or(10);
+    let embedder = run.embedder.get(&run.home, &run.config.memory);
     let hits = run.with_memory(|memory| {
-        memory
-            .search(query, limit, Freshness::Quick)
-            .map_err(|err| err.to_string())
+        match &embedder {
+            Some(embedder) => memory.search_semantic(
+                query,
+                limit,
+                Freshness::Quick,
+                memory::semantic::Mode::Hybrid,
+                embedder,
+            ),
+            None => memory.search(query, limit, Freshness::Quick),
+        }
+        .map_err(|err| err.to_string())
     })?;
     Ok(hits
         .into_iter()
@@ -39,7 +48,7 @@ pub fn register(b: &mut Binder) {
     b.func(
         "memory_search",
         "memory_search(query: String) -> [#{ path, start_line, end_line, heading, score, snippet }]",
-        "Searches memory, best matches first (10 at most).",
+        "Searches memory, best matches first (10 at most); by meaning too when the embedding model is installed.",
         |call: NativeCallContext, query: &str| search(&call, query, 10),
     );
     b.func(
