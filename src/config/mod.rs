@@ -13,6 +13,7 @@ pub mod schema;
 mod secret;
 mod settings;
 mod spans;
+mod validate;
 mod view;
 
 pub use edit::set_value;

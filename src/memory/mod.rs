@@ -220,6 +220,23 @@ impl Memory {
         )?)
     }
 
+    /// The default search of every front door: hybrid when there is an embedder (the
+    /// model is installed and wanted), keywords otherwise.
+    pub fn search_best(
+        &mut self,
+        text: &str,
+        limit: usize,
+        freshness: Freshness,
+        embedder: Option<&embed::Embedder>,
+    ) -> Result<Vec<SearchHit>, MemoryError> {
+        match embedder {
+            Some(embedder) => {
+                self.search_semantic(text, limit, freshness, semantic::Mode::Hybrid, embedder)
+            }
+            None => self.search(text, limit, freshness),
+        }
+    }
+
     /// Embeds up to `limit` chunks that have no vector yet; returns how many.
     pub fn embed_pending(
         &mut self,

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use super::State;
-use super::http::{ApiError, ApiResponse, ChannelBody, ok_json, parse_json, read_body, sse};
+use super::http::{ApiError, ApiResponse, ok_json, parse_json, read_body, sse, sse_response};
 use crate::agent::tools::ToolOutput;
 use crate::agent::{Agent, Approval, LogObserver, Observer, TurnReport};
 use crate::provider::{Message, ProviderError, ToolCall};
@@ -198,14 +198,8 @@ pub async fn stream(
 ) -> Result<ApiResponse, ApiError> {
     let turn = prepare(&state, request).await?;
     let (sender, receiver) = mpsc::unbounded_channel();
-    let mut response =
-        hyper::Response::new(http_body_util::BodyExt::boxed(ChannelBody::new(receiver)));
+    let mut response = sse_response(receiver);
     let headers = response.headers_mut();
-    headers.insert(
-        "content-type",
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert("cache-control", HeaderValue::from_static("no-cache"));
     if let Ok(id) = HeaderValue::from_str(&turn.session_id) {
         headers.insert("x-session-id", id);
     }

@@ -172,6 +172,15 @@ impl Body for ChannelBody {
     }
 }
 
+/// A `text/event-stream` response whose events come from `receiver`.
+pub fn sse_response(receiver: mpsc::UnboundedReceiver<Bytes>) -> ApiResponse {
+    let mut response = Response::new(ChannelBody::new(receiver).boxed());
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert("cache-control", HeaderValue::from_static("no-cache"));
+    response
+}
+
 /// One SSE event: `event: NAME` (when named) and a JSON `data:` line.
 pub fn sse(event: Option<&str>, data: &serde_json::Value) -> Bytes {
     let mut text = String::new();

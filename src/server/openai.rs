@@ -11,14 +11,13 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use hyper::Request;
 use hyper::body::Incoming;
-use hyper::header::HeaderValue;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::State;
 use super::chat::{permit, provider_error};
-use super::http::{ApiError, ApiResponse, ChannelBody, ok_json, parse_json, read_body};
+use super::http::{ApiError, ApiResponse, ok_json, parse_json, read_body, sse_response};
 use crate::agent::tools::ToolOutput;
 use crate::agent::{Agent, Approval, LogObserver, Observer};
 use crate::provider::{Message, ToolCall};
@@ -169,14 +168,7 @@ pub async fn completions(
         }));
     }
     let (sender, receiver) = mpsc::unbounded_channel();
-    let mut response =
-        hyper::Response::new(http_body_util::BodyExt::boxed(ChannelBody::new(receiver)));
-    let headers = response.headers_mut();
-    headers.insert(
-        "content-type",
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert("cache-control", HeaderValue::from_static("no-cache"));
+    let response = sse_response(receiver);
     let chunk = Chunks {
         id,
         created,

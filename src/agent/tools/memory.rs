@@ -47,17 +47,9 @@ impl Tool for MemorySearch {
         let limit = usize::try_from(u64_arg(args, "limit").unwrap_or(8).min(50)).unwrap_or(8);
         let embedder = ctx.embedder.get(&ctx.home, &ctx.config.memory);
         let hits = with_memory(ctx, |memory| {
-            match &embedder {
-                Some(embedder) => memory.search_semantic(
-                    query,
-                    limit,
-                    Freshness::Quick,
-                    memory::semantic::Mode::Hybrid,
-                    embedder,
-                ),
-                None => memory.search(query, limit, Freshness::Quick),
-            }
-            .map_err(|e| e.to_string())
+            memory
+                .search_best(query, limit, Freshness::Quick, embedder.as_deref())
+                .map_err(|e| e.to_string())
         })?;
         if hits.is_empty() {
             return Ok(format!("nothing in memory matches {query:?}"));

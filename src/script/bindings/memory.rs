@@ -11,17 +11,9 @@ fn search(call: &NativeCallContext, query: &str, limit: i64) -> RhaiResult<Array
     let limit = usize::try_from(limit.clamp(1, 1000)).unwrap_or(10);
     let embedder = run.embedder.get(&run.home, &run.config.memory);
     let hits = run.with_memory(|memory| {
-        match &embedder {
-            Some(embedder) => memory.search_semantic(
-                query,
-                limit,
-                Freshness::Quick,
-                memory::semantic::Mode::Hybrid,
-                embedder,
-            ),
-            None => memory.search(query, limit, Freshness::Quick),
-        }
-        .map_err(|err| err.to_string())
+        memory
+            .search_best(query, limit, Freshness::Quick, embedder.as_deref())
+            .map_err(|err| err.to_string())
     })?;
     Ok(hits
         .into_iter()
