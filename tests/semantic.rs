@@ -36,7 +36,7 @@ fn files_that_are_not_a_model_are_refused_and_nothing_is_left_behind() {
     let gguf = t.scratch().join("chat.gguf");
     std::fs::write(&gguf, "GGUF").unwrap();
     let out = t.run(["models", "install", gguf.to_str().unwrap()]).code(1);
-    assert!(text(&out.get_output().stderr).contains("chat models (GGUF)"));
+    assert!(text(&out.get_output().stderr).contains("does not hold a usable model"));
     let out = t.run(["models", "list"]).success();
     assert!(text(&out.get_output().stdout).contains("no models installed"));
     t.run(["models", "rm", "nope"]).code(1);
@@ -116,4 +116,96 @@ fn with_the_model_memory_search_finds_by_meaning() {
         .code(1);
     t.run(["models", "rm", "all-minilm-l6-v2"]).success();
     assert!(!t.path("models/all-minilm-l6-v2").exists());
+}
+
+#[test]
+fn provider_embeddings_come_from_openai_or_ollama_and_a_switch_re_embeds() {
+    let fake = FakeProvider::start();
+    let t = Test::new().with_fake(&fake);
+    t.write(
+        "config.toml",
+        "[memory]\nembeddings = \"openai\"\nembedding_model = \"text-embedding-3-small\"\n",
+    );
+    t.write(
+        "workspace/memory/garden.md",
+        "# Garden\n\nThe tomatoes need watering every evening in July.\n",
+    );
+    t.write(
+        "workspace/memory/car.md",
+        "# Car\n\nThe mechanic changes the brake pads in spring.\n",
+    );
+    let out = t.run(["memory", "reindex"]).success();
+    let first = text(&out.get_output().stdout);
+    let embedded = first
+        .lines()
+        .find(|line| line.contains("chunks embedded"))
+        .unwrap_or_else(|| panic!("{first}"))
+        .to_string();
+    let requests = fake.received();
+    let request = requests
+        .iter()
+        .find(|r| r.path == "/v1/embeddings")
+        .expect("an embeddings request");
+    assert_eq!(request.body["model"], "text-embedding-3-small");
+    assert_eq!(
+        request.header("authorization"),
+        Some("Bearer sk-test-openai-0123456789")
+    );
+    let out = t
+        .run([
+            "memory",
+            "search",
+            "--json",
+            "--mode",
+            "semantic",
+            "watering tomatoes",
+        ])
+        .success();
+    let hits: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(hits[0]["path"], "memory/garden.md", "{hits:#}");
+
+    // Another provider's vectors cannot be compared with these: all are made again.
+    t.write("config.toml", "[memory]\nembeddings = \"ollama\"\n");
+    let out = t.run(["memory", "reindex"]).success();
+    assert!(
+        text(&out.get_output().stdout).contains(&embedded),
+        "{}",
+        text(&out.get_output().stdout)
+    );
+    let ollama = fake.received();
+    let request = ollama
+        .iter()
+        .find(|r| r.path == "/api/embed")
+        .expect("ollama asked");
+    assert_eq!(request.body["model"], "nomic-embed-text");
+
+    // A provider failure is an error that says who failed and why; files are untouched.
+    t.write(
+        "workspace/memory/broken.md",
+        "# Broken\n\nFAIL-EMBED in this note.\n",
+    );
+    let out = t.run(["memory", "reindex"]).failure();
+    let stderr = text(&out.get_output().stderr);
+    assert!(
+        stderr.contains("/api/embed answered 500: the embedding model crashed"),
+        "{stderr}"
+    );
+    assert!(t.read("workspace/memory/broken.md").contains("FAIL-EMBED"));
+    // Keyword search still works while embeddings fail.
+    t.run(["memory", "search", "--mode", "keyword", "tomatoes"])
+        .success();
+}
+
+#[test]
+fn openai_embeddings_without_a_key_say_how_to_fix_it() {
+    let t = Test::new();
+    t.write("config.toml", "[memory]\nembeddings = \"openai\"\n");
+    t.write("workspace/memory/a.md", "# A\nkestrel\n");
+    let out = t.run(["memory", "reindex"]).failure();
+    let stderr = text(&out.get_output().stderr);
+    assert!(stderr.contains("OPENAI_API_KEY"), "{stderr}");
+    t.write("config.toml", "[memory]\nembeddings = \"cohere\"\n");
+    let out = t.run(["memory", "stats"]).failure();
+    let stderr = text(&out.get_output().stderr);
+    assert!(stderr.contains("\"ollama\""), "{stderr}");
 }

@@ -77,7 +77,7 @@ impl Counter {
 }
 
 /// Context windows by model-name prefix; the longest matching prefix wins.
-const WINDOWS: [(&str, u64); 16] = [
+const WINDOWS: [(&str, u64); 17] = [
     ("gpt-4.1", 1_047_576),
     ("gpt-5", 400_000),
     ("gpt-4o", 128_000),
@@ -94,6 +94,8 @@ const WINDOWS: [(&str, u64); 16] = [
     ("mistral", 32_768),
     ("gemma", 8_192),
     ("deepseek", 64_000),
+    // The built-in model: candle's rotary table ends at 4,096 (SmolLM2 itself takes 8,192).
+    ("smollm2", 4_096),
 ];
 
 /// For models the table does not know.

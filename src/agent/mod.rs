@@ -128,9 +128,14 @@ impl Agent {
     ) -> Result<Agent, ProviderError> {
         let http = http_settings(config);
         let route = resolve_model(model, config);
-        let provider = build_provider(&route, config, &http)?;
-        // Claude Code brings its own tools; ours are not offered to it.
-        let registry = if with_tools && route.kind != crate::config::ProviderKind::ClaudeCli {
+        let provider = build_provider(&route, config, &http, &crate::models::models_dir(home))?;
+        // Claude Code brings its own tools; ours are not offered to it. The built-in
+        // model is too small to call them reliably.
+        let registry = if with_tools
+            && !matches!(
+                route.kind,
+                crate::config::ProviderKind::ClaudeCli | crate::config::ProviderKind::Local
+            ) {
             Registry::builtin()
         } else {
             Registry::empty()
@@ -254,6 +259,9 @@ impl Agent {
         let specs = self.registry.specs();
         let system = match &self.system_override {
             Some(system) => system.clone(),
+            None if self.route.kind == crate::config::ProviderKind::Local => {
+                prompt::small_model_prompt(&self.context.home, Local::now())
+            }
             None => {
                 let skills = if self.registry.get("run_skill").is_some() {
                     crate::skills::Skills::discover(&self.context.home, &self.context.config)

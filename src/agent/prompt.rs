@@ -19,6 +19,31 @@ before answering questions about the user, their projects or past conversations,
 durable facts, decisions and preferences with memory_save. Use tools when they help; say \
 plainly when something failed. Be concise.";
 
+/// What a small model without tools (the built-in one) is told.
+const SMALL_IDENTITY: &str = "You are LocalGPT, a helpful assistant running offline on the \
+user's own computer. Answer briefly and plainly.";
+
+/// Of MEMORY.md, only this much goes to a small model: its whole context is 4,096
+/// tokens, and every prompt token costs it time on the CPU.
+const SMALL_MEMORY_LIMIT: usize = 1_500;
+
+/// The short prompt for a small local model with no tools: who it is, today's date (no
+/// time, so the prompt stays the same all day and the model's cache of it stays
+/// valid) and the start of MEMORY.md.
+pub fn small_model_prompt(home: &Home, now: DateTime<Local>) -> String {
+    let mut prompt = String::from(SMALL_IDENTITY);
+    prompt.push_str(&format!(" Today is {}.", now.format("%A %Y-%m-%d")));
+    if let Ok(bytes) = std::fs::read(home.memory_file()) {
+        let text = String::from_utf8_lossy(&bytes);
+        let text = text.trim();
+        if !text.is_empty() {
+            prompt.push_str("\n\nWhat you know about the user:\n");
+            prompt.push_str(&crate::truncate::cut_chars(text, SMALL_MEMORY_LIMIT, " …"));
+        }
+    }
+    prompt
+}
+
 /// `skills` is the rendered skills section (empty when the model has no tools).
 pub fn system_prompt(
     home: &Home,
@@ -82,6 +107,26 @@ pub fn cap(text: &str, limit: usize) -> String {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn the_small_model_prompt_is_short_and_stable_within_a_day() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path());
+        home.ensure("").unwrap();
+        std::fs::write(
+            home.memory_file(),
+            format!("I prefer tea.\n{}", "ü".repeat(5_000)),
+        )
+        .unwrap();
+        let morning = Local.with_ymd_and_hms(2026, 11, 24, 9, 30, 0).unwrap();
+        let evening = Local.with_ymd_and_hms(2026, 11, 24, 21, 5, 0).unwrap();
+        let prompt = small_model_prompt(&home, morning);
+        assert_eq!(prompt, small_model_prompt(&home, evening));
+        assert!(prompt.contains("Tuesday 2026-11-24"), "{prompt}");
+        assert!(prompt.contains("I prefer tea."));
+        assert!(!prompt.contains("memory_search"), "no tools to mention");
+        assert!(prompt.chars().count() < 1_800, "{}", prompt.chars().count());
+    }
 
     #[test]
     fn the_prompt_holds_memory_logs_persona_and_tools() {

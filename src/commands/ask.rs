@@ -77,6 +77,16 @@ pub fn one_turn(ctx: &mut Context<'_>, prompt: &str, options: &TurnOptions) -> R
         ctx.err_style,
         io::stdin().is_terminal() && io::stderr().is_terminal(),
     );
+    if let Some(notice) = crate::provider::local::first_use_notice(
+        &crate::models::models_dir(&ctx.home),
+        &model,
+        matches!(
+            settings.sources.get("agent.model"),
+            Some(crate::config::Source::Auto(_))
+        ),
+    ) {
+        crate::agent::Observer::notice(&mut observer, notice);
+    }
     let mut conversation = Vec::new();
     let outcome = runtime.block_on(agent.turn(
         &mut conversation,

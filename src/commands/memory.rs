@@ -67,8 +67,9 @@ fn search(
         (None, Some(_)) => Mode::Hybrid,
         (Some(_), None) => {
             return Err(UsageError(
-                "semantic search needs the embedding model: install it with scripts/fetch-models.sh \
-                 (and keep memory.embeddings at \"auto\" or \"local\")"
+                "semantic search needs embeddings: install the local model with \
+                 scripts/fetch-models.sh (and keep memory.embeddings at \"auto\" or \"local\"), \
+                 or set memory.embeddings to \"openai\" or \"ollama\""
                     .to_string(),
             )
             .into());
@@ -78,8 +79,8 @@ fn search(
         Some(embedder) => memory.search_semantic(query, limit, Freshness::Full, mode, embedder)?,
         None => memory.search(query, limit, Freshness::Full)?,
     };
-    if mode != Mode::Keyword {
-        let pending = memory.pending_embeddings()?;
+    if let Some(embedder) = embedder.as_ref().filter(|_| mode != Mode::Keyword) {
+        let pending = memory.pending_embeddings(embedder.key())?;
         if pending > 0 {
             tracing::warn!(
                 "{pending} chunks are not embedded yet, so meaning-based results may miss them; `localgpt memory reindex` embeds them"
@@ -160,7 +161,7 @@ fn reindex(ctx: &Context<'_>, force: bool) -> Result<u8> {
     show_notices(&mut memory);
     let mut embedded = 0;
     if let Some(embedder) = embedder(ctx)? {
-        let pending = memory.pending_embeddings()?;
+        let pending = memory.pending_embeddings(embedder.key())?;
         let bar = ProgressBar::hidden();
         if let Ok(style) =
             ProgressStyle::default_bar().template("embedding {bar:30} {pos}/{len} chunks {eta}")
@@ -204,7 +205,7 @@ fn embedder(ctx: &Context<'_>) -> Result<Option<crate::memory::embed::Embedder>>
         .context("internal: memory commands need the settings loaded")?;
     Ok(crate::memory::embed::configured(
         &ctx.home,
-        &settings.config.memory,
+        &settings.config,
     )?)
 }
 

@@ -78,6 +78,9 @@ pub fn run(cli: Cli, env: &dyn EnvSource) -> Result<u8> {
     } else {
         let overrides = Overrides {
             model: global.model.clone(),
+            local_chat_model: crate::models::chat::is_installed(
+                &crate::models::models_dir(&home).join(crate::models::chat::MODEL_NAME),
+            ),
         };
         Some(Settings::load(&home.config_file(), env, &overrides)?)
     };

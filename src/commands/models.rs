@@ -14,21 +14,28 @@ pub fn run(command: ModelsCommand, ctx: &mut Context<'_>) -> Result<u8> {
     match command {
         ModelsCommand::Install { paths } => {
             for path in paths {
+                let started = std::time::Instant::now();
                 let installed = models::install(&ctx.home, &path)
                     .with_context(|| format!("cannot install {}", path.display()))?;
                 writeln!(
                     out,
-                    "installed {} ({}, {:.1} MB) in {}",
+                    "installed {} ({}, {:.1} MB) in {} ({:.1} s)",
                     installed.name,
                     installed.kind,
                     installed.bytes as f64 / 1e6,
-                    installed.path.display()
+                    installed.path.display(),
+                    started.elapsed().as_secs_f64()
                 )?;
+                let next = if installed.kind == "chat" {
+                    format!(
+                        "  `localgpt ask --model {} …` uses it; with no API key and no Ollama set up it is the default.",
+                        crate::provider::local::model_id()
+                    )
+                } else {
+                    "  `localgpt memory reindex` embeds your notes; `memory search` then finds by meaning too.".to_string()
+                };
+                writeln!(out, "{next}")?;
             }
-            writeln!(
-                out,
-                "`localgpt memory reindex` embeds your notes; `memory search` then finds by meaning too."
-            )?;
         }
         ModelsCommand::List => {
             let installed = models::list(&ctx.home);

@@ -109,14 +109,18 @@ pub enum ProviderKind {
     Ollama,
     #[serde(rename = "claude-cli")]
     ClaudeCli,
+    /// The built-in chat model, run in-process (`local/smollm2`).
+    #[serde(rename = "local")]
+    Local,
 }
 
 impl ProviderKind {
-    pub const ALL: [ProviderKind; 4] = [
+    pub const ALL: [ProviderKind; 5] = [
         ProviderKind::OpenAi,
         ProviderKind::Anthropic,
         ProviderKind::Ollama,
         ProviderKind::ClaudeCli,
+        ProviderKind::Local,
     ];
 
     /// The name of the built-in provider of this kind, which is also its model prefix.
@@ -126,6 +130,7 @@ impl ProviderKind {
             ProviderKind::Anthropic => "anthropic",
             ProviderKind::Ollama => "ollama",
             ProviderKind::ClaudeCli => "claude-cli",
+            ProviderKind::Local => "local",
         }
     }
 
@@ -227,8 +232,12 @@ pub struct MemoryConfig {
     pub extra_paths: Vec<String>,
     /// Files are indexed up to this size; the rest of a larger file is left out.
     pub max_file_kb: u64,
-    /// Semantic search: "auto" (local when the model is installed), "local" or "none".
+    /// Semantic search: "auto" (local when the model is installed), "local", "openai",
+    /// "ollama" or "none".
     pub embeddings: String,
+    /// The provider's embedding model ("text-embedding-3-small", "nomic-embed-text").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embedding_model: Option<String>,
 }
 
 impl Default for MemoryConfig {
@@ -238,6 +247,7 @@ impl Default for MemoryConfig {
             extra_paths: Vec::new(),
             max_file_kb: 4096,
             embeddings: "auto".to_string(),
+            embedding_model: None,
         }
     }
 }

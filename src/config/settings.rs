@@ -35,6 +35,9 @@ pub enum Source {
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
     pub model: Option<String>,
+    /// Whether the built-in chat model is installed: with no key and no Ollama set up,
+    /// it is then the model used when nothing names one.
+    pub local_chat_model: bool,
 }
 
 /// How the built-in providers find their endpoint and key when the file is silent.
@@ -46,7 +49,7 @@ struct BuiltinProvider {
     default_command: Option<&'static str>,
 }
 
-const BUILTIN_PROVIDERS: [BuiltinProvider; 4] = [
+const BUILTIN_PROVIDERS: [BuiltinProvider; 5] = [
     BuiltinProvider {
         kind: ProviderKind::OpenAi,
         base_url_env: Some("OPENAI_BASE_URL"),
@@ -75,9 +78,17 @@ const BUILTIN_PROVIDERS: [BuiltinProvider; 4] = [
         api_key_env: None,
         default_command: Some("claude"),
     },
+    BuiltinProvider {
+        kind: ProviderKind::Local,
+        base_url_env: None,
+        default_base_url: None,
+        api_key_env: None,
+        default_command: None,
+    },
 ];
 
-/// The model used when nothing names one: the first provider with a key, else local Ollama.
+/// The model used when nothing names one: the first provider with a key, else the
+/// built-in model when it is installed and Ollama is not set up, else local Ollama.
 const AUTO_MODELS: [(ProviderKind, &str); 2] = [
     (ProviderKind::Anthropic, "claude-sonnet-4-5"),
     (ProviderKind::OpenAi, "gpt-4o"),
@@ -123,6 +134,14 @@ impl Settings {
         overrides: &Overrides,
     ) -> Result<Settings, ConfigError> {
         let parsed = parse_config(text, path)?;
+        // The starter file has an empty `[providers.ollama]`: a base_url is what says
+        // someone runs Ollama.
+        let ollama_set_up = parsed
+            .config
+            .providers
+            .get("ollama")
+            .is_some_and(|ollama| ollama.base_url.is_some())
+            || env.var("OLLAMA_HOST").is_some();
         let mut settings = Settings {
             config: parsed.config,
             path: path.to_path_buf(),
@@ -130,7 +149,7 @@ impl Settings {
             unknown: parsed.unknown,
         };
         settings.resolve_providers(env)?;
-        settings.resolve_model(env, overrides);
+        settings.resolve_model(env, overrides, ollama_set_up);
         Ok(settings)
     }
 
@@ -208,7 +227,7 @@ impl Settings {
         }
     }
 
-    fn resolve_model(&mut self, env: &dyn EnvSource, overrides: &Overrides) {
+    fn resolve_model(&mut self, env: &dyn EnvSource, overrides: &Overrides, ollama_set_up: bool) {
         let (model, source) = if let Some(model) = &overrides.model {
             (model.clone(), Some(Source::Flag("--model")))
         } else if let Some(model) = env.var(MODEL_ENV) {
@@ -216,7 +235,8 @@ impl Settings {
         } else if let Some(model) = self.config.agent.model.clone() {
             (model, None)
         } else {
-            let (model, reason) = self.auto_model();
+            let local = overrides.local_chat_model && !ollama_set_up;
+            let (model, reason) = self.auto_model(local);
             (model, Some(Source::Auto(reason)))
         };
         if let Some(source) = source {
@@ -225,7 +245,7 @@ impl Settings {
         self.config.agent.model = Some(model);
     }
 
-    fn auto_model(&self) -> (String, String) {
+    fn auto_model(&self, local_chat_model: bool) -> (String, String) {
         for (kind, model) in AUTO_MODELS {
             let has_key = self
                 .config
@@ -236,6 +256,12 @@ impl Settings {
                 let reason = format!("chosen because a {} key is available", kind.name());
                 return (model.to_string(), reason);
             }
+        }
+        if local_chat_model {
+            let reason = "chosen because no API key is set and Ollama is not set up: the \
+                          built-in offline model"
+                .to_string();
+            return (crate::provider::local::model_id(), reason);
         }
         let reason = "chosen because no API key is set: a local Ollama model".to_string();
         (AUTO_LOCAL_MODEL.to_string(), reason)
@@ -269,6 +295,7 @@ mod tests {
     fn load(text: &str, env: &[(&str, &str)], model_flag: Option<&str>) -> Settings {
         let overrides = Overrides {
             model: model_flag.map(String::from),
+            ..Overrides::default()
         };
         Settings::from_text(text, Path::new("config.toml"), &env, &overrides).unwrap()
     }

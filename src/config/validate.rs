@@ -112,11 +112,12 @@ impl Config {
         if let Err((key, message)) = self.heartbeat.check() {
             return invalid(format!("heartbeat.{key}"), message);
         }
-        if !["auto", "local", "none"].contains(&self.memory.embeddings.as_str()) {
+        if !["auto", "local", "openai", "ollama", "none"].contains(&self.memory.embeddings.as_str())
+        {
             return invalid(
                 "memory.embeddings".to_string(),
                 format!(
-                    "\"{}\" is not a choice: \"auto\" (local when the model is installed), \"local\" or \"none\"",
+                    "\"{}\" is not a choice: \"auto\" (local when the model is installed), \"local\", \"openai\", \"ollama\" or \"none\"",
                     self.memory.embeddings
                 ),
             );

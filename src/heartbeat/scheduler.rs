@@ -339,10 +339,10 @@ impl Scheduler {
     /// Brings the index up to date, then embeds the new chunks (when semantic search is
     /// on), batch by batch, so searches meanwhile see every batch that is done.
     fn reindex(&self) {
-        let (home, config) = (self.env.home.clone(), self.env.config.memory.clone());
+        let (home, config) = (self.env.home.clone(), self.env.config.clone());
         tokio::task::spawn_blocking(move || {
             let today = chrono::Local::now().date_naive();
-            let mut memory = match crate::memory::Memory::open(&home, &config, today) {
+            let mut memory = match crate::memory::Memory::open(&home, &config.memory, today) {
                 Ok(memory) => memory,
                 Err(err) => return tracing::warn!("memory reindex failed: {err}"),
             };
@@ -351,7 +351,10 @@ impl Scheduler {
                 Err(err) => return tracing::warn!("memory reindex failed: {err}"),
             }
             // Loaded for the job and dropped after it: an idle daemon stays small.
-            if memory.pending_embeddings().unwrap_or(0) == 0 {
+            let Some(model) = crate::memory::embed::configured_key(&home, &config) else {
+                return;
+            };
+            if memory.pending_embeddings(&model).unwrap_or(0) == 0 {
                 return;
             }
             let embedder = match crate::memory::embed::configured(&home, &config) {

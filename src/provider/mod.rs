@@ -10,6 +10,7 @@
 pub mod anthropic;
 pub mod claude_cli;
 mod error;
+pub mod local;
 pub mod ollama;
 pub mod openai;
 mod retry;

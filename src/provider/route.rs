@@ -3,9 +3,10 @@
 //! LocalGPT does it: `gpt-*`, `o1`/`o3`/`o4`, `chatgpt-*` → OpenAI, `claude-*` →
 //! Anthropic, anything else → Ollama.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{HttpSettings, Provider, ProviderError, anthropic, claude_cli, ollama, openai};
+use super::{HttpSettings, Provider, ProviderError, anthropic, claude_cli, local, ollama, openai};
 use crate::config::{Config, ProviderConfig, ProviderKind};
 
 /// Model-name prefixes and the provider they mean. A prefix ending in `-` matches the
@@ -57,11 +58,13 @@ pub fn resolve_model(model: &str, config: &Config) -> ModelRoute {
     }
 }
 
-/// Builds the provider for a route from the (resolved) configuration.
+/// Builds the provider for a route from the (resolved) configuration; local models are
+/// looked for in `models_dir`.
 pub fn build_provider(
     route: &ModelRoute,
     config: &Config,
     http: &HttpSettings,
+    models_dir: &Path,
 ) -> Result<Arc<dyn Provider>, ProviderError> {
     let entry = config
         .providers
@@ -105,8 +108,31 @@ pub fn build_provider(
             entry.command.as_deref().unwrap_or("claude"),
             &entry.args,
         )),
+        ProviderKind::Local => Arc::new(local::LocalChat::new(local_model_dir(
+            models_dir,
+            &route.model,
+        )?)),
     };
     Ok(provider)
+}
+
+/// The folder of an installed local model; the name is a plain folder name, so a model
+/// name cannot point anywhere else on disk.
+fn local_model_dir(models_dir: &Path, name: &str) -> Result<PathBuf, ProviderError> {
+    let plain = !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    let dir = models_dir.join(name);
+    if !plain || !crate::models::chat::is_installed(&dir) {
+        return Err(ProviderError::Setup(format!(
+            "no built-in chat model `{name}` is installed (`localgpt models list`); \
+             scripts/fetch-models.sh installs `{}`",
+            crate::models::chat::MODEL_NAME
+        )));
+    }
+    Ok(dir)
 }
 
 /// The API key, which the official endpoints require. Self-hosted compatible servers

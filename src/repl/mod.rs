@@ -300,6 +300,18 @@ impl Repl {
         };
         self.cancel.reset();
         let mut observer = TerminalObserver::new(false, self.err_style, self.interactive);
+        let auto_chosen = self.model == self.settings.model()
+            && matches!(
+                self.settings.sources.get("agent.model"),
+                Some(crate::config::Source::Auto(_))
+            );
+        if let Some(notice) = crate::provider::local::first_use_notice(
+            &crate::models::models_dir(&self.home),
+            &self.model,
+            auto_chosen,
+        ) {
+            crate::agent::Observer::notice(&mut observer, notice);
+        }
         let cancel = self.cancel.clone();
         let outcome = self.runtime.block_on(async {
             tokio::select! {

@@ -192,7 +192,7 @@ pub async fn memory_search(
         .transpose()?;
     let embedder = match asked {
         Some(Mode::Keyword) => None,
-        _ => state.embedder.get(&state.home, &state.env.config.memory),
+        _ => state.embedder.get(&state.home, &state.env.config),
     };
     let mode = match (asked, &embedder) {
         (Some(Mode::Semantic | Mode::Hybrid), None) => {

@@ -180,6 +180,15 @@ async fn handle(
         .map(|b| b.to_bytes())
         .unwrap_or_default();
     let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    if path == "/v1/embeddings" || path == "/api/embed" {
+        let response = embeddings(&path, &body);
+        state.lock().expect("state").received.push(Received {
+            path,
+            headers,
+            body,
+        });
+        return Ok(response);
+    }
     let reply = {
         let mut state = state.lock().expect("state");
         state.received.push(Received {
@@ -203,6 +212,57 @@ async fn handle(
     let reply =
         reply.unwrap_or_else(|| Reply::text(&["(the fake provider has no scripted reply)"]));
     Ok(respond(format, reply, state))
+}
+
+/// Embeddings that behave like real ones where it matters: texts sharing words point
+/// the same way. Each word adds to one of 64 dimensions (not normalised, as some servers
+/// send them). An input containing "FAIL-EMBED" gets a 500.
+fn embeddings(path: &str, body: &Value) -> Response<Body> {
+    let inputs: Vec<String> = match &body["input"] {
+        Value::String(one) => vec![one.clone()],
+        Value::Array(many) => many
+            .iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect(),
+        _ => Vec::new(),
+    };
+    if inputs.iter().any(|input| input.contains("FAIL-EMBED")) {
+        return plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &json!({"error": {"message": "the embedding model crashed"}}).to_string(),
+        );
+    }
+    let vectors: Vec<Vec<f32>> = inputs
+        .iter()
+        .map(|input| {
+            let mut vector = vec![0.01f32; 64];
+            for word in input
+                .to_lowercase()
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| w.len() > 2)
+            {
+                let slot = word
+                    .bytes()
+                    .fold(7usize, |h, b| h.wrapping_mul(31) + b as usize)
+                    % 64;
+                vector[slot] += 3.0;
+            }
+            vector
+        })
+        .collect();
+    let answer = if path == "/api/embed" {
+        json!({"model": body["model"], "embeddings": vectors})
+    } else {
+        // Listed in reverse: clients must go by `index`.
+        let data: Vec<Value> = vectors
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(index, v)| json!({"object": "embedding", "index": index, "embedding": v}))
+            .collect();
+        json!({"object": "list", "model": body["model"], "data": data})
+    };
+    plain(StatusCode::OK, &answer.to_string())
 }
 
 fn plain(status: StatusCode, text: &str) -> Response<Body> {

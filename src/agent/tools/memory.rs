@@ -45,7 +45,7 @@ impl Tool for MemorySearch {
     async fn run(&self, args: &Value, ctx: &ToolContext) -> Result<String, String> {
         let query = str_arg(args, "query");
         let limit = usize::try_from(u64_arg(args, "limit").unwrap_or(8).min(50)).unwrap_or(8);
-        let embedder = ctx.embedder.get(&ctx.home, &ctx.config.memory);
+        let embedder = ctx.embedder.get(&ctx.home, &ctx.config);
         let hits = with_memory(ctx, |memory| {
             memory
                 .search_best(query, limit, Freshness::Quick, embedder.as_deref())

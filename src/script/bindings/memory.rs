@@ -9,7 +9,7 @@ use crate::script::context::{RhaiResult, run_context};
 fn search(call: &NativeCallContext, query: &str, limit: i64) -> RhaiResult<Array> {
     let run = run_context(call)?;
     let limit = usize::try_from(limit.clamp(1, 1000)).unwrap_or(10);
-    let embedder = run.embedder.get(&run.home, &run.config.memory);
+    let embedder = run.embedder.get(&run.home, &run.config);
     let hits = run.with_memory(|memory| {
         memory
             .search_best(query, limit, Freshness::Quick, embedder.as_deref())

