@@ -95,36 +95,42 @@ pub fn embed_pending(
     adopt_model(conn, embedder.key())?;
     let mut done = 0;
     while done < limit {
-        let batch: Vec<(i64, String)> = {
+        let mut window: Vec<(i64, String)> = {
             let mut statement = conn.prepare_cached(
                 "SELECT c.id, c.heading || char(10) || c.text FROM chunks c
                  LEFT JOIN chunk_vectors v ON v.chunk_id = c.id
                  WHERE v.chunk_id IS NULL LIMIT ?1",
             )?;
-            let rows = statement.query_map(params![BATCH.min(limit - done) as i64], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })?;
+            let rows = statement
+                .query_map(params![(BATCH * 8).min(limit - done) as i64], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })?;
             rows.collect::<Result<_, _>>()?
         };
-        if batch.is_empty() {
+        if window.is_empty() {
             break;
         }
-        let texts: Vec<&str> = batch.iter().map(|(_, text)| text.as_str()).collect();
-        let vectors = embedder
-            .embed(&texts)
-            .map_err(|err| super::MemoryError::Embed(err.to_string()))?;
-        let tx = conn.unchecked_transaction()?;
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT OR REPLACE INTO chunk_vectors (chunk_id, vector) VALUES (?1, ?2)",
-            )?;
-            for ((id, _), vector) in batch.iter().zip(&vectors) {
-                insert.execute(params![id, embed::to_bytes(vector)])?;
+        // A batch is as long as its longest text: texts of like length together waste
+        // the least work on padding.
+        window.sort_by_key(|(_, text)| text.len());
+        for batch in window.chunks(BATCH) {
+            let texts: Vec<&str> = batch.iter().map(|(_, text)| text.as_str()).collect();
+            let vectors = embedder
+                .embed(&texts)
+                .map_err(|err| super::MemoryError::Embed(err.to_string()))?;
+            let tx = conn.unchecked_transaction()?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO chunk_vectors (chunk_id, vector) VALUES (?1, ?2)",
+                )?;
+                for ((id, _), vector) in batch.iter().zip(&vectors) {
+                    insert.execute(params![id, embed::to_bytes(vector)])?;
+                }
             }
+            tx.commit()?;
+            done += batch.len();
+            progress(done);
         }
-        tx.commit()?;
-        done += batch.len();
-        progress(done);
     }
     Ok(done)
 }
