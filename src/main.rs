@@ -10,7 +10,6 @@ use localgpt::report;
 use localgpt::style::Style;
 
 fn main() -> ExitCode {
-    inference_threads();
     let env = ProcessEnv;
     // `--no-color` must reach clap before it renders help or a usage error.
     let no_color = std::env::args_os().any(|arg| arg == "--no-color");
@@ -26,6 +25,11 @@ fn main() -> ExitCode {
         // Help and --version exit 0, usage errors 2, as clap decides.
         Err(err) => err.exit(),
     };
+    let long_lived = matches!(
+        cli.command,
+        Some(localgpt::cli::Command::Daemon(_) | localgpt::cli::Command::Serve(_))
+    );
+    inference_threads(long_lived);
     let err_style = Style::detect(
         cli.global.no_color,
         &env as &dyn EnvSource,
@@ -40,15 +44,25 @@ fn main() -> ExitCode {
     }
 }
 
-/// Model inference (candle, through rayon) would use every core, which collapses its
-/// throughput as soon as anything else runs: one thread on a 2-core machine, all cores but
-/// one elsewhere — unless `RAYON_NUM_THREADS` says otherwise.
-fn inference_threads() {
-    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let threads = if cores <= 2 { 1 } else { cores - 1 };
-        // SAFETY: called first thing in `main`, before any thread exists that could read
-        // the environment at the same time.
-        unsafe { std::env::set_var("RAYON_NUM_THREADS", threads.to_string()) };
+/// Model inference would use every core, which collapses its throughput as soon as
+/// anything else runs: embeddings (f32 matrix products, on rayon's threads) get one
+/// thread on a 2-core machine and all cores but one elsewhere. The chat model (candle's
+/// own pool, `CANDLE_NUM_THREADS`) gets every core in a foreground command, where a
+/// person waits for each token and the work ends with the answer, and the same as the
+/// embeddings in the daemon and the server, which run beside everything else. Either
+/// variable, when set, wins.
+fn inference_threads(long_lived: bool) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let background = if cores <= 2 { 1 } else { cores - 1 };
+    let chat = if long_lived { background } else { cores };
+    for (var, threads) in [
+        ("RAYON_NUM_THREADS", background),
+        ("CANDLE_NUM_THREADS", chat),
+    ] {
+        if std::env::var_os(var).is_none() {
+            // SAFETY: called before any thread exists that could read the environment at
+            // the same time (clap's parsing starts none).
+            unsafe { std::env::set_var(var, threads.to_string()) };
+        }
     }
 }

@@ -34,11 +34,20 @@ pub fn small_model_prompt(home: &Home, now: DateTime<Local>) -> String {
     let mut prompt = String::from(SMALL_IDENTITY);
     prompt.push_str(&format!(" Today is {}.", now.format("%A %Y-%m-%d")));
     if let Ok(bytes) = std::fs::read(home.memory_file()) {
+        // The starter file's own lines (its explanation, empty headings) are no news to
+        // the model and cost it time: only what the person added goes in.
         let text = String::from_utf8_lossy(&bytes);
-        let text = text.trim();
+        let starter: std::collections::HashSet<&str> =
+            crate::home::STARTER_MEMORY.lines().map(str::trim).collect();
+        let added: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !starter.contains(line))
+            .collect();
+        let text = added.join("\n");
         if !text.is_empty() {
             prompt.push_str("\n\nWhat you know about the user:\n");
-            prompt.push_str(&crate::truncate::cut_chars(text, SMALL_MEMORY_LIMIT, " …"));
+            prompt.push_str(&crate::truncate::cut_chars(&text, SMALL_MEMORY_LIMIT, " …"));
         }
     }
     prompt
@@ -126,6 +135,10 @@ mod tests {
         assert!(prompt.contains("I prefer tea."));
         assert!(!prompt.contains("memory_search"), "no tools to mention");
         assert!(prompt.chars().count() < 1_800, "{}", prompt.chars().count());
+        // The untouched starter file adds nothing.
+        std::fs::write(home.memory_file(), crate::home::STARTER_MEMORY).unwrap();
+        let prompt = small_model_prompt(&home, morning);
+        assert!(!prompt.contains("What you know"), "{prompt}");
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::env::EnvSource;
 /// The variable that chooses the home folder when `--home` is not given.
 pub const HOME_ENV: &str = "LOCALGPT_HOME";
 
-const STARTER_MEMORY: &str = include_str!("starter/MEMORY.md");
+pub const STARTER_MEMORY: &str = include_str!("starter/MEMORY.md");
 const STARTER_HEARTBEAT: &str = include_str!("starter/HEARTBEAT.md");
 
 /// Errors about the home folder itself; each names the path and what to do.
