@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
+use candle_transformers::models::bert::Config;
+
+use super::bert::Bert;
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 /// The folder name of the embedding model under `models/`.
@@ -45,7 +47,7 @@ enum Backend {
 }
 
 struct LocalModel {
-    model: BertModel,
+    model: Bert,
     tokenizer: Tokenizer,
     device: Device,
 }
@@ -131,7 +133,7 @@ impl LocalModel {
         let device = Device::Cpu;
         let builder = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)
             .map_err(|err| fail(format!("model.safetensors: {err}")))?;
-        let model = BertModel::load(builder, &config)
+        let model = Bert::load(builder, &config)
             .map_err(|err| fail(format!("model.safetensors: {err}")))?;
         Ok(LocalModel {
             model,
@@ -158,7 +160,7 @@ impl LocalModel {
         let ids = rows(&|e| e.get_ids().to_vec())?;
         let types = rows(&|e| e.get_type_ids().to_vec())?;
         let mask = rows(&|e| e.get_attention_mask().to_vec())?;
-        let hidden = self.model.forward(&ids, &types, Some(&mask)).map_err(run)?;
+        let hidden = self.model.forward(&ids, &types, &mask).map_err(run)?;
         // Mean over the real tokens only.
         let mask = mask
             .to_dtype(DType::F32)
