@@ -44,6 +44,7 @@ fn schema_keys() -> &'static [Vec<String>] {
     KEYS.get_or_init(|| {
         let mut sample = Config::default();
         sample.agent.model = Some(String::new());
+        sample.memory.embedding_model = Some(String::new());
         sample.providers.insert(
             ANY_NAME.to_string(),
             ProviderConfig {

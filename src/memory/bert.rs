@@ -213,7 +213,7 @@ fn erf(x: f32) -> f32 {
         -7.373_329_2e-3,
         -1.426_473_9e-2,
     ];
-    let x = x.max(-4.0).min(4.0);
+    let x = x.clamp(-4.0, 4.0);
     let x2 = x * x;
     let mut p = ALPHA[0];
     for c in &ALPHA[1..] {
