@@ -114,7 +114,10 @@ fn the_provider_streams_a_coherent_answer() {
     let provider = LocalChat::new(dir);
     let request = ChatRequest {
         model: "smollm2".into(),
-        system: String::new(),
+        // What the agent tells it (without one, the template's own SmolLM line is used).
+        system: "You are LocalGPT, a helpful assistant running offline on the user's own \
+                 computer. Answer briefly and plainly."
+            .into(),
         messages: vec![Message::User {
             content: "What is the capital of France?".into(),
         }],

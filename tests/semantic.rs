@@ -180,6 +180,11 @@ fn provider_embeddings_come_from_openai_or_ollama_and_a_switch_re_embeds() {
     assert_eq!(request.body["model"], "nomic-embed-text");
 
     // A provider failure is an error that says who failed and why; files are untouched.
+    // (No retries, so the test does not wait through the backoff.)
+    t.write(
+        "config.toml",
+        "[memory]\nembeddings = \"ollama\"\n[agent]\nmax_retries = 0\n",
+    );
     t.write(
         "workspace/memory/broken.md",
         "# Broken\n\nFAIL-EMBED in this note.\n",
@@ -187,7 +192,8 @@ fn provider_embeddings_come_from_openai_or_ollama_and_a_switch_re_embeds() {
     let out = t.run(["memory", "reindex"]).failure();
     let stderr = text(&out.get_output().stderr);
     assert!(
-        stderr.contains("/api/embed answered 500: the embedding model crashed"),
+        stderr.contains("/api/embed answered 500")
+            && stderr.contains("the embedding model crashed"),
         "{stderr}"
     );
     assert!(t.read("workspace/memory/broken.md").contains("FAIL-EMBED"));

@@ -32,6 +32,7 @@ pub struct RemoteEmbedder {
     key: Option<String>,
     model: String,
     client: reqwest::Client,
+    retry: crate::provider::RetryPolicy,
 }
 
 impl RemoteEmbedder {
@@ -66,6 +67,7 @@ impl RemoteEmbedder {
             ),
         };
         let settings = crate::agent::http_settings(config);
+        let retry = settings.retry.clone();
         let client = crate::provider::http_client(&settings)
             .map_err(|err| EmbedError::Setup(err.to_string()))?;
         Ok(RemoteEmbedder {
@@ -78,6 +80,7 @@ impl RemoteEmbedder {
                 .clone()
                 .unwrap_or_else(|| default_model.to_string()),
             client,
+            retry,
         })
     }
 
@@ -92,50 +95,51 @@ impl RemoteEmbedder {
 
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
         let body = json!({"model": self.model, "input": texts});
-        let mut request = self
-            .client
-            .post(&self.url)
-            .timeout(REQUEST_TIMEOUT)
-            .json(&body);
-        if let Some(key) = &self.key {
-            request = request.bearer_auth(key);
-        }
-        let url = self.url.clone();
+        let build = || {
+            let request = self
+                .client
+                .post(&self.url)
+                .timeout(REQUEST_TIMEOUT)
+                .json(&body);
+            match &self.key {
+                Some(key) => request.bearer_auth(key),
+                None => request,
+            }
+        };
+        let target = crate::provider::Target {
+            provider: &self.url,
+            url: &self.url,
+            unreachable_hint: "Check that the provider runs there (memory.embeddings), or set \
+                               memory.embeddings = \"local\" or \"none\".",
+        };
         let answer = std::thread::scope(|scope| {
             scope
-                .spawn(move || -> Result<(u16, String), String> {
+                .spawn(|| -> Result<String, String> {
                     let runtime = tokio::runtime::Builder::new_current_thread()
                         .enable_all()
                         .build()
                         .map_err(|err| err.to_string())?;
-                    runtime.block_on(async move {
-                        let response = request.send().await.map_err(|err| describe(&err))?;
-                        let status = response.status().as_u16();
-                        let text = response.text().await.map_err(|err| describe(&err))?;
-                        Ok((status, text))
+                    runtime.block_on(async {
+                        // 429, 5xx and dropped connections are retried with backoff, as
+                        // for chat.
+                        let response =
+                            crate::provider::send_with_retries(&self.retry, &target, build)
+                                .await
+                                .map_err(|err| err.to_string())?;
+                        response.text().await.map_err(|err| describe(&err))
                     })
                 })
                 .join()
                 .unwrap_or_else(|_| Err("the request thread failed".to_string()))
         });
-        let (status, text) =
-            answer.map_err(|detail| EmbedError::Run(format!("cannot reach {url}: {detail}")))?;
+        let url = &self.url;
+        let text = answer.map_err(EmbedError::Run)?;
         let value: Value = serde_json::from_str(&text).map_err(|_| {
             EmbedError::Run(format!(
-                "{url} answered {status} with something that is not JSON: {}",
+                "{url} answered with something that is not JSON: {}",
                 crate::truncate::cut_chars(text.trim(), 200, "…")
             ))
         })?;
-        if !(200..300).contains(&status) {
-            let message = value
-                .pointer("/error/message")
-                .or_else(|| value.get("error"))
-                .and_then(Value::as_str)
-                .unwrap_or("no message");
-            return Err(EmbedError::Run(format!(
-                "{url} answered {status}: {message}"
-            )));
-        }
         let vectors = match self.api {
             Api::OpenAi => openai_vectors(&value),
             Api::Ollama => value

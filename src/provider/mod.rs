@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 pub use error::ProviderError;
 pub use retry::RetryPolicy;
+pub(crate) use retry::{Target, send as send_with_retries};
 pub use route::{ModelRoute, build_provider, resolve_model};
 
 /// One message of a conversation, in a form every provider can translate.
