@@ -264,7 +264,11 @@ mod terminal {
         let t = Test::new();
         let mut p = spawn(&t);
         p.exp_string("chat ").unwrap();
-        p.send_line(":let kept = 7").unwrap();
+        // Wait for the answer, not the prompt: "chat " also appears while the line is
+        // being typed, and a line sent while the first still runs can be lost when the
+        // terminal leaves raw mode.
+        p.send_line(":let kept = 7; print(`kept=${kept}`)").unwrap();
+        p.exp_string("kept=7").unwrap();
         p.exp_string("chat ").unwrap();
         // The script says when it runs, so Ctrl-C cannot arrive before it starts.
         p.send_line(":print(\"started\"); sleep(60000)").unwrap();

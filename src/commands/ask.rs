@@ -80,10 +80,7 @@ pub fn one_turn(ctx: &mut Context<'_>, prompt: &str, options: &TurnOptions) -> R
     if let Some(notice) = crate::provider::local::first_use_notice(
         &crate::models::models_dir(&ctx.home),
         &model,
-        matches!(
-            settings.sources.get("agent.model"),
-            Some(crate::config::Source::Auto(_))
-        ),
+        settings.model_chosen_automatically(),
     ) {
         crate::agent::Observer::notice(&mut observer, notice);
     }

@@ -162,6 +162,11 @@ impl Settings {
             .unwrap_or(AUTO_LOCAL_MODEL)
     }
 
+    /// Whether LocalGPT chose the model (nothing named one).
+    pub fn model_chosen_automatically(&self) -> bool {
+        matches!(self.sources.get("agent.model"), Some(Source::Auto(_)))
+    }
+
     fn resolve_providers(&mut self, env: &dyn EnvSource) -> Result<(), ConfigError> {
         for builtin in &BUILTIN_PROVIDERS {
             let name = builtin.kind.name();

@@ -125,6 +125,10 @@ fn convert(gguf: &Path, out_dir: &Path) -> Result<(), ModelError> {
 
     let mut names: Vec<&String> = content.tensor_infos.keys().collect();
     names.sort();
+    let converts = content
+        .tensor_infos
+        .values()
+        .any(|info| is_slow(info.ggml_dtype));
     let mut tensors = Vec::with_capacity(names.len());
     for name in names {
         let tensor = content
@@ -137,10 +141,12 @@ fn convert(gguf: &Path, out_dir: &Path) -> Result<(), ModelError> {
     let mut metadata: Vec<(&str, &gguf_file::Value)> = content
         .metadata
         .iter()
-        .filter(|(key, _)| key.as_str() != "general.file_type")
+        .filter(|(key, _)| !converts || key.as_str() != "general.file_type")
         .map(|(key, value)| (key.as_str(), value))
         .collect();
-    metadata.push(("general.file_type", &file_type));
+    if converts {
+        metadata.push(("general.file_type", &file_type));
+    }
     metadata.sort_by_key(|(key, _)| *key);
 
     let model_path = out_dir.join("model.gguf");
@@ -164,15 +170,19 @@ fn convert(gguf: &Path, out_dir: &Path) -> Result<(), ModelError> {
     })
 }
 
-/// The tensor in a type candle multiplies fast: 4- and 5-bit legacy types become Q8_0;
-/// floats (the norms) and the k-quants stay as they are.
+/// Whether candle has no fast kernel for this type (Q4_1, Q5_0, Q5_1).
+fn is_slow(dtype: GgmlDType) -> bool {
+    matches!(dtype, GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1)
+}
+
+/// The tensor in a type candle multiplies fast: slow types become Q8_0; floats (the
+/// norms), Q4_0, Q8_0 and the k-quants stay as they are.
 fn fast_type(tensor: QTensor) -> candle_core::Result<QTensor> {
-    match tensor.dtype() {
-        GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1 => {
-            let weights = tensor.dequantize(&Device::Cpu)?;
-            QTensor::quantize(&weights, GgmlDType::Q8_0)
-        }
-        _ => Ok(tensor),
+    if is_slow(tensor.dtype()) {
+        let weights = tensor.dequantize(&Device::Cpu)?;
+        QTensor::quantize(&weights, GgmlDType::Q8_0)
+    } else {
+        Ok(tensor)
     }
 }
 

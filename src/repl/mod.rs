@@ -300,11 +300,8 @@ impl Repl {
         };
         self.cancel.reset();
         let mut observer = TerminalObserver::new(false, self.err_style, self.interactive);
-        let auto_chosen = self.model == self.settings.model()
-            && matches!(
-                self.settings.sources.get("agent.model"),
-                Some(crate::config::Source::Auto(_))
-            );
+        let auto_chosen =
+            self.model == self.settings.model() && self.settings.model_chosen_automatically();
         if let Some(notice) = crate::provider::local::first_use_notice(
             &crate::models::models_dir(&self.home),
             &self.model,
