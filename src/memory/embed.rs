@@ -192,6 +192,22 @@ impl LocalModel {
     }
 }
 
+/// What `memory.embeddings` asks for, before anything is loaded or connected.
+enum Wanted {
+    Nothing,
+    Local,
+    Remote(super::remote_embed::Endpoint),
+}
+
+fn wanted(home: &crate::home::Home, config: &crate::config::Config) -> Result<Wanted, EmbedError> {
+    Ok(match config.memory.embeddings.as_str() {
+        "none" => Wanted::Nothing,
+        "auto" if !is_installed(&model_dir(home)) => Wanted::Nothing,
+        "openai" | "ollama" => Wanted::Remote(super::remote_embed::Endpoint::configured(config)?),
+        _ => Wanted::Local,
+    })
+}
+
 /// The embedder `memory.embeddings` asks for: `None` for "none", and for "auto" when the
 /// local model is not installed; "local" without the model is an error, as is a provider
 /// that cannot be used (no key).
@@ -199,26 +215,21 @@ pub fn configured(
     home: &crate::home::Home,
     config: &crate::config::Config,
 ) -> Result<Option<Embedder>, EmbedError> {
-    let dir = model_dir(home);
-    match config.memory.embeddings.as_str() {
-        "none" => Ok(None),
-        "auto" if !is_installed(&dir) => Ok(None),
-        "openai" | "ollama" => super::remote_embed::RemoteEmbedder::configured(config)
+    match wanted(home, config)? {
+        Wanted::Nothing => Ok(None),
+        Wanted::Local => Embedder::load(&model_dir(home)).map(Some),
+        Wanted::Remote(endpoint) => super::remote_embed::RemoteEmbedder::new(endpoint, config)
             .map(|remote| Some(Embedder::remote(remote))),
-        _ => Embedder::load(&dir).map(Some),
     }
 }
 
-/// The key `configured` would give its embedder, without loading anything: the daemon
-/// asks whether there is work before it loads a model.
+/// The key `configured` would give its embedder, without loading a model or building a
+/// client: the daemon asks whether there is work before it loads anything.
 pub fn configured_key(home: &crate::home::Home, config: &crate::config::Config) -> Option<String> {
-    match config.memory.embeddings.as_str() {
-        "none" => None,
-        "auto" if !is_installed(&model_dir(home)) => None,
-        "openai" | "ollama" => super::remote_embed::RemoteEmbedder::configured(config)
-            .ok()
-            .map(|remote| remote.key()),
-        _ => Some(LOCAL_KEY.to_string()),
+    match wanted(home, config).ok()? {
+        Wanted::Nothing => None,
+        Wanted::Local => Some(LOCAL_KEY.to_string()),
+        Wanted::Remote(endpoint) => Some(endpoint.model_key()),
     }
 }
 

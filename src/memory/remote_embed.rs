@@ -26,18 +26,18 @@ enum Api {
     Ollama,
 }
 
-pub struct RemoteEmbedder {
+/// Where the embeddings come from: cheap to work out, so the daemon can tell which
+/// model's vectors it wants without building an HTTP client.
+pub struct Endpoint {
     api: Api,
     url: String,
     key: Option<String>,
     model: String,
-    client: reqwest::Client,
-    retry: crate::provider::RetryPolicy,
 }
 
-impl RemoteEmbedder {
-    /// The embedder `memory.embeddings` names, with the provider's URL and key.
-    pub fn configured(config: &Config) -> Result<RemoteEmbedder, EmbedError> {
+impl Endpoint {
+    /// The endpoint `memory.embeddings` names, with the provider's URL and key.
+    pub fn configured(config: &Config) -> Result<Endpoint, EmbedError> {
         let (api, provider, default_model) = match config.memory.embeddings.as_str() {
             "openai" => (Api::OpenAi, "openai", OPENAI_DEFAULT_MODEL),
             "ollama" => (Api::Ollama, "ollama", OLLAMA_DEFAULT_MODEL),
@@ -66,11 +66,7 @@ impl RemoteEmbedder {
                 crate::provider::ollama::normalize_host(&base)
             ),
         };
-        let settings = crate::agent::http_settings(config);
-        let retry = settings.retry.clone();
-        let client = crate::provider::http_client(&settings)
-            .map_err(|err| EmbedError::Setup(err.to_string()))?;
-        Ok(RemoteEmbedder {
+        Ok(Endpoint {
             api,
             url,
             key,
@@ -79,36 +75,57 @@ impl RemoteEmbedder {
                 .embedding_model
                 .clone()
                 .unwrap_or_else(|| default_model.to_string()),
-            client,
-            retry,
         })
     }
 
     /// The provider, model and endpoint: another of any of them makes other vectors.
-    pub fn key(&self) -> String {
+    pub fn model_key(&self) -> String {
         let provider = match self.api {
             Api::OpenAi => "openai",
             Api::Ollama => "ollama",
         };
         format!("{provider}/{}@{}", self.model, self.url)
     }
+}
+
+pub struct RemoteEmbedder {
+    endpoint: Endpoint,
+    client: reqwest::Client,
+    retry: crate::provider::RetryPolicy,
+}
+
+impl RemoteEmbedder {
+    pub fn new(endpoint: Endpoint, config: &Config) -> Result<RemoteEmbedder, EmbedError> {
+        let settings = crate::agent::http_settings(config);
+        let client = crate::provider::http_client(&settings)
+            .map_err(|err| EmbedError::Setup(err.to_string()))?;
+        Ok(RemoteEmbedder {
+            endpoint,
+            client,
+            retry: settings.retry,
+        })
+    }
+
+    pub fn key(&self) -> String {
+        self.endpoint.model_key()
+    }
 
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let body = json!({"model": self.model, "input": texts});
+        let body = json!({"model": self.endpoint.model, "input": texts});
         let build = || {
             let request = self
                 .client
-                .post(&self.url)
+                .post(&self.endpoint.url)
                 .timeout(REQUEST_TIMEOUT)
                 .json(&body);
-            match &self.key {
+            match &self.endpoint.key {
                 Some(key) => request.bearer_auth(key),
                 None => request,
             }
         };
         let target = crate::provider::Target {
-            provider: &self.url,
-            url: &self.url,
+            provider: &self.endpoint.url,
+            url: &self.endpoint.url,
             unreachable_hint: "Check that the provider runs there (memory.embeddings), or set \
                                memory.embeddings = \"local\" or \"none\".",
         };
@@ -126,13 +143,16 @@ impl RemoteEmbedder {
                             crate::provider::send_with_retries(&self.retry, &target, build)
                                 .await
                                 .map_err(|err| err.to_string())?;
-                        response.text().await.map_err(|err| describe(&err))
+                        response
+                            .text()
+                            .await
+                            .map_err(|err| crate::provider::innermost_cause(&err))
                     })
                 })
                 .join()
                 .unwrap_or_else(|_| Err("the request thread failed".to_string()))
         });
-        let url = &self.url;
+        let url = &self.endpoint.url;
         let text = answer.map_err(EmbedError::Run)?;
         let value: Value = serde_json::from_str(&text).map_err(|_| {
             EmbedError::Run(format!(
@@ -140,7 +160,7 @@ impl RemoteEmbedder {
                 crate::truncate::cut_chars(text.trim(), 200, "…")
             ))
         })?;
-        let vectors = match self.api {
+        let vectors = match self.endpoint.api {
             Api::OpenAi => openai_vectors(&value),
             Api::Ollama => value
                 .get("embeddings")
@@ -158,14 +178,6 @@ impl RemoteEmbedder {
         }
         Ok(vectors.into_iter().map(unit).collect())
     }
-}
-
-fn describe(err: &reqwest::Error) -> String {
-    let mut cause: &dyn std::error::Error = err;
-    while let Some(inner) = cause.source() {
-        cause = inner;
-    }
-    cause.to_string()
 }
 
 /// OpenAI's `data` in input order (each item carries its `index`).

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 pub use error::ProviderError;
 pub use retry::RetryPolicy;
-pub(crate) use retry::{Target, send as send_with_retries};
+pub(crate) use retry::{Target, innermost_cause, send as send_with_retries};
 pub use route::{ModelRoute, build_provider, resolve_model};
 
 /// One message of a conversation, in a form every provider can translate.
@@ -261,11 +261,7 @@ fn stream_failure(
     let detail = if err.is_timeout() {
         format!("nothing arrived for {} s", settings.idle_timeout.as_secs())
     } else {
-        let mut cause: &dyn std::error::Error = err;
-        while let Some(inner) = cause.source() {
-            cause = inner;
-        }
-        cause.to_string()
+        innermost_cause(err)
     };
     ProviderError::StreamCut {
         provider: provider.to_string(),

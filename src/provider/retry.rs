@@ -129,7 +129,7 @@ fn is_loopback(url: &str) -> bool {
 }
 
 /// The most specific cause ("Connection refused"), not reqwest's outer wrapper text.
-fn innermost_cause(err: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn innermost_cause(err: &(dyn std::error::Error + 'static)) -> String {
     let mut cause: &dyn std::error::Error = err;
     while let Some(inner) = cause.source() {
         cause = inner;

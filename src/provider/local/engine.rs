@@ -190,11 +190,10 @@ impl Engine {
         }
         let budget = max_new_tokens.min(CONTEXT_TOKENS - prompt.len());
         let reused = self.reusable_prefix(prompt);
+        // A reused prefix is the whole cache (see `reusable_prefix`), so it is kept as is.
         if reused == 0 {
             self.model.clear_kv_cache();
             self.cached.clear();
-        } else {
-            self.cached.truncate(reused);
         }
         let mut logits = self.feed(&prompt[reused..], reused)?;
         let mut processor = sampler.processor();
