@@ -20,7 +20,7 @@ fn two_processes_appending_1000_lines_each_lose_none() {
         .map(|writer| {
             Command::new(&this_test_binary)
                 .args([
-                    "append_child_process",
+                    "append::append_child_process",
                     "--exact",
                     "--ignored",
                     "--nocapture",

@@ -1,12 +1,10 @@
 //! `localgpt ask` against the fake provider: each wire format's text and tool round trip,
 //! retries, timeouts, cut streams, the path policy, approvals and `--json`.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::fake_provider::{FakeProvider, Reply};
-use common::{Test, text};
+use crate::common::fake_provider::{FakeProvider, Reply};
+use crate::common::{Test, text};
 use predicates::prelude::*;
 use serde_json::{Value, json};
 

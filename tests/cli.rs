@@ -1,8 +1,6 @@
 //! The command surface: help for every command, version, exit codes.
 
-mod common;
-
-use common::{Test, text};
+use crate::common::{Test, text};
 use predicates::prelude::*;
 
 /// Every command and subcommand, as typed after `localgpt`.

@@ -2,10 +2,8 @@
 //! the summary replacing old turns, a second compaction, `/compact`, resume after a
 //! compaction, and the fallback when the summary fails.
 
-mod common;
-
-use common::fake_provider::{FakeProvider, Reply};
-use common::{Test, text};
+use crate::common::fake_provider::{FakeProvider, Reply};
+use crate::common::{Test, text};
 use serde_json::{Value, json};
 
 fn setup() -> (FakeProvider, Test) {

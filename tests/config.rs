@@ -1,9 +1,7 @@
 //! `localgpt config`: the template, show/get/set/init, overrides, and every kind of bad
 //! configuration — each refused with its place, exit code 2, and the file untouched.
 
-mod common;
-
-use common::{Test, text};
+use crate::common::{Test, text};
 use predicates::prelude::*;
 
 /// Runs `args` expecting exit code 2, and checks config.toml did not change by a byte.

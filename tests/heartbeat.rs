@@ -3,14 +3,12 @@
 //! file, `heartbeat list|run|log`, the HEARTBEAT.md check against the fake provider, and
 //! the example tasks in `scripts/heartbeat/`.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::fake_provider::{FakeProvider, Reply};
-use common::{Test, text};
+use crate::common::fake_provider::{FakeProvider, Reply};
+use crate::common::{Test, text};
 use serde_json::Value;
 
 fn task(t: &Test, name: &str, source: &str) {

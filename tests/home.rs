@@ -1,8 +1,6 @@
 //! The home folder: created on first use, never overwritten, bad locations refused.
 
-mod common;
-
-use common::Test;
+use crate::common::Test;
 use predicates::prelude::*;
 use std::fs;
 

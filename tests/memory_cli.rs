@@ -1,8 +1,6 @@
 //! `localgpt memory …` end to end, through the real binary.
 
-mod common;
-
-use common::{Test, text};
+use crate::common::{Test, text};
 use predicates::prelude::*;
 
 fn today() -> String {

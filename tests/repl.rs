@@ -1,12 +1,10 @@
 //! The REPL: line by line from a pipe, and through a pseudo-terminal as a person uses it,
 //! against the fake provider.
 
-mod common;
-
 use std::time::Duration;
 
-use common::fake_provider::{FakeProvider, Reply};
-use common::{Test, text};
+use crate::common::fake_provider::{FakeProvider, Reply};
+use crate::common::{Test, text};
 use predicates::prelude::*;
 use serde_json::json;
 

@@ -1,12 +1,10 @@
 //! `localgpt run`: golden scripts, every binding family, limits, error positions, the
 //! standard library and its overrides, and the example scripts in `scripts/`.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::fake_provider::{FakeProvider, Reply};
-use common::{Test, text};
+use crate::common::fake_provider::{FakeProvider, Reply};
+use crate::common::{Test, text};
 use predicates::prelude::*;
 use serde_json::json;
 

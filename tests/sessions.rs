@@ -1,12 +1,10 @@
 //! Saved sessions: listing, showing, removing, pruning, ids by prefix, a torn last line,
 //! and resuming with the same live context.
 
-mod common;
-
 use std::time::{Duration, SystemTime};
 
-use common::fake_provider::{FakeProvider, Reply};
-use common::{Test, text};
+use crate::common::fake_provider::{FakeProvider, Reply};
+use crate::common::{Test, text};
 use predicates::prelude::*;
 use serde_json::Value;
 

@@ -3,13 +3,11 @@
 //! the fake provider (in throwaway git repositories where they need one), `run_skill`
 //! from the model, `skill()` from scripts, and `/NAME` in the REPL.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::fake_provider::{FakeProvider, Reply};
-use common::{Test, text};
+use crate::common::fake_provider::{FakeProvider, Reply};
+use crate::common::{Test, text};
 use serde_json::{Value, json};
 
 fn setup() -> (FakeProvider, Test) {

