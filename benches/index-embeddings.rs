@@ -14,7 +14,7 @@ use localgpt::memory::{Memory, Sources, Store};
 
 fn main() {
     // `cargo bench` passes `--bench`; this is not a criterion benchmark.
-    let Some(dir) = test_model_dir() else { return };
+    let dir = test_model_dir();
     let files = std::env::var("LOCALGPT_BENCH_FILES")
         .ok()
         .and_then(|files| files.parse().ok())
