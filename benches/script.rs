@@ -10,7 +10,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use localgpt::agent::Policy;
 use localgpt::config::Config;
 use localgpt::home::Home;
-use localgpt::script::{Cancel, RunContext, Script, ScriptHost};
+use localgpt::script::{RunContext, Script, ScriptHost};
 
 const CALLS: u64 = 100_000;
 
@@ -38,12 +38,8 @@ fn bench(c: &mut Criterion) {
     let run = Arc::new(RunContext::new(
         home.clone(),
         config.clone(),
-        "llama3.2".into(),
         Policy::new(&home, dir.path(), &config.tools),
         runtime.handle().clone(),
-        Cancel::new(),
-        dir.path().to_path_buf(),
-        Arc::new(|_: &str| {}),
     ));
     let host = ScriptHost::new();
     let calls = format!("for i in 0..{CALLS} {{ script_dir(); }}");

@@ -18,9 +18,11 @@
 //! tests can inject it.
 
 pub mod agent;
+pub mod cancel;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod conversation;
 pub mod env;
 pub mod heartbeat;
 pub mod home;

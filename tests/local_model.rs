@@ -8,9 +8,10 @@ use std::path::PathBuf;
 
 use crate::common::{Test, text};
 use candle_core::quantized::{GgmlDType, gguf_file};
+use localgpt::conversation::Message;
 use localgpt::provider::local::LocalChat;
 use localgpt::provider::local::engine::{Engine, Sampler, Turn};
-use localgpt::provider::{ChatRequest, Event, Message, Provider, StopReason};
+use localgpt::provider::{ChatRequest, Event, Provider, StopReason};
 
 fn model_dir() -> PathBuf {
     static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();

@@ -9,12 +9,11 @@
 //! If the summary cannot be made, the oldest turns are dropped instead, and the caller is
 //! told so: the conversation keeps working either way.
 
-use serde_json::json;
-
 use super::tools::ToolOutput;
 use super::{Agent, Approval, Observer};
-use crate::provider::{ChatRequest, Message, ProviderError, ToolCall};
-use crate::session::Transcript;
+use crate::conversation::{Message, ToolCall, summary_messages};
+use crate::provider::{ChatRequest, ProviderError};
+use crate::session::{Record, Session};
 
 const FLUSH_PROMPT: &str = "[Memory flush] This conversation is about to be compacted. Save \
 anything worth keeping beyond it — durable facts about the user, decisions, open tasks — with \
@@ -26,10 +25,6 @@ full text. Be complete about what matters and brief about everything else.";
 
 const SUMMARY_PROMPT: &str = "Summarise the conversation above under these headings: Goals; \
 Decisions; Facts; Open questions; Files touched. Keep names, numbers, paths and commands exact.";
-
-/// The first message of a compacted conversation.
-pub const SUMMARY_HEADER: &str = "[Summary of the earlier conversation]";
-pub const SUMMARY_ACK: &str = "Understood; continuing from that summary.";
 
 /// Tool rounds the flush turn may take.
 const FLUSH_ROUNDS: usize = 3;
@@ -59,12 +54,9 @@ impl Observer for Silent {
 }
 
 impl Agent {
-    /// Compacts `conversation` now (automatically near the limit, or on `/compact`).
-    pub async fn compact(
-        &mut self,
-        conversation: &mut Vec<Message>,
-        transcript: Option<&Transcript>,
-    ) -> Compacted {
+    /// Compacts the conversation now (automatically near the limit, or on `/compact`).
+    pub async fn compact(&mut self, session: &mut Session) -> Compacted {
+        let conversation = session.messages();
         let users: Vec<usize> = conversation
             .iter()
             .enumerate()
@@ -81,38 +73,29 @@ impl Agent {
             self.flush(&old).await;
             self.flushed_upto = cut;
         }
+        let recent = session.messages()[cut..].to_vec();
+        let kept = recent.len();
         let outcome = match self.summarise(&old).await {
             Ok(summary) => {
-                let mut live = vec![
-                    Message::User {
-                        content: format!("{SUMMARY_HEADER}\n\n{summary}"),
-                    },
-                    Message::Assistant {
-                        content: SUMMARY_ACK.to_string(),
-                        tool_calls: Vec::new(),
-                    },
-                ];
-                live.extend(conversation.drain(cut..));
-                let kept = live.len() - 2;
-                *conversation = live;
-                record(
-                    transcript,
-                    json!({
-                        "type": "compaction", "summary": summary, "replaced": cut, "kept": kept,
-                    }),
-                );
+                let mut live = summary_messages(&summary).to_vec();
+                live.extend(recent);
+                let record = Record::Compaction {
+                    summary: Some(summary),
+                    replaced: cut,
+                    kept,
+                    error: None,
+                };
+                session.compact(live, &record);
                 Compacted::Summarised { replaced: cut }
             }
             Err(err) => {
-                conversation.drain(..cut);
-                let kept = conversation.len();
-                record(
-                    transcript,
-                    json!({
-                        "type": "compaction", "summary": null, "replaced": cut, "kept": kept,
-                        "error": err.to_string(),
-                    }),
-                );
+                let record = Record::Compaction {
+                    summary: None,
+                    replaced: cut,
+                    kept,
+                    error: Some(err.to_string()),
+                };
+                session.compact(recent, &record);
                 Compacted::Dropped {
                     dropped: cut,
                     reason: err.to_string(),
@@ -121,10 +104,7 @@ impl Agent {
         };
         // The old count no longer describes the context; estimate until the next report.
         self.reported = None;
-        self.flushed_upto = self
-            .flushed_upto
-            .saturating_sub(cut)
-            .min(conversation.len());
+        self.flushed_upto = self.flushed_upto.saturating_sub(cut).min(session.len());
         outcome
     }
 
@@ -226,12 +206,4 @@ fn render(messages: &[Message]) -> String {
         }
     }
     text
-}
-
-fn record(transcript: Option<&Transcript>, value: serde_json::Value) {
-    if let Some(transcript) = transcript
-        && let Err(err) = transcript.record(value)
-    {
-        tracing::warn!("cannot write the compaction to the transcript: {err}");
-    }
 }

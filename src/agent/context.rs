@@ -8,7 +8,7 @@
 //! turns never pay for it.
 
 use crate::config::{Config, ProviderKind};
-use crate::provider::Message;
+use crate::conversation::Message;
 
 /// How a model's tokens are counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

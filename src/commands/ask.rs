@@ -8,10 +8,11 @@ use serde_json::json;
 
 use super::Context;
 use crate::agent::{Agent, Policy, TurnReport};
+use crate::cancel::interruptible_runtime;
 use crate::cli::AskArgs;
 use crate::config::ApprovalMode;
 use crate::report::{EXIT_FAILURE, EXIT_OK, UsageError};
-use crate::session::Transcript;
+use crate::session::Session;
 use crate::terminal::TerminalObserver;
 
 pub fn run(args: AskArgs, ctx: &mut Context<'_>) -> Result<u8> {
@@ -55,28 +56,25 @@ pub fn one_turn(ctx: &mut Context<'_>, prompt: &str, options: &TurnOptions) -> R
     let cwd = std::env::current_dir().context("cannot tell the current folder")?;
     let policy = Policy::new(&ctx.home, &cwd, &settings.config.tools).with_approval(approval);
     // One thread is plenty for one conversation, and on a small machine it avoids
-    // handing every streamed token between threads.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    // handing every streamed token between threads. Ctrl-C stops the turn, which closes
+    // its round so the saved session can be continued.
+    let (runtime, cancel) = interruptible_runtime(0).context("cannot start the async runtime")?;
     let mut agent = {
         let _guard = runtime.enter();
-        Agent::new(&ctx.home, &settings.config, &model, policy, options.tools)?
-    };
-    let transcript = match Transcript::start(&ctx.home, &model, options.kind, chrono::Local::now())
-    {
-        Ok(transcript) => Some(transcript),
-        Err(err) => {
-            tracing::warn!("the session will not be saved: {err}");
-            None
+        let agent = Agent::new(&ctx.home, &settings.config, &model, policy)?;
+        if options.tools {
+            agent
+        } else {
+            agent.without_tools()
         }
     };
+    let mut session = Session::start(&ctx.home, &model, options.kind);
     let mut observer = TerminalObserver::new(
         options.json,
         ctx.err_style,
         io::stdin().is_terminal() && io::stderr().is_terminal(),
-    );
+    )
+    .with_cancel(cancel.clone());
     if let Some(notice) = crate::provider::local::first_use_notice(
         &crate::models::models_dir(&ctx.home),
         &model,
@@ -84,14 +82,8 @@ pub fn one_turn(ctx: &mut Context<'_>, prompt: &str, options: &TurnOptions) -> R
     ) {
         crate::agent::Observer::notice(&mut observer, notice);
     }
-    let mut conversation = Vec::new();
-    let outcome = runtime.block_on(agent.turn(
-        &mut conversation,
-        prompt,
-        transcript.as_ref(),
-        &mut observer,
-    ));
-    let session = transcript.as_ref().map(|t| t.id.clone());
+    let outcome = runtime.block_on(agent.turn(&mut session, prompt, &mut observer, &cancel));
+    let session = session.id().map(str::to_string);
     let (report, error) = match outcome {
         Ok(report) => (report, None),
         Err(err) => (err.report, Some(err.source)),
@@ -103,19 +95,23 @@ pub fn one_turn(ctx: &mut Context<'_>, prompt: &str, options: &TurnOptions) -> R
             &report,
             error.as_ref().map(|e| e.to_string()),
         )?;
-        return Ok(if error.is_some() {
+        return Ok(if error.is_some() || report.interrupted {
             EXIT_FAILURE
         } else {
             EXIT_OK
         });
     }
-    if error.is_none() {
+    if error.is_none() && !report.interrupted {
         observer.finish_turn();
     } else {
         observer.finish_line();
     }
     match error {
         Some(err) => Err(err.into()),
+        None if report.interrupted => {
+            writeln!(io::stderr().lock(), "{}", crate::conversation::INTERRUPTED)?;
+            Ok(EXIT_FAILURE)
+        }
         None => Ok(EXIT_OK),
     }
 }
@@ -171,6 +167,7 @@ fn print_json(
         "usage": report.usage,
         "rounds": report.rounds,
         "hit_round_limit": report.hit_round_limit,
+        "interrupted": report.interrupted,
         "error": error,
     });
     let mut out = io::stdout().lock();

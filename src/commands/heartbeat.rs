@@ -6,6 +6,7 @@ use anyhow::{Context as _, Result};
 use chrono::{DateTime, Local, Utc};
 
 use super::Context;
+use crate::cancel::interruptible_runtime;
 use crate::cli::HeartbeatCommand;
 use crate::heartbeat::check::{self, CheckOutcome};
 use crate::heartbeat::history::{HEARTBEAT_TASK, History, Run, Status};
@@ -15,7 +16,6 @@ use crate::heartbeat::tasks::{self, Task};
 use crate::heartbeat::{check::has_work, format_duration, format_elapsed};
 use crate::report::{EXIT_FAILURE, EXIT_OK, UsageError};
 use crate::script::context::stdout_lines;
-use crate::script::interruptible_runtime;
 use crate::style::Style;
 
 pub fn run(command: HeartbeatCommand, ctx: &mut Context<'_>) -> Result<u8> {
@@ -50,7 +50,7 @@ pub fn run(command: HeartbeatCommand, ctx: &mut Context<'_>) -> Result<u8> {
             report(&run, ctx.err_style)
         }
         HeartbeatCommand::Check => {
-            let (runtime, _cancel) =
+            let (runtime, cancel) =
                 interruptible_runtime(1).context("cannot start the async runtime")?;
             let env = RunEnv::new(ctx.home.clone(), settings, runtime.handle().clone());
             let now = Utc::now();
@@ -63,8 +63,13 @@ pub fn run(command: HeartbeatCommand, ctx: &mut Context<'_>) -> Result<u8> {
                     .ok();
             let history = std::sync::Mutex::new(history);
             let clock = std::time::Instant::now();
-            let outcome =
-                runtime.block_on(check::run_check(&env, &history, transcript.as_ref(), now));
+            let outcome = runtime.block_on(check::run_check(
+                &env,
+                &history,
+                transcript.as_ref(),
+                now,
+                &cancel,
+            ));
             let run = check_run(outcome.clone(), now, clock.elapsed());
             if let Ok(history) = history.lock() {
                 history.record(&Run {
@@ -86,6 +91,10 @@ pub fn run(command: HeartbeatCommand, ctx: &mut Context<'_>) -> Result<u8> {
                 CheckOutcome::Idle(reason) => writeln!(out, "nothing to do: {reason}")?,
                 CheckOutcome::Failed(error) => {
                     return Err(anyhow::anyhow!("the heartbeat check failed: {error}"));
+                }
+                CheckOutcome::Cancelled => {
+                    writeln!(io::stderr().lock(), "[interrupted]")?;
+                    return Ok(EXIT_FAILURE);
                 }
             }
             Ok(EXIT_OK)

@@ -9,13 +9,11 @@ use anyhow::{Context as _, Result};
 
 use super::Context;
 use crate::agent::Policy;
+use crate::cancel::interruptible_runtime;
 use crate::cli::RunArgs;
 use crate::report::{EXIT_OK, UsageError};
 use crate::script::context::{stdout_lines, stdout_raw, terminal_confirmer};
-use crate::script::{
-    Confirmer, Outcome, RunContext, Script, ScriptHost, approval_for_own_code,
-    interruptible_runtime,
-};
+use crate::script::{Confirmer, RunContext, Script, ScriptHost};
 
 pub fn run(args: RunArgs, ctx: &mut Context<'_>) -> Result<u8> {
     let host = ScriptHost::new();
@@ -29,30 +27,25 @@ pub fn run(args: RunArgs, ctx: &mut Context<'_>) -> Result<u8> {
         .settings
         .as_ref()
         .context("internal: run needs the settings loaded")?;
-    let approval = approval_for_own_code(settings.config.tools.approval);
     let (runtime, cancel) = interruptible_runtime(1).context("cannot start the async runtime")?;
-    let policy = Policy::new(&ctx.home, &cwd, &settings.config.tools).with_approval(approval);
+    let policy = Policy::new(&ctx.home, &cwd, &settings.config.tools).for_own_code();
     let run = Arc::new(
         RunContext::new(
             ctx.home.clone(),
             settings.config.clone(),
-            settings.model().to_string(),
             policy,
             runtime.handle().clone(),
-            cancel,
-            script_dir,
-            stdout_lines(),
         )
+        .with_cancel(cancel)
+        .with_script_dir(script_dir)
+        .with_output(stdout_lines())
         .with_stream(stdout_raw())
         .with_confirm(terminal_confirm_if_interactive()),
     );
     let outcome = host.run(&run, &script)?;
     drop(run);
     runtime.shutdown_background();
-    Ok(match outcome {
-        Outcome::Finished(_) => EXIT_OK,
-        Outcome::Exit(code) => u8::try_from(code.clamp(0, 255)).unwrap_or(1),
-    })
+    Ok(outcome.exit_status())
 }
 
 /// `confirm()` asks only where a person is at a terminal to answer.

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::Context;
 use crate::cli::SessionsCommand;
-use crate::provider::Message;
+use crate::conversation::Message;
 use crate::report::{EXIT_OK, UsageError};
 use crate::session::{Sessions, load, parse_age};
 use crate::truncate::ellipsize;

@@ -10,11 +10,12 @@ use super::Context;
 use super::ask::{TurnOptions, one_turn};
 use super::run::terminal_confirm_if_interactive;
 use crate::agent::Policy;
+use crate::cancel::interruptible_runtime;
 use crate::cli::SkillsCommand;
 use crate::report::{EXIT_OK, UsageError};
+use crate::script::RunContext;
 use crate::script::context::{assume_yes, stdout_lines, stdout_raw};
-use crate::script::{Outcome, RunContext, approval_for_own_code, interruptible_runtime};
-use crate::skills::{Kind, Skill, SkillError, Skills, invoke};
+use crate::skills::{Args, Caller, Invocation, Skill, Skills, invoke};
 use crate::style::Style;
 
 pub fn run(command: SkillsCommand, ctx: &mut Context<'_>) -> Result<u8> {
@@ -31,11 +32,8 @@ pub fn run(command: SkillsCommand, ctx: &mut Context<'_>) -> Result<u8> {
         SkillsCommand::List => list(&skills, ctx.style),
         SkillsCommand::Show { name } => show(skills.find(&name)?, ctx.style),
         SkillsCommand::Run { yes, name, args } => {
-            let mut skill = skills.find(&name)?.clone();
-            if let Some(problem) = skill.syntax_problem() {
-                skill.problem = Some(problem);
-            }
-            run_skill(ctx, &skill, args, yes)
+            let invocation = skills.invoke(&name, &Args::Words(args), Caller::User)?;
+            run_skill(ctx, invocation, yes)
         }
         SkillsCommand::New { name, prompt } => new(ctx, &skills, &name, prompt),
     }
@@ -131,38 +129,32 @@ fn show(skill: &Skill, style: Style) -> Result<u8> {
     Ok(EXIT_OK)
 }
 
-fn run_skill(ctx: &mut Context<'_>, skill: &Skill, args: Vec<String>, yes: bool) -> Result<u8> {
-    if !skill.user_invocable {
-        return Err(SkillError::NotInvocable {
-            name: skill.name.clone(),
-            by: "by hand (user-invocable: false)",
-        }
-        .into());
-    }
-    skill.check_runnable()?;
-    if skill.kind == Kind::Prompt {
-        let mut message = invoke::prompt_message(skill, &args);
-        if crate::terminal::stdin_is_data() {
-            let mut input = String::new();
-            io::Read::read_to_string(&mut io::stdin(), &mut input).context("cannot read stdin")?;
-            if !input.trim().is_empty() {
-                message.push_str(&format!("\n\nInput:\n{}", input.trim_end()));
+fn run_skill(ctx: &mut Context<'_>, invocation: Invocation, yes: bool) -> Result<u8> {
+    let (skill, args) = match invocation {
+        Invocation::Prompt { mut message, .. } => {
+            if crate::terminal::stdin_is_data() {
+                let mut input = String::new();
+                io::Read::read_to_string(&mut io::stdin(), &mut input)
+                    .context("cannot read stdin")?;
+                if !input.trim().is_empty() {
+                    message.push_str(&format!("\n\nInput:\n{}", input.trim_end()));
+                }
             }
+            let options = TurnOptions {
+                yes,
+                tools: true,
+                json: false,
+                kind: "skill",
+            };
+            return one_turn(ctx, &message, &options);
         }
-        let options = TurnOptions {
-            yes,
-            tools: true,
-            json: false,
-            kind: "skill",
-        };
-        return one_turn(ctx, &message, &options);
-    }
+        Invocation::Rhai { skill, args } => (skill, args),
+    };
     let settings = ctx
         .settings
         .as_ref()
         .context("internal: skills needs the settings loaded")?;
     let cwd = std::env::current_dir().context("cannot tell the current folder")?;
-    let approval = approval_for_own_code(settings.config.tools.approval);
     let (runtime, cancel) = interruptible_runtime(1).context("cannot start the async runtime")?;
     let confirm = if yes {
         Some(assume_yes())
@@ -173,23 +165,19 @@ fn run_skill(ctx: &mut Context<'_>, skill: &Skill, args: Vec<String>, yes: bool)
         RunContext::new(
             ctx.home.clone(),
             settings.config.clone(),
-            settings.model().to_string(),
-            Policy::new(&ctx.home, &cwd, &settings.config.tools).with_approval(approval),
+            Policy::new(&ctx.home, &cwd, &settings.config.tools).for_own_code(),
             runtime.handle().clone(),
-            cancel,
-            invoke::script_dir(skill, &cwd),
-            stdout_lines(),
         )
+        .with_cancel(cancel)
+        .with_script_dir(invoke::script_dir(&skill, &cwd))
+        .with_output(stdout_lines())
         .with_stream(stdout_raw())
         .with_confirm(confirm),
     );
-    let outcome = invoke::run_rhai(skill, &run, args)?;
+    let outcome = invoke::run_rhai(&skill, &run, args)?;
     drop(run);
     runtime.shutdown_background();
-    Ok(match outcome {
-        Outcome::Finished(_) => EXIT_OK,
-        Outcome::Exit(code) => u8::try_from(code.clamp(0, 255)).unwrap_or(1),
-    })
+    Ok(outcome.exit_status())
 }
 
 fn new(ctx: &Context<'_>, skills: &Skills, name: &str, prompt: bool) -> Result<u8> {

@@ -93,7 +93,7 @@ const AUTO_MODELS: [(ProviderKind, &str); 2] = [
     (ProviderKind::Anthropic, "claude-sonnet-4-5"),
     (ProviderKind::OpenAi, "gpt-4o"),
 ];
-const AUTO_LOCAL_MODEL: &str = "llama3.2";
+pub(super) const AUTO_LOCAL_MODEL: &str = "llama3.2";
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -155,11 +155,7 @@ impl Settings {
 
     /// The model to use, after every override.
     pub fn model(&self) -> &str {
-        self.config
-            .agent
-            .model
-            .as_deref()
-            .unwrap_or(AUTO_LOCAL_MODEL)
+        self.config.model()
     }
 
     /// Whether LocalGPT chose the model (nothing named one).

@@ -5,6 +5,14 @@
 use super::schema::*;
 
 impl Config {
+    /// The model to use: `agent.model` once settings are resolved (which always set it).
+    pub fn model(&self) -> &str {
+        self.agent
+            .model
+            .as_deref()
+            .unwrap_or(super::settings::AUTO_LOCAL_MODEL)
+    }
+
     /// Checks every rule serde's types cannot express. Returns the first problem so the
     /// message can be specific; fixing it and re-running shows the next.
     pub fn validate(&self) -> Result<(), Invalid> {

@@ -12,7 +12,8 @@ use chrono::{DateTime, Local, Utc};
 use super::history::{HEARTBEAT_TASK, History};
 use super::runner::RunEnv;
 use crate::agent::{Agent, LogObserver};
-use crate::session::Transcript;
+use crate::cancel::Cancel;
+use crate::session::{Session, Transcript};
 
 /// The reply that means "nothing for the person".
 pub const OK_TOKEN: &str = "HEARTBEAT_OK";
@@ -33,6 +34,8 @@ pub enum CheckOutcome {
     Repeated(String),
     /// The turn or the delivery failed.
     Failed(String),
+    /// Stopped before it finished (the daemon is stopping).
+    Cancelled,
 }
 
 /// Whether a check should run now. `manual` (the `heartbeat check` command) ignores the
@@ -146,23 +149,25 @@ pub async fn run_check(
     history: &std::sync::Mutex<History>,
     transcript: Option<&Transcript>,
     now: DateTime<Utc>,
+    cancel: &Cancel,
 ) -> CheckOutcome {
     let text =
         std::fs::read_to_string(env.home.workspace().join("HEARTBEAT.md")).unwrap_or_default();
-    let mut agent = match Agent::new(&env.home, &env.config, &env.model, env.policy(), true) {
+    let mut agent = match Agent::new(&env.home, &env.config, &env.model, env.policy()) {
         Ok(agent) => agent,
         Err(err) => return CheckOutcome::Failed(err.to_string()),
     };
-    let mut conversation = Vec::new();
+    let mut session = Session::recorded_in(transcript.cloned());
     let reply = match agent
         .turn(
-            &mut conversation,
+            &mut session,
             &prompt(now.with_timezone(&Local), &text),
-            transcript,
             &mut LogObserver,
+            cancel,
         )
         .await
     {
+        Ok(report) if report.interrupted => return CheckOutcome::Cancelled,
         Ok(report) => report.text,
         Err(err) => return CheckOutcome::Failed(err.to_string()),
     };

@@ -22,6 +22,8 @@ pub enum Status {
     Timeout,
     /// Not run: the previous run of the same task was still going.
     Skipped,
+    /// Stopped before it finished, by `daemon stop` (or Ctrl-C on a manual run).
+    Cancelled,
 }
 
 impl Status {
@@ -31,6 +33,7 @@ impl Status {
             Status::Error => "error",
             Status::Timeout => "timeout",
             Status::Skipped => "skipped",
+            Status::Cancelled => "cancelled",
         }
     }
 
@@ -39,6 +42,7 @@ impl Status {
             "ok" => Status::Ok,
             "timeout" => Status::Timeout,
             "skipped" => Status::Skipped,
+            "cancelled" => Status::Cancelled,
             _ => Status::Error,
         }
     }

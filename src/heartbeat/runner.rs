@@ -11,9 +11,10 @@ use chrono::Utc;
 use super::history::{OUTPUT_CAP, Run, Status};
 use super::tasks::Task;
 use crate::agent::Policy;
+use crate::cancel::Cancel;
 use crate::config::{ApprovalMode, Config};
 use crate::home::Home;
-use crate::script::{Cancel, Outcome, OutputSink, RunContext, Script, ScriptHost};
+use crate::script::{Outcome, OutputSink, RunContext, Script, ScriptHost};
 
 /// What every run of the daemon shares.
 #[derive(Clone)]
@@ -86,16 +87,13 @@ pub fn run_task(
         .path
         .parent()
         .map_or_else(|| env.home.workspace(), std::path::Path::to_path_buf);
-    let run = Arc::new(RunContext::new(
-        env.home.clone(),
-        config,
-        env.model.clone(),
-        env.policy(),
-        env.runtime.clone(),
-        cancel.clone(),
-        dir,
-        output,
-    ));
+    let run = Arc::new(
+        RunContext::new(env.home.clone(), config, env.policy(), env.runtime.clone())
+            .with_model(env.model.clone())
+            .with_cancel(cancel.clone())
+            .with_script_dir(dir)
+            .with_output(output),
+    );
     let script = Script {
         name: task.path.display().to_string(),
         text: task.source.clone(),
@@ -114,6 +112,10 @@ pub fn run_task(
                 crate::heartbeat::format_duration(task.timeout)
             ));
             Status::Timeout
+        }
+        Ok(Err(_)) if cancel.is_cancelled() => {
+            output.push_str("stopped before it finished (the daemon is stopping)");
+            Status::Cancelled
         }
         Ok(Ok(Outcome::Finished(_) | Outcome::Exit(0))) => Status::Ok,
         Ok(Ok(Outcome::Exit(code))) => {

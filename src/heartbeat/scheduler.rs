@@ -19,7 +19,7 @@ use super::history::{HEARTBEAT_TASK, History, Run, Status};
 use super::runner::{RunEnv, run_task};
 use super::schedule::{Schedule, Zone};
 use super::tasks::{self, Task};
-use crate::script::Cancel;
+use crate::cancel::Cancel;
 use crate::session::Transcript;
 
 /// Memory files are reindexed this long after the last change (editors write in bursts).
@@ -326,10 +326,7 @@ impl Scheduler {
         let transcript = self.transcript.clone();
         tokio::spawn(async move {
             let clock = std::time::Instant::now();
-            let outcome = tokio::select! {
-                outcome = check::run_check(&env, &history, transcript.as_ref(), now) => outcome,
-                () = cancel.cancelled() => CheckOutcome::Failed("stopped with the daemon".into()),
-            };
+            let outcome = check::run_check(&env, &history, transcript.as_ref(), now, &cancel).await;
             let run = check_run(outcome, now, clock.elapsed());
             Self::record(&history, &run);
             let _ = done.send(HEARTBEAT_TASK.to_string());
@@ -449,6 +446,7 @@ pub fn check_run(outcome: CheckOutcome, started: DateTime<Utc>, took: Duration) 
             format!("said within the last 24 hours, not sent again: {message}"),
         ),
         CheckOutcome::Failed(error) => (Status::Error, error),
+        CheckOutcome::Cancelled => (Status::Cancelled, "stopped with the daemon".to_string()),
     };
     Run {
         task: HEARTBEAT_TASK.to_string(),

@@ -19,42 +19,13 @@ mod route;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use crate::conversation::{Message, ToolCall};
 pub use error::ProviderError;
 pub use retry::RetryPolicy;
 pub(crate) use retry::{Target, innermost_cause, send as send_with_retries};
 pub use route::{ModelRoute, build_provider, resolve_model};
-
-/// One message of a conversation, in a form every provider can translate.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "role", rename_all = "snake_case")]
-pub enum Message {
-    User {
-        content: String,
-    },
-    Assistant {
-        content: String,
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        tool_calls: Vec<ToolCall>,
-    },
-    /// The result of one tool call, answered back to the model.
-    Tool {
-        call_id: String,
-        name: String,
-        content: String,
-        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-        is_error: bool,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ToolCall {
-    pub id: String,
-    pub name: String,
-    /// The arguments as the model gave them: a JSON object when well formed.
-    pub arguments: serde_json::Value,
-}
 
 /// A tool offered to the model.
 #[derive(Debug, Clone, PartialEq, Serialize)]

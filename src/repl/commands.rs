@@ -166,8 +166,7 @@ impl Repl {
     }
 
     fn cmd_new(&mut self, _args: &str) -> Result<Flow> {
-        self.conversation.clear();
-        self.transcript = None;
+        self.session = None;
         self.usage = Usage::default();
         self.say("new conversation");
         Ok(Flow::Continue)
@@ -286,14 +285,16 @@ impl Repl {
     }
 
     fn cmd_status(&mut self, _args: &str) -> Result<Flow> {
+        let messages = self.session.as_ref().map_or(&[][..], |s| s.messages());
         let session = self
-            .transcript
+            .session
             .as_ref()
-            .map_or("(none yet)", |t| t.id.as_str());
+            .and_then(|s| s.id())
+            .unwrap_or("(none yet)");
         let route = crate::provider::resolve_model(&self.model, &self.settings.config);
         let window =
             crate::agent::context::context_window(&self.settings.config, &self.model, &route.model);
-        let context = crate::agent::context::estimate_messages(&self.conversation);
+        let context = crate::agent::context::estimate_messages(messages);
         self.say(&format!(
             "model    {}\nmode     {}\nsession  {session}\nmessages {}\ncontext  ~{context} of {window} tokens ({:.0}%)\ntokens   {} in, {} out",
             self.model,
@@ -301,7 +302,7 @@ impl Repl {
                 Mode::Chat => "chat",
                 Mode::Script => "script",
             },
-            self.conversation.len(),
+            messages.len(),
             context as f64 * 100.0 / window as f64,
             self.usage.input_tokens,
             self.usage.output_tokens
@@ -344,9 +345,11 @@ impl Repl {
         let Some(agent) = self.agent.as_mut() else {
             return Ok(Flow::Continue);
         };
-        let outcome = self
-            .runtime
-            .block_on(agent.compact(&mut self.conversation, self.transcript.as_ref()));
+        let Some(session) = self.session.as_mut() else {
+            self.say("nothing to compact yet");
+            return Ok(Flow::Continue);
+        };
+        let outcome = self.runtime.block_on(agent.compact(session));
         self.say(&match outcome {
             crate::agent::Compacted::Nothing => "nothing to compact yet".to_string(),
             crate::agent::Compacted::Summarised { replaced } => {

@@ -21,15 +21,15 @@ use std::io::{self, BufRead, IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context as _, Result};
-use chrono::Local;
 
 use crate::agent::{Agent, Policy};
+use crate::cancel::Cancel;
 use crate::config::{ApprovalMode, Settings};
 use crate::home::Home;
 use crate::memory::Memory;
-use crate::provider::{Message, Usage};
-use crate::script::{Cancel, Evaluated, RunContext, ScriptHost, ScriptSession};
-use crate::session::Transcript;
+use crate::provider::Usage;
+use crate::script::{Evaluated, RunContext, ScriptHost, ScriptSession};
+use crate::session::Session;
 use crate::skills::Skills;
 use crate::style::Style;
 use crate::terminal::TerminalObserver;
@@ -50,8 +50,8 @@ pub struct Repl {
     /// Set by Ctrl-C; reset before each turn or script.
     cancel: Cancel,
     agent: Option<Agent>,
-    conversation: Vec<Message>,
-    transcript: Option<Transcript>,
+    /// The conversation, started (and its transcript created) by the first chat line.
+    session: Option<Session>,
     usage: Usage,
     script: Option<ScriptSession>,
     memory: Option<Memory>,
@@ -63,7 +63,7 @@ impl Repl {
         let interactive = io::stdin().is_terminal();
         // Two workers: the turn streams on one while the signal task waits on the other.
         let (runtime, cancel) =
-            crate::script::interruptible_runtime(2).context("cannot start the async runtime")?;
+            crate::cancel::interruptible_runtime(2).context("cannot start the async runtime")?;
         Ok(Repl {
             model: settings.model().to_string(),
             home,
@@ -79,8 +79,7 @@ impl Repl {
             runtime,
             cancel,
             agent: None,
-            conversation: Vec::new(),
-            transcript: None,
+            session: None,
             usage: Usage::default(),
             script: None,
             memory: None,
@@ -93,15 +92,14 @@ impl Repl {
     pub fn resume(&mut self, id: &str) -> Result<()> {
         let sessions = crate::session::Sessions::new(&self.home);
         let entry = sessions.find(id)?;
-        let loaded = crate::session::load(&entry.path)
+        let (session, loaded) = Session::resume(&entry, &self.model)
             .with_context(|| format!("cannot read {}", entry.path.display()))?;
         if loaded.torn_last_line {
             self.say_error(
                 "the transcript's last line was cut off (a crash while writing?); it was skipped",
             );
         }
-        self.conversation = loaded.messages;
-        self.transcript = Some(Transcript::resume(&entry, &self.model)?);
+        self.session = Some(session);
         self.usage = Usage::default();
         self.say(&format!(
             "resumed {}: {} ({} turns)",
@@ -283,7 +281,7 @@ impl Repl {
             let policy = self.policy()?;
             let agent = {
                 let _guard = self.runtime.enter();
-                Agent::new(&self.home, &self.settings.config, &self.model, policy, true)?
+                Agent::new(&self.home, &self.settings.config, &self.model, policy)?
             };
             self.agent = Some(agent);
         }
@@ -292,14 +290,15 @@ impl Repl {
 
     fn chat(&mut self, message: &str) -> Result<()> {
         self.ensure_agent()?;
-        if self.transcript.is_none() {
-            self.transcript = Transcript::start(&self.home, &self.model, "repl", Local::now()).ok();
-        }
         let Some(agent) = self.agent.as_mut() else {
             return Ok(());
         };
+        let session = self
+            .session
+            .get_or_insert_with(|| Session::start(&self.home, &self.model, "repl"));
         self.cancel.reset();
-        let mut observer = TerminalObserver::new(false, self.err_style, self.interactive);
+        let mut observer = TerminalObserver::new(false, self.err_style, self.interactive)
+            .with_cancel(self.cancel.clone());
         let auto_chosen =
             self.model == self.settings.model() && self.settings.model_chosen_automatically();
         if let Some(notice) = crate::provider::local::first_use_notice(
@@ -309,63 +308,44 @@ impl Repl {
         ) {
             crate::agent::Observer::notice(&mut observer, notice);
         }
-        let cancel = self.cancel.clone();
-        let outcome = self.runtime.block_on(async {
-            tokio::select! {
-                outcome = agent.turn(&mut self.conversation, message, self.transcript.as_ref(), &mut observer) => Some(outcome),
-                () = cancel.cancelled() => None,
-            }
-        });
+        let outcome =
+            self.runtime
+                .block_on(agent.turn(session, message, &mut observer, &self.cancel));
         match outcome {
-            Some(Ok(report)) => {
-                observer.finish_turn();
+            Ok(report) => {
                 self.usage.input_tokens += report.usage.input_tokens;
                 self.usage.output_tokens += report.usage.output_tokens;
+                if report.interrupted {
+                    observer.finish_line();
+                    writeln!(
+                        io::stderr().lock(),
+                        "{}",
+                        self.err_style.dim(crate::conversation::INTERRUPTED)
+                    )?;
+                } else {
+                    observer.finish_turn();
+                }
                 Ok(())
             }
-            Some(Err(err)) => {
+            Err(err) => {
                 observer.finish_line();
                 Err(err.source.into())
-            }
-            None => {
-                observer.finish_line();
-                // The turn was dropped mid-way: keep what was shown, marked as cut short.
-                let partial = Message::Assistant {
-                    content: format!("{} [interrupted]", observer.streamed.trim_end()),
-                    tool_calls: Vec::new(),
-                };
-                if let Some(transcript) = &self.transcript {
-                    let _ = transcript.message(&partial);
-                }
-                if !matches!(self.conversation.last(), Some(Message::User { .. })) {
-                    // A tool round was in progress; start the next turn clean.
-                    self.conversation
-                        .retain(|m| !matches!(m, Message::Tool { .. }));
-                }
-                self.conversation.push(partial);
-                writeln!(
-                    io::stderr().lock(),
-                    "{}",
-                    self.err_style.dim("[interrupted]")
-                )?;
-                Ok(())
             }
         }
     }
 
     fn run_context(&self, script_dir: std::path::PathBuf) -> Result<Arc<RunContext>> {
-        let approval = crate::script::approval_for_own_code(self.settings.config.tools.approval);
         Ok(Arc::new(
             RunContext::new(
                 self.home.clone(),
                 self.settings.config.clone(),
-                self.model.clone(),
-                self.policy()?.with_approval(approval),
+                self.policy()?.for_own_code(),
                 self.runtime.handle().clone(),
-                self.cancel.clone(),
-                script_dir,
-                crate::script::context::stdout_lines(),
             )
+            .with_model(self.model.clone())
+            .with_cancel(self.cancel.clone())
+            .with_script_dir(script_dir)
+            .with_output(crate::script::context::stdout_lines())
             .with_stream(crate::script::context::stdout_raw())
             .with_confirm(
                 self.interactive

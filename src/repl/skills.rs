@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use super::Repl;
 use super::commands::{COMMANDS, Flow};
-use crate::skills::{Kind, SkillError, Skills, invoke};
+use crate::skills::{Args, Caller, Invocation, Skills, invoke};
 
 /// The command or one of `skills` nearest to `name`, if any is close.
 fn nearest(name: &str, skills: Vec<String>) -> Option<String> {
@@ -35,24 +35,15 @@ impl Repl {
     }
 
     pub(super) fn run_skill(&mut self, name: &str, args: &str) -> Result<Flow> {
-        let skills = self.skills();
-        let skill = skills.find(name)?;
-        if !skill.user_invocable {
-            return Err(SkillError::NotInvocable {
-                name: name.to_string(),
-                by: "by hand (user-invocable: false)",
-            }
-            .into());
-        }
-        skill.check_runnable()?;
-        let words = invoke::split_args(args).map_err(anyhow::Error::msg)?;
-        match skill.kind {
-            Kind::Prompt => self.chat(&invoke::prompt_message(skill, &words))?,
-            Kind::Rhai => {
+        let typed = Args::Typed(args.to_string());
+        match self.skills().invoke(name, &typed, Caller::User)? {
+            // A chat turn in this conversation, so the talk can go on from its answer.
+            Invocation::Prompt { message, .. } => self.chat(&message)?,
+            Invocation::Rhai { skill, args } => {
                 let cwd = std::env::current_dir()?;
-                let run = self.run_context(invoke::script_dir(skill, &cwd))?;
+                let run = self.run_context(invoke::script_dir(&skill, &cwd))?;
                 self.cancel.reset();
-                if let Err(err) = invoke::run_rhai(skill, &run, words) {
+                if let Err(err) = invoke::run_rhai(&skill, &run, args) {
                     self.say_error(&err.message);
                 }
             }

@@ -11,12 +11,12 @@ use std::sync::{Arc, Mutex};
 
 use rhai::{Dynamic, EvalAltResult, NativeCallContext};
 
-use super::Cancel;
 use crate::agent::{Agent, Policy};
+use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::home::Home;
 use crate::memory::Memory;
-use crate::provider::Message;
+use crate::session::Session;
 
 /// Where `print`, `debug` and `log` output goes.
 pub type OutputSink = Arc<dyn Fn(&str) + Send + Sync>;
@@ -58,8 +58,7 @@ pub struct RunContext {
 /// The conversation a script's `chat()` calls continue, saved like any other session.
 pub struct ChatSession {
     pub agent: Agent,
-    pub conversation: Vec<Message>,
-    pub transcript: Option<crate::session::Transcript>,
+    pub session: Session,
 }
 
 /// The per-run context as the engine tag carries it.
@@ -76,26 +75,24 @@ pub fn run_context(call: &NativeCallContext) -> RhaiResult<Arc<RunContext>> {
 }
 
 impl RunContext {
-    #[allow(clippy::too_many_arguments)]
+    /// A run in `home` with `config`, under `policy`, on `runtime`. The rest has defaults
+    /// that the `with_…` methods change: the configured model, a cancel signal of its
+    /// own, the policy's current folder as the script's folder, output to nowhere.
     pub fn new(
         home: Home,
         config: Config,
-        model: String,
         policy: Policy,
         runtime: tokio::runtime::Handle,
-        cancel: Cancel,
-        script_dir: PathBuf,
-        output: OutputSink,
     ) -> RunContext {
         RunContext {
+            model: config.model().to_string(),
+            script_dir: policy.cwd().to_path_buf(),
             home,
             config,
-            model,
             policy,
             runtime,
-            cancel,
-            script_dir,
-            output,
+            cancel: Cancel::new(),
+            output: Arc::new(|_: &str| {}),
             stream: None,
             confirm: None,
             skill_depth: 0,
@@ -104,6 +101,44 @@ impl RunContext {
             chat: Mutex::new(None),
             http: std::sync::OnceLock::new(),
         }
+    }
+
+    /// A run inside this one (a skill run by a script or by the model's tool): the same
+    /// settings, policy, runtime and cancel signal, one level deeper.
+    pub fn nested(&self, script_dir: PathBuf, output: OutputSink) -> RunContext {
+        RunContext {
+            skill_depth: self.skill_depth + 1,
+            ..RunContext::new(
+                self.home.clone(),
+                self.config.clone(),
+                self.policy.clone(),
+                self.runtime.clone(),
+            )
+            .with_model(self.model.clone())
+            .with_cancel(self.cancel.clone())
+            .with_script_dir(script_dir)
+            .with_output(output)
+        }
+    }
+
+    pub fn with_model(mut self, model: impl Into<String>) -> RunContext {
+        self.model = model.into();
+        self
+    }
+
+    pub fn with_cancel(mut self, cancel: Cancel) -> RunContext {
+        self.cancel = cancel;
+        self
+    }
+
+    pub fn with_script_dir(mut self, script_dir: PathBuf) -> RunContext {
+        self.script_dir = script_dir;
+        self
+    }
+
+    pub fn with_output(mut self, output: OutputSink) -> RunContext {
+        self.output = output;
+        self
     }
 
     pub fn with_stream(mut self, stream: OutputSink) -> RunContext {
@@ -130,6 +165,36 @@ impl RunContext {
             })
         };
         finished.ok_or_else(|| self.stop_reason())
+    }
+
+    /// A turn of the agent loop from the script's thread. The turn watches the run's
+    /// cancel signal itself and closes its round when stopped; the script then stops too.
+    pub fn turn(
+        &self,
+        agent: &mut Agent,
+        session: &mut Session,
+        message: &str,
+        observer: &mut dyn crate::agent::Observer,
+    ) -> RhaiResult<Result<crate::agent::TurnReport, crate::agent::TurnError>> {
+        if self.cancel.is_cancelled() {
+            return Err(self.stop_reason());
+        }
+        let outcome = self
+            .runtime
+            .block_on(agent.turn(session, message, observer, &self.cancel));
+        match outcome {
+            Ok(report) if report.interrupted => Err(self.stop_reason()),
+            other => Ok(other),
+        }
+    }
+
+    /// An agent for `model` with this run's settings and policy; `tools` off gives a plain
+    /// question and answer.
+    pub fn agent(&self, model: &str, tools: bool) -> RhaiResult<Agent> {
+        let _guard = self.runtime.enter();
+        let agent = Agent::new(&self.home, &self.config, model, self.policy.clone())
+            .map_err(|err| err.to_string())?;
+        Ok(if tools { agent } else { agent.without_tools() })
     }
 
     /// Why the run is being stopped, as an uncatchable termination.

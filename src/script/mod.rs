@@ -14,7 +14,6 @@
 //! - [`error`]: errors with file:line:column, the line and a caret.
 
 pub mod bindings;
-mod cancel;
 pub mod catalog;
 pub mod context;
 pub mod error;
@@ -29,7 +28,6 @@ use rhai::{Array, Dynamic, Engine, EvalAltResult, Module, Scope, Shared};
 
 type SharedModule = Shared<Module>;
 
-pub use cancel::Cancel;
 pub use catalog::FnDoc;
 pub use context::{Confirmer, OutputSink, RunContext, RunHandle};
 pub use error::ScriptError;
@@ -39,35 +37,6 @@ pub use session::{Evaluated, ScriptSession};
 /// How often (in operations) the progress callback looks at the clock and the cancel
 /// signal; checking on every operation would cost more than the scripts themselves.
 const PROGRESS_CHECK_EVERY: u64 = 4096;
-
-/// A runtime for a front door that runs scripts and turns: each Ctrl-C cancels the
-/// returned signal (instead of killing the process), so the running work stops cleanly.
-pub fn interruptible_runtime(workers: usize) -> std::io::Result<(tokio::runtime::Runtime, Cancel)> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers.max(1))
-        .enable_all()
-        .build()?;
-    let cancel = Cancel::new();
-    let on_interrupt = cancel.clone();
-    runtime.spawn(async move {
-        while tokio::signal::ctrl_c().await.is_ok() {
-            on_interrupt.cancel();
-        }
-    });
-    Ok((runtime, cancel))
-}
-
-/// Code the person runs themselves (`localgpt run`, `:code`, `/run`, `!cmd`) needs no
-/// question per command or write — but an explicit `deny` still holds.
-pub fn approval_for_own_code(
-    configured: crate::config::ApprovalMode,
-) -> crate::config::ApprovalMode {
-    use crate::config::ApprovalMode;
-    match configured {
-        ApprovalMode::Deny => ApprovalMode::Deny,
-        _ => ApprovalMode::Auto,
-    }
-}
 
 /// When the current evaluation must stop; reset before each one.
 pub type Deadline = Arc<Mutex<Instant>>;
@@ -84,6 +53,20 @@ pub enum Outcome {
     Finished(Dynamic),
     /// The script called `exit(code)`.
     Exit(i32),
+}
+
+impl Outcome {
+    /// The process exit status for this outcome: `exit(code)` as a shell reads it (modulo
+    /// 256, so `exit(-1)` is 255), except that a failure never reads as success.
+    pub fn exit_status(&self) -> u8 {
+        match self {
+            Outcome::Finished(_) | Outcome::Exit(0) => 0,
+            Outcome::Exit(code) => match u8::try_from(code.rem_euclid(256)) {
+                Ok(0) | Err(_) => 1,
+                Ok(status) => status,
+            },
+        }
+    }
 }
 
 /// One script to run.
@@ -164,6 +147,8 @@ impl ScriptHost {
                 .map(|at| Instant::now() > *at)
                 .unwrap_or(false);
             if past || cancel.is_timed_out() {
+                // Said on the signal too, so whoever started the run knows why it stopped.
+                cancel.time_out();
                 return Some(Dynamic::from("timeout"));
             }
             cancel.is_cancelled().then(|| Dynamic::from("cancelled"))

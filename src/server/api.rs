@@ -11,16 +11,17 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::State;
-use super::chat::provider_error;
+use super::chat::{CancelOnDrop, Turn, provider_error};
 use super::http::{ApiError, ApiResponse, ok_json, parse_json, query_pairs, read_body};
 use crate::agent::{Agent, LogObserver};
+use crate::cancel::Cancel;
 use crate::heartbeat::history::{HEARTBEAT_TASK, History};
 use crate::heartbeat::tasks;
 use crate::memory::semantic::Mode;
 use crate::memory::{Freshness, Memory, MemoryError};
-use crate::script::{Cancel, Outcome, OutputSink, RunContext, Script, ScriptHost};
-use crate::session::{SessionError, Sessions, load};
-use crate::skills::{Kind, Skills, invoke};
+use crate::script::{Outcome, OutputSink, RunContext, Script, ScriptHost};
+use crate::session::{Session, SessionError, Sessions, load};
+use crate::skills::{Args, Caller, Invocation, SkillError, Skills, invoke};
 
 /// The OpenAPI 3.1 description of every route (kept true by a test against the table).
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -261,27 +262,26 @@ pub fn skills(state: &Arc<State>) -> Result<ApiResponse, ApiError> {
     ok_json(&json!({"skills": list}))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// A skill's arguments as a client sends them: one text, as typed, or a list of words.
+#[derive(Debug, Deserialize)]
 #[serde(untagged)]
-enum Args {
+enum SkillArgs {
     Text(String),
     List(Vec<String>),
-    #[default]
-    None,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SkillBody {
-    #[serde(default)]
-    args: Args,
+    args: Option<SkillArgs>,
 }
 
-/// A run context for work the API starts, its printed output collected.
+/// A run context for work the API starts, its printed output collected. The run stops
+/// when the returned guard is dropped: a client that goes away stops its script.
 fn run_context(
     state: &State,
     script_dir: std::path::PathBuf,
-) -> (Arc<RunContext>, Arc<Mutex<String>>) {
+) -> (Arc<RunContext>, Arc<Mutex<String>>, CancelOnDrop) {
     let captured = Arc::new(Mutex::new(String::new()));
     let sink = captured.clone();
     let output: OutputSink = Arc::new(move |text: &str| {
@@ -292,17 +292,18 @@ fn run_context(
             all.push('\n');
         }
     });
+    let cancel = Cancel::new();
     let run = RunContext::new(
         state.home.clone(),
         state.env.config.clone(),
-        state.env.model.clone(),
         state.env.policy(),
         state.env.runtime.clone(),
-        Cancel::new(),
-        script_dir,
-        output,
-    );
-    (Arc::new(run), captured)
+    )
+    .with_model(state.env.model.clone())
+    .with_cancel(cancel.clone())
+    .with_script_dir(script_dir)
+    .with_output(output);
+    (Arc::new(run), captured, CancelOnDrop(cancel))
 }
 
 pub async fn run_skill(
@@ -317,45 +318,37 @@ pub async fn run_skill(
         parse_json(&bytes)?
     };
     let args = match body.args {
-        Args::Text(text) => invoke::split_args(&text).map_err(ApiError::invalid)?,
-        Args::List(list) => list,
-        Args::None => Vec::new(),
+        Some(SkillArgs::Text(text)) => Args::Typed(text),
+        Some(SkillArgs::List(list)) => Args::Words(list),
+        None => Args::none(),
     };
     let skills = Skills::discover(&state.home, &state.env.config);
-    let mut skill = skills
-        .find(name)
-        .map_err(|err| ApiError::not_found(err.to_string()))?
-        .clone();
-    if let Some(problem) = skill.syntax_problem() {
-        skill.problem = Some(problem);
-    }
-    skill
-        .check_runnable()
-        .map_err(|err| ApiError::invalid(err.to_string()))?;
-    if skill.kind == Kind::Prompt {
-        let _permit = super::chat::permit(&state)?;
-        let mut agent = Agent::new(
-            &state.home,
-            &state.env.config,
-            &state.env.model,
-            state.env.policy(),
-            true,
-        )
-        .map_err(|err| provider_error(&err))?;
-        let mut conversation = Vec::new();
-        let report = agent
-            .turn(
-                &mut conversation,
-                &invoke::prompt_message(&skill, &args),
-                None,
-                &mut LogObserver,
+    let invocation = skills
+        .invoke(name, &args, Caller::Api)
+        .map_err(|err| match err {
+            SkillError::NotFound { .. } => ApiError::not_found(err.to_string()),
+            _ => ApiError::invalid(err.to_string()),
+        })?;
+    let (skill, args) = match invocation {
+        Invocation::Prompt { skill, message } => {
+            let permit = super::chat::permit(&state)?;
+            let agent = Agent::new(
+                &state.home,
+                &state.env.config,
+                &state.env.model,
+                state.env.policy(),
             )
-            .await
-            .map_err(|err| provider_error(&err.source))?;
-        return ok_json(&json!({"skill": skill.name, "output": report.text, "error": null}));
-    }
+            .map_err(|err| provider_error(&err))?;
+            let turn = Turn::ephemeral(agent, Session::ephemeral(Vec::new()), message, permit);
+            let (_, _, outcome) = turn.run(LogObserver, Cancel::new()).await?;
+            let report = outcome.map_err(|err| provider_error(&err.source))?;
+            return ok_json(&json!({"skill": skill.name, "output": report.text, "error": null}));
+        }
+        Invocation::Rhai { skill, args } => (skill, args),
+    };
     let workspace = state.home.workspace();
-    let (run, captured) = run_context(&state, invoke::script_dir(&skill, &workspace));
+    let (run, captured, _stop_if_dropped) =
+        run_context(&state, invoke::script_dir(&skill, &workspace));
     let outcome = blocking(move || Ok(invoke::run_rhai(&skill, &run, args))).await?;
     let output = captured.lock().map(|text| text.clone()).unwrap_or_default();
     let error = match outcome {
@@ -409,7 +402,7 @@ pub async fn run_script(
         }
         _ => return Err(ApiError::invalid("give exactly one of `source` and `path`")),
     };
-    let (run, captured) = run_context(&state, dir);
+    let (run, captured, _stop_if_dropped) = run_context(&state, dir);
     let outcome = blocking(move || Ok(ScriptHost::shared().run(&run, &script))).await?;
     let output = captured.lock().map(|text| text.clone()).unwrap_or_default();
     let (value, error, exit_code) = match outcome {

@@ -3,6 +3,10 @@
 //! Server-Sent Events as the turn happens — `delta` for each piece of text the provider
 //! sends, `tool_call`, `tool_result`, then `done` or `error`. API turns use the daemon's
 //! policy: nobody can approve, so shell commands need `heartbeat.allow_bash`.
+//!
+//! A turn runs on a task of its own: a client that goes away (a closed stream, a dropped
+//! request) cancels it, and the agent loop closes the round itself, so the session stays
+//! one the provider accepts when it is continued.
 
 use std::sync::Arc;
 
@@ -18,9 +22,11 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use super::State;
 use super::http::{ApiError, ApiResponse, ok_json, parse_json, read_body, sse, sse_response};
 use crate::agent::tools::ToolOutput;
-use crate::agent::{Agent, Approval, LogObserver, Observer, TurnReport};
-use crate::provider::{Message, ProviderError, ToolCall};
-use crate::session::{Sessions, Transcript, load};
+use crate::agent::{Agent, Approval, LogObserver, Observer, TurnError, TurnReport};
+use crate::cancel::Cancel;
+use crate::conversation::ToolCall;
+use crate::provider::ProviderError;
+use crate::session::{Session, Sessions};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,12 +53,61 @@ impl Drop for Busy {
 /// A turn ready to run.
 pub struct Turn {
     pub agent: Agent,
-    pub conversation: Vec<Message>,
-    pub transcript: Option<Transcript>,
+    pub session: Session,
     pub session_id: String,
     pub message: String,
     _permit: OwnedSemaphorePermit,
-    _busy: Busy,
+    _busy: Option<Busy>,
+}
+
+impl Turn {
+    /// A turn that is not saved (the OpenAI endpoint's: the client keeps the history).
+    pub fn ephemeral(
+        agent: Agent,
+        session: Session,
+        message: String,
+        permit: OwnedSemaphorePermit,
+    ) -> Turn {
+        Turn {
+            agent,
+            session,
+            session_id: String::new(),
+            message,
+            _permit: permit,
+            _busy: None,
+        }
+    }
+
+    /// Runs the turn on a task of its own. Dropping the returned future (the client went
+    /// away) cancels the turn, which then ends its round cleanly; `cancel` can also be set
+    /// from outside (a closed stream).
+    pub async fn run<O: Observer + 'static>(
+        self,
+        observer: O,
+        cancel: Cancel,
+    ) -> Result<(Turn, O, Result<TurnReport, TurnError>), ApiError> {
+        let _cancel_when_dropped = CancelOnDrop(cancel.clone());
+        let mut turn = self;
+        let mut observer = observer;
+        tokio::spawn(async move {
+            let outcome = turn
+                .agent
+                .turn(&mut turn.session, &turn.message, &mut observer, &cancel)
+                .await;
+            (turn, observer, outcome)
+        })
+        .await
+        .map_err(|err| ApiError::internal(format!("the turn stopped unexpectedly: {err}")))
+    }
+}
+
+/// Cancels the signal when dropped.
+pub struct CancelOnDrop(pub Cancel);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
 }
 
 /// The provider error as the API reports it.
@@ -85,54 +140,58 @@ async fn prepare(state: &Arc<State>, request: Request<Incoming>) -> Result<Turn,
     let permit = permit(state)?;
     let model = body.model.unwrap_or_else(|| state.env.model.clone());
     let home = &state.home;
-    let (conversation, transcript, session_id) = match &body.session_id {
+    let agent = Agent::new(home, &state.env.config, &model, state.env.policy())
+        .map_err(|err| provider_error(&err))?;
+    let (session, busy) = match &body.session_id {
         Some(id) => {
             let entry = Sessions::new(home).find(id).map_err(|err| match err {
                 crate::session::SessionError::Io { .. } => ApiError::internal(err.to_string()),
                 _ => ApiError::not_found(err.to_string()),
             })?;
-            let loaded = load(&entry.path)
+            // Marked busy before it is read, so two requests never continue it at once.
+            let busy = Busy::mark(state, &entry.id)?;
+            let (session, _) = Session::resume(&entry, &model)
                 .map_err(|err| ApiError::internal(format!("cannot read session {id}: {err}")))?;
-            let transcript = Transcript::resume(&entry, &model).ok();
-            (loaded.messages, transcript, entry.id)
+            (session, busy)
         }
         None => {
-            let transcript = Transcript::start(home, &model, "api", chrono::Local::now())
-                .map_err(|err| ApiError::internal(format!("cannot start a session: {err}")))?;
-            let id = transcript.id.clone();
-            (Vec::new(), Some(transcript), id)
+            let session = Session::start(home, &model, "api");
+            let id = session
+                .id()
+                .ok_or_else(|| ApiError::internal("cannot start a session: see the log"))?
+                .to_string();
+            let busy = Busy::mark(state, &id)?;
+            (session, busy)
         }
     };
-    {
+    Ok(Turn {
+        agent,
+        session_id: busy.id.clone(),
+        session,
+        message: body.message,
+        _permit: permit,
+        _busy: Some(busy),
+    })
+}
+
+impl Busy {
+    fn mark(state: &Arc<State>, id: &str) -> Result<Busy, ApiError> {
         let mut busy = state
             .busy
             .lock()
             .map_err(|_| ApiError::internal("the session table is unavailable"))?;
-        if !busy.insert(session_id.clone()) {
+        if !busy.insert(id.to_string()) {
             return Err(ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "session_busy",
-                format!(
-                    "session {session_id} is answering another message; try again when it is done"
-                ),
+                format!("session {id} is answering another message; try again when it is done"),
             ));
         }
+        Ok(Busy {
+            state: state.clone(),
+            id: id.to_string(),
+        })
     }
-    let busy = Busy {
-        state: state.clone(),
-        id: session_id.clone(),
-    };
-    let agent = Agent::new(home, &state.env.config, &model, state.env.policy(), true)
-        .map_err(|err| provider_error(&err))?;
-    Ok(Turn {
-        agent,
-        conversation,
-        transcript,
-        session_id,
-        message: body.message,
-        _permit: permit,
-        _busy: busy,
-    })
 }
 
 pub fn tool_calls(report: &TurnReport) -> Vec<Value> {
@@ -147,17 +206,9 @@ pub fn tool_calls(report: &TurnReport) -> Vec<Value> {
 }
 
 pub async fn chat(state: Arc<State>, request: Request<Incoming>) -> Result<ApiResponse, ApiError> {
-    let mut turn = prepare(&state, request).await?;
-    let report = turn
-        .agent
-        .turn(
-            &mut turn.conversation,
-            &turn.message,
-            turn.transcript.as_ref(),
-            &mut LogObserver,
-        )
-        .await
-        .map_err(|err| provider_error(&err.source))?;
+    let turn = prepare(&state, request).await?;
+    let (turn, _, outcome) = turn.run(LogObserver, Cancel::new()).await?;
+    let report = outcome.map_err(|err| provider_error(&err.source))?;
     ok_json(&json!({
         "session_id": turn.session_id,
         "reply": report.text,
@@ -203,37 +254,38 @@ pub async fn stream(
     if let Ok(id) = HeaderValue::from_str(&turn.session_id) {
         headers.insert("x-session-id", id);
     }
+    let cancel = Cancel::new();
+    let closed = (sender.clone(), cancel.clone());
+    let watcher = tokio::spawn(async move {
+        // The client went away: the turn stops and closes its round; the transcript
+        // keeps what happened.
+        closed.0.closed().await;
+        closed.1.cancel();
+    });
+    let events = Events {
+        sender: sender.clone(),
+    };
     tokio::spawn(async move {
-        // The whole turn moves here (not just the fields used), so that its permit and
-        // busy mark last as long as the turn does.
-        let mut turn = turn;
-        let mut events = Events {
-            sender: sender.clone(),
-        };
-        let outcome = tokio::select! {
-            outcome = turn.agent.turn(
-                &mut turn.conversation,
-                &turn.message,
-                turn.transcript.as_ref(),
-                &mut events,
-            ) => Some(outcome),
-            // The client went away: stop the turn; the transcript keeps what happened.
-            () = sender.closed() => None,
-        };
+        let outcome = turn.run(events, cancel).await;
+        watcher.abort();
         let last = match outcome {
-            Some(Ok(report)) => sse(
+            Ok((turn, _, Ok(report))) if !report.interrupted => sse(
                 Some("done"),
                 &json!({"session_id": turn.session_id, "reply": report.text,
                         "tool_calls": report.tool_calls.len(), "usage": report.usage}),
             ),
-            Some(Err(err)) => {
+            Ok((_, _, Ok(_))) => return,
+            Ok((_, _, Err(err))) => {
                 let error = provider_error(&err.source);
                 sse(
                     Some("error"),
                     &json!({"code": error.code, "message": error.message}),
                 )
             }
-            None => return,
+            Err(error) => sse(
+                Some("error"),
+                &json!({"code": error.code, "message": error.message}),
+            ),
         };
         let _ = sender.send(last);
     });

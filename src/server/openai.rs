@@ -16,11 +16,13 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::State;
-use super::chat::{permit, provider_error};
+use super::chat::{Turn, permit, provider_error};
 use super::http::{ApiError, ApiResponse, ok_json, parse_json, read_body, sse_response};
 use crate::agent::tools::ToolOutput;
 use crate::agent::{Agent, Approval, LogObserver, Observer};
-use crate::provider::{Message, ToolCall};
+use crate::cancel::Cancel;
+use crate::conversation::{Message, ToolCall};
+use crate::session::Session;
 
 /// The name that means "whatever LocalGPT is configured to use".
 const DEFAULT_MODEL: &str = "localgpt";
@@ -126,31 +128,23 @@ pub async fn completions(
 ) -> Result<ApiResponse, ApiError> {
     let bytes = read_body(request.into_body(), state.max_body, state.timeout).await?;
     let body: CompletionRequest = parse_json(&bytes)?;
-    let (mut conversation, user) = split(&body.messages)?;
+    let (conversation, user) = split(&body.messages)?;
     let model = if body.model == DEFAULT_MODEL || body.model.is_empty() {
         state.env.model.clone()
     } else {
         body.model.clone()
     };
     let permit = permit(&state)?;
-    let mut agent = Agent::new(
-        &state.home,
-        &state.env.config,
-        &model,
-        state.env.policy(),
-        true,
-    )
-    .map_err(|err| provider_error(&err))?
-    .with_temperature(body.temperature);
+    let agent = Agent::new(&state.home, &state.env.config, &model, state.env.policy())
+        .map_err(|err| provider_error(&err))?
+        .with_temperature(body.temperature);
+    let turn = Turn::ephemeral(agent, Session::ephemeral(conversation), user, permit);
     let id = completion_id();
     let created = chrono::Utc::now().timestamp();
     let shown_model = body.model.clone();
     if !body.stream {
-        let report = agent
-            .turn(&mut conversation, &user, None, &mut LogObserver)
-            .await
-            .map_err(|err| provider_error(&err.source))?;
-        drop(permit);
+        let (_, _, outcome) = turn.run(LogObserver, Cancel::new()).await?;
+        let report = outcome.map_err(|err| provider_error(&err.source))?;
         let (prompt, completion) = (report.usage.input_tokens, report.usage.output_tokens);
         return ok_json(&json!({
             "id": id,
@@ -169,24 +163,29 @@ pub async fn completions(
     }
     let (sender, receiver) = mpsc::unbounded_channel();
     let response = sse_response(receiver);
-    let chunk = Chunks {
+    let chunks = Chunks {
         id,
         created,
         model: shown_model,
-        sender,
+        sender: sender.clone(),
     };
-    chunk.send(json!({"role": "assistant", "content": ""}), None);
+    chunks.send(json!({"role": "assistant", "content": ""}), None);
+    let cancel = Cancel::new();
+    let closed = cancel.clone();
+    let watcher = tokio::spawn(async move {
+        // The client went away: stop the turn.
+        sender.closed().await;
+        closed.cancel();
+    });
     tokio::spawn(async move {
-        let _permit = permit;
-        let mut chunks = chunk;
-        let watcher = chunks.sender.clone();
-        let outcome = tokio::select! {
-            outcome = agent.turn(&mut conversation, &user, None, &mut chunks) => Some(outcome),
-            // The client went away: stop the turn.
-            () = watcher.closed() => None,
+        let outcome = turn.run(chunks, cancel).await;
+        watcher.abort();
+        let Ok((_, chunks, outcome)) = outcome else {
+            return;
         };
         match outcome {
-            Some(Ok(report)) => {
+            Ok(report) if report.interrupted => return,
+            Ok(report) => {
                 let reason = if report.hit_round_limit {
                     "length"
                 } else {
@@ -194,12 +193,11 @@ pub async fn completions(
                 };
                 chunks.send(json!({}), Some(reason));
             }
-            Some(Err(err)) => {
+            Err(err) => {
                 let error = provider_error(&err.source);
                 let body = json!({"error": {"message": error.message, "type": error.code, "code": error.code}});
                 let _ = chunks.sender.send(Bytes::from(format!("data: {body}\n\n")));
             }
-            None => return,
         }
         let _ = chunks.sender.send(Bytes::from_static(b"data: [DONE]\n\n"));
     });

@@ -1,29 +1,33 @@
-//! Session transcripts: one JSON record per line in `sessions/ID.jsonl`, appended (with
-//! the home folder's locked append) as the conversation happens, so a crash loses at most
-//! the record being written.
+//! Sessions: a conversation as it goes ([`Session`]: the messages the model sees and the
+//! transcript that records them), and its transcript on disk — one JSON record per line in
+//! `sessions/ID.jsonl`, appended (with the home folder's locked append) as the
+//! conversation happens, so a crash loses at most the record being written.
 //!
-//! Records: `meta` (id, model, source, start), `message` (user or assistant, with any
-//! tool calls), `tool_result`, `usage`, `error`, `model` (on resume). Ids sort by time:
-//! `20261124-091500-3fa2`.
+//! Ids sort by time: `20261124-091500-3fa2`.
 //!
-//! - [`reader`]: a transcript back into a conversation, tolerating a torn last line.
+//! - [`record`]: the typed lines, shared by the writer and the reader.
+//! - [`reader`]: a transcript back into a conversation, tolerating a torn last line, and
+//!   repaired so that a provider accepts it.
 //! - [`store`]: listing, finding by id prefix, removing, pruning.
 
 mod reader;
+pub mod record;
 mod store;
 
 pub use reader::{Loaded, load};
+pub use record::Record;
 pub use store::{Entry, SessionError, Sessions, parse_age};
 
 use std::io;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Local};
-use serde_json::{Value, json};
 
+use crate::conversation::{Fix, Message};
 use crate::home::{Home, append_locked};
-use crate::provider::{Message, Usage};
+use record::Line;
 
+/// A transcript file being written.
 #[derive(Debug, Clone)]
 pub struct Transcript {
     pub id: String,
@@ -43,13 +47,12 @@ impl Transcript {
             path: home.sessions_dir().join(format!("{id}.jsonl")),
             id,
         };
-        transcript.write(json!({
-            "type": "meta",
-            "id": transcript.id,
-            "model": model,
-            "source": source,
-            "started": now.to_rfc3339(),
-        }))?;
+        transcript.write(&Record::Meta {
+            id: transcript.id.clone(),
+            model: model.to_string(),
+            source: source.to_string(),
+            started: now.to_rfc3339(),
+        })?;
         Ok(transcript)
     }
 
@@ -59,53 +62,128 @@ impl Transcript {
             id: entry.id.clone(),
             path: entry.path.clone(),
         };
-        transcript.write(json!({"type": "model", "model": model, "resumed": true}))?;
+        transcript.write(&Record::Model {
+            model: model.to_string(),
+            resumed: true,
+        })?;
         Ok(transcript)
     }
 
-    pub fn message(&self, message: &Message) -> io::Result<()> {
-        let record = match message {
-            Message::User { content } => {
-                json!({"type": "message", "role": "user", "content": content})
-            }
-            Message::Assistant {
-                content,
-                tool_calls,
-            } => json!({
-                "type": "message", "role": "assistant", "content": content, "tool_calls": tool_calls,
-            }),
-            Message::Tool {
-                call_id,
-                name,
-                content,
-                is_error,
-            } => json!({
-                "type": "tool_result", "call_id": call_id, "name": name, "content": content,
-                "is_error": is_error,
-            }),
+    pub fn write(&self, record: &Record) -> io::Result<()> {
+        let line = Line {
+            record: record.clone(),
+            at: Some(Local::now().to_rfc3339()),
         };
-        self.write(record)
+        let text = serde_json::to_string(&line).map_err(io::Error::other)?;
+        append_locked(&self.path, &text)
+    }
+}
+
+/// A conversation as it goes: the messages the model sees and, unless the conversation
+/// is not kept (the OpenAI endpoint's, where the client holds the history), the
+/// transcript every message is written to as it is added. The two change together, so
+/// the file always says what the model was shown.
+#[derive(Debug, Default)]
+pub struct Session {
+    messages: Vec<Message>,
+    transcript: Option<Transcript>,
+}
+
+impl Session {
+    /// A conversation that is not saved, starting from `messages`.
+    pub fn ephemeral(messages: Vec<Message>) -> Session {
+        Session {
+            messages,
+            transcript: None,
+        }
     }
 
-    pub fn usage(&self, model: &str, usage: &Usage) -> io::Result<()> {
-        self.write(json!({
-            "type": "usage", "model": model,
-            "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
-        }))
+    /// A new conversation recorded in an existing transcript (the daemon's heartbeat
+    /// checks share one session file per run).
+    pub fn recorded_in(transcript: Option<Transcript>) -> Session {
+        Session {
+            messages: Vec::new(),
+            transcript,
+        }
     }
 
-    pub fn error(&self, message: &str, partial: Option<&str>) -> io::Result<()> {
-        self.write(json!({"type": "error", "message": message, "partial": partial}))
+    /// A new, saved conversation. When the transcript cannot be written the conversation
+    /// still goes on, unsaved, and the log says why.
+    pub fn start(home: &Home, model: &str, source: &str) -> Session {
+        let transcript = Transcript::start(home, model, source, Local::now())
+            .map_err(|err| tracing::warn!("the session will not be saved: {err}"))
+            .ok();
+        Session {
+            messages: Vec::new(),
+            transcript,
+        }
     }
 
-    /// Appends any record (compaction, for one).
-    pub fn record(&self, record: Value) -> io::Result<()> {
-        self.write(record)
+    /// Continues a saved session: its conversation (repaired, see [`load`]) becomes the
+    /// live one and new messages are appended to its transcript.
+    pub fn resume(entry: &Entry, model: &str) -> io::Result<(Session, Loaded)> {
+        let mut loaded = load(&entry.path)?;
+        let session = Session {
+            messages: std::mem::take(&mut loaded.messages),
+            transcript: Some(Transcript::resume(entry, model)?),
+        };
+        Ok((session, loaded))
     }
 
-    fn write(&self, mut record: Value) -> io::Result<()> {
-        record["at"] = json!(Local::now().to_rfc3339());
-        append_locked(&self.path, &record.to_string())
+    /// The saved session's id, if it is saved.
+    pub fn id(&self) -> Option<&str> {
+        self.transcript.as_ref().map(|t| t.id.as_str())
+    }
+
+    pub fn messages(&self) -> &[Message] {
+        &self.messages
+    }
+
+    pub fn len(&self) -> usize {
+        self.messages.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+
+    /// Adds a message to the conversation and its transcript.
+    pub fn push(&mut self, message: Message) {
+        self.note(&Record::from(&message));
+        self.messages.push(message);
+    }
+
+    /// Writes a record that is not a message (usage, a title, an error).
+    pub fn note(&self, record: &Record) {
+        if let Some(transcript) = &self.transcript
+            && let Err(err) = transcript.write(record)
+        {
+            tracing::warn!("cannot write the session transcript: {err}");
+        }
+    }
+
+    /// Replaces the live context (compaction), recording why in the transcript, which
+    /// keeps the full history.
+    pub fn compact(&mut self, messages: Vec<Message>, record: &Record) {
+        self.note(record);
+        self.messages = messages;
+    }
+
+    /// Repairs the live conversation (see [`crate::conversation::repair`]) and logs what
+    /// changed. Nothing needs writing: a reload repairs the transcript the same way.
+    pub fn repair(&mut self) -> Vec<Fix> {
+        let fixes = crate::conversation::repair(&mut self.messages);
+        log_fixes(self.id(), &fixes);
+        fixes
+    }
+}
+
+pub(crate) fn log_fixes(session: Option<&str>, fixes: &[Fix]) {
+    for fix in fixes {
+        tracing::info!(
+            session = session.unwrap_or("(unsaved)"),
+            "conversation repaired: {fix}"
+        );
     }
 }
 
@@ -132,16 +210,15 @@ mod tests {
         let transcript = Transcript::start(&home, "gpt-4o", "ask", now).unwrap();
         assert!(transcript.id.starts_with("20261124-091500-"));
         transcript
-            .message(&Message::User {
-                content: "hi".into(),
-            })
+            .write(&Record::from(&Message::user("hi")))
             .unwrap();
         let text = std::fs::read_to_string(&transcript.path).unwrap();
-        let records: Vec<Value> = text
+        let records: Vec<serde_json::Value> = text
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
         assert_eq!(records[0]["type"], "meta");
         assert_eq!(records[1]["content"], "hi");
+        assert!(records[1]["at"].is_string());
     }
 }

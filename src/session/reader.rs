@@ -1,13 +1,14 @@
 //! Reading a transcript back: every record that parses, the live conversation rebuilt
-//! from it, and whether the last line was torn (a crash or kill mid-write), which is
-//! skipped and reported rather than failing the whole session.
+//! from it and repaired (an interrupted tool round, a crash mid-turn or an older version's
+//! transcript never reach a provider as a conversation it refuses), and whether the last
+//! line was torn (a crash or kill mid-write), which is skipped and reported rather than
+//! failing the whole session.
 
 use std::io;
 use std::path::Path;
 
-use serde_json::Value;
-
-use crate::provider::{Message, ToolCall};
+use super::record::{Line, Record, Said};
+use crate::conversation::{Fix, Message, summary_messages};
 
 #[derive(Debug, Default, Clone)]
 pub struct Loaded {
@@ -21,6 +22,8 @@ pub struct Loaded {
     pub turns: usize,
     /// The conversation as the model should see it when the session resumes.
     pub messages: Vec<Message>,
+    /// What the repair changed to make `messages` a conversation providers accept.
+    pub repairs: Vec<Fix>,
     /// The last line could not be read (torn by a crash) and was skipped.
     pub torn_last_line: bool,
     /// Lines before the last that could not be read (damage, not a crash).
@@ -42,7 +45,7 @@ pub fn load(path: &Path) -> io::Result<Loaded> {
     };
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     for (index, line) in lines.iter().enumerate() {
-        let Ok(record) = serde_json::from_str::<Value>(line) else {
+        let Ok(line) = serde_json::from_str::<Line>(line) else {
             if index + 1 == lines.len() {
                 loaded.torn_last_line = true;
             } else {
@@ -50,62 +53,53 @@ pub fn load(path: &Path) -> io::Result<Loaded> {
             }
             continue;
         };
-        apply(&mut loaded, &record);
+        apply(&mut loaded, line.record);
     }
+    loaded.repairs = crate::conversation::repair(&mut loaded.messages);
+    super::log_fixes(Some(&loaded.id), &loaded.repairs);
     Ok(loaded)
 }
 
-fn apply(loaded: &mut Loaded, record: &Value) {
-    let text = |key: &str| record[key].as_str().unwrap_or_default().to_string();
-    match record["type"].as_str() {
-        Some("meta") => {
-            loaded.model = text("model");
-            loaded.source = text("source");
-            loaded.started = text("started");
-        }
-        Some("message") if record["role"] == "user" => {
-            let content = text("content");
+fn apply(loaded: &mut Loaded, record: Record) {
+    if let Some(message) = record.message() {
+        if let Message::User { content } = &message {
             if loaded.turns == 0 && loaded.title.is_empty() {
                 let first_line = content.lines().next().unwrap_or_default();
                 loaded.title = crate::truncate::ellipsize(first_line, TITLE_CHARS);
             }
             loaded.turns += 1;
-            loaded.messages.push(Message::User { content });
         }
-        Some("message") if record["role"] == "assistant" => {
-            let tool_calls: Vec<ToolCall> =
-                serde_json::from_value(record["tool_calls"].clone()).unwrap_or_default();
-            loaded.messages.push(Message::Assistant {
-                content: text("content"),
-                tool_calls,
-            });
+        loaded.messages.push(message);
+        return;
+    }
+    match record {
+        Record::Meta {
+            model,
+            source,
+            started,
+            ..
+        } => {
+            loaded.model = model;
+            loaded.source = source;
+            loaded.started = started;
         }
-        Some("tool_result") => loaded.messages.push(Message::Tool {
-            call_id: text("call_id"),
-            name: text("name"),
-            content: text("content"),
-            is_error: record["is_error"].as_bool().unwrap_or(false),
-        }),
-        Some("model") => loaded.model = text("model"),
-        Some("title") => loaded.title = text("title"),
-        Some("compaction") => {
-            // The live context restarts from the summary and the turns kept with it.
-            let kept = usize::try_from(record["kept"].as_u64().unwrap_or(0)).unwrap_or(0);
+        Record::Model { model, .. } => loaded.model = model,
+        Record::Title { title } => loaded.title = title,
+        Record::Compaction { summary, kept, .. } => {
+            // The live context restarts from the summary and the messages kept with it.
             let tail = loaded
                 .messages
                 .split_off(loaded.messages.len().saturating_sub(kept));
             loaded.messages.clear();
-            if let Some(summary) = record["summary"].as_str() {
-                loaded.messages.push(Message::User {
-                    content: format!("{}\n\n{summary}", crate::agent::SUMMARY_HEADER),
-                });
-                loaded.messages.push(Message::Assistant {
-                    content: crate::agent::SUMMARY_ACK.to_string(),
-                    tool_calls: Vec::new(),
-                });
+            if let Some(summary) = summary {
+                loaded.messages.extend(summary_messages(&summary));
             }
             loaded.messages.extend(tail);
         }
-        _ => {}
+        Record::Message(Said::User { .. } | Said::Assistant { .. })
+        | Record::ToolResult { .. }
+        | Record::Usage { .. }
+        | Record::Error { .. }
+        | Record::Unknown => {}
     }
 }

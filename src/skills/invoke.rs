@@ -1,40 +1,170 @@
-//! What running a skill means. A Rhai skill is a script run with `args`; a prompt skill
-//! becomes a message for the model: its instructions, where its files are, and the
-//! arguments (in place of `$ARGUMENTS` when the instructions have it, as in Claude's
-//! format, else after them).
+//! Running a skill: [`Skills::invoke`] is the one function every door calls — the prompt's
+//! `/name`, `localgpt skills run`, the API, a script's `skill()` and the model's
+//! `run_skill` — and it owns every rule:
+//!
+//! - which skill a name means (see [`Skills::discover`] for precedence and fallbacks);
+//! - who may run it: a person, a script or an API client needs `user-invocable` (on by
+//!   default), the model needs it not to have `disable-model-invocation`;
+//! - whether it can run here: not broken (front matter, header or Rhai syntax), nothing
+//!   missing;
+//! - how the arguments are read: as the person typed them. A prompt skill gets the text
+//!   verbatim (`$ARGUMENTS`), a Rhai skill the words, split like a shell when the quotes
+//!   pair up and at spaces when they do not ("what's it like" is three words, not an
+//!   error).
+//!
+//! What comes back says what to do: a prompt skill is a message for the model (a chat turn
+//! at the door, or instructions returned to the model), a Rhai skill a script to run in
+//! the door's own context (its output streamed or captured).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::{Kind, Skill, SkillError};
+use super::{Kind, Skill, SkillError, Skills};
 use crate::script::context::MAX_SKILL_DEPTH;
 use crate::script::{Outcome, OutputSink, RunContext, Script, ScriptHost};
 
-/// Arguments typed after `/name`, split like a shell does (quotes group words).
-pub fn split_args(text: &str) -> Result<Vec<String>, String> {
-    shell_words::split(text).map_err(|err| format!("cannot split the arguments: {err}"))
+/// Who asks for a skill to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    /// A person: `/name` at the prompt, `localgpt skills run`.
+    User,
+    /// The model, through the `run_skill` tool.
+    Model,
+    /// A script's `skill()`.
+    Script,
+    /// A program, through `POST /api/skills/NAME/run`.
+    Api,
 }
 
-/// The chat message that invokes a prompt skill.
-pub fn prompt_message(skill: &Skill, args: &[String]) -> String {
-    let joined = shell_words::join(args);
+/// A skill's arguments as they arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Args {
+    /// One line of text, as typed after `/name` or sent by the model.
+    Typed(String),
+    /// Words already apart: a command line's arguments, a script's array.
+    Words(Vec<String>),
+}
+
+impl Args {
+    pub fn none() -> Args {
+        Args::Words(Vec::new())
+    }
+
+    /// The arguments as one text, as the person wrote them.
+    pub fn text(&self) -> String {
+        match self {
+            Args::Typed(text) => text.trim().to_string(),
+            Args::Words(words) => words.join(" "),
+        }
+    }
+
+    /// The arguments as words: split like a shell does (quotes group words) when the
+    /// quotes pair up, else at spaces — an apostrophe is text, not an error.
+    pub fn words(&self) -> Vec<String> {
+        match self {
+            Args::Words(words) => words.clone(),
+            Args::Typed(text) => shell_words::split(text)
+                .unwrap_or_else(|_| text.split_whitespace().map(str::to_string).collect()),
+        }
+    }
+}
+
+/// What running a skill means, decided by [`Skills::invoke`].
+#[derive(Debug, Clone)]
+pub enum Invocation {
+    /// A prompt skill: this message goes to the model.
+    Prompt { skill: Skill, message: String },
+    /// A Rhai skill: run `skill` with these `args`.
+    Rhai { skill: Skill, args: Vec<String> },
+}
+
+impl Invocation {
+    pub fn skill(&self) -> &Skill {
+        match self {
+            Invocation::Prompt { skill, .. } | Invocation::Rhai { skill, .. } => skill,
+        }
+    }
+}
+
+impl Skills {
+    /// The one entry point: whether `caller` may run the skill `name` with `args` here,
+    /// and if so what running it means.
+    pub fn invoke(
+        &self,
+        name: &str,
+        args: &Args,
+        caller: Caller,
+    ) -> Result<Invocation, SkillError> {
+        let skill = self.find(name)?;
+        match caller {
+            Caller::Model if !skill.model_invocable => {
+                return Err(SkillError::NotInvocable {
+                    name: name.to_string(),
+                    by: "by the model (disable-model-invocation)",
+                });
+            }
+            Caller::User | Caller::Script | Caller::Api if !skill.user_invocable => {
+                return Err(SkillError::NotInvocable {
+                    name: name.to_string(),
+                    by: "by hand (user-invocable: false)",
+                });
+            }
+            _ => {}
+        }
+        skill.check_runnable()?;
+        if let Some(problem) = skill.syntax_problem() {
+            return Err(SkillError::Broken {
+                name: skill.name.clone(),
+                location: skill.location(),
+                problem,
+            });
+        }
+        Ok(match skill.kind {
+            Kind::Prompt => Invocation::Prompt {
+                message: prompt_message(skill, args),
+                skill: skill.clone(),
+            },
+            Kind::Rhai => Invocation::Rhai {
+                args: args.words(),
+                skill: skill.clone(),
+            },
+        })
+    }
+}
+
+/// The chat message that invokes a prompt skill: its instructions (placeholders filled
+/// in), where its files are, and the arguments — in place of `$ARGUMENTS` when the
+/// instructions have it, as in Claude's format, else after them.
+pub fn prompt_message(skill: &Skill, args: &Args) -> String {
+    let text = args.text();
     let mut message = format!("Use the skill `{}`", skill.name);
-    if let Some(folder) = skill.folder() {
+    let folder = skill.folder().map(|folder| folder.display().to_string());
+    if let Some(folder) = &folder {
         message.push_str(&format!(
-            " (from {}; the files it mentions are in that folder — read them with read_file)",
-            folder.display()
+            " (from {folder}; the files it mentions are in that folder — read them with read_file)"
         ));
     }
     message.push_str(". Its instructions:\n\n");
-    let body = skill.body.trim();
+    let mut body = skill.body.trim().to_string();
+    if let Some(folder) = &folder {
+        // OpenClaw's and Claude's names for the skill's own folder.
+        for placeholder in ["{baseDir}", "${CLAUDE_SKILL_DIR}"] {
+            body = body.replace(placeholder, folder);
+        }
+    }
     if body.contains("$ARGUMENTS") {
-        message.push_str(&body.replace("$ARGUMENTS", &joined));
+        let words = args.words();
+        // `$ARGUMENTS[1]` before `$ARGUMENTS`, which it starts with.
+        for (index, word) in words.iter().enumerate().rev() {
+            body = body.replace(&format!("$ARGUMENTS[{index}]"), word);
+        }
+        message.push_str(&body.replace("$ARGUMENTS", &text));
     } else {
-        message.push_str(body);
-        if args.is_empty() {
+        message.push_str(&body);
+        if text.is_empty() {
             message.push_str("\n\n(The user gave no arguments.)");
         } else {
-            message.push_str(&format!("\n\nArguments: {joined}"));
+            message.push_str(&format!("\n\nArguments: {text}"));
         }
     }
     message
@@ -85,18 +215,9 @@ pub fn run_rhai_captured(
             all.push('\n');
         }
     });
-    let mut nested = RunContext::new(
-        parent.home.clone(),
-        parent.config.clone(),
-        parent.model.clone(),
-        parent.policy.clone(),
-        parent.runtime.clone(),
-        parent.cancel.clone(),
-        script_dir(skill, &parent.script_dir),
-        output,
-    )
-    .with_confirm(parent.confirm.clone());
-    nested.skill_depth = parent.skill_depth + 1;
+    let nested = parent
+        .nested(script_dir(skill, &parent.script_dir), output)
+        .with_confirm(parent.confirm.clone());
     let outcome = run_rhai(skill, &Arc::new(nested), args);
     let printed = captured
         .lock()
@@ -137,30 +258,50 @@ mod tests {
 
     #[test]
     fn arguments_follow_the_instructions_or_replace_the_placeholder() {
-        let args = vec!["Ada Lovelace".to_string(), "x".to_string()];
+        let args = Args::Words(vec!["Ada Lovelace".to_string(), "x".to_string()]);
         let message = prompt_message(&prompt_skill("Say hello."), &args);
         assert!(message.contains("Say hello."));
-        assert!(
-            message.ends_with("Arguments: 'Ada Lovelace' x"),
-            "{message}"
-        );
+        assert!(message.ends_with("Arguments: Ada Lovelace x"), "{message}");
         assert!(message.contains("/skills/greet"));
         let message = prompt_message(&prompt_skill("Greet $ARGUMENTS warmly."), &args);
         assert!(
-            message.contains("Greet 'Ada Lovelace' x warmly."),
+            message.contains("Greet Ada Lovelace x warmly."),
             "{message}"
         );
         assert!(!message.contains("Arguments:"));
-        let message = prompt_message(&prompt_skill("Say hello."), &[]);
+        let message = prompt_message(&prompt_skill("Say hello."), &Args::none());
         assert!(message.contains("no arguments"));
     }
 
     #[test]
-    fn arguments_split_like_a_shell() {
+    fn typed_arguments_reach_the_skill_as_typed() {
+        let typed = Args::Typed("what's it like in Berlin".to_string());
+        let message = prompt_message(&prompt_skill("Weather: $ARGUMENTS"), &typed);
+        assert!(
+            message.ends_with("Weather: what's it like in Berlin"),
+            "{message}"
+        );
+        assert_eq!(typed.words(), ["what's", "it", "like", "in", "Berlin"]);
         assert_eq!(
-            split_args(r#"src/main.rs "two words" 'it''s'"#).unwrap(),
+            Args::Typed(r#"src/main.rs "two words" 'it''s'"#.into()).words(),
             ["src/main.rs", "two words", "its"]
         );
-        assert!(split_args("\"unclosed").is_err());
+        let message = prompt_message(
+            &prompt_skill("First $ARGUMENTS[0], then $ARGUMENTS[1]."),
+            &Args::Typed("a 'b c'".into()),
+        );
+        assert!(message.ends_with("First a, then b c."), "{message}");
+    }
+
+    #[test]
+    fn the_skill_folder_placeholders_are_filled_in() {
+        let message = prompt_message(
+            &prompt_skill("Run {baseDir}/run.sh, then read ${CLAUDE_SKILL_DIR}/notes.md."),
+            &Args::none(),
+        );
+        assert!(
+            message.contains("Run /skills/greet/run.sh, then read /skills/greet/notes.md."),
+            "{message}"
+        );
     }
 }

@@ -1,4 +1,6 @@
 use super::*;
+use discover::unmet;
+use front_matter::Requirements;
 
 fn home() -> (tempfile::TempDir, Home) {
     let dir = tempfile::tempdir().unwrap();
@@ -120,7 +122,7 @@ fn requirements_decide_availability() {
 }
 
 #[test]
-fn the_prompt_section_lists_model_skills_within_its_cap() {
+fn the_prompt_section_names_every_model_skill_within_its_cap() {
     let (_dir, home) = home();
     for i in 0..40 {
         write(
@@ -133,15 +135,29 @@ fn the_prompt_section_lists_model_skills_within_its_cap() {
         "---\ndescription: hidden\ndisable-model-invocation: true\n---\n",
     );
     let skills = Skills::discover(&home, &Config::default());
-    let section = skills.prompt_section(2000);
+    let available = skills.for_model().count();
+    assert_eq!(available, 46);
+    // Roomy: every description whole.
+    let roomy = skills.prompt_section(100_000);
+    assert!(roomy.contains(&format!("- s07: skill number 7 {}", "é".repeat(50))));
+    // Tight: every name still there, descriptions shortened alike, within the cap.
+    let tight = skills.prompt_section(2000);
+    assert!(tight.chars().count() <= 2000, "{}", tight.chars().count());
+    for skill in skills.for_model() {
+        assert!(
+            tight.contains(&format!("- {}", skill.name)),
+            "{} missing",
+            skill.name
+        );
+    }
+    assert!(tight.contains("- s39: "), "{tight}");
+    assert!(!tight.contains("hidden"));
+    // Too tight for descriptions: the names alone, all of them.
+    let names = skills.prompt_section(100);
     assert!(
-        section.chars().count() < 2100,
-        "{}",
-        section.chars().count()
+        names.contains("- s39\n") && names.contains("- commit\n"),
+        "{names}"
     );
-    assert!(section.contains("- commit: "));
-    assert!(section.contains("more not listed here"));
-    assert!(!section.contains("hidden"));
     assert!(
         skills
             .find("comit")

@@ -52,8 +52,12 @@ impl Tool for Bash {
         })
     }
 
-    fn sensitivity(&self, args: &Value, _ctx: &ToolContext) -> Sensitivity {
-        Sensitivity::NeedsApproval(format!("Run bash: {}", str_arg(args, "command")))
+    fn assess(&self, args: &Value, ctx: &ToolContext) -> Sensitivity {
+        let command_line = str_arg(args, "command");
+        match ctx.policy.refuse_command(command_line) {
+            Some(refusal) => Sensitivity::Refused(refusal),
+            None => Sensitivity::NeedsApproval(format!("Run bash: {command_line}")),
+        }
     }
 
     async fn run(&self, args: &Value, ctx: &ToolContext) -> Result<String, String> {

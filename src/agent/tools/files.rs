@@ -15,6 +15,20 @@ const DEFAULT_READ_LINES: u64 = 2000;
 /// Entries `list_dir` shows at most.
 const MAX_ENTRIES: usize = 500;
 
+/// A write to `args.path` needs approval when the policy lets it happen at all.
+fn writable(args: &Value, ctx: &ToolContext, question: impl Fn(&str) -> String) -> Sensitivity {
+    let path = str_arg(args, "path");
+    if ctx.policy.approval == crate::config::ApprovalMode::Deny {
+        return Sensitivity::Refused(format!(
+            "not allowed: writing {path} (tools.approval is \"deny\")"
+        ));
+    }
+    match ctx.policy.resolve(path) {
+        Ok(_) => Sensitivity::NeedsApproval(question(path)),
+        Err(refusal) => Sensitivity::Refused(refusal),
+    }
+}
+
 pub struct ReadFile;
 pub struct WriteFile;
 pub struct EditFile;
@@ -95,9 +109,9 @@ impl Tool for WriteFile {
         })
     }
 
-    fn sensitivity(&self, args: &Value, _ctx: &ToolContext) -> Sensitivity {
+    fn assess(&self, args: &Value, ctx: &ToolContext) -> Sensitivity {
         let bytes = str_arg(args, "content").len();
-        Sensitivity::NeedsApproval(format!("Write {} ({bytes} bytes)", str_arg(args, "path")))
+        writable(args, ctx, |path| format!("Write {path} ({bytes} bytes)"))
     }
 
     async fn run(&self, args: &Value, ctx: &ToolContext) -> Result<String, String> {
@@ -138,8 +152,8 @@ impl Tool for EditFile {
         })
     }
 
-    fn sensitivity(&self, args: &Value, _ctx: &ToolContext) -> Sensitivity {
-        Sensitivity::NeedsApproval(format!("Edit {}", str_arg(args, "path")))
+    fn assess(&self, args: &Value, ctx: &ToolContext) -> Sensitivity {
+        writable(args, ctx, |path| format!("Edit {path}"))
     }
 
     async fn run(&self, args: &Value, ctx: &ToolContext) -> Result<String, String> {

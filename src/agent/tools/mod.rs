@@ -75,7 +75,7 @@ impl ToolOutput {
     }
 }
 
-/// Whether a call needs a person's yes before it runs.
+/// Whether a call may run, and whether it needs a person's yes first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Sensitivity {
     /// Reads, searches: always allowed.
@@ -83,6 +83,9 @@ pub enum Sensitivity {
     /// Runs a command or changes a file: subject to `tools.approval`. The text says what
     /// would happen, for the approval prompt ("Run bash: rm -r build").
     NeedsApproval(String),
+    /// The policy refuses it whatever a person would say (a path outside the allowed
+    /// folders, commands off): nobody is asked, the model is told why.
+    Refused(String),
 }
 
 #[async_trait]
@@ -90,7 +93,9 @@ pub trait Tool: Send + Sync {
     fn name(&self) -> &'static str;
     fn description(&self) -> &'static str;
     fn parameters(&self) -> Value;
-    fn sensitivity(&self, _args: &Value, _ctx: &ToolContext) -> Sensitivity {
+    /// What running this call would mean under the policy; decided before anyone is
+    /// asked, so a question is only put for a call that could then run.
+    fn assess(&self, _args: &Value, _ctx: &ToolContext) -> Sensitivity {
         Sensitivity::Safe
     }
     /// `Ok` is the answer for the model, `Err` a failure it should know about (both are

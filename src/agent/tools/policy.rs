@@ -44,6 +44,17 @@ impl Policy {
         self
     }
 
+    /// The policy for code the person runs themselves (`localgpt run`, `:code`, `/run`,
+    /// `!cmd`, a skill they start): no question per command or write — but an explicit
+    /// `deny` still holds.
+    pub fn for_own_code(self) -> Policy {
+        let approval = match self.approval {
+            ApprovalMode::Deny => ApprovalMode::Deny,
+            _ => ApprovalMode::Auto,
+        };
+        self.with_approval(approval)
+    }
+
     pub fn with_commands(mut self, allowed: bool) -> Policy {
         self.commands_allowed = allowed;
         self

@@ -4,18 +4,17 @@
 //! answer. A prompt skill runs nothing: its instructions come back for the model to follow
 //! with its other tools, each under the usual policy.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::{Sensitivity, Tool, ToolContext, str_arg};
-use crate::script::{Cancel, RunContext, approval_for_own_code};
-use crate::skills::{Kind, SkillError, Skills, invoke};
+use crate::cancel::Cancel;
+use crate::script::RunContext;
+use crate::skills::{Args, Caller, Invocation, Skills, invoke};
 
 pub struct RunSkill;
 
-/// Stops the skill's script when the turn that started it is dropped (Ctrl-C).
+/// Stops the skill's script when the turn that started it is dropped or cancelled.
 struct CancelOnDrop(Cancel);
 
 impl Drop for CancelOnDrop {
@@ -24,8 +23,13 @@ impl Drop for CancelOnDrop {
     }
 }
 
-fn arguments(args: &Value) -> Result<Vec<String>, String> {
-    invoke::split_args(str_arg(args, "args"))
+/// What the model asked for, decided by the one entry point.
+fn invocation(args: &Value, ctx: &ToolContext) -> Result<Invocation, String> {
+    let skills = Skills::discover(&ctx.home, &ctx.config);
+    let typed = Args::Typed(str_arg(args, "args").to_string());
+    skills
+        .invoke(str_arg(args, "name"), &typed, Caller::Model)
+        .map_err(|err| err.to_string())
 }
 
 #[async_trait]
@@ -54,49 +58,34 @@ impl Tool for RunSkill {
         })
     }
 
-    fn sensitivity(&self, args: &Value, ctx: &ToolContext) -> Sensitivity {
-        let name = str_arg(args, "name");
-        let skills = Skills::discover(&ctx.home, &ctx.config);
-        match skills.get(name) {
-            Some(skill) if skill.kind == Kind::Rhai => Sensitivity::NeedsApproval(format!(
-                "Run the skill {name} {}",
+    fn assess(&self, args: &Value, ctx: &ToolContext) -> Sensitivity {
+        match invocation(args, ctx) {
+            Ok(Invocation::Rhai { .. }) => Sensitivity::NeedsApproval(format!(
+                "Run the skill {} {}",
+                str_arg(args, "name"),
                 str_arg(args, "args")
             )),
-            _ => Sensitivity::Safe,
+            Ok(Invocation::Prompt { .. }) => Sensitivity::Safe,
+            Err(refusal) => Sensitivity::Refused(refusal),
         }
     }
 
     async fn run(&self, args: &Value, ctx: &ToolContext) -> Result<String, String> {
-        let name = str_arg(args, "name");
-        let words = arguments(args)?;
-        let skills = Skills::discover(&ctx.home, &ctx.config);
-        let skill = skills.find(name).map_err(|err| err.to_string())?;
-        if !skill.model_invocable {
-            return Err(SkillError::NotInvocable {
-                name: name.to_string(),
-                by: "by the model (disable-model-invocation)",
-            }
-            .to_string());
-        }
-        skill.check_runnable().map_err(|err| err.to_string())?;
-        if skill.kind == Kind::Prompt {
-            return Ok(invoke::prompt_message(skill, &words));
-        }
+        let (skill, words) = match invocation(args, ctx)? {
+            Invocation::Prompt { message, .. } => return Ok(message),
+            Invocation::Rhai { skill, args } => (skill, args),
+        };
         let cancel = Cancel::new();
         let _stop_when_dropped = CancelOnDrop(cancel.clone());
+        // Approved once as a whole, its own steps then run as the person's code would.
         let run = RunContext::new(
             ctx.home.clone(),
             ctx.config.clone(),
-            ctx.model.clone(),
-            ctx.policy
-                .clone()
-                .with_approval(approval_for_own_code(ctx.policy.approval)),
+            ctx.policy.clone().for_own_code(),
             tokio::runtime::Handle::current(),
-            cancel,
-            ctx.policy.cwd().to_path_buf(),
-            Arc::new(|_: &str| {}),
-        );
-        let skill = skill.clone();
+        )
+        .with_model(ctx.model.clone())
+        .with_cancel(cancel);
         let finished = tokio::task::spawn_blocking(move || {
             invoke::run_rhai_captured(&skill, &run, words).map_err(|err| err.to_string())
         })

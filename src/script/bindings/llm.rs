@@ -5,10 +5,11 @@ use async_trait::async_trait;
 use rhai::{Map, NativeCallContext};
 
 use crate::agent::tools::ToolOutput;
-use crate::agent::{Agent, Approval, LogObserver, Observer};
-use crate::provider::ToolCall;
+use crate::agent::{Approval, LogObserver, Observer};
+use crate::conversation::ToolCall;
 use crate::script::catalog::Binder;
-use crate::script::context::{ChatSession, RhaiResult, RunContext, run_context};
+use crate::script::context::{ChatSession, RhaiResult, run_context};
+use crate::session::Session;
 
 /// Shows the answer as it arrives (`ask(…, #{ stream: true })`), tool activity to the log.
 struct Streaming {
@@ -29,12 +30,6 @@ impl Observer for Streaming {
     async fn approve(&mut self, _request: &str) -> Option<Approval> {
         None
     }
-}
-
-fn agent(run: &RunContext, model: &str, tools: bool) -> RhaiResult<Agent> {
-    let _guard = run.runtime.enter();
-    Agent::new(&run.home, &run.config, model, run.policy.clone(), tools)
-        .map_err(|err| err.to_string().into())
 }
 
 fn ask(call: &NativeCallContext, prompt: &str, options: &Map) -> RhaiResult<String> {
@@ -63,18 +58,18 @@ fn ask(call: &NativeCallContext, prompt: &str, options: &Map) -> RhaiResult<Stri
             return Err(format!("ask: unknown option `{key}` ({})", OPTIONS.join(", ")).into());
         }
     }
-    let mut agent = agent(&run, &model, tools)?
+    let mut agent = run
+        .agent(&model, tools)?
         .with_system(text("system"))
         .with_temperature(temperature);
-    let mut conversation = Vec::new();
+    let mut session = Session::ephemeral(Vec::new());
     match (stream, run.stream.clone()) {
         (true, Some(sink)) => {
             let mut observer = Streaming {
                 sink,
                 shown: String::new(),
             };
-            let outcome =
-                run.block_on(agent.turn(&mut conversation, prompt, None, &mut observer))?;
+            let outcome = run.turn(&mut agent, &mut session, prompt, &mut observer)?;
             if !observer.shown.is_empty() && !observer.shown.ends_with('\n') {
                 (observer.sink)("\n");
             }
@@ -82,7 +77,7 @@ fn ask(call: &NativeCallContext, prompt: &str, options: &Map) -> RhaiResult<Stri
         }
         (quiet, _) => {
             let report = run
-                .block_on(agent.turn(&mut conversation, prompt, None, &mut LogObserver))?
+                .turn(&mut agent, &mut session, prompt, &mut LogObserver)?
                 .map_err(|err| format!("ask: {err}"))?;
             if quiet {
                 (run.output)(report.text.trim_end());
@@ -116,29 +111,21 @@ pub fn register(b: &mut Binder) {
                 .lock()
                 .map_err(|_| "chat: the conversation is unavailable")?;
             if slot.is_none() {
-                let transcript = crate::session::Transcript::start(
-                    &run.home,
-                    &run.model,
-                    "script",
-                    chrono::Local::now(),
-                )
-                .ok();
                 *slot = Some(ChatSession {
-                    agent: agent(&run, &run.model, true)?,
-                    conversation: Vec::new(),
-                    transcript,
+                    agent: run.agent(&run.model, true)?,
+                    session: Session::start(&run.home, &run.model, "script"),
                 });
             }
-            let Some(session) = slot.as_mut() else {
+            let Some(chat) = slot.as_mut() else {
                 return Err("chat: the conversation could not be started".into());
             };
             let report = run
-                .block_on(session.agent.turn(
-                    &mut session.conversation,
+                .turn(
+                    &mut chat.agent,
+                    &mut chat.session,
                     message,
-                    session.transcript.as_ref(),
                     &mut LogObserver,
-                ))?
+                )?
                 .map_err(|err| format!("chat: {err}"))?;
             Ok(report.text)
         },

@@ -3,45 +3,44 @@
 
 use rhai::{Array, Dynamic, Map, NativeCallContext};
 
-use crate::agent::Agent;
 use crate::script::catalog::Binder;
-use crate::script::context::{RhaiResult, RunContext, run_context};
-use crate::skills::{Kind, Skills, invoke};
+use crate::script::context::{RhaiResult, run_context};
+use crate::session::Session;
+use crate::skills::{Args, Caller, Invocation, Skills, invoke};
 
-fn run_skill(call: &NativeCallContext, name: &str, args: Vec<String>) -> RhaiResult<String> {
+fn run_skill(call: &NativeCallContext, name: &str, args: &Args) -> RhaiResult<String> {
     let run = run_context(call)?;
     let skills = Skills::discover(&run.home, &run.config);
-    let skill = skills.find(name).map_err(|err| err.to_string())?;
-    skill.check_runnable().map_err(|err| err.to_string())?;
-    match skill.kind {
-        Kind::Rhai => {
-            invoke::run_rhai_captured(skill, &run, args).map_err(|err| err.to_string().into())
+    match skills
+        .invoke(name, args, Caller::Script)
+        .map_err(|err| err.to_string())?
+    {
+        Invocation::Rhai { skill, args } => {
+            invoke::run_rhai_captured(&skill, &run, args).map_err(|err| err.to_string().into())
         }
-        Kind::Prompt => prompt_turn(&run, &invoke::prompt_message(skill, &args)),
+        // One turn with tools, its answer returned.
+        Invocation::Prompt { message, .. } => {
+            let mut agent = run.agent(&run.model, true)?;
+            let mut session = Session::ephemeral(Vec::new());
+            let report = run
+                .turn(
+                    &mut agent,
+                    &mut session,
+                    &message,
+                    &mut crate::agent::LogObserver,
+                )?
+                .map_err(|err| format!("skill: {err}"))?;
+            Ok(report.text)
+        }
     }
 }
 
-/// A prompt skill from a script: one turn with tools, its answer returned.
-fn prompt_turn(run: &RunContext, message: &str) -> RhaiResult<String> {
-    let mut agent = {
-        let _guard = run.runtime.enter();
-        Agent::new(&run.home, &run.config, &run.model, run.policy.clone(), true)
-            .map_err(|err| err.to_string())?
-    };
-    let mut conversation = Vec::new();
-    let mut observer = crate::agent::LogObserver;
-    let report = run
-        .block_on(agent.turn(&mut conversation, message, None, &mut observer))?
-        .map_err(|err| format!("skill: {err}"))?;
-    Ok(report.text)
-}
-
-fn words(args: &Dynamic) -> RhaiResult<Vec<String>> {
+fn arguments(args: &Dynamic) -> RhaiResult<Args> {
     if let Some(text) = args.clone().try_cast::<String>() {
-        return invoke::split_args(&text).map_err(Into::into);
+        return Ok(Args::Typed(text));
     }
     if let Some(items) = args.clone().try_cast::<Array>() {
-        return Ok(items.iter().map(ToString::to_string).collect());
+        return Ok(Args::Words(items.iter().map(ToString::to_string).collect()));
     }
     Err(format!(
         "skill: the arguments must be a string or an array, not {}",
@@ -55,15 +54,14 @@ pub fn register(b: &mut Binder) {
         "skill",
         "skill(name: String) -> String",
         "Runs a skill with no arguments and returns what it printed (a prompt skill: the answer).",
-        |call: NativeCallContext, name: &str| run_skill(&call, name, Vec::new()),
+        |call: NativeCallContext, name: &str| run_skill(&call, name, &Args::none()),
     );
     b.func(
         "skill",
         "skill(name: String, args: String or Array) -> String",
         "Runs a skill with arguments, as `/name args` would; returns what it printed.",
         |call: NativeCallContext, name: &str, args: Dynamic| -> RhaiResult<String> {
-            let args = words(&args)?;
-            run_skill(&call, name, args)
+            run_skill(&call, name, &arguments(&args)?)
         },
     );
     b.func(

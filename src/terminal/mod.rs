@@ -1,17 +1,23 @@
 //! How a turn shows in a terminal: the answer streamed to stdout as it arrives, tool
-//! activity as compact dimmed lines on stderr, approval questions asked inline. Used by
-//! `localgpt ask` and the REPL.
+//! activity as compact dimmed lines on stderr, approval questions asked inline with a
+//! one-key answer. Used by `localgpt ask` and the REPL.
+//!
+//! - [`keypress`]: one-key questions that discard typed-ahead text and give up on Ctrl-C.
+
+mod keypress;
 
 use std::io::{self, IsTerminal, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::cancel::Cancel;
+
 use async_trait::async_trait;
 
 use crate::agent::tools::ToolOutput;
 use crate::agent::{Approval, Observer};
-use crate::provider::ToolCall;
+use crate::conversation::ToolCall;
 use crate::style::Style;
 use crate::truncate::ellipsize;
 
@@ -30,6 +36,8 @@ pub struct TerminalObserver {
     spinner: Option<Spinner>,
     /// Whether tool lines were printed among the streamed text (then it is not redrawn).
     saw_tools: bool,
+    /// The turn's cancel signal: Ctrl-C at an approval question stops the turn at once.
+    cancel: Cancel,
 }
 
 impl TerminalObserver {
@@ -47,9 +55,16 @@ impl TerminalObserver {
             animate,
             spinner: None,
             saw_tools: false,
+            cancel: Cancel::new(),
         };
         observer.spin("thinking");
         observer
+    }
+
+    /// Watches `cancel` while waiting for a person's answer.
+    pub fn with_cancel(mut self, cancel: Cancel) -> TerminalObserver {
+        self.cancel = cancel;
+        self
     }
 
     fn spin(&mut self, label: &str) {
@@ -149,21 +164,21 @@ impl Observer for TerminalObserver {
         if !self.can_ask {
             return None;
         }
-        let question = format!("{request}? [y]es / [n]o / [a]lways for this session ");
-        let style = self.err_style;
-        let answer = tokio::task::spawn_blocking(move || {
-            let mut err = io::stderr().lock();
-            let _ = write!(err, "{}", style.bold(&question));
-            let _ = err.flush();
-            let mut line = String::new();
-            io::stdin().read_line(&mut line).ok().map(|_| line)
+        let question = self.err_style.bold(&format!(
+            "{request}? [y]es / [n]o / [a]lways for this session "
+        ));
+        let cancel = self.cancel.clone();
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let _abandon_when_dropped = keypress::AbandonOnDrop(abandoned.clone());
+        let key = tokio::task::spawn_blocking(move || {
+            keypress::ask(&question, &['y', 'n', 'a'], 'n', &cancel, &abandoned)
         })
         .await
         .ok()
         .flatten()?;
-        Some(match answer.trim().to_ascii_lowercase().as_str() {
-            "y" | "yes" => Approval::Yes,
-            "a" | "always" => Approval::Always,
+        Some(match key {
+            'y' => Approval::Yes,
+            'a' => Approval::Always,
             _ => Approval::No,
         })
     }
