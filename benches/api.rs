@@ -6,6 +6,8 @@
 
 #[path = "../tests/common/fake_provider.rs"]
 mod fake_provider;
+#[path = "../tests/common/strict.rs"]
+mod strict;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

@@ -8,6 +8,8 @@
 
 #[path = "../tests/common/fake_provider.rs"]
 mod fake_provider;
+#[path = "../tests/common/strict.rs"]
+mod strict;
 
 use std::io::Read;
 use std::process::{Command, Stdio};

@@ -189,6 +189,98 @@ fn claude_cli_is_run_as_a_child_process() {
     );
 }
 
+/// A fake `claude` that records how it was called: the system prompt file's text (read
+/// while it exists), the arguments, stdin; `body` prints its answer.
+fn fake_claude(t: &Test, body: &str) -> std::path::PathBuf {
+    let script = t.scratch().join("fake-claude");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n\
+             cat > \"$0.stdin\"\n\
+             echo \"$@\" > \"$0.args\"\n\
+             while [ $# -gt 0 ]; do\n\
+               if [ \"$1\" = --append-system-prompt-file ]; then cat \"$2\" > \"$0.system\"; fi\n\
+               shift\n\
+             done\n\
+             {body}"
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    t.run([
+        "config",
+        "set",
+        "providers.claude-cli.command",
+        script.to_str().unwrap(),
+    ])
+    .success();
+    script
+}
+
+const CLAUDE_ANSWERS: &str = "echo '{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"result\":\"fine\",\"usage\":{}}'\n";
+
+#[test]
+fn claude_cli_gets_a_long_system_prompt_in_a_file_and_no_tools_it_lacks() {
+    let t = Test::new();
+    let script = fake_claude(&t, CLAUDE_ANSWERS);
+    // Tens of KB of non-Latin text in memory: far over what one argument may hold.
+    t.run(["memory", "reindex"]).success();
+    std::fs::write(
+        t.path("workspace/MEMORY.md"),
+        format!("# Заметки\n{}", "Москва — столица России. ".repeat(8_000)),
+    )
+    .unwrap();
+    let out = t.run(["ask", "--model", "claude-cli/opus", "hi"]).success();
+    assert_eq!(stdout_of(&out), "fine\n");
+    let args = std::fs::read_to_string(format!("{}.args", script.display())).unwrap();
+    assert!(args.contains("--append-system-prompt-file"), "{args}");
+    assert!(args.len() < 1000, "the prompt is not on the command line");
+    let system = std::fs::read_to_string(format!("{}.system", script.display())).unwrap();
+    assert!(system.contains("Москва — столица России."));
+    assert!(
+        !system.contains("memory_search"),
+        "Claude Code has no such tool"
+    );
+}
+
+#[test]
+fn claude_cli_too_old_for_the_file_flag_gets_the_prompt_on_stdin() {
+    let t = Test::new();
+    let script = fake_claude(
+        &t,
+        &format!(
+            "case \"$(cat \"$0.args\")\" in *--append-system-prompt-file*) \
+             echo \"error: unknown option '--append-system-prompt-file'\" >&2; exit 1;; esac\n{CLAUDE_ANSWERS}"
+        ),
+    );
+    std::fs::write(t.path("workspace/MEMORY.md"), "I prefer tea.").ok();
+    t.run(["ask", "--model", "claude-cli/opus", "hi"])
+        .success()
+        .stdout("fine\n");
+    let stdin = std::fs::read_to_string(format!("{}.stdin", script.display())).unwrap();
+    assert!(stdin.starts_with("<instructions>"), "{stdin}");
+    assert!(stdin.ends_with("hi"), "{stdin}");
+}
+
+#[test]
+fn claude_cli_not_logged_in_is_an_error_not_an_answer() {
+    let t = Test::new();
+    fake_claude(
+        &t,
+        "echo '{\"type\":\"assistant\",\"message\":{\"content\":[{\"type\":\"text\",\"text\":\"Not logged in · Please run /login\"}]}}'\n\
+         echo '{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"result\":\"Not logged in · Please run /login\"}'\n",
+    );
+    let out = t.run(["ask", "--model", "claude-cli/opus", "hi"]).code(1);
+    let err = text(&out.get_output().stderr);
+    assert!(err.contains("is not logged in"), "{err}");
+    assert!(err.contains("/login"), "{err}");
+}
+
 #[test]
 fn a_missing_claude_command_says_what_to_install() {
     let t = Test::new();

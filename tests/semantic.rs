@@ -107,6 +107,18 @@ fn with_the_model_memory_search_finds_by_meaning() {
         .unwrap()
         .to_string();
     assert!(result.starts_with("memory/apartment.md"), "{result}");
+    // So does `/memory` at the prompt.
+    let out = t
+        .command()
+        .args(["-q"])
+        .write_stdin("/memory how do I reach my landlord\n")
+        .output()
+        .unwrap();
+    let shown = text(&out.stdout);
+    assert!(
+        shown.trim_start().starts_with("memory/apartment.md"),
+        "{shown}"
+    );
     // "none" switches meaning-based search off again.
     t.write("config.toml", "[memory]\nembeddings = \"none\"\n");
     t.run(["memory", "search", "how do I reach my landlord"])

@@ -13,10 +13,10 @@ use crate::common::fake_provider::{FakeProvider, Reply};
 use crate::common::{Test, text};
 use serde_json::{Value, json};
 
-struct Server {
+pub struct Server {
     child: Child,
-    port: u16,
-    token: String,
+    pub port: u16,
+    pub token: String,
 }
 
 impl Drop for Server {
@@ -26,7 +26,7 @@ impl Drop for Server {
     }
 }
 
-fn start(t: &Test) -> Server {
+pub fn start(t: &Test) -> Server {
     let mut child = t
         .std_command()
         .args(["serve", "--port", "0"])
@@ -56,10 +56,10 @@ fn start(t: &Test) -> Server {
     Server { child, port, token }
 }
 
-struct Response {
-    status: u16,
+pub struct Response {
+    pub status: u16,
     headers: Vec<(String, String)>,
-    body: String,
+    pub body: String,
 }
 
 impl Response {
@@ -96,7 +96,7 @@ impl Response {
 }
 
 /// One request on its own connection; `extra` are raw header lines.
-fn request(
+pub fn request(
     server: &Server,
     method: &str,
     path: &str,

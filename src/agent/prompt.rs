@@ -14,10 +14,15 @@ const PART_LIMIT: usize = 12_000;
 const PERSONA_FILES: [&str; 5] = ["SOUL.md", "IDENTITY.md", "USER.md", "AGENTS.md", "TOOLS.md"];
 
 const IDENTITY: &str = "You are LocalGPT, a personal assistant that runs on the user's own \
-machine. You have a persistent memory of Markdown files: search it with memory_search \
-before answering questions about the user, their projects or past conversations, and save \
-durable facts, decisions and preferences with memory_save. Use tools when they help; say \
-plainly when something failed. Be concise.";
+machine. You have a persistent memory of Markdown files; what matters most of it is below.";
+
+/// Said only to a model that has the memory tools: one without them (the Claude CLI,
+/// `ask --no-tools`) must not be told to call tools it does not have.
+const MEMORY_TOOLS: &str = " Search your memory with memory_search before answering questions \
+about the user, their projects or past conversations, and save durable facts, decisions and \
+preferences with memory_save.";
+
+const TOOL_MANNERS: &str = " Use tools when they help; say plainly when something failed.";
 
 /// What a small model without tools (the built-in one) is told.
 const SMALL_IDENTITY: &str = "You are LocalGPT, a helpful assistant running offline on the \
@@ -61,6 +66,14 @@ pub fn system_prompt(
     skills: &str,
 ) -> String {
     let mut prompt = String::from(IDENTITY);
+    let has = |name: &str| tools.iter().any(|tool| tool.name == name);
+    if has("memory_search") && has("memory_save") {
+        prompt.push_str(MEMORY_TOOLS);
+    }
+    if !tools.is_empty() {
+        prompt.push_str(TOOL_MANNERS);
+    }
+    prompt.push_str(" Be concise.");
     prompt.push_str(&format!(
         "\n\nNow: {} (local time, {}).",
         now.format("%A %Y-%m-%d %H:%M"),
@@ -169,5 +182,24 @@ mod tests {
             assert!(prompt.contains(part), "missing {part}");
         }
         assert!(prompt.len() < 60_000);
+        assert!(
+            !prompt.contains("memory_search"),
+            "no memory tools were given"
+        );
+        // A model without tools is told of none.
+        let bare = system_prompt(&home, now, &[], "");
+        assert!(
+            !bare.contains("memory_s") && !bare.contains("Use tools"),
+            "{bare}"
+        );
+        let memory_tools: Vec<ToolSpec> = ["memory_search", "memory_save"]
+            .iter()
+            .map(|name| ToolSpec {
+                name: name.to_string(),
+                description: "m".into(),
+                parameters: serde_json::json!({}),
+            })
+            .collect();
+        assert!(system_prompt(&home, now, &memory_tools, "").contains("memory_search before"));
     }
 }

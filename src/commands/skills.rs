@@ -81,6 +81,19 @@ fn list(skills: &Skills, style: Style) -> Result<u8> {
             style.dim("* replaces a skill of the same name from a more general place")
         )?;
     }
+    for skill in skills.all() {
+        if let Some(passed_over) = &skill.fallback_for {
+            writeln!(
+                out,
+                "{}",
+                style.dim(&format!(
+                    "{}: {passed_over}, so the {} one is used",
+                    skill.name,
+                    skill.origin.label()
+                ))
+            )?;
+        }
+    }
     writeln!(
         out,
         "{}",
@@ -107,6 +120,9 @@ fn show(skill: &Skill, style: Style) -> Result<u8> {
     writeln!(out, "  file: {}", skill.location())?;
     if let Some(replaced) = skill.replaces {
         writeln!(out, "  replaces: the {replaced} skill of the same name")?;
+    }
+    if let Some(passed_over) = &skill.fallback_for {
+        writeln!(out, "  used instead: {passed_over}")?;
     }
     let who = match (skill.user_invocable, skill.model_invocable) {
         (true, true) => "you and the model",

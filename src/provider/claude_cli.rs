@@ -6,6 +6,10 @@
 //! policy, so LocalGPT's tools are not offered to it, and no flag that skips its
 //! permission prompts is ever added here: only what the user puts in
 //! `providers.claude-cli.args`.
+//!
+//! The system prompt (memory files included, often tens of KB) goes in a private file
+//! (`--append-system-prompt-file`), never on the command line, where the kernel's limit on
+//! one argument would refuse it; a CLI too old for that flag gets it at the top of stdin.
 
 use std::process::Stdio;
 
@@ -17,6 +21,15 @@ use tokio::process::Command;
 use super::{ChatRequest, Completion, Event, Message, Provider, ProviderError, StopReason, Usage};
 
 const PARTIAL_FLAG: &str = "--include-partial-messages";
+const SYSTEM_FILE_FLAG: &str = "--append-system-prompt-file";
+
+/// How this run passes the system prompt and asks for streaming; each falls back once
+/// for an older CLI that does not know the flag.
+#[derive(Clone, Copy)]
+struct Flags {
+    partial_messages: bool,
+    system_in_file: bool,
+}
 
 pub struct ClaudeCli {
     command: String,
@@ -36,20 +49,38 @@ impl ClaudeCli {
     async fn run(
         &self,
         request: &ChatRequest,
-        partial_messages: bool,
+        flags: Flags,
         sink: &mut (dyn FnMut(Event) + Send),
     ) -> Result<Completion, ProviderError> {
         let mut command = Command::new(&self.command);
         command.args(["-p", "--output-format", "stream-json", "--verbose"]);
-        if partial_messages {
+        if flags.partial_messages {
             command.arg(PARTIAL_FLAG);
         }
         if !request.model.is_empty() && request.model != "default" {
             command.args(["--model", &request.model]);
         }
-        if !request.system.is_empty() {
-            command.args(["--append-system-prompt", &request.system]);
-        }
+        // Created 0600 and removed when the run ends (the prompt holds the memory files).
+        let system_file = if flags.system_in_file && !request.system.is_empty() {
+            let mut file = tempfile::Builder::new()
+                .prefix("localgpt-system-")
+                .suffix(".md")
+                .tempfile()
+                .map_err(|err| ProviderError::Command {
+                    command: self.command.clone(),
+                    detail: format!("cannot write the system prompt to a file: {err}"),
+                })?;
+            std::io::Write::write_all(&mut file, request.system.as_bytes()).map_err(|err| {
+                ProviderError::Command {
+                    command: self.command.clone(),
+                    detail: format!("cannot write the system prompt to a file: {err}"),
+                }
+            })?;
+            command.arg(SYSTEM_FILE_FLAG).arg(file.path());
+            Some(file)
+        } else {
+            None
+        };
         command
             .args(&self.extra_args)
             .stdin(Stdio::piped())
@@ -66,7 +97,13 @@ impl ClaudeCli {
             },
         })?;
         if let Some(mut stdin) = child.stdin.take() {
-            let prompt = render_conversation(&request.messages);
+            let mut prompt = render_conversation(&request.messages);
+            if !flags.system_in_file && !request.system.is_empty() {
+                prompt = format!(
+                    "<instructions>\n{}\n</instructions>\n\n{prompt}",
+                    request.system
+                );
+            }
             // A CLI that exits early closes its stdin; its own error says more than ours.
             let _ = stdin.write_all(prompt.as_bytes()).await;
         }
@@ -115,14 +152,34 @@ impl ClaudeCli {
                     }
                 }
                 Some("result") => {
+                    let result = value["result"].as_str().unwrap_or_default();
+                    // Claude Code prints these as if they were the answer.
+                    if needs_login(result) || needs_login(&completion.text) {
+                        return Err(ProviderError::Command {
+                            command: self.command.clone(),
+                            detail: format!(
+                                "is not logged in ({}): run `{}` once and log in with /login",
+                                result.trim(),
+                                self.command
+                            ),
+                        });
+                    }
                     if value["is_error"].as_bool() == Some(true) {
                         return Err(ProviderError::Command {
                             command: self.command.clone(),
                             detail: format!(
                                 "reported an error: {}",
-                                value["result"].as_str().unwrap_or("unknown error")
+                                if result.is_empty() {
+                                    "unknown error"
+                                } else {
+                                    result
+                                }
                             ),
                         });
+                    }
+                    // A CLI that sent no message events still gives the answer here.
+                    if completion.text.is_empty() && !result.is_empty() {
+                        completion.apply(Event::TextDelta(result.to_string()), sink);
                     }
                     let usage = &value["usage"];
                     completion.apply(
@@ -142,6 +199,7 @@ impl ClaudeCli {
             command: self.command.clone(),
             detail: format!("could not be waited for: {err}"),
         })?;
+        drop(system_file);
         if finished {
             return Ok(completion);
         }
@@ -161,6 +219,13 @@ impl ClaudeCli {
             ),
         })
     }
+}
+
+/// Claude Code's answers when it has no credentials ("Not logged in · Please run /login",
+/// "Invalid API key · Please run /login").
+fn needs_login(text: &str) -> bool {
+    let text = text.trim();
+    text.contains("Please run /login") || text.starts_with("Not logged in")
 }
 
 /// The conversation as one prompt: the CLI keeps no history of ours between calls.
@@ -195,14 +260,27 @@ impl Provider for ClaudeCli {
         request: &ChatRequest,
         sink: &mut (dyn FnMut(Event) + Send),
     ) -> Result<Completion, ProviderError> {
-        match self.run(request, true, sink).await {
-            // An older CLI that does not know partial messages: ask again without.
-            Err(ProviderError::Command { detail, .. })
-                if detail.contains(PARTIAL_FLAG) || detail.contains("unknown option") =>
-            {
-                self.run(request, false, sink).await
+        let mut flags = Flags {
+            partial_messages: true,
+            system_in_file: true,
+        };
+        // An older CLI that does not know a flag says so at once: ask again without it.
+        for _ in 0..2 {
+            match self.run(request, flags, sink).await {
+                Err(ProviderError::Command { detail, .. })
+                    if detail.contains(SYSTEM_FILE_FLAG) && flags.system_in_file =>
+                {
+                    flags.system_in_file = false;
+                }
+                Err(ProviderError::Command { detail, .. })
+                    if (detail.contains(PARTIAL_FLAG) || detail.contains("unknown option"))
+                        && flags.partial_messages =>
+                {
+                    flags.partial_messages = false;
+                }
+                other => return other,
             }
-            other => other,
         }
+        self.run(request, flags, sink).await
     }
 }

@@ -217,10 +217,12 @@ impl Repl {
                 memory::today(),
             )?);
         }
+        // The same search as every other door: by meaning too, when the model is there.
+        let embedder = self.embedder.get(&self.home, &self.settings.config);
         let Some(memory) = self.memory.as_mut() else {
             return Ok(Flow::Continue);
         };
-        let hits = memory.search(args, 8, Freshness::Quick)?;
+        let hits = memory.search_best(args, 8, Freshness::Quick, embedder.as_deref())?;
         for notice in memory.take_notices() {
             self.say_error(&notice);
         }

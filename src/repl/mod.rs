@@ -55,6 +55,8 @@ pub struct Repl {
     usage: Usage,
     script: Option<ScriptSession>,
     memory: Option<Memory>,
+    /// The embedding model, loaded by the first `/memory` search that can use it.
+    embedder: crate::memory::embed::LazyEmbedder,
     vocabulary: Arc<Mutex<Vocabulary>>,
 }
 
@@ -83,6 +85,7 @@ impl Repl {
             usage: Usage::default(),
             script: None,
             memory: None,
+            embedder: Default::default(),
             vocabulary: Arc::new(Mutex::new(Vocabulary::default())),
         })
     }

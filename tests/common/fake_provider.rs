@@ -3,6 +3,12 @@
 //! NDJSON) wire formats. Tests script its replies — text, tool calls, and faults (a status
 //! with `Retry-After`, a stream cut part-way, slow tokens, malformed JSON) — and read back
 //! every request it received.
+//!
+//! It is as strict as the real services (see [`super::strict`]): a request they would
+//! refuse — an unanswered tool call, a result without its call, a conversation that does
+//! not open with the user — gets their 400 and their wording, is remembered in
+//! [`FakeProvider::refusals`], and uses up no scripted reply. Tool-call ids are unique, as
+//! real ones are.
 
 #![allow(dead_code)] // Each test file uses part of it.
 
@@ -28,6 +34,8 @@ pub enum Reply {
         name: String,
         arguments: Value,
     },
+    /// Several calls in one answer (parallel tool calls).
+    Tools(Vec<(String, Value)>),
     /// An error status, with an optional `Retry-After` in seconds.
     Status { code: u16, retry_after: Option<u64> },
     /// Sends these pieces, then closes the stream without finishing the answer.
@@ -36,11 +44,17 @@ pub enum Reply {
     Slow(Vec<String>, Duration),
     /// A stream chunk that is not JSON.
     Malformed,
+    /// Waits before the whole reply (a model that thinks before it answers).
+    Delayed(Duration, Box<Reply>),
 }
 
 impl Reply {
     pub fn text(pieces: &[&str]) -> Reply {
         Reply::Text(pieces.iter().map(|p| p.to_string()).collect())
+    }
+
+    pub fn after(self, delay: Duration) -> Reply {
+        Reply::Delayed(delay, Box::new(self))
     }
 
     pub fn tool(name: &str, arguments: Value) -> Reply {
@@ -73,6 +87,13 @@ impl Received {
 struct State {
     replies: VecDeque<Reply>,
     received: Vec<Received>,
+    /// Requests refused as the real API would, with the error sent back.
+    refusals: Vec<(String, Value)>,
+    /// Tool calls made so far, for unique ids.
+    calls: usize,
+    /// A test that sends what the API refuses on purpose says so; otherwise a refusal
+    /// fails the test when the fake is dropped.
+    refusals_expected: bool,
     /// When the first body byte of the latest streamed reply was handed to the socket
     /// (for the latency benchmark).
     first_frame_at: Option<std::time::Instant>,
@@ -133,9 +154,43 @@ impl FakeProvider {
         self.state.lock().expect("state").received.clone()
     }
 
+    /// The requests refused as the real API would refuse them: (path, error body).
+    pub fn refusals(&self) -> Vec<(String, Value)> {
+        self.state.lock().expect("state").refusals.clone()
+    }
+
+    /// Fails the test if any request was refused.
+    pub fn assert_no_refusals(&self) {
+        let refusals = self.refusals();
+        assert!(refusals.is_empty(), "the provider refused: {refusals:#?}");
+    }
+
+    /// For a test that sends what the API refuses on purpose.
+    pub fn expect_refusals(&self) -> &FakeProvider {
+        self.state.lock().expect("state").refusals_expected = true;
+        self
+    }
+
     /// When the latest streamed reply's first byte went out, and forgets it.
     pub fn take_first_frame_at(&self) -> Option<std::time::Instant> {
         self.state.lock().expect("state").first_frame_at.take()
+    }
+}
+
+impl Drop for FakeProvider {
+    /// A request the real API would have refused is a bug in LocalGPT even when the test
+    /// got the answer it wanted some other way.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let state = self.state.lock().expect("state");
+        if !state.refusals_expected && !state.refusals.is_empty() {
+            panic!(
+                "the fake provider refused requests as the real API would: {:#?}",
+                state.refusals
+            );
+        }
     }
 }
 
@@ -189,29 +244,65 @@ async fn handle(
         });
         return Ok(response);
     }
-    let reply = {
-        let mut state = state.lock().expect("state");
-        state.received.push(Received {
-            path: path.clone(),
-            headers,
-            body,
-        });
-        state.replies.pop_front()
-    };
     let format = match path.as_str() {
         "/v1/chat/completions" => Format::OpenAi,
         "/v1/messages" => Format::Anthropic,
         "/api/chat" => Format::Ollama,
         _ => {
+            state.lock().expect("state").received.push(Received {
+                path,
+                headers,
+                body,
+            });
             return Ok(plain(
                 StatusCode::NOT_FOUND,
                 "{\"error\":\"no such route\"}",
             ));
         }
     };
-    let reply =
+    let checked = match format {
+        Format::OpenAi => super::strict::check_openai(&body),
+        Format::Anthropic => super::strict::check_anthropic(&headers, &body),
+        Format::Ollama => super::strict::check_ollama(&body),
+    };
+    let (reply, first_call) = {
+        let mut state = state.lock().expect("state");
+        state.received.push(Received {
+            path: path.clone(),
+            headers,
+            body,
+        });
+        if let Err(refusal) = &checked {
+            state.refusals.push((path.clone(), refusal.body.clone()));
+        }
+        let reply = checked.is_ok().then(|| state.replies.pop_front()).flatten();
+        let calls = match &reply {
+            Some(Reply::Tool { .. }) => 1,
+            Some(Reply::Tools(calls)) => calls.len(),
+            Some(Reply::Delayed(_, inner)) => match inner.as_ref() {
+                Reply::Tool { .. } => 1,
+                Reply::Tools(calls) => calls.len(),
+                _ => 0,
+            },
+            _ => 0,
+        };
+        let first_call = state.calls + 1;
+        state.calls += calls;
+        (reply, first_call)
+    };
+    if let Err(refusal) = checked {
+        return Ok(plain(
+            StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST),
+            &refusal.body.to_string(),
+        ));
+    }
+    let mut reply =
         reply.unwrap_or_else(|| Reply::text(&["(the fake provider has no scripted reply)"]));
-    Ok(respond(format, reply, state))
+    if let Reply::Delayed(delay, inner) = reply {
+        tokio::time::sleep(delay).await;
+        reply = *inner;
+    }
+    Ok(respond(format, reply, first_call, state))
 }
 
 /// Embeddings that behave like real ones where it matters: texts sharing words point
@@ -274,7 +365,12 @@ fn plain(status: StatusCode, text: &str) -> Response<Body> {
     response
 }
 
-fn respond(format: Format, reply: Reply, state: Arc<Mutex<State>>) -> Response<Body> {
+fn respond(
+    format: Format,
+    reply: Reply,
+    first_call: usize,
+    state: Arc<Mutex<State>>,
+) -> Response<Body> {
     let (pieces, delay): (Vec<String>, Duration) = match &reply {
         Reply::Status { code, retry_after } => {
             let mut response = plain(
@@ -295,7 +391,7 @@ fn respond(format: Format, reply: Reply, state: Arc<Mutex<State>>) -> Response<B
             };
             return stream_response(format, frames, Duration::ZERO, state);
         }
-        Reply::Text(pieces) => (render(format, pieces, None, true), Duration::ZERO),
+        Reply::Text(pieces) => (render(format, pieces, &[], 0, true), Duration::ZERO),
         Reply::Tool {
             text,
             name,
@@ -306,13 +402,16 @@ fn respond(format: Format, reply: Reply, state: Arc<Mutex<State>>) -> Response<B
             } else {
                 vec![text.clone()]
             };
+            let calls = [(name.clone(), arguments.clone())];
             (
-                render(format, &pieces, Some((name, arguments)), true),
+                render(format, &pieces, &calls, first_call, true),
                 Duration::ZERO,
             )
         }
-        Reply::Cut(pieces) => (render(format, pieces, None, false), Duration::ZERO),
-        Reply::Slow(pieces, delay) => (render(format, pieces, None, true), *delay),
+        Reply::Tools(calls) => (render(format, &[], calls, first_call, true), Duration::ZERO),
+        Reply::Cut(pieces) => (render(format, pieces, &[], 0, false), Duration::ZERO),
+        Reply::Slow(pieces, delay) => (render(format, pieces, &[], 0, true), *delay),
+        Reply::Delayed(_, inner) => return respond(format, *inner.clone(), first_call, state),
     };
     stream_response(format, pieces, delay, state)
 }
@@ -354,18 +453,19 @@ fn stream_response(
     response
 }
 
-/// The wire frames for some text pieces and an optional tool call; `finish` adds the
-/// closing frames (omitted for a cut stream).
+/// The wire frames for some text pieces and tool calls (numbered from `first_call`, so
+/// every id is new); `finish` adds the closing frames (omitted for a cut stream).
 fn render(
     format: Format,
     pieces: &[String],
-    tool: Option<(&String, &Value)>,
+    calls: &[(String, Value)],
+    first_call: usize,
     finish: bool,
 ) -> Vec<String> {
     match format {
-        Format::OpenAi => render_openai(pieces, tool, finish),
-        Format::Anthropic => render_anthropic(pieces, tool, finish),
-        Format::Ollama => render_ollama(pieces, tool, finish),
+        Format::OpenAi => render_openai(pieces, calls, first_call, finish),
+        Format::Anthropic => render_anthropic(pieces, calls, first_call, finish),
+        Format::Ollama => render_ollama(pieces, calls, finish),
     }
 }
 
@@ -385,25 +485,35 @@ fn fragments(arguments: &Value) -> Vec<String> {
     chars.chunks(third).map(|c| c.iter().collect()).collect()
 }
 
-fn render_openai(pieces: &[String], tool: Option<(&String, &Value)>, finish: bool) -> Vec<String> {
+fn render_openai(
+    pieces: &[String],
+    calls: &[(String, Value)],
+    first_call: usize,
+    finish: bool,
+) -> Vec<String> {
     let mut frames: Vec<String> = pieces
         .iter()
         .map(|p| sse(&json!({"choices": [{"index": 0, "delta": {"content": p}}]})))
         .collect();
-    if let Some((name, arguments)) = tool {
+    for (index, (name, arguments)) in calls.iter().enumerate() {
+        let id = format!("call_fake_{}", first_call + index);
         frames.push(sse(&json!({"choices": [{"index": 0, "delta": {"tool_calls": [
-            {"index": 0, "id": "call_fake_1", "type": "function", "function": {"name": name, "arguments": ""}}
+            {"index": index, "id": id, "type": "function", "function": {"name": name, "arguments": ""}}
         ]}}]})));
         for fragment in fragments(arguments) {
             frames.push(sse(
                 &json!({"choices": [{"index": 0, "delta": {"tool_calls": [
-                    {"index": 0, "function": {"arguments": fragment}}
+                    {"index": index, "function": {"arguments": fragment}}
                 ]}}]}),
             ));
         }
     }
     if finish {
-        let reason = if tool.is_some() { "tool_calls" } else { "stop" };
+        let reason = if calls.is_empty() {
+            "stop"
+        } else {
+            "tool_calls"
+        };
         frames.push(sse(
             &json!({"choices": [{"index": 0, "delta": {}, "finish_reason": reason}]}),
         ));
@@ -417,7 +527,8 @@ fn render_openai(pieces: &[String], tool: Option<(&String, &Value)>, finish: boo
 
 fn render_anthropic(
     pieces: &[String],
-    tool: Option<(&String, &Value)>,
+    calls: &[(String, Value)],
+    first_call: usize,
     finish: bool,
 ) -> Vec<String> {
     let mut frames = vec![named_sse(
@@ -438,7 +549,7 @@ fn render_anthropic(
                 "delta": {"type": "text_delta", "text": piece}}),
             ));
         }
-        if finish || tool.is_some() {
+        if finish || !calls.is_empty() {
             frames.push(named_sse(
                 "content_block_stop",
                 &json!({"type": "content_block_stop", "index": 0}),
@@ -446,9 +557,13 @@ fn render_anthropic(
         }
         index = 1;
     }
-    if let Some((name, arguments)) = tool {
-        frames.push(named_sse("content_block_start", &json!({"type": "content_block_start", "index": index,
-            "content_block": {"type": "tool_use", "id": "toolu_fake_1", "name": name, "input": {}}})));
+    for (offset, (name, arguments)) in calls.iter().enumerate() {
+        let id = format!("toolu_fake_{}", first_call + offset);
+        frames.push(named_sse(
+            "content_block_start",
+            &json!({"type": "content_block_start", "index": index,
+            "content_block": {"type": "tool_use", "id": id, "name": name, "input": {}}}),
+        ));
         frames.push(named_sse("ping", &json!({"type": "ping"})));
         for fragment in fragments(arguments) {
             frames.push(named_sse(
@@ -461,12 +576,13 @@ fn render_anthropic(
             "content_block_stop",
             &json!({"type": "content_block_stop", "index": index}),
         ));
+        index += 1;
     }
     if finish {
-        let reason = if tool.is_some() {
-            "tool_use"
-        } else {
+        let reason = if calls.is_empty() {
             "end_turn"
+        } else {
+            "tool_use"
         };
         frames.push(named_sse(
             "message_delta",
@@ -478,7 +594,7 @@ fn render_anthropic(
     frames
 }
 
-fn render_ollama(pieces: &[String], tool: Option<(&String, &Value)>, finish: bool) -> Vec<String> {
+fn render_ollama(pieces: &[String], calls: &[(String, Value)], finish: bool) -> Vec<String> {
     let mut frames: Vec<String> = pieces
         .iter()
         .map(|p| {
@@ -488,11 +604,14 @@ fn render_ollama(pieces: &[String], tool: Option<(&String, &Value)>, finish: boo
             )
         })
         .collect();
-    if let Some((name, arguments)) = tool {
+    if !calls.is_empty() {
+        let calls: Vec<Value> = calls
+            .iter()
+            .map(|(name, arguments)| json!({"function": {"name": name, "arguments": arguments}}))
+            .collect();
         frames.push(format!(
             "{}\n",
-            json!({"message": {"role": "assistant", "content": "",
-            "tool_calls": [{"function": {"name": name, "arguments": arguments}}]}, "done": false})
+            json!({"message": {"role": "assistant", "content": "", "tool_calls": calls}, "done": false})
         ));
     }
     if finish {

@@ -7,11 +7,12 @@
 //! assert!(t.read("config.toml").contains("port = 8080"));
 //! ```
 //!
-//! Later capabilities extend this with a fake LLM provider on a loopback port.
+//! [`fake_provider`] is an LLM provider on a loopback port, as strict as the real ones.
 
 #![allow(dead_code)] // Each test file uses a different part of the harness.
 
 pub mod fake_provider;
+pub mod strict;
 
 use std::ffi::OsStr;
 use std::fs;
@@ -81,6 +82,42 @@ impl Test {
             .env("ANTHROPIC_BASE_URL", &fake.url())
             .env("ANTHROPIC_API_KEY", "sk-ant-test-0123456789")
             .env("OLLAMA_HOST", &format!("127.0.0.1:{}", fake.port))
+    }
+
+    /// The binary in a pseudo-terminal, as a person at a terminal runs it, with `args`
+    /// and the extra environment `env`. rexpect reads the terminal byte by byte as
+    /// Latin-1, so expectations stay ASCII.
+    #[cfg(unix)]
+    pub fn pty(&self, args: &[&str], env: &[(&str, &str)]) -> rexpect::session::PtySession {
+        let mut command = self.std_command();
+        // rexpect puts the pseudo-terminal on fd 0-2 before exec; inherit keeps it.
+        command
+            .args(args)
+            .stdin(std::process::Stdio::inherit())
+            .stdout(std::process::Stdio::inherit())
+            .stderr(std::process::Stdio::inherit())
+            .env("TERM", "xterm")
+            .envs(env.iter().copied());
+        rexpect::session::spawn_command(command, Some(15_000)).expect("spawn in a terminal")
+    }
+
+    /// The saved sessions' transcripts, newest first, each as its JSON records.
+    pub fn transcripts(&self) -> Vec<Vec<serde_json::Value>> {
+        let mut files: Vec<PathBuf> = fs::read_dir(self.path("sessions"))
+            .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        files.sort();
+        files.reverse();
+        files
+            .iter()
+            .map(|file| {
+                fs::read_to_string(file)
+                    .expect("read a transcript")
+                    .lines()
+                    .filter_map(|line| serde_json::from_str(line).ok())
+                    .collect()
+            })
+            .collect()
     }
 
     pub fn run<I, S>(&self, args: I) -> Assert
