@@ -1,7 +1,9 @@
 //! Rhai costs: the per-call overhead of a native binding (goal: under 1 µs), measured as
 //! a loop calling `script_dir()` — which looks up the run context every binding needs —
-//! minus the same loop empty. Process start-up of `localgpt run` is measured with
-//! hyperfine (see the README).
+//! minus the same loop empty; and growing data under the size limits every run has: the
+//! cost of a `push` or a map insert and remove must not grow with the container (a count
+//! and twice that, so a quadratic cost would show as 4× instead of 2×). Process
+//! start-up of `localgpt run` is measured with hyperfine (see the README).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -59,6 +61,24 @@ fn bench(c: &mut Criterion) {
     c.bench_function("rhai: engine for one run + trivial script", |b| {
         b.iter(|| run_once(&host, &run, "1 + 1"))
     });
+    let mut group = c.benchmark_group("rhai: growing data under the size limits");
+    group.sample_size(10);
+    for n in [100_000, 200_000] {
+        let push = format!("let a = []; for i in 0..{n} {{ a.push(i); }} a.len()");
+        group.bench_function(format!("{n} pushes"), |b| {
+            b.iter(|| run_once(&host, &run, &push))
+        });
+        // Half as many keys: `script.max_map_len` is 100,000.
+        let keys = n / 2;
+        let map = format!(
+            "let m = #{{}}; for i in 0..{keys} {{ m[`k${{i}}`] = i; }} \
+             for i in 0..{keys} {{ m.remove(`k${{i}}`); }} m.len()"
+        );
+        group.bench_function(format!("{keys} map inserts and removes"), |b| {
+            b.iter(|| run_once(&host, &run, &map))
+        });
+    }
+    group.finish();
 }
 
 criterion_group!(benches, bench);

@@ -110,3 +110,52 @@ pub fn interruptible_runtime(workers: usize) -> std::io::Result<(tokio::runtime:
     });
     Ok((runtime, cancel))
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    const CHILD: &str = "LOCALGPT_TEST_SIGINT_CHILD";
+
+    /// The handler is in place the moment the runtime exists: a Ctrl-C right then cancels
+    /// instead of killing. Checked in a fresh process, where no earlier runtime can have
+    /// installed a handler already.
+    #[test]
+    fn ctrl_c_right_after_start_cancels_instead_of_killing() {
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "cancel::tests::sigint_child",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+            ])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && stdout.contains("cancelled, still alive"),
+            "{:?}\n{stdout}",
+            output.status
+        );
+    }
+
+    #[test]
+    #[ignore = "run as a child process by ctrl_c_right_after_start_cancels_instead_of_killing"]
+    fn sigint_child() {
+        if std::env::var_os(CHILD).is_none() {
+            return;
+        }
+        for workers in [0, 1] {
+            let (runtime, cancel) = interruptible_runtime(workers).unwrap();
+            rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::INT)
+                .unwrap();
+            runtime.block_on(async {
+                tokio::time::timeout(std::time::Duration::from_secs(10), cancel.cancelled())
+                    .await
+                    .expect("the interrupt cancels");
+            });
+        }
+        println!("cancelled, still alive");
+    }
+}

@@ -288,3 +288,44 @@ fn edit_saves_a_valid_result_and_refuses_an_invalid_one() {
         .collect();
     assert!(leftovers.is_empty());
 }
+
+#[test]
+fn parallel_config_sets_all_keep_their_change() {
+    let t = Test::new();
+    t.run(["config", "init"]).success();
+    let children: Vec<_> = (0..20)
+        .map(|i| {
+            t.std_command()
+                .args([
+                    "config",
+                    "set",
+                    &format!("models.model-{i}.context_window"),
+                    &format!("{}", 9000 + i),
+                ])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let config = t.read("config.toml");
+    for i in 0..20 {
+        assert!(
+            config.contains(&format!("context_window = {}", 9000 + i)),
+            "p{i} lost:\n{config}"
+        );
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(t.path("config.toml"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}

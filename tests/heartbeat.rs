@@ -426,3 +426,43 @@ fn stopping_gives_running_tasks_their_grace_then_cancels_them() {
     );
     assert!(runs_of(&all, "quick").iter().any(|r| r["status"] == "ok"));
 }
+
+#[test]
+fn the_readmes_task_example_is_a_valid_task_and_times_show_their_zone() {
+    let t = Test::new();
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("the README");
+    let example = readme
+        .split("A task is a `.rhai` file")
+        .nth(1)
+        .and_then(|rest| rest.split("```rhai\n").nth(1))
+        .and_then(|block| block.split("```").next())
+        .expect("the README's task example");
+    task(&t, "disk", &format!("{example}print(\"ok\");\n"));
+    t.write("config.toml", "[heartbeat]\ntimezone = \"Asia/Tokyo\"\n");
+    let out = t.run(["heartbeat", "list"]).success();
+    let listed = text(&out.get_output().stdout);
+    assert!(!listed.contains("broken"), "{listed}");
+    assert!(listed.contains("*/15 * * * *"), "{listed}");
+    assert!(listed.contains("timeout: 30s"), "{listed}");
+    assert!(listed.contains("(Asia/Tokyo)"), "{listed}");
+}
+
+#[test]
+fn a_busy_task_stopped_by_its_own_timeout_is_recorded_as_a_timeout_that_names_it() {
+    let t = Test::new();
+    // Busy, not waiting: only the clock check between operations can stop it.
+    t.write("config.toml", "[script]\nmax_operations = 100000000000\n");
+    task(
+        &t,
+        "spin",
+        "//! schedule: @daily\n//! timeout: 1s\nloop { }\n",
+    );
+    t.run(["heartbeat", "run", "spin"]).code(1);
+    let all = runs(&t);
+    let run = runs_of(&all, "spin")[0];
+    assert_eq!(run["status"], "timeout", "{run}");
+    let output = run["output"].as_str().unwrap();
+    assert!(output.contains("1s (the task's timeout)"), "{output}");
+    assert!(!output.contains("script.timeout_secs"), "{output}");
+}

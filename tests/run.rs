@@ -162,6 +162,13 @@ fn workspace_stdlib_overrides_the_embedded_module_and_files_import_by_path() {
         "import \"./helpers\" as h;\nprint(h::greet(\"Bo\"));\n",
     );
     t.run(["run", &main]).success().stdout("hi Bo\n");
+    // A bare name finds the file beside the script, as plain Rhai does.
+    let bare = script(
+        &t,
+        "bare.rhai",
+        "import \"helpers\" as h;\nprint(h::greet(\"Al\"));\n",
+    );
+    t.run(["run", &bare]).success().stdout("hi Al\n");
 }
 
 #[test]
@@ -186,6 +193,50 @@ fn limits_stop_runaway_scripts_with_a_reason() {
     t.run(["run", "-e", "eval(\"1\")"])
         .code(1)
         .stderr(predicate::str::contains("eval"));
+}
+
+#[test]
+fn size_limits_hold_for_every_array_and_string_and_cost_nothing_within_them() {
+    let t = Test::new();
+    t.write(
+        "config.toml",
+        "[script]\nmax_array_len = 1000\nmax_string_kb = 1\n",
+    );
+    t.run(["run", "-e", "let a = []; for i in 0..1001 { a.push(i); }"])
+        .code(1)
+        .stderr(predicate::str::contains("script.max_array_len"));
+    // Inside another array, too.
+    t.run([
+        "run",
+        "-e",
+        "let a = [[]]; for i in 0..1001 { a[0].push(i); }",
+    ])
+    .code(1)
+    .stderr(predicate::str::contains("script.max_array_len"));
+    t.run([
+        "run",
+        "-e",
+        "let a = [\"\"]; for i in 0..1100 { a[0] += \"x\"; }",
+    ])
+    .code(1)
+    .stderr(predicate::str::contains("script.max_string_kb"));
+    // Within them, all fine: 1,000 elements, many arrays of them.
+    t.run([
+        "run",
+        "-e",
+        "let all = []; for j in 0..50 { let a = []; for i in 0..1000 { a.push(i); } all.push(a); } print(all.len() * all[0].len());",
+    ])
+    .success()
+    .stdout("50000\n");
+}
+
+#[test]
+fn exit_codes_reach_the_shell_as_a_shell_reads_them() {
+    let t = Test::new();
+    t.run(["run", "-e", "exit(-1)"]).code(255);
+    t.run(["run", "-e", "exit(3)"]).code(3);
+    t.run(["run", "-e", "exit(256)"]).code(1);
+    t.run(["run", "-e", "exit(0)"]).success();
 }
 
 #[test]

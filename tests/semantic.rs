@@ -224,3 +224,79 @@ fn openai_embeddings_without_a_key_say_how_to_fix_it() {
     let stderr = text(&out.get_output().stderr);
     assert!(stderr.contains("\"ollama\""), "{stderr}");
 }
+
+/// The embedded inputs of every embeddings request the fake got, in order.
+fn embedded_inputs(fake: &FakeProvider) -> Vec<String> {
+    fake.received()
+        .iter()
+        .filter(|r| r.path == "/v1/embeddings")
+        .flat_map(|r| match &r.body["input"] {
+            serde_json::Value::Array(all) => all
+                .iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect(),
+            serde_json::Value::String(one) => vec![one.clone()],
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+#[test]
+fn a_new_note_is_embedded_at_once_and_the_rest_keep_their_vectors() {
+    let fake = FakeProvider::start();
+    let t = Test::new().with_fake(&fake);
+    t.write(
+        "config.toml",
+        "[memory]\nembeddings = \"openai\"\nembedding_model = \"text-embedding-3-small\"\n",
+    );
+    let sections: String = (0..12)
+        .map(|i| {
+            format!("## Topic {i}\n\nA paragraph about topic number {i} and nothing else.\n\n")
+        })
+        .collect();
+    t.write("workspace/MEMORY.md", &format!("# Notes\n\n{sections}"));
+    t.run(["memory", "reindex"]).success();
+    let before = embedded_inputs(&fake).len();
+    assert!(before >= 12, "{before}");
+    // Notes added from the command line: embedded before the command returns; the second
+    // note to the same day's log is the only new text, and the only one embedded.
+    t.run(["memory", "add", "The swallows are back."]).success();
+    assert!(embedded_inputs(&fake).len() > before);
+    let before = embedded_inputs(&fake).len();
+    t.run(["memory", "add", "The heron nests by the old mill."])
+        .success();
+    let after_add = embedded_inputs(&fake);
+    assert_eq!(after_add.len() - before, 1, "{:?}", &after_add[before..]);
+    assert!(after_add.last().unwrap().contains("heron"));
+    let stats = text(&t.run(["memory", "stats"]).success().get_output().stdout);
+    assert!(!stats.contains("waiting"), "{stats}");
+    // A line added to MEMORY.md by a script: only its own chunk is embedded again.
+    t.run([
+        "run",
+        "-e",
+        "remember(\"The kestrel hovers over the field.\")",
+    ])
+    .success();
+    let after_remember = embedded_inputs(&fake);
+    assert_eq!(
+        after_remember.len() - after_add.len(),
+        1,
+        "{:?}",
+        &after_remember[after_add.len()..]
+    );
+    assert!(after_remember.last().unwrap().contains("kestrel"));
+    // And a search by meaning finds it straight away.
+    let out = t
+        .run([
+            "memory",
+            "search",
+            "--json",
+            "--mode",
+            "semantic",
+            "kestrel hovers field",
+        ])
+        .success();
+    let hits: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(hits[0]["path"], "MEMORY.md", "{hits:#}");
+    assert!(hits[0]["snippet"].as_str().unwrap().contains("kestrel"));
+}

@@ -109,13 +109,24 @@ fn get(ctx: &Context<'_>, key: &str) -> Result<u8> {
 
 fn set(ctx: &Context<'_>, key: &str, value: &str) -> Result<u8> {
     let path = ctx.home.config_file();
-    let text = read_config_text(&path)?;
-    let updated = set_value(&text, &path, key, value)?;
-    if updated == text {
+    let existed = path.exists();
+    let mut updated = String::new();
+    // Read, change and write under the file's lock: another `config set` at the same
+    // moment waits, then changes what this one wrote.
+    let changed = crate::home::try_update_locked(&path, Some(CONFIG_MODE), |text| {
+        let text = if text.is_empty() && !existed {
+            TEMPLATE
+        } else {
+            text
+        };
+        updated = set_value(text, &path, key, value)?;
+        Ok::<_, anyhow::Error>(updated.clone())
+    })
+    .with_context(|| format!("cannot change {}", path.display()))?;
+    if !changed {
         writeln!(io::stdout().lock(), "{key} is already {value}")?;
         return Ok(EXIT_OK);
     }
-    write_config(&path, &updated)?;
     tracing::info!(key, "changed a setting in {}", path.display());
     // Echo the value as `config get` would show it: an API key stays masked on screen.
     let mut out = io::stdout().lock();

@@ -13,6 +13,7 @@ use crate::heartbeat::daemon::{self, PidLock};
 use crate::heartbeat::format_duration;
 use crate::heartbeat::history::{HEARTBEAT_TASK, History};
 use crate::heartbeat::runner::RunEnv;
+use crate::heartbeat::schedule::Zone;
 use crate::heartbeat::scheduler::{DaemonState, Scheduler, state_file};
 use crate::report::EXIT_OK;
 
@@ -124,10 +125,14 @@ fn status(ctx: &Context<'_>) -> Result<u8> {
         .and_then(|bytes| serde_json::from_slice(&bytes).ok());
     let history = History::open(&ctx.home.index_db()).ok();
     let now = Utc::now();
+    let zone = ctx
+        .settings
+        .as_ref()
+        .map_or(Zone::Local, |settings| settings.config.heartbeat.zone());
     let due = |at: Option<chrono::DateTime<Utc>>| match at {
         Some(at) if at > now => format!(
             "{} (in {})",
-            at.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S"),
+            zone.show(at),
             format_duration((at - now).to_std().unwrap_or_default())
         ),
         Some(_) => "now".to_string(),

@@ -178,9 +178,10 @@ fn describe_task(
                 schedule.describe(),
                 schedule.expression()
             )?;
-            let next = schedule
-                .next_after(now, zone)
-                .map_or_else(|| "at the next daemon start".to_string(), when);
+            let next = schedule.next_after(now, zone).map_or_else(
+                || "at the next daemon start".to_string(),
+                |at| zone.show(at),
+            );
             writeln!(
                 out,
                 "  next: {next}   timeout: {}",

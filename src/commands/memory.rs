@@ -305,6 +305,15 @@ fn add(ctx: &Context<'_>, words: &[String]) -> Result<u8> {
     }
     let path = memory::append_daily(&ctx.home, Local::now(), &text)
         .context("cannot add to today's daily log")?;
+    if let Some(settings) = ctx.settings.as_ref() {
+        memory::index_written(
+            &std::sync::Mutex::new(None),
+            &ctx.home,
+            &settings.config,
+            &Default::default(),
+            &path,
+        );
+    }
     let shown = path
         .strip_prefix(ctx.home.workspace())
         .unwrap_or(&path)

@@ -10,7 +10,7 @@
 //! skipped fixed time right after the gap and an interval job twice, so those instants are
 //! filtered here.
 
-use chrono::{DateTime, LocalResult, TimeZone, Utc};
+use chrono::{DateTime, Local, LocalResult, TimeZone, Utc};
 use croner::Cron;
 use croner::parser::{CronParser, Seconds};
 
@@ -42,6 +42,21 @@ pub enum Zone {
 }
 
 impl Zone {
+    /// How a time is shown to the person: in the machine's local time, or — when
+    /// `heartbeat.timezone` names a zone — in that zone, saying which.
+    pub fn show(&self, at: DateTime<Utc>) -> String {
+        match self {
+            Zone::Local => at
+                .with_timezone(&Local)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string(),
+            Zone::Named(zone) => format!(
+                "{} ({zone})",
+                at.with_timezone(zone).format("%Y-%m-%d %H:%M:%S %Z")
+            ),
+        }
+    }
+
     /// `""` is the machine's local time; otherwise an IANA name such as `Europe/Berlin`.
     pub fn parse(name: &str) -> Result<Zone, String> {
         let name = name.trim();

@@ -70,18 +70,18 @@ fn read(path: &Path, config: &Config) -> Option<Task> {
     };
     let header = header::parse(&source);
     let field = header.field("schedule")?;
-    let mut schedule =
-        Schedule::parse(&field.value).map_err(|err| format!("line {}: {err}", field.line));
+    let mut schedule = Schedule::parse(without_comment(&field.value))
+        .map_err(|err| format!("line {}: {err}", field.line));
     let mut timeout = config.heartbeat.task_timeout();
     if let Some(field) = header.field("timeout") {
-        match parse_duration(&field.value) {
+        match parse_duration(without_comment(&field.value)) {
             Ok(value) => timeout = value,
             Err(err) => schedule = Err(format!("line {}: timeout: {err}", field.line)),
         }
     }
     let mut catch_up = false;
     if let Some(field) = header.field("catch_up").or(header.field("catch-up")) {
-        match header::parse_bool(&field.value) {
+        match header::parse_bool(without_comment(&field.value)) {
             Some(value) => catch_up = value,
             None => {
                 schedule = Err(format!(
@@ -106,9 +106,34 @@ fn read(path: &Path, config: &Config) -> Option<Task> {
     })
 }
 
+/// A header value without a trailing `# comment`, as a crontab line may have one
+/// (`*/15 * * * *   # every quarter hour`). Only a `#` after a space starts one: `5#3`
+/// (the third Friday) is part of the schedule.
+fn without_comment(value: &str) -> &str {
+    let mut previous = None;
+    for (at, c) in value.char_indices() {
+        if c == '#' && previous.is_some_and(char::is_whitespace) {
+            return value.get(..at).unwrap_or(value).trim_end();
+        }
+        previous = Some(c);
+    }
+    value
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_trailing_comment_is_not_part_of_a_value() {
+        assert_eq!(
+            without_comment("*/15 * * * *   # crontab: m h dom mon dow"),
+            "*/15 * * * *"
+        );
+        assert_eq!(without_comment("0 9 * * 5#3"), "0 9 * * 5#3");
+        assert_eq!(without_comment("@daily # every day"), "@daily");
+        assert_eq!(without_comment("2m"), "2m");
+    }
 
     #[test]
     fn tasks_are_files_with_a_schedule_and_broken_headers_are_kept() {

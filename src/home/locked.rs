@@ -12,8 +12,6 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use super::atomic::write_atomic;
-
 /// Appends `text` to the file at `path` as one indivisible entry, creating the file if
 /// needed. A newline is added at the end when `text` lacks one, and at the start when the
 /// file's last byte is not a newline.
@@ -37,7 +35,7 @@ pub fn append_locked(path: &Path, text: &str) -> io::Result<()> {
 /// told whether the file is empty, so a header can be written exactly once even when
 /// several processes create the file at the same moment.
 pub fn append_locked_with(path: &Path, make_entry: impl FnOnce(bool) -> String) -> io::Result<()> {
-    let mut file = lock_current(path)?;
+    let mut file = lock_current(path, None)?;
     let result = append_entry(&mut file, make_entry);
     // Closing the file releases the lock too; unlocking first just makes it prompt.
     let unlocked = file.unlock();
@@ -47,30 +45,49 @@ pub fn append_locked_with(path: &Path, make_entry: impl FnOnce(bool) -> String) 
 /// Rewrites the file at `path` (created empty if missing) as `change` says, under the
 /// lock, replacing it atomically. Nothing is written when `change` returns the text as is.
 pub fn update_locked(path: &Path, change: impl FnOnce(&str) -> String) -> io::Result<()> {
-    let mut file = lock_current(path)?;
-    let result = (|| {
+    try_update_locked(path, None, |old| Ok::<_, io::Error>(change(old))).map(drop)
+}
+
+/// [`update_locked`] for a change that can fail (then nothing is written) and for files
+/// that must be created with `new_file_mode` (a config file holding keys: 0600). Returns
+/// whether the file changed. Two processes changing one setting each both keep theirs:
+/// the second reads what the first wrote.
+pub fn try_update_locked<E: From<io::Error>>(
+    path: &Path,
+    new_file_mode: Option<u32>,
+    change: impl FnOnce(&str) -> Result<String, E>,
+) -> Result<bool, E> {
+    let mut file = lock_current(path, new_file_mode)?;
+    let result = (|| -> Result<bool, E> {
         let mut old = String::new();
         file.seek(SeekFrom::Start(0))?;
         file.read_to_string(&mut old)?;
-        let new = change(&old);
-        if new != old {
-            write_atomic(path, new.as_bytes())?;
+        let new = change(&old)?;
+        if new == old {
+            return Ok(false);
         }
-        Ok(())
+        super::write_atomic_with_mode(path, new.as_bytes(), new_file_mode)?;
+        Ok(true)
     })();
     let unlocked = file.unlock();
-    result.and(unlocked)
+    let changed = result?;
+    unlocked?;
+    Ok(changed)
 }
 
-/// Opens `path` (creating it) and locks it, making sure the lock is on the file the path
-/// names now and not on one that was replaced while we waited.
-fn lock_current(path: &Path) -> io::Result<File> {
+/// Opens `path` (creating it, with `new_file_mode` when given) and locks it, making sure
+/// the lock is on the file the path names now and not on one replaced while we waited.
+fn lock_current(path: &Path, new_file_mode: Option<u32>) -> io::Result<File> {
     loop {
-        let file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(path)?;
+        let mut options = OpenOptions::new();
+        options.read(true).append(true).create(true);
+        #[cfg(unix)]
+        if let Some(mode) = new_file_mode {
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+        }
+        #[cfg(not(unix))]
+        let _ = new_file_mode;
+        let file = options.open(path)?;
         file.lock()?;
         if is_same_file(&file, path)? {
             return Ok(file);

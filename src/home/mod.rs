@@ -13,7 +13,7 @@ mod atomic;
 mod locked;
 
 pub use atomic::{write_atomic, write_atomic_with_mode};
-pub use locked::{append_locked, append_locked_with, update_locked};
+pub use locked::{append_locked, append_locked_with, try_update_locked, update_locked};
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};

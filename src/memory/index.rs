@@ -27,6 +27,8 @@ pub struct ReindexReport {
     pub removed: usize,
     pub unchanged: usize,
     pub chunks_written: usize,
+    /// Chunks of changed files that were unchanged, kept with their vectors.
+    pub chunks_kept: usize,
     /// Problems with particular files (not UTF-8, too large, unreadable), each once.
     pub warnings: Vec<String>,
     pub elapsed: Duration,
@@ -208,8 +210,6 @@ fn sync_file(
             return Ok(());
         }
         Some(known) => {
-            conn.prepare_cached("DELETE FROM chunks WHERE file_id = ?1")?
-                .execute(params![known.id])?;
             conn.prepare_cached(
                 "UPDATE files SET size = ?1, mtime_ns = ?2, hash = ?3, indexed_at = ?4 WHERE id = ?5",
             )?
@@ -252,18 +252,44 @@ fn sync_file(
             String::from_utf8_lossy(err.as_bytes()).into_owned()
         }
     };
+    // A chunk whose heading and text are unchanged keeps its row — and so its vector: a
+    // note added to a long file costs one new embedding, not the whole file's.
+    let mut unchanged: HashMap<(String, String), Vec<i64>> = HashMap::new();
+    {
+        let mut existing =
+            conn.prepare_cached("SELECT id, heading, text FROM chunks WHERE file_id = ?1")?;
+        let rows = existing.query_map(params![file_id], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get(1)?, row.get(2)?))
+        })?;
+        for row in rows {
+            let (id, heading, text) = row?;
+            unchanged.entry((heading, text)).or_default().push(id);
+        }
+    }
     let mut insert = conn.prepare_cached(
         "INSERT INTO chunks(file_id, start_line, end_line, heading, text) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
+    let mut moved =
+        conn.prepare_cached("UPDATE chunks SET start_line = ?1, end_line = ?2 WHERE id = ?3")?;
     for chunk in chunk_markdown(&text) {
+        let key = (chunk.heading, chunk.text);
+        if let Some(id) = unchanged.get_mut(&key).and_then(Vec::pop) {
+            moved.execute(params![chunk.start_line as i64, chunk.end_line as i64, id])?;
+            report.chunks_kept += 1;
+            continue;
+        }
         insert.execute(params![
             file_id,
             chunk.start_line as i64,
             chunk.end_line as i64,
-            chunk.heading,
-            chunk.text
+            key.0,
+            key.1
         ])?;
         report.chunks_written += 1;
+    }
+    let mut gone = conn.prepare_cached("DELETE FROM chunks WHERE id = ?1")?;
+    for id in unchanged.into_values().flatten() {
+        gone.execute(params![id])?;
     }
     Ok(())
 }

@@ -247,7 +247,30 @@ impl Memory {
         limit: usize,
         progress: &mut dyn FnMut(usize),
     ) -> Result<usize, MemoryError> {
-        semantic::embed_pending(&self.store.conn, embedder, limit, progress)
+        semantic::embed_pending(&self.store.conn, embedder, limit, None, progress)
+    }
+
+    /// After a front door wrote a note to `path`: that file is indexed again (its
+    /// unchanged chunks keep their vectors) and, with an embedder, its new chunks are
+    /// embedded before this returns, so a search by meaning finds the note at once.
+    pub fn note_written(
+        &mut self,
+        path: &Path,
+        embedder: Option<&embed::Embedder>,
+    ) -> Result<(), MemoryError> {
+        let real = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        let report = index::refresh_files(&mut self.store, &self.sources, &[real.as_path()])?;
+        self.notices.extend(report.warnings);
+        if let Some(embedder) = embedder {
+            semantic::embed_pending(
+                &self.store.conn,
+                embedder,
+                usize::MAX,
+                Some(&real),
+                &mut |_| {},
+            )?;
+        }
+        Ok(())
     }
 
     /// How many chunks still need a vector from the model `model_key` names
@@ -356,6 +379,27 @@ pub fn with_lazy<T>(
     match guard.as_mut() {
         Some(memory) => work(memory),
         None => Err("the memory index could not be opened".to_string()),
+    }
+}
+
+/// After a front door wrote a note to `path`: the memory in `slot` (opened on first use)
+/// indexes it and, when the embedding model is there, embeds its new chunks now. The note
+/// is already safe on disk, so a failure here is logged, never reported as a failed save.
+pub fn index_written(
+    slot: &std::sync::Mutex<Option<Memory>>,
+    home: &Home,
+    config: &crate::config::Config,
+    embedder: &embed::LazyEmbedder,
+    path: &Path,
+) {
+    let embedder = embedder.get(home, config);
+    let done = with_lazy(slot, home, &config.memory, |memory| {
+        memory
+            .note_written(path, embedder.as_deref())
+            .map_err(|err| err.to_string())
+    });
+    if let Err(err) = done {
+        tracing::warn!("{} was saved but not indexed yet: {err}", path.display());
     }
 }
 

@@ -8,6 +8,8 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use std::path::Path;
+
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::embed::{self, Embedder};
@@ -84,27 +86,32 @@ pub fn pending(conn: &Connection, model: &str) -> rusqlite::Result<usize> {
         .map(|n| usize::try_from(n).unwrap_or(0))
 }
 
-/// Embeds up to `limit` chunks that have no vector; returns how many it did. Each batch
-/// commits on its own, so a search in between sees the vectors made so far.
+/// Embeds up to `limit` chunks that have no vector — of the file whose real path is
+/// `only`, or of every file; returns how many it did. Each batch commits on its own, so a
+/// search in between sees the vectors made so far.
 pub fn embed_pending(
     conn: &Connection,
     embedder: &Embedder,
     limit: usize,
+    only: Option<&Path>,
     progress: &mut dyn FnMut(usize),
 ) -> Result<usize, super::MemoryError> {
     adopt_model(conn, embedder.key())?;
+    let only = only.map(|path| path.to_string_lossy().into_owned());
     let mut done = 0;
     while done < limit {
         let mut window: Vec<(i64, String)> = {
             let mut statement = conn.prepare_cached(
                 "SELECT c.id, c.heading || char(10) || c.text FROM chunks c
                  LEFT JOIN chunk_vectors v ON v.chunk_id = c.id
-                 WHERE v.chunk_id IS NULL LIMIT ?1",
+                 WHERE v.chunk_id IS NULL
+                   AND (?2 IS NULL OR c.file_id = (SELECT id FROM files WHERE path = ?2))
+                 LIMIT ?1",
             )?;
-            let rows = statement
-                .query_map(params![(BATCH * 8).min(limit - done) as i64], |row| {
-                    Ok((row.get(0)?, row.get(1)?))
-                })?;
+            let rows = statement.query_map(
+                params![(BATCH * 8).min(limit - done) as i64, only.as_deref()],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )?;
             rows.collect::<Result<_, _>>()?
         };
         if window.is_empty() {

@@ -210,18 +210,9 @@ impl Repl {
         if args.is_empty() {
             anyhow::bail!("what to search for? /memory QUERY");
         }
-        if self.memory.is_none() {
-            self.memory = Some(Memory::open(
-                &self.home,
-                &self.settings.config.memory,
-                memory::today(),
-            )?);
-        }
         // The same search as every other door: by meaning too, when the model is there.
         let embedder = self.embedder.get(&self.home, &self.settings.config);
-        let Some(memory) = self.memory.as_mut() else {
-            return Ok(Flow::Continue);
-        };
+        let memory = self.memory_mut()?;
         let hits = memory.search_best(args, 8, Freshness::Quick, embedder.as_deref())?;
         for notice in memory.take_notices() {
             self.say_error(&notice);
@@ -241,12 +232,39 @@ impl Repl {
         Ok(Flow::Continue)
     }
 
+    /// The memory index, opened on first use.
+    fn memory_mut(&mut self) -> Result<&mut Memory> {
+        if self.memory.is_none() {
+            self.memory = Some(Memory::open(
+                &self.home,
+                &self.settings.config.memory,
+                memory::today(),
+            )?);
+        }
+        self.memory
+            .as_mut()
+            .context("the memory index could not be opened")
+    }
+
+    /// Indexes (and embeds) a note just written; the note is saved whatever happens here.
+    fn index_written(&mut self, path: &std::path::Path) {
+        let embedder = self.embedder.get(&self.home, &self.settings.config);
+        let indexed = self
+            .memory_mut()
+            .and_then(|memory| Ok(memory.note_written(path, embedder.as_deref())?));
+        if let Err(err) = indexed {
+            tracing::warn!("{} was saved but not indexed yet: {err:#}", path.display());
+        }
+    }
+
     fn cmd_remember(&mut self, args: &str) -> Result<Flow> {
         if args.is_empty() {
             anyhow::bail!("what to remember? /remember TEXT");
         }
         memory::append_to_memory(&self.home, "Notes", &format!("- {args}"))
             .context("cannot write MEMORY.md")?;
+        let file = self.home.memory_file();
+        self.index_written(&file);
         self.say("saved to MEMORY.md");
         Ok(Flow::Continue)
     }

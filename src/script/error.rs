@@ -94,6 +94,19 @@ fn explain(err: &EvalAltResult, docs: &[FnDoc], limits: &ScriptConfig) -> String
             "calls nested too deeply (script.max_call_depth = {}): runaway recursion?",
             limits.max_call_depth
         ),
+        // Rhai names the kind of value; the message names the setting that bounds it.
+        EvalAltResult::ErrorDataTooLarge(what, ..) if what.contains("string") => format!(
+            "a string is longer than script.max_string_kb = {} KB",
+            limits.max_string_kb
+        ),
+        EvalAltResult::ErrorDataTooLarge(what, ..) if what.contains("map") => format!(
+            "a map has more entries than script.max_map_len = {}",
+            limits.max_map_len
+        ),
+        EvalAltResult::ErrorDataTooLarge(what, ..) if what.contains("array") => format!(
+            "an array has more elements than script.max_array_len = {}",
+            limits.max_array_len
+        ),
         EvalAltResult::ErrorDataTooLarge(what, ..) => format!(
             "{what} is over the limit (script.max_string_kb = {}, max_array_len = {}, max_map_len = {})",
             limits.max_string_kb, limits.max_array_len, limits.max_map_len

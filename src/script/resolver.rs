@@ -1,7 +1,9 @@
-//! `import` for scripts: `import "git" as git;` finds the standard library module
-//! (the workspace's `stdlib/git.rhai` if there is one, else the copy embedded in the
-//! binary); `import "./helpers" as h;` (a path) loads a file next to the importing script.
-//! Embedded modules are compiled once per process and shared by every run.
+//! `import` for scripts: `import "helpers" as h;` loads `helpers.rhai` next to the
+//! importing script when there is one, as plain Rhai does; otherwise a name is a standard
+//! library module (the workspace's `stdlib/git.rhai` if there is one, else the copy
+//! embedded in the binary). `import "./lib/helpers" as h;` (a path) loads that file,
+//! relative to the importing script. Embedded modules are compiled once per process and
+//! shared by every run.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -71,13 +73,14 @@ impl ModuleResolver for StdlibResolver {
         path: &str,
         pos: Position,
     ) -> Result<SharedModule, Box<EvalAltResult>> {
+        let base = source
+            .map(Path::new)
+            .and_then(Path::parent)
+            .filter(|dir| dir.is_absolute())
+            .map_or_else(|| self.script_dir.clone(), Path::to_path_buf);
         let is_file = path.contains('/') || path.ends_with(".rhai");
-        if is_file {
-            let base = source
-                .map(Path::new)
-                .and_then(Path::parent)
-                .filter(|dir| dir.is_absolute())
-                .map_or_else(|| self.script_dir.clone(), Path::to_path_buf);
+        let beside = base.join(format!("{path}.rhai"));
+        if is_file || beside.is_file() {
             let mut file = base.join(path);
             if file.extension().is_none() {
                 file.set_extension("rhai");

@@ -244,6 +244,21 @@ pub async fn memory_add(
             .map_err(|err| ApiError::internal(format!("cannot write the daily log: {err}")))
     })
     .await?;
+    // Indexed and embedded before the answer, so a search right after finds it; the note
+    // is saved whatever happens here.
+    let embedder = state.embedder.get(&state.home, &state.env.config);
+    let written = path.clone();
+    if let Err(err) = with_memory(state.clone(), move |memory| {
+        memory.note_written(&written, embedder.as_deref())
+    })
+    .await
+    {
+        tracing::warn!(
+            "{} was saved but not indexed yet: {}",
+            path.display(),
+            err.message
+        );
+    }
     ok_json(&json!({"path": path.display().to_string()}))
 }
 

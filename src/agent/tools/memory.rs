@@ -145,10 +145,12 @@ impl Tool for MemorySave {
             };
             memory::append_to_memory(&ctx.home, heading, text)
                 .map_err(|err| format!("cannot save to MEMORY.md: {err}"))?;
+            ctx.index_written(&ctx.home.memory_file());
             Ok(format!("saved to MEMORY.md under \"{heading}\""))
         } else {
             let path = memory::append_daily(&ctx.home, chrono::Local::now(), text)
                 .map_err(|err| format!("cannot save to the daily log: {err}"))?;
+            ctx.index_written(&path);
             let shown = path.strip_prefix(ctx.home.workspace()).unwrap_or(&path);
             Ok(format!("saved to {}", shown.display()))
         }

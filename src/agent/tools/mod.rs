@@ -42,6 +42,11 @@ pub struct ToolContext {
 }
 
 impl ToolContext {
+    /// Indexes (and embeds) a note just written, so the next search finds it.
+    pub fn index_written(&self, path: &std::path::Path) {
+        crate::memory::index_written(&self.memory, &self.home, &self.config, &self.embedder, path);
+    }
+
     pub fn http(&self) -> Result<&reqwest::Client, String> {
         let settings = crate::provider::HttpSettings {
             connect_timeout: std::time::Duration::from_secs(self.config.agent.connect_timeout_secs),

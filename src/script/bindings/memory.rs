@@ -70,6 +70,7 @@ pub fn register(b: &mut Binder) {
             let run = run_context(&call)?;
             let path = memory::append_daily(&run.home, chrono::Local::now(), text)
                 .map_err(|err| format!("cannot add to the daily log: {err}"))?;
+            memory::index_written(&run.memory, &run.home, &run.config, &run.embedder, &path);
             Ok(path.to_string_lossy().into_owned())
         },
     );
@@ -80,7 +81,10 @@ pub fn register(b: &mut Binder) {
         |call: NativeCallContext, text: &str| -> RhaiResult<()> {
             let run = run_context(&call)?;
             memory::append_to_memory(&run.home, "Notes", text)
-                .map_err(|err| format!("cannot write MEMORY.md: {err}").into())
+                .map_err(|err| format!("cannot write MEMORY.md: {err}"))?;
+            let file = run.home.memory_file();
+            memory::index_written(&run.memory, &run.home, &run.config, &run.embedder, &file);
+            Ok(())
         },
     );
 }
