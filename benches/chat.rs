@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use localgpt::provider::local::engine::{Engine, Sampler, Turn};
+use localgpt::models::chat::engine::{Engine, Sampler, Turn};
 
 const QUESTION: &str = "Write a short paragraph about the sea and why people love it.";
 

@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use localgpt::home::Home;
-use localgpt::memory::embed::{Embedder, test_model_dir};
+use localgpt::memory::embed::Embedder;
 use localgpt::memory::semantic::Mode;
 use localgpt::memory::{Freshness, Memory};
+use localgpt::models::embedding::test_model_dir;
 
 const WORDS: [&str; 24] = [
     "kestrel", "garden", "release", "invoice", "landlord", "backup", "meeting", "router",

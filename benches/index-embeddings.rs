@@ -9,8 +9,9 @@ mod corpus;
 
 use std::time::Instant;
 
-use localgpt::memory::embed::{Embedder, test_model_dir};
+use localgpt::memory::embed::Embedder;
 use localgpt::memory::{Memory, Sources, Store};
+use localgpt::models::embedding::test_model_dir;
 
 fn main() {
     // `cargo bench` passes `--bench`; this is not a criterion benchmark.

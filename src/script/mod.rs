@@ -1,5 +1,5 @@
-//! The one Rhai engine every front door uses: `localgpt run`, and (later) the REPL's `:`
-//! lines, skills and heartbeat tasks.
+//! The one Rhai engine every front door uses: `localgpt run`, the REPL's `:` lines,
+//! skills, heartbeat tasks and the API's script route.
 //!
 //! The expensive parts — the standard package, the binding module, the compiled stdlib —
 //! are built once in a [`ScriptHost`] and shared. Each run gets its own cheap engine

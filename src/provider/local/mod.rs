@@ -3,11 +3,8 @@
 //! answers, summaries and rewording, offline; it cannot call tools reliably, so the agent
 //! offers it none, and its system prompt is the short one.
 //!
-//! - [`engine`]: loading, the chat template, sampling, the generation loop.
-//! - [`tokenizer`]: the tokenizer rebuilt from the GGUF's vocabulary (at install time).
-
-pub mod engine;
-pub mod tokenizer;
+//! The model itself (loading, the chat template, generation) is
+//! [`crate::models::chat::engine`]; this is the provider around it.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -15,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use super::{ChatRequest, Completion, Event, Message, Provider, ProviderError, StopReason, Usage};
-use engine::{Engine, Sampler, Turn};
+use crate::models::chat::engine::{Engine, Sampler, Turn};
 
 /// The provider's name, which is also the model prefix: `local/smollm2`.
 pub const PROVIDER_NAME: &str = "local";
@@ -154,7 +151,9 @@ impl Provider for LocalChat {
                 .iter()
                 .map(|(role, content)| Turn { role, content })
                 .collect();
-            let local_error = |err: engine::EngineError| ProviderError::Setup(err.to_string());
+            let local_error = |err: crate::models::chat::engine::EngineError| {
+                ProviderError::Setup(err.to_string())
+            };
             let prompt = engine.chat_prompt(&turns).map_err(local_error)?;
             let outcome = engine
                 .generate(&prompt, max_tokens, sampler, &mut |text| {

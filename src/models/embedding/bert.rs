@@ -255,7 +255,7 @@ mod tests {
         ignore = "needs the model wheels (LOCALGPT_TEST_WHEELS)"
     )]
     fn hidden_states_match_candle_transformers_bert() {
-        let dir = crate::memory::embed::test_model_dir();
+        let dir = crate::models::embedding::test_model_dir();
         let config: Config =
             serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
         let weights = std::fs::read(dir.join("model.safetensors")).unwrap();

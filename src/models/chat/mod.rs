@@ -3,6 +3,12 @@
 //! converts every such tensor once to Q8_0 (about four times faster to run, and closer
 //! to the original weights than a second 4-bit rounding would be) and writes the
 //! tokenizer.json rebuilt from the file's vocabulary beside it.
+//!
+//! - [`engine`]: running it: the chat template, sampling, the generation loop.
+//! - [`tokenizer`]: the tokenizer rebuilt from the GGUF's vocabulary (at install time).
+
+pub mod engine;
+pub mod tokenizer;
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -12,8 +18,8 @@ use candle_core::Device;
 use candle_core::quantized::{GgmlDType, QTensor, gguf_file};
 
 use super::ModelError;
-use crate::provider::local::engine::{Engine, Sampler};
-use crate::provider::local::tokenizer::tokenizer_json;
+use engine::{Engine, Sampler};
+use tokenizer::tokenizer_json;
 
 /// The folder name under `models/`, and the model's name after `local/`.
 pub const MODEL_NAME: &str = "smollm2";
@@ -194,7 +200,7 @@ fn verify(source: &Path, staging: &Path) -> Result<(), ModelError> {
     };
     let mut engine = Engine::load(staging).map_err(|err| invalid(err.to_string()))?;
     let prompt = engine
-        .chat_prompt(&[crate::provider::local::engine::Turn {
+        .chat_prompt(&[engine::Turn {
             role: "user",
             content: "Say hello.",
         }])
