@@ -192,10 +192,18 @@ mod terminal {
             .as_array()
             .unwrap()
             .clone();
+        // What was shown is kept as said; the user's side notes where it stopped (in the
+        // same message as the next line: two user messages in a row become one).
         let kept = messages[2]["content"].as_str().unwrap().to_string();
         assert!(
-            kept.starts_with("w0 w1") && kept.ends_with("[interrupted]"),
+            kept.starts_with("w0 w1") && !kept.contains("interrupted"),
             "{kept}"
+        );
+        let next = messages[3]["content"].as_str().unwrap().to_string();
+        assert!(
+            next.starts_with("[The user stopped the previous answer here.]")
+                && next.ends_with("again"),
+            "{next}"
         );
     }
 

@@ -10,7 +10,7 @@ use super::{Agent, Approval, Compacted, Observer, TurnError, TurnReport, context
 use crate::cancel::Cancel;
 use crate::config::{ApprovalMode, ProviderKind};
 use crate::conversation::{
-    INTERRUPTED, INTERRUPTED_BEFORE_RUNNING, INTERRUPTED_WHILE_RUNNING, Message, ToolCall,
+    INTERRUPTED_BEFORE_RUNNING, INTERRUPTED_NOTE, INTERRUPTED_WHILE_RUNNING, Message, ToolCall,
 };
 use crate::provider::{ChatRequest, Event, StopReason, ToolSpec};
 use crate::session::{Record, Session};
@@ -146,8 +146,7 @@ impl Agent {
                 report.tool_calls.push((call.clone(), output));
             }
             if cancel.is_cancelled() {
-                report.interrupted = true;
-                return Ok(report);
+                return Ok(interrupted(session, "", report));
             }
             if report.rounds >= self.max_rounds {
                 report.hit_round_limit = true;
@@ -270,16 +269,14 @@ impl Agent {
     }
 }
 
-/// Ends a turn cancelled before or while the model answered: what it had said is kept,
-/// marked, so the model later knows it was cut short.
+/// Ends a turn cancelled before or while the model answered: what it had said is kept as
+/// it said it, and a note from the user's side marks where it was cut short.
 fn interrupted(session: &mut Session, partial: &str, mut report: TurnReport) -> TurnReport {
     let partial = partial.trim_end();
-    let content = if partial.is_empty() {
-        INTERRUPTED.to_string()
-    } else {
-        format!("{partial} {INTERRUPTED}")
-    };
-    session.push(Message::assistant(content));
+    if !partial.is_empty() {
+        session.push(Message::assistant(partial));
+    }
+    session.push(Message::user(INTERRUPTED_NOTE));
     report.interrupted = true;
     report
 }

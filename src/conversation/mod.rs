@@ -65,9 +65,13 @@ pub struct ToolCall {
     pub arguments: serde_json::Value,
 }
 
-/// How an answer cut short by the person (Ctrl-C, a client that went away) ends, so that
-/// the model later knows it did not finish.
+/// What a front door shows when a turn is cut short by the person.
 pub const INTERRUPTED: &str = "[interrupted]";
+
+/// The note that follows an answer cut short (Ctrl-C, a client that went away), as a
+/// message of the user's side: the model knows it did not finish, and — unlike a marker in
+/// its own text — a small model does not learn to say it.
+pub const INTERRUPTED_NOTE: &str = "[The user stopped the previous answer here.]";
 
 /// The result of a call that was running when the turn was stopped.
 pub const INTERRUPTED_WHILE_RUNNING: &str =

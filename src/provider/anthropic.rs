@@ -44,7 +44,18 @@ pub fn request_body(request: &ChatRequest) -> Value {
     for message in &request.messages {
         match message {
             Message::User { content } => {
-                messages.push(json!({"role": "user", "content": content}));
+                // Text after tool results joins their message, after them: Anthropic wants
+                // the results first in the user turn that answers the calls.
+                let after_results = messages.last_mut().filter(|last| {
+                    last["role"] == "user"
+                        && last["content"]
+                            .as_array()
+                            .is_some_and(|blocks| blocks.iter().any(|b| b["type"] == "tool_result"))
+                });
+                match after_results.and_then(|last| last["content"].as_array_mut()) {
+                    Some(blocks) => blocks.push(json!({"type": "text", "text": content})),
+                    None => messages.push(json!({"role": "user", "content": content})),
+                }
             }
             Message::Assistant {
                 content,
@@ -79,9 +90,9 @@ pub fn request_body(request: &ChatRequest) -> Value {
                 // Results of one round of calls share a single user message.
                 let joins_previous = messages.last().is_some_and(|last| {
                     last["role"] == "user"
-                        && last["content"]
-                            .as_array()
-                            .is_some_and(|blocks| blocks.iter().all(|b| b["type"] == "tool_result"))
+                        && last["content"].as_array().is_some_and(|blocks| {
+                            !blocks.is_empty() && blocks.iter().all(|b| b["type"] == "tool_result")
+                        })
                 });
                 match messages.last_mut() {
                     Some(last) if joins_previous => {
@@ -309,6 +320,7 @@ mod tests {
                     content: "y".into(),
                     is_error: true,
                 },
+                Message::user("go on"),
             ],
             tools: vec![],
             temperature: None,
@@ -317,13 +329,16 @@ mod tests {
         let body = request_body(&request);
         let messages = body["messages"].as_array().unwrap();
         assert_eq!(messages.len(), 3);
+        // Text that follows the results joins their turn, after them.
+        let answer = messages[2]["content"].as_array().unwrap();
+        assert_eq!(answer.len(), 3);
+        assert_eq!(answer[2], json!({"type": "text", "text": "go on"}));
         assert_eq!(body["system"], "be brief");
         assert_eq!(
             messages[1]["content"][2]["input"],
             json!({"input": "not an object"})
         );
         let results = messages[2]["content"].as_array().unwrap();
-        assert_eq!(results.len(), 2);
         assert_eq!(results[1]["is_error"], true);
     }
 }

@@ -62,7 +62,9 @@ pub fn load(path: &Path) -> io::Result<Loaded> {
 
 fn apply(loaded: &mut Loaded, record: Record) {
     if let Some(message) = record.message() {
-        if let Message::User { content } = &message {
+        if let Message::User { content } = &message
+            && content != crate::conversation::INTERRUPTED_NOTE
+        {
             if loaded.turns == 0 && loaded.title.is_empty() {
                 let first_line = content.lines().next().unwrap_or_default();
                 loaded.title = crate::truncate::ellipsize(first_line, TITLE_CHARS);
