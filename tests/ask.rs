@@ -147,48 +147,6 @@ fn ollama_round_trip_with_a_host_given_as_host_and_port() {
     assert!(tool["content"].as_str().unwrap().contains("visible.txt"));
 }
 
-#[test]
-fn claude_cli_is_run_as_a_child_process() {
-    let t = Test::new();
-    let script = t.scratch().join("fake-claude");
-    std::fs::write(
-        &script,
-        "#!/bin/sh\n\
-         cat > \"$0.stdin\"\n\
-         echo \"$@\" > \"$0.args\"\n\
-         echo '{\"type\":\"system\",\"subtype\":\"init\"}'\n\
-         echo '{\"type\":\"stream_event\",\"event\":{\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi from \"}}}'\n\
-         echo '{\"type\":\"stream_event\",\"event\":{\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"Claude\"}}}'\n\
-         echo '{\"type\":\"assistant\",\"message\":{\"content\":[{\"type\":\"text\",\"text\":\"Hi from Claude\"}]}}'\n\
-         echo '{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"result\":\"Hi from Claude\",\"usage\":{\"input_tokens\":3,\"output_tokens\":4}}'\n",
-    )
-    .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    t.run([
-        "config",
-        "set",
-        "providers.claude-cli.command",
-        script.to_str().unwrap(),
-    ])
-    .success();
-    let out = t
-        .run(["ask", "--model", "claude-cli/opus", "hello", "there"])
-        .success();
-    assert_eq!(stdout_of(&out), "Hi from Claude\n");
-    let args = std::fs::read_to_string(format!("{}.args", script.display())).unwrap();
-    assert!(args.contains("-p --output-format stream-json"), "{args}");
-    assert!(args.contains("--model opus"), "{args}");
-    assert!(!args.contains("dangerously"), "{args}");
-    assert_eq!(
-        std::fs::read_to_string(format!("{}.stdin", script.display())).unwrap(),
-        "hello there"
-    );
-}
-
 /// A fake `claude` that records how it was called: the system prompt file's text (read
 /// while it exists), the arguments, stdin; `body` prints its answer.
 fn fake_claude(t: &Test, body: &str) -> std::path::PathBuf {
@@ -223,6 +181,31 @@ fn fake_claude(t: &Test, body: &str) -> std::path::PathBuf {
 }
 
 const CLAUDE_ANSWERS: &str = "echo '{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"result\":\"fine\",\"usage\":{}}'\n";
+
+#[test]
+fn claude_cli_is_run_as_a_child_process() {
+    let t = Test::new();
+    let script = fake_claude(
+        &t,
+        "echo '{\"type\":\"system\",\"subtype\":\"init\"}'\n\
+         echo '{\"type\":\"stream_event\",\"event\":{\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi from \"}}}'\n\
+         echo '{\"type\":\"stream_event\",\"event\":{\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"Claude\"}}}'\n\
+         echo '{\"type\":\"assistant\",\"message\":{\"content\":[{\"type\":\"text\",\"text\":\"Hi from Claude\"}]}}'\n\
+         echo '{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"result\":\"Hi from Claude\",\"usage\":{\"input_tokens\":3,\"output_tokens\":4}}'\n",
+    );
+    let out = t
+        .run(["ask", "--model", "claude-cli/opus", "hello", "there"])
+        .success();
+    assert_eq!(stdout_of(&out), "Hi from Claude\n");
+    let args = std::fs::read_to_string(format!("{}.args", script.display())).unwrap();
+    assert!(args.contains("-p --output-format stream-json"), "{args}");
+    assert!(args.contains("--model opus"), "{args}");
+    assert!(!args.contains("dangerously"), "{args}");
+    assert_eq!(
+        std::fs::read_to_string(format!("{}.stdin", script.display())).unwrap(),
+        "hello there"
+    );
+}
 
 #[test]
 fn claude_cli_gets_a_long_system_prompt_in_a_file_and_no_tools_it_lacks() {

@@ -7,7 +7,6 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::fake_provider::{FakeProvider, Reply};
@@ -231,51 +230,7 @@ fn no_question_is_asked_for_what_the_policy_refuses() {
     assert!(!t.scratch().parent().unwrap().join("escape.md").exists());
 }
 
-struct Server {
-    child: Child,
-    port: u16,
-    token: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(t: &Test) -> Server {
-    let mut child = t
-        .std_command()
-        .args(["serve", "--port", "0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("serve starts");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let port = loop {
-        let line = lines.next().expect("serve printed its address").unwrap();
-        if let Some(rest) = line.split("http://127.0.0.1:").nth(1) {
-            break rest
-                .split(|c: char| !c.is_ascii_digit())
-                .next()
-                .and_then(|p| p.parse().ok())
-                .expect("a port");
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    let token = text(
-        &t.run(["serve", "--print-token"])
-            .success()
-            .get_output()
-            .stdout,
-    )
-    .trim()
-    .to_string();
-    Server { child, port, token }
-}
-
-fn post(server: &Server, path: &str, body: &Value) -> TcpStream {
+fn post(server: &crate::server::Server, path: &str, body: &Value) -> TcpStream {
     let mut stream = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
@@ -297,7 +252,7 @@ fn client_disconnects_mid_tool_round(model: &str) {
     let (fake, t) = setup(model, "[heartbeat]\nallow_bash = true\n");
     fake.push(Reply::tool("bash", json!({"command": "sleep 30"})));
     fake.push(Reply::text(&["continued after the disconnect"]));
-    let server = serve(&t);
+    let server = crate::server::start(&t);
     let stream = post(&server, "/api/chat/stream", &json!({"message": "run it"}));
     let mut reader = BufReader::new(stream);
     let mut seen = String::new();

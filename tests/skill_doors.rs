@@ -6,22 +6,9 @@
 //! placeholders, every skill named to the model, skill folders one level deep.
 
 use crate::common::fake_provider::{FakeProvider, Reply};
-use crate::common::{Test, text};
+use crate::common::text;
+use crate::skills::{setup, skill_file};
 use serde_json::{Value, json};
-
-fn setup() -> (FakeProvider, Test) {
-    let fake = FakeProvider::start();
-    let t = Test::new().with_fake(&fake);
-    t.write(
-        "config.toml",
-        "[agent]\nmodel = \"gpt-4o\"\nmax_retries = 0\n",
-    );
-    (fake, t)
-}
-
-fn skill_file(t: &Test, relative: &str, text: &str) {
-    t.write(&format!("workspace/skills/{relative}"), text);
-}
 
 /// The last user message of request `index`.
 fn last_user_message(fake: &FakeProvider, index: usize) -> String {

@@ -10,7 +10,7 @@ use crate::common::fake_provider::{FakeProvider, Reply};
 use crate::common::{Test, text};
 use serde_json::{Value, json};
 
-fn setup() -> (FakeProvider, Test) {
+pub fn setup() -> (FakeProvider, Test) {
     let fake = FakeProvider::start();
     let t = Test::new().with_fake(&fake);
     t.write(
@@ -76,7 +76,7 @@ fn repo(t: &Test) -> PathBuf {
     dir
 }
 
-fn skill_file(t: &Test, relative: &str, text: &str) {
+pub fn skill_file(t: &Test, relative: &str, text: &str) {
     t.write(&format!("workspace/skills/{relative}"), text);
 }
 
