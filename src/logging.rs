@@ -48,6 +48,10 @@ impl Verbosity {
     }
 }
 
+/// The target panics are logged under: to the log file only, since the place that caught
+/// the panic reports it on the terminal in its own words.
+pub const PANIC_TARGET: &str = "localgpt_panic";
+
 pub struct LogSetup<'a> {
     /// Where the log files go; `None` logs to stderr only.
     pub logs_dir: Option<&'a Path>,
@@ -63,15 +67,18 @@ pub struct LogSetup<'a> {
 /// Installs the global subscriber. A log folder that cannot be opened is not fatal — the
 /// assistant still works — so it comes back as a warning for the caller to show.
 pub fn init(setup: LogSetup<'_>) -> Option<String> {
-    let stderr_filter = setup
-        .rust_log
-        .as_deref()
-        .unwrap_or(setup.verbosity.stderr_filter());
+    let stderr_filter = format!(
+        "{},{PANIC_TARGET}=off",
+        setup
+            .rust_log
+            .as_deref()
+            .unwrap_or(setup.verbosity.stderr_filter())
+    );
     let stderr_layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(setup.style.color)
         .event_format(PlainFormat { style: setup.style })
-        .with_filter(EnvFilter::new(stderr_filter));
+        .with_filter(EnvFilter::new(&stderr_filter));
 
     let mut warning = None;
     let file_layer = setup.logs_dir.and_then(|dir| {

@@ -78,6 +78,30 @@ pub fn print_error(err: &anyhow::Error, style: &Style) {
     let _ = writeln!(stderr, "{} {err:#}", style.error("error:"));
 }
 
+/// Panics go to the log, with where they happened and the stack, not to the terminal: each
+/// front door (a request, a script, a task, a line at the prompt) catches its own and
+/// answers with an "internal error" of its own, and `main` catches the rest.
+pub fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|at| format!("{}:{}", at.file(), at.line()))
+            .unwrap_or_default();
+        let message = panic_message(info.payload());
+        let stack = std::backtrace::Backtrace::force_capture();
+        tracing::error!(target: crate::logging::PANIC_TARGET, "panic at {location}: {message}\n{stack}");
+    }));
+}
+
+/// What a caught panic said, for the error that replaces it.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|text| text.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -326,7 +326,18 @@ impl Scheduler {
         let transcript = self.transcript.clone();
         tokio::spawn(async move {
             let clock = std::time::Instant::now();
-            let outcome = check::run_check(&env, &history, transcript.as_ref(), now, &cancel).await;
+            // A bug that panics in one check is recorded as its failure; the daemon and
+            // the next checks go on.
+            let check = check::run_check(&env, &history, transcript.as_ref(), now, &cancel);
+            let outcome =
+                futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(check))
+                    .await
+                    .unwrap_or_else(|panic| {
+                        CheckOutcome::Failed(format!(
+                            "internal error (a bug in LocalGPT): {}",
+                            crate::report::panic_message(panic.as_ref())
+                        ))
+                    });
             let run = check_run(outcome, now, clock.elapsed());
             Self::record(&history, &run);
             let _ = done.send(HEARTBEAT_TASK.to_string());

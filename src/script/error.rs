@@ -113,6 +113,10 @@ fn explain(err: &EvalAltResult, docs: &[FnDoc], limits: &ScriptConfig) -> String
         ),
         EvalAltResult::ErrorTerminated(token, ..) => match token.clone().into_string().as_deref() {
             Ok("timeout") => timeout_message(limits),
+            Ok("memory") => format!(
+                "stopped: the script held more than script.max_memory_mb ({} MB)",
+                limits.max_memory_mb
+            ),
             _ => "stopped: the script was cancelled".to_string(),
         },
         EvalAltResult::ErrorFunctionNotFound(signature, ..) => {

@@ -12,9 +12,11 @@
 //! - [`context`]: what bindings can reach during a run.
 //! - [`resolver`]: `import` of the standard library and of files.
 //! - [`error`]: errors with file:line:column, the line and a caret.
+//! - [`ceiling`]: the memory each run may hold.
 
 pub mod bindings;
 pub mod catalog;
+pub mod ceiling;
 pub mod context;
 pub mod error;
 pub mod resolver;
@@ -115,12 +117,14 @@ impl ScriptHost {
         &self.docs
     }
 
-    /// A fresh engine for one run, with its limits and sinks.
+    /// A fresh engine for one run, with its limits and sinks; `budget` is the memory the
+    /// run may hold (entered on the thread that evaluates).
     pub fn engine(
         &self,
         run: &Arc<RunContext>,
         sources: &Arc<Mutex<error::Sources>>,
         deadline_slot: &Deadline,
+        budget: &Arc<ceiling::Budget>,
     ) -> Engine {
         let limits = &run.config.script;
         let mut engine = Engine::new_raw();
@@ -138,7 +142,13 @@ impl ScriptHost {
 
         let cancel = run.cancel.clone();
         let deadline = deadline_slot.clone();
+        let memory = Arc::clone(budget);
         engine.on_progress(move |operations| {
+            // Every operation: one may allocate a limit's worth, and a thousand of them
+            // before the next look would be far past the ceiling.
+            if memory.is_spent() {
+                return Some(Dynamic::from("memory"));
+            }
             if operations % PROGRESS_CHECK_EVERY != 0 {
                 return None;
             }
@@ -169,6 +179,8 @@ impl ScriptHost {
             script_dir: run.script_dir.clone(),
             cache: self.modules.clone(),
             sources: sources.clone(),
+            policy: run.policy.clone(),
+            loading: Mutex::new(Vec::new()),
         });
         engine
     }
@@ -180,7 +192,8 @@ impl ScriptHost {
             known.insert(script.name.clone(), script.text.clone());
         }
         let deadline = deadline_in(run.config.script.timeout_secs);
-        let engine = self.engine(run, &sources, &deadline);
+        let budget = ceiling::Budget::new(run.config.script.max_memory_mb.saturating_mul(1 << 20));
+        let engine = self.engine(run, &sources, &deadline, &budget);
         // The watchdog also stops a script that is blocked in a binding past its time.
         let timeout = Duration::from_secs(run.config.script.timeout_secs);
         let watchdog_cancel = run.cancel.clone();
@@ -188,7 +201,10 @@ impl ScriptHost {
             tokio::time::sleep(timeout).await;
             watchdog_cancel.time_out();
         });
-        let result = self.evaluate(&engine, script);
+        let result = {
+            let _counted = budget.enter();
+            caught(|| self.evaluate(&engine, script))
+        };
         watchdog.abort();
         result.or_else(|err| match *err {
             EvalAltResult::ErrorTerminated(token, _) if token.is::<bindings::ExitRequest>() => {
@@ -217,6 +233,22 @@ impl ScriptHost {
         let value = engine.eval_ast_with_scope::<Dynamic>(&mut scope, &ast)?;
         Ok(Outcome::Finished(value))
     }
+}
+
+/// Runs an evaluation, turning a panic in it (a bug in LocalGPT or in rhai) into the
+/// script's error: a script never takes down the process it runs in — a server, the
+/// daemon, the prompt.
+pub(crate) fn caught<T>(
+    evaluate: impl FnOnce() -> Result<T, Box<EvalAltResult>>,
+) -> Result<T, Box<EvalAltResult>> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(evaluate)).unwrap_or_else(|panic| {
+        let what = crate::report::panic_message(panic.as_ref());
+        tracing::info!("a script run failed with an internal error: {what}");
+        Err(Box::new(EvalAltResult::ErrorRuntime(
+            format!("internal error (a bug in LocalGPT; the log has details): {what}").into(),
+            rhai::Position::NONE,
+        )))
+    })
 }
 
 /// A `#!/usr/bin/env -S localgpt run` first line is blanked, keeping line numbers.

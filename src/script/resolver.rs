@@ -30,7 +30,14 @@ pub struct StdlibResolver {
     pub cache: ModuleCache,
     /// Source texts by module name, for error excerpts.
     pub sources: Arc<Mutex<super::error::Sources>>,
+    /// What the run may read.
+    pub policy: crate::policy::Policy,
+    /// The modules being loaded now, outermost first: an import of one of them is a cycle.
+    pub loading: Mutex<Vec<String>>,
 }
+
+/// Imports nested deeper than this are refused even without a cycle.
+const MAX_IMPORT_DEPTH: usize = 32;
 
 fn not_found(path: &str, pos: Position, detail: String) -> Box<EvalAltResult> {
     Box::new(EvalAltResult::ErrorInModule(
@@ -59,9 +66,44 @@ impl StdlibResolver {
             ))
         })?;
         ast.set_source(name);
-        let module = Module::eval_ast_as_new(Scope::new(), &ast, engine)
+        self.enter(name, pos)?;
+        let module = Module::eval_ast_as_new(Scope::new(), &ast, engine);
+        if let Ok(mut loading) = self.loading.lock() {
+            loading.pop();
+        }
+        let module = module
             .map_err(|err| Box::new(EvalAltResult::ErrorInModule(name.to_string(), err, pos)))?;
         Ok(Shared::new(module))
+    }
+
+    /// Notes that `name` is being loaded, refusing a cycle or a chain too deep.
+    fn enter(&self, name: &str, pos: Position) -> Result<(), Box<EvalAltResult>> {
+        let mut loading = self
+            .loading
+            .lock()
+            .map_err(|_| not_found(name, pos, "the import table is unavailable".to_string()))?;
+        if let Some(start) = loading.iter().position(|known| known == name) {
+            let cycle: Vec<&str> = loading
+                .iter()
+                .skip(start)
+                .map(String::as_str)
+                .chain(std::iter::once(name))
+                .collect();
+            return Err(not_found(
+                name,
+                pos,
+                format!("import cycle: {}", cycle.join(" → ")),
+            ));
+        }
+        if loading.len() >= MAX_IMPORT_DEPTH {
+            return Err(not_found(
+                name,
+                pos,
+                format!("imports nest deeper than {MAX_IMPORT_DEPTH} modules"),
+            ));
+        }
+        loading.push(name.to_string());
+        Ok(())
     }
 }
 
@@ -85,6 +127,12 @@ impl ModuleResolver for StdlibResolver {
             if file.extension().is_none() {
                 file.set_extension("rhai");
             }
+            // The one path check, with the importing script's own folder readable.
+            let roots = [self.script_dir.clone(), base.clone()];
+            let file = self
+                .policy
+                .resolve_read_in(&file.to_string_lossy(), &roots)
+                .map_err(|refusal| not_found(path, pos, refusal))?;
             let text = std::fs::read_to_string(&file).map_err(|err| {
                 not_found(path, pos, format!("cannot read {}: {err}", file.display()))
             })?;

@@ -22,6 +22,8 @@ pub struct ScriptSession {
     imports: Vec<String>,
     sources: Arc<Mutex<Sources>>,
     deadline: Deadline,
+    /// The memory one line's evaluation may hold.
+    budget: Arc<super::ceiling::Budget>,
     run: Arc<RunContext>,
     docs: Vec<super::FnDoc>,
     lines: usize,
@@ -38,7 +40,9 @@ impl ScriptSession {
     pub fn new(host: &ScriptHost, run: Arc<RunContext>) -> ScriptSession {
         let sources = Arc::new(Mutex::new(Sources::new()));
         let deadline = Arc::new(Mutex::new(Instant::now()));
-        let engine = host.engine(&run, &sources, &deadline);
+        let budget =
+            super::ceiling::Budget::new(run.config.script.max_memory_mb.saturating_mul(1 << 20));
+        let engine = host.engine(&run, &sources, &deadline, &budget);
         let mut scope = Scope::new();
         scope.push("args", rhai::Array::new());
         ScriptSession {
@@ -48,6 +52,7 @@ impl ScriptSession {
             imports: Vec::new(),
             sources,
             deadline,
+            budget,
             run,
             docs: host.docs().to_vec(),
             lines: 0,
@@ -79,9 +84,14 @@ impl ScriptSession {
             .compile(self.imports.join("\n"))
             .unwrap_or_else(|_| AST::empty());
         let program = prelude.merge(&self.functions).merge(&ast);
-        let result = self
-            .engine
-            .eval_ast_with_scope::<Dynamic>(&mut self.scope, &program);
+        self.budget.reset();
+        let result = {
+            let _counted = self.budget.enter();
+            super::caught(|| {
+                self.engine
+                    .eval_ast_with_scope::<Dynamic>(&mut self.scope, &program)
+            })
+        };
         // Functions defined on this line stay, whatever happened to its statements.
         let mut defined = ast.clone();
         defined.clear_statements();

@@ -40,9 +40,16 @@ pub fn openapi() -> Result<ApiResponse, ApiError> {
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|err| ApiError::internal(format!("the request failed: {err}")))?
+    tokio::task::spawn_blocking(work).await.map_err(|err| {
+        let what = match err.try_into_panic() {
+            Ok(panic) => crate::report::panic_message(panic.as_ref()),
+            Err(err) => err.to_string(),
+        };
+        tracing::info!("a request failed with an internal error: {what}");
+        ApiError::internal(format!(
+            "internal error (a bug in LocalGPT; the log has details): {what}"
+        ))
+    })?
 }
 
 type Slot = Mutex<Option<(NaiveDate, Memory)>>;

@@ -78,8 +78,21 @@ fn percent_decode(segment: &str) -> Option<String> {
 }
 
 pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> ApiResponse {
+    use futures_util::FutureExt;
     let request_headers = request.headers().clone();
-    let mut response = match route_request(&state, request).await {
+    // A bug that panics in one request answers that request with an error; the server,
+    // and every other request, goes on.
+    let routed = std::panic::AssertUnwindSafe(route_request(&state, request))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| {
+            let what = crate::report::panic_message(panic.as_ref());
+            tracing::info!("a request failed with an internal error: {what}");
+            Err(ApiError::internal(format!(
+                "internal error (a bug in LocalGPT; the log has details): {what}"
+            )))
+        });
+    let mut response = match routed {
         Ok(response) => response,
         Err(err) => err.into_response(),
     };

@@ -81,7 +81,7 @@ pub fn register(b: &mut Binder) {
         "env(name: String) -> String or ()",
         "An environment variable, or () when unset. Credentials are not readable.",
         |name: &str| -> Dynamic {
-            if crate::agent::tools::is_secret_var(name) {
+            if crate::policy::environment::is_secret_var(name) {
                 return Dynamic::UNIT;
             }
             std::env::var(name).map_or(Dynamic::UNIT, Dynamic::from)

@@ -41,5 +41,12 @@ pub fn build() -> (Module, Vec<FnDoc>) {
             family,
         });
     }
+    // A test hook, in debug builds only (the ones the test suite runs): the tests prove
+    // with it that a panic at any front door is an error, never a dead process.
+    #[cfg(debug_assertions)]
+    module.set_native_fn(
+        "__localgpt_panic",
+        |message: &str| -> Result<(), Box<rhai::EvalAltResult>> { panic!("{message}") },
+    );
     (module, docs)
 }

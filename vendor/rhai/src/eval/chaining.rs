@@ -362,6 +362,10 @@ impl Engine {
                             Err(err) => return Err(err),
                         };
 
+                        // LOCAL PATCH (LocalGPT): `map[new_key] = x` adds a key; the map's
+                        // own size is checked too, or `max_map_size` would never hold.
+                        self.check_data_size(&*obj, op_info.position())?;
+
                         if let Some(mut new_val) = try_setter {
                             // Is this an op-assignment?
                             if op_info.is_op_assignment() {
