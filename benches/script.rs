@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use localgpt::agent::Policy;
 use localgpt::config::Config;
 use localgpt::home::Home;
+use localgpt::policy::Policy;
 use localgpt::script::{RunContext, Script, ScriptHost};
 
 const CALLS: u64 = 100_000;

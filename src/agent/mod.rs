@@ -33,10 +33,10 @@ use crate::config::Config;
 use crate::config::schema::CompactionConfig;
 use crate::conversation::{Message, ToolCall};
 use crate::home::Home;
+use crate::policy::Policy;
 use crate::provider::{
     HttpSettings, ModelRoute, Provider, ProviderError, Usage, build_provider, resolve_model,
 };
-pub use tools::Policy;
 use tools::{Registry, ToolContext, ToolOutput};
 
 /// What one turn did.

@@ -7,10 +7,11 @@ use anyhow::{Context as _, Result};
 use serde_json::json;
 
 use super::Context;
-use crate::agent::{Agent, Policy, TurnReport};
+use crate::agent::{Agent, TurnReport};
 use crate::cancel::interruptible_runtime;
 use crate::cli::AskArgs;
 use crate::config::ApprovalMode;
+use crate::policy::Policy;
 use crate::report::{EXIT_FAILURE, EXIT_OK, UsageError};
 use crate::session::Session;
 use crate::terminal::TerminalObserver;

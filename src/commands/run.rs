@@ -8,9 +8,9 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result};
 
 use super::Context;
-use crate::agent::Policy;
 use crate::cancel::interruptible_runtime;
 use crate::cli::RunArgs;
+use crate::policy::Policy;
 use crate::report::{EXIT_OK, UsageError};
 use crate::script::context::{stdout_lines, stdout_raw, terminal_confirmer};
 use crate::script::{Confirmer, RunContext, Script, ScriptHost};

@@ -10,10 +10,10 @@ use chrono::Utc;
 
 use super::history::{OUTPUT_CAP, Run, Status};
 use super::tasks::Task;
-use crate::agent::Policy;
 use crate::cancel::Cancel;
 use crate::config::{ApprovalMode, Config};
 use crate::home::Home;
+use crate::policy::Policy;
 use crate::script::{Outcome, OutputSink, RunContext, Script, ScriptHost};
 
 /// What every run of the daemon shares.

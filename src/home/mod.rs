@@ -146,6 +146,12 @@ impl Home {
         self.workspace().join("heartbeat")
     }
 
+    /// The private temporary folder of the shell commands LocalGPT runs (their `TMPDIR`,
+    /// writable in the sandbox; the system's `/tmp` is not).
+    pub fn commands_temp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
     pub fn sessions_dir(&self) -> PathBuf {
         self.root.join("sessions")
     }

@@ -340,6 +340,20 @@ impl Memory {
 
     /// The indexed file a person or model names: a path relative to the workspace, or an
     /// absolute path of a file that is part of memory.
+    /// A memory file for a tool or a script: [`Memory::resolve`], then the policy's one
+    /// path check with memory's own folders as readable roots — so a symlink in the
+    /// workspace that leads out of memory (`etclink/passwd`) is refused as `read_file`
+    /// refuses it, and no protected file is reached this way either.
+    pub fn resolve_for(
+        &self,
+        home: &Home,
+        name: &str,
+        policy: &crate::policy::Policy,
+    ) -> Result<PathBuf, String> {
+        let path = self.resolve(home, name).map_err(|err| err.to_string())?;
+        policy.resolve_read_in(&path.to_string_lossy(), &self.sources.folders())
+    }
+
     pub fn resolve(&self, home: &Home, name: &str) -> Result<PathBuf, MemoryError> {
         if Path::new(name).is_absolute() {
             let known: Option<String> = self

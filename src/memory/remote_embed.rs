@@ -48,7 +48,11 @@ impl Endpoint {
             }
         };
         let entry = config.providers.get(provider).cloned().unwrap_or_default();
-        let base = entry.base_url.clone().unwrap_or_default();
+        let base = entry
+            .base_url
+            .as_ref()
+            .map(|url| url.expose().to_string())
+            .unwrap_or_default();
         let key = entry.api_key.as_ref().map(|key| key.expose().to_string());
         let url = match api {
             Api::OpenAi => {
@@ -84,7 +88,11 @@ impl Endpoint {
             Api::OpenAi => "openai",
             Api::Ollama => "ollama",
         };
-        format!("{provider}/{}@{}", self.model, self.url)
+        format!(
+            "{provider}/{}@{}",
+            self.model,
+            crate::config::without_password(&self.url)
+        )
     }
 }
 
@@ -123,8 +131,9 @@ impl RemoteEmbedder {
                 None => request,
             }
         };
+        let shown = crate::config::without_password(&self.endpoint.url);
         let target = crate::provider::Target {
-            provider: &self.endpoint.url,
+            provider: &shown,
             url: &self.endpoint.url,
             unreachable_hint: "Check that the provider runs there (memory.embeddings), or set \
                                memory.embeddings = \"local\" or \"none\".",
@@ -152,7 +161,7 @@ impl RemoteEmbedder {
                 .join()
                 .unwrap_or_else(|_| Err("the request thread failed".to_string()))
         });
-        let url = &self.endpoint.url;
+        let url = &shown;
         let text = answer.map_err(EmbedError::Run)?;
         let value: Value = serde_json::from_str(&text).map_err(|_| {
             EmbedError::Run(format!(

@@ -84,6 +84,14 @@ impl Sources {
         &self.hot_files
     }
 
+    /// The folders (and single files) memory is read from: the workspace and each
+    /// configured root.
+    pub fn folders(&self) -> Vec<PathBuf> {
+        std::iter::once(self.workspace.clone())
+            .chain(self.roots.iter().map(|root| root.base.clone()))
+            .collect()
+    }
+
     /// Walks every root. Unreadable folders are skipped, never fatal: memory search must
     /// work with whatever can be read.
     pub fn discover(&self) -> Discovery {

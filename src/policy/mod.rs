@@ -1,14 +1,25 @@
-//! The one place that decides what the tools may touch.
+//! The one place that decides what the tools, scripts and skills may touch: every path
+//! check of every front door goes through [`Policy::resolve`] or [`Policy::resolve_read`].
 //!
 //! Paths are resolved against the current folder, canonicalised (so `..` and symlinks
 //! are followed to where they really lead) and must land under an allowed root: the
-//! workspace, the current folder, or a `tools.allowed_paths` entry. Commands and writes
-//! follow `tools.approval`.
+//! workspace, the current folder, or a `tools.allowed_paths` entry — and never in a
+//! [`protected`] place (LocalGPT's own files, credential stores), whatever the roots.
+//! Commands and writes follow `tools.approval`.
+//!
+//! - [`protected`]: what is never opened.
+//! - [`environment`]: what a command's environment never holds.
+//! - [`network`]: what web requests may reach.
+
+pub mod environment;
+pub mod network;
+pub mod protected;
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{ApprovalMode, ToolsConfig};
+use crate::config::{ApprovalMode, SandboxMode, ToolsConfig};
 use crate::home::{Home, expand_home};
+pub use protected::Protected;
 
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -16,27 +27,67 @@ pub struct Policy {
     roots: Vec<PathBuf>,
     /// Canonical roots that may be read but not written (skill folders elsewhere).
     read_roots: Vec<PathBuf>,
+    /// What is never opened, whatever the roots.
+    protected: Protected,
     cwd: PathBuf,
     pub approval: ApprovalMode,
     /// Whether shell commands may run at all (the daemon's `heartbeat.allow_bash`).
     pub commands_allowed: bool,
+    /// Variables passed to commands although they look like credentials.
+    pub env_allow: Vec<String>,
+    /// The kernel sandbox commands run in (`tools.sandbox`).
+    pub sandbox: SandboxMode,
+    /// Whether commands may use the network (`tools.bash_network`).
+    pub network: bool,
+    /// The commands' private temporary folder (not created until a command needs it).
+    temp_dir: PathBuf,
 }
 
 impl Policy {
     pub fn new(home: &Home, cwd: &Path, tools: &ToolsConfig) -> Policy {
-        let mut roots = vec![home.workspace(), cwd.to_path_buf()];
-        roots.extend(tools.allowed_paths.iter().map(|path| expand_home(path)));
-        let roots = roots
+        let listed: Vec<PathBuf> = tools
+            .allowed_paths
+            .iter()
+            .filter_map(|path| expand_home(path).canonicalize().ok())
+            .collect();
+        let mut roots: Vec<PathBuf> = [home.workspace(), cwd.to_path_buf()]
             .into_iter()
             .filter_map(|root| root.canonicalize().ok())
             .collect();
+        roots.extend(listed.iter().cloned());
+        let protected = Protected::new(
+            home.root(),
+            &[home.workspace(), home.commands_temp_dir()],
+            dirs::home_dir().as_deref(),
+            &listed,
+        );
         Policy {
             roots,
             read_roots: Vec::new(),
+            protected,
             cwd: cwd.to_path_buf(),
             approval: tools.approval,
             commands_allowed: true,
+            env_allow: tools.env_allow.clone(),
+            sandbox: tools.sandbox,
+            network: tools.bash_network,
+            temp_dir: home.commands_temp_dir(),
         }
+    }
+
+    /// The commands' private temporary folder.
+    pub fn temp_dir(&self) -> &Path {
+        &self.temp_dir
+    }
+
+    /// What is never opened (for the kernel sandbox, which enforces the same).
+    pub fn protected(&self) -> &Protected {
+        &self.protected
+    }
+
+    /// The folders writes may go to: the allowed roots.
+    pub fn writable_roots(&self) -> &[PathBuf] {
+        &self.roots
     }
 
     pub fn with_approval(mut self, approval: ApprovalMode) -> Policy {
@@ -99,6 +150,23 @@ impl Policy {
         self.resolve_within(raw, &self.read_roots)
     }
 
+    /// [`Policy::resolve_read`] with more roots a caller may read for its own purpose
+    /// (memory's indexed folders, for `memory_get`).
+    pub fn resolve_read_in(&self, raw: &str, more_roots: &[PathBuf]) -> Result<PathBuf, String> {
+        let mut roots = self.read_roots.clone();
+        roots.extend(
+            more_roots
+                .iter()
+                .filter_map(|root| root.canonicalize().ok()),
+        );
+        self.resolve_within(raw, &roots)
+    }
+
+    /// Whether a walk (a glob, a listing) may show what is at `path` (canonical).
+    pub fn may_show(&self, path: &Path) -> bool {
+        self.protected.refusal(path).is_none()
+    }
+
     fn resolve_within(&self, raw: &str, more_roots: &[PathBuf]) -> Result<PathBuf, String> {
         if raw.trim().is_empty() {
             return Err("the path is empty".to_string());
@@ -130,6 +198,9 @@ impl Policy {
         let mut resolved = canonical;
         for name in rest.into_iter().rev() {
             resolved.push(name);
+        }
+        if let Some(refusal) = self.protected.refusal(&resolved) {
+            return Err(refusal);
         }
         if self
             .roots
@@ -214,5 +285,26 @@ mod tests {
         assert!(policy.resolve("link/secret.txt").is_err());
         assert!(policy.resolve("link/new.txt").is_err());
         assert!(policy.resolve("file").is_err());
+    }
+
+    #[test]
+    fn localgpts_own_files_are_refused_even_from_the_home_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path().join(".localgpt"));
+        home.ensure("").unwrap();
+        std::fs::write(
+            home.config_file(),
+            "[providers.openai]\napi_key = \"sk-x\"\n",
+        )
+        .unwrap();
+        // Run from the folder that holds the home: the current folder is allowed…
+        let policy = Policy::new(&home, dir.path(), &ToolsConfig::default());
+        assert!(policy.resolve_read(".localgpt/config.toml").is_err());
+        assert!(policy.resolve_read(".localgpt/api-token").is_err());
+        assert!(policy.resolve(".localgpt/config.toml.bak").is_err());
+        // …and a link to it from an allowed folder leads nowhere either.
+        std::os::unix::fs::symlink(home.config_file(), dir.path().join("c.toml")).unwrap();
+        assert!(policy.resolve_read("c.toml").is_err());
+        assert!(policy.resolve_read(".localgpt/workspace/MEMORY.md").is_ok());
     }
 }

@@ -203,6 +203,7 @@ impl Tool for ListDir {
         let entries = fs::read_dir(&path).map_err(|err| format!("cannot list {raw}: {err}"))?;
         let mut lines: Vec<String> = entries
             .filter_map(Result::ok)
+            .filter(|entry| ctx.policy.may_show(&entry.path()))
             .map(|entry| {
                 let name = entry.file_name().to_string_lossy().into_owned();
                 match entry.metadata() {

@@ -97,7 +97,7 @@ impl Tool for MemoryGet {
     async fn run(&self, args: &Value, ctx: &ToolContext) -> Result<String, String> {
         let name = str_arg(args, "path");
         let path = with_memory(ctx, |memory| {
-            memory.resolve(&ctx.home, name).map_err(|e| e.to_string())
+            memory.resolve_for(&ctx.home, name, &ctx.policy)
         })?;
         let bytes = std::fs::read(&path).map_err(|err| format!("cannot read {name}: {err}"))?;
         let text = String::from_utf8_lossy(&bytes);

@@ -1,6 +1,6 @@
 //! The model's tools, in one registry. Each tool has a JSON-schema for its arguments
 //! (checked before it runs), a description for the model, and runs under the one
-//! [`policy::Policy`]. A tool's failure is text for the model, never an abort of the turn.
+//! [`crate::policy::Policy`]. A tool's failure is text for the model, never an abort of the turn.
 //!
 //! The same functions back the Rhai bindings, so a script's `bash("ls")` and the model's
 //! `bash` tool obey the same rules.
@@ -8,7 +8,6 @@
 mod bash;
 mod files;
 mod memory;
-pub mod policy;
 mod schema;
 mod skill;
 mod web;
@@ -21,10 +20,9 @@ use serde_json::Value;
 use crate::config::Config;
 use crate::home::Home;
 use crate::memory::Memory;
+pub use crate::policy::Policy;
 use crate::provider::ToolSpec;
-pub use bash::{CommandResult, is_secret_var, run_command};
-pub use policy::Policy;
-pub use web::{check_public, fetch_text};
+pub use web::{fetch_text, request_error, web_url};
 
 /// What every tool may use.
 pub struct ToolContext {
@@ -53,7 +51,8 @@ impl ToolContext {
             idle_timeout: std::time::Duration::from_secs(self.config.tools.web_timeout_secs),
             retry: crate::provider::RetryPolicy::default(),
         };
-        crate::provider::lazy_client(&self.http, &settings).map_err(|err| err.to_string())
+        crate::provider::lazy_web_client(&self.http, &settings, self.config.tools.web_allow_local)
+            .map_err(|err| err.to_string())
     }
 }
 

@@ -1,9 +1,9 @@
 //! `web_fetch {url}`: an HTTP GET whose HTML comes back as readable text, with size and
-//! time limits. Addresses on this machine and private networks are refused unless
-//! `tools.web_allow_local` is set, so a page cannot steer the model into the user's
-//! router, another local service or LocalGPT's own API.
+//! time limits. Addresses on this machine and private networks are refused — at every
+//! redirect, at the address actually connected to — unless `tools.web_allow_local` is
+//! set, so a page cannot steer the model into the user's router, another local service
+//! or LocalGPT's own API (see [`crate::policy::network`]).
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -51,26 +51,14 @@ pub async fn fetch_text(
     tools: &ToolsConfig,
     raw: &str,
 ) -> Result<String, String> {
-    let url = match reqwest::Url::parse(raw) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") => url,
-        Ok(url) => {
-            return Err(format!(
-                "only http and https URLs can be fetched, not {}",
-                url.scheme()
-            ));
-        }
-        Err(err) => return Err(format!("{raw} is not a URL: {err}")),
-    };
-    if !tools.web_allow_local {
-        check_public(&url).await?;
-    }
+    let url = web_url(raw, tools)?;
     let timeout = Duration::from_secs(tools.web_timeout_secs);
     let response = http
         .get(url.clone())
         .timeout(timeout)
         .send()
         .await
-        .map_err(|err| format!("cannot fetch {url}: {err}"))?;
+        .map_err(|err| request_error(&url, &err))?;
     let status = response.status();
     let content_type = response
         .headers()
@@ -128,76 +116,34 @@ pub async fn fetch_text(
     }
 }
 
+/// `raw` parsed, if it is a URL web requests may go to (http or https; not a local
+/// address written out, unless local addresses are allowed).
+pub fn web_url(raw: &str, tools: &ToolsConfig) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(raw).map_err(|err| format!("{raw} is not a URL: {err}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "only http and https URLs can be fetched, not {}",
+            url.scheme()
+        ));
+    }
+    if !tools.web_allow_local
+        && let Some(refusal) = crate::policy::network::refuse_url(&url)
+    {
+        return Err(refusal);
+    }
+    Ok(url)
+}
+
+/// What went wrong with a request, down to its cause: a refused redirect or address says
+/// why, not only "error sending request".
+pub fn request_error(url: &reqwest::Url, err: &reqwest::Error) -> String {
+    format!(
+        "cannot fetch {url}: {}",
+        crate::provider::innermost_cause(err)
+    )
+}
+
 fn looks_like_html(body: &[u8]) -> bool {
     let start = String::from_utf8_lossy(&body[..body.len().min(512)]).to_ascii_lowercase();
     start.contains("<html") || start.contains("<!doctype html")
-}
-
-/// Refuses URLs whose host resolves to loopback, private, link-local or unspecified
-/// addresses.
-pub async fn check_public(url: &reqwest::Url) -> Result<(), String> {
-    let host = url.host_str().unwrap_or_default();
-    let port = url.port_or_known_default().unwrap_or(80);
-    let addresses = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
-        .await
-        .map_err(|err| format!("cannot resolve {host}: {err}"))?;
-    for address in addresses {
-        if is_local(address.ip()) {
-            return Err(format!(
-                "{url} points at this machine or a private network ({}); set \
-                 tools.web_allow_local = true to allow that",
-                address.ip()
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn is_local(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64
-        }
-        IpAddr::V6(v6) => {
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (v6.segments()[0] & 0xfe00) == 0xfc00
-                || (v6.segments()[0] & 0xffc0) == 0xfe80
-                || v6
-                    .to_ipv4_mapped()
-                    .is_some_and(|v4| is_local(IpAddr::V4(v4)))
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn local_and_private_addresses_are_recognised() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "192.168.1.1",
-            "172.16.0.1",
-            "169.254.1.1",
-            "0.0.0.0",
-            "100.64.0.1",
-            "::1",
-            "fd00::1",
-            "fe80::1",
-            "::ffff:127.0.0.1",
-        ] {
-            assert!(is_local(ip.parse().unwrap()), "{ip}");
-        }
-        for ip in ["1.1.1.1", "8.8.8.8", "2606:4700::1111"] {
-            assert!(!is_local(ip.parse().unwrap()), "{ip}");
-        }
-    }
 }

@@ -72,11 +72,13 @@ pub fn register(b: &mut Binder) {
         "list_dir(path: String) -> [#{ name, is_dir, size }]",
         "The entries of a folder, sorted by name.",
         |call: NativeCallContext, path: &str| -> RhaiResult<Array> {
-            let resolved = resolve(&*run_context(&call)?, path)?;
+            let run = run_context(&call)?;
+            let resolved = resolve(&run, path)?;
             let entries =
                 std::fs::read_dir(&resolved).map_err(|err| format!("cannot list {path}: {err}"))?;
             let mut items: Vec<(String, bool, u64)> = entries
                 .filter_map(Result::ok)
+                .filter(|entry| run.policy.may_show(&entry.path()))
                 .map(|entry| {
                     let meta = entry.metadata().ok();
                     (
@@ -141,9 +143,12 @@ fn glob(run: &RunContext, pattern: &str) -> RhaiResult<Vec<String>> {
         .unwrap_or_else(|_| run.policy.cwd().to_path_buf());
     let cwd = cwd.as_path();
     let mut found = Vec::new();
+    // Protected places (credential stores, LocalGPT's own files) are neither listed nor
+    // walked into.
     for entry in walkdir::WalkDir::new(&base)
         .sort_by_file_name()
         .into_iter()
+        .filter_entry(|entry| run.policy.may_show(entry.path()))
         .filter_map(Result::ok)
     {
         let shown = if Path::new(pattern).is_absolute() {

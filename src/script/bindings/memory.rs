@@ -55,8 +55,8 @@ pub fn register(b: &mut Binder) {
         "The text of a memory file (e.g. \"MEMORY.md\" or a path from memory_search).",
         |call: NativeCallContext, path: &str| -> RhaiResult<String> {
             let run = run_context(&call)?;
-            let resolved = run
-                .with_memory(|memory| memory.resolve(&run.home, path).map_err(|e| e.to_string()))?;
+            let resolved =
+                run.with_memory(|memory| memory.resolve_for(&run.home, path, &run.policy))?;
             let bytes =
                 std::fs::read(&resolved).map_err(|err| format!("cannot read {path}: {err}"))?;
             Ok(String::from_utf8_lossy(&bytes).into_owned())
