@@ -138,8 +138,8 @@ impl HttpSettings {
     }
 }
 
-/// The HTTP client every provider shares, with rustls (no OpenSSL) and the timeouts.
-pub fn http_client(settings: &HttpSettings) -> Result<reqwest::Client, ProviderError> {
+/// How every HTTP client starts: rustls (no OpenSSL), the timeouts, LocalGPT's name.
+pub fn client_builder(settings: &HttpSettings) -> reqwest::ClientBuilder {
     // reqwest is built without a default crypto provider so that only `ring` is linked;
     // installing it twice is harmless, so the error is ignored.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -147,20 +147,29 @@ pub fn http_client(settings: &HttpSettings) -> Result<reqwest::Client, ProviderE
         .connect_timeout(settings.connect_timeout)
         .read_timeout(settings.idle_timeout)
         .user_agent(concat!("localgpt/", env!("CARGO_PKG_VERSION")))
+}
+
+/// The HTTP client every provider shares.
+pub fn http_client(settings: &HttpSettings) -> Result<reqwest::Client, ProviderError> {
+    client_builder(settings)
         .build()
         .map_err(|err| ProviderError::Setup(format!("cannot build the HTTP client: {err}")))
 }
 
-/// The client in `cell`, built there on first use: loading the system's root
-/// certificates costs milliseconds that work without HTTP should not pay.
-pub fn lazy_client<'a>(
+/// The client for web requests made for the model and scripts, in `cell`, built there on
+/// first use (loading the system's root certificates costs milliseconds that work
+/// without HTTP should not pay): public addresses only unless `allow_local` (see
+/// [`crate::policy::network`]).
+pub fn lazy_web_client<'a>(
     cell: &'a std::sync::OnceLock<reqwest::Client>,
     settings: &HttpSettings,
+    allow_local: bool,
 ) -> Result<&'a reqwest::Client, ProviderError> {
     if let Some(client) = cell.get() {
         return Ok(client);
     }
-    let client = http_client(settings)?;
+    let client = crate::policy::network::web_client(client_builder(settings), allow_local)
+        .map_err(|err| ProviderError::Setup(format!("cannot build the HTTP client: {err}")))?;
     Ok(cell.get_or_init(|| client))
 }
 

@@ -11,11 +11,12 @@ use std::sync::{Arc, Mutex};
 
 use rhai::{Dynamic, EvalAltResult, NativeCallContext};
 
-use crate::agent::{Agent, Policy};
+use crate::agent::Agent;
 use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::home::Home;
 use crate::memory::Memory;
+use crate::policy::Policy;
 use crate::session::Session;
 
 /// Where `print`, `debug` and `log` output goes.
@@ -213,9 +214,10 @@ impl RunContext {
     /// The HTTP client, built on first use.
     pub fn http(&self) -> RhaiResult<&reqwest::Client> {
         let _runtime = self.runtime.enter();
-        crate::provider::lazy_client(
+        crate::provider::lazy_web_client(
             &self.http,
             &crate::provider::HttpSettings::from_config(&self.config),
+            self.config.tools.web_allow_local,
         )
         .map_err(|err| err.to_string().into())
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rhai::{Dynamic, Map, NativeCallContext};
 
-use crate::agent::tools::{check_public, fetch_text};
+use crate::agent::tools::{fetch_text, request_error, web_url};
 use crate::script::catalog::Binder;
 use crate::script::context::{RhaiResult, RunContext, from_dynamic, run_context, to_dynamic};
 
@@ -18,15 +18,12 @@ async fn send(
     request: reqwest::RequestBuilder,
     url: &reqwest::Url,
 ) -> Result<Map, String> {
-    if !run.config.tools.web_allow_local {
-        check_public(url).await?;
-    }
     let timeout = Duration::from_secs(run.config.tools.web_timeout_secs);
     let response = request
         .timeout(timeout)
         .send()
         .await
-        .map_err(|err| format!("cannot reach {url}: {err}"))?;
+        .map_err(|err| request_error(url, &err))?;
     let status = response.status().as_u16();
     let mut headers = Map::new();
     for (name, value) in response.headers() {
@@ -47,17 +44,13 @@ async fn send(
     Ok(map)
 }
 
-fn parse_url(raw: &str) -> RhaiResult<reqwest::Url> {
-    match reqwest::Url::parse(raw) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(url),
-        Ok(url) => Err(format!("only http and https URLs, not {}", url.scheme()).into()),
-        Err(err) => Err(format!("`{raw}` is not a URL: {err}").into()),
-    }
+fn parse_url(run: &RunContext, raw: &str) -> RhaiResult<reqwest::Url> {
+    web_url(raw, &run.config.tools).map_err(Into::into)
 }
 
 fn post(call: &NativeCallContext, url: &str, body: Dynamic, headers: Map) -> RhaiResult<Map> {
     let run = run_context(call)?;
-    let url = parse_url(url)?;
+    let url = parse_url(&run, url)?;
     let mut request = run.http()?.post(url.clone());
     request = if body.is_string() {
         request.body(body.into_string().unwrap_or_default())
@@ -77,7 +70,7 @@ pub fn register(b: &mut Binder) {
         "A GET request; any status comes back, only failures to connect throw.",
         |call: NativeCallContext, url: &str| -> RhaiResult<Map> {
             let run = run_context(&call)?;
-            let url = parse_url(url)?;
+            let url = parse_url(&run, url)?;
             let request = run.http()?.get(url.clone());
             run.block_on(send(&run, request, &url))?.map_err(Into::into)
         },
@@ -114,7 +107,7 @@ pub fn register(b: &mut Binder) {
         "GETs a URL and parses its JSON body; throws on an error status.",
         |call: NativeCallContext, url: &str| -> RhaiResult<Dynamic> {
             let run = run_context(&call)?;
-            let parsed = parse_url(url)?;
+            let parsed = parse_url(&run, url)?;
             let request = run
                 .http()?
                 .get(parsed.clone())
