@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use super::error::ConfigError;
 use super::schema::{Config, ProviderConfig, ProviderKind};
-use super::secret::Secret;
+use super::secret::{BaseUrl, Secret};
 
 /// Stands for any name in a table whose keys are chosen by the user (`providers.NAME`).
 const ANY_NAME: &str = "*";
@@ -49,7 +49,7 @@ fn schema_keys() -> &'static [Vec<String>] {
             ANY_NAME.to_string(),
             ProviderConfig {
                 kind: Some(ProviderKind::OpenAi),
-                base_url: Some(String::new()),
+                base_url: Some(BaseUrl::default()),
                 api_key: Some(Secret::new("")),
                 api_key_env: Some(String::new()),
                 command: Some(String::new()),

@@ -1,8 +1,9 @@
-//! A string that must never be printed whole: API keys.
+//! Strings that must never be printed whole: API keys, and base URLs that may carry a
+//! password (`http://user:PASS@host/v1`).
 //!
 //! `Debug`, `Display` and `Serialize` all show a masked form, so a key cannot reach a log
 //! line, `config show` or an error message by accident. Code that needs the real value
-//! (an HTTP header) asks for it by name with [`Secret::expose`].
+//! (an HTTP header, the address to connect to) asks for it by name with `expose`.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -64,9 +65,90 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
+/// A provider's base URL; shown with its password (if any) masked.
+///
+/// ```
+/// use localgpt::config::BaseUrl;
+///
+/// let url = BaseUrl::new("http://me:hunter2@proxy.lan:8080/v1");
+/// assert_eq!(url.to_string(), "http://me:****@proxy.lan:8080/v1");
+/// assert_eq!(url.expose(), "http://me:hunter2@proxy.lan:8080/v1");
+/// ```
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct BaseUrl(String);
+
+impl BaseUrl {
+    pub fn new(value: impl Into<String>) -> BaseUrl {
+        BaseUrl(value.into())
+    }
+
+    /// The real value, for the provider that connects to it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `url` with the password in its user information replaced by `****`; with a scheme
+/// (`https://user:pass@host`) or without (`user:pass@host:11434`, as Ollama's are given).
+pub fn without_password(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), url),
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let Some((userinfo, _host)) = authority.rsplit_once('@') else {
+        return url.to_string();
+    };
+    let Some((user, _password)) = userinfo.split_once(':') else {
+        return url.to_string();
+    };
+    let after_userinfo = rest.strip_prefix(userinfo).unwrap_or_default();
+    format!("{scheme}{user}:****{after_userinfo}")
+}
+
+impl fmt::Debug for BaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BaseUrl({})", without_password(&self.0))
+    }
+}
+
+impl fmt::Display for BaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&without_password(&self.0))
+    }
+}
+
+impl Serialize for BaseUrl {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&without_password(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for BaseUrl {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<BaseUrl, D::Error> {
+        String::deserialize(deserializer).map(BaseUrl)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_in_urls_are_masked() {
+        for (url, shown) in [
+            ("https://u:p@h/v1", "https://u:****@h/v1"),
+            ("http://user:pa:ss@host:8080", "http://user:****@host:8080"),
+            ("u:secret@localhost:11434", "u:****@localhost:11434"),
+            ("https://token@host/v1", "https://token@host/v1"),
+            ("https://host/v1?x=a@b", "https://host/v1?x=a@b"),
+            ("http://u:p%40x@host/", "http://u:****@host/"),
+            ("https://api.openai.com/v1", "https://api.openai.com/v1"),
+            ("http://ключ:пароль@хост/", "http://ключ:****@хост/"),
+        ] {
+            assert_eq!(without_password(url), shown, "{url}");
+        }
+    }
 
     #[test]
     fn never_shows_the_key() {

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use super::error::{ConfigError, Origin, Problem};
 use super::parse::{UnknownKey, parse_config};
 use super::schema::{Config, ProviderConfig, ProviderKind, check_base_url};
-use super::secret::Secret;
+use super::secret::{BaseUrl, Secret};
 use crate::env::EnvSource;
 
 /// The variable that overrides `agent.model`.
@@ -177,9 +177,9 @@ impl Settings {
                     check_base_url(&url, scheme_optional)
                         .map_err(|message| env_problem(var, name, "base_url", message))?;
                     self.note(name, "base_url", Source::Env(var.to_string()));
-                    provider.base_url = Some(url);
+                    provider.base_url = Some(BaseUrl::new(url));
                 } else {
-                    provider.base_url = builtin.default_base_url.map(String::from);
+                    provider.base_url = builtin.default_base_url.map(BaseUrl::new);
                 }
             }
             if provider.command.is_none() {
@@ -317,11 +317,14 @@ mod tests {
             "sk-from-env-0000000000"
         );
         assert_eq!(
-            openai.base_url.as_deref(),
+            openai.base_url.as_ref().map(BaseUrl::expose),
             Some("https://api.openai.com/v1")
         );
         assert_eq!(
-            settings.config.providers["ollama"].base_url.as_deref(),
+            settings.config.providers["ollama"]
+                .base_url
+                .as_ref()
+                .map(BaseUrl::expose),
             Some("gpu-box:11434")
         );
         assert_eq!(

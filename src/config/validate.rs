@@ -63,7 +63,7 @@ impl Config {
             if let Some(url) = &provider.base_url {
                 let kind = provider.kind.or(ProviderKind::builtin(name));
                 let scheme_optional = kind == Some(ProviderKind::Ollama);
-                if let Err(message) = check_base_url(url, scheme_optional) {
+                if let Err(message) = check_base_url(url.expose(), scheme_optional) {
                     return invalid(format!("providers.{name}.base_url"), message);
                 }
             }
@@ -237,6 +237,7 @@ fn is_valid_provider_name(name: &str) -> bool {
 /// Accepts `http://` and `https://` URLs with a host. Ollama's own convention also allows
 /// a bare `host:port`, so `scheme_optional` admits that.
 pub fn check_base_url(url: &str, scheme_optional: bool) -> Result<(), String> {
+    let shown = super::secret::without_password(url);
     let rest = url
         .strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"));
@@ -245,12 +246,12 @@ pub fn check_base_url(url: &str, scheme_optional: bool) -> Result<(), String> {
         None if scheme_optional && !url.contains("://") => url,
         None => {
             return Err(format!(
-                "`{url}` is not an http:// or https:// URL (for example https://api.example.com/v1)"
+                "`{shown}` is not an http:// or https:// URL (for example https://api.example.com/v1)"
             ));
         }
     };
     if host.is_empty() || host.starts_with('/') || host.chars().any(char::is_whitespace) {
-        return Err(format!("`{url}` has no valid host"));
+        return Err(format!("`{shown}` has no valid host"));
     }
     Ok(())
 }

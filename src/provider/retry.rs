@@ -96,7 +96,7 @@ pub fn transport_error(target: &Target<'_>, err: &reqwest::Error) -> ProviderErr
     if err.is_timeout() {
         return ProviderError::Unreachable {
             provider: target.provider.to_string(),
-            url: target.url.to_string(),
+            url: crate::config::without_password(target.url),
             detail: "the connection timed out".to_string(),
             hint: target.unreachable_hint.to_string(),
             retryable: true,
@@ -106,7 +106,7 @@ pub fn transport_error(target: &Target<'_>, err: &reqwest::Error) -> ProviderErr
     let refused_here = err.is_connect() && is_loopback(target.url) && detail.contains("refused");
     ProviderError::Unreachable {
         provider: target.provider.to_string(),
-        url: target.url.to_string(),
+        url: crate::config::without_password(target.url),
         detail,
         hint: target.unreachable_hint.to_string(),
         retryable: !refused_here,

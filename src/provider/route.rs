@@ -74,7 +74,11 @@ pub fn build_provider(
             kind: Some(route.kind),
             ..ProviderConfig::default()
         });
-    let base_url = entry.base_url.clone().unwrap_or_default();
+    let base_url = entry
+        .base_url
+        .as_ref()
+        .map(|url| url.expose().to_string())
+        .unwrap_or_default();
     let provider: Arc<dyn Provider> = match route.kind {
         ProviderKind::OpenAi => {
             let key = required_key(
