@@ -124,6 +124,10 @@ pub enum Command {
     #[command(subcommand)]
     Config(ConfigCommand),
 
+    /// The kernel sandbox shell commands run in: what this system supports, proved.
+    #[command(subcommand)]
+    Sandbox(SandboxCommand),
+
     /// Print a shell completion script for bash, zsh, fish, elvish or PowerShell.
     #[command(long_about = "Print a shell completion script. For example:\n\n  \
         localgpt completions bash > ~/.local/share/bash-completion/completions/localgpt\n  \
@@ -334,6 +338,36 @@ pub enum ModelsCommand {
     List,
     /// Remove an installed model.
     Rm { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// Report what this kernel offers the sandbox (Landlock, seccomp, namespaces) and
+    /// prove it: a command tries to write outside, read LocalGPT's settings and
+    /// environment, ptrace it, and connect with the network off. Exit status 1 if any
+    /// of those is not refused.
+    Check,
+    /// The attempts `check` makes, run inside the sandbox (internal).
+    #[command(hide = true)]
+    Probe(ProbeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    #[arg(long)]
+    pub write_outside: Option<std::path::PathBuf>,
+    #[arg(long)]
+    pub write_temp: Option<std::path::PathBuf>,
+    #[arg(long)]
+    pub read: Option<std::path::PathBuf>,
+    #[arg(long)]
+    pub environ_of: Option<u32>,
+    #[arg(long)]
+    pub ptrace: Option<u32>,
+    #[arg(long)]
+    pub personality: bool,
+    #[arg(long)]
+    pub connect: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Subcommand)]

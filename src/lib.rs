@@ -24,6 +24,10 @@
 //!   reindex, daily log.
 //! - [`models`]: models installed under `models/` and the in-process engines that run
 //!   them (the chat model, the embedding model).
+//! - [`policy`]: the one place that decides what tools, scripts and skills may touch:
+//!   paths, protected files, commands, a command's environment.
+//! - [`sandbox`]: the kernel sandbox (Landlock, seccomp, namespaces) every shell command
+//!   runs in, and the one function that runs them.
 //! - [`cancel`]: the cancel signal every long operation watches, and the Ctrl-C runtime.
 //!
 //! Foundations:
@@ -45,6 +49,11 @@
 //! inherent agent ↔ script ↔ skills loop (the model runs skills, skills run scripts,
 //! scripts ask the model), kept to one function at each crossing.
 
+/// Every allocation goes through the system allocator, counted for script runs so that
+/// each has a memory ceiling of its own (see [`script::ceiling`]).
+#[global_allocator]
+static ALLOCATOR: script::ceiling::Counting = script::ceiling::Counting;
+
 pub mod agent;
 pub mod cancel;
 pub mod cli;
@@ -58,9 +67,11 @@ pub mod logging;
 pub mod markdown;
 pub mod memory;
 pub mod models;
+pub mod policy;
 pub mod provider;
 pub mod repl;
 pub mod report;
+pub mod sandbox;
 pub mod script;
 pub mod server;
 pub mod session;

@@ -10,6 +10,7 @@ use localgpt::report;
 use localgpt::style::Style;
 
 fn main() -> ExitCode {
+    keep_secrets_from_children();
     let env = ProcessEnv;
     // `--no-color` must reach clap before it renders help or a usage error.
     let no_color = std::env::args_os().any(|arg| arg == "--no-color");
@@ -35,12 +36,36 @@ fn main() -> ExitCode {
         &env as &dyn EnvSource,
         std::io::IsTerminal::is_terminal(&std::io::stderr()),
     );
-    match localgpt::commands::run(cli, &env) {
+    report::log_panics();
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        localgpt::commands::run(cli, &env)
+    }));
+    let outcome = ran.unwrap_or_else(|panic| {
+        Err(anyhow::anyhow!(
+            "internal error (a bug in LocalGPT; the log has details): {}",
+            report::panic_message(panic.as_ref())
+        ))
+    });
+    match outcome {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             report::print_error(&err, &err_style);
             ExitCode::from(report::exit_code(&err))
         }
+    }
+}
+
+/// Marks the process not dumpable: its `/proc/PID/environ` (API keys are in the
+/// environment), memory and file descriptors become unreadable to processes of the same
+/// user — the commands LocalGPT itself starts included (`tr '\0' '\n' <
+/// /proc/$PPID/environ`) — and it cannot be ptraced. Core dumps are off with it.
+fn keep_secrets_from_children() {
+    #[cfg(target_os = "linux")]
+    if let Err(err) =
+        rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+    {
+        // Not fatal: commands still run with the secrets scrubbed from their environment.
+        eprintln!("warning: cannot protect this process's memory from its children: {err}");
     }
 }
 

@@ -10,6 +10,7 @@ mod heartbeat;
 mod memory;
 mod models;
 mod run;
+mod sandbox;
 mod serve;
 mod sessions;
 mod skills;
@@ -20,7 +21,7 @@ use anyhow::Result;
 
 use crate::cli::{
     Cli, Command, ConfigCommand, DaemonCommand, HeartbeatCommand, MemoryCommand, ModelsCommand,
-    SessionsCommand, SkillsCommand,
+    SandboxCommand, SessionsCommand, SkillsCommand,
 };
 use crate::config::{Overrides, Settings};
 use crate::env::EnvSource;
@@ -58,6 +59,11 @@ pub fn run(cli: Cli, env: &dyn EnvSource) -> Result<u8> {
             &mut std::io::stdout().lock(),
         );
         return Ok(EXIT_OK);
+    }
+
+    // Runs inside the sandbox, where LocalGPT's home is out of reach by design.
+    if let Some(Command::Sandbox(SandboxCommand::Probe(args))) = &cli.command {
+        return sandbox::probe(args);
     }
 
     let home = Home::locate(global.home.as_deref(), env)?;
@@ -139,6 +145,7 @@ fn dispatch(command: Option<Command>, ctx: &mut Context<'_>) -> Result<u8> {
         Some(Command::Daemon(command)) => daemon::run(command, ctx),
         Some(Command::Serve(args)) => serve::run(args, ctx),
         Some(Command::Models(command)) => models::run(command, ctx),
+        Some(Command::Sandbox(command)) => sandbox::run(command, ctx),
         // Answered before the home folder is touched; see `run`.
         Some(Command::Completions { .. }) => Ok(EXIT_OK),
     }
@@ -201,6 +208,10 @@ fn command_name(command: Option<&Command>) -> &'static str {
             ModelsCommand::Install { .. } => "models install",
             ModelsCommand::List => "models list",
             ModelsCommand::Rm { .. } => "models rm",
+        },
+        Some(Command::Sandbox(command)) => match command {
+            SandboxCommand::Check => "sandbox check",
+            SandboxCommand::Probe(_) => "sandbox probe",
         },
         Some(Command::Completions { .. }) => "completions",
         Some(Command::Config(config)) => match config {

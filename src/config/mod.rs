@@ -20,8 +20,10 @@ pub use edit::set_value;
 pub use error::{ConfigError, Location, Origin, Problem};
 pub use keys::parse_key;
 pub use parse::{Parsed, UnknownKey, parse_config};
-pub use schema::{ApprovalMode, Config, ProviderConfig, ProviderKind, ScriptConfig, ToolsConfig};
-pub use secret::Secret;
+pub use schema::{
+    ApprovalMode, Config, ProviderConfig, ProviderKind, SandboxMode, ScriptConfig, ToolsConfig,
+};
+pub use secret::{BaseUrl, Secret, without_password};
 pub use settings::{MODEL_ENV, Overrides, Settings, Source};
 pub use view::{effective_document, get_value};
 

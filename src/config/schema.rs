@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::secret::Secret;
+use super::secret::{BaseUrl, Secret};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -84,6 +84,23 @@ pub struct ToolsConfig {
     pub web_timeout_secs: u64,
     /// Whether `web_fetch` may reach this machine and private networks.
     pub web_allow_local: bool,
+    /// Variables commands see although their names look like credentials.
+    pub env_allow: Vec<String>,
+    /// The kernel sandbox shell commands run in.
+    pub sandbox: SandboxMode,
+    /// Whether shell commands may use the network (off: a network namespace of their own).
+    pub bash_network: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SandboxMode {
+    /// Use what the kernel offers; say once what it could not.
+    Auto,
+    /// Refuse to run commands without the whole sandbox.
+    Required,
+    /// Run commands unconfined.
+    Off,
 }
 
 impl Default for ToolsConfig {
@@ -95,6 +112,13 @@ impl Default for ToolsConfig {
             output_limit_kb: 32,
             web_timeout_secs: 30,
             web_allow_local: false,
+            // Harmless settings whose names match the credential pattern.
+            env_allow: ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"]
+                .iter()
+                .map(|name| name.to_string())
+                .collect(),
+            sandbox: SandboxMode::Auto,
+            bash_network: true,
         }
     }
 }
@@ -148,7 +172,7 @@ pub struct ProviderConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<ProviderKind>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub base_url: Option<String>,
+    pub base_url: Option<BaseUrl>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub api_key: Option<Secret>,
     /// The variable to read the key from, for endpoints with their own convention.
@@ -206,6 +230,8 @@ pub struct ScriptConfig {
     pub max_string_kb: usize,
     pub max_array_len: usize,
     pub max_map_len: usize,
+    /// Memory a run may hold (what the script's own thread allocates), in MB.
+    pub max_memory_mb: u64,
     /// Wall-clock time a run may take.
     pub timeout_secs: u64,
 }
@@ -218,6 +244,7 @@ impl Default for ScriptConfig {
             max_string_kb: 16 * 1024,
             max_array_len: 1_000_000,
             max_map_len: 100_000,
+            max_memory_mb: 512,
             timeout_secs: 300,
         }
     }

@@ -22,11 +22,12 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context as _, Result};
 
-use crate::agent::{Agent, Policy};
+use crate::agent::Agent;
 use crate::cancel::Cancel;
-use crate::config::{ApprovalMode, Settings};
+use crate::config::Settings;
 use crate::home::Home;
 use crate::memory::Memory;
+use crate::policy::Policy;
 use crate::provider::Usage;
 use crate::script::{Evaluated, RunContext, ScriptHost, ScriptSession};
 use crate::session::Session;
@@ -229,8 +230,22 @@ impl Repl {
         }
     }
 
-    /// Handles one entry; errors of the entry are printed, never end the REPL.
+    /// Handles one entry; errors of the entry are printed, never end the REPL — nor does a
+    /// bug that panics while handling it.
     fn handle(&mut self, text: &str) -> Result<Flow> {
+        let handled =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.handle_entry(text)));
+        handled.unwrap_or_else(|panic| {
+            let what = crate::report::panic_message(panic.as_ref());
+            tracing::info!("an entry failed with an internal error: {what}");
+            self.say_error(&format!(
+                "internal error (a bug in LocalGPT; the log has details): {what}"
+            ));
+            Ok(Flow::Continue)
+        })
+    }
+
+    fn handle_entry(&mut self, text: &str) -> Result<Flow> {
         let result = match classify(text, self.mode) {
             Entry::Empty => Ok(Flow::Continue),
             Entry::Chat(message) if message.trim().is_empty() => Ok(Flow::Continue),
@@ -378,16 +393,16 @@ impl Repl {
     }
 
     fn shell(&mut self, command: &str) -> Result<()> {
-        if self.settings.config.tools.approval == ApprovalMode::Deny {
-            anyhow::bail!("not allowed: tools.approval is \"deny\"");
+        let policy = self.policy()?.for_own_code();
+        if let Some(refusal) = policy.refuse_command(command) {
+            anyhow::bail!(refusal);
         }
-        let cwd = std::env::current_dir().context("cannot tell the current folder")?;
         let timeout = std::time::Duration::from_secs(self.settings.config.tools.bash_timeout_secs);
         self.cancel.reset();
         let cancel = self.cancel.clone();
         let result = self.runtime.block_on(async {
             tokio::select! {
-                result = crate::agent::tools::run_command(command, &cwd, timeout, true) => Some(result),
+                result = crate::sandbox::run_command(command, &policy, timeout, true) => Some(result),
                 () = cancel.cancelled() => None,
             }
         });

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rhai::{Map, NativeCallContext};
 
-use crate::agent::tools::{CommandResult, run_command};
+use crate::sandbox::{CommandResult, run_command};
 use crate::script::catalog::Binder;
 use crate::script::context::{RhaiResult, RunContext, run_context};
 
@@ -15,7 +15,7 @@ fn run(run: &RunContext, command_line: &str) -> RhaiResult<CommandResult> {
         return Err(refusal.into());
     }
     let timeout = Duration::from_secs(run.config.tools.bash_timeout_secs);
-    let result = run.block_on(run_command(command_line, run.policy.cwd(), timeout, false))?;
+    let result = run.block_on(run_command(command_line, &run.policy, timeout, false))?;
     let result = result.map_err(|err| format!("cannot run `{command_line}`: {err}"))?;
     if result.timed_out {
         return Err(format!(
