@@ -438,23 +438,10 @@ fn paths_outside_the_allowed_folders_are_refused() {
             .args(["ask", "--model", "gpt-4o", "read it"])
             .assert()
             .success();
-        let result = last_tool_result(&fake);
+        let result = fake.last_tool_result();
         assert!(result.contains("outside the folders"), "{path}: {result}");
         assert!(!result.contains("top secret"), "{path}");
     }
-}
-
-/// The tool result the model got back in the latest request.
-fn last_tool_result(fake: &FakeProvider) -> String {
-    let received = fake.received();
-    let messages = received.last().unwrap().body["messages"]
-        .as_array()
-        .unwrap()
-        .clone();
-    messages.last().unwrap()["content"]
-        .as_str()
-        .unwrap()
-        .to_string()
 }
 
 fn touch(marker: &std::path::Path) -> Value {
@@ -471,7 +458,7 @@ fn with_nobody_to_ask_commands_are_refused_and_the_model_is_told() {
         .success()
         .stderr(predicate::str::contains("no terminal to ask"));
     assert!(!marker.exists());
-    assert!(last_tool_result(&fake).contains("--yes"));
+    assert!(fake.last_tool_result().contains("--yes"));
 }
 
 #[test]
@@ -496,7 +483,7 @@ fn deny_is_not_overridden_by_yes() {
     fake.push(Reply::text(&["ok"]));
     t.run(["ask", "--yes", "--model", "gpt-4o", "go"]).success();
     assert!(!marker.exists());
-    assert!(last_tool_result(&fake).contains("deny"));
+    assert!(fake.last_tool_result().contains("deny"));
 }
 
 #[test]
@@ -507,7 +494,7 @@ fn invalid_tool_arguments_go_back_to_the_model() {
     t.run(["ask", "--model", "gpt-4o", "go"])
         .success()
         .stdout("sorry\n");
-    let result = last_tool_result(&fake);
+    let result = fake.last_tool_result();
     assert!(result.contains("`path` is required"), "{result}");
 }
 
@@ -600,7 +587,7 @@ fn edit_file_replaces_exactly_one_match() {
     fake.push(Reply::text(&["ambiguous"]));
     t.run(["ask", "--yes", "--model", "gpt-4o", "edit"])
         .success();
-    assert!(last_tool_result(&fake).contains("appears 2 times"));
+    assert!(fake.last_tool_result().contains("appears 2 times"));
     fake.push(Reply::tool(
         "edit_file",
         json!({"path": path, "old_string": "let b = 1", "new_string": "let b = 2"}),
@@ -619,7 +606,7 @@ fn edit_file_replaces_exactly_one_match() {
     fake.push(Reply::text(&["done"]));
     t.run(["ask", "--yes", "--model", "gpt-4o", "edit"])
         .success();
-    assert!(last_tool_result(&fake).contains("not found"));
+    assert!(fake.last_tool_result().contains("not found"));
 }
 
 #[test]
@@ -629,7 +616,7 @@ fn web_fetch_refuses_local_addresses_unless_allowed() {
     fake.push(Reply::tool("web_fetch", json!({"url": url})));
     fake.push(Reply::text(&["ok"]));
     t.run(["ask", "--model", "gpt-4o", "fetch"]).success();
-    assert!(last_tool_result(&fake).contains("web_allow_local"));
+    assert!(fake.last_tool_result().contains("web_allow_local"));
 
     t.write(
         "config.toml",
@@ -638,7 +625,7 @@ fn web_fetch_refuses_local_addresses_unless_allowed() {
     fake.push(Reply::tool("web_fetch", json!({"url": url})));
     fake.push(Reply::text(&["ok"]));
     t.run(["ask", "--model", "gpt-4o", "fetch"]).success();
-    let result = last_tool_result(&fake);
+    let result = fake.last_tool_result();
     assert!(
         result.contains("404") && result.contains("no such route"),
         "{result}"

@@ -11,11 +11,11 @@ use crate::common::fake_provider::{FakeProvider, Reply};
 use crate::common::{Test, text};
 use serde_json::Value;
 
-fn task(t: &Test, name: &str, source: &str) {
+pub fn task(t: &Test, name: &str, source: &str) {
     t.write(&format!("workspace/heartbeat/{name}.rhai"), source);
 }
 
-fn runs(t: &Test) -> Vec<Value> {
+pub fn runs(t: &Test) -> Vec<Value> {
     let out = t.run(["heartbeat", "log", "--json", "-n", "500"]).success();
     text(&out.get_output().stdout)
         .lines()
@@ -23,12 +23,12 @@ fn runs(t: &Test) -> Vec<Value> {
         .collect()
 }
 
-fn runs_of<'a>(all: &'a [Value], task: &str) -> Vec<&'a Value> {
+pub fn runs_of<'a>(all: &'a [Value], task: &str) -> Vec<&'a Value> {
     all.iter().filter(|run| run["task"] == task).collect()
 }
 
 /// Waits for a condition on the recorded runs; the deadline only bounds a failing test.
-fn wait_for(t: &Test, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+pub fn wait_for(t: &Test, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let all = runs(t);
@@ -43,7 +43,7 @@ fn wait_for(t: &Test, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value>
     }
 }
 
-fn spawn_daemon(t: &Test) -> Child {
+pub fn spawn_daemon(t: &Test) -> Child {
     t.std_command()
         .args(["daemon", "run"])
         .stdout(Stdio::null())
@@ -52,7 +52,7 @@ fn spawn_daemon(t: &Test) -> Child {
         .expect("the daemon starts")
 }
 
-fn terminate(child: &mut Child) -> std::process::ExitStatus {
+pub fn terminate(child: &mut Child) -> std::process::ExitStatus {
     let status = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

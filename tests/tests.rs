@@ -6,6 +6,7 @@ mod common;
 
 mod append;
 mod ask;
+mod boundaries;
 mod cli;
 mod compaction;
 mod config;
@@ -17,6 +18,7 @@ mod memory;
 mod memory_cli;
 mod repl;
 mod run;
+mod sandbox;
 mod semantic;
 mod server;
 mod sessions;

@@ -154,6 +154,16 @@ impl FakeProvider {
         self.state.lock().expect("state").received.clone()
     }
 
+    /// The tool result the model got back in the latest request (OpenAI format).
+    pub fn last_tool_result(&self) -> String {
+        let received = self.received();
+        let request = received.last().expect("a request");
+        let messages = request.body["messages"].as_array().expect("messages");
+        let last = messages.last().expect("a message");
+        assert_eq!(last["role"], "tool", "{last}");
+        last["content"].as_str().expect("text content").to_string()
+    }
+
     /// The requests refused as the real API would refuse them: (path, error body).
     pub fn refusals(&self) -> Vec<(String, Value)> {
         self.state.lock().expect("state").refusals.clone()
