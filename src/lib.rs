@@ -25,7 +25,8 @@
 //! - [`models`]: models installed under `models/` and the in-process engines that run
 //!   them (the chat model, the embedding model).
 //! - [`policy`]: the one place that decides what tools, scripts and skills may touch:
-//!   paths, protected files, commands, a command's environment.
+//!   paths, protected files, commands, a command's environment, the addresses web
+//!   requests may reach.
 //! - [`sandbox`]: the kernel sandbox (Landlock, seccomp, namespaces) every shell command
 //!   runs in, and the one function that runs them.
 //! - [`cancel`]: the cancel signal every long operation watches, and the Ctrl-C runtime.
@@ -38,7 +39,7 @@
 //! - [`env`]: the process environment as an injectable source, so tests need not touch it.
 //! - [`logging`]: tracing to `logs/` with daily rotation, mirrored to stderr by `-v`.
 //! - [`report`]: how an error reaches the user — one message with its context chain, and
-//!   the exit code (0 ok, 1 failure, 2 usage or configuration error).
+//!   the exit code (0 ok, 1 failure, 2 usage or configuration error); panics go to the log.
 //! - [`terminal`]: how a turn shows at a terminal: streamed text, tool lines, one-key
 //!   approval questions.
 //! - [`markdown`]: Markdown made readable in a terminal.

@@ -5,6 +5,7 @@
 //! is answered "operation not permitted"; everything else runs.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use seccompiler::{
     BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
@@ -46,7 +47,13 @@ const PERSONALITY_QUERY: u64 = 0xffff_ffff;
 /// The filter; with `no_inet`, also no IPv4, IPv6 or raw packet sockets (the network's
 /// off and no network namespace could be made).
 pub fn filter(no_inet: bool) -> Result<BpfProgram, String> {
-    build(no_inet).map_err(|err| format!("cannot build the seccomp filter: {err}"))
+    // Built once per process for each variant: every command gets a copy.
+    static BUILT: [OnceLock<Result<BpfProgram, String>>; 2] = [OnceLock::new(), OnceLock::new()];
+    BUILT[usize::from(no_inet)]
+        .get_or_init(|| {
+            build(no_inet).map_err(|err| format!("cannot build the seccomp filter: {err}"))
+        })
+        .clone()
 }
 
 fn build(no_inet: bool) -> Result<BpfProgram, seccompiler::BackendError> {
