@@ -128,6 +128,10 @@ pub enum Command {
     #[command(subcommand)]
     Sandbox(SandboxCommand),
 
+    /// MCP: the configured servers' tools, and LocalGPT as a server for other assistants.
+    #[command(subcommand)]
+    Mcp(McpCommand),
+
     /// Print a shell completion script for bash, zsh, fish, elvish or PowerShell.
     #[command(long_about = "Print a shell completion script. For example:\n\n  \
         localgpt completions bash > ~/.local/share/bash-completion/completions/localgpt\n  \
@@ -338,6 +342,32 @@ pub enum ModelsCommand {
     List,
     /// Remove an installed model.
     Rm { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum McpCommand {
+    /// The configured servers: started, their state, and how many tools, prompts and
+    /// resources each offers (or why it is unavailable).
+    List,
+    /// The tools of every server (or of one), under the names the model sees.
+    Tools {
+        /// Only this server's.
+        server: Option<String>,
+    },
+    /// Call a tool yourself and print its result.
+    Call {
+        server: String,
+        tool: String,
+        /// The arguments, as a JSON object.
+        #[arg(default_value = "{}")]
+        arguments: String,
+    },
+    /// Print a resource of a server.
+    Read { server: String, uri: String },
+    /// Be an MCP server on stdin and stdout: memory search, get and save, the skills,
+    /// and memory files as resources (the file and shell tools too with
+    /// mcp.serve_tools = true). For Claude Desktop, Claude Code, Cursor, goose…
+    Serve,
 }
 
 #[derive(Debug, Subcommand)]

@@ -29,6 +29,8 @@
 //!   requests may reach.
 //! - [`sandbox`]: the kernel sandbox (Landlock, seccomp, namespaces) every shell command
 //!   runs in, and the one function that runs them.
+//! - [`mcp`]: the Model Context Protocol both ways: configured servers' tools for the
+//!   model, scripts and the person, and LocalGPT's memory and skills served to others.
 //! - [`cancel`]: the cancel signal every long operation watches, and the Ctrl-C runtime.
 //!
 //! Foundations:
@@ -66,6 +68,7 @@ pub mod heartbeat;
 pub mod home;
 pub mod logging;
 pub mod markdown;
+pub mod mcp;
 pub mod memory;
 pub mod models;
 pub mod policy;

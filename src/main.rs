@@ -40,6 +40,8 @@ fn main() -> ExitCode {
     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         localgpt::commands::run(cli, &env)
     }));
+    // MCP servers started over stdio do not outlive the command that started them.
+    localgpt::mcp::shutdown();
     let outcome = ran.unwrap_or_else(|panic| {
         Err(anyhow::anyhow!(
             "internal error (a bug in LocalGPT; the log has details): {}",

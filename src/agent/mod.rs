@@ -88,6 +88,8 @@ pub struct Agent {
     /// The provider's own count of the last prompt plus its answer, and how many
     /// messages that covered: better than any estimate.
     reported: Option<(u64, usize)>,
+    /// Whether the MCP servers' tools were added (on the first turn, which starts them).
+    mcp_attached: bool,
 }
 
 impl Agent {
@@ -131,6 +133,7 @@ impl Agent {
             titled: false,
             flushed_upto: 0,
             reported: None,
+            mcp_attached: false,
             provider,
             route,
             model: model.to_string(),
@@ -148,6 +151,34 @@ impl Agent {
     pub fn without_tools(mut self) -> Agent {
         self.registry = Registry::empty();
         self
+    }
+
+    /// Adds the configured MCP servers' tools, starting the servers (once per process) if
+    /// this is the first turn that needs them. A server that cannot start is reported
+    /// and left out; the turn goes on with the others.
+    async fn attach_mcp_tools(&mut self, observer: &mut dyn Observer) {
+        self.mcp_attached = true;
+        // No tools for this model (or this caller): none of the servers' either.
+        if self.registry.is_empty() {
+            return;
+        }
+        let hub = crate::mcp::Hub::global(&self.context.config);
+        if !hub.has_servers() {
+            return;
+        }
+        let mut running = Vec::new();
+        for (server, opened) in hub.connect_all().await {
+            match opened {
+                Ok(connection) => running.push((server, connection)),
+                Err(reason) => observer.notice(&reason),
+            }
+        }
+        for offered in crate::mcp::client::offered(&running) {
+            self.registry.add(std::sync::Arc::new(tools::McpTool::new(
+                hub.clone(),
+                offered,
+            )));
+        }
     }
 
     pub fn with_system(mut self, system: Option<String>) -> Agent {

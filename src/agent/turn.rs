@@ -27,6 +27,12 @@ impl Agent {
         cancel: &Cancel,
     ) -> Result<TurnReport, TurnError> {
         session.push(Message::user(user));
+        if !self.mcp_attached {
+            tokio::select! {
+                () = self.attach_mcp_tools(observer) => {}
+                () = cancel.cancelled() => return Ok(interrupted(session, "", TurnReport::default())),
+            }
+        }
         let specs = self.registry.specs();
         let system = self.system_prompt(&specs);
         let mut report = TurnReport::default();

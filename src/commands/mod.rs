@@ -7,6 +7,7 @@ mod ask;
 mod config;
 mod daemon;
 mod heartbeat;
+mod mcp;
 mod memory;
 mod models;
 mod run;
@@ -20,8 +21,8 @@ use std::io::{IsTerminal, Write};
 use anyhow::Result;
 
 use crate::cli::{
-    Cli, Command, ConfigCommand, DaemonCommand, HeartbeatCommand, MemoryCommand, ModelsCommand,
-    SandboxCommand, SessionsCommand, SkillsCommand,
+    Cli, Command, ConfigCommand, DaemonCommand, HeartbeatCommand, McpCommand, MemoryCommand,
+    ModelsCommand, SandboxCommand, SessionsCommand, SkillsCommand,
 };
 use crate::config::{Overrides, Settings};
 use crate::env::EnvSource;
@@ -146,6 +147,7 @@ fn dispatch(command: Option<Command>, ctx: &mut Context<'_>) -> Result<u8> {
         Some(Command::Serve(args)) => serve::run(args, ctx),
         Some(Command::Models(command)) => models::run(command, ctx),
         Some(Command::Sandbox(command)) => sandbox::run(command, ctx),
+        Some(Command::Mcp(command)) => mcp::run(command, ctx),
         // Answered before the home folder is touched; see `run`.
         Some(Command::Completions { .. }) => Ok(EXIT_OK),
     }
@@ -212,6 +214,13 @@ fn command_name(command: Option<&Command>) -> &'static str {
         Some(Command::Sandbox(command)) => match command {
             SandboxCommand::Check => "sandbox check",
             SandboxCommand::Probe(_) => "sandbox probe",
+        },
+        Some(Command::Mcp(command)) => match command {
+            McpCommand::List => "mcp list",
+            McpCommand::Tools { .. } => "mcp tools",
+            McpCommand::Call { .. } => "mcp call",
+            McpCommand::Read { .. } => "mcp read",
+            McpCommand::Serve => "mcp serve",
         },
         Some(Command::Completions { .. }) => "completions",
         Some(Command::Config(config)) => match config {

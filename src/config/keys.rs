@@ -7,14 +7,21 @@
 use std::sync::OnceLock;
 
 use super::error::ConfigError;
-use super::schema::{Config, ProviderConfig, ProviderKind};
+use super::schema::{Config, McpServerConfig, ProviderConfig, ProviderKind};
 use super::secret::{BaseUrl, Secret};
 
 /// Stands for any name in a table whose keys are chosen by the user (`providers.NAME`).
 const ANY_NAME: &str = "*";
 
-/// Tables whose keys are names chosen by the user rather than fixed settings.
-const NAMED_TABLES: &[&str] = &["providers", "models"];
+/// Tables whose keys are names chosen by the user rather than fixed settings, as the
+/// parts before the name ([`ANY_NAME`] where an earlier name stands).
+const NAMED_TABLES: &[&[&str]] = &[
+    &["providers"],
+    &["models"],
+    &["mcp", "servers"],
+    &["mcp", "servers", ANY_NAME, "env"],
+    &["mcp", "servers", ANY_NAME, "headers"],
+];
 
 /// Splits a dotted key as TOML does, so `models."gpt-4.1".context_window` has three parts.
 pub fn parse_key(key: &str) -> Result<Vec<String>, ConfigError> {
@@ -62,6 +69,24 @@ fn schema_keys() -> &'static [Vec<String>] {
                 context_window: Some(1),
             },
         );
+        let any = || {
+            [(ANY_NAME.to_string(), String::new())]
+                .into_iter()
+                .collect()
+        };
+        sample.mcp.servers.insert(
+            ANY_NAME.to_string(),
+            McpServerConfig {
+                command: Some(String::new()),
+                cwd: Some(String::new()),
+                url: Some(BaseUrl::default()),
+                env: any(),
+                headers: [(ANY_NAME.to_string(), Secret::new(""))]
+                    .into_iter()
+                    .collect(),
+                ..McpServerConfig::default()
+            },
+        );
         let mut keys = Vec::new();
         // Serialising our own plain structs into a TOML table cannot fail.
         if let Ok(toml::Value::Table(table)) = toml::Value::try_from(&sample) {
@@ -85,8 +110,12 @@ fn collect(table: &toml::Table, prefix: &mut Vec<String>, keys: &mut Vec<Vec<Str
 /// Replaces user-chosen names with [`ANY_NAME`] so a key can be compared with the schema.
 fn normalise(parts: &[String]) -> Vec<String> {
     let mut normal = parts.to_vec();
-    if normal.len() >= 2 && NAMED_TABLES.contains(&normal[0].as_str()) {
-        normal[1] = ANY_NAME.to_string();
+    // Shorter prefixes first, so that a name they stand before is already replaced when a
+    // longer prefix that spans it is compared.
+    for table in NAMED_TABLES {
+        if normal.len() > table.len() && normal[..table.len()].iter().eq(table.iter()) {
+            normal[table.len()] = ANY_NAME.to_string();
+        }
     }
     normal
 }
@@ -155,6 +184,10 @@ mod tests {
         assert!(is_known(&parts("server.port")));
         assert!(is_known(&parts("server")));
         assert!(is_known(&parts("providers.openrouter.base_url")));
+        assert!(is_known(&parts("mcp.servers.git.command")));
+        assert!(is_known(&parts("mcp.servers.git.env.GIT_AUTHOR_NAME")));
+        assert!(is_known(&parts("mcp.servers.docs.headers.Authorization")));
+        assert!(!is_known(&parts("mcp.servers.git.nonsense")));
         assert!(!is_known(&parts("server.prot")));
         assert!(!is_known(&parts("providers.x.nonsense")));
     }

@@ -10,7 +10,7 @@ mod error;
 mod keys;
 mod parse;
 pub mod schema;
-mod secret;
+pub mod secret;
 mod settings;
 mod spans;
 mod validate;
@@ -21,7 +21,8 @@ pub use error::{ConfigError, Location, Origin, Problem};
 pub use keys::parse_key;
 pub use parse::{Parsed, UnknownKey, parse_config};
 pub use schema::{
-    ApprovalMode, Config, ProviderConfig, ProviderKind, SandboxMode, ScriptConfig, ToolsConfig,
+    ApprovalMode, Config, McpConfig, McpServerConfig, McpTransport, McpTrust, ProviderConfig,
+    ProviderKind, SandboxMode, ScriptConfig, ToolsConfig,
 };
 pub use secret::{BaseUrl, Secret, without_password};
 pub use settings::{MODEL_ENV, Overrides, Settings, Source};

@@ -130,6 +130,57 @@ impl<'de> Deserialize<'de> for BaseUrl {
     }
 }
 
+/// Name parts that mark a credential anywhere in a name.
+const CONTAINS: [&str; 10] = [
+    "API_KEY",
+    "APIKEY",
+    "TOKEN",
+    "SECRET",
+    "PASSWORD",
+    "PASSWD",
+    "PASSPHRASE",
+    "CREDENTIAL",
+    "PRIVATE_KEY",
+    "AUTH_KEY",
+];
+
+/// Name endings that do.
+const ENDS: [&str; 4] = ["_KEY", "_PAT", "_AUTH", "_PWD"];
+
+/// Name beginnings that do: cloud providers' whole families.
+const STARTS: [&str; 3] = ["AWS_", "AZURE_", "ARM_CLIENT"];
+
+/// Whether a variable named `name` looks like a credential.
+pub fn is_secret_var(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    CONTAINS.iter().any(|part| upper.contains(part))
+        || ENDS.iter().any(|end| upper.ends_with(end))
+        || STARTS.iter().any(|start| upper.starts_with(start))
+}
+
+/// Whether `value` is a URL carrying a password (`postgres://me:hunter2@db/app`).
+pub fn has_url_password(value: &str) -> bool {
+    reqwest::Url::parse(value).is_ok_and(|url| url.password().is_some())
+}
+
+/// Serialises an environment table with the values of credential-like names masked, for
+/// `config show` (`GITHUB_TOKEN = "****abcd"`, `GIT_AUTHOR_NAME = "me"`).
+pub fn serialize_env<S: Serializer>(
+    env: &std::collections::BTreeMap<String, String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = serializer.serialize_map(Some(env.len()))?;
+    for (name, value) in env {
+        if is_secret_var(name) || has_url_password(value) {
+            map.serialize_entry(name, &Secret::new(value.clone()).masked())?;
+        } else {
+            map.serialize_entry(name, value)?;
+        }
+    }
+    map.end()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -68,6 +68,7 @@ impl Config {
                 }
             }
         }
+        self.validate_mcp()?;
         for (key, patterns) in [
             ("memory.paths", &self.memory.paths),
             ("memory.extra_paths", &self.memory.extra_paths),
@@ -216,6 +217,81 @@ fn check_log_filter(filter: &str) -> Result<(), String> {
         .parse(filter)
         .map(|_| ())
         .map_err(|err| explain(format!("`{filter}` is not a log filter ({err})")))
+}
+
+impl Config {
+    fn validate_mcp(&self) -> Result<(), Invalid> {
+        let invalid = |key: String, message: String| Err(Invalid { key, message });
+        for (name, server) in &self.mcp.servers {
+            let key = |setting: &str| format!("mcp.servers.{name}.{setting}");
+            if !is_valid_mcp_name(name) {
+                return invalid(
+                    format!("mcp.servers.{name}"),
+                    "a server name may use only letters, digits, `-` and `_`, up to 32 \
+                     (it prefixes the names of its tools, as in `name__tool`)"
+                        .to_string(),
+                );
+            }
+            match (&server.command, &server.url) {
+                (Some(_), Some(_)) => {
+                    return invalid(
+                        format!("mcp.servers.{name}"),
+                        "give either `command` (a program spoken to over stdio) or `url`, \
+                         not both"
+                            .to_string(),
+                    );
+                }
+                (None, None) => {
+                    return invalid(
+                        format!("mcp.servers.{name}"),
+                        "needs `command = \"…\"` (a program spoken to over stdio) or \
+                         `url = \"http://…\"`"
+                            .to_string(),
+                    );
+                }
+                (Some(command), None) if command.trim().is_empty() => {
+                    return invalid(key("command"), "is empty".to_string());
+                }
+                (None, Some(url)) => {
+                    if let Err(message) = check_base_url(url.expose(), false) {
+                        return invalid(key("url"), message);
+                    }
+                }
+                _ => {}
+            }
+            if server.command.is_some() && server.transport != McpTransport::Auto {
+                return invalid(
+                    key("transport"),
+                    "is for servers given by `url`; a `command` is spoken to over stdio"
+                        .to_string(),
+                );
+            }
+            if server.timeout_secs == 0 {
+                return invalid(key("timeout_secs"), "must be at least 1".to_string());
+            }
+            for (setting, patterns) in [
+                ("tools", &server.tools),
+                ("exclude_tools", &server.exclude_tools),
+            ] {
+                for pattern in patterns {
+                    if let Err(err) = globset::Glob::new(pattern) {
+                        return invalid(
+                            key(setting),
+                            format!("`{pattern}` is not a valid name pattern: {}", err.kind()),
+                        );
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn is_valid_mcp_name(name: &str) -> bool {
+    (1..=32).contains(&name.chars().count())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 fn check_glob(pattern: &str) -> Result<(), String> {

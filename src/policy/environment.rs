@@ -4,38 +4,7 @@
 //! `DATABASE_URL` often is). `tools.env_allow` names variables that pass anyway; by
 //! default the harmless AWS settings that match the pattern.
 
-/// Name parts that mark a credential anywhere in a name.
-const CONTAINS: [&str; 10] = [
-    "API_KEY",
-    "APIKEY",
-    "TOKEN",
-    "SECRET",
-    "PASSWORD",
-    "PASSWD",
-    "PASSPHRASE",
-    "CREDENTIAL",
-    "PRIVATE_KEY",
-    "AUTH_KEY",
-];
-
-/// Name endings that do.
-const ENDS: [&str; 4] = ["_KEY", "_PAT", "_AUTH", "_PWD"];
-
-/// Name beginnings that do: cloud providers' whole families.
-const STARTS: [&str; 3] = ["AWS_", "AZURE_", "ARM_CLIENT"];
-
-/// Whether a variable named `name` looks like a credential.
-pub fn is_secret_var(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    CONTAINS.iter().any(|part| upper.contains(part))
-        || ENDS.iter().any(|end| upper.ends_with(end))
-        || STARTS.iter().any(|start| upper.starts_with(start))
-}
-
-/// Whether `value` is a URL carrying a password (`postgres://me:hunter2@db/app`).
-pub fn has_url_password(value: &str) -> bool {
-    reqwest::Url::parse(value).is_ok_and(|url| url.password().is_some())
-}
+pub use crate::config::secret::{has_url_password, is_secret_var};
 
 /// The variables of this process a command must not see, given `allowed` names.
 pub fn withheld<'a>(

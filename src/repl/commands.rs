@@ -2,6 +2,7 @@
 //! runs it. `/help`, completion and hints all read this table.
 
 use std::io::{self, Write};
+use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 
@@ -104,6 +105,13 @@ pub const COMMANDS: &[ReplCommand] = &[
         args: "",
         help: "the tools the model can use",
         run: Repl::cmd_tools,
+    },
+    ReplCommand {
+        name: "mcp",
+        aliases: &[],
+        args: "[tools [SERVER] | read SERVER URI]",
+        help: "MCP servers; their tools; attach a resource to your next message",
+        run: Repl::cmd_mcp,
     },
     ReplCommand {
         name: "status",
@@ -300,7 +308,80 @@ impl Repl {
         for spec in crate::agent::tools::Registry::builtin().specs() {
             self.say(&format!("{:<14} {}", spec.name, spec.description));
         }
+        if !self.settings.config.mcp.servers.is_empty() {
+            self.say("and the MCP servers' tools: /mcp tools");
+        }
         self.say(&format!("approval: {:?}", self.settings.config.tools.approval).to_lowercase());
+        Ok(Flow::Continue)
+    }
+
+    fn cmd_mcp(&mut self, args: &str) -> Result<Flow> {
+        let hub = crate::mcp::Hub::global(&self.settings.config);
+        let words: Vec<&str> = args.split_whitespace().collect();
+        match words.as_slice() {
+            [] => {
+                if hub.servers().is_empty() {
+                    self.say("no MCP servers are configured ([mcp.servers.NAME] in config.toml)");
+                }
+                let opened = self.runtime.block_on(hub.connect_all());
+                for server in hub.servers() {
+                    let state = match opened.iter().find(|(s, _)| Arc::ptr_eq(s, server)) {
+                        None => self.style.dim("disabled"),
+                        Some((_, Ok(connection))) => format!(
+                            "{} tools, {} prompts, {} resources",
+                            connection.tools.len(),
+                            connection.prompts.len(),
+                            connection.resources.len()
+                        ),
+                        Some((_, Err(reason))) => self.style.error(reason),
+                    };
+                    self.say(&format!("{}  {state}", self.style.bold(&server.name)));
+                }
+            }
+            ["tools", rest @ ..] => {
+                let only = rest.first().copied();
+                let opened = self.runtime.block_on(hub.connect_all());
+                let mut running = Vec::new();
+                for (server, opened) in opened {
+                    match opened {
+                        Ok(connection) => running.push((server, connection)),
+                        Err(reason) => self.say_error(&reason),
+                    }
+                }
+                for tool in crate::mcp::client::offered(&running) {
+                    if only.is_some_and(|name| name != tool.server.name) {
+                        continue;
+                    }
+                    let description = tool.entry().tool.description.clone().unwrap_or_default();
+                    let first = description.lines().next().unwrap_or_default().to_string();
+                    self.say(&format!(
+                        "{}  {}",
+                        self.style.bold(&tool.name),
+                        crate::truncate::ellipsize(first.trim(), 90)
+                    ));
+                }
+            }
+            ["read", server, uri] => {
+                let result = self
+                    .runtime
+                    .block_on(hub.read(server, uri))
+                    .map_err(|err| anyhow::anyhow!(err))?;
+                let text: Vec<String> = result
+                    .contents
+                    .iter()
+                    .map(crate::mcp::client::render::resource)
+                    .collect();
+                let text = text.join("\n");
+                self.say(&format!(
+                    "attached {uri} from {server} ({} characters); it goes with your next message",
+                    text.chars().count()
+                ));
+                self.attached.push(format!(
+                    "Here is {uri} from the MCP server `{server}`, which I attached:\n\n{text}"
+                ));
+            }
+            _ => anyhow::bail!("/mcp, /mcp tools [SERVER] or /mcp read SERVER URI"),
+        }
         Ok(Flow::Continue)
     }
 

@@ -59,6 +59,8 @@ pub struct Repl {
     /// The embedding model, loaded by the first `/memory` search that can use it.
     embedder: crate::memory::embed::LazyEmbedder,
     vocabulary: Arc<Mutex<Vocabulary>>,
+    /// What `/mcp read` attached, sent with the next chat message.
+    attached: Vec<String>,
 }
 
 impl Repl {
@@ -88,6 +90,7 @@ impl Repl {
             memory: None,
             embedder: Default::default(),
             vocabulary: Arc::new(Mutex::new(Vocabulary::default())),
+            attached: Vec::new(),
         })
     }
 
@@ -326,9 +329,16 @@ impl Repl {
         ) {
             crate::agent::Observer::notice(&mut observer, notice);
         }
+        let message = if self.attached.is_empty() {
+            message.to_string()
+        } else {
+            let mut parts = std::mem::take(&mut self.attached);
+            parts.push(message.to_string());
+            parts.join("\n\n---\n\n")
+        };
         let outcome =
             self.runtime
-                .block_on(agent.turn(session, message, &mut observer, &self.cancel));
+                .block_on(agent.turn(session, &message, &mut observer, &self.cancel));
         match outcome {
             Ok(report) => {
                 self.usage.input_tokens += report.usage.input_tokens;

@@ -52,6 +52,35 @@ pub struct State {
     pub embedder: crate::memory::embed::LazyEmbedder,
     pub max_body: usize,
     pub timeout: Duration,
+    /// `/mcp`: LocalGPT's MCP server over streamable HTTP, made on first use.
+    mcp: std::sync::OnceLock<McpService>,
+}
+
+type McpService = rmcp::transport::StreamableHttpService<
+    crate::mcp::serve::Served,
+    rmcp::transport::streamable_http_server::session::local::LocalSessionManager,
+>;
+
+impl State {
+    /// The MCP service. The token, Host and Origin were checked by the route table, as for
+    /// every route, so the service's own Host list is not needed.
+    pub fn mcp(&self) -> &McpService {
+        self.mcp.get_or_init(|| {
+            let served = crate::mcp::serve::Served::new(
+                &self.home,
+                &self.env.config,
+                self.env.runtime.clone(),
+            );
+            let config = rmcp::transport::StreamableHttpServerConfig::default()
+                .disable_allowed_hosts()
+                .with_max_request_body_bytes(self.max_body);
+            rmcp::transport::StreamableHttpService::new(
+                move || Ok(served.clone()),
+                Arc::new(Default::default()),
+                config,
+            )
+        })
+    }
 }
 
 /// Where to listen; `port: Some(0)` picks a free port (printed at start).
@@ -103,6 +132,7 @@ pub async fn bind(
         embedder: Default::default(),
         max_body: usize::try_from(config.max_body_kb.saturating_mul(1024)).unwrap_or(usize::MAX),
         timeout: Duration::from_secs(config.request_timeout_secs),
+        mcp: std::sync::OnceLock::new(),
     };
     Ok((listener, Arc::new(state)))
 }

@@ -26,7 +26,7 @@ const fn route(method: Method, path: &'static str) -> Route {
     }
 }
 
-pub static ROUTES: [Route; 19] = [
+pub static ROUTES: [Route; 22] = [
     Route {
         method: Method::GET,
         path: "/health",
@@ -50,6 +50,9 @@ pub static ROUTES: [Route; 19] = [
     route(Method::POST, "/v1/chat/completions"),
     route(Method::GET, "/v1/models"),
     route(Method::GET, "/api/openapi.json"),
+    route(Method::POST, "/mcp"),
+    route(Method::GET, "/mcp"),
+    route(Method::DELETE, "/mcp"),
 ];
 
 /// The path's parameters when it matches `pattern`.
@@ -171,6 +174,15 @@ async fn route_request(
         (Method::POST, "/v1/chat/completions") => openai::completions(state.clone(), request).await,
         (Method::GET, "/v1/models") => openai::models(state),
         (Method::GET, "/api/openapi.json") => api::openapi(),
+        (_, "/mcp") => {
+            let ending = request.method() == Method::DELETE;
+            let mut response = state.mcp().handle(request).await;
+            // A session ended is answered 200, which every client takes; some log a 202.
+            if ending && response.status() == StatusCode::ACCEPTED {
+                *response.status_mut() = StatusCode::OK;
+            }
+            Ok(response)
+        }
         _ => Err(ApiError::internal(format!(
             "route {} has no handler",
             route.path

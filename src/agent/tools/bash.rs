@@ -15,11 +15,11 @@ pub struct Bash;
 
 #[async_trait]
 impl Tool for Bash {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "bash"
     }
 
-    fn description(&self) -> &'static str {
+    fn description(&self) -> &str {
         "Run a shell command (sh -c) in the current folder and return its output and exit \
          status. Use for listing, building, testing, git and other command-line work."
     }

@@ -36,11 +36,11 @@ pub struct ListDir;
 
 #[async_trait]
 impl Tool for ReadFile {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "read_file"
     }
 
-    fn description(&self) -> &'static str {
+    fn description(&self) -> &str {
         "Read a text file. `offset` is the first line to read (1-based), `limit` how many \
          lines (default 2000)."
     }
@@ -92,11 +92,11 @@ impl Tool for ReadFile {
 
 #[async_trait]
 impl Tool for WriteFile {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "write_file"
     }
 
-    fn description(&self) -> &'static str {
+    fn description(&self) -> &str {
         "Create or replace a file with the given content (written atomically; missing \
          folders are created)."
     }
@@ -131,11 +131,11 @@ impl Tool for WriteFile {
 
 #[async_trait]
 impl Tool for EditFile {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "edit_file"
     }
 
-    fn description(&self) -> &'static str {
+    fn description(&self) -> &str {
         "Replace one exact occurrence of `old_string` in a file with `new_string`. Fails if \
          the text is absent or appears more than once; include more context to make it unique."
     }
@@ -181,11 +181,11 @@ impl Tool for EditFile {
 
 #[async_trait]
 impl Tool for ListDir {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "list_dir"
     }
 
-    fn description(&self) -> &'static str {
+    fn description(&self) -> &str {
         "List a folder: names (folders end in /) and sizes."
     }
 

@@ -21,11 +21,11 @@ fn with_memory<T>(
 
 #[async_trait]
 impl Tool for MemorySearch {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "memory_search"
     }
 
-    fn description(&self) -> &'static str {
+    fn description(&self) -> &str {
         "Search the user's memory (MEMORY.md, daily logs, notes) by keywords and, when the \
          embedding model is installed, by meaning. \"Quoted phrases\" and prefix* work. \
          Returns file:lines, heading and a snippet per match."
@@ -73,11 +73,11 @@ impl Tool for MemorySearch {
 
 #[async_trait]
 impl Tool for MemoryGet {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "memory_get"
     }
 
-    fn description(&self) -> &'static str {
+    fn description(&self) -> &str {
         "Read a memory file (a path from memory_search, e.g. MEMORY.md or \
          memory/2026-11-24.md), optionally from line `from` for `lines` lines."
     }
@@ -111,11 +111,11 @@ impl Tool for MemoryGet {
 
 #[async_trait]
 impl Tool for MemorySave {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "memory_save"
     }
 
-    fn description(&self) -> &'static str {
+    fn description(&self) -> &str {
         "Save something worth remembering. target \"daily\" (default) appends a timestamped \
          entry to today's log; \"memory\" files it in MEMORY.md under `heading` (default \
          \"Notes\") for facts and preferences that should last."

@@ -7,6 +7,7 @@
 
 mod bash;
 mod files;
+mod mcp;
 mod memory;
 mod schema;
 mod skill;
@@ -22,6 +23,7 @@ use crate::home::Home;
 use crate::memory::Memory;
 pub use crate::policy::Policy;
 use crate::provider::ToolSpec;
+pub use mcp::McpTool;
 pub use web::{fetch_text, request_error, web_url};
 
 /// What every tool may use.
@@ -94,9 +96,14 @@ pub enum Sensitivity {
 
 #[async_trait]
 pub trait Tool: Send + Sync {
-    fn name(&self) -> &'static str;
-    fn description(&self) -> &'static str;
+    fn name(&self) -> &str;
+    fn description(&self) -> &str;
     fn parameters(&self) -> Value;
+    /// Checks the arguments before the call; `Err` says what is wrong, for the model to
+    /// correct. By default against [`Tool::parameters`].
+    fn check_arguments(&self, args: &Value) -> Result<(), String> {
+        schema::validate(&self.parameters(), args)
+    }
     /// What running this call would mean under the policy; decided before anyone is
     /// asked, so a question is only put for a call that could then run.
     fn assess(&self, _args: &Value, _ctx: &ToolContext) -> Sensitivity {
@@ -152,8 +159,18 @@ impl Registry {
     /// Checks the arguments against the tool's schema; `Err` says what is wrong, for the
     /// model to correct.
     pub fn validate(&self, tool: &dyn Tool, args: &Value) -> Result<(), String> {
-        schema::validate(&tool.parameters(), args)
+        tool.check_arguments(args)
             .map_err(|problem| format!("invalid arguments for {}: {problem}", tool.name()))
+    }
+
+    /// Adds a tool (an MCP server's).
+    pub fn add(&mut self, tool: Arc<dyn Tool>) {
+        self.tools.push(tool);
+    }
+
+    /// Whether a tool of this name is offered.
+    pub fn has(&self, name: &str) -> bool {
+        self.tools.iter().any(|tool| tool.name() == name)
     }
 
     pub fn is_empty(&self) -> bool {

@@ -34,11 +34,11 @@ fn invocation(args: &Value, ctx: &ToolContext) -> Result<Invocation, String> {
 
 #[async_trait]
 impl Tool for RunSkill {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "run_skill"
     }
 
-    fn description(&self) -> &'static str {
+    fn description(&self) -> &str {
         "Runs one of the skills listed under Skills. A program skill runs and returns its \
          output; an instruction skill returns its instructions, which you then follow."
     }

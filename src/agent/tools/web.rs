@@ -22,11 +22,11 @@ pub struct WebFetch;
 
 #[async_trait]
 impl Tool for WebFetch {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "web_fetch"
     }
 
-    fn description(&self) -> &'static str {
+    fn description(&self) -> &str {
         "Fetch a web page (http or https) and return its text; HTML is converted to \
          readable text with links."
     }

@@ -9,6 +9,7 @@ mod fs;
 mod http;
 mod io;
 mod llm;
+mod mcp;
 mod memory;
 mod shell;
 mod skills;
@@ -24,13 +25,14 @@ type Register = fn(&mut Binder);
 pub fn build() -> (Module, Vec<FnDoc>) {
     let mut module = Module::new();
     let mut docs = Vec::new();
-    let families: [(&'static str, Register); 8] = [
+    let families: [(&'static str, Register); 9] = [
         ("llm", llm::register),
         ("memory", memory::register),
         ("shell", shell::register),
         ("fs", fs::register),
         ("http", http::register),
         ("skills", skills::register),
+        ("mcp", mcp::register),
         ("io", io::register),
         ("data", data::register),
     ];
