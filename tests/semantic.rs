@@ -97,15 +97,7 @@ fn with_the_model_memory_search_finds_by_meaning() {
         .args(["ask", "--model", "gpt-4o", "how do I reach my landlord?"])
         .assert()
         .success();
-    let requests = fake.received();
-    let result = requests[1].body["messages"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()["content"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let result = fake.last_message_of(1);
     assert!(result.starts_with("memory/apartment.md"), "{result}");
     // So does `/memory` at the prompt.
     let out = t

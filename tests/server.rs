@@ -109,7 +109,7 @@ pub fn request(
     raw(server.port, method, path, body, &headers)
 }
 
-fn raw(port: u16, method: &str, path: &str, body: Option<&str>, headers: &[&str]) -> Response {
+pub fn raw(port: u16, method: &str, path: &str, body: Option<&str>, headers: &[&str]) -> Response {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))

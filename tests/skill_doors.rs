@@ -26,14 +26,7 @@ fn last_user_message(fake: &FakeProvider, index: usize) -> String {
 
 /// The result the model got for its tool call in request `index`.
 fn tool_result(fake: &FakeProvider, index: usize) -> String {
-    fake.received()[index].body["messages"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()["content"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    fake.last_message_of(index)
 }
 
 #[test]

@@ -14,6 +14,7 @@ mod heartbeat;
 mod home;
 mod interrupt;
 mod local_model;
+mod mcp;
 mod memory;
 mod memory_cli;
 mod repl;

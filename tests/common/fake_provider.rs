@@ -154,6 +154,16 @@ impl FakeProvider {
         self.state.lock().expect("state").received.clone()
     }
 
+    /// The text of the last message of request `index` (OpenAI format): what the model
+    /// got back from a tool, or what the person sent.
+    pub fn last_message_of(&self, index: usize) -> String {
+        let received = self.received();
+        let request = received.get(index).expect("a request");
+        let messages = request.body["messages"].as_array().expect("messages");
+        let last = messages.last().expect("a message");
+        last["content"].as_str().expect("text content").to_string()
+    }
+
     /// The tool result the model got back in the latest request (OpenAI format).
     pub fn last_tool_result(&self) -> String {
         let received = self.received();

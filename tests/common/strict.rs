@@ -161,10 +161,25 @@ fn check_openai_tools(body: &Value) -> Result<(), Refusal> {
                 Some(format!("tools[{index}].function.name")),
             ));
         }
-        if tool["type"] != "function" || !tool["function"]["parameters"].is_object() {
+        let parameters = &tool["function"]["parameters"];
+        if tool["type"] != "function"
+            || !parameters.is_object()
+            || parameters.get("type").is_some_and(|kind| kind != "object")
+        {
             return Err(openai(
                 format!(
                     "Invalid schema for function '{name}': schema must be a JSON Schema of 'type: \"object\"'."
+                ),
+                Some(format!("tools[{index}].function.parameters")),
+            ));
+        }
+        if let Some(keyword) = ["oneOf", "anyOf", "allOf", "enum", "not"]
+            .into_iter()
+            .find(|keyword| parameters.get(keyword).is_some())
+        {
+            return Err(openai(
+                format!(
+                    "Invalid schema for function '{name}': schema must have type 'object' and not have '{keyword}' at the top level."
                 ),
                 Some(format!("tools[{index}].function.parameters")),
             ));

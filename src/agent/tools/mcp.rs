@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::{Sensitivity, Tool, ToolContext, limit_output};
 use crate::mcp::Hub;
-use crate::mcp::client::{Offered, render, schema};
+use crate::mcp::client::{Offered, refusal, render, schema};
 
 pub struct McpTool {
     hub: Arc<Hub>,
@@ -55,19 +55,15 @@ impl Tool for McpTool {
         if !self.offered.needs_approval() {
             return Sensitivity::Safe;
         }
-        let what = format!(
-            "Run MCP tool {}: {} {}",
-            self.offered.server.name,
-            self.offered.entry().tool.name,
-            crate::truncate::ellipsize(&args.to_string(), 200)
-        );
-        match ctx.policy.refuse_command(&what) {
-            Some(refusal) => Sensitivity::Refused(format!(
-                "{refusal}; or set trust = \"all\" for the server under [mcp.servers.{}]",
-                self.offered.server.name
-            )),
-            None => Sensitivity::NeedsApproval(what),
+        let tool = &self.offered.entry().tool.name;
+        if let Some(refusal) = refusal(&self.offered.server, tool, &ctx.policy) {
+            return Sensitivity::Refused(refusal);
         }
+        Sensitivity::NeedsApproval(format!(
+            "Run MCP tool {}: {tool} {}",
+            self.offered.server.name,
+            crate::truncate::ellipsize(&args.to_string(), 200)
+        ))
     }
 
     async fn run(&self, args: &Value, ctx: &ToolContext) -> Result<String, String> {

@@ -354,6 +354,24 @@ pub fn needs_approval(server: &Server, tool: &ToolEntry) -> bool {
     }
 }
 
+/// Why a call that needs a yes may not run under `policy` ("deny", or nobody to ask:
+/// the daemon, the API), if it may not.
+pub fn refusal(server: &Server, tool: &str, policy: &crate::policy::Policy) -> Option<String> {
+    if policy.approval == crate::config::ApprovalMode::Deny {
+        return Some(format!(
+            "not allowed: the MCP tool {}: {tool} (tools.approval is \"deny\")",
+            server.name
+        ));
+    }
+    (!policy.commands_allowed).then(|| {
+        format!(
+            "not run: the MCP tool {}: {tool} needs a yes and nobody can give one here; set \
+             trust = \"all\" (or \"read-only\") under [mcp.servers.{}] to let it run",
+            server.name, server.name
+        )
+    })
+}
+
 /// The tools of the running servers under the names the model sees, in server order
 /// (the same order gives the same names every time).
 pub fn offered(connections: &[(Arc<Server>, Arc<Connection>)]) -> Vec<Offered> {

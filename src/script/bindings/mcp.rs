@@ -6,7 +6,7 @@
 use rhai::{Array, Dynamic, Map, NativeCallContext};
 
 use crate::mcp::Hub;
-use crate::mcp::client::{needs_approval, render};
+use crate::mcp::client::{needs_approval, refusal, render};
 use crate::script::catalog::Binder;
 use crate::script::context::{RhaiResult, RunContext, from_dynamic, run_context, to_dynamic};
 
@@ -82,14 +82,10 @@ fn call(run: &RunContext, server: &str, tool: &str, args: &Dynamic) -> RhaiResul
         )
         .into());
     };
-    if needs_approval(&found, entry) {
-        let what = format!("Run MCP tool {server}: {tool}");
-        if let Some(refusal) = run.policy.refuse_command(&what) {
-            return Err(format!(
-                "{refusal}; or set trust = \"all\" for the server under [mcp.servers.{server}]"
-            )
-            .into());
-        }
+    if needs_approval(&found, entry)
+        && let Some(refusal) = refusal(&found, tool, &run.policy)
+    {
+        return Err(refusal.into());
     }
     let result = run.block_on(hub.call(server, tool, arguments))??;
     let (text, is_error) = render::tool_result(&result);
