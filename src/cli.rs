@@ -116,6 +116,14 @@ pub enum Command {
     /// Serve the HTTP API in the foreground (native routes and OpenAI-compatible /v1).
     Serve(ServeArgs),
 
+    /// Open the web page, logged in: chat, sessions, memory, skills, the daemon, settings.
+    #[command(
+        long_about = "Open LocalGPT's web page in the browser, logged in with a one-time \
+        code. It is served by `localgpt serve` or the daemon (server.enabled = true) when one \
+        runs; otherwise this command serves it in the foreground until Ctrl-C."
+    )]
+    Ui(UiArgs),
+
     /// Local models: the embedding model for semantic memory search.
     #[command(subcommand)]
     Models(ModelsCommand),
@@ -414,6 +422,13 @@ pub enum DaemonCommand {
         #[arg(long, hide = true)]
         detach: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct UiArgs {
+    /// Print the address to open instead of opening the browser.
+    #[arg(long)]
+    pub no_open: bool,
 }
 
 #[derive(Debug, Args)]

@@ -181,6 +181,18 @@ impl Agent {
         }
     }
 
+    /// The tools the person said "always" to: kept by a caller whose agent lives for one
+    /// turn only (the web page's), and given back to the next with
+    /// [`Agent::with_always_allowed`].
+    pub fn always_allowed(&self) -> &HashSet<String> {
+        &self.always_allowed
+    }
+
+    pub fn with_always_allowed(mut self, tools: HashSet<String>) -> Agent {
+        self.always_allowed = tools;
+        self
+    }
+
     pub fn with_system(mut self, system: Option<String>) -> Agent {
         self.system_override = system;
         self

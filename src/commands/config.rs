@@ -9,14 +9,12 @@ use anyhow::{Context as _, Result, bail};
 
 use super::Context;
 use crate::cli::ConfigCommand;
-use crate::config::{
-    ConfigError, Overrides, Settings, TEMPLATE, effective_document, get_value, set_value,
-};
+use crate::config::{ConfigError, Overrides, Settings, TEMPLATE, effective_document, get_value};
 use crate::home::write_atomic_with_mode;
 use crate::report::{EXIT_FAILURE, EXIT_OK, UsageError};
 
 /// config.toml may hold API keys: a new one is readable by its owner only.
-const CONFIG_MODE: u32 = 0o600;
+use crate::config::CONFIG_MODE;
 
 pub fn run(command: ConfigCommand, ctx: &mut Context<'_>) -> Result<u8> {
     match command {
@@ -109,24 +107,10 @@ fn get(ctx: &Context<'_>, key: &str) -> Result<u8> {
 
 fn set(ctx: &Context<'_>, key: &str, value: &str) -> Result<u8> {
     let path = ctx.home.config_file();
-    let existed = path.exists();
-    let mut updated = String::new();
-    // Read, change and write under the file's lock: another `config set` at the same
-    // moment waits, then changes what this one wrote.
-    let changed = crate::home::try_update_locked(&path, Some(CONFIG_MODE), |text| {
-        let text = if text.is_empty() && !existed {
-            TEMPLATE
-        } else {
-            text
-        };
-        updated = set_value(text, &path, key, value)?;
-        Ok::<_, anyhow::Error>(updated.clone())
-    })
-    .with_context(|| format!("cannot change {}", path.display()))?;
-    if !changed {
+    let Some(updated) = crate::config::set_in_file(&path, key, value)? else {
         writeln!(io::stdout().lock(), "{key} is already {value}")?;
         return Ok(EXIT_OK);
-    }
+    };
     tracing::info!(key, "changed a setting in {}", path.display());
     // Echo the value as `config get` would show it: an API key stays masked on screen.
     let mut out = io::stdout().lock();

@@ -15,6 +15,7 @@ mod sandbox;
 mod serve;
 mod sessions;
 mod skills;
+mod ui;
 
 use std::io::{IsTerminal, Write};
 
@@ -145,6 +146,7 @@ fn dispatch(command: Option<Command>, ctx: &mut Context<'_>) -> Result<u8> {
         Some(Command::Heartbeat(command)) => heartbeat::run(command, ctx),
         Some(Command::Daemon(command)) => daemon::run(command, ctx),
         Some(Command::Serve(args)) => serve::run(args, ctx),
+        Some(Command::Ui(args)) => ui::run(args, ctx),
         Some(Command::Models(command)) => models::run(command, ctx),
         Some(Command::Sandbox(command)) => sandbox::run(command, ctx),
         Some(Command::Mcp(command)) => mcp::run(command, ctx),
@@ -206,6 +208,7 @@ fn command_name(command: Option<&Command>) -> &'static str {
             DaemonCommand::Run { .. } => "daemon run",
         },
         Some(Command::Serve(_)) => "serve",
+        Some(Command::Ui(_)) => "ui",
         Some(Command::Models(command)) => match command {
             ModelsCommand::Install { .. } => "models install",
             ModelsCommand::List => "models list",

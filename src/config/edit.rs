@@ -10,6 +10,41 @@ use super::error::{ConfigError, Origin, Problem};
 use super::keys::{display_key, is_known, parse_key, suggest};
 use super::parse::parse_config;
 
+/// Sets `key` to `raw_value` in the file at `path` (the annotated default when there is
+/// none yet), under the file's lock: another change at the same moment waits, then
+/// changes what this one wrote. Returns the new text, or `None` when nothing changed.
+pub fn set_in_file(path: &Path, key: &str, raw_value: &str) -> Result<Option<String>, ConfigError> {
+    /// The file's lock or write failing, or the change refused.
+    enum Failed {
+        Io(std::io::Error),
+        Refused(ConfigError),
+    }
+    impl From<std::io::Error> for Failed {
+        fn from(err: std::io::Error) -> Failed {
+            Failed::Io(err)
+        }
+    }
+    let existed = path.exists();
+    let mut updated = String::new();
+    let changed = crate::home::try_update_locked(path, Some(super::CONFIG_MODE), |text| {
+        let text = if text.is_empty() && !existed {
+            super::TEMPLATE
+        } else {
+            text
+        };
+        updated = set_value(text, path, key, raw_value).map_err(Failed::Refused)?;
+        Ok::<_, Failed>(updated.clone())
+    });
+    match changed {
+        Ok(changed) => Ok(changed.then_some(updated)),
+        Err(Failed::Refused(err)) => Err(err),
+        Err(Failed::Io(source)) => Err(ConfigError::Write {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
 /// Returns `text` with `key` set to `raw_value`, after checking that the result loads.
 ///
 /// `raw_value` is read as a TOML value when it is one (`8080`, `true`, `["a", "b"]`,

@@ -16,9 +16,9 @@ mod spans;
 mod validate;
 mod view;
 
-pub use edit::set_value;
+pub use edit::{set_in_file, set_value};
 pub use error::{ConfigError, Location, Origin, Problem};
-pub use keys::parse_key;
+pub use keys::{display_key, parse_key};
 pub use parse::{Parsed, UnknownKey, parse_config};
 pub use schema::{
     ApprovalMode, Config, McpConfig, McpServerConfig, McpTransport, McpTrust, ProviderConfig,
@@ -30,6 +30,9 @@ pub use view::{effective_document, get_value};
 
 /// The annotated file written by `config init` and on first run.
 pub const TEMPLATE: &str = include_str!("template.toml");
+
+/// `config.toml` holds API keys: it is written readable by its owner only.
+pub const CONFIG_MODE: u32 = 0o600;
 
 #[cfg(test)]
 mod tests {

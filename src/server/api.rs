@@ -11,17 +11,15 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::State;
-use super::chat::{CancelOnDrop, Turn, provider_error};
+use super::chat::CancelOnDrop;
 use super::http::{ApiError, ApiResponse, ok_json, parse_json, query_pairs, read_body};
-use crate::agent::{Agent, LogObserver};
 use crate::cancel::Cancel;
 use crate::heartbeat::history::{HEARTBEAT_TASK, History};
 use crate::heartbeat::tasks;
 use crate::memory::semantic::Mode;
 use crate::memory::{Freshness, Memory, MemoryError};
 use crate::script::{Outcome, OutputSink, RunContext, Script, ScriptHost};
-use crate::session::{Session, SessionError, Sessions, load};
-use crate::skills::{Args, Caller, Invocation, SkillError, Skills, invoke};
+use crate::session::{SessionError, Sessions, load};
 
 /// The OpenAPI 3.1 description of every route (kept true by a test against the table).
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -37,7 +35,7 @@ pub fn openapi() -> Result<ApiResponse, ApiError> {
 }
 
 /// Runs `work` on the blocking pool, turning a panic into a 500.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(work).await.map_err(|err| {
@@ -56,7 +54,7 @@ type Slot = Mutex<Option<(NaiveDate, Memory)>>;
 
 /// Runs `work` with one of the server's memory connections, opening it on first use (and
 /// again on a new day, whose daily log it must watch).
-async fn with_memory<T: Send + 'static>(
+pub(super) async fn with_memory<T: Send + 'static>(
     state: Arc<State>,
     work: impl FnOnce(&mut Memory) -> Result<T, MemoryError> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -125,8 +123,10 @@ pub fn sessions(state: &Arc<State>, query: Option<&str>) -> Result<ApiResponse, 
     let sessions: Vec<Value> = list
         .into_iter()
         .map(|(entry, loaded)| {
+            let last_active: chrono::DateTime<chrono::Utc> = entry.modified.into();
             json!({"id": entry.id, "title": loaded.title, "model": loaded.model,
-                   "source": loaded.source, "started": loaded.started, "turns": loaded.turns})
+                   "source": loaded.source, "started": loaded.started, "turns": loaded.turns,
+                   "last_active": last_active.to_rfc3339()})
         })
         .collect();
     ok_json(&json!({"sessions": sessions}))
@@ -144,11 +144,72 @@ fn find_session(state: &State, id: &str) -> Result<crate::session::Entry, ApiErr
 pub fn session(state: &Arc<State>, id: &str) -> Result<ApiResponse, ApiError> {
     let entry = find_session(state, id)?;
     let loaded = load(&entry.path).map_err(|err| ApiError::internal(err.to_string()))?;
+    let config = &state.env.config;
+    let route = crate::provider::resolve_model(&loaded.model, config);
+    let context = json!({
+        "tokens": crate::agent::context::estimate_messages(&loaded.messages),
+        "window": crate::agent::context::context_window(config, &loaded.model, &route.model),
+    });
     ok_json(
         &json!({"id": entry.id, "title": loaded.title, "model": loaded.model,
                     "source": loaded.source, "started": loaded.started, "turns": loaded.turns,
-                    "messages": loaded.messages}),
+                    "messages": loaded.messages, "context": context}),
     )
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RenameBody {
+    title: String,
+}
+
+/// `PATCH /api/sessions/{id}`: a new title, recorded in the transcript like the automatic
+/// one (the newest title wins).
+pub async fn rename_session(
+    state: Arc<State>,
+    id: &str,
+    request: Request<Incoming>,
+) -> Result<ApiResponse, ApiError> {
+    let bytes = read_body(request.into_body(), state.max_body, state.timeout).await?;
+    let body: RenameBody = parse_json(&bytes)?;
+    let title = body.title.trim().to_string();
+    if title.is_empty() {
+        return Err(ApiError::invalid("`title` is empty"));
+    }
+    let entry = find_session(&state, id)?;
+    let transcript = crate::session::Transcript {
+        id: entry.id.clone(),
+        path: entry.path.clone(),
+    };
+    let record = crate::session::Record::Title {
+        title: title.clone(),
+    };
+    blocking(move || {
+        transcript
+            .write(&record)
+            .map_err(|err| ApiError::internal(format!("cannot rename {}: {err}", entry.id)))
+    })
+    .await?;
+    ok_json(&json!({"id": id, "title": title}))
+}
+
+/// `GET /api/models`: what the page's model picker offers — the model in effect, those
+/// used in recent sessions, those with settings of their own, and the built-in one when
+/// it is installed. Any other name can be typed.
+pub fn models(state: &Arc<State>) -> Result<ApiResponse, ApiError> {
+    let mut names = vec![state.env.model.clone()];
+    if let Ok(recent) = Sessions::new(&state.home).list(50) {
+        names.extend(recent.into_iter().map(|(_, loaded)| loaded.model));
+    }
+    names.extend(state.env.config.models.keys().cloned());
+    if crate::models::chat::is_installed(
+        &crate::models::models_dir(&state.home).join(crate::models::chat::MODEL_NAME),
+    ) {
+        names.push(crate::provider::local::model_id());
+    }
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|name| !name.is_empty() && seen.insert(name.clone()));
+    ok_json(&json!({"default": state.env.model, "models": names}))
 }
 
 pub fn delete_session(state: &Arc<State>, id: &str) -> Result<ApiResponse, ApiError> {
@@ -269,41 +330,8 @@ pub async fn memory_add(
     ok_json(&json!({"path": path.display().to_string()}))
 }
 
-pub fn skills(state: &Arc<State>) -> Result<ApiResponse, ApiError> {
-    let skills = Skills::discover(&state.home, &state.env.config).with_syntax_checked();
-    let list: Vec<Value> = skills
-        .all()
-        .iter()
-        .map(|skill| {
-            json!({"name": skill.name, "kind": skill.kind.label(), "origin": skill.origin.label(),
-                   "description": skill.description, "usage": skill.usage,
-                   "user_invocable": skill.user_invocable, "model_invocable": skill.model_invocable,
-                   "problem": skill.problem.as_ref().or(skill.unavailable.as_ref())})
-        })
-        .collect();
-    ok_json(&json!({"skills": list}))
-}
-
-/// A skill's arguments as a client sends them: one text, as typed, or a list of words.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum SkillArgs {
-    Text(String),
-    List(Vec<String>),
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SkillBody {
-    args: Option<SkillArgs>,
-}
-
-/// A run context for work the API starts, its printed output collected. The run stops
-/// when the returned guard is dropped: a client that goes away stops its script.
-fn run_context(
-    state: &State,
-    script_dir: std::path::PathBuf,
-) -> (Arc<RunContext>, Arc<Mutex<String>>, CancelOnDrop) {
+/// Collects a run's printed output (up to a megabyte).
+pub(super) fn collected() -> (OutputSink, Arc<Mutex<String>>) {
     let captured = Arc::new(Mutex::new(String::new()));
     let sink = captured.clone();
     let output: OutputSink = Arc::new(move |text: &str| {
@@ -314,6 +342,17 @@ fn run_context(
             all.push('\n');
         }
     });
+    (output, captured)
+}
+
+/// A run context for work the API starts, printing to `output`, with the daemon's
+/// policy. The run stops when the returned guard is dropped: a client that goes away
+/// stops its script.
+pub(super) fn run_context(
+    state: &State,
+    script_dir: std::path::PathBuf,
+    output: OutputSink,
+) -> (Arc<RunContext>, CancelOnDrop) {
     let cancel = Cancel::new();
     let run = RunContext::new(
         state.home.clone(),
@@ -325,60 +364,7 @@ fn run_context(
     .with_cancel(cancel.clone())
     .with_script_dir(script_dir)
     .with_output(output);
-    (Arc::new(run), captured, CancelOnDrop(cancel))
-}
-
-pub async fn run_skill(
-    state: Arc<State>,
-    name: &str,
-    request: Request<Incoming>,
-) -> Result<ApiResponse, ApiError> {
-    let bytes = read_body(request.into_body(), state.max_body, state.timeout).await?;
-    let body: SkillBody = if bytes.iter().all(u8::is_ascii_whitespace) {
-        SkillBody::default()
-    } else {
-        parse_json(&bytes)?
-    };
-    let args = match body.args {
-        Some(SkillArgs::Text(text)) => Args::Typed(text),
-        Some(SkillArgs::List(list)) => Args::Words(list),
-        None => Args::none(),
-    };
-    let skills = Skills::discover(&state.home, &state.env.config);
-    let invocation = skills
-        .invoke(name, &args, Caller::Api)
-        .map_err(|err| match err {
-            SkillError::NotFound { .. } => ApiError::not_found(err.to_string()),
-            _ => ApiError::invalid(err.to_string()),
-        })?;
-    let (skill, args) = match invocation {
-        Invocation::Prompt { skill, message } => {
-            let permit = super::chat::permit(&state)?;
-            let agent = Agent::new(
-                &state.home,
-                &state.env.config,
-                &state.env.model,
-                state.env.policy(),
-            )
-            .map_err(|err| provider_error(&err))?;
-            let turn = Turn::ephemeral(agent, Session::ephemeral(Vec::new()), message, permit);
-            let (_, _, outcome) = turn.run(LogObserver, Cancel::new()).await?;
-            let report = outcome.map_err(|err| provider_error(&err.source))?;
-            return ok_json(&json!({"skill": skill.name, "output": report.text, "error": null}));
-        }
-        Invocation::Rhai { skill, args } => (skill, args),
-    };
-    let workspace = state.home.workspace();
-    let (run, captured, _stop_if_dropped) =
-        run_context(&state, invoke::script_dir(&skill, &workspace));
-    let outcome = blocking(move || Ok(invoke::run_rhai(&skill, &run, args))).await?;
-    let output = captured.lock().map(|text| text.clone()).unwrap_or_default();
-    let error = match outcome {
-        Ok(Outcome::Finished(_) | Outcome::Exit(0)) => None,
-        Ok(Outcome::Exit(code)) => Some(format!("exit {code}")),
-        Err(err) => Some(err.message),
-    };
-    ok_json(&json!({"skill": name, "output": output, "error": error}))
+    (Arc::new(run), CancelOnDrop(cancel))
 }
 
 #[derive(Debug, Deserialize)]
@@ -424,7 +410,8 @@ pub async fn run_script(
         }
         _ => return Err(ApiError::invalid("give exactly one of `source` and `path`")),
     };
-    let (run, captured, _stop_if_dropped) = run_context(&state, dir);
+    let (output, captured) = collected();
+    let (run, _stop_if_dropped) = run_context(&state, dir, output);
     let outcome = blocking(move || Ok(ScriptHost::shared().run(&run, &script))).await?;
     let output = captured.lock().map(|text| text.clone()).unwrap_or_default();
     let (value, error, exit_code) = match outcome {

@@ -2,7 +2,11 @@
 //! session or one named by `session_id`, saved like every conversation. The stream sends
 //! Server-Sent Events as the turn happens — `delta` for each piece of text the provider
 //! sends, `tool_call`, `tool_result`, then `done` or `error`. API turns use the daemon's
-//! policy: nobody can approve, so shell commands need `heartbeat.allow_bash`.
+//! policy: nobody can approve, so shell commands need `heartbeat.allow_bash` — unless the
+//! client says a person is there to answer (`"approvals": true`, as the web page does):
+//! then the turn follows `tools.approval` as at the prompt, each question goes down the
+//! stream as an `approval` event, and the answer comes back on
+//! `POST /api/chat/approvals/{id}`.
 //!
 //! A turn runs on a task of its own: a client that goes away (a closed stream, a dropped
 //! request) cancels it, and the agent loop closes the round itself, so the session stays
@@ -20,7 +24,10 @@ use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use super::State;
-use super::http::{ApiError, ApiResponse, ok_json, parse_json, read_body, sse, sse_response};
+use super::http::{
+    ApiError, ApiResponse, cancel_when_closed, ok_json, parse_json, read_body, sse, sse_error,
+    sse_response,
+};
 use crate::agent::tools::ToolOutput;
 use crate::agent::{Agent, Approval, LogObserver, Observer, TurnError, TurnReport};
 use crate::cancel::Cancel;
@@ -34,6 +41,9 @@ struct ChatBody {
     message: String,
     session_id: Option<String>,
     model: Option<String>,
+    /// A person is there to answer approval questions (streams only).
+    #[serde(default)]
+    approvals: bool,
 }
 
 /// Marks a session busy for as long as a turn runs in it.
@@ -131,17 +141,32 @@ pub fn permit(state: &State) -> Result<OwnedSemaphorePermit, ApiError> {
     })
 }
 
-async fn prepare(state: &Arc<State>, request: Request<Incoming>) -> Result<Turn, ApiError> {
+async fn prepare(
+    state: &Arc<State>,
+    request: Request<Incoming>,
+    streaming: bool,
+) -> Result<(Turn, bool), ApiError> {
     let bytes = read_body(request.into_body(), state.max_body, state.timeout).await?;
     let body: ChatBody = parse_json(&bytes)?;
     if body.message.trim().is_empty() {
         return Err(ApiError::invalid("`message` is empty"));
     }
+    if body.approvals && !streaming {
+        return Err(ApiError::invalid(
+            "`approvals` needs the stream (POST /api/chat/stream), where the questions go",
+        ));
+    }
     let permit = permit(state)?;
     let model = body.model.unwrap_or_else(|| state.env.model.clone());
     let home = &state.home;
-    let agent = Agent::new(home, &state.env.config, &model, state.env.policy())
-        .map_err(|err| provider_error(&err))?;
+    // With a person to answer, the policy is the prompt's: `tools.approval` decides.
+    let policy = if body.approvals {
+        crate::policy::Policy::new(home, &home.workspace(), &state.env.config.tools)
+    } else {
+        state.env.policy()
+    };
+    let agent =
+        Agent::new(home, &state.env.config, &model, policy).map_err(|err| provider_error(&err))?;
     let (session, busy) = match &body.session_id {
         Some(id) => {
             let entry = Sessions::new(home).find(id).map_err(|err| match err {
@@ -164,14 +189,23 @@ async fn prepare(state: &Arc<State>, request: Request<Incoming>) -> Result<Turn,
             (session, busy)
         }
     };
-    Ok(Turn {
-        agent,
-        session_id: busy.id.clone(),
-        session,
-        message: body.message,
-        _permit: permit,
-        _busy: Some(busy),
-    })
+    let always = state
+        .always
+        .lock()
+        .ok()
+        .and_then(|always| always.get(&busy.id).cloned())
+        .unwrap_or_default();
+    Ok((
+        Turn {
+            agent: agent.with_always_allowed(always),
+            session_id: busy.id.clone(),
+            session,
+            message: body.message,
+            _permit: permit,
+            _busy: Some(busy),
+        },
+        body.approvals,
+    ))
 }
 
 impl Busy {
@@ -206,7 +240,7 @@ pub fn tool_calls(report: &TurnReport) -> Vec<Value> {
 }
 
 pub async fn chat(state: Arc<State>, request: Request<Incoming>) -> Result<ApiResponse, ApiError> {
-    let turn = prepare(&state, request).await?;
+    let (turn, _) = prepare(&state, request, false).await?;
     let (turn, _, outcome) = turn.run(LogObserver, Cancel::new()).await?;
     let report = outcome.map_err(|err| provider_error(&err.source))?;
     ok_json(&json!({
@@ -217,9 +251,12 @@ pub async fn chat(state: Arc<State>, request: Request<Incoming>) -> Result<ApiRe
     }))
 }
 
-/// Sends the turn's events down the stream as they happen.
+/// Sends the turn's events down the stream as they happen; with a person there, asks
+/// them the approval questions.
 struct Events {
     sender: mpsc::UnboundedSender<Bytes>,
+    /// Where answers arrive, when a person is there to give them.
+    asks: Option<Arc<State>>,
 }
 
 #[async_trait]
@@ -238,16 +275,72 @@ impl Observer for Events {
                            "is_error": output.is_error});
         let _ = self.sender.send(sse(Some("tool_result"), &event));
     }
-    async fn approve(&mut self, _request: &str) -> Option<Approval> {
-        None
+    fn notice(&mut self, text: &str) {
+        let _ = self
+            .sender
+            .send(sse(Some("notice"), &json!({"text": text})));
     }
+    async fn approve(&mut self, request: &str) -> Option<Approval> {
+        let state = self.asks.as_ref()?;
+        let id = super::openai::random_id("approval");
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        state.approvals.lock().ok()?.insert(id.clone(), answer);
+        let _ = self.sender.send(sse(
+            Some("approval"),
+            &json!({"id": id, "request": request}),
+        ));
+        // Cancelled (the stream closed, the stop button): the turn drops this wait.
+        let answer = answered.await.ok();
+        if let Ok(mut approvals) = state.approvals.lock() {
+            approvals.remove(&id);
+        }
+        answer
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApprovalBody {
+    answer: String,
+}
+
+/// `POST /api/chat/approvals/{id}`: a person's answer to a question a stream asked.
+pub async fn answer(
+    state: Arc<State>,
+    id: &str,
+    request: Request<Incoming>,
+) -> Result<ApiResponse, ApiError> {
+    let bytes = read_body(request.into_body(), state.max_body, state.timeout).await?;
+    let body: ApprovalBody = parse_json(&bytes)?;
+    let approval = match body.answer.as_str() {
+        "yes" => Approval::Yes,
+        "no" => Approval::No,
+        "always" => Approval::Always,
+        other => {
+            return Err(ApiError::invalid(format!(
+                "`answer` is yes, no or always, not `{other}`"
+            )));
+        }
+    };
+    let waiting = state
+        .approvals
+        .lock()
+        .map_err(|_| ApiError::internal("the approval table is unavailable"))?
+        .remove(id)
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no question {id} is waiting (answered already, or its turn ended)"
+            ))
+        })?;
+    let _ = waiting.send(approval);
+    ok_json(&json!({"answered": id}))
 }
 
 pub async fn stream(
     state: Arc<State>,
     request: Request<Incoming>,
 ) -> Result<ApiResponse, ApiError> {
-    let turn = prepare(&state, request).await?;
+    let (turn, approvals) = prepare(&state, request, true).await?;
     let (sender, receiver) = mpsc::unbounded_channel();
     let mut response = sse_response(receiver);
     let headers = response.headers_mut();
@@ -255,37 +348,35 @@ pub async fn stream(
         headers.insert("x-session-id", id);
     }
     let cancel = Cancel::new();
-    let closed = (sender.clone(), cancel.clone());
-    let watcher = tokio::spawn(async move {
-        // The client went away: the turn stops and closes its round; the transcript
-        // keeps what happened.
-        closed.0.closed().await;
-        closed.1.cancel();
-    });
+    // The client went away: the turn stops and closes its round; the transcript keeps
+    // what happened.
+    let watcher = cancel_when_closed(&sender, &cancel);
     let events = Events {
         sender: sender.clone(),
+        asks: approvals.then(|| state.clone()),
     };
+    let state = state.clone();
     tokio::spawn(async move {
         let outcome = turn.run(events, cancel).await;
         watcher.abort();
+        if let Ok((turn, _, _)) = &outcome
+            && let Ok(mut always) = state.always.lock()
+        {
+            always.insert(turn.session_id.clone(), turn.agent.always_allowed().clone());
+        }
         let last = match outcome {
             Ok((turn, _, Ok(report))) if !report.interrupted => sse(
                 Some("done"),
                 &json!({"session_id": turn.session_id, "reply": report.text,
-                        "tool_calls": report.tool_calls.len(), "usage": report.usage}),
+                "tool_calls": report.tool_calls.len(), "usage": report.usage,
+                "context": {
+                    "tokens": crate::agent::context::estimate_messages(turn.session.messages()),
+                    "window": turn.agent.context_window(),
+                }}),
             ),
             Ok((_, _, Ok(_))) => return,
-            Ok((_, _, Err(err))) => {
-                let error = provider_error(&err.source);
-                sse(
-                    Some("error"),
-                    &json!({"code": error.code, "message": error.message}),
-                )
-            }
-            Err(error) => sse(
-                Some("error"),
-                &json!({"code": error.code, "message": error.message}),
-            ),
+            Ok((_, _, Err(err))) => sse_error(&provider_error(&err.source)),
+            Err(error) => sse_error(&error),
         };
         let _ = sender.send(last);
     });

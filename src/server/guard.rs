@@ -2,14 +2,17 @@
 //! `Authorization: Bearer <token>` (compared in constant time); the token is made on first
 //! start into `api-token`, mode 0600. A request whose `Host` or `Origin` is not the
 //! server's own is refused, so a web page on another site cannot reach it through DNS
-//! rebinding; browsers from `server.cors_origins` are let in with CORS headers.
+//! rebinding; browsers from `server.cors_origins` are let in with CORS headers. The web
+//! page logs in with a session cookie instead (see [`super::login`]); a request that the
+//! cookie authorises and that changes something must come from the server's own origin.
 
 use std::net::SocketAddr;
 
+use hyper::Method;
 use hyper::StatusCode;
 use hyper::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
-    ACCESS_CONTROL_MAX_AGE, AUTHORIZATION, HOST, HeaderMap, HeaderValue, ORIGIN, VARY,
+    ACCESS_CONTROL_MAX_AGE, AUTHORIZATION, COOKIE, HOST, HeaderMap, HeaderValue, ORIGIN, VARY,
 };
 use subtle::ConstantTimeEq;
 
@@ -67,6 +70,8 @@ pub struct Guard {
     cors_origins: Vec<String>,
     /// Bound to a non-loopback address on purpose: any Host is accepted.
     remote: bool,
+    /// The web page's logins.
+    pub logins: super::login::Logins,
 }
 
 impl Guard {
@@ -92,6 +97,7 @@ impl Guard {
                 .map(|o| o.trim_end_matches('/').to_string())
                 .collect(),
             remote,
+            logins: Default::default(),
         }
     }
 
@@ -129,18 +135,49 @@ impl Guard {
             .any(|allowed| allowed.eq_ignore_ascii_case(origin))
     }
 
-    pub fn check_token(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+    /// Whether the request may use the API: the bearer token, or the page's session
+    /// cookie — with which a request that changes something must name this server as its
+    /// `Origin` (a browser always does), so no other page can make one.
+    pub fn check_token(&self, method: &Method, headers: &HeaderMap) -> Result<(), ApiError> {
         let given = headers
             .get(AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.strip_prefix("Bearer "))
             .map(str::trim);
         match given {
-            Some(token) if bool::from(token.as_bytes().ct_eq(self.token.as_bytes())) => Ok(()),
-            Some(_) => Err(unauthorized("the token is wrong")),
-            None => Err(unauthorized(
-                "this route needs `Authorization: Bearer <token>` (`localgpt serve --print-token` shows it)",
-            )),
+            Some(token) if bool::from(token.as_bytes().ct_eq(self.token.as_bytes())) => {
+                return Ok(());
+            }
+            Some(_) => return Err(unauthorized("the token is wrong")),
+            None => {}
+        }
+        let cookie = headers
+            .get(COOKIE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
+        if !self.logins.knows(cookie) {
+            return Err(unauthorized(
+                "this route needs `Authorization: Bearer <token>` (`localgpt serve --print-token` \
+                 shows it), or the web page's login (`localgpt ui`)",
+            ));
+        }
+        let reads = matches!(*method, Method::GET | Method::HEAD);
+        let from_here = headers
+            .get(ORIGIN)
+            .and_then(|o| o.to_str().ok())
+            .is_some_and(|origin| {
+                self.own_origins
+                    .iter()
+                    .any(|own| own.eq_ignore_ascii_case(origin))
+            });
+        if reads || from_here {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden_origin",
+                "a change made with the page's login must come from the page",
+            ))
         }
     }
 
@@ -161,7 +198,7 @@ impl Guard {
             response.insert(VARY, HeaderValue::from_static("Origin"));
             response.insert(
                 ACCESS_CONTROL_ALLOW_METHODS,
-                HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),
+                HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE, OPTIONS"),
             );
             response.insert(
                 ACCESS_CONTROL_ALLOW_HEADERS,
@@ -199,15 +236,44 @@ mod tests {
         );
         assert!(
             guard
-                .check_token(&headers(&[("authorization", "Bearer secret")]))
+                .check_token(
+                    &Method::GET,
+                    &headers(&[("authorization", "Bearer secret")])
+                )
                 .is_ok()
         );
         assert!(
             guard
-                .check_token(&headers(&[("authorization", "Bearer secreT")]))
+                .check_token(
+                    &Method::GET,
+                    &headers(&[("authorization", "Bearer secreT")])
+                )
                 .is_err()
         );
-        assert!(guard.check_token(&headers(&[])).is_err());
+        assert!(guard.check_token(&Method::GET, &headers(&[])).is_err());
+        // The page's cookie: reads from anywhere the browser sends it, changes only from
+        // the page itself.
+        let code = guard.logins.mint_code().unwrap();
+        let session = guard.logins.redeem(&code).unwrap();
+        let cookie = format!("{}={session}", super::super::login::COOKIE);
+        assert!(
+            guard
+                .check_token(&Method::GET, &headers(&[("cookie", &cookie)]))
+                .is_ok()
+        );
+        assert!(
+            guard
+                .check_token(&Method::POST, &headers(&[("cookie", &cookie)]))
+                .is_err()
+        );
+        assert!(
+            guard
+                .check_token(
+                    &Method::POST,
+                    &headers(&[("cookie", &cookie), ("origin", "http://127.0.0.1:4000")])
+                )
+                .is_ok()
+        );
         assert!(
             guard
                 .check_origin(&headers(&[("host", "localhost:4000")]))

@@ -181,6 +181,27 @@ pub fn sse_response(receiver: mpsc::UnboundedReceiver<Bytes>) -> ApiResponse {
     response
 }
 
+/// The `error` event a stream ends with when it fails.
+pub fn sse_error(error: &ApiError) -> Bytes {
+    sse(
+        Some("error"),
+        &serde_json::json!({"code": error.code, "message": error.message}),
+    )
+}
+
+/// Cancels `cancel` when the client reading `sender`'s stream goes away; abort the handle
+/// once the work is done.
+pub fn cancel_when_closed(
+    sender: &mpsc::UnboundedSender<Bytes>,
+    cancel: &crate::cancel::Cancel,
+) -> tokio::task::JoinHandle<()> {
+    let (sender, cancel) = (sender.clone(), cancel.clone());
+    tokio::spawn(async move {
+        sender.closed().await;
+        cancel.cancel();
+    })
+}
+
 /// One SSE event: `event: NAME` (when named) and a JSON `data:` line.
 pub fn sse(event: Option<&str>, data: &serde_json::Value) -> Bytes {
     let mut text = String::new();

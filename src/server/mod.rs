@@ -7,16 +7,26 @@
 //! JSON shape without fighting an extractor framework's rejections.
 //!
 //! - [`routes`]: the route table and dispatch.
-//! - [`guard`]: the token, Host/Origin checks and CORS.
+//! - [`guard`]: the token or the page's cookie, Host/Origin checks and CORS; [`login`]:
+//!   one-time codes and the page's sessions.
 //! - [`http`]: errors, bodies, JSON and Server-Sent Events.
-//! - [`chat`]: `/api/chat` and its stream; [`openai`]: `/v1/…`; [`api`]: everything else.
+//! - [`chat`]: `/api/chat` and its stream (with approvals asked of a person); [`openai`]:
+//!   `/v1/…`; [`skills`], [`tasks`] (the daemon's), [`notes`] (memory files, edited with a
+//!   version check), [`settings`]; [`api`]: everything else.
+//! - [`ui`]: the web page's files (`page/`), embedded, with a strict CSP.
 
 mod api;
 mod chat;
 pub mod guard;
 pub mod http;
+pub mod login;
+mod notes;
 mod openai;
 pub mod routes;
+mod settings;
+mod skills;
+mod tasks;
+mod ui;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -54,6 +64,12 @@ pub struct State {
     pub timeout: Duration,
     /// `/mcp`: LocalGPT's MCP server over streamable HTTP, made on first use.
     mcp: std::sync::OnceLock<McpService>,
+    /// Approval questions streams are waiting on, by id.
+    pub approvals: Mutex<
+        std::collections::HashMap<String, tokio::sync::oneshot::Sender<crate::agent::Approval>>,
+    >,
+    /// The tools the person said "always" to, by session (each turn has a new agent).
+    pub always: Mutex<std::collections::HashMap<String, HashSet<String>>>,
 }
 
 type McpService = rmcp::transport::StreamableHttpService<
@@ -133,6 +149,8 @@ pub async fn bind(
         max_body: usize::try_from(config.max_body_kb.saturating_mul(1024)).unwrap_or(usize::MAX),
         timeout: Duration::from_secs(config.request_timeout_secs),
         mcp: std::sync::OnceLock::new(),
+        approvals: Mutex::new(Default::default()),
+        always: Mutex::new(Default::default()),
     };
     Ok((listener, Arc::new(state)))
 }

@@ -17,7 +17,9 @@ use tokio::sync::mpsc;
 
 use super::State;
 use super::chat::{Turn, permit, provider_error};
-use super::http::{ApiError, ApiResponse, ok_json, parse_json, read_body, sse_response};
+use super::http::{
+    ApiError, ApiResponse, cancel_when_closed, ok_json, parse_json, read_body, sse_response,
+};
 use crate::agent::tools::ToolOutput;
 use crate::agent::{Agent, Approval, LogObserver, Observer};
 use crate::cancel::Cancel;
@@ -77,10 +79,15 @@ impl Content {
 }
 
 fn completion_id() -> String {
+    random_id("chatcmpl")
+}
+
+/// `prefix-` and 24 random hex digits.
+pub fn random_id(prefix: &str) -> String {
     let mut bytes = [0u8; 12];
     let _ = getrandom::fill(&mut bytes);
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("chatcmpl-{hex}")
+    format!("{prefix}-{hex}")
 }
 
 /// The conversation before the last message, and the last (user) message. The client's
@@ -171,12 +178,8 @@ pub async fn completions(
     };
     chunks.send(json!({"role": "assistant", "content": ""}), None);
     let cancel = Cancel::new();
-    let closed = cancel.clone();
-    let watcher = tokio::spawn(async move {
-        // The client went away: stop the turn.
-        sender.closed().await;
-        closed.cancel();
-    });
+    // The client went away: stop the turn.
+    let watcher = cancel_when_closed(&sender, &cancel);
     tokio::spawn(async move {
         let outcome = turn.run(chunks, cancel).await;
         watcher.abort();

@@ -8,7 +8,7 @@ use hyper::header::{ALLOW, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 
 use super::http::{ApiError, ApiResponse, json_response};
-use super::{State, api, chat, openai};
+use super::{State, api, chat, notes, openai, settings, skills, tasks, ui};
 
 pub struct Route {
     pub method: Method,
@@ -26,7 +26,7 @@ const fn route(method: Method, path: &'static str) -> Route {
     }
 }
 
-pub static ROUTES: [Route; 22] = [
+pub static ROUTES: [Route; 37] = [
     Route {
         method: Method::GET,
         path: "/health",
@@ -53,7 +53,31 @@ pub static ROUTES: [Route; 22] = [
     route(Method::POST, "/mcp"),
     route(Method::GET, "/mcp"),
     route(Method::DELETE, "/mcp"),
+    // The web page and what it uses beyond the rest of the API.
+    public(Method::GET, "/"),
+    public(Method::GET, "/ui/{file}"),
+    public(Method::GET, "/ui/vendor/{file}"),
+    public(Method::GET, "/login"),
+    route(Method::POST, "/api/ui/code"),
+    route(Method::POST, "/api/chat/approvals/{id}"),
+    route(Method::PATCH, "/api/sessions/{id}"),
+    route(Method::GET, "/api/memory/file"),
+    route(Method::PUT, "/api/memory/file"),
+    route(Method::POST, "/api/skills/{name}/stream"),
+    route(Method::GET, "/api/heartbeat/runs"),
+    route(Method::POST, "/api/heartbeat/check"),
+    route(Method::GET, "/api/config"),
+    route(Method::PUT, "/api/config"),
+    route(Method::GET, "/api/models"),
 ];
+
+const fn public(method: Method, path: &'static str) -> Route {
+    Route {
+        method,
+        path,
+        public: true,
+    }
+}
 
 /// The path's parameters when it matches `pattern`.
 pub fn matches(pattern: &str, path: &str) -> Option<Vec<String>> {
@@ -147,7 +171,9 @@ async fn route_request(
         return Ok(response);
     };
     if !route.public {
-        state.guard.check_token(request.headers())?;
+        state
+            .guard
+            .check_token(request.method(), request.headers())?;
     }
     let param = params.first().cloned().unwrap_or_default();
     match (route.method.clone(), route.path) {
@@ -164,9 +190,12 @@ async fn route_request(
         (Method::GET, "/api/memory/stats") => api::memory_stats(state.clone()).await,
         (Method::POST, "/api/memory/reindex") => api::memory_reindex(state.clone()).await,
         (Method::POST, "/api/memory") => api::memory_add(state, request).await,
-        (Method::GET, "/api/skills") => api::skills(state),
+        (Method::GET, "/api/skills") => skills::skills(state),
         (Method::POST, "/api/skills/{name}/run") => {
-            api::run_skill(state.clone(), &param, request).await
+            skills::run_skill(state.clone(), &param, request).await
+        }
+        (Method::POST, "/api/skills/{name}/stream") => {
+            skills::stream_skill(state.clone(), &param, request).await
         }
         (Method::POST, "/api/scripts/run") => api::run_script(state.clone(), request).await,
         (Method::GET, "/api/heartbeat") => api::heartbeat(state),
@@ -174,6 +203,30 @@ async fn route_request(
         (Method::POST, "/v1/chat/completions") => openai::completions(state.clone(), request).await,
         (Method::GET, "/v1/models") => openai::models(state),
         (Method::GET, "/api/openapi.json") => api::openapi(),
+        (Method::GET, "/") => Ok(ui::page(request.headers())),
+        (Method::GET, "/ui/{file}") => ui::asset(&param, request.headers()),
+        (Method::GET, "/ui/vendor/{file}") => {
+            ui::asset(&format!("vendor/{param}"), request.headers())
+        }
+        (Method::GET, "/login") => Ok(ui::login(state, request.uri().query())),
+        (Method::POST, "/api/ui/code") => ui::mint(state),
+        (Method::POST, "/api/chat/approvals/{id}") => {
+            chat::answer(state.clone(), &param, request).await
+        }
+        (Method::PATCH, "/api/sessions/{id}") => {
+            api::rename_session(state.clone(), &param, request).await
+        }
+        (Method::GET, "/api/memory/file") => {
+            notes::read(state.clone(), request.uri().query()).await
+        }
+        (Method::PUT, "/api/memory/file") => notes::save(state.clone(), request).await,
+        (Method::GET, "/api/heartbeat/runs") => {
+            tasks::runs(state.clone(), request.uri().query()).await
+        }
+        (Method::POST, "/api/heartbeat/check") => tasks::check_now(state.clone()).await,
+        (Method::GET, "/api/config") => settings::list(state.clone()).await,
+        (Method::PUT, "/api/config") => settings::set(state.clone(), request).await,
+        (Method::GET, "/api/models") => api::models(state),
         (_, "/mcp") => {
             let ending = request.method() == Method::DELETE;
             let mut response = state.mcp().handle(request).await;
