@@ -25,3 +25,4 @@ mod server;
 mod sessions;
 mod skill_doors;
 mod skills;
+mod ui;
