@@ -135,6 +135,7 @@ fn the_provider_streams_a_coherent_answer() {
         tools: Vec::new(),
         temperature: Some(0.0),
         max_tokens: 64,
+        sampling: Default::default(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

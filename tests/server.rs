@@ -430,8 +430,12 @@ fn the_openai_endpoint_speaks_the_openai_format() {
         "localgpt means the configured model"
     );
     assert_eq!(sent["messages"].as_array().unwrap().len(), 4);
+    // The client's system message joins LocalGPT's system prompt, which stays.
+    let system = sent["messages"][0]["content"].as_str().unwrap();
+    assert!(system.contains("Be brief."), "{system}");
+    assert!(system.contains("LocalGPT"), "{system}");
     assert!(
-        sent["messages"][3]["content"]
+        !sent["messages"][3]["content"]
             .as_str()
             .unwrap()
             .contains("Be brief.")
@@ -475,7 +479,10 @@ fn the_openai_endpoint_speaks_the_openai_format() {
         Some(r#"{"model": "x", "messages": []}"#),
         &[],
     );
-    assert_eq!(bad.status, 422);
+    // OpenAI's status and error shape, naming the field.
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json()["error"]["param"], "messages");
+    assert_eq!(bad.json()["error"]["type"], "invalid_request_error");
 }
 
 #[test]

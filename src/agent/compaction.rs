@@ -131,6 +131,7 @@ impl Agent {
                 tools: vec![spec.clone()],
                 temperature: None,
                 max_tokens: self.max_tokens,
+                sampling: Default::default(),
             };
             let Ok(completion) = self.provider.stream(&request, &mut |_| {}).await else {
                 tracing::warn!("the memory flush before compaction failed; compacting anyway");
@@ -165,6 +166,7 @@ impl Agent {
             tools: Vec::new(),
             temperature: None,
             max_tokens: self.max_tokens,
+            sampling: Default::default(),
         };
         let completion = self.provider.stream(&request, &mut |_| {}).await?;
         let summary = completion.text.trim().to_string();

@@ -35,7 +35,8 @@ use crate::conversation::{Message, ToolCall};
 use crate::home::Home;
 use crate::policy::Policy;
 use crate::provider::{
-    HttpSettings, ModelRoute, Provider, ProviderError, Usage, build_provider, resolve_model,
+    HttpSettings, ModelRoute, Provider, ProviderError, Sampling, ToolSpec, Usage, build_provider,
+    resolve_model,
 };
 use tools::{Registry, ToolContext, ToolOutput};
 
@@ -52,6 +53,9 @@ pub struct TurnReport {
     /// True when the turn was cancelled: its round was closed (pending calls answered as
     /// interrupted, a partial answer kept and marked).
     pub interrupted: bool,
+    /// Calls of the caller's own tools ([`Agent::with_client_tools`]), left for the
+    /// caller to answer; the turn stopped after running LocalGPT's calls of that round.
+    pub client_calls: Vec<ToolCall>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +94,12 @@ pub struct Agent {
     reported: Option<(u64, usize)>,
     /// Whether the MCP servers' tools were added (on the first turn, which starts them).
     mcp_attached: bool,
+    /// Tools the caller runs itself (an OpenAI client's): offered beside ours, and a call
+    /// of one ends the turn.
+    client_tools: Vec<ToolSpec>,
+    /// The caller's instructions, added to the system prompt.
+    instructions: Option<String>,
+    sampling: Sampling,
 }
 
 impl Agent {
@@ -134,6 +144,9 @@ impl Agent {
             flushed_upto: 0,
             reported: None,
             mcp_attached: false,
+            client_tools: Vec::new(),
+            instructions: None,
+            sampling: Sampling::default(),
             provider,
             route,
             model: model.to_string(),
@@ -196,6 +209,50 @@ impl Agent {
     pub fn with_system(mut self, system: Option<String>) -> Agent {
         self.system_override = system;
         self
+    }
+
+    /// Tools the caller defines and runs: offered to the model beside LocalGPT's own (one
+    /// of the same name is replaced); when the model calls one, the turn ends with the
+    /// call in [`TurnReport::client_calls`].
+    pub fn with_client_tools(mut self, tools: Vec<ToolSpec>) -> Agent {
+        self.client_tools = tools;
+        self
+    }
+
+    /// Instructions from the caller (an OpenAI client's system messages), added to the
+    /// system prompt: LocalGPT's own prompt stays.
+    pub fn with_instructions(mut self, instructions: Option<String>) -> Agent {
+        self.instructions = instructions.filter(|text| !text.trim().is_empty());
+        self
+    }
+
+    pub fn with_sampling(mut self, sampling: Sampling) -> Agent {
+        self.sampling = sampling;
+        self
+    }
+
+    /// Whether this agent's model can be offered tools at all.
+    pub fn takes_tools(&self) -> bool {
+        !matches!(
+            self.route.kind,
+            crate::config::ProviderKind::ClaudeCli | crate::config::ProviderKind::Local
+        )
+    }
+
+    /// The tools offered to the model: ours, except where the caller's have the name.
+    fn offered_specs(&self) -> Vec<ToolSpec> {
+        let mut specs: Vec<ToolSpec> = self
+            .registry
+            .specs()
+            .into_iter()
+            .filter(|spec| !self.is_client_tool(&spec.name))
+            .collect();
+        specs.extend(self.client_tools.iter().cloned());
+        specs
+    }
+
+    fn is_client_tool(&self, name: &str) -> bool {
+        self.client_tools.iter().any(|tool| tool.name == name)
     }
 
     pub fn with_temperature(mut self, temperature: Option<f32>) -> Agent {

@@ -27,14 +27,35 @@ impl Agent {
         cancel: &Cancel,
     ) -> Result<TurnReport, TurnError> {
         session.push(Message::user(user));
+        self.run_rounds(session, observer, cancel).await
+    }
+
+    /// Goes on with a turn whose conversation already ends in what the model should
+    /// answer: the caller's results for [`TurnReport::client_calls`].
+    pub async fn resume(
+        &mut self,
+        session: &mut Session,
+        observer: &mut dyn Observer,
+        cancel: &Cancel,
+    ) -> Result<TurnReport, TurnError> {
+        self.run_rounds(session, observer, cancel).await
+    }
+
+    async fn run_rounds(
+        &mut self,
+        session: &mut Session,
+        observer: &mut dyn Observer,
+        cancel: &Cancel,
+    ) -> Result<TurnReport, TurnError> {
         if !self.mcp_attached {
             tokio::select! {
                 () = self.attach_mcp_tools(observer) => {}
                 () = cancel.cancelled() => return Ok(interrupted(session, "", TurnReport::default())),
             }
         }
-        let specs = self.registry.specs();
+        let specs = self.offered_specs();
         let system = self.system_prompt(&specs);
+        let mut sampling = self.sampling.clone();
         let mut report = TurnReport::default();
         loop {
             if cancel.is_cancelled() {
@@ -62,8 +83,11 @@ impl Agent {
                 messages: session.messages().to_vec(),
                 tools: specs.clone(),
                 temperature: self.temperature,
-                max_tokens: self.max_tokens,
+                max_tokens: sampling.max_tokens.unwrap_or(self.max_tokens),
+                sampling: sampling.clone(),
             };
+            // A tool choice holds for the first request only (see `Sampling`).
+            sampling.tool_choice = None;
             let mut streamed = String::new();
             let result = {
                 let mut sink = |event: Event| {
@@ -119,6 +143,9 @@ impl Agent {
                 }
                 return Ok(report);
             }
+            let (client_calls, calls): (Vec<ToolCall>, Vec<ToolCall>) = calls
+                .into_iter()
+                .partition(|call| self.is_client_tool(&call.name));
             for (index, call) in calls.iter().enumerate() {
                 if cancel.is_cancelled() {
                     for pending in &calls[index..] {
@@ -154,6 +181,11 @@ impl Agent {
             if cancel.is_cancelled() {
                 return Ok(interrupted(session, "", report));
             }
+            if !client_calls.is_empty() {
+                // The caller runs these and comes back with their results (`resume`).
+                report.client_calls = client_calls;
+                return Ok(report);
+            }
             if report.rounds >= self.max_rounds {
                 report.hit_round_limit = true;
                 observer.notice(&format!(
@@ -171,7 +203,7 @@ impl Agent {
     }
 
     fn system_prompt(&self, specs: &[ToolSpec]) -> String {
-        match &self.system_override {
+        let mut system = match &self.system_override {
             Some(system) => system.clone(),
             None if self.route.kind == ProviderKind::Local => {
                 prompt::small_model_prompt(&self.context.home, Local::now())
@@ -185,7 +217,12 @@ impl Agent {
                 };
                 prompt::system_prompt(&self.context.home, Local::now(), specs, &skills)
             }
+        };
+        if let Some(instructions) = &self.instructions {
+            system.push_str("\n\n## Instructions from the application you are serving\n\n");
+            system.push_str(instructions);
         }
+        system
     }
 
     async fn compact_if_needed(&mut self, session: &mut Session, system: &str) -> Compacted {
@@ -217,6 +254,7 @@ impl Agent {
             tools: Vec::new(),
             temperature: None,
             max_tokens: 32,
+            sampling: Default::default(),
         };
         if let Ok(completion) = self.provider.stream(&request, &mut |_| {}).await {
             let title = completion.text.trim().trim_matches('"').to_string();

@@ -122,6 +122,7 @@ pub fn request_body(request: &ChatRequest) -> Value {
     if let Some(temperature) = request.temperature {
         body["temperature"] = json!(temperature);
     }
+    request.sampling.apply_anthropic(&mut body);
     body
 }
 
@@ -325,6 +326,7 @@ mod tests {
             tools: vec![],
             temperature: None,
             max_tokens: 100,
+            sampling: Default::default(),
         };
         let body = request_body(&request);
         let messages = body["messages"].as_array().unwrap();

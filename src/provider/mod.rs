@@ -15,6 +15,7 @@ pub mod ollama;
 pub mod openai;
 mod retry;
 mod route;
+mod sampling;
 
 use std::time::Duration;
 
@@ -26,6 +27,7 @@ pub use error::ProviderError;
 pub use retry::RetryPolicy;
 pub(crate) use retry::{Target, innermost_cause, send as send_with_retries};
 pub use route::{ModelRoute, build_provider, resolve_model};
+pub use sampling::{ResponseFormat, Sampling, ToolChoice};
 
 /// A tool offered to the model.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -45,6 +47,8 @@ pub struct ChatRequest {
     pub tools: Vec<ToolSpec>,
     pub temperature: Option<f32>,
     pub max_tokens: u32,
+    /// The caller's further wishes, checked against the provider before the turn.
+    pub sampling: Sampling,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -112,6 +116,12 @@ pub trait Provider: Send + Sync {
         request: &ChatRequest,
         sink: &mut (dyn FnMut(Event) + Send),
     ) -> Result<Completion, ProviderError>;
+
+    /// Whether the provider has this model, where it can say so cheaply (Ollama lists
+    /// what is pulled); `None` when only a request would tell.
+    async fn has_model(&self, _model: &str) -> Option<bool> {
+        None
+    }
 }
 
 /// Network settings every HTTP provider shares.

@@ -102,6 +102,7 @@ pub fn request_body(request: &ChatRequest) -> Value {
     if let Some(temperature) = request.temperature {
         body["options"] = json!({"temperature": temperature});
     }
+    request.sampling.apply_ollama(&mut body);
     body
 }
 
@@ -109,6 +110,30 @@ pub fn request_body(request: &ChatRequest) -> Value {
 impl Provider for Ollama {
     fn name(&self) -> &str {
         &self.label
+    }
+
+    async fn has_model(&self, model: &str) -> Option<bool> {
+        let tags: Value = self
+            .client
+            .get(format!("{}/api/tags", self.base))
+            .timeout(std::time::Duration::from_secs(2))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        let wanted = if model.contains(':') {
+            model.to_string()
+        } else {
+            format!("{model}:latest")
+        };
+        Some(tags["models"].as_array().is_some_and(|models| {
+            models
+                .iter()
+                .filter_map(|entry| entry["name"].as_str())
+                .any(|name| name == model || name == wanted)
+        }))
     }
 
     async fn stream(

@@ -77,6 +77,7 @@ pub fn request_body(request: &ChatRequest) -> Value {
     if let Some(temperature) = request.temperature {
         body["temperature"] = json!(temperature);
     }
+    request.sampling.apply_openai(&mut body);
     body
 }
 

@@ -65,7 +65,9 @@ pub struct Turn {
     pub agent: Agent,
     pub session: Session,
     pub session_id: String,
-    pub message: String,
+    /// The user's new message; `None` goes on from the conversation as it stands (an
+    /// OpenAI client's tool results).
+    pub message: Option<String>,
     _permit: OwnedSemaphorePermit,
     _busy: Option<Busy>,
 }
@@ -75,7 +77,7 @@ impl Turn {
     pub fn ephemeral(
         agent: Agent,
         session: Session,
-        message: String,
+        message: Option<String>,
         permit: OwnedSemaphorePermit,
     ) -> Turn {
         Turn {
@@ -100,10 +102,18 @@ impl Turn {
         let mut turn = self;
         let mut observer = observer;
         tokio::spawn(async move {
-            let outcome = turn
-                .agent
-                .turn(&mut turn.session, &turn.message, &mut observer, &cancel)
-                .await;
+            let outcome = match turn.message.clone() {
+                Some(message) => {
+                    turn.agent
+                        .turn(&mut turn.session, &message, &mut observer, &cancel)
+                        .await
+                }
+                None => {
+                    turn.agent
+                        .resume(&mut turn.session, &mut observer, &cancel)
+                        .await
+                }
+            };
             (turn, observer, outcome)
         })
         .await
@@ -200,7 +210,7 @@ async fn prepare(
             agent: agent.with_always_allowed(always),
             session_id: busy.id.clone(),
             session,
-            message: body.message,
+            message: Some(body.message),
             _permit: permit,
             _busy: Some(busy),
         },

@@ -24,6 +24,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// The request field at fault, when one is (OpenAI's `param`).
+    pub param: Option<String>,
 }
 
 impl ApiError {
@@ -32,7 +34,30 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            param: None,
         }
+    }
+
+    pub fn with_param(mut self, param: &str) -> ApiError {
+        self.param = Some(param.to_string());
+        self
+    }
+
+    /// The error in OpenAI's shape (`/v1/…`): `message`, `type`, `param`, `code`; a
+    /// request OpenAI's API would call invalid is its 400.
+    pub fn into_openai_response(mut self) -> ApiResponse {
+        if self.status == StatusCode::UNPROCESSABLE_ENTITY {
+            self.status = StatusCode::BAD_REQUEST;
+        }
+        let kind = match self.status.as_u16() {
+            401 => "authentication_error",
+            404 | 400 | 409 | 413 | 422 => "invalid_request_error",
+            429 => "rate_limit_error",
+            _ => "api_error",
+        };
+        let body = serde_json::json!({"error": {"message": self.message, "type": kind,
+            "param": self.param, "code": self.code}});
+        json_response(self.status, &body)
     }
 
     pub fn bad_request(message: impl Into<String>) -> ApiError {

@@ -22,6 +22,7 @@ pub mod http;
 pub mod login;
 mod notes;
 mod openai;
+mod openai_request;
 pub mod routes;
 mod settings;
 mod skills;

@@ -11,7 +11,6 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use hyper::Request;
 use hyper::body::Incoming;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -20,62 +19,19 @@ use super::chat::{Turn, permit, provider_error};
 use super::http::{
     ApiError, ApiResponse, cancel_when_closed, ok_json, parse_json, read_body, sse_response,
 };
+use super::openai_request::{CompletionRequest, conversation};
 use crate::agent::tools::ToolOutput;
-use crate::agent::{Agent, Approval, LogObserver, Observer};
+use crate::agent::{Agent, Approval, LogObserver, Observer, TurnReport};
 use crate::cancel::Cancel;
-use crate::conversation::{Message, ToolCall};
+use crate::conversation::ToolCall;
 use crate::session::Session;
 
 /// The name that means "whatever LocalGPT is configured to use".
 const DEFAULT_MODEL: &str = "localgpt";
 
-#[derive(Debug, Deserialize)]
-struct CompletionRequest {
-    model: String,
-    messages: Vec<ChatMessage>,
-    #[serde(default)]
-    stream: bool,
-    temperature: Option<f32>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ChatMessage {
-    role: String,
-    #[serde(default)]
-    content: Content,
-}
-
-/// A message's content: text, or (newer clients) an array of parts.
-#[derive(Debug, Default, Deserialize)]
-#[serde(untagged)]
-enum Content {
-    Text(String),
-    Parts(Vec<Part>),
-    #[default]
-    None,
-}
-
-#[derive(Debug, Deserialize)]
-struct Part {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    text: String,
-}
-
-impl Content {
-    fn text(&self) -> String {
-        match self {
-            Content::Text(text) => text.clone(),
-            Content::Parts(parts) => parts
-                .iter()
-                .filter(|part| part.kind == "text")
-                .map(|part| part.text.as_str())
-                .collect::<Vec<_>>()
-                .join("\n"),
-            Content::None => String::new(),
-        }
-    }
+/// A `/v1` handler's error in OpenAI's shape, which OpenAI's clients read.
+pub fn v1(result: Result<ApiResponse, ApiError>) -> Result<ApiResponse, ApiError> {
+    Ok(result.unwrap_or_else(ApiError::into_openai_response))
 }
 
 fn completion_id() -> String {
@@ -90,43 +46,42 @@ pub fn random_id(prefix: &str) -> String {
     format!("{prefix}-{hex}")
 }
 
-/// The conversation before the last message, and the last (user) message. The client's
-/// system messages become instructions at the top of the turn: LocalGPT's own system
-/// prompt (memory, tools) stays.
-fn split(messages: &[ChatMessage]) -> Result<(Vec<Message>, String), ApiError> {
-    let Some((last, earlier)) = messages.split_last() else {
-        return Err(ApiError::invalid("`messages` is empty"));
+/// The model a request names, as LocalGPT routes it; an unknown one is OpenAI's 404.
+async fn known_model(state: &State, requested: &str) -> Result<String, ApiError> {
+    let model = if requested == DEFAULT_MODEL || requested.is_empty() {
+        return Ok(state.env.model.clone());
+    } else {
+        requested.to_string()
     };
-    if last.role != "user" {
-        return Err(ApiError::invalid(format!(
-            "the last message must be from the user, not `{}`",
-            last.role
-        )));
+    if model == state.env.model || model_exists(state, &model).await {
+        Ok(model)
+    } else {
+        Err(model_not_found(&model))
     }
-    let mut instructions = Vec::new();
-    let mut history = Vec::new();
-    for message in earlier {
-        let content = message.content.text();
-        match message.role.as_str() {
-            "system" | "developer" => instructions.push(content),
-            "user" => history.push(Message::User { content }),
-            "assistant" => history.push(Message::Assistant {
-                content,
-                tool_calls: Vec::new(),
-            }),
-            // Tool results of the client's own tools have no place in LocalGPT's turn.
-            "tool" | "function" => {}
-            other => return Err(ApiError::invalid(format!("unknown message role `{other}`"))),
-        }
+}
+
+/// Whether a model name leads anywhere: an installed built-in model, a model Ollama has
+/// pulled (it is asked), or one of a hosted provider's (only a request would tell).
+async fn model_exists(state: &State, model: &str) -> bool {
+    let config = &state.env.config;
+    let route = crate::provider::resolve_model(model, config);
+    let http = crate::provider::HttpSettings::from_config(config);
+    let models_dir = crate::models::models_dir(&state.home);
+    match crate::provider::build_provider(&route, config, &http, &models_dir) {
+        Ok(provider) => provider.has_model(&route.model).await.unwrap_or(true),
+        // A missing key is reported when the model is used; a built-in model that is not
+        // installed does not exist here.
+        Err(_) => route.kind != crate::config::ProviderKind::Local,
     }
-    let mut user = last.content.text();
-    if !instructions.is_empty() {
-        user = format!(
-            "[Instructions from the client]\n{}\n\n{user}",
-            instructions.join("\n")
-        );
-    }
-    Ok((history, user))
+}
+
+pub fn model_not_found(model: &str) -> ApiError {
+    ApiError::new(
+        hyper::StatusCode::NOT_FOUND,
+        "model_not_found",
+        format!("The model `{model}` does not exist or you do not have access to it."),
+    )
+    .with_param("model")
 }
 
 pub async fn completions(
@@ -135,24 +90,52 @@ pub async fn completions(
 ) -> Result<ApiResponse, ApiError> {
     let bytes = read_body(request.into_body(), state.max_body, state.timeout).await?;
     let body: CompletionRequest = parse_json(&bytes)?;
-    let (conversation, user) = split(&body.messages)?;
-    let model = if body.model == DEFAULT_MODEL || body.model.is_empty() {
-        state.env.model.clone()
-    } else {
-        body.model.clone()
-    };
-    let permit = permit(&state)?;
-    let agent = Agent::new(&state.home, &state.env.config, &model, state.env.policy())
+    body.refuse_unsupported()?;
+    let sampling = body.sampling()?;
+    let client_tools = body.client_tools()?;
+    let conversation = conversation(&body.messages)?;
+    let model = known_model(&state, &body.model).await?;
+    let own_tools = body.localgpt.as_ref().is_none_or(|options| options.tools);
+    let mut agent = Agent::new(&state.home, &state.env.config, &model, state.env.policy())
         .map_err(|err| provider_error(&err))?
-        .with_temperature(body.temperature);
-    let turn = Turn::ephemeral(agent, Session::ephemeral(conversation), user, permit);
+        .with_temperature(body.temperature)
+        .with_instructions(conversation.instructions);
+    if let Some(field) = sampling.unsupported_by(agent.route().kind) {
+        return Err(ApiError::bad_request(format!(
+            "`{field}` is not supported by {} models ({model})",
+            agent.route().kind.name()
+        ))
+        .with_param(field));
+    }
+    if !client_tools.is_empty() && !agent.takes_tools() {
+        return Err(ApiError::bad_request(format!(
+            "`tools`: {model} is not offered tools by LocalGPT"
+        ))
+        .with_param("tools"));
+    }
+    if !own_tools {
+        agent = agent.without_tools();
+    }
+    let agent = agent
+        .with_client_tools(client_tools)
+        .with_sampling(sampling);
+    let permit = permit(&state)?;
+    let turn = Turn::ephemeral(
+        agent,
+        Session::ephemeral(conversation.history),
+        conversation.user,
+        permit,
+    );
     let id = completion_id();
     let created = chrono::Utc::now().timestamp();
     let shown_model = body.model.clone();
     if !body.stream {
         let (_, _, outcome) = turn.run(LogObserver, Cancel::new()).await?;
         let report = outcome.map_err(|err| provider_error(&err.source))?;
-        let (prompt, completion) = (report.usage.input_tokens, report.usage.output_tokens);
+        let mut message = json!({"role": "assistant", "content": report.text});
+        if !report.client_calls.is_empty() {
+            message["tool_calls"] = wire_calls(&report.client_calls, false);
+        }
         return ok_json(&json!({
             "id": id,
             "object": "chat.completion",
@@ -160,14 +143,17 @@ pub async fn completions(
             "model": shown_model,
             "choices": [{
                 "index": 0,
-                "message": {"role": "assistant", "content": report.text},
+                "message": message,
                 "logprobs": null,
-                "finish_reason": if report.hit_round_limit { "length" } else { "stop" },
+                "finish_reason": finish_reason(&report),
             }],
-            "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
-                      "total_tokens": prompt + completion},
+            "usage": usage(&report),
         }));
     }
+    let include_usage = body
+        .stream_options
+        .as_ref()
+        .is_some_and(|options| options.include_usage);
     let (sender, receiver) = mpsc::unbounded_channel();
     let response = sse_response(receiver);
     let chunks = Chunks {
@@ -175,6 +161,7 @@ pub async fn completions(
         created,
         model: shown_model,
         sender: sender.clone(),
+        include_usage,
     };
     chunks.send(json!({"role": "assistant", "content": ""}), None);
     let cancel = Cancel::new();
@@ -189,16 +176,20 @@ pub async fn completions(
         match outcome {
             Ok(report) if report.interrupted => return,
             Ok(report) => {
-                let reason = if report.hit_round_limit {
-                    "length"
-                } else {
-                    "stop"
-                };
-                chunks.send(json!({}), Some(reason));
+                if !report.client_calls.is_empty() {
+                    chunks.send(
+                        json!({"tool_calls": wire_calls(&report.client_calls, true)}),
+                        None,
+                    );
+                }
+                chunks.send(json!({}), Some(finish_reason(&report)));
+                if chunks.include_usage {
+                    chunks.send_usage(&report);
+                }
             }
             Err(err) => {
                 let error = provider_error(&err.source);
-                let body = json!({"error": {"message": error.message, "type": error.code, "code": error.code}});
+                let body = json!({"error": {"message": error.message, "type": "api_error", "code": error.code}});
                 let _ = chunks.sender.send(Bytes::from(format!("data: {body}\n\n")));
             }
         }
@@ -207,12 +198,45 @@ pub async fn completions(
     Ok(response)
 }
 
+fn finish_reason(report: &TurnReport) -> &'static str {
+    if !report.client_calls.is_empty() {
+        "tool_calls"
+    } else if report.hit_round_limit {
+        "length"
+    } else {
+        "stop"
+    }
+}
+
+fn usage(report: &TurnReport) -> Value {
+    let (prompt, completion) = (report.usage.input_tokens, report.usage.output_tokens);
+    json!({"prompt_tokens": prompt, "completion_tokens": completion,
+           "total_tokens": prompt + completion})
+}
+
+/// Tool calls as OpenAI sends them: in a message, or (streamed) with their `index`.
+fn wire_calls(calls: &[ToolCall], streamed: bool) -> Value {
+    calls
+        .iter()
+        .enumerate()
+        .map(|(index, call)| {
+            let mut wire = json!({"id": call.id, "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments.to_string()}});
+            if streamed {
+                wire["index"] = json!(index);
+            }
+            wire
+        })
+        .collect()
+}
+
 /// `chat.completion.chunk` events, as OpenAI streams them.
 struct Chunks {
     id: String,
     created: i64,
     model: String,
     sender: mpsc::UnboundedSender<Bytes>,
+    include_usage: bool,
 }
 
 impl Chunks {
@@ -223,6 +247,19 @@ impl Chunks {
             "created": self.created,
             "model": self.model,
             "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish_reason}],
+        });
+        let _ = self.sender.send(Bytes::from(format!("data: {chunk}\n\n")));
+    }
+
+    /// The last chunk `stream_options.include_usage` asks for: no choices, the usage.
+    fn send_usage(&self, report: &TurnReport) {
+        let chunk = json!({
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [],
+            "usage": usage(report),
         });
         let _ = self.sender.send(Bytes::from(format!("data: {chunk}\n\n")));
     }
@@ -254,35 +291,9 @@ pub fn models(state: &Arc<State>) -> Result<ApiResponse, ApiError> {
     ok_json(&json!({"object": "list", "data": data}))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn message(role: &str, text: &str) -> ChatMessage {
-        ChatMessage {
-            role: role.to_string(),
-            content: Content::Text(text.to_string()),
-        }
-    }
-
-    #[test]
-    fn conversations_split_into_history_and_the_new_message() {
-        let (history, user) = split(&[
-            message("system", "Answer in French."),
-            message("user", "hi"),
-            message("assistant", "salut"),
-            message("user", "how are you?"),
-        ])
-        .unwrap();
-        assert_eq!(history.len(), 2);
-        assert!(user.starts_with("[Instructions from the client]\nAnswer in French."));
-        assert!(user.ends_with("how are you?"));
-        assert!(split(&[message("assistant", "x")]).is_err());
-        assert!(split(&[]).is_err());
-        let parts: ChatMessage = serde_json::from_value(json!({"role": "user", "content": [
-            {"type": "text", "text": "a"}, {"type": "image_url", "image_url": {"url": "x"}},
-            {"type": "text", "text": "b"}]}))
-        .unwrap();
-        assert_eq!(parts.content.text(), "a\nb");
-    }
+/// `GET /v1/models/{id}`: the model, if LocalGPT can reach it.
+pub async fn model(state: &Arc<State>, id: &str) -> Result<ApiResponse, ApiError> {
+    known_model(state, id).await?;
+    let created = chrono::Utc::now().timestamp();
+    ok_json(&json!({"id": id, "object": "model", "created": created, "owned_by": "localgpt"}))
 }

@@ -26,7 +26,7 @@ const fn route(method: Method, path: &'static str) -> Route {
     }
 }
 
-pub static ROUTES: [Route; 37] = [
+pub static ROUTES: [Route; 38] = [
     Route {
         method: Method::GET,
         path: "/health",
@@ -49,6 +49,7 @@ pub static ROUTES: [Route; 37] = [
     route(Method::POST, "/api/heartbeat/{task}/run"),
     route(Method::POST, "/v1/chat/completions"),
     route(Method::GET, "/v1/models"),
+    route(Method::GET, "/v1/models/{id}"),
     route(Method::GET, "/api/openapi.json"),
     route(Method::POST, "/mcp"),
     route(Method::GET, "/mcp"),
@@ -200,8 +201,11 @@ async fn route_request(
         (Method::POST, "/api/scripts/run") => api::run_script(state.clone(), request).await,
         (Method::GET, "/api/heartbeat") => api::heartbeat(state),
         (Method::POST, "/api/heartbeat/{task}/run") => api::run_task(state.clone(), &param).await,
-        (Method::POST, "/v1/chat/completions") => openai::completions(state.clone(), request).await,
-        (Method::GET, "/v1/models") => openai::models(state),
+        (Method::POST, "/v1/chat/completions") => {
+            openai::v1(openai::completions(state.clone(), request).await)
+        }
+        (Method::GET, "/v1/models") => openai::v1(openai::models(state)),
+        (Method::GET, "/v1/models/{id}") => openai::v1(openai::model(state, &param).await),
         (Method::GET, "/api/openapi.json") => api::openapi(),
         (Method::GET, "/") => Ok(ui::page(request.headers())),
         (Method::GET, "/ui/{file}") => ui::asset(&param, request.headers()),

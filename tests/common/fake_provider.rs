@@ -264,6 +264,13 @@ async fn handle(
         });
         return Ok(response);
     }
+    if path == "/api/tags" {
+        // The models an Ollama has pulled: these two.
+        return Ok(plain(
+            StatusCode::OK,
+            &json!({"models": [{"name": "llama3.2:latest"}, {"name": "qwen3:8b"}]}).to_string(),
+        ));
+    }
     let format = match path.as_str() {
         "/v1/chat/completions" => Format::OpenAi,
         "/v1/messages" => Format::Anthropic,

@@ -67,6 +67,7 @@ pub fn check_openai(body: &Value) -> Result<(), Refusal> {
         ));
     }
     check_openai_tools(body)?;
+    check_openai_choice(body, messages)?;
     let mut index = 0;
     while index < messages.len() {
         let message = &messages[index];
@@ -146,6 +147,45 @@ pub fn check_openai(body: &Value) -> Result<(), Refusal> {
             }
         }
         index += 1;
+    }
+    Ok(())
+}
+
+fn check_openai_choice(body: &Value, messages: &[Value]) -> Result<(), Refusal> {
+    let tools = body["tools"].as_array().cloned().unwrap_or_default();
+    for field in ["tool_choice", "parallel_tool_calls"] {
+        if body.get(field).is_some() && tools.is_empty() {
+            return Err(openai(
+                format!(
+                    "Invalid value for '{field}': '{field}' is only allowed when 'tools' are specified."
+                ),
+                Some(field.into()),
+            ));
+        }
+    }
+    if let Some(name) = body["tool_choice"]["function"]["name"].as_str()
+        && !tools.iter().any(|tool| tool["function"]["name"] == name)
+    {
+        return Err(openai(
+            format!("Invalid value for 'tool_choice': function '{name}' not found in 'tools'."),
+            Some("tool_choice".into()),
+        ));
+    }
+    if body["response_format"]["type"] == "json_object"
+        && !messages
+            .iter()
+            .any(|m| m["content"].to_string().to_lowercase().contains("json"))
+    {
+        return Err(openai(
+            "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.".into(),
+            Some("messages".into()),
+        ));
+    }
+    if body.get("max_tokens").is_some() && body.get("max_completion_tokens").is_some() {
+        return Err(openai(
+            "Invalid request: 'max_tokens' and 'max_completion_tokens' cannot both be set.".into(),
+            Some("max_tokens".into()),
+        ));
     }
     Ok(())
 }

@@ -1,0 +1,328 @@
+//! `/v1` as a drop-in for OpenAI's API: the client's own tools (the loop agent
+//! frameworks run), the sampling and output fields passed on or refused by name, the
+//! model lookup — driven by OpenAI's own Python client and by raw requests, against the
+//! strict fake provider.
+
+use crate::common::fake_provider::{FakeProvider, Reply};
+use crate::common::{Test, text};
+use crate::server::{request, start};
+use serde_json::{Value, json};
+
+fn setup(model: &str) -> (FakeProvider, Test) {
+    let fake = FakeProvider::start();
+    let t = Test::new().with_fake(&fake);
+    t.write(
+        "config.toml",
+        &format!("[agent]\nmodel = \"{model}\"\nmax_retries = 0\n"),
+    );
+    (fake, t)
+}
+
+fn complete(server: &crate::server::Server, body: &Value) -> crate::server::Response {
+    request(
+        server,
+        "POST",
+        "/v1/chat/completions",
+        Some(&body.to_string()),
+        &["Content-Type: application/json"],
+    )
+}
+
+fn tool_names(body: &Value) -> Vec<String> {
+    body["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|tool| tool["function"]["name"].as_str().map(str::to_string))
+        .collect()
+}
+
+fn weather() -> Value {
+    json!({"type": "function", "function": {"name": "get_weather", "description": "Weather.",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}})
+}
+
+#[test]
+#[cfg_attr(
+    not(test_external),
+    ignore = "needs OpenAI's Python package (LOCALGPT_TEST_EXTERNAL; .ci/run installs it)"
+)]
+fn openais_python_client_runs_its_own_tool_loop_json_mode_and_model_lookup() {
+    let (fake, t) = setup("gpt-4o");
+    let server = start(&t);
+    fake.push(Reply::tool("get_weather", json!({"city": "Paris"})))
+        .push(Reply::text(&["Sunny in Paris."]))
+        .push(Reply::tool("get_weather", json!({"city": "Oslo"})))
+        .push(Reply::text(&["Snow", " in Oslo."]))
+        .push(Reply::text(&["{\"city\": \"Lyon\"}"]));
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/openai_tools.py");
+    let output = std::process::Command::new("python3")
+        .arg(script)
+        .arg(format!("http://127.0.0.1:{}/v1", server.port))
+        .arg(&server.token)
+        .env("NO_PROXY", "*")
+        .output()
+        .expect("python runs");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let seen: Value = serde_json::from_slice(&output.stdout).expect("JSON from the script");
+    fake.assert_no_refusals();
+    assert_eq!(seen["first_finish"], "tool_calls", "{seen}");
+    assert_eq!(seen["first_call"], "get_weather");
+    assert_eq!(seen["first_arguments"], json!({"city": "Paris"}));
+    assert_eq!(seen["final"], "Sunny in Paris.");
+    assert_eq!(seen["final_finish"], "stop");
+    assert_eq!(seen["stream_finish"], "tool_calls");
+    assert_eq!(seen["stream_calls"][0]["name"], "get_weather");
+    assert_eq!(
+        serde_json::from_str::<Value>(seen["stream_calls"][0]["arguments"].as_str().unwrap())
+            .unwrap(),
+        json!({"city": "Oslo"})
+    );
+    assert!(seen["stream_usage"].as_u64().is_some(), "{seen}");
+    assert_eq!(seen["stream_final"], "Snow in Oslo.");
+    assert_eq!(seen["json"], json!({"city": "Lyon"}));
+    assert_eq!(seen["model"], "localgpt");
+    assert_eq!(seen["missing"], "model_not_found");
+    assert_eq!(seen["n"], "n");
+
+    let received = fake.received();
+    let chats: Vec<&Value> = received
+        .iter()
+        .filter(|r| r.path == "/v1/chat/completions")
+        .map(|r| &r.body)
+        .collect();
+    // The client's tool is offered beside LocalGPT's own.
+    let offered = tool_names(chats[0]);
+    assert!(offered.contains(&"get_weather".to_string()), "{offered:?}");
+    assert!(offered.contains(&"read_file".to_string()), "{offered:?}");
+    // The second request carries the client's call and its result, as the client sent them.
+    let second = chats[1]["messages"].as_array().unwrap();
+    let result = second.last().unwrap();
+    assert_eq!(result["role"], "tool");
+    assert_eq!(result["content"], "Sunny and 21 degrees in Paris");
+    assert_eq!(
+        second[second.len() - 2]["tool_calls"][0]["id"],
+        result["tool_call_id"]
+    );
+    // JSON mode and the sampling fields reached the provider.
+    let json_request = chats[4];
+    assert_eq!(
+        json_request["response_format"],
+        json!({"type": "json_object"})
+    );
+    assert_eq!(json_request["max_completion_tokens"], 200);
+    assert_eq!(json_request["seed"], 7);
+    assert_eq!(json_request["stop"], json!(["END"]));
+}
+
+#[test]
+fn a_client_tool_call_ends_the_response_after_localgpts_own_calls_have_run() {
+    let (fake, t) = setup("gpt-4o");
+    t.write("workspace/notes.txt", "the city is Lisbon");
+    let server = start(&t);
+    fake.push(Reply::Tools(vec![
+        ("read_file".into(), json!({"path": "notes.txt"})),
+        ("get_weather".into(), json!({"city": "Lisbon"})),
+    ]));
+    let answer = complete(
+        &server,
+        &json!({"model": "localgpt", "tools": [weather()],
+                "messages": [{"role": "user", "content": "weather where my notes say"}]}),
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let answer = answer.json();
+    assert_eq!(answer["choices"][0]["finish_reason"], "tool_calls");
+    let calls = answer["choices"][0]["message"]["tool_calls"]
+        .as_array()
+        .unwrap();
+    // Only the client's own call is handed back; LocalGPT ran its read_file.
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0]["function"]["name"], "get_weather");
+    assert_eq!(calls[0]["type"], "function");
+    assert!(calls[0]["function"]["arguments"].is_string());
+    assert_eq!(fake.received().len(), 1);
+    fake.assert_no_refusals();
+}
+
+#[test]
+fn a_client_tool_wins_over_a_builtin_of_the_same_name_and_own_tools_can_be_switched_off() {
+    let (fake, t) = setup("gpt-4o");
+    let server = start(&t);
+    fake.push(Reply::tool("read_file", json!({"path": "/etc/hostname"})));
+    fake.push(Reply::text(&["plain"]));
+    let mine = json!({"type": "function", "function": {"name": "read_file",
+        "description": "The client's own.", "parameters": {"type": "object", "properties": {}}}});
+    let answer = complete(
+        &server,
+        &json!({"model": "localgpt", "tools": [mine],
+                "messages": [{"role": "user", "content": "read it"}]}),
+    )
+    .json();
+    // The call went back to the client: LocalGPT did not read the file itself.
+    assert_eq!(answer["choices"][0]["finish_reason"], "tool_calls");
+    let offered = fake.received()[0].body["tools"].clone();
+    let read_files: Vec<&Value> = offered
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|tool| tool["function"]["name"] == "read_file")
+        .collect();
+    assert_eq!(read_files.len(), 1);
+    assert_eq!(
+        read_files[0]["function"]["description"],
+        "The client's own."
+    );
+
+    let plain = complete(
+        &server,
+        &json!({"model": "localgpt", "localgpt": {"tools": false},
+                "messages": [{"role": "user", "content": "hi"}]}),
+    );
+    assert_eq!(plain.status, 200, "{}", plain.body);
+    assert!(fake.received()[1].body.get("tools").is_none());
+}
+
+#[test]
+fn fields_no_provider_here_can_honour_are_refused_by_name() {
+    let (fake, t) = setup("gpt-4o");
+    let server = start(&t);
+    let user = json!([{"role": "user", "content": "hi"}]);
+    for (field, value) in [
+        ("n", json!(2)),
+        ("logprobs", json!(true)),
+        ("logit_bias", json!({"50256": -100})),
+        ("audio", json!({"voice": "alloy", "format": "mp3"})),
+        ("function_call", json!("auto")),
+        ("no_such_field", json!(1)),
+    ] {
+        let mut body = json!({"model": "localgpt", "messages": user});
+        body[field] = value;
+        let refused = complete(&server, &body);
+        assert_eq!(refused.status, 400, "{field}: {}", refused.body);
+        let error = refused.json()["error"].clone();
+        assert_eq!(error["param"], field, "{error}");
+        assert_eq!(error["type"], "invalid_request_error");
+    }
+    let image = complete(
+        &server,
+        &json!({"model": "localgpt", "messages": [{"role": "user", "content": [
+            {"type": "text", "text": "what is this?"},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}]}),
+    );
+    assert_eq!(image.status, 400, "{}", image.body);
+    assert!(image.body.contains("image_url"), "{}", image.body);
+    // Fields that change nothing about the answer are accepted.
+    fake.push(Reply::text(&["ok"]));
+    let accepted = complete(
+        &server,
+        &json!({"model": "localgpt", "messages": user, "user": "u1", "store": false,
+                "metadata": {"a": "b"}, "n": 1, "logprobs": false}),
+    );
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+    assert_eq!(fake.received().len(), 1);
+}
+
+#[test]
+fn each_provider_gets_the_fields_in_its_own_shape_or_a_400_naming_the_one_it_lacks() {
+    let (fake, t) = setup("claude-sonnet-4-5");
+    let server = start(&t);
+    let user = json!([{"role": "user", "content": "hi"}]);
+    let seeded = complete(
+        &server,
+        &json!({"model": "localgpt", "messages": user, "seed": 1}),
+    );
+    assert_eq!(seeded.status, 400, "{}", seeded.body);
+    assert_eq!(seeded.json()["error"]["param"], "seed");
+    let json_mode = complete(
+        &server,
+        &json!({"model": "localgpt", "messages": user, "response_format": {"type": "json_object"}}),
+    );
+    assert_eq!(json_mode.status, 400);
+    assert_eq!(json_mode.json()["error"]["param"], "response_format");
+
+    fake.push(Reply::text(&["ok"])).push(Reply::text(&["ok"]));
+    let anthropic = complete(
+        &server,
+        &json!({"model": "localgpt", "messages": user, "max_tokens": 55, "stop": "END",
+                "top_p": 0.5, "tools": [weather()],
+                "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
+                "parallel_tool_calls": false}),
+    );
+    assert_eq!(anthropic.status, 200, "{}", anthropic.body);
+    let sent = fake.received()[0].body.clone();
+    assert_eq!(sent["max_tokens"], 55);
+    assert_eq!(sent["stop_sequences"], json!(["END"]));
+    assert_eq!(sent["top_p"], 0.5);
+    assert_eq!(
+        sent["tool_choice"],
+        json!({"type": "tool", "name": "get_weather", "disable_parallel_tool_use": true})
+    );
+
+    let ollama = complete(
+        &server,
+        &json!({"model": "llama3.2", "messages": user, "max_tokens": 40, "seed": 3,
+                "response_format": {"type": "json_object"}, "stop": ["END"]}),
+    );
+    assert_eq!(ollama.status, 200, "{}", ollama.body);
+    let sent = fake.received()[1].body.clone();
+    assert_eq!(sent["options"]["num_predict"], 40);
+    assert_eq!(sent["options"]["seed"], 3);
+    assert_eq!(sent["options"]["stop"], json!(["END"]));
+    assert_eq!(sent["format"], "json");
+    let named = complete(
+        &server,
+        &json!({"model": "llama3.2", "messages": user, "tools": [weather()], "tool_choice": "required"}),
+    );
+    assert_eq!(named.status, 400);
+    assert_eq!(named.json()["error"]["param"], "tool_choice");
+    fake.assert_no_refusals();
+}
+
+#[test]
+fn models_are_looked_up_and_an_unknown_one_is_openais_404() {
+    let (_fake, t) = setup("gpt-4o");
+    let server = start(&t);
+    let found = request(&server, "GET", "/v1/models/localgpt", None, &[]);
+    assert_eq!(found.status, 200, "{}", found.body);
+    assert_eq!(found.json()["object"], "model");
+    // The fake Ollama has pulled llama3.2:latest, not mistral.
+    assert_eq!(
+        request(&server, "GET", "/v1/models/llama3.2", None, &[]).status,
+        200
+    );
+    for path in ["/v1/models/mistral", "/v1/models/local%2Fnope"] {
+        let missing = request(&server, "GET", path, None, &[]);
+        assert_eq!(missing.status, 404, "{path}: {}", missing.body);
+        assert_eq!(missing.json()["error"]["code"], "model_not_found");
+    }
+    let chat = complete(
+        &server,
+        &json!({"model": "mistral", "messages": [{"role": "user", "content": "hi"}]}),
+    );
+    assert_eq!(chat.status, 404, "{}", chat.body);
+    assert_eq!(chat.json()["error"]["param"], "model");
+}
+
+#[test]
+fn a_streamed_answer_ends_with_the_usage_chunk_when_asked() {
+    let (fake, t) = setup("gpt-4o");
+    let server = start(&t);
+    fake.push(Reply::text(&["a", "b"]));
+    let streamed = complete(
+        &server,
+        &json!({"model": "localgpt", "stream": true, "stream_options": {"include_usage": true},
+                "messages": [{"role": "user", "content": "hi"}]}),
+    );
+    let chunks: Vec<Value> = streamed
+        .body
+        .split("\n\n")
+        .filter_map(|block| block.strip_prefix("data: "))
+        .filter(|data| *data != "[DONE]")
+        .map(|data| serde_json::from_str(data).unwrap())
+        .collect();
+    let last = chunks.last().unwrap();
+    assert_eq!(last["choices"], json!([]), "{last}");
+    assert!(last["usage"]["total_tokens"].is_u64(), "{last}");
+    assert!(streamed.body.trim_end().ends_with("data: [DONE]"));
+}
