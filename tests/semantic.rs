@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use crate::common::fake_provider::{FakeProvider, Reply};
 use crate::common::{Test, text};
 
-fn wheel() -> PathBuf {
+pub fn wheel() -> PathBuf {
     let wheels = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join(std::env::var_os("LOCALGPT_TEST_WHEELS").expect("LOCALGPT_TEST_WHEELS is set"));
     std::fs::read_dir(&wheels)

@@ -17,6 +17,7 @@
 
 mod api;
 mod chat;
+mod embeddings;
 pub mod guard;
 pub mod http;
 pub mod login;

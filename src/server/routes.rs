@@ -8,7 +8,7 @@ use hyper::header::{ALLOW, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 
 use super::http::{ApiError, ApiResponse, json_response};
-use super::{State, api, chat, notes, openai, settings, skills, tasks, ui};
+use super::{State, api, chat, embeddings, notes, openai, settings, skills, tasks, ui};
 
 pub struct Route {
     pub method: Method,
@@ -26,7 +26,7 @@ const fn route(method: Method, path: &'static str) -> Route {
     }
 }
 
-pub static ROUTES: [Route; 38] = [
+pub static ROUTES: [Route; 39] = [
     Route {
         method: Method::GET,
         path: "/health",
@@ -50,6 +50,7 @@ pub static ROUTES: [Route; 38] = [
     route(Method::POST, "/v1/chat/completions"),
     route(Method::GET, "/v1/models"),
     route(Method::GET, "/v1/models/{id}"),
+    route(Method::POST, "/v1/embeddings"),
     route(Method::GET, "/api/openapi.json"),
     route(Method::POST, "/mcp"),
     route(Method::GET, "/mcp"),
@@ -206,6 +207,9 @@ async fn route_request(
         }
         (Method::GET, "/v1/models") => openai::v1(openai::models(state)),
         (Method::GET, "/v1/models/{id}") => openai::v1(openai::model(state, &param).await),
+        (Method::POST, "/v1/embeddings") => {
+            openai::v1(embeddings::embeddings(state.clone(), request).await)
+        }
         (Method::GET, "/api/openapi.json") => api::openapi(),
         (Method::GET, "/") => Ok(ui::page(request.headers())),
         (Method::GET, "/ui/{file}") => ui::asset(&param, request.headers()),
