@@ -141,6 +141,11 @@ fn ollama_round_trip_with_a_host_given_as_host_and_port() {
     let received = fake.received();
     assert_eq!(received[0].path, "/api/chat");
     assert_eq!(received[0].body["model"], "llama3.2");
+    // Ollama is told the window LocalGPT keeps to (llama3's 128k: the model takes more),
+    // asked of /api/show once for the whole turn.
+    assert_eq!(received[0].body["options"]["num_ctx"], 128_000);
+    assert_eq!(received[1].body["options"]["num_ctx"], 128_000);
+    assert_eq!(fake.shown(), ["llama3.2"]);
     let messages = received[1].body["messages"].as_array().unwrap().clone();
     let tool = messages.last().unwrap();
     assert_eq!(tool["role"], "tool");
@@ -630,4 +635,32 @@ fn web_fetch_refuses_local_addresses_unless_allowed() {
         result.contains("404") && result.contains("no such route"),
         "{result}"
     );
+}
+
+#[test]
+fn an_ollama_model_without_tools_answers_without_them_and_gets_its_own_window() {
+    let (fake, t) = setup();
+    fake.push(Reply::text(&["Plain answer."]));
+    let out = t.run(["ask", "--model", "tinyllama", "hi"]).success();
+    assert_eq!(stdout_of(&out), "Plain answer.\n");
+    assert!(
+        text(&out.get_output().stderr).contains("tinyllama cannot call tools"),
+        "{}",
+        text(&out.get_output().stderr)
+    );
+    let sent = &fake.received()[0].body;
+    assert!(sent.get("tools").is_none(), "{sent}");
+    assert_eq!(sent["options"]["num_ctx"], 2048);
+}
+
+#[test]
+fn a_configured_window_wins_over_what_ollama_says() {
+    let (fake, t) = setup();
+    t.write(
+        "config.toml",
+        "[agent]\nmax_retries = 0\n\n[models.\"llama3.2\"]\ncontext_window = 16384\n",
+    );
+    fake.push(Reply::text(&["ok"]));
+    t.run(["ask", "--model", "llama3.2", "hi"]).success();
+    assert_eq!(fake.received()[0].body["options"]["num_ctx"], 16384);
 }

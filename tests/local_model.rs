@@ -136,6 +136,7 @@ fn the_provider_streams_a_coherent_answer() {
         temperature: Some(0.0),
         max_tokens: 64,
         sampling: Default::default(),
+        context_window: 8192,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -132,6 +132,7 @@ impl Agent {
                 temperature: None,
                 max_tokens: self.max_tokens,
                 sampling: Default::default(),
+                context_window: self.context_window,
             };
             let Ok(completion) = self.provider.stream(&request, &mut |_| {}).await else {
                 tracing::warn!("the memory flush before compaction failed; compacting anyway");
@@ -167,6 +168,7 @@ impl Agent {
             temperature: None,
             max_tokens: self.max_tokens,
             sampling: Default::default(),
+            context_window: self.context_window,
         };
         let completion = self.provider.stream(&request, &mut |_| {}).await?;
         let summary = completion.text.trim().to_string();

@@ -97,6 +97,12 @@ pub struct Agent {
     /// Tools the caller runs itself (an OpenAI client's): offered beside ours, and a call
     /// of one ends the turn.
     client_tools: Vec<ToolSpec>,
+    /// Whether the provider was asked about the model (`Provider::model_info`).
+    model_learnt: bool,
+    /// False for a model its provider says cannot call tools.
+    takes_tools: bool,
+    /// The window comes from `[models.NAME]`, which wins over what a provider says.
+    window_configured: bool,
     /// The caller's instructions, added to the system prompt.
     instructions: Option<String>,
     sampling: Sampling,
@@ -145,6 +151,14 @@ impl Agent {
             reported: None,
             mcp_attached: false,
             client_tools: Vec::new(),
+            model_learnt: false,
+            takes_tools: true,
+            window_configured: [model, route.model.as_str()].iter().any(|name| {
+                config
+                    .models
+                    .get(*name)
+                    .is_some_and(|m| m.context_window.is_some())
+            }),
             instructions: None,
             sampling: Sampling::default(),
             provider,

@@ -53,7 +53,8 @@ impl Agent {
                 () = cancel.cancelled() => return Ok(interrupted(session, "", TurnReport::default())),
             }
         }
-        let specs = self.offered_specs();
+        let mut specs = self.offered_specs();
+        self.learn_model(&mut specs, observer).await;
         let system = self.system_prompt(&specs);
         let mut sampling = self.sampling.clone();
         let mut report = TurnReport::default();
@@ -85,6 +86,7 @@ impl Agent {
                 temperature: self.temperature,
                 max_tokens: sampling.max_tokens.unwrap_or(self.max_tokens),
                 sampling: sampling.clone(),
+                context_window: self.context_window,
             };
             // A tool choice holds for the first request only (see `Sampling`).
             sampling.tool_choice = None;
@@ -225,6 +227,33 @@ impl Agent {
         system
     }
 
+    /// What the provider knows of the model, once per agent: a shorter window than
+    /// LocalGPT assumed, and no tools for a model that cannot call them (said once).
+    async fn learn_model(&mut self, specs: &mut Vec<ToolSpec>, observer: &mut dyn Observer) {
+        if !self.model_learnt {
+            self.model_learnt = true;
+            let info = self.provider.model_info(&self.route.model).await;
+            // Never more than LocalGPT assumed: a model trained on 128k tokens would
+            // otherwise make Ollama reserve memory for all of them.
+            if let Some(length) = info.context_length
+                && !self.window_configured
+            {
+                self.context_window = self.context_window.min(length);
+            }
+            self.takes_tools = info.tools != Some(false);
+            if !self.takes_tools && !specs.is_empty() {
+                observer.notice(&format!(
+                    "{} cannot call tools ({} says so): it answers without them",
+                    self.route.model,
+                    self.provider.name()
+                ));
+            }
+        }
+        if !self.takes_tools {
+            specs.clear();
+        }
+    }
+
     async fn compact_if_needed(&mut self, session: &mut Session, system: &str) -> Compacted {
         let limit = self.compaction.threshold * self.context_window as f64;
         if self.estimated_tokens(system, session.messages()) as f64 > limit {
@@ -255,6 +284,7 @@ impl Agent {
             temperature: None,
             max_tokens: 32,
             sampling: Default::default(),
+            context_window: self.context_window,
         };
         if let Ok(completion) = self.provider.stream(&request, &mut |_| {}).await {
             let title = completion.text.trim().trim_matches('"').to_string();

@@ -327,6 +327,7 @@ mod tests {
             temperature: None,
             max_tokens: 100,
             sampling: Default::default(),
+            context_window: 8192,
         };
         let body = request_body(&request);
         let messages = body["messages"].as_array().unwrap();

@@ -49,6 +49,9 @@ pub struct ChatRequest {
     pub max_tokens: u32,
     /// The caller's further wishes, checked against the provider before the turn.
     pub sampling: Sampling,
+    /// The tokens the agent keeps the conversation under: Ollama is told to take that
+    /// many (its own default would cut the start of the prompt without a word).
+    pub context_window: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -122,6 +125,21 @@ pub trait Provider: Send + Sync {
     async fn has_model(&self, _model: &str) -> Option<bool> {
         None
     }
+
+    /// What the provider says of a model it serves (Ollama's `/api/show`), learnt once
+    /// per process; unknown fields stay `None`.
+    async fn model_info(&self, _model: &str) -> ModelInfo {
+        ModelInfo::default()
+    }
+}
+
+/// What a provider can tell about one of its models.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ModelInfo {
+    /// The tokens the model was trained to take.
+    pub context_length: Option<u64>,
+    /// Whether it can call tools.
+    pub tools: Option<bool>,
 }
 
 /// Network settings every HTTP provider shares.

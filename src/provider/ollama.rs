@@ -10,9 +10,31 @@ use serde_json::{Value, json};
 
 use super::retry::{self, Target};
 use super::{
-    ChatRequest, Completion, Event, HttpSettings, Message, Provider, ProviderError, StopReason,
-    ToolCall, Usage,
+    ChatRequest, Completion, Event, HttpSettings, Message, ModelInfo, Provider, ProviderError,
+    StopReason, ToolCall, Usage,
 };
+
+/// What `/api/show` said, by `base model`: asked once per process.
+static MODEL_INFO: std::sync::OnceLock<
+    std::sync::Mutex<std::collections::HashMap<String, ModelInfo>>,
+> = std::sync::OnceLock::new();
+
+/// `/api/show`'s answer: `model_info` has `<architecture>.context_length`; `capabilities`
+/// (Ollama 0.6 and later) lists `tools` when the model can call them.
+fn model_info(shown: &Value) -> ModelInfo {
+    let context_length = shown["model_info"].as_object().and_then(|info| {
+        info.iter()
+            .find(|(key, _)| key.ends_with(".context_length"))
+            .and_then(|(_, value)| value.as_u64())
+    });
+    let tools = shown["capabilities"]
+        .as_array()
+        .map(|capabilities| capabilities.iter().any(|c| c == "tools"));
+    ModelInfo {
+        context_length,
+        tools,
+    }
+}
 
 pub struct Ollama {
     label: String,
@@ -99,9 +121,11 @@ pub fn request_body(request: &ChatRequest) -> Value {
     if !request.tools.is_empty() {
         body["tools"] = super::function_tools(&request.tools);
     }
+    let mut options = json!({"num_ctx": request.context_window});
     if let Some(temperature) = request.temperature {
-        body["options"] = json!({"temperature": temperature});
+        options["temperature"] = json!(temperature);
     }
+    body["options"] = options;
     request.sampling.apply_ollama(&mut body);
     body
 }
@@ -110,6 +134,38 @@ pub fn request_body(request: &ChatRequest) -> Value {
 impl Provider for Ollama {
     fn name(&self) -> &str {
         &self.label
+    }
+
+    async fn model_info(&self, model: &str) -> ModelInfo {
+        let key = format!("{} {model}", self.base);
+        let cache = MODEL_INFO.get_or_init(Default::default);
+        if let Some(info) = cache.lock().ok().and_then(|known| known.get(&key).copied()) {
+            return info;
+        }
+        let shown: Option<Value> = async {
+            self.client
+                .post(format!("{}/api/show", self.base))
+                .json(&json!({"model": model}))
+                .timeout(std::time::Duration::from_secs(5))
+                .send()
+                .await
+                .ok()?
+                .error_for_status()
+                .ok()?
+                .json()
+                .await
+                .ok()
+        }
+        .await;
+        // Not reachable, or no such model: the chat request says so; nothing is kept.
+        let Some(shown) = shown else {
+            return ModelInfo::default();
+        };
+        let info = model_info(&shown);
+        if let Ok(mut known) = cache.lock() {
+            known.insert(key, info);
+        }
+        info
     }
 
     async fn has_model(&self, model: &str) -> Option<bool> {

@@ -89,6 +89,9 @@ struct State {
     received: Vec<Received>,
     /// Requests refused as the real API would, with the error sent back.
     refusals: Vec<(String, Value)>,
+    /// The models Ollama's `/api/show` was asked about, in order (kept apart from
+    /// `received`, which holds the chat and embedding requests).
+    shown: Vec<String>,
     /// Tool calls made so far, for unique ids.
     calls: usize,
     /// A test that sends what the API refuses on purpose says so; otherwise a refusal
@@ -148,6 +151,11 @@ impl FakeProvider {
     pub fn push(&self, reply: Reply) -> &FakeProvider {
         self.state.lock().expect("state").replies.push_back(reply);
         self
+    }
+
+    /// The models Ollama's `/api/show` was asked about.
+    pub fn shown(&self) -> Vec<String> {
+        self.state.lock().expect("state").shown.clone()
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -268,8 +276,34 @@ async fn handle(
         // The models an Ollama has pulled: these two.
         return Ok(plain(
             StatusCode::OK,
-            &json!({"models": [{"name": "llama3.2:latest"}, {"name": "qwen3:8b"}]}).to_string(),
+            &json!({"models": [{"name": "llama3.2:latest"}, {"name": "qwen3:8b"},
+                                {"name": "tinyllama:latest"}]})
+            .to_string(),
         ));
+    }
+    if path == "/api/show" {
+        // llama3.2 as Ollama describes it; tinyllama: a short window and no tools.
+        let shown = match body["model"].as_str().unwrap_or_default() {
+            "llama3.2" | "llama3.2:latest" => Some(json!({
+                "model_info": {"general.architecture": "llama", "llama.context_length": 131072},
+                "capabilities": ["completion", "tools"]})),
+            "tinyllama" | "tinyllama:latest" => Some(json!({
+                "model_info": {"general.architecture": "llama", "llama.context_length": 2048},
+                "capabilities": ["completion"]})),
+            _ => None,
+        };
+        state
+            .lock()
+            .expect("state")
+            .shown
+            .push(body["model"].as_str().unwrap_or_default().to_string());
+        return Ok(match shown {
+            Some(shown) => plain(StatusCode::OK, &shown.to_string()),
+            None => plain(
+                StatusCode::NOT_FOUND,
+                &json!({"error": format!("model '{}' not found", body["model"].as_str().unwrap_or_default())}).to_string(),
+            ),
+        });
     }
     let format = match path.as_str() {
         "/v1/chat/completions" => Format::OpenAi,
