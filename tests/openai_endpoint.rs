@@ -471,3 +471,160 @@ fn base64_decode(text: &str) -> Vec<u8> {
         .decode(text)
         .expect("base64")
 }
+
+#[test]
+#[cfg_attr(
+    not(test_external),
+    ignore = "needs OpenAI's Python package (LOCALGPT_TEST_EXTERNAL; .ci/run installs it)"
+)]
+fn openais_python_client_uses_the_responses_api() {
+    let (fake, t) = setup("gpt-4o");
+    let server = start(&t);
+    fake.push(Reply::text(&["Hello."]))
+        .push(Reply::tool("get_weather", json!({"city": "Rome"})))
+        .push(Reply::text(&["It is hot in Rome."]))
+        .push(Reply::text(&["Tomorrow too."]))
+        .push(Reply::text(&["one", " two", " three"]));
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/openai_responses.py");
+    let output = std::process::Command::new("python3")
+        .arg(script)
+        .arg(format!("http://127.0.0.1:{}/v1", server.port))
+        .arg(&server.token)
+        .env("NO_PROXY", "*")
+        .output()
+        .expect("python runs");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let seen: Value = serde_json::from_slice(&output.stdout).expect("JSON from the script");
+    fake.assert_no_refusals();
+    assert_eq!(seen["plain"], "Hello.", "{seen}");
+    assert_eq!(seen["plain_status"], "completed");
+    assert!(seen["plain_id"].as_str().unwrap().starts_with("resp_"));
+    assert_eq!(seen["call"]["name"], "get_weather");
+    assert_eq!(seen["call"]["arguments"], json!({"city": "Rome"}));
+    assert_eq!(seen["answered"], "It is hot in Rome.");
+    assert_eq!(seen["followed"], "Tomorrow too.");
+    assert_eq!(seen["stream_text"], "one two three");
+    assert_eq!(seen["stream_final"], "one two three");
+    let kinds: Vec<&str> = seen["stream_kinds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(kinds.first(), Some(&"response.created"));
+    assert_eq!(kinds.last(), Some(&"response.completed"));
+    assert!(kinds.contains(&"response.output_text.done"), "{kinds:?}");
+
+    let chats: Vec<Value> = fake
+        .received()
+        .into_iter()
+        .filter(|r| r.path == "/v1/chat/completions")
+        .map(|r| r.body)
+        .collect();
+    // The instructions joined the system prompt.
+    assert!(
+        chats[0]["messages"][0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("Be brief.")
+    );
+    // previous_response_id continued the saved session: the client's output answered the
+    // call, and the follow-up carried the whole conversation.
+    let followed = chats[3]["messages"].as_array().unwrap();
+    let contents: Vec<String> = followed.iter().map(|m| m["content"].to_string()).collect();
+    assert!(
+        contents.iter().any(|c| c.contains("Weather in Rome?")),
+        "{contents:?}"
+    );
+    assert!(
+        contents.iter().any(|c| c.contains("Hot, 31 degrees")),
+        "{contents:?}"
+    );
+    assert!(
+        contents.iter().any(|c| c.contains("It is hot in Rome.")),
+        "{contents:?}"
+    );
+    // And it is a session like any other.
+    let sessions = request(&server, "GET", "/api/sessions", None, &[]).json();
+    assert!(
+        sessions["sessions"].as_array().unwrap().len() >= 3,
+        "{sessions}"
+    );
+}
+
+#[test]
+fn a_response_is_continued_from_the_latest_one_only_and_survives_a_restart() {
+    let (fake, t) = setup("gpt-4o");
+    fake.push(Reply::tool("get_weather", json!({"city": "Rome"})))
+        .push(Reply::text(&["Hot."]))
+        .push(Reply::text(&["Again."]));
+    let respond = |server: &crate::server::Server, body: Value| {
+        request(
+            server,
+            "POST",
+            "/v1/responses",
+            Some(&body.to_string()),
+            &["Content-Type: application/json"],
+        )
+    };
+    let server = start(&t);
+    let tool = json!({"type": "function", "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}});
+    let asked = respond(
+        &server,
+        json!({"model": "localgpt", "input": "weather?", "tools": [tool]}),
+    );
+    assert_eq!(asked.status, 200, "{}", asked.body);
+    let asked = asked.json();
+    let call = asked["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["type"] == "function_call")
+        .cloned()
+        .unwrap();
+    drop(server);
+    // A new server process: the pending call is read back from the saved session.
+    let server = start(&t);
+    let answered = respond(
+        &server,
+        json!({"model": "localgpt", "previous_response_id": asked["id"], "tools": [tool],
+               "input": [{"type": "function_call_output", "call_id": call["call_id"], "output": "31 C"}]}),
+    );
+    assert_eq!(answered.status, 200, "{}", answered.body);
+    let answered = answered.json();
+    assert_eq!(answered["output"][0]["content"][0]["text"], "Hot.");
+    let sent = &fake.received()[1].body["messages"];
+    let last = sent.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["role"], "tool");
+    assert_eq!(last["content"], "31 C");
+    // The first response is no longer the latest: continuing from it is refused.
+    let stale = respond(
+        &server,
+        json!({"model": "localgpt", "previous_response_id": asked["id"], "input": "again"}),
+    );
+    assert_eq!(stale.status, 400, "{}", stale.body);
+    assert_eq!(stale.json()["error"]["param"], "previous_response_id");
+    let missing = respond(
+        &server,
+        json!({"model": "localgpt", "previous_response_id": "resp_nope_1", "input": "x"}),
+    );
+    assert_eq!(missing.status, 404, "{}", missing.body);
+    let again = respond(
+        &server,
+        json!({"model": "localgpt", "previous_response_id": answered["id"], "input": "again"}),
+    );
+    assert_eq!(again.status, 200, "{}", again.body);
+    for (field, value) in [
+        ("reasoning", json!({"effort": "high"})),
+        ("background", json!(true)),
+    ] {
+        let mut body = json!({"model": "localgpt", "input": "x"});
+        body[field] = value;
+        let refused = respond(&server, body);
+        assert_eq!(refused.status, 400);
+        assert_eq!(refused.json()["error"]["param"], field);
+    }
+    fake.assert_no_refusals();
+}

@@ -7,7 +7,7 @@ mod repair;
 
 use serde::{Deserialize, Serialize};
 
-pub use repair::{Fix, repair};
+pub use repair::{Fix, UNFINISHED_CALL, repair};
 
 /// One message of a conversation, in a form every provider can translate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

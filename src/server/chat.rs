@@ -33,7 +33,7 @@ use crate::agent::{Agent, Approval, LogObserver, Observer, TurnError, TurnReport
 use crate::cancel::Cancel;
 use crate::conversation::ToolCall;
 use crate::provider::ProviderError;
-use crate::session::{Session, Sessions};
+use crate::session::{Loaded, Session, Sessions};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,6 +50,13 @@ struct ChatBody {
 pub struct Busy {
     state: Arc<State>,
     id: String,
+}
+
+impl Busy {
+    /// The session's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
 }
 
 impl Drop for Busy {
@@ -87,6 +94,24 @@ impl Turn {
             message,
             _permit: permit,
             _busy: None,
+        }
+    }
+
+    /// A turn in a saved session (see [`open_session`]).
+    pub fn saved(
+        agent: Agent,
+        session: Session,
+        busy: Busy,
+        message: Option<String>,
+        permit: OwnedSemaphorePermit,
+    ) -> Turn {
+        Turn {
+            agent,
+            session,
+            session_id: busy.id.clone(),
+            message,
+            _permit: permit,
+            _busy: Some(busy),
         }
     }
 
@@ -177,28 +202,7 @@ async fn prepare(
     };
     let agent =
         Agent::new(home, &state.env.config, &model, policy).map_err(|err| provider_error(&err))?;
-    let (session, busy) = match &body.session_id {
-        Some(id) => {
-            let entry = Sessions::new(home).find(id).map_err(|err| match err {
-                crate::session::SessionError::Io { .. } => ApiError::internal(err.to_string()),
-                _ => ApiError::not_found(err.to_string()),
-            })?;
-            // Marked busy before it is read, so two requests never continue it at once.
-            let busy = Busy::mark(state, &entry.id)?;
-            let (session, _) = Session::resume(&entry, &model)
-                .map_err(|err| ApiError::internal(format!("cannot read session {id}: {err}")))?;
-            (session, busy)
-        }
-        None => {
-            let session = Session::start(home, &model, "api");
-            let id = session
-                .id()
-                .ok_or_else(|| ApiError::internal("cannot start a session: see the log"))?
-                .to_string();
-            let busy = Busy::mark(state, &id)?;
-            (session, busy)
-        }
-    };
+    let (session, busy, _) = open_session(state, body.session_id.as_deref(), &model, "api")?;
     let always = state
         .always
         .lock()
@@ -216,6 +220,39 @@ async fn prepare(
         },
         body.approvals,
     ))
+}
+
+/// A saved session to run a turn in, marked busy (one turn at a time): the one `id`
+/// names (with what its file held), or a new one started by `source`.
+pub fn open_session(
+    state: &Arc<State>,
+    id: Option<&str>,
+    model: &str,
+    source: &str,
+) -> Result<(Session, Busy, Option<Loaded>), ApiError> {
+    let home = &state.home;
+    match id {
+        Some(id) => {
+            let entry = Sessions::new(home).find(id).map_err(|err| match err {
+                crate::session::SessionError::Io { .. } => ApiError::internal(err.to_string()),
+                _ => ApiError::not_found(err.to_string()),
+            })?;
+            // Marked busy before it is read, so two requests never continue it at once.
+            let busy = Busy::mark(state, &entry.id)?;
+            let (session, loaded) = Session::resume(&entry, model)
+                .map_err(|err| ApiError::internal(format!("cannot read session {id}: {err}")))?;
+            Ok((session, busy, Some(loaded)))
+        }
+        None => {
+            let session = Session::start(home, model, source);
+            let id = session
+                .id()
+                .ok_or_else(|| ApiError::internal("cannot start a session: see the log"))?
+                .to_string();
+            let busy = Busy::mark(state, &id)?;
+            Ok((session, busy, None))
+        }
+    }
 }
 
 impl Busy {

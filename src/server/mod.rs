@@ -24,6 +24,8 @@ pub mod login;
 mod notes;
 mod openai;
 mod openai_request;
+mod responses;
+mod responses_request;
 pub mod routes;
 mod settings;
 mod skills;

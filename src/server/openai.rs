@@ -47,7 +47,7 @@ pub fn random_id(prefix: &str) -> String {
 }
 
 /// The model a request names, as LocalGPT routes it; an unknown one is OpenAI's 404.
-async fn known_model(state: &State, requested: &str) -> Result<String, ApiError> {
+pub(super) async fn known_model(state: &State, requested: &str) -> Result<String, ApiError> {
     let model = if requested == DEFAULT_MODEL || requested.is_empty() {
         return Ok(state.env.model.clone());
     } else {

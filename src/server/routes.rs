@@ -8,7 +8,7 @@ use hyper::header::{ALLOW, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 
 use super::http::{ApiError, ApiResponse, json_response};
-use super::{State, api, chat, embeddings, notes, openai, settings, skills, tasks, ui};
+use super::{State, api, chat, embeddings, notes, openai, responses, settings, skills, tasks, ui};
 
 pub struct Route {
     pub method: Method,
@@ -26,7 +26,7 @@ const fn route(method: Method, path: &'static str) -> Route {
     }
 }
 
-pub static ROUTES: [Route; 39] = [
+pub static ROUTES: [Route; 40] = [
     Route {
         method: Method::GET,
         path: "/health",
@@ -51,6 +51,7 @@ pub static ROUTES: [Route; 39] = [
     route(Method::GET, "/v1/models"),
     route(Method::GET, "/v1/models/{id}"),
     route(Method::POST, "/v1/embeddings"),
+    route(Method::POST, "/v1/responses"),
     route(Method::GET, "/api/openapi.json"),
     route(Method::POST, "/mcp"),
     route(Method::GET, "/mcp"),
@@ -207,6 +208,9 @@ async fn route_request(
         }
         (Method::GET, "/v1/models") => openai::v1(openai::models(state)),
         (Method::GET, "/v1/models/{id}") => openai::v1(openai::model(state, &param).await),
+        (Method::POST, "/v1/responses") => {
+            openai::v1(responses::create(state.clone(), request).await)
+        }
         (Method::POST, "/v1/embeddings") => {
             openai::v1(embeddings::embeddings(state.clone(), request).await)
         }

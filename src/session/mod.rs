@@ -169,6 +169,32 @@ impl Session {
         self.messages = messages;
     }
 
+    /// Gives a tool call that was left for the caller to run (an OpenAI client's, see
+    /// `TurnReport::client_calls`) its result. Loading the session answered it as
+    /// unfinished; that stand-in is replaced, and the result written to the transcript,
+    /// where it follows the call's other results, so a reload pairs it the same way.
+    /// False when `call_id` is no such call.
+    pub fn answer_pending(&mut self, call_id: &str, content: &str) -> bool {
+        let Some(message) = self.messages.iter_mut().rev().find(|message| {
+            matches!(message, Message::Tool { call_id: id, content, .. }
+                if id == call_id && content == crate::conversation::UNFINISHED_CALL)
+        }) else {
+            return false;
+        };
+        if let Message::Tool {
+            content: stand_in,
+            is_error,
+            ..
+        } = message
+        {
+            *stand_in = content.to_string();
+            *is_error = false;
+        }
+        let answered = message.clone();
+        self.note(&Record::from(&answered));
+        true
+    }
+
     /// Repairs the live conversation (see [`crate::conversation::repair`]) and logs what
     /// changed. Nothing needs writing: a reload repairs the transcript the same way.
     pub fn repair(&mut self) -> Vec<Fix> {

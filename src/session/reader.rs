@@ -20,6 +20,8 @@ pub struct Loaded {
     pub title: String,
     /// User turns.
     pub turns: usize,
+    /// The last Responses API response recorded (see `Record::Response`).
+    pub last_response: Option<String>,
     /// The conversation as the model should see it when the session resumes.
     pub messages: Vec<Message>,
     /// What the repair changed to make `messages` a conversation providers accept.
@@ -87,6 +89,7 @@ fn apply(loaded: &mut Loaded, record: Record) {
         }
         Record::Model { model, .. } => loaded.model = model,
         Record::Title { title } => loaded.title = title,
+        Record::Response { id } => loaded.last_response = Some(id),
         Record::Compaction { summary, kept, .. } => {
             // The live context restarts from the summary and the messages kept with it.
             let tail = loaded

@@ -50,6 +50,11 @@ pub enum Record {
     Title {
         title: String,
     },
+    /// An OpenAI Responses API response ended here (`/v1/responses`): the id a client
+    /// continues from with `previous_response_id`.
+    Response {
+        id: String,
+    },
     /// The live context was shortened here: the `kept` last messages stay, the ones
     /// before became `summary` (or were dropped when no summary could be made).
     Compaction {
