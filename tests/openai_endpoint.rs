@@ -628,3 +628,39 @@ fn a_response_is_continued_from_the_latest_one_only_and_survives_a_restart() {
     }
     fake.assert_no_refusals();
 }
+
+#[test]
+#[cfg_attr(
+    not(test_external),
+    ignore = "needs OpenAI's npm package in target/node-clients (LOCALGPT_TEST_EXTERNAL; .ci/run installs it)"
+)]
+fn openais_npm_client_runs_a_streamed_tool_loop() {
+    let (fake, t) = setup("gpt-4o");
+    let server = start(&t);
+    fake.push(Reply::tool("get_weather", json!({"city": "Madrid"})))
+        .push(Reply::text(&["Dry", " in Madrid."]));
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    // The script imports `openai` from the folder .ci/run installs it into.
+    let script = root.join("target/node-clients/openai_tools.mjs");
+    std::fs::copy(root.join("tests/fixtures/openai_tools.mjs"), &script).expect("copy the script");
+    let output = std::process::Command::new("node")
+        .arg(&script)
+        .arg(format!("http://127.0.0.1:{}/v1", server.port))
+        .arg(&server.token)
+        .env("NO_PROXY", "*")
+        .output()
+        .expect("node runs");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let seen: Value = serde_json::from_slice(&output.stdout).expect("JSON from the script");
+    assert_eq!(seen["first_finish"], "tool_calls", "{seen}");
+    assert_eq!(seen["call"], "get_weather");
+    assert_eq!(seen["arguments"], json!({"city": "Madrid"}));
+    assert_eq!(seen["final"], "Dry in Madrid.");
+    assert_eq!(seen["final_finish"], "stop");
+    let second = &fake.received()[1].body["messages"];
+    assert_eq!(
+        second.as_array().unwrap().last().unwrap()["content"],
+        "Dry, 25 degrees"
+    );
+    fake.assert_no_refusals();
+}
