@@ -6,8 +6,8 @@
 //! - [`cli`]: the command-line surface (clap), the one place flags are defined.
 //! - [`commands`]: what each subcommand does; `main.rs` only parses and dispatches here.
 //! - [`repl`]: the interactive prompt: chat, `:` Rhai, `/` commands and skills, `!` shell.
-//! - [`server`]: the HTTP API (hyper): native routes, SSE chat, the OpenAI-compatible `/v1`,
-//!   and the web page (`server/page/`, embedded; `localgpt ui` logs a browser in).
+//! - [`server`]: the HTTP API (hyper): native routes, SSE chat, the OpenAI-compatible `/v1`
+//!   (Chat Completions with the client's tools, Responses, embeddings), and the web page (`server/page/`, embedded; `localgpt ui` logs a browser in).
 //! - [`heartbeat`]: the daemon: scheduled Rhai tasks and the HEARTBEAT.md check.
 //!
 //! The core:

@@ -129,9 +129,7 @@ fn the_provider_streams_a_coherent_answer() {
         system: "You are LocalGPT, a helpful assistant running offline on the user's own \
                  computer. Answer briefly and plainly."
             .into(),
-        messages: vec![Message::User {
-            content: "What is the capital of France?".into(),
-        }],
+        messages: vec![Message::user("What is the capital of France?")],
         tools: Vec::new(),
         temperature: Some(0.0),
         max_tokens: 64,

@@ -210,14 +210,14 @@ fn fields_no_provider_here_can_honour_are_refused_by_name() {
         assert_eq!(error["param"], field, "{error}");
         assert_eq!(error["type"], "invalid_request_error");
     }
-    let image = complete(
+    let audio = complete(
         &server,
         &json!({"model": "localgpt", "messages": [{"role": "user", "content": [
             {"type": "text", "text": "what is this?"},
-            {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}]}),
+            {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}]}]}),
     );
-    assert_eq!(image.status, 400, "{}", image.body);
-    assert!(image.body.contains("image_url"), "{}", image.body);
+    assert_eq!(audio.status, 400, "{}", audio.body);
+    assert!(audio.body.contains("input_audio"), "{}", audio.body);
     // Fields that change nothing about the answer are accepted.
     fake.push(Reply::text(&["ok"]));
     let accepted = complete(
@@ -662,5 +662,68 @@ fn openais_npm_client_runs_a_streamed_tool_loop() {
         second.as_array().unwrap().last().unwrap()["content"],
         "Dry, 25 degrees"
     );
+    fake.assert_no_refusals();
+}
+
+const PIXEL: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+
+fn with_image(model: &str, url: &str) -> Value {
+    json!({"model": model, "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "What is in this picture?"},
+        {"type": "image_url", "image_url": {"url": url}}]}]})
+}
+
+#[test]
+fn images_go_to_models_that_see_and_are_refused_by_those_that_do_not() {
+    let (fake, t) = setup("gpt-4o");
+    let server = start(&t);
+    let data_url = format!("data:image/png;base64,{PIXEL}");
+    fake.push(Reply::text(&["A pixel."]))
+        .push(Reply::text(&["A pixel."]))
+        .push(Reply::text(&["A pixel."]));
+    // OpenAI: the parts as they came.
+    let openai = complete(&server, &with_image("localgpt", &data_url));
+    assert_eq!(openai.status, 200, "{}", openai.body);
+    let sent = fake.received()[0].body["messages"].clone();
+    let parts = sent.as_array().unwrap().last().unwrap()["content"].clone();
+    assert_eq!(parts[0]["type"], "text");
+    assert_eq!(parts[1]["image_url"]["url"], data_url);
+    // Anthropic: an image block with the data, before the text.
+    let anthropic = complete(&server, &with_image("claude-sonnet-4-5", &data_url));
+    assert_eq!(anthropic.status, 200, "{}", anthropic.body);
+    let blocks = fake.received()[1].body["messages"][0]["content"].clone();
+    assert_eq!(blocks[0]["type"], "image");
+    assert_eq!(blocks[0]["source"]["media_type"], "image/png");
+    assert_eq!(blocks[0]["source"]["data"], PIXEL);
+    // Ollama: base64 in `images`, for a model that sees.
+    let llava = complete(&server, &with_image("llava", &data_url));
+    assert_eq!(llava.status, 200, "{}", llava.body);
+    let message = fake.received()[2].body["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(message["images"], json!([PIXEL]));
+    // Refused, saying why: a model Ollama says cannot see; a link to Ollama; not an image.
+    for (model, url, why) in [
+        ("llama3.2", data_url.as_str(), "cannot see pictures"),
+        ("llava", "https://example.com/cat.png", "not links"),
+        (
+            "localgpt",
+            "data:text/plain;base64,aGk=",
+            "not an image type",
+        ),
+        (
+            "localgpt",
+            "file:///etc/passwd",
+            "data: URL or an http(s) link",
+        ),
+    ] {
+        let refused = complete(&server, &with_image(model, url));
+        assert_eq!(refused.status, 400, "{model} {url}: {}", refused.body);
+        assert!(refused.body.contains(why), "{}", refused.body);
+    }
+    assert_eq!(fake.received().len(), 3);
     fake.assert_no_refusals();
 }

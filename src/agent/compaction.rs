@@ -120,9 +120,7 @@ impl Agent {
             return;
         };
         let mut messages = old.to_vec();
-        messages.push(Message::User {
-            content: FLUSH_PROMPT.to_string(),
-        });
+        messages.push(Message::user(FLUSH_PROMPT));
         for _ in 0..FLUSH_ROUNDS {
             let request = ChatRequest {
                 model: self.route.model.clone(),
@@ -161,9 +159,10 @@ impl Agent {
         let request = ChatRequest {
             model: self.route.model.clone(),
             system: SUMMARY_SYSTEM.to_string(),
-            messages: vec![Message::User {
-                content: format!("{}\n\n{SUMMARY_PROMPT}", render(old)),
-            }],
+            messages: vec![Message::user(format!(
+                "{}\n\n{SUMMARY_PROMPT}",
+                render(old)
+            ))],
             tools: Vec::new(),
             temperature: None,
             max_tokens: self.max_tokens,
@@ -188,7 +187,12 @@ fn render(messages: &[Message]) -> String {
     let mut text = String::new();
     for message in messages {
         match message {
-            Message::User { content } => text.push_str(&format!("User: {content}\n\n")),
+            Message::User { content, images } => {
+                text.push_str(&format!("User: {content}\n\n"));
+                if !images.is_empty() {
+                    text.push_str(&format!("[the user showed {} image(s)]\n\n", images.len()));
+                }
+            }
             Message::Assistant {
                 content,
                 tool_calls,

@@ -57,9 +57,10 @@ impl Counter {
             .iter()
             .map(|message| {
                 4 + match message {
-                    Message::User { content } | Message::Tool { content, .. } => {
-                        self.count(content)
+                    Message::User { content, images } => {
+                        self.count(content) + IMAGE_TOKENS * images.len() as u64
                     }
+                    Message::Tool { content, .. } => self.count(content),
                     Message::Assistant {
                         content,
                         tool_calls,
@@ -98,6 +99,10 @@ const WINDOWS: [(&str, u64); 17] = [
     ("smollm2", 4_096),
 ];
 
+/// What an image costs, roughly: OpenAI's count for one 512-pixel tile at high detail
+/// plus its base (Anthropic's is of the same order).
+const IMAGE_TOKENS: u64 = 765;
+
 /// For models the table does not know.
 const DEFAULT_WINDOW: u64 = 32_768;
 
@@ -126,7 +131,9 @@ pub fn estimate_message(message: &Message) -> u64 {
     const FRAMING: u64 = 4;
     FRAMING
         + match message {
-            Message::User { content } => estimate_text(content),
+            Message::User { content, images } => {
+                estimate_text(content) + IMAGE_TOKENS * images.len() as u64
+            }
             Message::Assistant {
                 content,
                 tool_calls,
@@ -206,9 +213,7 @@ mod tests {
     fn estimates_grow_with_text() {
         assert_eq!(estimate_text("abcd"), 1);
         assert_eq!(estimate_text("ééééé"), 2);
-        let message = Message::User {
-            content: "x".repeat(400),
-        };
+        let message = Message::user("x".repeat(400));
         assert_eq!(estimate_message(&message), 104);
     }
 }

@@ -245,6 +245,34 @@ impl Agent {
         self
     }
 
+    /// Why this agent's model cannot be shown these pictures, if it cannot.
+    pub async fn refuses_images(&self, images: &[crate::conversation::Image]) -> Option<String> {
+        use crate::config::ProviderKind;
+        if images.is_empty() {
+            return None;
+        }
+        let model = &self.route.model;
+        match self.route.kind {
+            // Their APIs take both kinds; a model that cannot see says so itself.
+            ProviderKind::OpenAi | ProviderKind::Anthropic => None,
+            ProviderKind::Ollama => {
+                if images
+                    .iter()
+                    .any(|image| matches!(image, crate::conversation::Image::Link { .. }))
+                {
+                    return Some(
+                        "Ollama takes pictures as data, not links: send a data: URL".to_string(),
+                    );
+                }
+                (self.provider.model_info(model).await.vision == Some(false))
+                    .then(|| format!("{model} cannot see pictures (Ollama says so)"))
+            }
+            ProviderKind::Local | ProviderKind::ClaudeCli => {
+                Some(format!("LocalGPT gives {model} text only"))
+            }
+        }
+    }
+
     /// Whether this agent's model can be offered tools at all.
     pub fn takes_tools(&self) -> bool {
         !matches!(

@@ -270,7 +270,8 @@ impl Agent {
             return;
         }
         self.titled = true;
-        let (Some(_), Some(Message::User { content })) = (session.id(), session.messages().first())
+        let (Some(_), Some(Message::User { content, .. })) =
+            (session.id(), session.messages().first())
         else {
             return;
         };

@@ -62,7 +62,7 @@ pub fn run(command: SessionsCommand, ctx: &mut Context<'_>) -> Result<u8> {
             )?;
             for message in &loaded.messages {
                 match message {
-                    Message::User { content } => {
+                    Message::User { content, .. } => {
                         writeln!(out, "\n{} {content}", ctx.style.bold("you ›"))?
                     }
                     Message::Assistant {

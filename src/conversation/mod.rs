@@ -15,6 +15,10 @@ pub use repair::{Fix, UNFINISHED_CALL, repair};
 pub enum Message {
     User {
         content: String,
+        /// Pictures sent with the text (an OpenAI client's `image_url` parts), for
+        /// models that take them.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        images: Vec<Image>,
     },
     Assistant {
         content: String,
@@ -35,6 +39,7 @@ impl Message {
     pub fn user(content: impl Into<String>) -> Message {
         Message::User {
             content: content.into(),
+            images: Vec::new(),
         }
     }
 
@@ -53,6 +58,49 @@ impl Message {
             name: call.name.clone(),
             content: content.into(),
             is_error,
+        }
+    }
+}
+
+/// A picture in a user message: its bytes (base64), or a link the provider fetches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Image {
+    Data { media_type: String, data: String },
+    Link { url: String },
+}
+
+impl Image {
+    /// A `data:image/…;base64,…` URL or an `http(s)` link, as OpenAI's `image_url` holds.
+    pub fn from_url(url: &str) -> Result<Image, String> {
+        if let Some(rest) = url.strip_prefix("data:") {
+            let (header, data) = rest
+                .split_once(',')
+                .ok_or("a data URL needs a comma before its data")?;
+            let media_type = header
+                .strip_suffix(";base64")
+                .ok_or("only base64 data URLs are supported")?;
+            if !media_type.starts_with("image/") {
+                return Err(format!("`{media_type}` is not an image type"));
+            }
+            return Ok(Image::Data {
+                media_type: media_type.to_string(),
+                data: data.to_string(),
+            });
+        }
+        if url.starts_with("https://") || url.starts_with("http://") {
+            return Ok(Image::Link {
+                url: url.to_string(),
+            });
+        }
+        Err("an image is a data: URL or an http(s) link".to_string())
+    }
+
+    /// The image as a URL again (OpenAI's shape).
+    pub fn url(&self) -> String {
+        match self {
+            Image::Data { media_type, data } => format!("data:{media_type};base64,{data}"),
+            Image::Link { url } => url.clone(),
         }
     }
 }
@@ -91,4 +139,38 @@ pub fn summary_messages(summary: &str) -> [Message; 2] {
         Message::user(format!("{SUMMARY_HEADER}\n\n{summary}")),
         Message::assistant(SUMMARY_ACK),
     ]
+}
+
+#[cfg(test)]
+mod image_tests {
+    use super::*;
+
+    #[test]
+    fn images_come_from_data_urls_and_links_only() {
+        let data = Image::from_url("data:image/png;base64,AAAA").unwrap();
+        assert_eq!(
+            data,
+            Image::Data {
+                media_type: "image/png".into(),
+                data: "AAAA".into()
+            }
+        );
+        assert_eq!(data.url(), "data:image/png;base64,AAAA");
+        assert!(matches!(
+            Image::from_url("https://x/y.png"),
+            Ok(Image::Link { .. })
+        ));
+        for bad in [
+            "data:text/plain;base64,aGk=",
+            "data:image/png,raw",
+            "data:image/png;base64",
+            "file:///etc/passwd",
+            "javascript:alert(1)",
+        ] {
+            assert!(Image::from_url(bad).is_err(), "{bad}");
+        }
+        // A transcript written before images existed still reads.
+        let old: Message = serde_json::from_str(r#"{"role":"user","content":"hi"}"#).unwrap();
+        assert_eq!(old, Message::user("hi"));
+    }
 }

@@ -109,7 +109,9 @@ fn clear_blank_text(messages: &mut Vec<Message>, fixes: &mut Vec<Fix>) {
     }
     messages.retain(|message| {
         let role = match message {
-            Message::User { content } if content.trim().is_empty() => "user",
+            Message::User { content, images } if content.trim().is_empty() && images.is_empty() => {
+                "user"
+            }
             Message::Assistant {
                 content,
                 tool_calls,
@@ -215,9 +217,16 @@ fn merge_consecutive(messages: &mut Vec<Message>, fixes: &mut Vec<Fix>) {
     let old = std::mem::take(messages);
     for message in old {
         match (messages.last_mut(), message) {
-            (Some(Message::User { content: earlier }), Message::User { content }) => {
+            (
+                Some(Message::User {
+                    content: earlier,
+                    images: earlier_images,
+                }),
+                Message::User { content, images },
+            ) => {
                 earlier.push_str("\n\n");
                 earlier.push_str(&content);
+                earlier_images.extend(images);
                 fixes.push(Fix::MergedConsecutive { role: "user" });
             }
             (
@@ -309,7 +318,9 @@ mod tests {
                 Message::Assistant { content, .. } if content.trim().is_empty() => {
                     return Err("an empty assistant message".into());
                 }
-                Message::User { content } if content.trim().is_empty() => {
+                Message::User { content, images }
+                    if content.trim().is_empty() && images.is_empty() =>
+                {
                     return Err("an empty user message".into());
                 }
                 _ => {}

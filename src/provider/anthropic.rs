@@ -39,11 +39,22 @@ impl Anthropic {
     }
 }
 
+/// An image as a Messages content block: its data, or a link Anthropic fetches.
+fn image_block(image: &crate::conversation::Image) -> Value {
+    match image {
+        crate::conversation::Image::Data { media_type, data } => json!({"type": "image",
+            "source": {"type": "base64", "media_type": media_type, "data": data}}),
+        crate::conversation::Image::Link { url } => {
+            json!({"type": "image", "source": {"type": "url", "url": url}})
+        }
+    }
+}
+
 pub fn request_body(request: &ChatRequest) -> Value {
     let mut messages: Vec<Value> = Vec::new();
     for message in &request.messages {
         match message {
-            Message::User { content } => {
+            Message::User { content, images } => {
                 // Text after tool results joins their message, after them: Anthropic wants
                 // the results first in the user turn that answers the calls.
                 let after_results = messages.last_mut().filter(|last| {
@@ -52,9 +63,17 @@ pub fn request_body(request: &ChatRequest) -> Value {
                             .as_array()
                             .is_some_and(|blocks| blocks.iter().any(|b| b["type"] == "tool_result"))
                 });
+                let mut blocks: Vec<Value> = images.iter().map(image_block).collect();
+                // Anthropic refuses an empty text block; a picture alone is a message.
+                if !content.is_empty() || images.is_empty() {
+                    blocks.push(json!({"type": "text", "text": content}));
+                }
                 match after_results.and_then(|last| last["content"].as_array_mut()) {
-                    Some(blocks) => blocks.push(json!({"type": "text", "text": content})),
-                    None => messages.push(json!({"role": "user", "content": content})),
+                    Some(earlier) => earlier.extend(blocks),
+                    None if images.is_empty() => {
+                        messages.push(json!({"role": "user", "content": content}));
+                    }
+                    None => messages.push(json!({"role": "user", "content": blocks})),
                 }
             }
             Message::Assistant {
@@ -291,9 +310,7 @@ mod tests {
             model: "claude-x".into(),
             system: "be brief".into(),
             messages: vec![
-                Message::User {
-                    content: "hi".into(),
-                },
+                Message::user("hi"),
                 Message::Assistant {
                     content: "checking".into(),
                     tool_calls: vec![

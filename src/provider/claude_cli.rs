@@ -230,14 +230,14 @@ fn needs_login(text: &str) -> bool {
 
 /// The conversation as one prompt: the CLI keeps no history of ours between calls.
 fn render_conversation(messages: &[Message]) -> String {
-    if let [Message::User { content }] = messages {
+    if let [Message::User { content, .. }] = messages {
         return content.clone();
     }
     let mut prompt =
         String::from("Continue this conversation. Reply to the last user message.\n\n");
     for message in messages {
         match message {
-            Message::User { content } => prompt.push_str(&format!("User: {content}\n\n")),
+            Message::User { content, .. } => prompt.push_str(&format!("User: {content}\n\n")),
             Message::Assistant { content, .. } => {
                 prompt.push_str(&format!("Assistant: {content}\n\n"))
             }

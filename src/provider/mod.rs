@@ -6,6 +6,8 @@
 //! - [`retry`]: backoff with jitter on 429, 5xx and connection errors, honouring
 //!   `Retry-After`.
 //! - [`openai`], [`anthropic`], [`ollama`], [`claude_cli`]: the wire formats.
+//! - [`sampling`]: what a caller asks beyond the conversation (token limit, stop, seed,
+//!   JSON output, tool choice…), in each wire format, and what each provider lacks.
 
 pub mod anthropic;
 pub mod claude_cli;
@@ -140,6 +142,8 @@ pub struct ModelInfo {
     pub context_length: Option<u64>,
     /// Whether it can call tools.
     pub tools: Option<bool>,
+    /// Whether it takes pictures.
+    pub vision: Option<bool>,
 }
 
 /// Network settings every HTTP provider shares.

@@ -13,6 +13,7 @@ use super::{
     ChatRequest, Completion, Event, HttpSettings, Message, ModelInfo, Provider, ProviderError,
     StopReason, ToolCall, Usage,
 };
+use crate::conversation::Image;
 
 /// What `/api/show` said, by `base model`: asked once per process.
 static MODEL_INFO: std::sync::OnceLock<
@@ -27,12 +28,15 @@ fn model_info(shown: &Value) -> ModelInfo {
             .find(|(key, _)| key.ends_with(".context_length"))
             .and_then(|(_, value)| value.as_u64())
     });
-    let tools = shown["capabilities"]
-        .as_array()
-        .map(|capabilities| capabilities.iter().any(|c| c == "tools"));
+    let has = |capability: &str| {
+        shown["capabilities"]
+            .as_array()
+            .map(|capabilities| capabilities.iter().any(|c| c == capability))
+    };
     ModelInfo {
         context_length,
-        tools,
+        tools: has("tools"),
+        vision: has("vision"),
     }
 }
 
@@ -98,7 +102,22 @@ pub fn request_body(request: &ChatRequest) -> Value {
     let mut messages = vec![json!({"role": "system", "content": request.system})];
     for message in &request.messages {
         messages.push(match message {
-            Message::User { content } => json!({"role": "user", "content": content}),
+            Message::User { content, images } => {
+                let mut message = json!({"role": "user", "content": content});
+                // Ollama takes pictures as base64 only; links are refused before a turn
+                // starts (`Sampling`'s caller checks `images_refused_by`).
+                let data: Vec<&str> = images
+                    .iter()
+                    .filter_map(|image| match image {
+                        Image::Data { data, .. } => Some(data.as_str()),
+                        Image::Link { .. } => None,
+                    })
+                    .collect();
+                if !data.is_empty() {
+                    message["images"] = json!(data);
+                }
+                message
+            }
             Message::Assistant {
                 content,
                 tool_calls,

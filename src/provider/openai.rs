@@ -40,7 +40,18 @@ pub fn request_body(request: &ChatRequest) -> Value {
     let mut messages = vec![json!({"role": "system", "content": request.system})];
     for message in &request.messages {
         messages.push(match message {
-            Message::User { content } => json!({"role": "user", "content": content}),
+            Message::User { content, images } if images.is_empty() => {
+                json!({"role": "user", "content": content})
+            }
+            Message::User { content, images } => {
+                let mut parts = vec![json!({"type": "text", "text": content})];
+                parts.extend(
+                    images
+                        .iter()
+                        .map(|image| json!({"type": "image_url", "image_url": {"url": image.url()}})),
+                );
+                json!({"role": "user", "content": parts})
+            }
             Message::Assistant {
                 content,
                 tool_calls,

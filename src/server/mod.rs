@@ -10,9 +10,12 @@
 //! - [`guard`]: the token or the page's cookie, Host/Origin checks and CORS; [`login`]:
 //!   one-time codes and the page's sessions.
 //! - [`http`]: errors, bodies, JSON and Server-Sent Events.
-//! - [`chat`]: `/api/chat` and its stream (with approvals asked of a person); [`openai`]:
-//!   `/v1/…`; [`skills`], [`tasks`] (the daemon's), [`notes`] (memory files, edited with a
-//!   version check), [`settings`]; [`api`]: everything else.
+//! - [`chat`]: `/api/chat` and its stream (with approvals asked of a person).
+//! - OpenAI's API: [`openai`] (`/v1/chat/completions`, `/v1/models`; its request read in
+//!   [`openai_request`]), [`responses`] (`/v1/responses`, read in [`responses_request`]),
+//!   [`embeddings`] (`/v1/embeddings`).
+//! - [`skills`], [`tasks`] (the daemon's), [`notes`] (memory files, edited with a version
+//!   check), [`settings`]; [`api`]: everything else.
 //! - [`ui`]: the web page's files (`page/`), embedded, with a strict CSP.
 
 mod api;

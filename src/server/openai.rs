@@ -1,9 +1,11 @@
 //! The OpenAI-compatible endpoint: `POST /v1/chat/completions` (streamed or not) and
-//! `GET /v1/models`, so any OpenAI client can talk to LocalGPT — with the assistant's
-//! memory and tools. `model` may be `localgpt` (the configured model) or any model name
-//! LocalGPT routes. The client sends the whole conversation each time, so these turns are
-//! not saved as sessions. Fields OpenAI has and LocalGPT does not use (`n`, `top_p`,
-//! `user`, `stream_options`…) are accepted and ignored, as OpenAI's own SDKs send them.
+//! `GET /v1/models[/{id}]`, so any OpenAI client or agent framework can talk to LocalGPT —
+//! with the assistant's memory and tools beside the client's own (a call of the client's
+//! ends the response; the client's results resume the turn). `model` may be `localgpt`
+//! (the configured model) or any model LocalGPT can reach. The client sends the whole
+//! conversation each time, so these turns are not saved as sessions. The request is read
+//! in [`super::openai_request`]: every field is used or refused by name. The Responses API
+//! is [`super::responses`]; embeddings [`super::embeddings`].
 
 use std::sync::Arc;
 
@@ -106,6 +108,17 @@ pub async fn completions(
             agent.route().kind.name()
         ))
         .with_param(field));
+    }
+    let images: Vec<crate::conversation::Image> = conversation
+        .history
+        .iter()
+        .flat_map(|message| match message {
+            crate::conversation::Message::User { images, .. } => images.clone(),
+            _ => Vec::new(),
+        })
+        .collect();
+    if let Some(why) = agent.refuses_images(&images).await {
+        return Err(ApiError::bad_request(format!("image parts: {why}")).with_param("messages"));
     }
     if !client_tools.is_empty() && !agent.takes_tools() {
         return Err(ApiError::bad_request(format!(

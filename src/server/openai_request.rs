@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::http::ApiError;
-use crate::conversation::{Message, ToolCall};
+use crate::conversation::{Image, Message, ToolCall};
 use crate::provider::{ResponseFormat, Sampling, ToolChoice, ToolSpec};
 
 /// Fields that describe the caller or storage on OpenAI's side, not the answer.
@@ -114,30 +114,57 @@ pub struct Part {
     pub kind: String,
     #[serde(default)]
     pub text: String,
+    pub image_url: Option<ImageUrl>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ImageUrl {
+    pub url: String,
 }
 
 impl Content {
-    /// The text; parts other than text are refused (naming where), not dropped.
-    pub fn text(&self, at: &str) -> Result<String, ApiError> {
+    /// The text, and the images of `image_url` parts; other parts are refused (naming
+    /// where), not dropped.
+    pub fn read(&self, at: &str) -> Result<(String, Vec<Image>), ApiError> {
         match self {
-            Content::Text(text) => Ok(text.clone()),
+            Content::Text(text) => Ok((text.clone(), Vec::new())),
             Content::Parts(parts) => {
-                if let Some(part) = parts.iter().find(|part| part.kind != "text") {
-                    return Err(ApiError::bad_request(format!(
-                        "`{at}`: `{}` parts are not supported: LocalGPT passes text only \
-                         to its models",
-                        part.kind
-                    ))
-                    .with_param(at));
+                let mut texts = Vec::new();
+                let mut images = Vec::new();
+                for (index, part) in parts.iter().enumerate() {
+                    let here = format!("{at}[{index}]");
+                    match (part.kind.as_str(), &part.image_url) {
+                        ("text", _) => texts.push(part.text.as_str()),
+                        ("image_url", Some(image)) => {
+                            images.push(Image::from_url(&image.url).map_err(|why| {
+                                ApiError::bad_request(format!("`{here}`: {why}")).with_param(&here)
+                            })?)
+                        }
+                        (kind, _) => {
+                            return Err(ApiError::bad_request(format!(
+                                "`{here}`: `{kind}` parts are not supported: LocalGPT passes \
+                                 text and images to its models"
+                            ))
+                            .with_param(&here));
+                        }
+                    }
                 }
-                Ok(parts
-                    .iter()
-                    .map(|part| part.text.as_str())
-                    .collect::<Vec<_>>()
-                    .join("\n"))
+                Ok((texts.join("\n"), images))
             }
-            Content::None => Ok(String::new()),
+            Content::None => Ok((String::new(), Vec::new())),
         }
+    }
+
+    /// The text; images are refused here (in messages that are not the user's).
+    pub fn text(&self, at: &str) -> Result<String, ApiError> {
+        let (text, images) = self.read(at)?;
+        if !images.is_empty() {
+            return Err(ApiError::bad_request(format!(
+                "`{at}`: only the user's messages can hold images"
+            ))
+            .with_param(at));
+        }
+        Ok(text)
     }
 }
 
@@ -165,10 +192,14 @@ pub fn conversation(messages: &[ChatMessage]) -> Result<Conversation, ApiError> 
     let mut history = Vec::new();
     for (index, message) in messages.iter().enumerate() {
         let at = format!("messages[{index}].content");
+        if message.role == "user" {
+            let (content, images) = message.content.read(&at)?;
+            history.push(Message::User { content, images });
+            continue;
+        }
         let content = message.content.text(&at)?;
         match message.role.as_str() {
             "system" | "developer" => instructions.push(content),
-            "user" => history.push(Message::User { content }),
             "assistant" => history.push(Message::Assistant {
                 content,
                 tool_calls: message
@@ -220,9 +251,11 @@ pub fn conversation(messages: &[ChatMessage]) -> Result<Conversation, ApiError> 
             }
         }
     }
+    // The user's new message, when it has no pictures; one with pictures stays in the
+    // history, which the turn then answers as it stands.
     let user = match history.last() {
-        Some(Message::User { .. }) => match history.pop() {
-            Some(Message::User { content }) => Some(content),
+        Some(Message::User { images, .. }) if images.is_empty() => match history.pop() {
+            Some(Message::User { content, .. }) => Some(content),
             _ => None,
         },
         _ => None,
@@ -434,6 +467,8 @@ mod tests {
             json!([{"role": "assistant", "content": "x"}]),
             json!([{"role": "tool", "tool_call_id": "nope", "content": "x"}]),
             json!([{"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}]),
+            json!([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "file:///etc/passwd"}}]}]),
+            json!([{"role": "system", "content": [{"type": "image_url", "image_url": {"url": "https://x/y.png"}}]}]),
         ] {
             assert!(conversation(&messages(bad.clone())).is_err(), "{bad}");
         }

@@ -76,6 +76,17 @@ pub async fn create(
             ),
         ));
     }
+    let images: Vec<crate::conversation::Image> = input
+        .messages
+        .iter()
+        .flat_map(|message| match message {
+            Message::User { images, .. } => images.clone(),
+            _ => Vec::new(),
+        })
+        .collect();
+    if let Some(why) = agent.refuses_images(&images).await {
+        return Err(bad("input", format!("images: {why}")));
+    }
     if !client_tools.is_empty() && !agent.takes_tools() {
         return Err(bad(
             "tools",
@@ -131,8 +142,11 @@ pub async fn create(
     for message in input.messages {
         session.push(message);
     }
-    let ends_in_results = matches!(session.messages().last(), Some(Message::Tool { .. }));
-    if input.user.is_none() && !ends_in_results {
+    let answerable = matches!(
+        session.messages().last(),
+        Some(Message::Tool { .. } | Message::User { .. })
+    );
+    if input.user.is_none() && !answerable {
         return Err(bad(
             "input",
             "nothing to answer: end with a user message or your function calls' outputs",

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::http::ApiError;
 use super::openai_request::LocalGptOptions;
-use crate::conversation::{Message, ToolCall};
+use crate::conversation::{Image, Message, ToolCall};
 use crate::provider::{ResponseFormat, Sampling, ToolChoice, ToolSpec};
 
 /// Fields that describe the caller or OpenAI's storage, not the answer.
@@ -57,32 +57,53 @@ pub(super) fn bad(at: &str, why: impl std::fmt::Display) -> ApiError {
     ApiError::bad_request(format!("`{at}`: {why}")).with_param(at)
 }
 
-fn text_of(content: &Value, at: &str) -> Result<String, ApiError> {
+/// A message's text and pictures (`input_image` parts); other parts are refused.
+fn content_of(content: &Value, at: &str) -> Result<(String, Vec<Image>), ApiError> {
     match content {
-        Value::String(text) => Ok(text.clone()),
+        Value::String(text) => Ok((text.clone(), Vec::new())),
         Value::Array(parts) => {
             let mut texts = Vec::new();
+            let mut images = Vec::new();
             for (index, part) in parts.iter().enumerate() {
+                let here = format!("{at}[{index}]");
                 match part["type"].as_str() {
                     Some("input_text" | "output_text" | "text") => {
                         texts.push(part["text"].as_str().unwrap_or_default().to_string());
                     }
+                    Some("input_image") => {
+                        let url = part["image_url"].as_str().ok_or_else(|| {
+                            bad(
+                                &here,
+                                "an image needs an `image_url` (file ids are not supported)",
+                            )
+                        })?;
+                        images.push(Image::from_url(url).map_err(|why| bad(&here, why))?);
+                    }
                     Some(other) => {
                         return Err(bad(
-                            &format!("{at}[{index}]"),
+                            &here,
                             format!(
-                                "`{other}` parts are not supported: LocalGPT passes text only to its models"
+                                "`{other}` parts are not supported: LocalGPT passes text and images to its models"
                             ),
                         ));
                     }
-                    None => return Err(bad(&format!("{at}[{index}]"), "a part needs a `type`")),
+                    None => return Err(bad(&here, "a part needs a `type`")),
                 }
             }
-            Ok(texts.join("\n"))
+            Ok((texts.join("\n"), images))
         }
-        Value::Null => Ok(String::new()),
+        Value::Null => Ok((String::new(), Vec::new())),
         _ => Err(bad(at, "text, or an array of parts")),
     }
+}
+
+/// Text only: pictures belong in the user's messages.
+fn text_of(content: &Value, at: &str) -> Result<String, ApiError> {
+    let (text, images) = content_of(content, at)?;
+    if !images.is_empty() {
+        return Err(bad(at, "only the user's messages can hold images"));
+    }
+    Ok(text)
 }
 
 pub(super) fn read_input(input: &Value) -> Result<Input, ApiError> {
@@ -105,11 +126,14 @@ pub(super) fn read_input(input: &Value) -> Result<Input, ApiError> {
                 ""
             });
         match kind {
+            "message" if item["role"] == "user" => {
+                let (content, images) = content_of(&item["content"], &format!("{at}.content"))?;
+                read.messages.push(Message::User { content, images });
+            }
             "message" => {
                 let content = text_of(&item["content"], &format!("{at}.content"))?;
                 match item["role"].as_str() {
                     Some("system" | "developer") => read.instructions.push(content),
-                    Some("user") => read.messages.push(Message::User { content }),
                     Some("assistant") => read.messages.push(Message::assistant(content)),
                     _ => {
                         return Err(bad(
@@ -180,8 +204,10 @@ pub(super) fn read_input(input: &Value) -> Result<Input, ApiError> {
             }
         }
     }
-    if let Some(Message::User { .. }) = read.messages.last()
-        && let Some(Message::User { content }) = read.messages.pop()
+    // A last message with pictures stays among the messages; the turn answers them.
+    if let Some(Message::User { images, .. }) = read.messages.last()
+        && images.is_empty()
+        && let Some(Message::User { content, .. }) = read.messages.pop()
     {
         read.user = Some(content);
     }

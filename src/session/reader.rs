@@ -64,7 +64,7 @@ pub fn load(path: &Path) -> io::Result<Loaded> {
 
 fn apply(loaded: &mut Loaded, record: Record) {
     if let Some(message) = record.message() {
-        if let Message::User { content } = &message
+        if let Message::User { content, .. } = &message
             && content != crate::conversation::INTERRUPTED_NOTE
         {
             if loaded.turns == 0 && loaded.title.is_empty() {

@@ -77,6 +77,8 @@ pub enum Record {
 pub enum Said {
     User {
         content: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        images: Vec<crate::conversation::Image>,
     },
     Assistant {
         content: String,
@@ -97,7 +99,7 @@ pub struct Line {
 impl From<&Message> for Record {
     fn from(message: &Message) -> Record {
         match message.clone() {
-            Message::User { content } => Record::Message(Said::User { content }),
+            Message::User { content, images } => Record::Message(Said::User { content, images }),
             Message::Assistant {
                 content,
                 tool_calls,
@@ -132,7 +134,9 @@ impl Record {
     /// The conversation message this record holds, if it holds one.
     pub fn message(&self) -> Option<Message> {
         match self.clone() {
-            Record::Message(Said::User { content }) => Some(Message::User { content }),
+            Record::Message(Said::User { content, images }) => {
+                Some(Message::User { content, images })
+            }
             Record::Message(Said::Assistant {
                 content,
                 tool_calls,

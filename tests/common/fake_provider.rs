@@ -277,7 +277,7 @@ async fn handle(
         return Ok(plain(
             StatusCode::OK,
             &json!({"models": [{"name": "llama3.2:latest"}, {"name": "qwen3:8b"},
-                                {"name": "tinyllama:latest"}]})
+                                {"name": "tinyllama:latest"}, {"name": "llava:latest"}]})
             .to_string(),
         ));
     }
@@ -287,6 +287,9 @@ async fn handle(
             "llama3.2" | "llama3.2:latest" => Some(json!({
                 "model_info": {"general.architecture": "llama", "llama.context_length": 131072},
                 "capabilities": ["completion", "tools"]})),
+            "llava" | "llava:latest" => Some(json!({
+                "model_info": {"general.architecture": "llama", "llama.context_length": 4096},
+                "capabilities": ["completion", "vision"]})),
             "tinyllama" | "tinyllama:latest" => Some(json!({
                 "model_info": {"general.architecture": "llama", "llama.context_length": 2048},
                 "capabilities": ["completion"]})),

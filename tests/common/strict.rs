@@ -74,6 +74,30 @@ pub fn check_openai(body: &Value) -> Result<(), Refusal> {
         let role = message["role"].as_str().unwrap_or_default();
         match role {
             "system" | "developer" | "user" => {
+                for (part_index, part) in message["content"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
+                    let url = part["image_url"]["url"].as_str().unwrap_or_default();
+                    let valid = match part["type"].as_str() {
+                        Some("text") => part["text"].is_string(),
+                        Some("image_url") => {
+                            role == "user"
+                                && (url.starts_with("data:image/") || url.starts_with("http"))
+                        }
+                        _ => false,
+                    };
+                    if !valid {
+                        return Err(openai(
+                            format!(
+                                "Invalid content part at messages[{index}].content[{part_index}]."
+                            ),
+                            Some(format!("messages.[{index}].content.[{part_index}]")),
+                        ));
+                    }
+                }
                 if message.get("content").is_none_or(Value::is_null) {
                     return Err(openai(
                         "Invalid value for 'content': expected a string, got null.".to_string(),
@@ -297,12 +321,33 @@ pub fn check_anthropic(headers: &[(String, String)], body: &Value) -> Result<(),
                 "messages.{index}: all messages must have non-empty content except for the optional final assistant message"
             )));
         }
-        for block in &content {
+        for (at, block) in content.iter().enumerate() {
             if block["type"] == "text" && block["text"].as_str().is_none_or(|t| t.trim().is_empty())
             {
                 return Err(anthropic(
                     "messages: text content blocks must contain non-whitespace text".into(),
                 ));
+            }
+            if block["type"] == "image" {
+                let source = &block["source"];
+                let valid = match source["type"].as_str() {
+                    Some("base64") => {
+                        ["image/jpeg", "image/png", "image/gif", "image/webp"]
+                            .contains(&source["media_type"].as_str().unwrap_or_default())
+                            && source["data"]
+                                .as_str()
+                                .is_some_and(|d| !d.starts_with("data:"))
+                    }
+                    Some("url") => source["url"]
+                        .as_str()
+                        .is_some_and(|u| u.starts_with("http")),
+                    _ => false,
+                };
+                if !valid || role != "user" {
+                    return Err(anthropic(format!(
+                        "messages.{index}.content.{at}.image.source: Input does not match any of the expected source types"
+                    )));
+                }
             }
         }
         // Results answer the calls of the message right before, and come first.
@@ -415,6 +460,17 @@ pub fn check_ollama(body: &Value) -> Result<(), Refusal> {
             return Err(ollama(
                 "json: cannot unmarshal array into Go struct field Message.messages.content of type string".into(),
             ));
+        }
+        for image in message["images"].as_array().into_iter().flatten() {
+            // Go decodes `images` as []byte: base64 text, no data: prefix.
+            let text = image.as_str().unwrap_or_default();
+            if text.is_empty()
+                || !text
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '='))
+            {
+                return Err(ollama("illegal base64 data at input byte 4".into()));
+            }
         }
         for call in message["tool_calls"].as_array().into_iter().flatten() {
             let arguments = &call["function"]["arguments"];

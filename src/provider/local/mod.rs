@@ -92,7 +92,7 @@ fn turns(request: &ChatRequest) -> Vec<(String, String)> {
     turns.push(("system".to_string(), system));
     for message in &request.messages {
         match message {
-            Message::User { content } => turns.push(("user".to_string(), content.clone())),
+            Message::User { content, .. } => turns.push(("user".to_string(), content.clone())),
             Message::Assistant { content, .. } => {
                 turns.push(("assistant".to_string(), content.clone()));
             }
