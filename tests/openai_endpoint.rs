@@ -423,7 +423,11 @@ fn without_an_embedding_model_embeddings_say_how_to_get_one() {
     let server = start(&t);
     let missing = embed(&server, &json!({"model": "localgpt", "input": "x"}));
     assert_eq!(missing.status, 404, "{}", missing.body);
-    assert!(missing.body.contains("fetch-models.sh"), "{}", missing.body);
+    assert!(
+        missing.body.contains("localgpt models install"),
+        "{}",
+        missing.body
+    );
 }
 
 #[test]

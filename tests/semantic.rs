@@ -38,7 +38,7 @@ fn files_that_are_not_a_model_are_refused_and_nothing_is_left_behind() {
     let out = t
         .run(["memory", "search", "--mode", "semantic", "kestrel"])
         .code(2);
-    assert!(text(&out.get_output().stderr).contains("scripts/fetch-models.sh"));
+    assert!(text(&out.get_output().stderr).contains("localgpt models install"));
     t.run(["memory", "search", "kestrel"]).success();
 }
 

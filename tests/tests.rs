@@ -17,6 +17,7 @@ mod local_model;
 mod mcp;
 mod memory;
 mod memory_cli;
+mod models_install;
 mod openai_endpoint;
 mod repl;
 mod run;

@@ -68,7 +68,7 @@ fn search(
         (Some(_), None) => {
             return Err(UsageError(
                 "semantic search needs embeddings: install the local model with \
-                 scripts/fetch-models.sh (and keep memory.embeddings at \"auto\" or \"local\"), \
+                 `localgpt models install minilm` (and keep memory.embeddings at \"auto\" or \"local\"), \
                  or set memory.embeddings to \"openai\" or \"ollama\""
                     .to_string(),
             )

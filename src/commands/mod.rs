@@ -242,7 +242,7 @@ fn welcome(home: &Home, created: &crate::home::Created, style: &Style) -> Result
     if created.paths.first().map(|p| p.as_path()) == Some(home.root()) {
         writeln!(
             err,
-            "{} created your LocalGPT home at {}\n  config.toml            settings (`localgpt config show`)\n  workspace/MEMORY.md    long-term memory, plain Markdown\n  workspace/HEARTBEAT.md tasks for the background daemon\nNo API key? `sh scripts/fetch-models.sh` (in LocalGPT's source) installs a small offline\nchat model and search by meaning; `localgpt models` manages them.",
+            "{} created your LocalGPT home at {}\n  config.toml            settings (`localgpt config show`)\n  workspace/MEMORY.md    long-term memory, plain Markdown\n  workspace/HEARTBEAT.md tasks for the background daemon\nNo API key? `localgpt models install` downloads a small offline chat model and search by\nmeaning (240 MB, Apache-2.0); `localgpt models` manages them.",
             style.success("Welcome!"),
             home.root().display()
         )?;

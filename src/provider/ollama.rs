@@ -222,7 +222,7 @@ impl Provider for Ollama {
             url: &self.base,
             unreachable_hint: "Start Ollama with `ollama serve` (install it from https://ollama.com), \
                                or set OLLAMA_HOST to where it runs, or choose another model with --model \
-                               (`sh scripts/fetch-models.sh` installs `local/smollm2`, which runs offline).",
+                               (`localgpt models install` installs `local/smollm2`, which runs offline).",
         };
         let response = retry::send(&self.settings.retry, &target, || {
             self.client.post(&self.url).json(&body)

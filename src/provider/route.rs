@@ -132,7 +132,7 @@ fn local_model_dir(models_dir: &Path, name: &str) -> Result<PathBuf, ProviderErr
     if !plain || !crate::models::chat::is_installed(&dir) {
         return Err(ProviderError::Setup(format!(
             "no built-in chat model `{name}` is installed (`localgpt models list`); \
-             scripts/fetch-models.sh installs `{}`",
+             `localgpt models install smollm2` installs `{}`",
             crate::models::chat::MODEL_NAME
         )));
     }

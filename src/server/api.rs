@@ -266,7 +266,7 @@ pub async fn memory_search(
     let mode = match (asked, &embedder) {
         (Some(Mode::Semantic | Mode::Hybrid), None) => {
             return Err(ApiError::invalid(
-                "semantic search needs the embedding model (scripts/fetch-models.sh installs it)",
+                "semantic search needs the embedding model (`localgpt models install minilm` installs it)",
             ));
         }
         (Some(mode), _) => mode,

@@ -53,7 +53,7 @@ pub async fn embeddings(
         return Err(ApiError::new(
             hyper::StatusCode::NOT_FOUND,
             "model_not_found",
-            "no embedding model here: `sh scripts/fetch-models.sh` installs the built-in one \
+            "no embedding model here: `localgpt models install minilm` installs the built-in one \
              (all-MiniLM-L6-v2, offline), or set memory.embeddings to \"openai\" or \"ollama\"",
         )
         .with_param("model"));

