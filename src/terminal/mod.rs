@@ -4,7 +4,7 @@
 //!
 //! - [`keypress`]: one-key questions that discard typed-ahead text and give up on Ctrl-C.
 
-mod keypress;
+pub(crate) mod keypress;
 
 use std::io::{self, IsTerminal, Write};
 use std::sync::Arc;
