@@ -163,13 +163,21 @@ fn the_provider_streams_a_coherent_answer() {
 fn a_follow_up_reuses_the_cached_conversation() {
     let dir = model_dir();
     let mut engine = Engine::load(&dir).unwrap();
+    // As the provider always sends one (without it, SmolLM2's own template adds its
+    // default system message).
+    let system = Turn {
+        role: "system",
+        content: "You are LocalGPT, a helpful assistant running offline on the user's own \
+                  computer. Answer briefly and plainly.",
+    };
     let question = Turn {
         role: "user",
         content: "What is the capital of France?",
     };
-    let (first, outcome) = answer(&mut engine, std::slice::from_ref(&question));
+    let (first, outcome) = answer(&mut engine, &[system.clone(), question.clone()]);
     assert_eq!(outcome.reused_tokens, 0);
     let turns = [
+        system.clone(),
         question,
         Turn {
             role: "assistant",
@@ -186,10 +194,16 @@ fn a_follow_up_reuses_the_cached_conversation() {
     // A different conversation starts afresh.
     let (_, outcome) = answer(
         &mut engine,
-        &[Turn {
-            role: "user",
-            content: "Name a colour.",
-        }],
+        &[
+            Turn {
+                role: "system",
+                content: "Be brief.",
+            },
+            Turn {
+                role: "user",
+                content: "Name a colour.",
+            },
+        ],
     );
     assert_eq!(outcome.reused_tokens, 0);
 }

@@ -1,5 +1,6 @@
 //! The generation loop of the built-in chat model: candle's quantized Llama over a
-//! converted GGUF, the tokenizer rebuilt at install time, ChatML turns, temperature/top-p
+//! converted GGUF, the tokenizer rebuilt at install time, the file's own chat template
+//! (see [`super::template`]), temperature/top-p
 //! sampling with a repeat penalty. The key/value cache of the previous answer is kept,
 //! so a follow-up turn only feeds what is new when the conversation merely grew.
 
@@ -13,9 +14,22 @@ use candle_transformers::generation::{LogitsProcessor, Sampling};
 use candle_transformers::models::quantized_llama::{MAX_SEQ_LEN, ModelWeights};
 use tokenizers::Tokenizer;
 
+use super::template::{CHATML, ChatTemplate, Piece};
+
 /// The longest conversation the model takes: candle's rotary table ends here, well
 /// before SmolLM2's own 8,192.
 pub const CONTEXT_TOKENS: usize = MAX_SEQ_LEN;
+
+/// Tokens that end a turn in the families people run (ChatML, Llama 3, Gemma, Phi-3),
+/// besides the model's own end-of-sequence token.
+const END_OF_TURN: [&str; 6] = [
+    "<|im_end|>",
+    "<|eot_id|>",
+    "<|end_of_text|>",
+    "<|endoftext|>",
+    "<end_of_turn>",
+    "<|end|>",
+];
 
 /// Repeat penalty looks this far back, as llama.cpp's default does.
 const REPEAT_WINDOW: usize = 64;
@@ -93,8 +107,9 @@ pub struct Engine {
     model: ModelWeights,
     tokenizer: Tokenizer,
     device: Device,
-    im_start: u32,
-    im_end: u32,
+    /// The model file's own chat template, and the special tokens it may write.
+    template: ChatTemplate,
+    specials: Vec<String>,
     stops: Vec<u32>,
     /// The tokens whose keys and values are in the model's cache, in order.
     cached: Vec<u32>,
@@ -118,29 +133,49 @@ impl Engine {
         // Text from people and files is text: a "<|im_end|>" typed into a message must
         // not end the turn.
         tokenizer.set_encode_special_tokens(true);
-        let special = |token: &str| {
-            tokenizer
-                .token_to_id(token)
-                .ok_or_else(|| fail(format!("tokenizer.json has no {token}")))
-        };
-        let im_start = special("<|im_start|>")?;
-        let im_end = special("<|im_end|>")?;
-        let mut stops = vec![im_end];
-        stops.extend(tokenizer.token_to_id("<|endoftext|>"));
+        let specials: Vec<String> = tokenizer
+            .get_added_tokens_decoder()
+            .values()
+            .filter(|token| token.special)
+            .map(|token| token.content.clone())
+            .collect();
 
         let device = Device::Cpu;
         let file = File::open(&model_path).map_err(|err| fail(format!("model.gguf: {err}")))?;
         let mut reader = BufReader::new(file);
         let content = gguf_file::Content::read(&mut reader)
             .map_err(|err| fail(format!("model.gguf: {err}")))?;
+        let token_of = |key: &str| {
+            content
+                .metadata
+                .get(key)
+                .and_then(|value| value.to_u32().ok())
+                .and_then(|id| tokenizer.id_to_token(id))
+                .unwrap_or_default()
+        };
+        let (bos, eos) = (
+            token_of("tokenizer.ggml.bos_token_id"),
+            token_of("tokenizer.ggml.eos_token_id"),
+        );
+        let source = content
+            .metadata
+            .get("tokenizer.chat_template")
+            .and_then(|value| value.to_string().ok())
+            .map_or(CHATML, String::as_str);
+        let template = ChatTemplate::new(source, &bos, &eos).map_err(fail)?;
+        // The end of a turn, whichever of the usual names this model gives it.
+        let stops: Vec<u32> = std::iter::once(eos.as_str())
+            .chain(END_OF_TURN)
+            .filter_map(|token| tokenizer.token_to_id(token))
+            .collect();
         let model = ModelWeights::from_gguf(content, &mut reader, &device)
             .map_err(|err| fail(format!("model.gguf: {err}")))?;
         Ok(Engine {
             model,
             tokenizer,
             device,
-            im_start,
-            im_end,
+            template,
+            specials,
             stops,
             cached: Vec::new(),
         })
@@ -158,18 +193,21 @@ impl Engine {
         self.tokenizer.decode(ids, true).map_err(run_error)
     }
 
-    /// The ChatML prompt SmolLM2 was trained on, ending where the assistant speaks.
+    /// The prompt as the model's own chat template writes it, ending where the assistant
+    /// speaks: the template's special tokens as such, the messages' text as text.
     pub fn chat_prompt(&self, turns: &[Turn<'_>]) -> Result<Vec<u32>, EngineError> {
-        let newline = self.encode("\n")?;
+        let turns: Vec<(&str, &str)> = turns.iter().map(|turn| (turn.role, turn.content)).collect();
         let mut ids = Vec::new();
-        for turn in turns {
-            ids.push(self.im_start);
-            ids.extend(self.encode(&format!("{}\n{}", turn.role, turn.content))?);
-            ids.push(self.im_end);
-            ids.extend(&newline);
+        for piece in self
+            .template
+            .render(&turns, &self.specials)
+            .map_err(EngineError::Run)?
+        {
+            match piece {
+                Piece::Special(token) => ids.extend(self.tokenizer.token_to_id(&token)),
+                Piece::Text(text) => ids.extend(self.encode(&text)?),
+            }
         }
-        ids.push(self.im_start);
-        ids.extend(self.encode("assistant\n")?);
         Ok(ids)
     }
 

@@ -4,10 +4,12 @@
 //! to the original weights than a second 4-bit rounding would be) and writes the
 //! tokenizer.json rebuilt from the file's vocabulary beside it.
 //!
-//! - [`engine`]: running it: the chat template, sampling, the generation loop.
+//! - [`engine`]: running it: sampling, the generation loop.
+//! - [`template`]: the chat template the GGUF carries, rendered with minijinja.
 //! - [`tokenizer`]: the tokenizer rebuilt from the GGUF's vocabulary (at install time).
 
 pub mod engine;
+pub mod template;
 pub mod tokenizer;
 
 use std::fs::File;

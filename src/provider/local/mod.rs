@@ -76,20 +76,15 @@ impl LocalChat {
     }
 }
 
-const DEFAULT_SYSTEM: &str = "You are a helpful AI assistant named SmolLM, trained by Hugging Face";
-
 /// The conversation as chat-template turns. Tool traffic cannot occur (the model is
 /// offered no tools) but a resumed conversation may hold some from another model: it
-/// is shown as text so nothing the model should know is dropped.
+/// is shown as text so nothing the model should know is dropped. Without a system
+/// prompt, the model's own template says what it says then.
 fn turns(request: &ChatRequest) -> Vec<(String, String)> {
     let mut turns = Vec::with_capacity(request.messages.len() + 1);
-    let system = if request.system.trim().is_empty() {
-        // What SmolLM2's own chat template says when it is given no system message.
-        DEFAULT_SYSTEM.to_string()
-    } else {
-        request.system.clone()
-    };
-    turns.push(("system".to_string(), system));
+    if !request.system.trim().is_empty() {
+        turns.push(("system".to_string(), request.system.clone()));
+    }
     for message in &request.messages {
         match message {
             Message::User { content, .. } => turns.push(("user".to_string(), content.clone())),
