@@ -13,8 +13,9 @@
 //! The core:
 //! - [`agent`]: the one agent loop (cancellation inside it), the system prompt,
 //!   compaction, and the tool registry with the built-in tools and their policy.
-//! - [`conversation`]: messages and tool calls as every provider sees them, and the one
-//!   `repair` that keeps a list of them in the shape the providers accept.
+//! - [`conversation`]: messages and tool calls as every provider sees them, the one
+//!   `repair` that keeps a list of them in the shape the providers accept, and tool calls
+//!   a model wrote as text (`text_calls`).
 //! - [`session`]: a conversation with its transcript (`sessions/ID.jsonl`, typed records),
 //!   listing, resuming.
 //! - [`provider`]: OpenAI, Anthropic, Ollama, the Claude CLI and the built-in model behind

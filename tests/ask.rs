@@ -664,3 +664,30 @@ fn a_configured_window_wins_over_what_ollama_says() {
     t.run(["ask", "--model", "llama3.2", "hi"]).success();
     assert_eq!(fake.received()[0].body["options"]["num_ctx"], 16384);
 }
+
+#[test]
+fn an_ollama_model_that_writes_its_tool_calls_as_text_still_calls_tools() {
+    let (fake, t) = setup();
+    fake.push(Reply::text(&[
+        "<tool_call>\n{\"name\": \"list_dir\", ",
+        "\"arguments\": {\"path\": \".\"}}\n</tool_call>",
+    ]));
+    fake.push(Reply::text(&["Listed."]));
+    std::fs::write(t.scratch().join("visible.txt"), "x").unwrap();
+    let out = t
+        .run(["ask", "--model", "llama3.2", "list files"])
+        .success();
+    // The call's text never reached the screen; the call ran.
+    assert_eq!(stdout_of(&out), "Listed.\n");
+    let received = fake.received();
+    let messages = received[1].body["messages"].as_array().unwrap().clone();
+    let tool = messages.last().unwrap();
+    assert_eq!(tool["role"], "tool");
+    assert!(tool["content"].as_str().unwrap().contains("visible.txt"));
+    // An answer that only shows JSON stays an answer.
+    fake.push(Reply::text(&["{\"city\": ", "\"Lyon\"}"]));
+    let out = t
+        .run(["ask", "--model", "llama3.2", "json please"])
+        .success();
+    assert_eq!(stdout_of(&out), "{\"city\": \"Lyon\"}\n");
+}

@@ -1,9 +1,10 @@
 //! A conversation as every provider sees it: user messages, assistant messages (with the
 //! tool calls they ask for) and tool results — and the one [`repair`] that keeps a list of
 //! them in the shape the providers accept, whatever cancellation, a crash or an old
-//! transcript left behind.
+//! transcript left behind. [`text_calls`] reads tool calls a model wrote as text.
 
 mod repair;
+pub mod text_calls;
 
 use serde::{Deserialize, Serialize};
 

@@ -13,7 +13,57 @@ use super::{
     ChatRequest, Completion, Event, HttpSettings, Message, ModelInfo, Provider, ProviderError,
     StopReason, ToolCall, Usage,
 };
-use crate::conversation::Image;
+use crate::conversation::{Image, text_calls};
+
+/// The answer's text as it streams. When tools were offered and the answer starts the
+/// way calls written as text do (see [`text_calls`]), it is held back until it is
+/// complete: then it becomes calls, or is let through as the text it was.
+struct Answer {
+    offered: Vec<String>,
+    held: Option<String>,
+    /// The text so far, while it may still turn out to be calls.
+    seen: String,
+}
+
+impl Answer {
+    fn text(
+        &mut self,
+        content: &str,
+        completion: &mut Completion,
+        sink: &mut (dyn FnMut(Event) + Send),
+    ) {
+        if let Some(held) = &mut self.held {
+            held.push_str(content);
+            return;
+        }
+        let undecided = !self.offered.is_empty() && completion.text.trim().is_empty();
+        if undecided {
+            self.seen.push_str(content);
+            if text_calls::may_be_calls(&self.seen) {
+                self.held = Some(std::mem::take(&mut self.seen));
+                return;
+            }
+        }
+        completion.apply(Event::TextDelta(content.to_string()), sink);
+    }
+
+    fn finish(&mut self, completion: &mut Completion, sink: &mut (dyn FnMut(Event) + Send)) {
+        let Some(held) = self.held.take() else {
+            return;
+        };
+        let first = completion.tool_calls.len();
+        match text_calls::parse(&held, &self.offered, |index| {
+            super::generated_call_id(first + index)
+        }) {
+            Some(calls) => {
+                for call in calls {
+                    completion.apply(Event::ToolCall(call), sink);
+                }
+            }
+            None => completion.apply(Event::TextDelta(held), sink),
+        }
+    }
+}
 
 /// What `/api/show` said, by `base model`: asked once per process.
 static MODEL_INFO: std::sync::OnceLock<
@@ -248,6 +298,12 @@ impl Provider for Ollama {
         let mut completion = Completion::default();
         let mut buffer: Vec<u8> = Vec::new();
         let mut finished = false;
+        let offered: Vec<String> = request.tools.iter().map(|tool| tool.name.clone()).collect();
+        let mut answer = Answer {
+            offered,
+            held: None,
+            seen: String::new(),
+        };
         let mut bytes = response.bytes_stream();
         'read: while let Some(chunk) = bytes.next().await {
             let chunk = chunk.map_err(|err| {
@@ -256,7 +312,7 @@ impl Provider for Ollama {
             buffer.extend_from_slice(&chunk);
             while let Some(end) = buffer.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = buffer.drain(..=end).collect();
-                if self.handle_line(&line, &mut completion, sink)? {
+                if self.handle_line(&line, &mut completion, &mut answer, sink)? {
                     finished = true;
                     break 'read;
                 }
@@ -264,7 +320,7 @@ impl Provider for Ollama {
         }
         if !finished && !buffer.is_empty() {
             let rest = std::mem::take(&mut buffer);
-            finished = self.handle_line(&rest, &mut completion, sink)?;
+            finished = self.handle_line(&rest, &mut completion, &mut answer, sink)?;
         }
         if !finished {
             return Err(ProviderError::StreamCut {
@@ -283,6 +339,7 @@ impl Ollama {
         &self,
         line: &[u8],
         completion: &mut Completion,
+        answer: &mut Answer,
         sink: &mut (dyn FnMut(Event) + Send),
     ) -> Result<bool, ProviderError> {
         let text = String::from_utf8_lossy(line);
@@ -302,7 +359,7 @@ impl Ollama {
         }
         let message = &value["message"];
         if let Some(content) = message["content"].as_str().filter(|c| !c.is_empty()) {
-            completion.apply(Event::TextDelta(content.to_string()), sink);
+            answer.text(content, completion, sink);
         }
         if let Some(calls) = message["tool_calls"].as_array() {
             for call in calls {
@@ -326,6 +383,7 @@ impl Ollama {
         if value["done"].as_bool() != Some(true) {
             return Ok(false);
         }
+        answer.finish(completion, sink);
         completion.apply(
             Event::Usage(Usage {
                 input_tokens: value["prompt_eval_count"].as_u64().unwrap_or(0),
