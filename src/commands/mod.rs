@@ -211,6 +211,7 @@ fn command_name(command: Option<&Command>) -> &'static str {
         Some(Command::Ui(_)) => "ui",
         Some(Command::Models(command)) => match command {
             ModelsCommand::Install { .. } => "models install",
+            ModelsCommand::Import { .. } => "models import",
             ModelsCommand::List => "models list",
             ModelsCommand::Rm { .. } => "models rm",
         },

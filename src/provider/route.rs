@@ -127,7 +127,7 @@ fn local_model_dir(models_dir: &Path, name: &str) -> Result<PathBuf, ProviderErr
         && !name.starts_with('.')
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
     let dir = models_dir.join(name);
     if !plain || !crate::models::chat::is_installed(&dir) {
         return Err(ProviderError::Setup(format!(

@@ -95,7 +95,7 @@ impl Sampling {
                 "presence_penalty",
                 "response_format",
             ],
-            ProviderKind::Local => &["max_tokens"],
+            ProviderKind::Local => &["max_tokens", "seed"],
             ProviderKind::ClaudeCli => &[],
         };
         set.into_iter()

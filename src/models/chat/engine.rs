@@ -11,14 +11,78 @@ use std::path::{Path, PathBuf};
 use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
 use candle_transformers::generation::{LogitsProcessor, Sampling};
-use candle_transformers::models::quantized_llama::{MAX_SEQ_LEN, ModelWeights};
+use candle_transformers::models::quantized_llama::MAX_SEQ_LEN;
+use candle_transformers::models::{quantized_llama, quantized_qwen2, quantized_qwen3};
 use tokenizers::Tokenizer;
 
 use super::template::{CHATML, ChatTemplate, Piece};
 
-/// The longest conversation the model takes: candle's rotary table ends here, well
-/// before SmolLM2's own 8,192.
+/// The longest conversation a Llama-architecture model takes: candle's rotary table ends
+/// here (SmolLM2's own is 8,192).
 pub const CONTEXT_TOKENS: usize = MAX_SEQ_LEN;
+
+/// The architectures the engine runs (`general.architecture`), on candle's quantized
+/// models: Llama (Llama 3.x, SmolLM2, Mistral) and Qwen 2/2.5/3.
+pub const ARCHITECTURES: [&str; 3] = ["llama", "qwen2", "qwen3"];
+
+/// The model's weights, by architecture.
+enum Weights {
+    Llama(quantized_llama::ModelWeights),
+    Qwen2(quantized_qwen2::ModelWeights),
+    Qwen3(quantized_qwen3::ModelWeights),
+}
+
+impl Weights {
+    fn forward(&mut self, input: &Tensor, position: usize) -> candle_core::Result<Tensor> {
+        match self {
+            Weights::Llama(model) => model.forward(input, position),
+            Weights::Qwen2(model) => model.forward(input, position),
+            Weights::Qwen3(model) => model.forward(input, position),
+        }
+    }
+
+    fn clear_kv_cache(&mut self) {
+        match self {
+            Weights::Llama(model) => model.clear_kv_cache(),
+            Weights::Qwen2(model) => model.clear_kv_cache(),
+            Weights::Qwen3(model) => model.clear_kv_cache(),
+        }
+    }
+}
+
+/// The longest conversation the model in `content` takes: what it was trained on, and
+/// for Llama no more than candle's rotary table covers.
+fn context_length(content: &gguf_file::Content) -> usize {
+    let arch = architecture(content);
+    let trained = content
+        .metadata
+        .get(&format!("{arch}.context_length"))
+        .and_then(|value| value.to_u32().ok())
+        .map_or(CONTEXT_TOKENS, |length| length as usize);
+    if arch == "llama" {
+        trained.min(CONTEXT_TOKENS)
+    } else {
+        trained
+    }
+}
+
+/// The context length of the installed model in `dir`, read from its file's header.
+pub fn context_of(dir: &Path) -> Option<usize> {
+    let mut reader = BufReader::new(File::open(dir.join("model.gguf")).ok()?);
+    gguf_file::Content::read(&mut reader)
+        .ok()
+        .map(|content| context_length(&content))
+}
+
+/// The architecture a GGUF file declares.
+pub fn architecture(content: &gguf_file::Content) -> String {
+    content
+        .metadata
+        .get("general.architecture")
+        .and_then(|value| value.to_string().ok())
+        .cloned()
+        .unwrap_or_default()
+}
 
 /// Tokens that end a turn in the families people run (ChatML, Llama 3, Gemma, Phi-3),
 /// besides the model's own end-of-sequence token.
@@ -104,7 +168,9 @@ pub struct Turn<'a> {
 }
 
 pub struct Engine {
-    model: ModelWeights,
+    model: Weights,
+    /// The longest conversation it takes, in tokens.
+    context: usize,
     tokenizer: Tokenizer,
     device: Device,
     /// The model file's own chat template, and the special tokens it may write.
@@ -168,10 +234,26 @@ impl Engine {
             .chain(END_OF_TURN)
             .filter_map(|token| tokenizer.token_to_id(token))
             .collect();
-        let model = ModelWeights::from_gguf(content, &mut reader, &device)
-            .map_err(|err| fail(format!("model.gguf: {err}")))?;
+        let arch = architecture(&content);
+        let context = context_length(&content);
+        let loaded = match arch.as_str() {
+            "llama" => quantized_llama::ModelWeights::from_gguf(content, &mut reader, &device)
+                .map(|model| (Weights::Llama(model), context)),
+            "qwen2" => quantized_qwen2::ModelWeights::from_gguf(content, &mut reader, &device)
+                .map(|model| (Weights::Qwen2(model), context)),
+            "qwen3" => quantized_qwen3::ModelWeights::from_gguf(content, &mut reader, &device)
+                .map(|model| (Weights::Qwen3(model), context)),
+            other => {
+                return Err(fail(format!(
+                    "its architecture is `{other}`; LocalGPT runs {}",
+                    ARCHITECTURES.join(", ")
+                )));
+            }
+        };
+        let (model, context) = loaded.map_err(|err| fail(format!("model.gguf: {err}")))?;
         Ok(Engine {
             model,
+            context,
             tokenizer,
             device,
             template,
@@ -179,6 +261,11 @@ impl Engine {
             stops,
             cached: Vec::new(),
         })
+    }
+
+    /// The longest conversation the model takes, in tokens.
+    pub fn context(&self) -> usize {
+        self.context
     }
 
     /// Token ids of plain text (special tokens in it are text too).
@@ -220,13 +307,13 @@ impl Engine {
         sampler: Sampler,
         on_text: &mut dyn FnMut(&str) -> bool,
     ) -> Result<Outcome, EngineError> {
-        if prompt.is_empty() || prompt.len() >= CONTEXT_TOKENS {
+        if prompt.is_empty() || prompt.len() >= self.context {
             return Err(EngineError::TooLong {
                 tokens: prompt.len(),
-                limit: CONTEXT_TOKENS - 1,
+                limit: self.context - 1,
             });
         }
-        let budget = max_new_tokens.min(CONTEXT_TOKENS - prompt.len());
+        let budget = max_new_tokens.min(self.context - prompt.len());
         let reused = self.reusable_prefix(prompt);
         // A reused prefix is the whole cache (see `reusable_prefix`), so it is kept as is.
         if reused == 0 {

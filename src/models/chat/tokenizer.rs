@@ -71,6 +71,30 @@ fn token_type(value: &Value) -> i64 {
 }
 
 /// The tokenizer.json (Hugging Face format) for the vocabulary in `metadata`.
+/// How text is split before byte-level BPE, by GGUF's `tokenizer.ggml.pre` name: as each
+/// model's own tokenizer.json does it (llama.cpp keeps the same table).
+fn pre_tokenizer(pre: &str) -> Option<Json> {
+    // Llama 3 groups up to three digits; Qwen 2 takes them one by one.
+    let split = |digits: &str| {
+        let pattern = format!(
+            "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{{L}}\\p{{N}}]?\\p{{L}}+|{digits}| ?[^\\s\\p{{L}}\\p{{N}}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+        );
+        json!({"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"Regex": pattern}, "behavior": "Isolated", "invert": false},
+            {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false},
+        ]})
+    };
+    match pre {
+        "smollm" => Some(json!({"type": "Sequence", "pretokenizers": [
+            {"type": "Digits", "individual_digits": true},
+            {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},
+        ]})),
+        "llama-bpe" | "llama3" => Some(split("\\p{N}{1,3}")),
+        "qwen2" => Some(split("\\p{N}")),
+        _ => None,
+    }
+}
+
 pub fn tokenizer_json(metadata: &HashMap<String, Value>) -> Result<String, TokenizerError> {
     let model = text(metadata, "tokenizer.ggml.model")?;
     if model != "gpt2" {
@@ -80,12 +104,13 @@ pub fn tokenizer_json(metadata: &HashMap<String, Value>) -> Result<String, Token
         });
     }
     let pre = text(metadata, "tokenizer.ggml.pre")?;
-    if pre != "smollm" {
-        return Err(TokenizerError::Unexpected {
-            key: "tokenizer.ggml.pre",
-            message: format!("`{pre}`, not `smollm`: only SmolLM2's tokenizer is rebuilt here"),
-        });
-    }
+    let pre_tokenizer = pre_tokenizer(pre).ok_or_else(|| TokenizerError::Unexpected {
+        key: "tokenizer.ggml.pre",
+        message: format!(
+            "`{pre}`: LocalGPT rebuilds the tokenizers of SmolLM2 (`smollm`), Llama 3 \
+             (`llama-bpe`) and Qwen 2 and 3 (`qwen2`)"
+        ),
+    })?;
     let tokens = strings(metadata, "tokenizer.ggml.tokens")?;
     let merges = strings(metadata, "tokenizer.ggml.merges")?;
     let types: Vec<i64> = match metadata.get("tokenizer.ggml.token_type") {
@@ -126,10 +151,7 @@ pub fn tokenizer_json(metadata: &HashMap<String, Value>) -> Result<String, Token
         "padding": null,
         "added_tokens": added,
         "normalizer": null,
-        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
-            {"type": "Digits", "individual_digits": true},
-            {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},
-        ]},
+        "pre_tokenizer": pre_tokenizer,
         "post_processor": null,
         "decoder": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true},
         "model": {
@@ -140,4 +162,40 @@ pub fn tokenizer_json(metadata: &HashMap<String, Value>) -> Result<String, Token
         },
     });
     Ok(tokenizer.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokenizers::PreTokenizer as _;
+
+    fn split(pre: &str, text: &str) -> Vec<String> {
+        let json = pre_tokenizer(pre).unwrap().to_string();
+        let pre: tokenizers::PreTokenizerWrapper = serde_json::from_str(&json).unwrap();
+        let mut pieces = tokenizers::PreTokenizedString::from(text);
+        pre.pre_tokenize(&mut pieces).unwrap();
+        pieces
+            .get_splits(
+                tokenizers::OffsetReferential::Original,
+                tokenizers::OffsetType::Byte,
+            )
+            .into_iter()
+            .map(|(piece, _, _)| piece.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn each_family_splits_text_as_its_own_tokenizer_does() {
+        // Llama 3 groups digits by three; Qwen 2 and SmolLM2 take them one at a time.
+        assert_eq!(
+            split("llama-bpe", "It's 12345!"),
+            ["It", "'s", "Ġ", "123", "45", "!"]
+        );
+        assert_eq!(
+            split("qwen2", "It's 12345!"),
+            ["It", "'s", "Ġ", "1", "2", "3", "4", "5", "!"]
+        );
+        assert_eq!(split("smollm", "ab 12"), ["ab", "Ġ", "1", "2"]);
+        assert!(pre_tokenizer("gemma").is_none());
+    }
 }

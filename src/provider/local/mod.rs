@@ -99,6 +99,15 @@ fn turns(request: &ChatRequest) -> Vec<(String, String)> {
     turns
 }
 
+/// Tests that check what the model says fix its sampling (debug builds only).
+fn test_seed() -> Option<u64> {
+    if cfg!(debug_assertions) {
+        std::env::var("LOCALGPT_TEST_SEED").ok()?.parse().ok()
+    } else {
+        None
+    }
+}
+
 fn fresh_seed() -> u64 {
     let mut bytes = [0u8; 8];
     match getrandom::fill(&mut bytes) {
@@ -121,6 +130,20 @@ impl Provider for LocalChat {
         "the built-in model"
     }
 
+    async fn model_info(&self, _model: &str) -> crate::provider::ModelInfo {
+        let dir = self.dir.clone();
+        let context =
+            tokio::task::spawn_blocking(move || crate::models::chat::engine::context_of(&dir))
+                .await
+                .ok()
+                .flatten();
+        crate::provider::ModelInfo {
+            context_length: context.map(|tokens| tokens as u64),
+            tools: Some(false),
+            vision: Some(false),
+        }
+    }
+
     async fn stream(
         &self,
         request: &ChatRequest,
@@ -130,7 +153,14 @@ impl Provider for LocalChat {
         let turns = turns(request);
         let sampler = Sampler {
             temperature: request.temperature.map_or(0.2, f64::from),
-            ..Sampler::recommended(fresh_seed())
+            ..Sampler::recommended(
+                request
+                    .sampling
+                    .seed
+                    .map(|seed| seed as u64)
+                    .or_else(test_seed)
+                    .unwrap_or_else(fresh_seed),
+            )
         };
         let max_tokens = request.max_tokens as usize;
         let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();

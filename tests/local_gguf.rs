@@ -1,0 +1,244 @@
+//! GGUF files people already have, run in-process: `models install x.gguf` and `models
+//! import ollama:NAME:TAG`. The files are tiny models the test writes itself — random
+//! weights (a zero output layer, so no token is ever favoured), real metadata, a
+//! byte-level vocabulary and a chat template — for each architecture the engine runs.
+
+use std::path::Path;
+
+use candle_core::quantized::gguf_file::Value;
+use candle_core::quantized::{GgmlDType, QTensor, gguf_file};
+use candle_core::{Device, Tensor};
+
+use crate::common::{Test, text};
+
+const CHATML: &str = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
+
+/// GPT-2's byte-to-character table: the 256 byte tokens of a byte-level vocabulary.
+fn byte_tokens() -> Vec<String> {
+    let mut printable: Vec<u32> = (u32::from(b'!')..=u32::from(b'~')).collect();
+    printable.extend(0xA1..=0xAC);
+    printable.extend(0xAE..=0xFF);
+    let mut tokens: Vec<String> = printable
+        .iter()
+        .map(|&b| char::from_u32(b).unwrap().to_string())
+        .collect();
+    let mut extra = 0;
+    for byte in 0..256u32 {
+        if !printable.contains(&byte) {
+            tokens.push(char::from_u32(256 + extra).unwrap().to_string());
+            extra += 1;
+        }
+    }
+    tokens
+}
+
+fn tensor(shape: &[usize], seed: u64) -> QTensor {
+    let count: usize = shape.iter().product();
+    let values: Vec<f32> = (0..count as u64)
+        .map(|i| ((i.wrapping_add(seed) * 2_654_435_761 % 1000) as f32 / 1000.0 - 0.5) * 0.2)
+        .collect();
+    let tensor = Tensor::from_vec(values, shape, &Device::Cpu).unwrap();
+    QTensor::quantize(&tensor, GgmlDType::F32).unwrap()
+}
+
+fn filled(shape: &[usize], value: f32) -> QTensor {
+    let tensor = Tensor::full(value, shape, &Device::Cpu).unwrap();
+    QTensor::quantize(&tensor, GgmlDType::F32).unwrap()
+}
+
+/// A one-layer model of `arch` ("llama", "qwen2", or any name for metadata alone).
+fn write_tiny_gguf(path: &Path, arch: &str, pre: &str, with_weights: bool) {
+    let (dim, ffn, heads) = (16usize, 32usize, 2u32);
+    let mut tokens = byte_tokens();
+    tokens.push("Ġt".to_string());
+    tokens.push("<|im_start|>".to_string());
+    tokens.push("<|im_end|>".to_string());
+    let vocab = tokens.len();
+    let types: Vec<Value> = (0..vocab)
+        .map(|id| Value::I32(if id >= vocab - 2 { 3 } else { 1 }))
+        .collect();
+    let key = |name: &str| format!("{arch}.{name}");
+    let metadata: Vec<(String, Value)> = vec![
+        ("general.architecture".into(), Value::String(arch.into())),
+        ("general.name".into(), Value::String("tiny".into())),
+        (key("attention.head_count"), Value::U32(heads)),
+        (key("attention.head_count_kv"), Value::U32(heads)),
+        (key("block_count"), Value::U32(1)),
+        (key("embedding_length"), Value::U32(dim as u32)),
+        (key("feed_forward_length"), Value::U32(ffn as u32)),
+        (key("context_length"), Value::U32(4096)),
+        (key("rope.dimension_count"), Value::U32(dim as u32 / heads)),
+        (key("rope.freq_base"), Value::F32(10_000.0)),
+        (key("attention.layer_norm_rms_epsilon"), Value::F32(1e-5)),
+        (key("attention.key_length"), Value::U32(dim as u32 / heads)),
+        ("tokenizer.ggml.model".into(), Value::String("gpt2".into())),
+        ("tokenizer.ggml.pre".into(), Value::String(pre.into())),
+        (
+            "tokenizer.ggml.tokens".into(),
+            Value::Array(tokens.iter().cloned().map(Value::String).collect()),
+        ),
+        ("tokenizer.ggml.token_type".into(), Value::Array(types)),
+        (
+            "tokenizer.ggml.merges".into(),
+            Value::Array(vec![Value::String("Ġ t".into())]),
+        ),
+        (
+            "tokenizer.ggml.bos_token_id".into(),
+            Value::U32(vocab as u32 - 2),
+        ),
+        (
+            "tokenizer.ggml.eos_token_id".into(),
+            Value::U32(vocab as u32 - 1),
+        ),
+        (
+            "tokenizer.chat_template".into(),
+            Value::String(CHATML.into()),
+        ),
+    ];
+    let mut tensors: Vec<(String, QTensor)> = Vec::new();
+    if with_weights {
+        tensors.push(("token_embd.weight".into(), tensor(&[vocab, dim], 1)));
+        tensors.push(("output_norm.weight".into(), filled(&[dim], 1.0)));
+        // All logits equal: a greedy choice (the install's check) takes the first token,
+        // "!", never a stop token.
+        tensors.push(("output.weight".into(), filled(&[vocab, dim], 0.0)));
+        for (name, shape) in [
+            ("attn_q.weight", vec![dim, dim]),
+            ("attn_k.weight", vec![dim, dim]),
+            ("attn_v.weight", vec![dim, dim]),
+            ("attn_output.weight", vec![dim, dim]),
+            ("ffn_gate.weight", vec![ffn, dim]),
+            ("ffn_down.weight", vec![dim, ffn]),
+            ("ffn_up.weight", vec![ffn, dim]),
+        ] {
+            tensors.push((format!("blk.0.{name}"), tensor(&shape, name.len() as u64)));
+        }
+        tensors.push(("blk.0.attn_norm.weight".into(), filled(&[dim], 1.0)));
+        tensors.push(("blk.0.ffn_norm.weight".into(), filled(&[dim], 1.0)));
+        if arch == "qwen2" {
+            for name in ["attn_q.bias", "attn_k.bias", "attn_v.bias"] {
+                tensors.push((format!("blk.0.{name}"), filled(&[dim], 0.0)));
+            }
+        }
+        if arch == "qwen3" {
+            let head = dim / heads as usize;
+            for name in ["attn_q_norm.weight", "attn_k_norm.weight"] {
+                tensors.push((format!("blk.0.{name}"), filled(&[head], 1.0)));
+            }
+        }
+    }
+    let metadata: Vec<(&str, &Value)> = metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let tensors: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let mut file = std::fs::File::create(path).unwrap();
+    gguf_file::write(&mut file, &metadata, &tensors).unwrap();
+}
+
+fn small_answers(t: &Test) {
+    t.write("config.toml", "[agent]\nmax_tokens = 8\n");
+}
+
+#[test]
+fn gguf_files_of_each_architecture_install_under_their_own_name_and_answer() {
+    for (arch, pre, file, name) in [
+        (
+            "llama",
+            "llama-bpe",
+            "Tiny-Llama.Q8_0.gguf",
+            "tiny-llama.q8_0",
+        ),
+        ("qwen2", "qwen2", "tiny-qwen.gguf", "tiny-qwen"),
+        (
+            "qwen3",
+            "qwen2",
+            "Tiny Qwen3 (test).gguf",
+            "tiny-qwen3-test",
+        ),
+    ] {
+        let t = Test::new();
+        small_answers(&t);
+        let path = t.scratch().join(file);
+        write_tiny_gguf(&path, arch, pre, true);
+        let out = t
+            .run(["models", "install", path.to_str().unwrap()])
+            .success();
+        let stdout = text(&out.get_output().stdout);
+        assert!(
+            stdout.contains(&format!("installed {name} (chat")),
+            "{arch}: {stdout}"
+        );
+        let listed = text(&t.run(["models", "list"]).success().get_output().stdout);
+        assert!(listed.contains(name) && listed.contains("chat"), "{listed}");
+        let model = format!("local/{name}");
+        // Sampled from equal odds: some bytes, as many as agent.max_tokens allows.
+        let out = t.run(["ask", "--model", &model, "hi"]).success();
+        assert!(!text(&out.get_output().stdout).trim().is_empty(), "{arch}");
+    }
+}
+
+#[test]
+fn an_architecture_the_engine_does_not_run_is_refused_by_name() {
+    let t = Test::new();
+    let path = t.scratch().join("gemma.gguf");
+    write_tiny_gguf(&path, "gemma3", "default", false);
+    let out = t.run(["models", "install", path.to_str().unwrap()]).code(1);
+    let stderr = text(&out.get_output().stderr);
+    assert!(stderr.contains("`gemma3`"), "{stderr}");
+    assert!(stderr.contains("llama, qwen2, qwen3"), "{stderr}");
+    let listed = text(&t.run(["models", "list"]).success().get_output().stdout);
+    assert!(listed.contains("no models installed"), "{listed}");
+}
+
+#[test]
+fn a_model_ollama_downloaded_is_imported_without_touching_ollamas_files() {
+    let t0 = Test::new();
+    let store = t0.scratch().join("ollama-models");
+    let blob_dir = store.join("blobs");
+    std::fs::create_dir_all(&blob_dir).unwrap();
+    let staged = t0.scratch().join("tiny.gguf");
+    write_tiny_gguf(&staged, "llama", "llama-bpe", true);
+    let bytes = std::fs::read(&staged).unwrap();
+    let digest: String = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    let blob = blob_dir.join(format!("sha256-{digest}"));
+    std::fs::write(&blob, &bytes).unwrap();
+    let manifest_dir = store.join("manifests/registry.ollama.ai/library/tiny");
+    std::fs::create_dir_all(&manifest_dir).unwrap();
+    std::fs::write(
+        manifest_dir.join("q8"),
+        serde_json::json!({"schemaVersion": 2, "layers": [
+            {"mediaType": "application/vnd.ollama.image.template", "digest": "sha256:00"},
+            {"mediaType": "application/vnd.ollama.image.model", "digest": format!("sha256:{digest}"),
+             "size": bytes.len()}]})
+        .to_string(),
+    )
+    .unwrap();
+    let before = std::fs::metadata(&blob).unwrap().modified().unwrap();
+    let t = Test::new().env("OLLAMA_MODELS", store.to_str().unwrap());
+    small_answers(&t);
+    let out = t.run(["models", "import", "ollama:tiny:q8"]).success();
+    let stdout = text(&out.get_output().stdout);
+    assert!(stdout.contains("as local/tiny:q8"), "{stdout}");
+    assert_eq!(
+        std::fs::read(&blob).unwrap(),
+        bytes,
+        "Ollama's blob is unchanged"
+    );
+    assert_eq!(
+        std::fs::metadata(&blob).unwrap().modified().unwrap(),
+        before
+    );
+    let out = t.run(["ask", "--model", "local/tiny:q8", "hi"]).success();
+    assert!(!text(&out.get_output().stdout).trim().is_empty());
+    // Not pulled: said so, with the command that pulls it.
+    let out = t.run(["models", "import", "ollama:qwen2.5:7b"]).code(1);
+    assert!(text(&out.get_output().stderr).contains("ollama pull qwen2.5:7b"));
+    let out = t
+        .run(["models", "import", "ollama:../../etc:passwd"])
+        .code(1);
+    assert!(text(&out.get_output().stderr).contains("not an Ollama model name"));
+}
