@@ -48,6 +48,13 @@ fn filled(shape: &[usize], value: f32) -> QTensor {
 
 /// A one-layer model of `arch` ("llama", "qwen2", or any name for metadata alone).
 fn write_tiny_gguf(path: &Path, arch: &str, pre: &str, with_weights: bool) {
+    write_tiny_gguf_with(path, arch, pre, with_weights, CHATML);
+}
+
+/// Qwen 2.5's way of writing tools and tool traffic, shortened.
+const QWEN_TOOLS: &str = "{%- if tools %}<|im_start|>system\n{{ messages[0]['content'] }}\n<tools>{%- for tool in tools %}{{ tool | tojson }}{%- endfor %}</tools><|im_end|>\n{%- endif %}{%- for message in messages %}{%- if message.role == 'assistant' and message.tool_calls %}<|im_start|>assistant\n{%- for call in message.tool_calls %}<tool_call>{{ call.function | tojson }}</tool_call>{%- endfor %}<|im_end|>\n{%- elif message.role == 'tool' %}<|im_start|>user\n<tool_response>{{ message.content }}</tool_response><|im_end|>\n{%- elif not (tools and message.role == 'system') %}<|im_start|>{{ message.role }}\n{{ message.content }}<|im_end|>\n{%- endif %}{%- endfor %}{%- if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{%- endif %}";
+
+fn write_tiny_gguf_with(path: &Path, arch: &str, pre: &str, with_weights: bool, template: &str) {
     let (dim, ffn, heads) = (16usize, 32usize, 2u32);
     let mut tokens = byte_tokens();
     tokens.push("Ġt".to_string());
@@ -92,7 +99,7 @@ fn write_tiny_gguf(path: &Path, arch: &str, pre: &str, with_weights: bool) {
         ),
         (
             "tokenizer.chat_template".into(),
-            Value::String(CHATML.into()),
+            Value::String(template.into()),
         ),
     ];
     let mut tensors: Vec<(String, QTensor)> = Vec::new();
@@ -241,4 +248,61 @@ fn a_model_ollama_downloaded_is_imported_without_touching_ollamas_files() {
         .run(["models", "import", "ollama:../../etc:passwd"])
         .code(1);
     assert!(text(&out.get_output().stderr).contains("not an Ollama model name"));
+}
+
+#[test]
+fn a_model_whose_template_has_no_tools_is_offered_none_and_says_so() {
+    let t = Test::new();
+    small_answers(&t);
+    let path = t.scratch().join("plain.gguf");
+    write_tiny_gguf(&path, "llama", "llama-bpe", true);
+    t.run(["models", "install", path.to_str().unwrap()])
+        .success();
+    let out = t.run(["ask", "--model", "local/plain", "hi"]).success();
+    let stderr = text(&out.get_output().stderr);
+    assert!(stderr.contains("plain cannot call tools"), "{stderr}");
+}
+
+#[test]
+fn tools_go_in_through_a_template_that_takes_them_and_the_model_runs() {
+    let t = Test::new();
+    let path = t.scratch().join("toolful.gguf");
+    write_tiny_gguf_with(&path, "qwen2", "qwen2", true, QWEN_TOOLS);
+    t.run(["models", "install", path.to_str().unwrap()])
+        .success();
+    let dir = t.home().join("models/toolful");
+    let mut engine = localgpt::models::chat::engine::Engine::load(&dir).unwrap();
+    assert!(engine.takes_tools());
+    let tools = serde_json::json!([{"type": "function", "function": {"name": "list_dir",
+        "description": "Lists.", "parameters": {"type": "object"}}}]);
+    use localgpt::models::chat::template::TemplateMessage;
+    let messages = [
+        TemplateMessage {
+            role: "system",
+            content: "Be brief.",
+            ..Default::default()
+        },
+        TemplateMessage {
+            role: "user",
+            content: "hi",
+            ..Default::default()
+        },
+    ];
+    let with_tools = engine.prompt_with_tools(&messages, Some(&tools)).unwrap();
+    let without = engine.prompt_with_tools(&messages, None).unwrap();
+    // The definitions are in the prompt: it is longer by their tokens.
+    assert!(
+        with_tools.len() > without.len() + 20,
+        "{} vs {}",
+        with_tools.len(),
+        without.len()
+    );
+    let greedy = localgpt::models::chat::engine::Sampler {
+        temperature: 0.0,
+        ..localgpt::models::chat::engine::Sampler::recommended(0)
+    };
+    let outcome = engine
+        .generate(&with_tools, 3, greedy, &mut |_| true)
+        .unwrap();
+    assert_eq!(outcome.output_tokens, 3);
 }

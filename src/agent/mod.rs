@@ -121,14 +121,16 @@ impl Agent {
         let route = resolve_model(model, config);
         let provider = build_provider(&route, config, &http, &crate::models::models_dir(home))?;
         // Claude Code brings its own tools; ours are not offered to it. The built-in
-        // model is too small to call them reliably.
-        let registry = if !matches!(
-            route.kind,
-            crate::config::ProviderKind::ClaudeCli | crate::config::ProviderKind::Local
-        ) {
-            Registry::builtin()
-        } else {
-            Registry::empty()
+        // SmolLM2 is too small to call them reliably; other models run in-process get them
+        // when their chat template can write them (see `learn_model`).
+        let registry = match route.kind {
+            crate::config::ProviderKind::ClaudeCli => Registry::empty(),
+            crate::config::ProviderKind::Local
+                if route.model == crate::models::chat::MODEL_NAME =>
+            {
+                Registry::empty()
+            }
+            _ => Registry::builtin(),
         };
         let context = ToolContext {
             home: home.clone(),
@@ -273,12 +275,12 @@ impl Agent {
         }
     }
 
-    /// Whether this agent's model can be offered tools at all.
+    /// Whether this agent's model can be offered tools at all (as far as is known before
+    /// its provider is asked: a GGUF model's template may still say no).
     pub fn takes_tools(&self) -> bool {
-        !matches!(
-            self.route.kind,
-            crate::config::ProviderKind::ClaudeCli | crate::config::ProviderKind::Local
-        )
+        !self.registry.is_empty()
+            || (self.route.kind == crate::config::ProviderKind::Local
+                && self.route.model != crate::models::chat::MODEL_NAME)
     }
 
     /// The tools offered to the model: ours, except where the caller's have the name.

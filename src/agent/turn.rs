@@ -207,7 +207,7 @@ impl Agent {
     fn system_prompt(&self, specs: &[ToolSpec]) -> String {
         let mut system = match &self.system_override {
             Some(system) => system.clone(),
-            None if self.route.kind == ProviderKind::Local => {
+            None if self.route.kind == ProviderKind::Local && specs.is_empty() => {
                 prompt::small_model_prompt(&self.context.home, Local::now())
             }
             None => {
@@ -242,10 +242,14 @@ impl Agent {
             }
             self.takes_tools = info.tools != Some(false);
             if !self.takes_tools && !specs.is_empty() {
+                let why = if self.route.kind == ProviderKind::Local {
+                    "its chat template has no place for them".to_string()
+                } else {
+                    format!("{} says so", self.provider.name())
+                };
                 observer.notice(&format!(
-                    "{} cannot call tools ({} says so): it answers without them",
-                    self.route.model,
-                    self.provider.name()
+                    "{} cannot call tools ({why}): it answers without them",
+                    self.route.model
                 ));
             }
         }

@@ -12,6 +12,7 @@
 pub mod anthropic;
 pub mod claude_cli;
 mod error;
+mod held;
 pub mod local;
 pub mod ollama;
 pub mod openai;

@@ -8,62 +8,13 @@ use async_trait::async_trait;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
+use super::held::HeldAnswer;
 use super::retry::{self, Target};
 use super::{
     ChatRequest, Completion, Event, HttpSettings, Message, ModelInfo, Provider, ProviderError,
     StopReason, ToolCall, Usage,
 };
-use crate::conversation::{Image, text_calls};
-
-/// The answer's text as it streams. When tools were offered and the answer starts the
-/// way calls written as text do (see [`text_calls`]), it is held back until it is
-/// complete: then it becomes calls, or is let through as the text it was.
-struct Answer {
-    offered: Vec<String>,
-    held: Option<String>,
-    /// The text so far, while it may still turn out to be calls.
-    seen: String,
-}
-
-impl Answer {
-    fn text(
-        &mut self,
-        content: &str,
-        completion: &mut Completion,
-        sink: &mut (dyn FnMut(Event) + Send),
-    ) {
-        if let Some(held) = &mut self.held {
-            held.push_str(content);
-            return;
-        }
-        let undecided = !self.offered.is_empty() && completion.text.trim().is_empty();
-        if undecided {
-            self.seen.push_str(content);
-            if text_calls::may_be_calls(&self.seen) {
-                self.held = Some(std::mem::take(&mut self.seen));
-                return;
-            }
-        }
-        completion.apply(Event::TextDelta(content.to_string()), sink);
-    }
-
-    fn finish(&mut self, completion: &mut Completion, sink: &mut (dyn FnMut(Event) + Send)) {
-        let Some(held) = self.held.take() else {
-            return;
-        };
-        let first = completion.tool_calls.len();
-        match text_calls::parse(&held, &self.offered, |index| {
-            super::generated_call_id(first + index)
-        }) {
-            Some(calls) => {
-                for call in calls {
-                    completion.apply(Event::ToolCall(call), sink);
-                }
-            }
-            None => completion.apply(Event::TextDelta(held), sink),
-        }
-    }
-}
+use crate::conversation::Image;
 
 /// What `/api/show` said, by `base model`: asked once per process.
 static MODEL_INFO: std::sync::OnceLock<
@@ -299,11 +250,7 @@ impl Provider for Ollama {
         let mut buffer: Vec<u8> = Vec::new();
         let mut finished = false;
         let offered: Vec<String> = request.tools.iter().map(|tool| tool.name.clone()).collect();
-        let mut answer = Answer {
-            offered,
-            held: None,
-            seen: String::new(),
-        };
+        let mut answer = HeldAnswer::new(offered);
         let mut bytes = response.bytes_stream();
         'read: while let Some(chunk) = bytes.next().await {
             let chunk = chunk.map_err(|err| {
@@ -339,7 +286,7 @@ impl Ollama {
         &self,
         line: &[u8],
         completion: &mut Completion,
-        answer: &mut Answer,
+        answer: &mut HeldAnswer,
         sink: &mut (dyn FnMut(Event) + Send),
     ) -> Result<bool, ProviderError> {
         let text = String::from_utf8_lossy(line);

@@ -15,7 +15,7 @@ use candle_transformers::models::quantized_llama::MAX_SEQ_LEN;
 use candle_transformers::models::{quantized_llama, quantized_qwen2, quantized_qwen3};
 use tokenizers::Tokenizer;
 
-use super::template::{CHATML, ChatTemplate, Piece};
+use super::template::{CHATML, ChatTemplate, Piece, TemplateMessage};
 
 /// The longest conversation a Llama-architecture model takes: candle's rotary table ends
 /// here (SmolLM2's own is 8,192).
@@ -66,12 +66,17 @@ fn context_length(content: &gguf_file::Content) -> usize {
     }
 }
 
-/// The context length of the installed model in `dir`, read from its file's header.
-pub fn context_of(dir: &Path) -> Option<usize> {
+/// What the installed model in `dir` declares in its file's header: its context length,
+/// and whether its chat template takes tools.
+pub fn header_of(dir: &Path) -> Option<(usize, bool)> {
     let mut reader = BufReader::new(File::open(dir.join("model.gguf")).ok()?);
-    gguf_file::Content::read(&mut reader)
-        .ok()
-        .map(|content| context_length(&content))
+    let content = gguf_file::Content::read(&mut reader).ok()?;
+    let takes_tools = content
+        .metadata
+        .get("tokenizer.chat_template")
+        .and_then(|value| value.to_string().ok())
+        .is_some_and(|template| template.contains("tools"));
+    Some((context_length(&content), takes_tools))
 }
 
 /// The architecture a GGUF file declares.
@@ -283,13 +288,34 @@ impl Engine {
     /// The prompt as the model's own chat template writes it, ending where the assistant
     /// speaks: the template's special tokens as such, the messages' text as text.
     pub fn chat_prompt(&self, turns: &[Turn<'_>]) -> Result<Vec<u32>, EngineError> {
-        let turns: Vec<(&str, &str)> = turns.iter().map(|turn| (turn.role, turn.content)).collect();
-        let mut ids = Vec::new();
-        for piece in self
+        let messages: Vec<TemplateMessage<'_>> = turns
+            .iter()
+            .map(|turn| TemplateMessage {
+                role: turn.role,
+                content: turn.content,
+                ..TemplateMessage::default()
+            })
+            .collect();
+        self.prompt_with_tools(&messages, None)
+    }
+
+    /// Whether tools can be offered to this model (its template writes them out).
+    pub fn takes_tools(&self) -> bool {
+        self.template.takes_tools()
+    }
+
+    /// The prompt for messages that may carry tool traffic, with the `tools` offered.
+    pub fn prompt_with_tools(
+        &self,
+        messages: &[TemplateMessage<'_>],
+        tools: Option<&serde_json::Value>,
+    ) -> Result<Vec<u32>, EngineError> {
+        let pieces = self
             .template
-            .render(&turns, &self.specials)
-            .map_err(EngineError::Run)?
-        {
+            .render_messages(messages, tools, &self.specials)
+            .map_err(EngineError::Run)?;
+        let mut ids = Vec::new();
+        for piece in pieces {
             match piece {
                 Piece::Special(token) => ids.extend(self.tokenizer.token_to_id(&token)),
                 Piece::Text(text) => ids.extend(self.encode(&text)?),

@@ -24,6 +24,19 @@ pub struct ChatTemplate {
     env: Environment<'static>,
     bos: String,
     eos: String,
+    /// Whether the template writes tool definitions (reads `tools`).
+    takes_tools: bool,
+}
+
+/// A message as templates read it: role and text, and for tool traffic the calls an
+/// assistant message made (`tool_calls`, OpenAI's shape) or the call a result answers.
+#[derive(Debug, Clone, Default)]
+pub struct TemplateMessage<'a> {
+    pub role: &'a str,
+    pub content: &'a str,
+    pub tool_calls: Vec<serde_json::Value>,
+    pub tool_call_id: Option<&'a str>,
+    pub name: Option<&'a str>,
 }
 
 impl ChatTemplate {
@@ -50,7 +63,14 @@ impl ChatTemplate {
             env,
             bos: bos.to_string(),
             eos: eos.to_string(),
+            takes_tools: source.contains("tools"),
         })
+    }
+
+    /// Whether tools can be offered through this template (Qwen's, Hermes', Llama 3.x's
+    /// write their definitions; SmolLM2's does not).
+    pub fn takes_tools(&self) -> bool {
+        self.takes_tools
     }
 
     /// The prompt for `turns` (role, text), ending where the assistant speaks, as pieces:
@@ -60,10 +80,44 @@ impl ChatTemplate {
         turns: &[(&str, &str)],
         specials: &[String],
     ) -> Result<Vec<Piece>, String> {
-        let messages: Vec<_> = turns
+        let messages: Vec<TemplateMessage<'_>> = turns
+            .iter()
+            .map(|(role, content)| TemplateMessage {
+                role,
+                content,
+                ..TemplateMessage::default()
+            })
+            .collect();
+        self.render_messages(&messages, None, specials)
+    }
+
+    /// The same for messages with tool traffic, and the `tools` offered (a list of
+    /// OpenAI-style function definitions), which templates that take tools write out.
+    pub fn render_messages(
+        &self,
+        turns: &[TemplateMessage<'_>],
+        tools: Option<&serde_json::Value>,
+        specials: &[String],
+    ) -> Result<Vec<Piece>, String> {
+        let messages: Vec<serde_json::Value> = turns
             .iter()
             .enumerate()
-            .map(|(index, (role, _))| context! {role => role, content => format!("{MARK}{index}{MARK}")})
+            .map(|(index, turn)| {
+                let mut message = serde_json::json!({
+                    "role": turn.role,
+                    "content": format!("{MARK}{index}{MARK}"),
+                });
+                if !turn.tool_calls.is_empty() {
+                    message["tool_calls"] = serde_json::Value::Array(turn.tool_calls.clone());
+                }
+                if let Some(id) = turn.tool_call_id {
+                    message["tool_call_id"] = serde_json::json!(id);
+                }
+                if let Some(name) = turn.name {
+                    message["name"] = serde_json::json!(name);
+                }
+                message
+            })
             .collect();
         let rendered = self
             .env
@@ -71,6 +125,7 @@ impl ChatTemplate {
             .and_then(|template| {
                 template.render(context! {
                     messages => messages,
+                    tools => tools,
                     add_generation_prompt => true,
                     bos_token => self.bos,
                     eos_token => self.eos,
@@ -83,9 +138,9 @@ impl ChatTemplate {
         while !rest.is_empty() {
             if let Some(after) = rest.strip_prefix(MARK)
                 && let Some((index, tail)) = after.split_once(MARK)
-                && let Some((_, content)) = index.parse::<usize>().ok().and_then(|i| turns.get(i))
+                && let Some(turn) = index.parse::<usize>().ok().and_then(|i| turns.get(i))
             {
-                text.push_str(content);
+                text.push_str(turn.content);
                 rest = tail;
                 continue;
             }
@@ -175,5 +230,69 @@ mod tests {
             "{refused}"
         );
         assert!(ChatTemplate::new("{% for %}", "", "").is_err());
+    }
+}
+
+#[cfg(test)]
+mod tool_tests {
+    use super::*;
+
+    /// The shape of Qwen 2.5's template: tools in the system turn, calls and results as
+    /// `<tool_call>` and `<tool_response>` blocks.
+    const QWEN_STYLE: &str = "{%- if tools %}<|im_start|>system\n{{ messages[0]['content'] }}\n\n# Tools\n<tools>\n{%- for tool in tools %}\n{{ tool | tojson }}{%- endfor %}\n</tools><|im_end|>\n{%- endif %}{%- for message in messages %}{%- if message.role == 'assistant' and message.tool_calls %}<|im_start|>assistant\n{%- for call in message.tool_calls %}<tool_call>\n{\"name\": \"{{ call.function.name }}\", \"arguments\": {{ call.function.arguments | tojson }}}\n</tool_call>{%- endfor %}<|im_end|>\n{%- elif message.role == 'tool' %}<|im_start|>user\n<tool_response>\n{{ message.content }}\n</tool_response><|im_end|>\n{%- elif not (tools and message.role == 'system') %}<|im_start|>{{ message.role }}\n{{ message.content }}<|im_end|>\n{%- endif %}{%- endfor %}{%- if add_generation_prompt %}<|im_start|>assistant\n{%- endif %}";
+
+    #[test]
+    fn tools_and_tool_traffic_go_through_the_template() {
+        let template = ChatTemplate::new(QWEN_STYLE, "", "<|im_end|>").unwrap();
+        assert!(template.takes_tools());
+        assert!(!ChatTemplate::new(CHATML, "", "").unwrap().takes_tools());
+        let tools = serde_json::json!([{"type": "function", "function": {"name": "list_dir",
+            "description": "Lists a folder.", "parameters": {"type": "object"}}}]);
+        let messages = [
+            TemplateMessage {
+                role: "system",
+                content: "Be brief.",
+                ..Default::default()
+            },
+            TemplateMessage {
+                role: "user",
+                content: "what is here?",
+                ..Default::default()
+            },
+            TemplateMessage {
+                role: "assistant",
+                content: "",
+                tool_calls: vec![serde_json::json!({"type": "function",
+                    "function": {"name": "list_dir", "arguments": {"path": "."}}})],
+                ..Default::default()
+            },
+            TemplateMessage {
+                role: "tool",
+                content: "<|im_end|> a.txt",
+                tool_call_id: Some("c1"),
+                name: Some("list_dir"),
+                ..Default::default()
+            },
+        ];
+        let specials = vec!["<|im_start|>".to_string(), "<|im_end|>".to_string()];
+        let pieces = template
+            .render_messages(&messages, Some(&tools), &specials)
+            .unwrap();
+        let text: String = pieces
+            .iter()
+            .map(|piece| match piece {
+                Piece::Special(token) => format!("[{token}]"),
+                Piece::Text(text) => text.clone(),
+            })
+            .collect();
+        assert!(text.contains("\"name\":\"list_dir\""), "{text}");
+        assert!(text.contains("Be brief."), "{text}");
+        assert!(
+            text.contains("<tool_call>\n{\"name\": \"list_dir\", \"arguments\": {\"path\":\".\"}}"),
+            "{text}"
+        );
+        // A tool's output is text: its "<|im_end|>" is not the special token.
+        assert!(text.contains("<tool_response>\n<|im_end|> a.txt"), "{text}");
+        assert!(text.ends_with("[<|im_start|>]assistant"), "{text}");
     }
 }

@@ -11,8 +11,10 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
+use super::held::HeldAnswer;
 use super::{ChatRequest, Completion, Event, Message, Provider, ProviderError, StopReason, Usage};
 use crate::models::chat::engine::{Engine, Sampler, Turn};
+use crate::models::chat::template::TemplateMessage;
 
 /// The provider's name, which is also the model prefix: `local/smollm2`.
 pub const PROVIDER_NAME: &str = "local";
@@ -118,6 +120,81 @@ fn fresh_seed() -> u64 {
     }
 }
 
+/// A message with its tool traffic, for templates that write it.
+struct Structured {
+    role: &'static str,
+    content: String,
+    tool_calls: Vec<serde_json::Value>,
+    tool_call_id: Option<String>,
+    name: Option<String>,
+}
+
+impl Structured {
+    fn as_template(&self) -> TemplateMessage<'_> {
+        TemplateMessage {
+            role: self.role,
+            content: &self.content,
+            tool_calls: self.tool_calls.clone(),
+            tool_call_id: self.tool_call_id.as_deref(),
+            name: self.name.as_deref(),
+        }
+    }
+}
+
+/// The conversation as a template that takes tools reads it (OpenAI's shapes).
+fn structured(request: &ChatRequest) -> Vec<Structured> {
+    let mut messages = Vec::with_capacity(request.messages.len() + 1);
+    if !request.system.trim().is_empty() {
+        messages.push(Structured {
+            role: "system",
+            content: request.system.clone(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+            name: None,
+        });
+    }
+    for message in &request.messages {
+        messages.push(match message {
+            Message::User { content, .. } => Structured {
+                role: "user",
+                content: content.clone(),
+                tool_calls: Vec::new(),
+                tool_call_id: None,
+                name: None,
+            },
+            Message::Assistant {
+                content,
+                tool_calls,
+            } => Structured {
+                role: "assistant",
+                content: content.clone(),
+                tool_calls: tool_calls
+                    .iter()
+                    .map(|call| {
+                        serde_json::json!({"id": call.id, "type": "function",
+                            "function": {"name": call.name, "arguments": call.arguments}})
+                    })
+                    .collect(),
+                tool_call_id: None,
+                name: None,
+            },
+            Message::Tool {
+                call_id,
+                name,
+                content,
+                ..
+            } => Structured {
+                role: "tool",
+                content: content.clone(),
+                tool_calls: Vec::new(),
+                tool_call_id: Some(call_id.clone()),
+                name: Some(name.clone()),
+            },
+        });
+    }
+    messages
+}
+
 /// What the generation thread reports.
 enum Report {
     Text(String),
@@ -132,14 +209,14 @@ impl Provider for LocalChat {
 
     async fn model_info(&self, _model: &str) -> crate::provider::ModelInfo {
         let dir = self.dir.clone();
-        let context =
-            tokio::task::spawn_blocking(move || crate::models::chat::engine::context_of(&dir))
+        let header =
+            tokio::task::spawn_blocking(move || crate::models::chat::engine::header_of(&dir))
                 .await
                 .ok()
                 .flatten();
         crate::provider::ModelInfo {
-            context_length: context.map(|tokens| tokens as u64),
-            tools: Some(false),
+            context_length: header.map(|(tokens, _)| tokens as u64),
+            tools: Some(header.is_some_and(|(_, takes_tools)| takes_tools)),
             vision: Some(false),
         }
     }
@@ -151,6 +228,20 @@ impl Provider for LocalChat {
     ) -> Result<Completion, ProviderError> {
         let dir = self.dir.clone();
         let turns = turns(request);
+        let messages = structured(request);
+        let offered: Vec<String> = request.tools.iter().map(|tool| tool.name.clone()).collect();
+        let tools = (!request.tools.is_empty()).then(|| {
+            serde_json::Value::Array(
+                request
+                    .tools
+                    .iter()
+                    .map(|tool| {
+                        serde_json::json!({"type": "function", "function": {"name": tool.name,
+                            "description": tool.description, "parameters": tool.parameters}})
+                    })
+                    .collect(),
+            )
+        });
         let sampler = Sampler {
             temperature: request.temperature.map_or(0.2, f64::from),
             ..Sampler::recommended(
@@ -172,14 +263,25 @@ impl Provider for LocalChat {
             let mut engine = engine
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let turns: Vec<Turn<'_>> = turns
-                .iter()
-                .map(|(role, content)| Turn { role, content })
-                .collect();
             let local_error = |err: crate::models::chat::engine::EngineError| {
                 ProviderError::Setup(err.to_string())
             };
-            let prompt = engine.chat_prompt(&turns).map_err(local_error)?;
+            // Tool traffic goes through a template that knows it; otherwise it is text.
+            let prompt = match &tools {
+                Some(tools) if engine.takes_tools() => {
+                    let messages: Vec<TemplateMessage<'_>> =
+                        messages.iter().map(Structured::as_template).collect();
+                    engine.prompt_with_tools(&messages, Some(tools))
+                }
+                _ => {
+                    let turns: Vec<Turn<'_>> = turns
+                        .iter()
+                        .map(|(role, content)| Turn { role, content })
+                        .collect();
+                    engine.chat_prompt(&turns)
+                }
+            }
+            .map_err(local_error)?;
             let outcome = engine
                 .generate(&prompt, max_tokens, sampler, &mut |text| {
                     sender.send(Report::Text(text.to_string())).is_ok()
@@ -192,16 +294,21 @@ impl Provider for LocalChat {
             Ok(outcome)
         });
         let mut completion = Completion::default();
+        // Models with tools write their calls as text (`<tool_call>…`): caught here.
+        let mut answer = HeldAnswer::new(offered);
         while let Some(report) = receiver.recv().await {
             match report {
-                Report::Text(text) => completion.apply(Event::TextDelta(text), sink),
+                Report::Text(text) => answer.text(&text, &mut completion, sink),
                 Report::Usage(usage) => completion.apply(Event::Usage(usage), sink),
             }
         }
+        answer.finish(&mut completion, sink);
         let outcome = worker
             .await
             .map_err(|err| ProviderError::Setup(format!("the built-in model stopped: {err}")))??;
-        let reason = if outcome.finished {
+        let reason = if !completion.tool_calls.is_empty() {
+            StopReason::ToolUse
+        } else if outcome.finished {
             StopReason::EndTurn
         } else {
             StopReason::MaxTokens
