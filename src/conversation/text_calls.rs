@@ -63,7 +63,22 @@ pub fn parse(
         .iter()
         .enumerate()
         .map(|(index, body)| {
-            let value: Value = serde_json::from_str(strip_fence(body.trim())).ok()?;
+            let body = strip_fence(body.trim());
+            // A call is a JSON object from its first character: "Here is JSON: {…}" is prose.
+            if !body.starts_with('{') {
+                return None;
+            }
+            let Some(value) = read_json(body) else {
+                // Past repair: if it plainly calls an offered tool, the call goes through
+                // with its text as the arguments, which the tool refuses, telling the
+                // model what was wrong: it is asked again.
+                let name = broken_call_name(body, offered)?;
+                return Some(ToolCall {
+                    id: id(index),
+                    name,
+                    arguments: Value::String(body.to_string()),
+                });
+            };
             let name = value["name"].as_str()?;
             if !offered.iter().any(|tool| tool == name) {
                 return None;
@@ -82,6 +97,71 @@ pub fn parse(
             })
         })
         .collect()
+}
+
+/// JSON as small models write it: as is, or repaired — trailing commas dropped, and
+/// the brackets and a string it left open closed.
+fn read_json(text: &str) -> Option<Value> {
+    if let Ok(value) = serde_json::from_str(text) {
+        return Some(value);
+    }
+    let mut repaired = String::with_capacity(text.len() + 4);
+    let mut open: Vec<char> = Vec::new();
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        if in_string {
+            repaired.push(c);
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '{' => open.push('}'),
+            '[' => open.push(']'),
+            '}' | ']' => {
+                if open.pop() != Some(c) {
+                    return None;
+                }
+                // `{"a": 1,}`: the comma before a closing bracket goes.
+                drop_trailing_comma(&mut repaired);
+            }
+            _ => {}
+        }
+        repaired.push(c);
+    }
+    if in_string {
+        repaired.push('"');
+    }
+    while let Some(close) = open.pop() {
+        drop_trailing_comma(&mut repaired);
+        repaired.push(close);
+    }
+    serde_json::from_str(&repaired).ok()
+}
+
+fn drop_trailing_comma(text: &mut String) {
+    let kept = text.trim_end();
+    if kept.ends_with(',') {
+        // The comma is one byte, so what is kept ends on a character boundary.
+        let length = kept.len() - 1;
+        text.truncate(length);
+    }
+}
+
+/// The offered tool a call that cannot be read names (`"name": "list_dir"`), if any.
+fn broken_call_name(text: &str, offered: &[String]) -> Option<String> {
+    offered
+        .iter()
+        .find(|tool| {
+            text.contains(&format!("\"name\": \"{tool}\""))
+                || text.contains(&format!("\"name\":\"{tool}\""))
+        })
+        .cloned()
 }
 
 fn strip_fence(text: &str) -> &str {
@@ -139,12 +219,39 @@ mod tests {
     }
 
     #[test]
+    fn broken_json_is_repaired_or_handed_to_the_tool_to_refuse() {
+        let repaired = parse(
+            "<tool_call>{\"name\": \"list_dir\", \"arguments\": {\"path\": \".\",}",
+            &offered(),
+            |i| i.to_string(),
+        )
+        .unwrap();
+        assert_eq!(repaired[0].arguments, json!({"path": "."}));
+        let unterminated = parse(
+            "{\"name\": \"read_file\", \"parameters\": {\"path\": \"a.txt",
+            &offered(),
+            |i| i.to_string(),
+        )
+        .unwrap();
+        assert_eq!(unterminated[0].arguments, json!({"path": "a.txt"}));
+        // Beyond repair, but plainly a call of list_dir: its text goes to the tool, whose
+        // refusal tells the model what to fix.
+        let broken = parse(
+            "<tool_call>{\"name\": \"list_dir\", \"arguments\": {path: .}}</tool_call>",
+            &offered(),
+            |i| i.to_string(),
+        )
+        .unwrap();
+        assert_eq!(broken[0].name, "list_dir");
+        assert!(broken[0].arguments.is_string());
+    }
+
+    #[test]
     fn answers_that_only_look_like_calls_stay_answers() {
         for text in [
             "Here is JSON: {\"name\": \"list_dir\"}",
             "{\"name\": \"rm_rf\", \"arguments\": {}}",
             "{\"city\": \"Lyon\"}",
-            "<tool_call>{\"name\": \"list_dir\"</tool_call>",
             "<tool_call>{\"name\": \"list_dir\", \"arguments\": {}}</tool_call> and then some prose",
             "",
         ] {
