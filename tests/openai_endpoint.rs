@@ -28,6 +28,26 @@ fn complete(server: &crate::server::Server, body: &Value) -> crate::server::Resp
     )
 }
 
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// Runs a client script (`program script BASE_URL TOKEN`) against the server; what it
+/// prints is one JSON object of what it saw.
+fn run_client(program: &str, script: &std::path::Path, server: &crate::server::Server) -> Value {
+    let output = std::process::Command::new(program)
+        .arg(script)
+        .arg(format!("http://127.0.0.1:{}/v1", server.port))
+        .arg(&server.token)
+        .env("NO_PROXY", "*")
+        .output()
+        .unwrap_or_else(|err| panic!("{program} runs: {err}"));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("JSON from the script")
+}
+
 fn tool_names(body: &Value) -> Vec<String> {
     body["tools"]
         .as_array()
@@ -59,17 +79,7 @@ fn openais_python_client_runs_its_own_tool_loop_json_mode_and_model_lookup() {
         .push(Reply::tool("get_weather", json!({"city": "Oslo"})))
         .push(Reply::text(&["Snow", " in Oslo."]))
         .push(Reply::text(&["{\"city\": \"Lyon\"}"]));
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/openai_tools.py");
-    let output = std::process::Command::new("python3")
-        .arg(script)
-        .arg(format!("http://127.0.0.1:{}/v1", server.port))
-        .arg(&server.token)
-        .env("NO_PROXY", "*")
-        .output()
-        .expect("python runs");
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    let seen: Value = serde_json::from_slice(&output.stdout).expect("JSON from the script");
+    let seen = run_client("python3", &fixture("openai_tools.py"), &server);
     fake.assert_no_refusals();
     assert_eq!(seen["first_finish"], "tool_calls", "{seen}");
     assert_eq!(seen["first_call"], "get_weather");
@@ -489,17 +499,7 @@ fn openais_python_client_uses_the_responses_api() {
         .push(Reply::text(&["It is hot in Rome."]))
         .push(Reply::text(&["Tomorrow too."]))
         .push(Reply::text(&["one", " two", " three"]));
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/openai_responses.py");
-    let output = std::process::Command::new("python3")
-        .arg(script)
-        .arg(format!("http://127.0.0.1:{}/v1", server.port))
-        .arg(&server.token)
-        .env("NO_PROXY", "*")
-        .output()
-        .expect("python runs");
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    let seen: Value = serde_json::from_slice(&output.stdout).expect("JSON from the script");
+    let seen = run_client("python3", &fixture("openai_responses.py"), &server);
     fake.assert_no_refusals();
     assert_eq!(seen["plain"], "Hello.", "{seen}");
     assert_eq!(seen["plain_status"], "completed");
@@ -647,15 +647,7 @@ fn openais_npm_client_runs_a_streamed_tool_loop() {
     // The script imports `openai` from the folder .ci/run installs it into.
     let script = root.join("target/node-clients/openai_tools.mjs");
     std::fs::copy(root.join("tests/fixtures/openai_tools.mjs"), &script).expect("copy the script");
-    let output = std::process::Command::new("node")
-        .arg(&script)
-        .arg(format!("http://127.0.0.1:{}/v1", server.port))
-        .arg(&server.token)
-        .env("NO_PROXY", "*")
-        .output()
-        .expect("node runs");
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    let seen: Value = serde_json::from_slice(&output.stdout).expect("JSON from the script");
+    let seen = run_client("node", &script, &server);
     assert_eq!(seen["first_finish"], "tool_calls", "{seen}");
     assert_eq!(seen["call"], "get_weather");
     assert_eq!(seen["arguments"], json!({"city": "Madrid"}));

@@ -87,11 +87,10 @@ pub fn find(root: &Path, reference: &str) -> Result<(PathBuf, String), ModelErro
         })?;
     // `sha256:HEX` is stored as `sha256-HEX`; anything else is not a digest.
     let blob_name = digest.replacen(':', "-", 1);
-    if !blob_name.starts_with("sha256-")
-        || !blob_name["sha256-".len()..]
-            .chars()
-            .all(|c| c.is_ascii_hexdigit())
-    {
+    let is_digest = blob_name
+        .strip_prefix("sha256-")
+        .is_some_and(|hex| !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit()));
+    if !is_digest {
         return Err(ModelError::Invalid {
             path: manifest_file,
             message: format!("`{digest}` is not a sha256 digest"),

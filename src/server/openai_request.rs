@@ -392,39 +392,56 @@ impl CompletionRequest {
             .iter()
             .enumerate()
             .map(|(index, tool)| {
-                let at = format!("tools[{index}]");
-                if tool["type"] != "function" {
-                    return Err(ApiError::bad_request(format!(
-                        "`{at}`: only tools of type \"function\" are supported"
-                    ))
-                    .with_param(&at));
-                }
-                let function = &tool["function"];
-                let name = function["name"].as_str().unwrap_or_default();
-                if name.is_empty()
-                    || !name
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-                {
-                    return Err(ApiError::bad_request(format!(
-                        "`{at}.function.name` must be letters, digits, `_` and `-`"
-                    ))
-                    .with_param(&format!("{at}.function.name")));
-                }
-                Ok(ToolSpec {
-                    name: name.to_string(),
-                    description: function["description"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string(),
-                    parameters: function
-                        .get("parameters")
-                        .cloned()
-                        .unwrap_or_else(|| serde_json::json!({"type": "object", "properties": {}})),
-                })
+                function_tool(
+                    &format!("tools[{index}]"),
+                    tool,
+                    &tool["function"],
+                    "function.",
+                )
             })
             .collect()
     }
+}
+
+/// A client's function tool: `tool` is the entry at `at` (`{"type": "function", …}`) and
+/// `function` the object holding its name, description and parameters — the entry itself
+/// in the Responses API, its `function` in Chat Completions (`prefix` names the way there).
+pub fn function_tool(
+    at: &str,
+    tool: &Value,
+    function: &Value,
+    prefix: &str,
+) -> Result<ToolSpec, ApiError> {
+    if tool["type"] != "function" {
+        return Err(ApiError::bad_request(format!(
+            "`{at}`: only tools of type \"function\" are supported"
+        ))
+        .with_param(at));
+    }
+    let name = function["name"].as_str().unwrap_or_default();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        let field = format!("{at}.{prefix}name");
+        return Err(ApiError::bad_request(format!(
+            "`{field}` must be letters, digits, `_` and `-`"
+        ))
+        .with_param(&field));
+    }
+    Ok(ToolSpec {
+        name: name.to_string(),
+        description: function["description"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        parameters: function
+            .get("parameters")
+            .filter(|schema| !schema.is_null())
+            .cloned()
+            .unwrap_or_else(|| serde_json::json!({"type": "object", "properties": {}})),
+    })
 }
 
 #[cfg(test)]

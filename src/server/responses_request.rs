@@ -3,10 +3,10 @@
 //! Completions, every field is used or refused by name.
 
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::http::ApiError;
-use super::openai_request::LocalGptOptions;
+use super::openai_request::{LocalGptOptions, function_tool};
 use crate::conversation::{Image, Message, ToolCall};
 use crate::provider::{ResponseFormat, Sampling, ToolChoice, ToolSpec};
 
@@ -286,29 +286,7 @@ impl ResponsesRequest {
         self.tools
             .iter()
             .enumerate()
-            .map(|(index, tool)| {
-                let at = format!("tools[{index}]");
-                if tool["type"] != "function" {
-                    return Err(bad(&at, "only tools of type \"function\" are supported"));
-                }
-                let name = tool["name"].as_str().unwrap_or_default();
-                if name.is_empty()
-                    || !name
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-                {
-                    return Err(bad(&format!("{at}.name"), "letters, digits, `_` and `-`"));
-                }
-                Ok(ToolSpec {
-                    name: name.to_string(),
-                    description: tool["description"].as_str().unwrap_or_default().to_string(),
-                    parameters: tool
-                        .get("parameters")
-                        .filter(|schema| !schema.is_null())
-                        .cloned()
-                        .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
-                })
-            })
+            .map(|(index, tool)| function_tool(&format!("tools[{index}]"), tool, tool, ""))
             .collect()
     }
 }
@@ -316,6 +294,7 @@ impl ResponsesRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn input_items_become_the_conversation() {

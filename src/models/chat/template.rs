@@ -144,16 +144,17 @@ impl ChatTemplate {
                 rest = tail;
                 continue;
             }
-            if let Some(special) = specials
+            if let Some((special, after)) = specials
                 .iter()
-                .filter(|special| !special.is_empty() && rest.starts_with(special.as_str()))
-                .max_by_key(|special| special.len())
+                .filter(|special| !special.is_empty())
+                .filter_map(|special| Some((special, rest.strip_prefix(special.as_str())?)))
+                .max_by_key(|(special, _)| special.len())
             {
                 if !text.is_empty() {
                     pieces.push(Piece::Text(std::mem::take(&mut text)));
                 }
                 pieces.push(Piece::Special(special.clone()));
-                rest = &rest[special.len()..];
+                rest = after;
                 continue;
             }
             let mut chars = rest.chars();
