@@ -48,24 +48,78 @@ fn filled(shape: &[usize], value: f32) -> QTensor {
 
 /// A one-layer model of `arch` ("llama", "qwen2", or any name for metadata alone).
 fn write_tiny_gguf(path: &Path, arch: &str, pre: &str, with_weights: bool) {
-    write_tiny_gguf_with(path, arch, pre, with_weights, CHATML);
+    write_tiny_gguf_with(path, arch, pre, with_weights, family(arch).0);
 }
 
 /// Qwen 2.5's way of writing tools and tool traffic, shortened.
 const QWEN_TOOLS: &str = "{%- if tools %}<|im_start|>system\n{{ messages[0]['content'] }}\n<tools>{%- for tool in tools %}{{ tool | tojson }}{%- endfor %}</tools><|im_end|>\n{%- endif %}{%- for message in messages %}{%- if message.role == 'assistant' and message.tool_calls %}<|im_start|>assistant\n{%- for call in message.tool_calls %}<tool_call>{{ call.function | tojson }}</tool_call>{%- endfor %}<|im_end|>\n{%- elif message.role == 'tool' %}<|im_start|>user\n<tool_response>{{ message.content }}</tool_response><|im_end|>\n{%- elif not (tools and message.role == 'system') %}<|im_start|>{{ message.role }}\n{{ message.content }}<|im_end|>\n{%- endif %}{%- endfor %}{%- if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{%- endif %}";
 
+/// The vocabulary, token types, tokenizer metadata and the two special tokens the
+/// template uses, for a byte-level BPE (`gpt2`) or a SentencePiece (`llama`) tokenizer.
+fn vocabulary(pre: &str, specials: [&str; 2]) -> (Vec<String>, Vec<Value>, Vec<(String, Value)>) {
+    let (mut tokens, mut types) = (Vec::new(), Vec::new());
+    let mut metadata = Vec::new();
+    if pre == "sentencepiece" {
+        // A normal piece first: a greedy pick among equal logits takes id 0.
+        for piece in ["a", "\u{2581}", "h", "i", "\u{2581}h", "\u{2581}hi"] {
+            tokens.push(piece.to_string());
+            types.push(Value::I32(1));
+        }
+        tokens.push("<unk>".into());
+        types.push(Value::I32(2));
+        for byte in 0..=255u8 {
+            tokens.push(format!("<0x{byte:02X}>"));
+            types.push(Value::I32(6));
+        }
+        let scores: Vec<Value> = (0..tokens.len() + 2)
+            .map(|id| Value::F32(-(id as f32)))
+            .collect();
+        metadata.push(("tokenizer.ggml.model".into(), Value::String("llama".into())));
+        metadata.push(("tokenizer.ggml.scores".into(), Value::Array(scores)));
+    } else {
+        tokens = byte_tokens();
+        tokens.push("Ġt".to_string());
+        types = tokens.iter().map(|_| Value::I32(1)).collect();
+        metadata.push(("tokenizer.ggml.model".into(), Value::String("gpt2".into())));
+        metadata.push(("tokenizer.ggml.pre".into(), Value::String(pre.into())));
+        metadata.push((
+            "tokenizer.ggml.merges".into(),
+            Value::Array(vec![Value::String("Ġ t".into())]),
+        ));
+    }
+    for special in specials {
+        tokens.push(special.to_string());
+        types.push(Value::I32(3));
+    }
+    let vocab = tokens.len() as u32;
+    metadata.push(("tokenizer.ggml.bos_token_id".into(), Value::U32(vocab - 2)));
+    metadata.push(("tokenizer.ggml.eos_token_id".into(), Value::U32(vocab - 1)));
+    (tokens, types, metadata)
+}
+
+/// The templates and their two special tokens, by family.
+fn family(arch: &str) -> (&'static str, [&'static str; 2]) {
+    match arch {
+        "gemma3" => (
+            "{{ bos_token }}{% for message in messages %}<start_of_turn>{{ message['role'] }}\n{{ message['content'] }}<end_of_turn>\n{% endfor %}{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}",
+            ["<start_of_turn>", "<end_of_turn>"],
+        ),
+        "phi3" => (
+            "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}<|end|>\n{% endfor %}{% if add_generation_prompt %}<|assistant|>\n{% endif %}",
+            ["<|assistant|>", "<|end|>"],
+        ),
+        _ => (CHATML, ["<|im_start|>", "<|im_end|>"]),
+    }
+}
+
 fn write_tiny_gguf_with(path: &Path, arch: &str, pre: &str, with_weights: bool, template: &str) {
     let (dim, ffn, heads) = (16usize, 32usize, 2u32);
-    let mut tokens = byte_tokens();
-    tokens.push("Ġt".to_string());
-    tokens.push("<|im_start|>".to_string());
-    tokens.push("<|im_end|>".to_string());
+    let head = dim / heads as usize;
+    let (_, specials) = family(arch);
+    let (tokens, types, tokenizer) = vocabulary(pre, specials);
     let vocab = tokens.len();
-    let types: Vec<Value> = (0..vocab)
-        .map(|id| Value::I32(if id >= vocab - 2 { 3 } else { 1 }))
-        .collect();
     let key = |name: &str| format!("{arch}.{name}");
-    let metadata: Vec<(String, Value)> = vec![
+    let mut metadata: Vec<(String, Value)> = vec![
         ("general.architecture".into(), Value::String(arch.into())),
         ("general.name".into(), Value::String("tiny".into())),
         (key("attention.head_count"), Value::U32(heads)),
@@ -74,63 +128,70 @@ fn write_tiny_gguf_with(path: &Path, arch: &str, pre: &str, with_weights: bool, 
         (key("embedding_length"), Value::U32(dim as u32)),
         (key("feed_forward_length"), Value::U32(ffn as u32)),
         (key("context_length"), Value::U32(4096)),
-        (key("rope.dimension_count"), Value::U32(dim as u32 / heads)),
+        (key("rope.dimension_count"), Value::U32(head as u32)),
         (key("rope.freq_base"), Value::F32(10_000.0)),
         (key("attention.layer_norm_rms_epsilon"), Value::F32(1e-5)),
-        (key("attention.key_length"), Value::U32(dim as u32 / heads)),
-        ("tokenizer.ggml.model".into(), Value::String("gpt2".into())),
-        ("tokenizer.ggml.pre".into(), Value::String(pre.into())),
+        (key("attention.key_length"), Value::U32(head as u32)),
+        (key("attention.value_length"), Value::U32(head as u32)),
+        (key("attention.sliding_window"), Value::U32(512)),
         (
             "tokenizer.ggml.tokens".into(),
             Value::Array(tokens.iter().cloned().map(Value::String).collect()),
         ),
         ("tokenizer.ggml.token_type".into(), Value::Array(types)),
         (
-            "tokenizer.ggml.merges".into(),
-            Value::Array(vec![Value::String("Ġ t".into())]),
-        ),
-        (
-            "tokenizer.ggml.bos_token_id".into(),
-            Value::U32(vocab as u32 - 2),
-        ),
-        (
-            "tokenizer.ggml.eos_token_id".into(),
-            Value::U32(vocab as u32 - 1),
+            "tokenizer.ggml.add_space_prefix".into(),
+            Value::Bool(arch == "phi3"),
         ),
         (
             "tokenizer.chat_template".into(),
             Value::String(template.into()),
         ),
     ];
+    metadata.extend(tokenizer);
     let mut tensors: Vec<(String, QTensor)> = Vec::new();
     if with_weights {
         tensors.push(("token_embd.weight".into(), tensor(&[vocab, dim], 1)));
         tensors.push(("output_norm.weight".into(), filled(&[dim], 1.0)));
         // All logits equal: a greedy choice (the install's check) takes the first token,
-        // "!", never a stop token.
+        // never a stop token.
         tensors.push(("output.weight".into(), filled(&[vocab, dim], 0.0)));
-        for (name, shape) in [
-            ("attn_q.weight", vec![dim, dim]),
-            ("attn_k.weight", vec![dim, dim]),
-            ("attn_v.weight", vec![dim, dim]),
+        let mut layer: Vec<(&str, Vec<usize>)> = vec![
             ("attn_output.weight", vec![dim, dim]),
-            ("ffn_gate.weight", vec![ffn, dim]),
             ("ffn_down.weight", vec![dim, ffn]),
-            ("ffn_up.weight", vec![ffn, dim]),
-        ] {
+        ];
+        if arch == "phi3" {
+            // Phi-3 fuses q, k and v, and gate and up.
+            layer.push(("attn_qkv.weight", vec![3 * dim, dim]));
+            layer.push(("ffn_up.weight", vec![2 * ffn, dim]));
+        } else {
+            layer.push(("attn_q.weight", vec![dim, dim]));
+            layer.push(("attn_k.weight", vec![dim, dim]));
+            layer.push(("attn_v.weight", vec![dim, dim]));
+            layer.push(("ffn_gate.weight", vec![ffn, dim]));
+            layer.push(("ffn_up.weight", vec![ffn, dim]));
+        }
+        for (name, shape) in layer {
             tensors.push((format!("blk.0.{name}"), tensor(&shape, name.len() as u64)));
         }
-        tensors.push(("blk.0.attn_norm.weight".into(), filled(&[dim], 1.0)));
-        tensors.push(("blk.0.ffn_norm.weight".into(), filled(&[dim], 1.0)));
+        let mut norms: Vec<(&str, usize)> =
+            vec![("attn_norm.weight", dim), ("ffn_norm.weight", dim)];
+        match arch {
+            "qwen3" => norms.extend([("attn_q_norm.weight", head), ("attn_k_norm.weight", head)]),
+            "gemma3" => norms.extend([
+                ("attn_q_norm.weight", head),
+                ("attn_k_norm.weight", head),
+                ("post_attention_norm.weight", dim),
+                ("post_ffw_norm.weight", dim),
+            ]),
+            _ => {}
+        }
+        for (name, size) in norms {
+            tensors.push((format!("blk.0.{name}"), filled(&[size], 1.0)));
+        }
         if arch == "qwen2" {
             for name in ["attn_q.bias", "attn_k.bias", "attn_v.bias"] {
                 tensors.push((format!("blk.0.{name}"), filled(&[dim], 0.0)));
-            }
-        }
-        if arch == "qwen3" {
-            let head = dim / heads as usize;
-            for name in ["attn_q_norm.weight", "attn_k_norm.weight"] {
-                tensors.push((format!("blk.0.{name}"), filled(&[head], 1.0)));
             }
         }
     }
@@ -142,6 +203,11 @@ fn write_tiny_gguf_with(path: &Path, arch: &str, pre: &str, with_weights: bool, 
 
 fn small_answers(t: &Test) {
     t.write("config.toml", "[agent]\nmax_tokens = 8\n");
+}
+
+/// A test home whose answers are sampled with a fixed seed, so they are the same each run.
+fn seeded() -> Test {
+    Test::new().env("LOCALGPT_TEST_SEED", "3")
 }
 
 #[test]
@@ -161,7 +227,7 @@ fn gguf_files_of_each_architecture_install_under_their_own_name_and_answer() {
             "tiny-qwen3-test",
         ),
     ] {
-        let t = Test::new();
+        let t = seeded();
         small_answers(&t);
         let path = t.scratch().join(file);
         write_tiny_gguf(&path, arch, pre, true);
@@ -185,12 +251,15 @@ fn gguf_files_of_each_architecture_install_under_their_own_name_and_answer() {
 #[test]
 fn an_architecture_the_engine_does_not_run_is_refused_by_name() {
     let t = Test::new();
-    let path = t.scratch().join("gemma.gguf");
-    write_tiny_gguf(&path, "gemma3", "default", false);
+    let path = t.scratch().join("mamba.gguf");
+    write_tiny_gguf(&path, "mamba", "llama-bpe", false);
     let out = t.run(["models", "install", path.to_str().unwrap()]).code(1);
     let stderr = text(&out.get_output().stderr);
-    assert!(stderr.contains("`gemma3`"), "{stderr}");
-    assert!(stderr.contains("llama, qwen2, qwen3"), "{stderr}");
+    assert!(stderr.contains("`mamba`"), "{stderr}");
+    assert!(
+        stderr.contains("llama, qwen2, qwen3, gemma3, phi3"),
+        "{stderr}"
+    );
     let listed = text(&t.run(["models", "list"]).success().get_output().stdout);
     assert!(listed.contains("no models installed"), "{listed}");
 }
@@ -225,7 +294,7 @@ fn a_model_ollama_downloaded_is_imported_without_touching_ollamas_files() {
     )
     .unwrap();
     let before = std::fs::metadata(&blob).unwrap().modified().unwrap();
-    let t = Test::new().env("OLLAMA_MODELS", store.to_str().unwrap());
+    let t = seeded().env("OLLAMA_MODELS", store.to_str().unwrap());
     small_answers(&t);
     let out = t.run(["models", "import", "ollama:tiny:q8"]).success();
     let stdout = text(&out.get_output().stdout);
@@ -252,7 +321,7 @@ fn a_model_ollama_downloaded_is_imported_without_touching_ollamas_files() {
 
 #[test]
 fn a_model_whose_template_has_no_tools_is_offered_none_and_says_so() {
-    let t = Test::new();
+    let t = seeded();
     small_answers(&t);
     let path = t.scratch().join("plain.gguf");
     write_tiny_gguf(&path, "llama", "llama-bpe", true);

