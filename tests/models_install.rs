@@ -239,3 +239,28 @@ fn both_built_in_models_install_from_the_index_with_one_command() {
         .count();
     assert_eq!(left, 0);
 }
+
+#[test]
+fn the_api_with_no_model_to_answer_names_the_one_command() {
+    let t = Test::new();
+    t.write(
+        "config.toml",
+        &format!("[providers.ollama]\nbase_url = \"{}\"\n", closed_port()),
+    );
+    let server = crate::server::start(&t);
+    for (path, body) in [
+        ("/api/chat", r#"{"message": "hi"}"#),
+        (
+            "/v1/chat/completions",
+            r#"{"model": "localgpt", "messages": [{"role": "user", "content": "hi"}]}"#,
+        ),
+    ] {
+        let answer = crate::server::request(&server, "POST", path, Some(body), &[]);
+        assert_eq!(answer.status, 503, "{path}: {}", answer.body);
+        assert!(
+            answer.body.contains("`localgpt models install`"),
+            "{}",
+            answer.body
+        );
+    }
+}

@@ -165,6 +165,15 @@ pub fn provider_error(err: &ProviderError) -> ApiError {
     }
 }
 
+/// Refuses a turn no model can answer: LocalGPT chose the model itself (no key set), it
+/// is Ollama's and Ollama does not answer, and the built-in model is not installed. Nobody
+/// is at a terminal to be offered it, so the error names the one command.
+pub fn check_answerable(state: &State, model: &str) -> Result<(), ApiError> {
+    crate::models::offer::answerable_model(&state.home, &state.settings, model, false)
+        .map(|_| ())
+        .map_err(|err| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no_model", err.to_string()))
+}
+
 /// A permit for one more concurrent turn, or 429.
 pub fn permit(state: &State) -> Result<OwnedSemaphorePermit, ApiError> {
     state.turns.clone().try_acquire_owned().map_err(|_| {
@@ -193,6 +202,7 @@ async fn prepare(
     }
     let permit = permit(state)?;
     let model = body.model.unwrap_or_else(|| state.env.model.clone());
+    check_answerable(state, &model)?;
     let home = &state.home;
     // With a person to answer, the policy is the prompt's: `tools.approval` decides.
     let policy = if body.approvals {

@@ -55,6 +55,8 @@ use crate::memory::Memory;
 pub struct State {
     pub home: Home,
     pub env: RunEnv,
+    /// The settings the server started with (whether LocalGPT chose the model itself).
+    pub settings: Settings,
     pub guard: guard::Guard,
     pub started: Instant,
     /// Chat turns running now; `try_acquire` failing means 429.
@@ -146,6 +148,7 @@ pub async fn bind(
     let state = State {
         home: home.clone(),
         env: RunEnv::new(home.clone(), settings, tokio::runtime::Handle::current()),
+        settings: settings.clone(),
         guard: guard::Guard::new(token, address, !ip.is_loopback(), &config.cors_origins),
         started: Instant::now(),
         turns: Arc::new(Semaphore::new(config.max_concurrent_turns as usize)),

@@ -56,6 +56,7 @@ pub async fn create(
     let client_tools = body.client_tools()?;
     let input = read_input(&body.input)?;
     let model = known_model(&state, &body.model).await?;
+    super::chat::check_answerable(&state, &model)?;
     let mut instructions = input.instructions.clone();
     instructions.extend(body.instructions.clone());
     let mut agent = Agent::new(&state.home, &state.env.config, &model, state.env.policy())
