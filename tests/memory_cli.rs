@@ -188,3 +188,33 @@ fn extra_paths_from_config_are_searched() {
         .success()
         .stdout(predicate::str::contains("notes/garden.md:1-2"));
 }
+
+#[test]
+fn a_search_with_nothing_changed_writes_nothing() {
+    let t = Test::new();
+    t.write(
+        "workspace/memory/a.md",
+        "# A\n\nThe kestrel box is on the north wall.\n",
+    );
+    t.write(
+        "workspace/memory/b.md",
+        "# B\n\nThe heron pond needs a net.\n",
+    );
+    t.run(["memory", "search", "kestrel"]).success();
+    let stamp = |name: &str| {
+        std::fs::metadata(t.home().join(name))
+            .map(|meta| (meta.len(), meta.modified().unwrap()))
+            .ok()
+    };
+    let before = (stamp("index.sqlite"), stamp("index.sqlite-wal"));
+    let out = t.run(["memory", "search", "heron"]).success();
+    assert!(text(&out.get_output().stdout).contains("heron"));
+    assert_eq!((stamp("index.sqlite"), stamp("index.sqlite-wal")), before);
+    // A change is still seen, and written.
+    t.write(
+        "workspace/memory/b.md",
+        "# B\n\nThe heron pond needs a finer net.\n",
+    );
+    let out = t.run(["memory", "search", "finer"]).success();
+    assert!(text(&out.get_output().stdout).contains("finer"));
+}

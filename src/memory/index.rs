@@ -77,6 +77,16 @@ pub fn reindex(
         remove_file(&tx, gone.id)?;
         report.removed += 1;
     }
+    // An index that was already up to date is left as it is: no write, no fsync (the
+    // transaction, which only read, ends unused).
+    if !force
+        && !report.changed_anything()
+        && last_indexed(&tx)?.is_some()
+        && dirs_unchanged(&tx, &discovery)?
+    {
+        report.elapsed = started.elapsed();
+        return Ok(report);
+    }
     save_dirs(&tx, &discovery)?;
     tx.execute(
         "INSERT OR REPLACE INTO meta(key, value) VALUES ('last_indexed', ?1)",
@@ -106,18 +116,12 @@ pub fn refresh_files(
     let tx = store.conn.transaction()?;
     for path in paths {
         let prior = known_file(&tx, path)?;
-        match std::fs::metadata(path) {
-            Ok(meta) if meta.is_file() => {
-                let file = SourceFile {
-                    path: path.to_path_buf(),
-                    display: sources.display_name(path),
-                    size: meta.len(),
-                    mtime_ns: super::sources::mtime_ns(&meta),
-                };
+        match super::sources::source_file(sources, path) {
+            Some(file) => {
                 report.files += 1;
                 sync_file(&tx, sources, &file, prior, &mut report)?;
             }
-            _ => {
+            None => {
                 if let Some(gone) = prior {
                     remove_file(&tx, gone.id)?;
                     report.removed += 1;
@@ -300,6 +304,21 @@ fn remove_file(conn: &Connection, id: i64) -> rusqlite::Result<()> {
     conn.prepare_cached("DELETE FROM files WHERE id = ?1")?
         .execute(params![id])?;
     Ok(())
+}
+
+/// Whether the folders walked, and their times, are the ones stored.
+fn dirs_unchanged(conn: &Connection, discovery: &Discovery) -> rusqlite::Result<bool> {
+    let mut statement = conn.prepare_cached("SELECT path, mtime_ns FROM dirs")?;
+    let stored: HashMap<String, i64> = statement
+        .query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(stored.len() == discovery.dirs.len()
+        && discovery
+            .dirs
+            .iter()
+            .all(|dir| stored.get(dir.path.to_string_lossy().as_ref()) == Some(&dir.mtime_ns)))
 }
 
 fn save_dirs(conn: &Connection, discovery: &Discovery) -> rusqlite::Result<()> {

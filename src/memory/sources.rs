@@ -42,6 +42,32 @@ pub struct SourceFile {
     pub display: String,
     pub size: u64,
     pub mtime_ns: i64,
+    /// Which file this is whatever the path (device and inode where there are such), so
+    /// a file reached twice — two patterns, a link — is indexed once.
+    pub identity: FileIdentity,
+}
+
+/// A file's identity on disk: (device, inode) on Unix; elsewhere its canonical path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FileIdentity {
+    Inode(u64, u64),
+    Path(PathBuf),
+}
+
+impl FileIdentity {
+    fn of(path: &Path, meta: &std::fs::Metadata) -> FileIdentity {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let _ = path;
+            FileIdentity::Inode(meta.dev(), meta.ino())
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = meta;
+            FileIdentity::Path(path.canonicalize().unwrap_or_else(|_| path.to_path_buf()))
+        }
+    }
 }
 
 /// A folder walked during discovery and its modification time then.
@@ -153,7 +179,7 @@ impl Root {
         Ok(Root { base, matcher })
     }
 
-    fn walk(&self, sources: &Sources, discovery: &mut Discovery, seen: &mut HashSet<PathBuf>) {
+    fn walk(&self, sources: &Sources, discovery: &mut Discovery, seen: &mut HashSet<FileIdentity>) {
         let Some(matcher) = &self.matcher else {
             // A single file.
             if let Some(file) = source_file(sources, &self.base) {
@@ -226,18 +252,15 @@ fn is_skipped_dir(entry: &walkdir::DirEntry) -> bool {
             .is_some_and(|name| name.starts_with('.') || name == "node_modules")
 }
 
-fn push_unique(discovery: &mut Discovery, seen: &mut HashSet<PathBuf>, file: SourceFile) {
-    // The same file reached twice (two patterns, or a link to it) is indexed once.
-    let identity = file
-        .path
-        .canonicalize()
-        .unwrap_or_else(|_| file.path.clone());
-    if seen.insert(identity) {
+fn push_unique(discovery: &mut Discovery, seen: &mut HashSet<FileIdentity>, file: SourceFile) {
+    // Its identity, not its path: a path would need resolving (a readlink per folder of
+    // every file) on every search.
+    if seen.insert(file.identity.clone()) {
         discovery.files.push(file);
     }
 }
 
-fn source_file(sources: &Sources, path: &Path) -> Option<SourceFile> {
+pub(super) fn source_file(sources: &Sources, path: &Path) -> Option<SourceFile> {
     let meta = std::fs::metadata(path).ok()?;
     if !meta.is_file() {
         return None;
@@ -247,6 +270,7 @@ fn source_file(sources: &Sources, path: &Path) -> Option<SourceFile> {
         display: sources.display_name(path),
         size: meta.len(),
         mtime_ns: mtime_ns(&meta),
+        identity: FileIdentity::of(path, &meta),
     })
 }
 
