@@ -80,38 +80,25 @@ pub struct Turn {
 }
 
 impl Turn {
-    /// A turn that is not saved (the OpenAI endpoint's: the client keeps the history).
-    pub fn ephemeral(
+    /// A turn in `session`: a saved one marked `busy` (see [`open_session`]), or, with
+    /// no mark, one that is not saved (the OpenAI endpoint's: the client keeps the history).
+    pub fn new(
         agent: Agent,
         session: Session,
+        busy: Option<Busy>,
         message: Option<String>,
         permit: OwnedSemaphorePermit,
     ) -> Turn {
         Turn {
             agent,
             session,
-            session_id: String::new(),
+            session_id: busy
+                .as_ref()
+                .map(|busy| busy.id.clone())
+                .unwrap_or_default(),
             message,
             _permit: permit,
-            _busy: None,
-        }
-    }
-
-    /// A turn in a saved session (see [`open_session`]).
-    pub fn saved(
-        agent: Agent,
-        session: Session,
-        busy: Busy,
-        message: Option<String>,
-        permit: OwnedSemaphorePermit,
-    ) -> Turn {
-        Turn {
-            agent,
-            session,
-            session_id: busy.id.clone(),
-            message,
-            _permit: permit,
-            _busy: Some(busy),
+            _busy: busy,
         }
     }
 
@@ -168,10 +155,17 @@ pub fn provider_error(err: &ProviderError) -> ApiError {
 /// Refuses a turn no model can answer: LocalGPT chose the model itself (no key set), it
 /// is Ollama's and Ollama does not answer, and the built-in model is not installed. Nobody
 /// is at a terminal to be offered it, so the error names the one command.
-pub fn check_answerable(state: &State, model: &str) -> Result<(), ApiError> {
-    crate::models::offer::answerable_model(&state.home, &state.settings, model, false)
-        .map(|_| ())
-        .map_err(|err| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no_model", err.to_string()))
+/// It may try to connect to Ollama, so it runs off the async workers.
+pub async fn check_answerable(state: &Arc<State>, model: &str) -> Result<(), ApiError> {
+    let (state, model) = (state.clone(), model.to_string());
+    super::api::blocking(move || {
+        crate::models::offer::answerable_model(&state.home, &state.settings, &model, false)
+            .map(|_| ())
+            .map_err(|err| {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no_model", err.to_string())
+            })
+    })
+    .await
 }
 
 /// A permit for one more concurrent turn, or 429.
@@ -202,7 +196,7 @@ async fn prepare(
     }
     let permit = permit(state)?;
     let model = body.model.unwrap_or_else(|| state.env.model.clone());
-    check_answerable(state, &model)?;
+    check_answerable(state, &model).await?;
     let home = &state.home;
     // With a person to answer, the policy is the prompt's: `tools.approval` decides.
     let policy = if body.approvals {
@@ -220,14 +214,13 @@ async fn prepare(
         .and_then(|always| always.get(&busy.id).cloned())
         .unwrap_or_default();
     Ok((
-        Turn {
-            agent: agent.with_always_allowed(always),
-            session_id: busy.id.clone(),
+        Turn::new(
+            agent.with_always_allowed(always),
             session,
-            message: Some(body.message),
-            _permit: permit,
-            _busy: Some(busy),
-        },
+            Some(busy),
+            Some(body.message),
+            permit,
+        ),
         body.approvals,
     ))
 }

@@ -97,7 +97,7 @@ pub async fn completions(
     let client_tools = body.client_tools()?;
     let conversation = conversation(&body.messages)?;
     let model = known_model(&state, &body.model).await?;
-    super::chat::check_answerable(&state, &model)?;
+    super::chat::check_answerable(&state, &model).await?;
     let own_tools = body.localgpt.as_ref().is_none_or(|options| options.tools);
     let mut agent = Agent::new(&state.home, &state.env.config, &model, state.env.policy())
         .map_err(|err| provider_error(&err))?
@@ -134,9 +134,10 @@ pub async fn completions(
         .with_client_tools(client_tools)
         .with_sampling(sampling);
     let permit = permit(&state)?;
-    let turn = Turn::ephemeral(
+    let turn = Turn::new(
         agent,
         Session::ephemeral(conversation.history),
+        None,
         conversation.user,
         permit,
     );

@@ -11,7 +11,7 @@ use crate::conversation::{Image, Message, ToolCall};
 use crate::provider::{ResponseFormat, Sampling, ToolChoice, ToolSpec};
 
 /// Fields that describe the caller or storage on OpenAI's side, not the answer.
-const NO_EFFECT: [&str; 7] = [
+pub(super) const NO_EFFECT: [&str; 7] = [
     "user",
     "metadata",
     "store",

@@ -56,7 +56,7 @@ pub async fn create(
     let client_tools = body.client_tools()?;
     let input = read_input(&body.input)?;
     let model = known_model(&state, &body.model).await?;
-    super::chat::check_answerable(&state, &model)?;
+    super::chat::check_answerable(&state, &model).await?;
     let mut instructions = input.instructions.clone();
     instructions.extend(body.instructions.clone());
     let mut agent = Agent::new(&state.home, &state.env.config, &model, state.env.policy())
@@ -153,10 +153,7 @@ pub async fn create(
             "nothing to answer: end with a user message or your function calls' outputs",
         ));
     }
-    let turn = match busy {
-        Some(busy) => Turn::saved(agent, session, busy, input.user, permit),
-        None => Turn::ephemeral(agent, session, input.user, permit),
-    };
+    let turn = Turn::new(agent, session, busy, input.user, permit);
     let echo = Echo {
         model: body.model.clone(),
         created_at: chrono::Utc::now().timestamp(),

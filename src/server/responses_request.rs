@@ -6,20 +6,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::http::ApiError;
-use super::openai_request::{LocalGptOptions, function_tool};
+use super::openai_request::{LocalGptOptions, NO_EFFECT, function_tool};
 use crate::conversation::{Image, Message, ToolCall};
 use crate::provider::{ResponseFormat, Sampling, ToolChoice, ToolSpec};
-
-/// Fields that describe the caller or OpenAI's storage, not the answer.
-const NO_EFFECT: [&str; 7] = [
-    "user",
-    "metadata",
-    "service_tier",
-    "safety_identifier",
-    "prompt_cache_key",
-    "prompt_cache_retention",
-    "truncation",
-];
 
 #[derive(Debug, Deserialize)]
 pub(super) struct ResponsesRequest {
@@ -217,7 +206,8 @@ pub(super) fn read_input(input: &Value) -> Result<Input, ApiError> {
 impl ResponsesRequest {
     pub(super) fn refuse_unsupported(&self) -> Result<(), ApiError> {
         for (name, value) in &self.rest {
-            if NO_EFFECT.contains(&name.as_str()) || value.is_null() {
+            // As in Chat Completions; `truncation` too, since LocalGPT compacts anyway.
+            if NO_EFFECT.contains(&name.as_str()) || name == "truncation" || value.is_null() {
                 continue;
             }
             let unused = match name.as_str() {

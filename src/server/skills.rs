@@ -89,8 +89,13 @@ pub async fn run_skill(
         Invocation::Prompt { skill, message } => {
             let permit = super::chat::permit(&state)?;
             let agent = daemon_agent(&state)?;
-            let turn =
-                Turn::ephemeral(agent, Session::ephemeral(Vec::new()), Some(message), permit);
+            let turn = Turn::new(
+                agent,
+                Session::ephemeral(Vec::new()),
+                None,
+                Some(message),
+                permit,
+            );
             let (_, _, outcome) = turn.run(LogObserver, Cancel::new()).await?;
             let report = outcome.map_err(|err| provider_error(&err.source))?;
             return ok_json(&json!({"skill": skill.name, "output": report.text, "error": null}));
@@ -155,8 +160,13 @@ pub async fn stream_skill(
         Invocation::Prompt { message, .. } => {
             let permit = permit(&state)?;
             let agent = daemon_agent(&state)?;
-            let turn =
-                Turn::ephemeral(agent, Session::ephemeral(Vec::new()), Some(message), permit);
+            let turn = Turn::new(
+                agent,
+                Session::ephemeral(Vec::new()),
+                None,
+                Some(message),
+                permit,
+            );
             let cancel = Cancel::new();
             let watcher = cancel_when_closed(&sender, &cancel);
             tokio::spawn(async move {
