@@ -416,3 +416,80 @@ fn extra_paths_bring_in_outside_folders() {
     );
     assert_eq!((hits[0].start_line, hits[0].end_line), (1, 2));
 }
+
+#[test]
+fn a_full_search_with_nothing_changed_writes_nothing_to_the_index() {
+    let f = Fixture::new();
+    f.write("memory/a.md", "# A\nsomething to find\n");
+    let mut memory = f.memory();
+    reindex(&mut memory);
+    memory.search("find", 5, Freshness::Full).unwrap();
+    let index = f.home.index_db();
+    let mut wal = index.clone().into_os_string();
+    wal.push("-wal");
+    let state = || {
+        [index.clone(), PathBuf::from(&wal)]
+            .iter()
+            .map(|p| {
+                fs::metadata(p)
+                    .ok()
+                    .map(|m| (fs::read(p).unwrap(), m.modified().unwrap()))
+            })
+            .collect::<Vec<_>>()
+    };
+    let before = state();
+    for _ in 0..3 {
+        assert_eq!(memory.search("find", 5, Freshness::Full).unwrap().len(), 1);
+    }
+    drop(memory);
+    let mut again = f.memory();
+    assert_eq!(again.search("find", 5, Freshness::Full).unwrap().len(), 1);
+    // The reopened connection checkpoints nothing and writes nothing either.
+    let after: Vec<_> = state().into_iter().take(1).collect();
+    assert_eq!(after, before.into_iter().take(1).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_file_put_back_as_it_was_after_a_single_file_refresh_is_read_again() {
+    // The index remembers the last full walk in one number; a file indexed on its own
+    // since (a note written, a changed result) must not let that number stand for the
+    // index, or a file restored to its old size and time would never be read again.
+    let f = Fixture::new();
+    let path = f.path("memory/a.md");
+    f.write("memory/a.md", "alpha beta\n");
+    let mut memory = f.memory();
+    reindex(&mut memory);
+    let old_time = fs::metadata(&path).unwrap().modified().unwrap();
+
+    f.write("memory/a.md", "gamma delt\n");
+    let later = old_time + std::time::Duration::from_secs(5);
+    fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    memory.note_written(&path, None).unwrap();
+    assert_eq!(
+        memory.search("gamma", 5, Freshness::Quick).unwrap().len(),
+        1
+    );
+
+    f.write("memory/a.md", "alpha beta\n");
+    fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(old_time)
+        .unwrap();
+    assert_eq!(
+        paths(&memory.search("alpha", 5, Freshness::Full).unwrap()),
+        ["memory/a.md"]
+    );
+    assert!(
+        memory
+            .search("gamma", 5, Freshness::Full)
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -29,6 +29,8 @@ pub struct ReindexReport {
     pub chunks_written: usize,
     /// Chunks of changed files that were unchanged, kept with their vectors.
     pub chunks_kept: usize,
+    /// Files saved again with the same content: only their stamps were updated.
+    pub restamped: usize,
     /// Problems with particular files (not UTF-8, too large, unreadable), each once.
     pub warnings: Vec<String>,
     pub elapsed: Duration,
@@ -61,6 +63,15 @@ pub fn reindex(
         files: discovery.files.len(),
         ..ReindexReport::default()
     };
+    // What the walk saw, in one number: when it equals the one stored by the last
+    // reindex (and nothing was written file by file since), the index already matches
+    // every file's stamp and the files need not be compared one by one.
+    let fingerprint = discovery.fingerprint();
+    if !force && stored_fingerprint(&store.conn)?.as_deref() == Some(fingerprint.as_str()) {
+        report.unchanged = discovery.files.len();
+        report.elapsed = started.elapsed();
+        return Ok(report);
+    }
     let tx = store.conn.transaction()?;
     if force {
         Store::clear(&tx)?;
@@ -77,13 +88,20 @@ pub fn reindex(
         remove_file(&tx, gone.id)?;
         report.removed += 1;
     }
-    // An index that was already up to date is left as it is: no write, no fsync (the
-    // transaction, which only read, ends unused).
+    tx.execute(
+        "INSERT OR REPLACE INTO meta(key, value) VALUES ('discovery', ?1)",
+        [&fingerprint],
+    )?;
+    // An index that was already up to date (an older index without a fingerprint, or
+    // files touched back to their old stamps) is left as it is, with only the
+    // fingerprint: no other write.
     if !force
         && !report.changed_anything()
+        && report.restamped == 0
         && last_indexed(&tx)?.is_some()
         && dirs_unchanged(&tx, &discovery)?
     {
+        tx.commit()?;
         report.elapsed = started.elapsed();
         return Ok(report);
     }
@@ -129,9 +147,26 @@ pub fn refresh_files(
             }
         }
     }
+    if report.changed_anything() || report.restamped > 0 {
+        forget_fingerprint(&tx)?;
+    }
     tx.commit()?;
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// The walk that the index was last brought up to date with ([`Discovery::fingerprint`]).
+fn stored_fingerprint(conn: &Connection) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached("SELECT value FROM meta WHERE key = 'discovery'")?
+        .query_row([], |row| row.get(0))
+        .optional()
+}
+
+/// After a file was indexed outside a full walk, the index no longer matches the stored
+/// walk exactly: the next search compares every file again.
+fn forget_fingerprint(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM meta WHERE key = 'discovery'", [])
+        .map(drop)
 }
 
 fn load_known(conn: &Connection) -> rusqlite::Result<HashMap<String, Known>> {
@@ -211,6 +246,7 @@ fn sync_file(
             conn.prepare_cached("UPDATE files SET size = ?1, mtime_ns = ?2 WHERE id = ?3")?
                 .execute(params![size_param(file.size), file.mtime_ns, known.id])?;
             report.unchanged += 1;
+            report.restamped += 1;
             return Ok(());
         }
         Some(known) => {

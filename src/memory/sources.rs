@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use globset::{GlobBuilder, GlobMatcher};
-use walkdir::WalkDir;
 
 use super::MemoryError;
 
@@ -82,6 +81,27 @@ pub struct DirStamp {
 pub struct Discovery {
     pub files: Vec<SourceFile>,
     pub dirs: Vec<DirStamp>,
+}
+
+impl Discovery {
+    /// Every path and stamp found, hashed: equal fingerprints mean the walk found the
+    /// same files with the same sizes and times, in the same folders.
+    pub fn fingerprint(&self) -> String {
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        for file in &self.files {
+            hasher.update(file.path.as_os_str().as_encoded_bytes());
+            hasher.update(&[0]);
+            hasher.update(&file.size.to_le_bytes());
+            hasher.update(&file.mtime_ns.to_le_bytes());
+        }
+        hasher.update(&[1]);
+        for dir in &self.dirs {
+            hasher.update(dir.path.as_os_str().as_encoded_bytes());
+            hasher.update(&[0]);
+            hasher.update(&dir.mtime_ns.to_le_bytes());
+        }
+        format!("{:032x}", hasher.digest128())
+    }
 }
 
 impl Sources {
@@ -187,69 +207,215 @@ impl Root {
             }
             return;
         };
-        let canonical_base = match self.base.canonicalize() {
-            Ok(path) => path,
-            Err(_) => {
-                discovery.dirs.push(DirStamp {
-                    path: self.base.clone(),
-                    mtime_ns: 0,
-                });
-                return;
-            }
-        };
-        let base = &self.base;
-        // Pruning in `filter_entry` (not skipping in the loop) keeps walkdir from
-        // descending into a linked folder that leads outside the root.
-        let stays_inside = |entry: &walkdir::DirEntry| {
-            let inside = !entry.path_is_symlink()
-                || entry
-                    .path()
-                    .canonicalize()
-                    .is_ok_and(|target| target.starts_with(&canonical_base));
-            if !inside {
-                tracing::debug!(
-                    "not following {}: it leads outside {}",
-                    entry.path().display(),
-                    base.display()
-                );
-            }
-            inside
-        };
-        let walker = WalkDir::new(base)
-            .follow_links(true)
-            .sort_by_file_name()
-            .into_iter()
-            .filter_entry(|entry| {
-                entry.depth() == 0 || (!is_skipped_dir(entry) && stays_inside(entry))
+        let (Ok(canonical_base), Ok(meta)) =
+            (self.base.canonicalize(), std::fs::metadata(&self.base))
+        else {
+            discovery.dirs.push(DirStamp {
+                path: self.base.clone(),
+                mtime_ns: 0,
             });
-        for entry in walker.filter_map(Result::ok) {
-            if entry.file_type().is_dir() {
-                discovery.dirs.push(DirStamp {
-                    path: entry.path().to_path_buf(),
-                    mtime_ns: entry.metadata().map_or(0, |meta| mtime_ns(&meta)),
-                });
-                continue;
-            }
-            let Ok(relative) = entry.path().strip_prefix(&self.base) else {
-                continue;
-            };
-            if !matcher.is_match(relative) {
-                continue;
-            }
-            if let Some(file) = source_file(sources, entry.path()) {
-                push_unique(discovery, seen, file);
-            }
-        }
+            return;
+        };
+        discovery.dirs.push(DirStamp {
+            path: self.base.clone(),
+            mtime_ns: mtime_ns(&meta),
+        });
+        let mut walk = Walk {
+            root: self,
+            matcher,
+            canonical_base,
+            sources,
+            discovery,
+            seen,
+            open_folders: vec![FileIdentity::of(&self.base, &meta)],
+            pending: Vec::new(),
+            pending_folders: 0,
+        };
+        walk.folder(&self.base);
+        walk.flush();
     }
 }
 
+/// One root's walk. Not walkdir: a search walks every folder each time, and walkdir
+/// `stat`s by full path (the kernel resolves every component again, for every file),
+/// where a directory entry's metadata is read relative to the open folder.
+struct Walk<'a> {
+    root: &'a Root,
+    matcher: &'a GlobMatcher,
+    canonical_base: PathBuf,
+    sources: &'a Sources,
+    discovery: &'a mut Discovery,
+    seen: &'a mut HashSet<FileIdentity>,
+    /// The folders being walked, outermost first: a link back to one of them is a loop.
+    open_folders: Vec<FileIdentity>,
+    /// Matching files whose metadata is still to be read, in walk order.
+    pending: Vec<std::fs::DirEntry>,
+    /// How many folders the pending entries come from: each holds its folder open.
+    pending_folders: usize,
+}
+
+/// Metadata is read in batches, spread over the cores when a batch is large: a `stat`
+/// is a system call of a microsecond or two, and a search of a big folder makes thousands.
+const BATCH: usize = 1024;
+/// A batch smaller than this is read on the walking thread alone (a thread costs more).
+const PARALLEL_FROM: usize = 256;
+/// Each pending entry keeps its folder's descriptor open; well under the usual limit of
+/// 1,024 open files.
+const MAX_PENDING_FOLDERS: usize = 128;
+
+/// Deeper than this, a folder tree is a mistake or a trap, not notes.
+const MAX_DEPTH: usize = 64;
+
+impl Walk<'_> {
+    /// Walks one folder, its entries in name order (so the index is built in the same
+    /// order every time). Unreadable entries are skipped.
+    fn folder(&mut self, dir: &Path) {
+        let Ok(read) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut entries: Vec<(std::ffi::OsString, std::fs::DirEntry)> = read
+            .filter_map(Result::ok)
+            .map(|entry| (entry.file_name(), entry))
+            .collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut contributed = false;
+        for (name, entry) in entries {
+            let Ok(file_type) = entry.file_type() else {
+                continue;
+            };
+            let path = entry.path();
+            let followed = if file_type.is_symlink() {
+                match self.follow(&path) {
+                    Some(meta) => Some(meta),
+                    None => continue,
+                }
+            } else {
+                None
+            };
+            let is_dir = followed
+                .as_ref()
+                .map_or(file_type.is_dir(), std::fs::Metadata::is_dir);
+            if is_dir {
+                self.subfolder(&path, &name, followed.or_else(|| entry.metadata().ok()));
+                continue;
+            }
+            let Ok(relative) = path.strip_prefix(&self.root.base) else {
+                continue;
+            };
+            if !self.matcher.is_match(relative) {
+                continue;
+            }
+            match followed {
+                Some(meta) => {
+                    // A followed link: its target's metadata is already read, and files
+                    // must stay in walk order.
+                    self.flush();
+                    self.found(path, &meta);
+                }
+                None => {
+                    if !contributed {
+                        contributed = true;
+                        self.pending_folders += 1;
+                    }
+                    self.pending.push(entry);
+                    if self.pending.len() >= BATCH || self.pending_folders >= MAX_PENDING_FOLDERS {
+                        self.flush();
+                        contributed = false;
+                    }
+                }
+            }
+        }
+    }
+
+    fn found(&mut self, path: PathBuf, meta: &std::fs::Metadata) {
+        if meta.is_file() {
+            let file = source_file_with(self.sources, path, meta);
+            push_unique(self.discovery, self.seen, file);
+        }
+    }
+
+    /// Reads the pending entries' metadata (relative to their open folders) and records
+    /// the files, in walk order.
+    fn flush(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        self.pending_folders = 0;
+        for (entry, meta) in pending.iter().zip(metadata_of(&pending)) {
+            if let Some(meta) = meta {
+                self.found(entry.path(), &meta);
+            }
+        }
+    }
+
+    fn subfolder(&mut self, path: &Path, name: &std::ffi::OsStr, meta: Option<std::fs::Metadata>) {
+        if is_skipped_dir(name) {
+            return;
+        }
+        let Some(meta) = meta else {
+            return;
+        };
+        let identity = FileIdentity::of(path, &meta);
+        if self.open_folders.contains(&identity) || self.open_folders.len() > MAX_DEPTH {
+            tracing::debug!("not walking {}: a loop or too deep", path.display());
+            return;
+        }
+        self.discovery.dirs.push(DirStamp {
+            path: path.to_path_buf(),
+            mtime_ns: mtime_ns(&meta),
+        });
+        self.open_folders.push(identity);
+        self.folder(path);
+        self.open_folders.pop();
+    }
+
+    /// A link is followed only when its target stays inside the root.
+    fn follow(&self, path: &Path) -> Option<std::fs::Metadata> {
+        let inside = path
+            .canonicalize()
+            .is_ok_and(|target| target.starts_with(&self.canonical_base));
+        if !inside {
+            tracing::debug!(
+                "not following {}: it leads outside {}",
+                path.display(),
+                self.root.base.display()
+            );
+            return None;
+        }
+        std::fs::metadata(path).ok()
+    }
+}
+
+fn metadata_of(entries: &[std::fs::DirEntry]) -> Vec<Option<std::fs::Metadata>> {
+    let read = |part: &[std::fs::DirEntry]| -> Vec<Option<std::fs::Metadata>> {
+        part.iter().map(|entry| entry.metadata().ok()).collect()
+    };
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let threads =
+        *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(4)));
+    if entries.len() < PARALLEL_FROM || threads == 1 {
+        return read(entries);
+    }
+    let part_len = entries.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let mut parts = entries.chunks(part_len);
+        let own = parts.next().unwrap_or_default();
+        let helpers: Vec<_> = parts.map(|part| scope.spawn(move || read(part))).collect();
+        let mut all = read(own);
+        for helper in helpers {
+            // A helper that panicked read nothing; its files count as unreadable.
+            match helper.join() {
+                Ok(metas) => all.extend(metas),
+                Err(_) => all.resize(all.len() + part_len, None),
+            }
+        }
+        all.truncate(entries.len());
+        all
+    })
+}
+
 /// Hidden folders (.git, .obsidian) and dependency folders hold no memory of the user's.
-fn is_skipped_dir(entry: &walkdir::DirEntry) -> bool {
-    entry.file_type().is_dir()
-        && entry
-            .file_name()
-            .to_str()
-            .is_some_and(|name| name.starts_with('.') || name == "node_modules")
+fn is_skipped_dir(name: &std::ffi::OsStr) -> bool {
+    name.to_str()
+        .is_some_and(|name| name.starts_with('.') || name == "node_modules")
 }
 
 fn push_unique(discovery: &mut Discovery, seen: &mut HashSet<FileIdentity>, file: SourceFile) {
@@ -265,13 +431,17 @@ pub(super) fn source_file(sources: &Sources, path: &Path) -> Option<SourceFile> 
     if !meta.is_file() {
         return None;
     }
-    Some(SourceFile {
-        path: path.to_path_buf(),
-        display: sources.display_name(path),
+    Some(source_file_with(sources, path.to_path_buf(), &meta))
+}
+
+fn source_file_with(sources: &Sources, path: PathBuf, meta: &std::fs::Metadata) -> SourceFile {
+    SourceFile {
+        display: sources.display_name(&path),
         size: meta.len(),
-        mtime_ns: mtime_ns(&meta),
-        identity: FileIdentity::of(path, &meta),
-    })
+        mtime_ns: mtime_ns(meta),
+        identity: FileIdentity::of(&path, meta),
+        path,
+    }
 }
 
 pub fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
