@@ -1,172 +1,584 @@
-//! The forward pass of all-MiniLM-L6-v2, a 6-layer BERT encoder, on candle's tensors.
-//! candle-transformers' `BertModel` computes GELU one scalar `erf` at a time, which was a
-//! third of all embedding time; here GELU runs over a plain slice with a rational `erf`
-//! (error under 1e-7) that the compiler vectorises, Q, K and V come from one matrix
-//! product, and weights are stored transposed once at load.
+//! The forward pass of all-MiniLM-L6-v2, a 6-layer BERT encoder, on plain slices and
+//! gemm's matrix kernels (the ones candle uses), with the weights read in place from the
+//! mapped safetensors file.
+//!
+//! Why not candle's tensors: a hybrid search starts a process, loads the model and embeds
+//! one short query. Tensors own their storage, so loading copied all 90 MB of weights
+//! (and transposed them) — most of the search's time and memory — when a query touches
+//! 42 MB of layer weights and a few rows of the 47 MB token table. Here nothing is
+//! copied: products read PyTorch's `(out, in)` matrices through strides, the token table
+//! is read row by row. And each text is its own sequence: no padding to the longest in a
+//! batch (a batch of chunks of mixed lengths spent much of its time on padding).
+//! GELU runs over a plain slice with a rational `erf` (error under 1e-7) that the
+//! compiler vectorises.
 
-use candle_core::{DType, Module, Result, Tensor};
-use candle_nn::{Embedding, LayerNorm, VarBuilder};
-use candle_transformers::models::bert::Config;
+use std::path::Path;
 
-/// `x · W + b` with W stored as (in, out), contiguous, so no product transposes it.
-struct Dense {
-    weight: Tensor,
-    bias: Tensor,
+use memmap2::Mmap;
+use safetensors::{Dtype, SafeTensors};
+
+/// The model's shape, from its config.json.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Config {
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub intermediate_size: usize,
+    pub max_position_embeddings: usize,
+    pub type_vocab_size: usize,
+    #[serde(default = "default_eps")]
+    pub layer_norm_eps: f64,
 }
 
-impl Dense {
-    /// Loads the PyTorch `(out, in)` weights of one or more layers side by side.
-    fn load(vbs: &[VarBuilder], inputs: usize, outputs: usize) -> Result<Dense> {
-        let weights = vbs
-            .iter()
-            .map(|vb| vb.get((outputs, inputs), "weight"))
-            .collect::<Result<Vec<_>>>()?;
-        let biases = vbs
-            .iter()
-            .map(|vb| vb.get(outputs, "bias"))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Dense {
-            weight: Tensor::cat(&weights, 0)?.t()?.contiguous()?,
-            bias: Tensor::cat(&biases, 0)?,
-        })
+fn default_eps() -> f64 {
+    1e-12
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BertError {
+    #[error("{0}")]
+    Read(#[from] std::io::Error),
+    #[error("not a safetensors file: {0}")]
+    Format(String),
+    #[error("tensor {name}: {problem}")]
+    Tensor { name: String, problem: String },
+    #[error("the config does not fit: {0}")]
+    Config(String),
+}
+
+/// Where one weight lies in [`Weights::floats`].
+#[derive(Debug, Clone, Copy)]
+struct Param {
+    start: usize,
+    len: usize,
+}
+
+/// The file's data section as floats: the mapping itself where it is aligned (it is in
+/// every file safetensors writes), else one copy.
+enum Storage {
+    Mapped { map: Mmap, data_start: usize },
+    Copied(Vec<f32>),
+}
+
+struct Weights {
+    storage: Storage,
+}
+
+impl Weights {
+    fn floats(&self) -> &[f32] {
+        match &self.storage {
+            Storage::Mapped { map, data_start } => {
+                let bytes = map.get(*data_start..).unwrap_or_default();
+                // SAFETY: `open` checked that this address is 4-byte aligned and the
+                // machine little-endian; any bit pattern is a valid f32.
+                unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<f32>(), bytes.len() / 4) }
+            }
+            Storage::Copied(floats) => floats,
+        }
     }
 
-    /// `x` is (rows, in).
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        x.matmul(&self.weight)?.broadcast_add(&self.bias)
+    fn get(&self, param: Param) -> &[f32] {
+        self.floats()
+            .get(param.start..param.start + param.len)
+            .unwrap_or_default()
     }
+}
+
+struct Dense {
+    /// `(out, in)`, as PyTorch stores it.
+    weight: Param,
+    bias: Param,
+    inputs: usize,
+    outputs: usize,
+}
+
+struct Norm {
+    gain: Param,
+    bias: Param,
 }
 
 struct Layer {
-    qkv: Dense,
+    query: Dense,
+    key: Dense,
+    value: Dense,
     attention_out: Dense,
-    attention_norm: LayerNorm,
+    attention_norm: Norm,
     intermediate: Dense,
     output: Dense,
-    output_norm: LayerNorm,
+    output_norm: Norm,
 }
 
 pub struct Bert {
-    word: Embedding,
-    position: Embedding,
-    token_type: Embedding,
-    embedding_norm: LayerNorm,
+    weights: Weights,
+    word: Param,
+    position: Param,
+    token_type: Param,
+    embedding_norm: Norm,
     layers: Vec<Layer>,
-    heads: usize,
-    hidden: usize,
+    config: Config,
+}
+
+/// One text, tokenized: its word-piece ids and their segment (type) ids.
+pub struct Sequence<'a> {
+    pub ids: &'a [u32],
+    pub types: &'a [u32],
 }
 
 impl Bert {
-    pub fn load(vb: VarBuilder, config: &Config) -> Result<Bert> {
-        let vb = if vb.contains_tensor("bert.embeddings.word_embeddings.weight") {
-            vb.pp("bert")
+    /// Maps `model.safetensors` and checks every weight the forward pass reads.
+    pub fn open(path: &Path, config: Config) -> Result<Bert, BertError> {
+        let file = std::fs::File::open(path)?;
+        // SAFETY: the file is never changed in place: installing removes the old folder
+        // and renames a new one into place, so a mapping keeps the file it was made from.
+        let map = unsafe { Mmap::map(&file)? };
+        let (header_len, metadata) =
+            SafeTensors::read_metadata(&map).map_err(|err| BertError::Format(err.to_string()))?;
+        let data_start = 8 + header_len;
+        let prefix = if metadata
+            .info("bert.embeddings.word_embeddings.weight")
+            .is_some()
+        {
+            "bert."
         } else {
-            vb
+            ""
+        };
+        let param = |name: &str, shape: &[usize]| -> Result<Param, BertError> {
+            let full = format!("{prefix}{name}");
+            let problem = |problem: String| BertError::Tensor {
+                name: full.clone(),
+                problem,
+            };
+            let info = metadata
+                .info(&full)
+                .ok_or_else(|| problem("missing".to_string()))?;
+            if info.dtype != Dtype::F32 {
+                return Err(problem(format!("{:?}, not F32", info.dtype)));
+            }
+            if info.shape != shape {
+                return Err(problem(format!(
+                    "shape {:?}, expected {shape:?}",
+                    info.shape
+                )));
+            }
+            let (begin, end) = info.data_offsets;
+            if begin % 4 != 0 || end - begin != shape.iter().product::<usize>() * 4 {
+                return Err(problem("misplaced data".to_string()));
+            }
+            Ok(Param {
+                start: begin / 4,
+                len: (end - begin) / 4,
+            })
         };
         let hidden = config.hidden_size;
-        let norm = |vb: VarBuilder| candle_nn::layer_norm(hidden, config.layer_norm_eps, vb);
-        let embeddings = vb.pp("embeddings");
+        if config.num_attention_heads == 0 || hidden % config.num_attention_heads != 0 {
+            return Err(BertError::Config(format!(
+                "{} heads do not divide {hidden}",
+                config.num_attention_heads
+            )));
+        }
+        let dense = |name: String, inputs: usize, outputs: usize| -> Result<Dense, BertError> {
+            Ok(Dense {
+                weight: param(&format!("{name}.weight"), &[outputs, inputs])?,
+                bias: param(&format!("{name}.bias"), &[outputs])?,
+                inputs,
+                outputs,
+            })
+        };
+        let norm = |name: String| -> Result<Norm, BertError> {
+            Ok(Norm {
+                gain: param(&format!("{name}.weight"), &[hidden])?,
+                bias: param(&format!("{name}.bias"), &[hidden])?,
+            })
+        };
+        let inner = config.intermediate_size;
         let layers = (0..config.num_hidden_layers)
             .map(|index| {
-                let layer = vb.pp(format!("encoder.layer.{index}"));
-                let attention = layer.pp("attention");
-                let own = attention.pp("self");
+                let layer = format!("encoder.layer.{index}");
                 Ok(Layer {
-                    qkv: Dense::load(
-                        &[own.pp("query"), own.pp("key"), own.pp("value")],
+                    query: dense(format!("{layer}.attention.self.query"), hidden, hidden)?,
+                    key: dense(format!("{layer}.attention.self.key"), hidden, hidden)?,
+                    value: dense(format!("{layer}.attention.self.value"), hidden, hidden)?,
+                    attention_out: dense(
+                        format!("{layer}.attention.output.dense"),
                         hidden,
                         hidden,
                     )?,
-                    attention_out: Dense::load(&[attention.pp("output.dense")], hidden, hidden)?,
-                    attention_norm: norm(attention.pp("output.LayerNorm"))?,
-                    intermediate: Dense::load(
-                        &[layer.pp("intermediate.dense")],
-                        hidden,
-                        config.intermediate_size,
-                    )?,
-                    output: Dense::load(
-                        &[layer.pp("output.dense")],
-                        config.intermediate_size,
-                        hidden,
-                    )?,
-                    output_norm: norm(layer.pp("output.LayerNorm"))?,
+                    attention_norm: norm(format!("{layer}.attention.output.LayerNorm"))?,
+                    intermediate: dense(format!("{layer}.intermediate.dense"), hidden, inner)?,
+                    output: dense(format!("{layer}.output.dense"), inner, hidden)?,
+                    output_norm: norm(format!("{layer}.output.LayerNorm"))?,
                 })
             })
-            .collect::<Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>, BertError>>()?;
+        let word = param(
+            "embeddings.word_embeddings.weight",
+            &[config.vocab_size, hidden],
+        )?;
+        let position = param(
+            "embeddings.position_embeddings.weight",
+            &[config.max_position_embeddings, hidden],
+        )?;
+        let token_type = param(
+            "embeddings.token_type_embeddings.weight",
+            &[config.type_vocab_size, hidden],
+        )?;
+        let embedding_norm = norm("embeddings.LayerNorm".to_string())?;
+        let aligned = (map.as_ptr() as usize + data_start) % std::mem::align_of::<f32>() == 0;
+        let storage = if aligned && cfg!(target_endian = "little") {
+            Storage::Mapped { map, data_start }
+        } else {
+            let bytes = map.get(data_start..).unwrap_or_default();
+            Storage::Copied(
+                bytes
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect(),
+            )
+        };
+        let weights = Weights { storage };
+        let end = [
+            word,
+            position,
+            token_type,
+            embedding_norm.gain,
+            embedding_norm.bias,
+        ]
+        .iter()
+        .map(|param| param.start + param.len)
+        .fold(layers_end(&layers), usize::max);
+        if weights.floats().len() < end {
+            return Err(BertError::Format(
+                "the data section is cut short".to_string(),
+            ));
+        }
         Ok(Bert {
-            word: candle_nn::embedding(
-                config.vocab_size,
-                hidden,
-                embeddings.pp("word_embeddings"),
-            )?,
-            position: candle_nn::embedding(
-                config.max_position_embeddings,
-                hidden,
-                embeddings.pp("position_embeddings"),
-            )?,
-            token_type: candle_nn::embedding(
-                config.type_vocab_size,
-                hidden,
-                embeddings.pp("token_type_embeddings"),
-            )?,
-            embedding_norm: norm(embeddings.pp("LayerNorm"))?,
+            weights,
+            word,
+            position,
+            token_type,
+            embedding_norm,
             layers,
-            heads: config.num_attention_heads,
-            hidden,
+            config,
         })
     }
 
-    /// Hidden states (batch, tokens, hidden) for token ids, type ids and the attention
-    /// mask (1 for a real token, 0 for padding), all (batch, tokens).
-    pub fn forward(&self, ids: &Tensor, types: &Tensor, mask: &Tensor) -> Result<Tensor> {
-        let (batch, tokens) = ids.dims2()?;
-        let positions = Tensor::arange(0u32, tokens as u32, ids.device())?;
-        let x = self
-            .word
-            .forward(ids)?
-            .add(&self.token_type.forward(types)?)?
-            .broadcast_add(&self.position.forward(&positions)?)?;
-        let mut x = self
-            .embedding_norm
-            .forward(&x)?
-            .reshape((batch * tokens, self.hidden))?;
-        // Padding gets a large negative score, so softmax gives it no weight.
-        let mask_bias =
-            ((mask.to_dtype(DType::F32)? - 1.0)? * 10_000.0)?.reshape((batch, 1, 1, tokens))?;
-        let head_size = self.hidden / self.heads;
-        let scale = 1.0 / (head_size as f64).sqrt();
+    pub fn hidden_size(&self) -> usize {
+        self.config.hidden_size
+    }
+
+    /// The most tokens one sequence may have (its position table's length).
+    pub fn max_tokens(&self) -> usize {
+        self.config.max_position_embeddings
+    }
+
+    /// The last layer's hidden states of every token of every sequence, the sequences'
+    /// rows one after another: `(Σ tokens) × hidden`. Ids outside the vocabulary are
+    /// read as id 0 ([PAD]); sequences longer than [`Bert::max_tokens`] are cut.
+    pub fn forward(&self, sequences: &[Sequence<'_>], threads: usize) -> Vec<f32> {
+        let hidden = self.config.hidden_size;
+        let lengths: Vec<usize> = sequences
+            .iter()
+            .map(|s| s.ids.len().min(self.max_tokens()))
+            .collect();
+        let rows: usize = lengths.iter().sum();
+        let mut x = vec![0.0f32; rows * hidden];
+        self.embed_tokens(sequences, &lengths, &mut x);
+        let inner = self.config.intermediate_size;
+        let mut qkv = vec![0.0f32; rows * 3 * hidden];
+        let mut attended = vec![0.0f32; rows * hidden];
+        let mut projected = vec![0.0f32; rows * hidden];
+        let mut expanded = vec![0.0f32; rows * inner];
+        let longest = lengths.iter().copied().max().unwrap_or(0);
+        let mut scores = vec![0.0f32; longest * longest];
         for layer in &self.layers {
-            let qkv = layer
-                .qkv
-                .forward(&x)?
-                .reshape((batch, tokens, 3, self.heads, head_size))?
-                .permute((2, 0, 3, 1, 4))?;
-            let q = qkv.get(0)?.contiguous()?;
-            let k = qkv.get(1)?.contiguous()?;
-            let v = qkv.get(2)?.contiguous()?;
-            let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(&mask_bias)?;
-            let attention = candle_nn::ops::softmax_last_dim(&scores)?
-                .matmul(&v)?
-                .transpose(1, 2)?
-                .reshape((batch * tokens, self.hidden))?;
-            let x_attended = layer
-                .attention_norm
-                .forward(&(layer.attention_out.forward(&attention)? + &x)?)?;
-            let inner = gelu(&layer.intermediate.forward(&x_attended)?)?;
-            x = layer
-                .output_norm
-                .forward(&(layer.output.forward(&inner)? + &x_attended)?)?;
+            for (column, dense) in [&layer.query, &layer.key, &layer.value]
+                .into_iter()
+                .enumerate()
+            {
+                self.dense(
+                    dense,
+                    &x,
+                    rows,
+                    &mut qkv[column * hidden..],
+                    3 * hidden,
+                    threads,
+                );
+            }
+            self.attention(&qkv, &lengths, &mut scores, &mut attended);
+            self.dense(
+                &layer.attention_out,
+                &attended,
+                rows,
+                &mut projected,
+                hidden,
+                threads,
+            );
+            add_and_norm(
+                &mut projected,
+                &x,
+                self.norm(&layer.attention_norm),
+                self.eps(),
+                hidden,
+            );
+            self.dense(
+                &layer.intermediate,
+                &projected,
+                rows,
+                &mut expanded,
+                inner,
+                threads,
+            );
+            gelu_in_place(&mut expanded);
+            self.dense(&layer.output, &expanded, rows, &mut x, hidden, threads);
+            add_and_norm(
+                &mut x,
+                &projected,
+                self.norm(&layer.output_norm),
+                self.eps(),
+                hidden,
+            );
         }
-        x.reshape((batch, tokens, self.hidden))
+        x
+    }
+
+    fn eps(&self) -> f32 {
+        self.config.layer_norm_eps as f32
+    }
+
+    fn norm(&self, norm: &Norm) -> (&[f32], &[f32]) {
+        (self.weights.get(norm.gain), self.weights.get(norm.bias))
+    }
+
+    /// Word + position + segment embeddings, normalised.
+    fn embed_tokens(&self, sequences: &[Sequence<'_>], lengths: &[usize], x: &mut [f32]) {
+        let hidden = self.config.hidden_size;
+        let row_of = |table: Param, rows: usize, index: usize| -> &[f32] {
+            let index = if index < rows { index } else { 0 };
+            &self.weights.get(table)[index * hidden..(index + 1) * hidden]
+        };
+        let mut out = x.chunks_exact_mut(hidden);
+        for (sequence, &length) in sequences.iter().zip(lengths) {
+            for position in 0..length {
+                let Some(row) = out.next() else { return };
+                let word = row_of(
+                    self.word,
+                    self.config.vocab_size,
+                    sequence.ids[position] as usize,
+                );
+                let kind = sequence.types.get(position).copied().unwrap_or(0) as usize;
+                let kind = row_of(self.token_type, self.config.type_vocab_size, kind);
+                let place = row_of(self.position, self.config.max_position_embeddings, position);
+                for (i, value) in row.iter_mut().enumerate() {
+                    *value = word[i] + kind[i] + place[i];
+                }
+            }
+        }
+        let (gain, bias) = self.norm(&self.embedding_norm);
+        for row in x.chunks_exact_mut(hidden) {
+            layer_norm(row, gain, bias, self.eps());
+        }
+    }
+
+    /// `out[r, 0..outputs] = input[r] · Wᵀ + b` for `rows` rows; `out`'s rows are
+    /// `out_stride` apart (Q, K and V share one buffer side by side).
+    fn dense(
+        &self,
+        dense: &Dense,
+        input: &[f32],
+        rows: usize,
+        out: &mut [f32],
+        out_stride: usize,
+        threads: usize,
+    ) {
+        let (k, n) = (dense.inputs, dense.outputs);
+        if rows == 0 {
+            return;
+        }
+        let weight = self.weights.get(dense.weight);
+        let bias = self.weights.get(dense.bias);
+        assert!(input.len() >= rows * k && weight.len() == n * k && bias.len() == n);
+        assert!(out.len() >= (rows - 1) * out_stride + n);
+        let parallelism = if threads > 1 && rows * n * k >= 1 << 20 {
+            gemm::Parallelism::Rayon(threads)
+        } else {
+            gemm::Parallelism::None
+        };
+        // SAFETY: the asserts above bound every index gemm reads or writes: input is
+        // rows × k (row stride k), the weight n × k read as its k × n transpose, out
+        // rows × n with row stride out_stride.
+        unsafe {
+            gemm::gemm(
+                rows,
+                n,
+                k,
+                out.as_mut_ptr(),
+                1,
+                out_stride as isize,
+                false,
+                input.as_ptr(),
+                1,
+                k as isize,
+                weight.as_ptr(),
+                k as isize,
+                1,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                parallelism,
+            );
+        }
+        for row in out.chunks_mut(out_stride).take(rows) {
+            for (value, b) in row[..n].iter_mut().zip(bias) {
+                *value += b;
+            }
+        }
+    }
+
+    /// Scaled dot-product attention of every head, within each sequence.
+    fn attention(&self, qkv: &[f32], lengths: &[usize], scores: &mut [f32], out: &mut [f32]) {
+        let hidden = self.config.hidden_size;
+        let heads = self.config.num_attention_heads;
+        let head_size = hidden / heads;
+        let scale = 1.0 / (head_size as f32).sqrt();
+        let stride = 3 * hidden;
+        let mut first_row = 0;
+        for &length in lengths {
+            let scores = &mut scores[..length * length];
+            for head in 0..heads {
+                let q = first_row * stride + head * head_size;
+                let k = q + hidden;
+                let v = q + 2 * hidden;
+                assert!(qkv.len() >= (first_row + length) * stride);
+                // SAFETY: rows first_row..first_row+length of the qkv buffer (stride
+                // 3·hidden) hold this sequence; each head reads head_size columns of
+                // Q, K and V within them, and scores is length × length.
+                unsafe {
+                    gemm::gemm(
+                        length,
+                        length,
+                        head_size,
+                        scores.as_mut_ptr(),
+                        1,
+                        length as isize,
+                        false,
+                        qkv.as_ptr().add(q),
+                        1,
+                        stride as isize,
+                        qkv.as_ptr().add(k),
+                        stride as isize,
+                        1,
+                        0.0,
+                        scale,
+                        false,
+                        false,
+                        false,
+                        gemm::Parallelism::None,
+                    );
+                }
+                for row in scores.chunks_exact_mut(length) {
+                    softmax(row);
+                }
+                let o = first_row * hidden + head * head_size;
+                assert!(out.len() >= (first_row + length) * hidden);
+                // SAFETY: as above; the output is this head's columns of the
+                // sequence's rows (stride hidden).
+                unsafe {
+                    gemm::gemm(
+                        length,
+                        head_size,
+                        length,
+                        out.as_mut_ptr().add(o),
+                        1,
+                        hidden as isize,
+                        false,
+                        scores.as_ptr(),
+                        1,
+                        length as isize,
+                        qkv.as_ptr().add(v),
+                        1,
+                        stride as isize,
+                        0.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        gemm::Parallelism::None,
+                    );
+                }
+            }
+            first_row += length;
+        }
     }
 }
 
-/// GELU with the exact (erf) form BERT was trained with.
-fn gelu(x: &Tensor) -> Result<Tensor> {
-    let shape = x.shape().clone();
-    let mut values = x.flatten_all()?.to_vec1::<f32>()?;
-    gelu_in_place(&mut values);
-    Tensor::from_vec(values, shape, x.device())?.to_dtype(x.dtype())
+/// Where the last layer weight ends, to check the file holds them all.
+fn layers_end(layers: &[Layer]) -> usize {
+    layers
+        .iter()
+        .flat_map(|layer| {
+            [
+                &layer.query,
+                &layer.key,
+                &layer.value,
+                &layer.attention_out,
+                &layer.intermediate,
+                &layer.output,
+            ]
+        })
+        .flat_map(|dense| [dense.weight, dense.bias])
+        .chain(layers.iter().flat_map(|layer| {
+            [
+                layer.attention_norm.gain,
+                layer.attention_norm.bias,
+                layer.output_norm.gain,
+                layer.output_norm.bias,
+            ]
+        }))
+        .map(|param| param.start + param.len)
+        .max()
+        .unwrap_or(0)
+}
+
+/// `x = LayerNorm(x + residual)`, row by row.
+fn add_and_norm(
+    x: &mut [f32],
+    residual: &[f32],
+    (gain, bias): (&[f32], &[f32]),
+    eps: f32,
+    width: usize,
+) {
+    for (row, residual) in x.chunks_exact_mut(width).zip(residual.chunks_exact(width)) {
+        for (value, r) in row.iter_mut().zip(residual) {
+            *value += r;
+        }
+        layer_norm(row, gain, bias, eps);
+    }
+}
+
+fn layer_norm(row: &mut [f32], gain: &[f32], bias: &[f32], eps: f32) {
+    let n = row.len() as f32;
+    let mean = row.iter().sum::<f32>() / n;
+    let variance = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    let scale = 1.0 / (variance + eps).sqrt();
+    for ((value, g), b) in row.iter_mut().zip(gain).zip(bias) {
+        *value = (*value - mean) * scale * g + b;
+    }
+}
+
+fn softmax(row: &mut [f32]) {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for value in row.iter_mut() {
+        *value = (*value - max).exp();
+        sum += *value;
+    }
+    let scale = 1.0 / sum;
+    for value in row.iter_mut() {
+        *value *= scale;
+    }
 }
 
 fn gelu_in_place(values: &mut [f32]) {
@@ -233,9 +645,10 @@ mod tests {
     #[test]
     fn gelu_matches_candle_exact_gelu() {
         let xs: Vec<f32> = (-8000..=8000).map(|i| i as f32 / 1000.0).collect();
-        let tensor = Tensor::new(xs.as_slice(), &candle_core::Device::Cpu).unwrap();
+        let tensor = candle_core::Tensor::new(xs.as_slice(), &candle_core::Device::Cpu).unwrap();
         let exact = tensor.gelu_erf().unwrap().to_vec1::<f32>().unwrap();
-        let ours = gelu(&tensor).unwrap().to_vec1::<f32>().unwrap();
+        let mut ours = xs.clone();
+        gelu_in_place(&mut ours);
         let worst = exact
             .iter()
             .zip(&ours)
@@ -255,36 +668,73 @@ mod tests {
         ignore = "needs the model wheels (LOCALGPT_TEST_WHEELS)"
     )]
     fn hidden_states_match_candle_transformers_bert() {
+        use candle_core::{DType, Tensor};
         let dir = crate::models::embedding::test_model_dir();
-        let config: Config =
-            serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+        let bytes = std::fs::read(dir.join("config.json")).unwrap();
+        let config: Config = serde_json::from_slice(&bytes).unwrap();
+        let reference_config: candle_transformers::models::bert::Config =
+            serde_json::from_slice(&bytes).unwrap();
+        let ours = Bert::open(&dir.join("model.safetensors"), config).unwrap();
         let weights = std::fs::read(dir.join("model.safetensors")).unwrap();
         let device = candle_core::Device::Cpu;
-        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device).unwrap();
-        let ours = Bert::load(vb.clone(), &config).unwrap();
-        let reference = candle_transformers::models::bert::BertModel::load(vb, &config).unwrap();
-        // Two rows, the second padded after its third token.
-        let ids = Tensor::new(
-            &[[101u32, 7592, 2088, 999, 102], [101, 4937, 102, 0, 0]],
-            &device,
-        )
-        .unwrap();
+        let vb =
+            candle_nn::VarBuilder::from_buffered_safetensors(weights, DType::F32, &device).unwrap();
+        let reference =
+            candle_transformers::models::bert::BertModel::load(vb, &reference_config).unwrap();
+        // Two texts of different lengths: candle pads the second, we do not.
+        let long = [101u32, 7592, 2088, 999, 102];
+        let short = [101u32, 4937, 102];
+        let zeros = [0u32; 5];
+        let hidden = ours.forward(
+            &[
+                Sequence {
+                    ids: &long,
+                    types: &zeros,
+                },
+                Sequence {
+                    ids: &short,
+                    types: &zeros[..3],
+                },
+            ],
+            1,
+        );
+        let ids = Tensor::new(&[long, [101, 4937, 102, 0, 0]], &device).unwrap();
         let types = ids.zeros_like().unwrap();
         let mask = Tensor::new(&[[1u32, 1, 1, 1, 1], [1, 1, 1, 0, 0]], &device).unwrap();
-        let a = ours.forward(&ids, &types, &mask).unwrap();
-        let b = reference.forward(&ids, &types, Some(&mask)).unwrap();
-        // Real tokens only: what padding positions hold does not matter.
-        let a = a.to_vec3::<f32>().unwrap();
-        let b = b.to_vec3::<f32>().unwrap();
+        let expected = reference
+            .forward(&ids, &types, Some(&mask))
+            .unwrap()
+            .to_vec3::<f32>()
+            .unwrap();
+        let width = ours.hidden_size();
+        let mut rows = hidden.chunks_exact(width);
         for (row, real) in [(0usize, 5usize), (1, 3)] {
             for token in 0..real {
-                let worst = a[row][token]
+                let worst = rows
+                    .next()
+                    .unwrap()
                     .iter()
-                    .zip(&b[row][token])
+                    .zip(&expected[row][token])
                     .map(|(x, y)| (x - y).abs())
                     .fold(0.0f32, f32::max);
                 assert!(worst < 1e-3, "row {row} token {token}: {worst}");
             }
         }
+        assert!(rows.next().is_none());
+    }
+
+    #[test]
+    fn a_file_that_is_not_safetensors_is_refused_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.safetensors");
+        std::fs::write(&path, b"\xff\xff\xff\xff\xff\xff\xff\x7fnot json").unwrap();
+        let config: Config = serde_json::from_str(
+            r#"{"vocab_size": 4, "hidden_size": 4, "num_hidden_layers": 1,
+                "num_attention_heads": 1, "intermediate_size": 8,
+                "max_position_embeddings": 4, "type_vocab_size": 1}"#,
+        )
+        .unwrap();
+        let err = Bert::open(&path, config).err().unwrap();
+        assert!(err.to_string().contains("not a safetensors file"), "{err}");
     }
 }

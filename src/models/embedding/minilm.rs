@@ -1,17 +1,13 @@
-//! all-MiniLM-L6-v2 (384 dimensions) on the user's own CPU: candle, pure Rust, no
-//! network. Texts are tokenized to the longest in the batch (the shipped tokenizer.json
-//! pads everything to 128, which would let padding into the mean), the hidden states are
-//! mean-pooled under the attention mask and L2-normalised, so the dot product of two
-//! vectors is their cosine similarity.
+//! all-MiniLM-L6-v2 (384 dimensions) on the user's own CPU: pure Rust, no network.
+//! Each text is its own sequence (the shipped tokenizer.json pads everything to 128,
+//! which would let padding into the mean), its hidden states are mean-pooled and
+//! L2-normalised, so the dot product of two vectors is their cosine similarity.
 
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::Config;
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use tokenizers::{Tokenizer, TruncationParams};
 
-use super::bert::Bert;
+use super::bert::{Bert, Config, Sequence};
 
 /// The folder name of the embedding model under `models/`.
 pub const MODEL_NAME: &str = "all-minilm-l6-v2";
@@ -54,7 +50,6 @@ pub fn is_installed(dir: &Path) -> bool {
 pub struct MiniLm {
     model: Bert,
     tokenizer: Tokenizer,
-    device: Device,
 }
 
 /// Each layer of a forward pass allocates and frees tensors of megabytes. glibc serves
@@ -99,10 +94,7 @@ impl MiniLm {
             })?;
         let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
             .map_err(|err| fail(format!("tokenizer.json: {err}")))?;
-        tokenizer.with_padding(Some(PaddingParams {
-            strategy: PaddingStrategy::BatchLongest,
-            ..PaddingParams::default()
-        }));
+        tokenizer.with_padding(None);
         tokenizer
             .with_truncation(Some(TruncationParams {
                 max_length: MAX_TOKENS,
@@ -110,75 +102,51 @@ impl MiniLm {
             }))
             .map_err(|err| fail(format!("tokenizer.json: {err}")))?;
         keep_freed_memory();
-        let device = Device::Cpu;
-        // Mapped, not read: reading copied all 90 MB once more before the tensors were
-        // made, most of a hybrid search's time.
-        // SAFETY: the file is never changed in place: installing removes the old folder
-        // and renames a new one into place, so a mapping keeps the file it was made from.
-        let builder = unsafe {
-            VarBuilder::from_mmaped_safetensors(
-                &[dir.join("model.safetensors")],
-                DType::F32,
-                &device,
-            )
-        }
-        .map_err(|err| fail(format!("model.safetensors: {err}")))?;
-        let model = Bert::load(builder, &config)
+        let model = Bert::open(&dir.join("model.safetensors"), config)
             .map_err(|err| fail(format!("model.safetensors: {err}")))?;
-        Ok(MiniLm {
-            model,
-            tokenizer,
-            device,
-        })
+        if model.hidden_size() != DIMENSIONS {
+            return Err(fail(format!(
+                "config.json: {} dimensions, expected {DIMENSIONS}",
+                model.hidden_size()
+            )));
+        }
+        Ok(MiniLm { model, tokenizer })
     }
 
     /// One unit-length vector per text.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let run = |err: candle_core::Error| EmbedError::Run(err.to_string());
         let encodings = self
             .tokenizer
             .encode_batch(texts.to_vec(), true)
             .map_err(|err| EmbedError::Run(err.to_string()))?;
-        let rows =
-            |pick: &dyn Fn(&tokenizers::Encoding) -> Vec<u32>| -> Result<Tensor, EmbedError> {
-                let rows: Vec<Tensor> = encodings
-                    .iter()
-                    .map(|encoding| Tensor::new(pick(encoding).as_slice(), &self.device))
-                    .collect::<Result<_, _>>()
-                    .map_err(run)?;
-                Tensor::stack(&rows, 0).map_err(run)
-            };
-        let ids = rows(&|e| e.get_ids().to_vec())?;
-        let types = rows(&|e| e.get_type_ids().to_vec())?;
-        let mask = rows(&|e| e.get_attention_mask().to_vec())?;
-        let hidden = self.model.forward(&ids, &types, &mask).map_err(run)?;
-        // Mean over the real tokens only.
-        let mask = mask
-            .to_dtype(DType::F32)
-            .map_err(run)?
-            .unsqueeze(2)
-            .map_err(run)?;
-        let summed = hidden
-            .broadcast_mul(&mask)
-            .map_err(run)?
-            .sum(1)
-            .map_err(run)?;
-        let counts = mask
-            .sum(1)
-            .map_err(run)?
-            .clamp(1e-9, f32::MAX)
-            .map_err(run)?;
-        let mean = summed.broadcast_div(&counts).map_err(run)?;
-        let norms = mean
-            .sqr()
-            .map_err(run)?
-            .sum_keepdim(1)
-            .map_err(run)?
-            .sqrt()
-            .map_err(run)?
-            .clamp(1e-12, f32::MAX)
-            .map_err(run)?;
-        let normalised = mean.broadcast_div(&norms).map_err(run)?;
-        normalised.to_vec2::<f32>().map_err(run)
+        let sequences: Vec<Sequence<'_>> = encodings
+            .iter()
+            .map(|encoding| Sequence {
+                ids: encoding.get_ids(),
+                types: encoding.get_type_ids(),
+            })
+            .collect();
+        let hidden = self.model.forward(&sequences, rayon::current_num_threads());
+        let width = self.model.hidden_size();
+        let mut rows = hidden.chunks_exact(width);
+        let vectors = sequences
+            .iter()
+            .map(|sequence| {
+                let length = sequence.ids.len().min(self.model.max_tokens());
+                let mut mean = vec![0.0f32; width];
+                for row in rows.by_ref().take(length) {
+                    for (sum, value) in mean.iter_mut().zip(row) {
+                        *sum += value;
+                    }
+                }
+                let norm = mean.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+                // The mean's 1/length cancels in the normalisation.
+                for value in &mut mean {
+                    *value /= norm;
+                }
+                mean
+            })
+            .collect();
+        Ok(vectors)
     }
 }
