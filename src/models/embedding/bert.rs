@@ -399,6 +399,10 @@ impl Bert {
         let bias = self.weights.get(dense.bias);
         assert!(input.len() >= rows * k && weight.len() == n * k && bias.len() == n);
         assert!(out.len() >= (rows - 1) * out_stride + n);
+        if rows <= FEW_ROWS {
+            few_rows_times_transposed(input, rows, weight, k, bias, out, out_stride);
+            return;
+        }
         let parallelism = if threads > 1 && rows * n * k >= 1 << 20 {
             gemm::Parallelism::Rayon(threads)
         } else {
@@ -512,6 +516,99 @@ impl Bert {
             first_row += length;
         }
     }
+}
+
+/// Up to this many rows (a search query is a handful of tokens), a product is a dot
+/// product per weight row: gemm would first repack the whole weight matrix, which for so
+/// few rows costs more than the arithmetic.
+const FEW_ROWS: usize = 16;
+
+fn few_rows_times_transposed(
+    input: &[f32],
+    rows: usize,
+    weight: &[f32],
+    k: usize,
+    bias: &[f32],
+    out: &mut [f32],
+    out_stride: usize,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has the features this function is compiled for.
+        unsafe { few_rows_avx512(input, rows, weight, k, bias, out, out_stride) };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: as above.
+        unsafe { few_rows_avx2(input, rows, weight, k, bias, out, out_stride) };
+        return;
+    }
+    few_rows_portable(input, rows, weight, k, bias, out, out_stride);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn few_rows_avx512(
+    input: &[f32],
+    rows: usize,
+    weight: &[f32],
+    k: usize,
+    bias: &[f32],
+    out: &mut [f32],
+    out_stride: usize,
+) {
+    few_rows_portable(input, rows, weight, k, bias, out, out_stride);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn few_rows_avx2(
+    input: &[f32],
+    rows: usize,
+    weight: &[f32],
+    k: usize,
+    bias: &[f32],
+    out: &mut [f32],
+    out_stride: usize,
+) {
+    few_rows_portable(input, rows, weight, k, bias, out, out_stride);
+}
+
+#[inline(always)]
+fn few_rows_portable(
+    input: &[f32],
+    rows: usize,
+    weight: &[f32],
+    k: usize,
+    bias: &[f32],
+    out: &mut [f32],
+    out_stride: usize,
+) {
+    for (j, (w, b)) in weight.chunks_exact(k).zip(bias).enumerate() {
+        for (r, x) in input.chunks_exact(k).take(rows).enumerate() {
+            out[r * out_stride + j] = dot(x, w) + b;
+        }
+    }
+}
+
+/// Sixty-four running sums, so the additions do not wait on each other.
+#[inline(always)]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    const LANES: usize = 64;
+    let mut sums = [0.0f32; LANES];
+    let (a_blocks, a_rest) = a.split_at(a.len() - a.len() % LANES);
+    let (b_blocks, b_rest) = b.split_at(a_blocks.len().min(b.len()));
+    for (x, y) in a_blocks
+        .chunks_exact(LANES)
+        .zip(b_blocks.chunks_exact(LANES))
+    {
+        for i in 0..LANES {
+            sums[i] += x[i] * y[i];
+        }
+    }
+    let rest: f32 = a_rest.iter().zip(b_rest).map(|(x, y)| x * y).sum();
+    sums.iter().sum::<f32>() + rest
 }
 
 /// Where the last layer weight ends, to check the file holds them all.
@@ -681,46 +778,59 @@ mod tests {
             candle_nn::VarBuilder::from_buffered_safetensors(weights, DType::F32, &device).unwrap();
         let reference =
             candle_transformers::models::bert::BertModel::load(vb, &reference_config).unwrap();
-        // Two texts of different lengths: candle pads the second, we do not.
-        let long = [101u32, 7592, 2088, 999, 102];
-        let short = [101u32, 4937, 102];
-        let zeros = [0u32; 5];
-        let hidden = ours.forward(
-            &[
-                Sequence {
-                    ids: &long,
-                    types: &zeros,
-                },
-                Sequence {
-                    ids: &short,
-                    types: &zeros[..3],
-                },
-            ],
-            1,
-        );
-        let ids = Tensor::new(&[long, [101, 4937, 102, 0, 0]], &device).unwrap();
+        // Texts of different lengths: candle pads them to the longest, we do not. Two
+        // short ones take the few-rows path, all three together the gemm path.
+        let long: Vec<u32> = [101].into_iter().chain(2000..2022).chain([102]).collect();
+        let texts: [&[u32]; 3] = [&[101, 7592, 2088, 999, 102], &[101, 4937, 102], &long];
+        let zeros = [0u32; 24];
+        let mut ids = Vec::new();
+        let mut mask = Vec::new();
+        for text in texts {
+            let mut row = text.to_vec();
+            row.resize(long.len(), 0);
+            ids.push(row);
+            mask.push(
+                (0..long.len())
+                    .map(|i| u32::from(i < text.len()))
+                    .collect::<Vec<_>>(),
+            );
+        }
+        let ids = Tensor::new(ids, &device).unwrap();
         let types = ids.zeros_like().unwrap();
-        let mask = Tensor::new(&[[1u32, 1, 1, 1, 1], [1, 1, 1, 0, 0]], &device).unwrap();
+        let mask = Tensor::new(mask, &device).unwrap();
         let expected = reference
             .forward(&ids, &types, Some(&mask))
             .unwrap()
             .to_vec3::<f32>()
             .unwrap();
         let width = ours.hidden_size();
-        let mut rows = hidden.chunks_exact(width);
-        for (row, real) in [(0usize, 5usize), (1, 3)] {
-            for token in 0..real {
-                let worst = rows
-                    .next()
-                    .unwrap()
-                    .iter()
-                    .zip(&expected[row][token])
-                    .map(|(x, y)| (x - y).abs())
-                    .fold(0.0f32, f32::max);
-                assert!(worst < 1e-3, "row {row} token {token}: {worst}");
+        for count in [2, 3] {
+            let sequences: Vec<Sequence<'_>> = texts[..count]
+                .iter()
+                .map(|ids| Sequence {
+                    ids,
+                    types: &zeros[..ids.len()],
+                })
+                .collect();
+            let hidden = ours.forward(&sequences, 1);
+            let mut rows = hidden.chunks_exact(width);
+            for (row, text) in texts[..count].iter().enumerate() {
+                for token in 0..text.len() {
+                    let worst = rows
+                        .next()
+                        .unwrap()
+                        .iter()
+                        .zip(&expected[row][token])
+                        .map(|(x, y)| (x - y).abs())
+                        .fold(0.0f32, f32::max);
+                    assert!(
+                        worst < 1e-3,
+                        "{count} texts, row {row} token {token}: {worst}"
+                    );
+                }
             }
+            assert!(rows.next().is_none());
         }
-        assert!(rows.next().is_none());
     }
 
     #[test]

@@ -92,7 +92,7 @@ impl MiniLm {
             .and_then(|bytes| {
                 serde_json::from_slice(&bytes).map_err(|err| fail(format!("config.json: {err}")))
             })?;
-        let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
+        let mut tokenizer = super::wordpiece::load(&dir.join("tokenizer.json"))
             .map_err(|err| fail(format!("tokenizer.json: {err}")))?;
         tokenizer.with_padding(None);
         tokenizer

@@ -7,6 +7,7 @@
 
 pub mod bert;
 pub mod minilm;
+mod wordpiece;
 
 use std::fs::File;
 use std::io::{Read, Write};
