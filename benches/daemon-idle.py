@@ -1,18 +1,28 @@
 #!/usr/bin/env python3
 """The idle daemon: resident memory and CPU after 60 s with the two example tasks
 installed (neither due), and how often its threads woke up in the last 50 s.
-Goals: under 20 MB, and no wake-ups between scheduled events beyond the file watcher.
+Goals: under 20 MB, and no wake-ups between scheduled events beyond the file watcher;
+with the embedding model installed (`--models DIR`, a folder holding
+all-minilm-l6-v2/, such as ~/.localgpt/models): under 30 MB idle and no 200 MB peak.
 
-    cargo build --release && python3 benches/daemon-idle.py target/release/localgpt
+    cargo build --release && python3 benches/daemon-idle.py target/release/localgpt [SECONDS] [--models DIR]
 """
 import glob, os, shutil, subprocess, sys, tempfile, time
 
-binary = os.path.abspath(sys.argv[1])
-seconds = int(sys.argv[2]) if len(sys.argv) > 2 else 60
+args = sys.argv[1:]
+models = None
+if "--models" in args:
+    at = args.index("--models")
+    models = os.path.abspath(args[at + 1])
+    del args[at:at + 2]
+binary = os.path.abspath(args[0])
+seconds = int(args[1]) if len(args) > 1 else 60
 repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 home = tempfile.mkdtemp(prefix="localgpt-idle-")
 env = dict(os.environ, LOCALGPT_HOME=home)
 subprocess.run([binary, "config", "show"], env=env, stdout=subprocess.DEVNULL, check=True)
+if models:
+    os.symlink(models, f"{home}/models")
 os.makedirs(f"{home}/workspace/heartbeat", exist_ok=True)
 for task in glob.glob(f"{repo}/scripts/heartbeat/*.rhai"):
     shutil.copy(task, f"{home}/workspace/heartbeat/")
@@ -40,10 +50,12 @@ try:
     woke = switches() - start_switches
     ticks = cpu_ticks() - start_ticks
     with open(f"/proc/{daemon.pid}/status") as f:
-        rss = next(line.split()[1] for line in f if line.startswith("VmRSS"))
+        status = {line.split(":")[0]: line.split()[1] for line in f if line.startswith("Vm")}
+    rss, peak = status["VmRSS"], status["VmHWM"]
     threads = len(os.listdir(f"/proc/{daemon.pid}/task"))
     hz = os.sysconf("SC_CLK_TCK")
-    print(f"after {seconds} s idle: VmRSS {int(rss) / 1024:.1f} MB, {threads} threads, "
+    print(f"after {seconds} s idle{' (embedding model installed)' if models else ''}: "
+          f"VmRSS {int(rss) / 1024:.1f} MB (peak {int(peak) / 1024:.1f} MB), {threads} threads, "
           f"CPU {ticks / hz * 1000:.0f} ms and {woke} thread wake-ups in the last {seconds - 10} s")
 finally:
     daemon.terminate()

@@ -134,7 +134,7 @@ pub fn refresh_files(
     let tx = store.conn.transaction()?;
     for path in paths {
         let prior = known_file(&tx, path)?;
-        match super::sources::source_file(sources, path) {
+        match super::sources::source_file(path) {
             Some(file) => {
                 report.files += 1;
                 sync_file(&tx, sources, &file, prior, &mut report)?;
@@ -231,12 +231,14 @@ fn sync_file(
         }
         Err(err) => {
             // Keep what the index had; say why it could not be refreshed.
-            report
-                .warnings
-                .push(format!("{}: cannot read it ({err}); skipped", file.display));
+            report.warnings.push(format!(
+                "{}: cannot read it ({err}); skipped",
+                sources.display_name(&file.path)
+            ));
             return Ok(());
         }
     };
+    let display = sources.display_name(&file.path);
     let hash = xxhash_rust::xxh3::xxh3_128(&content.bytes)
         .to_le_bytes()
         .to_vec();
@@ -264,7 +266,7 @@ fn sync_file(
             )?
             .execute(params![
                 file.path.to_string_lossy(),
-                file.display,
+                display,
                 size_param(file.size),
                 file.mtime_ns,
                 hash,
@@ -277,7 +279,7 @@ fn sync_file(
     if content.truncated {
         report.warnings.push(format!(
             "{}: larger than memory.max_file_kb ({} KB); indexed the first {} KB",
-            file.display,
+            display,
             sources.max_file_bytes / 1024,
             content.bytes.len() / 1024
         ));
@@ -287,7 +289,7 @@ fn sync_file(
         Err(err) => {
             report.warnings.push(format!(
                 "{}: not valid UTF-8; indexed the readable text",
-                file.display
+                display
             ));
             String::from_utf8_lossy(err.as_bytes()).into_owned()
         }

@@ -37,8 +37,6 @@ pub struct Sources {
 #[derive(Debug, Clone)]
 pub struct SourceFile {
     pub path: PathBuf,
-    /// How the file is named to people: relative to the workspace when inside it.
-    pub display: String,
     pub size: u64,
     pub mtime_ns: i64,
     /// Which file this is whatever the path (device and inode where there are such), so
@@ -144,7 +142,7 @@ impl Sources {
         let mut discovery = Discovery::default();
         let mut seen = HashSet::new();
         for root in &self.roots {
-            root.walk(self, &mut discovery, &mut seen);
+            root.walk(&mut discovery, &mut seen);
         }
         discovery
     }
@@ -199,10 +197,10 @@ impl Root {
         Ok(Root { base, matcher })
     }
 
-    fn walk(&self, sources: &Sources, discovery: &mut Discovery, seen: &mut HashSet<FileIdentity>) {
+    fn walk(&self, discovery: &mut Discovery, seen: &mut HashSet<FileIdentity>) {
         let Some(matcher) = &self.matcher else {
             // A single file.
-            if let Some(file) = source_file(sources, &self.base) {
+            if let Some(file) = source_file(&self.base) {
                 push_unique(discovery, seen, file);
             }
             return;
@@ -224,7 +222,6 @@ impl Root {
             root: self,
             matcher,
             canonical_base,
-            sources,
             discovery,
             seen,
             open_folders: vec![FileIdentity::of(&self.base, &meta)],
@@ -243,7 +240,6 @@ struct Walk<'a> {
     root: &'a Root,
     matcher: &'a GlobMatcher,
     canonical_base: PathBuf,
-    sources: &'a Sources,
     discovery: &'a mut Discovery,
     seen: &'a mut HashSet<FileIdentity>,
     /// The folders being walked, outermost first: a link back to one of them is a loop.
@@ -329,7 +325,7 @@ impl Walk<'_> {
 
     fn found(&mut self, path: PathBuf, meta: &std::fs::Metadata) {
         if meta.is_file() {
-            let file = source_file_with(self.sources, path, meta);
+            let file = source_file_with(path, meta);
             push_unique(self.discovery, self.seen, file);
         }
     }
@@ -426,17 +422,16 @@ fn push_unique(discovery: &mut Discovery, seen: &mut HashSet<FileIdentity>, file
     }
 }
 
-pub(super) fn source_file(sources: &Sources, path: &Path) -> Option<SourceFile> {
+pub(super) fn source_file(path: &Path) -> Option<SourceFile> {
     let meta = std::fs::metadata(path).ok()?;
     if !meta.is_file() {
         return None;
     }
-    Some(source_file_with(sources, path.to_path_buf(), &meta))
+    Some(source_file_with(path.to_path_buf(), &meta))
 }
 
-fn source_file_with(sources: &Sources, path: PathBuf, meta: &std::fs::Metadata) -> SourceFile {
+fn source_file_with(path: PathBuf, meta: &std::fs::Metadata) -> SourceFile {
     SourceFile {
-        display: sources.display_name(&path),
         size: meta.len(),
         mtime_ns: mtime_ns(meta),
         identity: FileIdentity::of(&path, meta),
@@ -487,8 +482,12 @@ mod tests {
         Sources::new(workspace, &paths, &extra, Vec::new(), 1 << 20).unwrap()
     }
 
-    fn names(discovery: &Discovery) -> Vec<String> {
-        let mut names: Vec<_> = discovery.files.iter().map(|f| f.display.clone()).collect();
+    fn names(sources: &Sources, discovery: &Discovery) -> Vec<String> {
+        let mut names: Vec<_> = discovery
+            .files
+            .iter()
+            .map(|f| sources.display_name(&f.path))
+            .collect();
         names.sort();
         names
     }
@@ -510,9 +509,10 @@ mod tests {
         ] {
             fs::write(ws.join(file), "x").unwrap();
         }
-        let found = sources(ws, &[]).discover();
+        let src = sources(ws, &[]);
+        let found = src.discover();
         assert_eq!(
-            names(&found),
+            names(&src, &found),
             ["MEMORY.md", "memory/2026-11-24.md", "memory/2026/old.md"]
         );
         assert!(found.dirs.iter().any(|d| d.path == ws.join("memory")));
@@ -526,9 +526,10 @@ mod tests {
         fs::create_dir_all(&ws).unwrap();
         fs::create_dir_all(notes.join("deep")).unwrap();
         fs::write(notes.join("deep/idea.md"), "x").unwrap();
-        let found = sources(&ws, &[notes.to_str().unwrap()]).discover();
+        let src = sources(&ws, &[notes.to_str().unwrap()]);
+        let found = src.discover();
         assert_eq!(
-            names(&found),
+            names(&src, &found),
             [notes.join("deep/idea.md").to_string_lossy()]
         );
     }
@@ -546,11 +547,12 @@ mod tests {
         std::os::unix::fs::symlink(&secret, ws.join("memory/escape")).unwrap();
         std::os::unix::fs::symlink(secret.join("passwords.md"), ws.join("memory/link.md")).unwrap();
         std::os::unix::fs::symlink(ws.join("memory/real.md"), ws.join("memory/alias.md")).unwrap();
-        let found = sources(&ws, &[]).discover();
+        let src = sources(&ws, &[]);
+        let found = src.discover();
         // The in-root alias is the same file as real.md and is indexed once.
-        assert_eq!(found.files.len(), 1, "{:?}", names(&found));
+        assert_eq!(found.files.len(), 1, "{:?}", names(&src, &found));
         assert!(
-            !names(&found)
+            !names(&src, &found)
                 .iter()
                 .any(|n| n.contains("passwords") || n.contains("escape"))
         );
@@ -559,7 +561,8 @@ mod tests {
     #[test]
     fn a_missing_root_is_recorded_so_its_creation_is_noticed() {
         let dir = tempfile::tempdir().unwrap();
-        let found = sources(dir.path(), &[]).discover();
+        let src = sources(dir.path(), &[]);
+        let found = src.discover();
         assert!(found.files.is_empty());
         assert!(
             found
