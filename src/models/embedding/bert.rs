@@ -78,6 +78,19 @@ impl Weights {
         }
     }
 
+    /// Drops a stretch from this process's resident memory (the file stays in the page
+    /// cache, the mapping valid: the next read maps the pages again).
+    fn release(&self, floats: (usize, usize)) {
+        if let Storage::Mapped { map, data_start } = &self.storage {
+            let (offset, len) = (data_start + floats.0 * 4, (floats.1 - floats.0) * 4);
+            // SAFETY: the mapping is private and never written, so dropping its pages
+            // loses nothing: they are read from the unchanged file again when touched.
+            let _ = unsafe {
+                map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, offset, len)
+            };
+        }
+    }
+
     fn get(&self, param: Param) -> &[f32] {
         self.floats()
             .get(param.start..param.start + param.len)
@@ -99,6 +112,8 @@ struct Norm {
 }
 
 struct Layer {
+    /// Where its weights lie, in floats: [start, end).
+    floats: (usize, usize),
     query: Dense,
     key: Dense,
     value: Dense,
@@ -196,6 +211,7 @@ impl Bert {
             .map(|index| {
                 let layer = format!("encoder.layer.{index}");
                 Ok(Layer {
+                    floats: (0, 0),
                     query: dense(format!("{layer}.attention.self.query"), hidden, hidden)?,
                     key: dense(format!("{layer}.attention.self.key"), hidden, hidden)?,
                     value: dense(format!("{layer}.attention.self.value"), hidden, hidden)?,
@@ -211,6 +227,10 @@ impl Bert {
                 })
             })
             .collect::<Result<Vec<_>, BertError>>()?;
+        let mut layers = layers;
+        for layer in &mut layers {
+            layer.floats = layer_span(layer);
+        }
         let word = param(
             "embeddings.word_embeddings.weight",
             &[config.vocab_size, hidden],
@@ -291,6 +311,11 @@ impl Bert {
         let mut expanded = vec![0.0f32; rows * inner];
         let longest = lengths.iter().copied().max().unwrap_or(0);
         let mut scores = vec![0.0f32; longest * longest];
+        // A query (a few rows) reads each layer's weights once: they are let go after
+        // it, so a search process never holds all 42 MB at once and an idle daemon does
+        // not keep them resident. (Mapping them ahead with MADV_POPULATE_READ was
+        // slower than the kernel's fault-around.)
+        let one_pass = rows <= FEW_ROWS;
         for layer in &self.layers {
             for (column, dense) in [&layer.query, &layer.key, &layer.value]
                 .into_iter()
@@ -338,6 +363,9 @@ impl Bert {
                 self.eps(),
                 hidden,
             );
+            if one_pass {
+                self.weights.release(layer.floats);
+            }
         }
         x
     }
@@ -611,32 +639,31 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     sums.iter().sum::<f32>() + rest
 }
 
+fn layer_span(layer: &Layer) -> (usize, usize) {
+    let params = [
+        &layer.query,
+        &layer.key,
+        &layer.value,
+        &layer.attention_out,
+        &layer.intermediate,
+        &layer.output,
+    ]
+    .into_iter()
+    .flat_map(|dense| [dense.weight, dense.bias])
+    .chain([
+        layer.attention_norm.gain,
+        layer.attention_norm.bias,
+        layer.output_norm.gain,
+        layer.output_norm.bias,
+    ]);
+    params.fold((usize::MAX, 0), |(start, end), param| {
+        (start.min(param.start), end.max(param.start + param.len))
+    })
+}
+
 /// Where the last layer weight ends, to check the file holds them all.
 fn layers_end(layers: &[Layer]) -> usize {
-    layers
-        .iter()
-        .flat_map(|layer| {
-            [
-                &layer.query,
-                &layer.key,
-                &layer.value,
-                &layer.attention_out,
-                &layer.intermediate,
-                &layer.output,
-            ]
-        })
-        .flat_map(|dense| [dense.weight, dense.bias])
-        .chain(layers.iter().flat_map(|layer| {
-            [
-                layer.attention_norm.gain,
-                layer.attention_norm.bias,
-                layer.output_norm.gain,
-                layer.output_norm.bias,
-            ]
-        }))
-        .map(|param| param.start + param.len)
-        .max()
-        .unwrap_or(0)
+    layers.iter().map(|layer| layer.floats.1).max().unwrap_or(0)
 }
 
 /// `x = LayerNorm(x + residual)`, row by row.

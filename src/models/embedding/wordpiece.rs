@@ -5,7 +5,7 @@
 //! WordPiece, [CLS] … [SEP]) is read into plain structs here and the same tokenizer is
 //! built from its parts; anything else goes through `from_file`.
 
-use std::collections::HashMap;
+use ahash::AHashMap;
 use std::path::Path;
 
 use tokenizers::models::wordpiece::WordPiece;
@@ -42,7 +42,32 @@ struct Model {
     unk_token: String,
     continuing_subword_prefix: String,
     max_input_chars_per_word: usize,
-    vocab: HashMap<String, u32>,
+    #[serde(deserialize_with = "vocabulary")]
+    vocab: AHashMap<String, u32>,
+}
+
+/// Straight into the map type WordPiece keeps (a std map first would be hashed twice).
+fn vocabulary<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<AHashMap<String, u32>, D::Error> {
+    struct Entries;
+    impl<'de> serde::de::Visitor<'de> for Entries {
+        type Value = AHashMap<String, u32>;
+        fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+            formatter.write_str("a map of word pieces to ids")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut access: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut map = AHashMap::with_capacity(access.size_hint().unwrap_or(0));
+            while let Some((piece, id)) = access.next_entry::<String, u32>()? {
+                map.insert(piece, id);
+            }
+            Ok(map)
+        }
+    }
+    deserializer.deserialize_map(Entries)
 }
 
 #[derive(serde::Deserialize)]
@@ -81,12 +106,7 @@ fn bert_shaped(bytes: &[u8]) -> Option<Tokenizer> {
     let cls = *file.model.vocab.get("[CLS]")?;
     let sep = *file.model.vocab.get("[SEP]")?;
     let model = WordPiece::builder()
-        .vocab(
-            file.model
-                .vocab
-                .into_iter()
-                .collect::<ahash::AHashMap<_, _>>(),
-        )
+        .vocab(file.model.vocab)
         .unk_token(file.model.unk_token)
         .continuing_subword_prefix(file.model.continuing_subword_prefix)
         .max_input_chars_per_word(file.model.max_input_chars_per_word)
