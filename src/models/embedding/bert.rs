@@ -15,6 +15,12 @@
 use std::path::Path;
 
 use memmap2::Mmap;
+
+use super::weights::{Param, Weights};
+
+use super::kernels::{
+    FEW_ROWS, add_and_norm, attention, few_rows_times_transposed, gelu_in_place, layer_norm,
+};
 use safetensors::{Dtype, SafeTensors};
 
 /// The model's shape, from its config.json.
@@ -45,57 +51,6 @@ pub enum BertError {
     Tensor { name: String, problem: String },
     #[error("the config does not fit: {0}")]
     Config(String),
-}
-
-/// Where one weight lies in [`Weights::floats`].
-#[derive(Debug, Clone, Copy)]
-struct Param {
-    start: usize,
-    len: usize,
-}
-
-/// The file's data section as floats: the mapping itself where it is aligned (it is in
-/// every file safetensors writes), else one copy.
-enum Storage {
-    Mapped { map: Mmap, data_start: usize },
-    Copied(Vec<f32>),
-}
-
-struct Weights {
-    storage: Storage,
-}
-
-impl Weights {
-    fn floats(&self) -> &[f32] {
-        match &self.storage {
-            Storage::Mapped { map, data_start } => {
-                let bytes = map.get(*data_start..).unwrap_or_default();
-                // SAFETY: `open` checked that this address is 4-byte aligned and the
-                // machine little-endian; any bit pattern is a valid f32.
-                unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<f32>(), bytes.len() / 4) }
-            }
-            Storage::Copied(floats) => floats,
-        }
-    }
-
-    /// Drops a stretch from this process's resident memory (the file stays in the page
-    /// cache, the mapping valid: the next read maps the pages again).
-    fn release(&self, floats: (usize, usize)) {
-        if let Storage::Mapped { map, data_start } = &self.storage {
-            let (offset, len) = (data_start + floats.0 * 4, (floats.1 - floats.0) * 4);
-            // SAFETY: the mapping is private and never written, so dropping its pages
-            // loses nothing: they are read from the unchanged file again when touched.
-            let _ = unsafe {
-                map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, offset, len)
-            };
-        }
-    }
-
-    fn get(&self, param: Param) -> &[f32] {
-        self.floats()
-            .get(param.start..param.start + param.len)
-            .unwrap_or_default()
-    }
 }
 
 struct Dense {
@@ -246,20 +201,7 @@ impl Bert {
             &[config.type_vocab_size, hidden],
         )?;
         let embedding_norm = norm("embeddings.LayerNorm".to_string())?;
-        let aligned =
-            (map.as_ptr() as usize + data_start).is_multiple_of(std::mem::align_of::<f32>());
-        let storage = if aligned && cfg!(target_endian = "little") {
-            Storage::Mapped { map, data_start }
-        } else {
-            let bytes = map.get(data_start..).unwrap_or_default();
-            Storage::Copied(
-                bytes
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    .collect(),
-            )
-        };
-        let weights = Weights { storage };
+        let weights = Weights::new(map, data_start);
         let end = [
             word,
             position,
@@ -333,7 +275,14 @@ impl Bert {
                     threads,
                 );
             }
-            self.attention(&qkv, &lengths, &mut scores, &mut attended);
+            attention(
+                &qkv,
+                &lengths,
+                hidden,
+                self.config.num_attention_heads,
+                &mut scores,
+                &mut attended,
+            );
             self.dense(
                 &layer.attention_out,
                 &attended,
@@ -471,175 +420,6 @@ impl Bert {
             }
         }
     }
-
-    /// Scaled dot-product attention of every head, within each sequence.
-    fn attention(&self, qkv: &[f32], lengths: &[usize], scores: &mut [f32], out: &mut [f32]) {
-        let hidden = self.config.hidden_size;
-        let heads = self.config.num_attention_heads;
-        let head_size = hidden / heads;
-        let scale = 1.0 / (head_size as f32).sqrt();
-        let stride = 3 * hidden;
-        let mut first_row = 0;
-        for &length in lengths {
-            let scores = &mut scores[..length * length];
-            for head in 0..heads {
-                let q = first_row * stride + head * head_size;
-                let k = q + hidden;
-                let v = q + 2 * hidden;
-                assert!(qkv.len() >= (first_row + length) * stride);
-                // SAFETY: rows first_row..first_row+length of the qkv buffer (stride
-                // 3·hidden) hold this sequence; each head reads head_size columns of
-                // Q, K and V within them, and scores is length × length.
-                unsafe {
-                    gemm::gemm(
-                        length,
-                        length,
-                        head_size,
-                        scores.as_mut_ptr(),
-                        1,
-                        length as isize,
-                        false,
-                        qkv.as_ptr().add(q),
-                        1,
-                        stride as isize,
-                        qkv.as_ptr().add(k),
-                        stride as isize,
-                        1,
-                        0.0,
-                        scale,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
-                    );
-                }
-                for row in scores.chunks_exact_mut(length) {
-                    softmax(row);
-                }
-                let o = first_row * hidden + head * head_size;
-                assert!(out.len() >= (first_row + length) * hidden);
-                // SAFETY: as above; the output is this head's columns of the
-                // sequence's rows (stride hidden).
-                unsafe {
-                    gemm::gemm(
-                        length,
-                        head_size,
-                        length,
-                        out.as_mut_ptr().add(o),
-                        1,
-                        hidden as isize,
-                        false,
-                        scores.as_ptr(),
-                        1,
-                        length as isize,
-                        qkv.as_ptr().add(v),
-                        1,
-                        stride as isize,
-                        0.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
-                    );
-                }
-            }
-            first_row += length;
-        }
-    }
-}
-
-/// Up to this many rows (a search query is a handful of tokens), a product is a dot
-/// product per weight row: gemm would first repack the whole weight matrix, which for so
-/// few rows costs more than the arithmetic.
-const FEW_ROWS: usize = 16;
-
-fn few_rows_times_transposed(
-    input: &[f32],
-    rows: usize,
-    weight: &[f32],
-    k: usize,
-    bias: &[f32],
-    out: &mut [f32],
-    out_stride: usize,
-) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: the CPU has the features this function is compiled for.
-        unsafe { few_rows_avx512(input, rows, weight, k, bias, out, out_stride) };
-        return;
-    }
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: as above.
-        unsafe { few_rows_avx2(input, rows, weight, k, bias, out, out_stride) };
-        return;
-    }
-    few_rows_portable(input, rows, weight, k, bias, out, out_stride);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-fn few_rows_avx512(
-    input: &[f32],
-    rows: usize,
-    weight: &[f32],
-    k: usize,
-    bias: &[f32],
-    out: &mut [f32],
-    out_stride: usize,
-) {
-    few_rows_portable(input, rows, weight, k, bias, out, out_stride);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn few_rows_avx2(
-    input: &[f32],
-    rows: usize,
-    weight: &[f32],
-    k: usize,
-    bias: &[f32],
-    out: &mut [f32],
-    out_stride: usize,
-) {
-    few_rows_portable(input, rows, weight, k, bias, out, out_stride);
-}
-
-#[inline(always)]
-fn few_rows_portable(
-    input: &[f32],
-    rows: usize,
-    weight: &[f32],
-    k: usize,
-    bias: &[f32],
-    out: &mut [f32],
-    out_stride: usize,
-) {
-    for (j, (w, b)) in weight.chunks_exact(k).zip(bias).enumerate() {
-        for (r, x) in input.chunks_exact(k).take(rows).enumerate() {
-            out[r * out_stride + j] = dot(x, w) + b;
-        }
-    }
-}
-
-/// Sixty-four running sums, so the additions do not wait on each other.
-#[inline(always)]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    const LANES: usize = 64;
-    let mut sums = [0.0f32; LANES];
-    let (a_blocks, a_rest) = a.split_at(a.len() - a.len() % LANES);
-    let (b_blocks, b_rest) = b.split_at(a_blocks.len().min(b.len()));
-    for (x, y) in a_blocks
-        .chunks_exact(LANES)
-        .zip(b_blocks.chunks_exact(LANES))
-    {
-        for i in 0..LANES {
-            sums[i] += x[i] * y[i];
-        }
-    }
-    let rest: f32 = a_rest.iter().zip(b_rest).map(|(x, y)| x * y).sum();
-    sums.iter().sum::<f32>() + rest
 }
 
 fn layer_span(layer: &Layer) -> (usize, usize) {
@@ -669,125 +449,9 @@ fn layers_end(layers: &[Layer]) -> usize {
     layers.iter().map(|layer| layer.floats.1).max().unwrap_or(0)
 }
 
-/// `x = LayerNorm(x + residual)`, row by row.
-fn add_and_norm(
-    x: &mut [f32],
-    residual: &[f32],
-    (gain, bias): (&[f32], &[f32]),
-    eps: f32,
-    width: usize,
-) {
-    for (row, residual) in x.chunks_exact_mut(width).zip(residual.chunks_exact(width)) {
-        for (value, r) in row.iter_mut().zip(residual) {
-            *value += r;
-        }
-        layer_norm(row, gain, bias, eps);
-    }
-}
-
-fn layer_norm(row: &mut [f32], gain: &[f32], bias: &[f32], eps: f32) {
-    let n = row.len() as f32;
-    let mean = row.iter().sum::<f32>() / n;
-    let variance = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
-    let scale = 1.0 / (variance + eps).sqrt();
-    for ((value, g), b) in row.iter_mut().zip(gain).zip(bias) {
-        *value = (*value - mean) * scale * g + b;
-    }
-}
-
-fn softmax(row: &mut [f32]) {
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0.0;
-    for value in row.iter_mut() {
-        *value = (*value - max).exp();
-        sum += *value;
-    }
-    let scale = 1.0 / sum;
-    for value in row.iter_mut() {
-        *value *= scale;
-    }
-}
-
-fn gelu_in_place(values: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU has the features this function is compiled for.
-        unsafe { gelu_avx2(values) };
-        return;
-    }
-    gelu_portable(values);
-}
-
-/// The same loop compiled for 8-wide vectors.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn gelu_avx2(values: &mut [f32]) {
-    gelu_portable(values);
-}
-
-#[inline(always)]
-fn gelu_portable(values: &mut [f32]) {
-    for value in values {
-        *value = 0.5 * *value * (1.0 + erf(*value * std::f32::consts::FRAC_1_SQRT_2));
-    }
-}
-
-/// erf as a ratio of polynomials in x² (Eigen's float version): only multiplies, adds
-/// and one division, so it vectorises.
-#[inline(always)]
-fn erf(x: f32) -> f32 {
-    const ALPHA: [f32; 7] = [
-        -2.726_142_3e-10,
-        2.770_681_4e-8,
-        -2.101_024e-6,
-        -5.692_506_4e-5,
-        -7.349_906_3e-4,
-        -2.954_6e-3,
-        -1.609_603_3e-2,
-    ];
-    const BETA: [f32; 5] = [
-        -1.456_607_2e-5,
-        -2.133_740_6e-4,
-        -1.682_827e-3,
-        -7.373_329_2e-3,
-        -1.426_473_9e-2,
-    ];
-    let x = x.clamp(-4.0, 4.0);
-    let x2 = x * x;
-    let mut p = ALPHA[0];
-    for c in &ALPHA[1..] {
-        p = p * x2 + c;
-    }
-    let mut q = BETA[0];
-    for c in &BETA[1..] {
-        q = q * x2 + c;
-    }
-    x * p / q
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn gelu_matches_candle_exact_gelu() {
-        let xs: Vec<f32> = (-8000..=8000).map(|i| i as f32 / 1000.0).collect();
-        let tensor = candle_core::Tensor::new(xs.as_slice(), &candle_core::Device::Cpu).unwrap();
-        let exact = tensor.gelu_erf().unwrap().to_vec1::<f32>().unwrap();
-        let mut ours = xs.clone();
-        gelu_in_place(&mut ours);
-        let worst = exact
-            .iter()
-            .zip(&ours)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
-        assert!(worst < 2e-6, "{worst}");
-        // The vectorised and the plain loop agree.
-        let mut plain = xs.clone();
-        gelu_portable(&mut plain);
-        assert_eq!(plain.len(), ours.len());
-        assert!(plain.iter().zip(&ours).all(|(a, b)| (a - b).abs() < 1e-6));
-    }
 
     #[test]
     #[cfg_attr(

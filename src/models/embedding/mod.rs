@@ -6,7 +6,9 @@
 //! - [`bert`]: its BERT forward pass.
 
 pub mod bert;
+mod kernels;
 pub mod minilm;
+mod weights;
 mod wordpiece;
 
 use std::fs::File;
