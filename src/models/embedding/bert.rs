@@ -240,7 +240,26 @@ impl Bert {
     /// The last layer's hidden states of every token of every sequence, the sequences'
     /// rows one after another: `(Σ tokens) × hidden`. Ids outside the vocabulary are
     /// read as id 0 ([PAD]); sequences longer than [`Bert::max_tokens`] are cut.
+    ///
+    /// With more than one thread, the sequences are split into that many groups of about
+    /// as many tokens, each run whole on its own thread: sequences are independent, so
+    /// this scales with the cores where splitting each product did not (a 256-token
+    /// chunk's products are too small to share well, and the attention and the norms
+    /// between them ran on one thread).
     pub fn forward(&self, sequences: &[Sequence<'_>], threads: usize) -> Vec<f32> {
+        let groups = token_balanced_groups(sequences, self.max_tokens(), threads);
+        if groups.len() <= 1 {
+            return self.forward_group(sequences, threads);
+        }
+        use rayon::prelude::*;
+        groups
+            .par_iter()
+            .map(|group| self.forward_group(group, 1))
+            .collect::<Vec<_>>()
+            .concat()
+    }
+
+    fn forward_group(&self, sequences: &[Sequence<'_>], threads: usize) -> Vec<f32> {
         let hidden = self.config.hidden_size;
         let lengths: Vec<usize> = sequences
             .iter()
@@ -422,6 +441,32 @@ impl Bert {
     }
 }
 
+/// Consecutive runs of `sequences`, at most `groups` of them, cut where the running
+/// token count passes each equal share (order kept, so the rows concatenate back).
+fn token_balanced_groups<'s, 'a>(
+    sequences: &'s [Sequence<'a>],
+    max_tokens: usize,
+    groups: usize,
+) -> Vec<&'s [Sequence<'a>]> {
+    let groups = groups.min(sequences.len()).max(1);
+    let tokens = |s: &Sequence<'_>| s.ids.len().min(max_tokens);
+    let total: usize = sequences.iter().map(tokens).sum();
+    let mut cuts = Vec::with_capacity(groups);
+    let (mut start, mut running) = (0, 0);
+    for (index, sequence) in sequences.iter().enumerate() {
+        running += tokens(sequence);
+        let share = total * (cuts.len() + 1) / groups;
+        if running >= share && cuts.len() + 1 < groups {
+            cuts.push(&sequences[start..=index]);
+            start = index + 1;
+        }
+    }
+    if start < sequences.len() {
+        cuts.push(&sequences[start..]);
+    }
+    cuts
+}
+
 fn layer_span(layer: &Layer) -> (usize, usize) {
     let params = [
         &layer.query,
@@ -525,6 +570,27 @@ mod tests {
             }
             assert!(rows.next().is_none());
         }
+    }
+
+    #[test]
+    fn groups_keep_the_order_and_share_the_tokens() {
+        let ids: Vec<Vec<u32>> = [5usize, 1, 1, 1, 4, 2, 2]
+            .iter()
+            .map(|&n| vec![7; n])
+            .collect();
+        let sequences: Vec<Sequence<'_>> =
+            ids.iter().map(|ids| Sequence { ids, types: &[] }).collect();
+        let lengths = |groups: &[&[Sequence<'_>]]| -> Vec<usize> {
+            groups
+                .iter()
+                .map(|g| g.iter().map(|s| s.ids.len()).sum())
+                .collect()
+        };
+        assert_eq!(lengths(&token_balanced_groups(&sequences, 512, 2)), [8, 8]);
+        assert_eq!(lengths(&token_balanced_groups(&sequences, 512, 1)), [16]);
+        let many = token_balanced_groups(&sequences, 512, 100);
+        assert_eq!(many.iter().map(|g| g.len()).sum::<usize>(), sequences.len());
+        assert!(token_balanced_groups(&[], 512, 2).is_empty());
     }
 
     #[test]
