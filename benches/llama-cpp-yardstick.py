@@ -18,12 +18,22 @@ prompt = ("<|im_start|>user\nWrite a short story about a lighthouse keeper.<|im_
           "<|im_start|>assistant\n")
 for _ in range(2):
     llm.reset()
-    started = time.perf_counter()
+    started_first = time.perf_counter()
     first, tokens = None, 0
     for _chunk in llm(prompt, max_tokens=128, temperature=0, stream=True):
         if first is None:
             first = time.perf_counter()
         tokens += 1
     ended = time.perf_counter()
-print(f"llama.cpp, {threads} thread(s): first token {first - started:.3f} s, "
-      f"{(tokens - 1) / (ended - first):.1f} tokens/s over {tokens} tokens")
+generation = (tokens - 1) / (ended - first)
+# Prompt reading: a longer prompt evaluated in one go, as a chat's history is.
+long_prompt = llm.tokenize((prompt * 10).encode(), add_bos=False)
+rates = []
+for _ in range(3):
+    llm.reset()
+    started = time.perf_counter()
+    llm.eval(long_prompt)
+    rates.append(len(long_prompt) / (time.perf_counter() - started))
+print(f"llama.cpp, {threads} thread(s): first token {first - started_first:.3f} s, "
+      f"generation {generation:.1f} tokens/s over {tokens} tokens, "
+      f"prompt {max(rates):.0f} tokens/s ({len(long_prompt)} tokens)")
