@@ -7,33 +7,40 @@
 /// few rows costs more than the arithmetic.
 pub(super) const FEW_ROWS: usize = 16;
 
-pub(super) fn few_rows_times_transposed(
-    input: &[f32],
-    rows: usize,
-    weight: &[f32],
-    k: usize,
-    bias: &[f32],
-    out: &mut [f32],
-    out_stride: usize,
-) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: the CPU has the features this function is compiled for.
-        unsafe { few_rows_avx512(input, rows, weight, k, bias, out, out_stride) };
-        return;
-    }
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: as above.
-        unsafe { few_rows_avx2(input, rows, weight, k, bias, out, out_stride) };
-        return;
-    }
-    few_rows_portable(input, rows, weight, k, bias, out, out_stride);
+/// Defines `$name`, which runs `$portable` compiled for AVX-512 or for AVX2 with FMA
+/// when the CPU has them (chosen at run time), else as built: the loops are written
+/// plainly and the compiler vectorises them for each.
+macro_rules! vectorised {
+    ($(#[$doc:meta])* $name:ident => $portable:ident($($arg:ident: $ty:ty),* $(,)?)) => {
+        $(#[$doc])*
+        pub(super) fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                fn avx512($($arg: $ty),*) {
+                    $portable($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                fn avx2($($arg: $ty),*) {
+                    $portable($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU has the features this function is compiled for.
+                    return unsafe { avx512($($arg),*) };
+                }
+                if std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: as above.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            $portable($($arg),*)
+        }
+    };
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-fn few_rows_avx512(
+vectorised!(few_rows_times_transposed => few_rows_portable(
     input: &[f32],
     rows: usize,
     weight: &[f32],
@@ -41,23 +48,7 @@ fn few_rows_avx512(
     bias: &[f32],
     out: &mut [f32],
     out_stride: usize,
-) {
-    few_rows_portable(input, rows, weight, k, bias, out, out_stride);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn few_rows_avx2(
-    input: &[f32],
-    rows: usize,
-    weight: &[f32],
-    k: usize,
-    bias: &[f32],
-    out: &mut [f32],
-    out_stride: usize,
-) {
-    few_rows_portable(input, rows, weight, k, bias, out, out_stride);
-}
+));
 
 #[inline(always)]
 fn few_rows_portable(
@@ -121,36 +112,12 @@ pub(super) fn layer_norm(row: &mut [f32], gain: &[f32], bias: &[f32], eps: f32) 
     }
 }
 
-/// Softmax of each row of `rows` (`width` values each). `f32::exp` is a library call per
-/// value, which made the attention of long chunks slow: here a polynomial that the
-/// compiler vectorises.
-pub(super) fn softmax_rows(rows: &mut [f32], width: usize) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: the CPU has the features this function is compiled for.
-        unsafe { softmax_avx512(rows, width) };
-        return;
-    }
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: as above.
-        unsafe { softmax_avx2(rows, width) };
-        return;
-    }
-    softmax_portable(rows, width);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-fn softmax_avx512(rows: &mut [f32], width: usize) {
-    softmax_portable(rows, width);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn softmax_avx2(rows: &mut [f32], width: usize) {
-    softmax_portable(rows, width);
-}
+vectorised!(
+    /// Softmax of each row of `rows` (`width` values each). `f32::exp` is a library call
+    /// per value, which made the attention of long chunks slow: here a polynomial that
+    /// the compiler vectorises.
+    softmax_rows => softmax_portable(rows: &mut [f32], width: usize)
+);
 
 #[inline(always)]
 fn softmax_portable(rows: &mut [f32], width: usize) {
@@ -196,35 +163,7 @@ fn exp(x: f32) -> f32 {
     p * f32::from_bits(((n as i32 + 127) as u32) << 23)
 }
 
-pub(super) fn gelu_in_place(values: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: the CPU has the features this function is compiled for.
-        unsafe { gelu_avx512(values) };
-        return;
-    }
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU has the features this function is compiled for.
-        unsafe { gelu_avx2(values) };
-        return;
-    }
-    gelu_portable(values);
-}
-
-/// The same loop compiled for 16-wide vectors.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-fn gelu_avx512(values: &mut [f32]) {
-    gelu_portable(values);
-}
-
-/// The same loop compiled for 8-wide vectors.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn gelu_avx2(values: &mut [f32]) {
-    gelu_portable(values);
-}
+vectorised!(gelu_in_place => gelu_portable(values: &mut [f32]));
 
 #[inline(always)]
 fn gelu_portable(values: &mut [f32]) {
