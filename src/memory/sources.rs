@@ -227,6 +227,7 @@ impl Root {
             open_folders: vec![FileIdentity::of(&self.base, &meta)],
             pending: Vec::new(),
             pending_folders: 0,
+            flushes: 0,
         };
         walk.folder(&self.base);
         walk.flush();
@@ -245,9 +246,12 @@ struct Walk<'a> {
     /// The folders being walked, outermost first: a link back to one of them is a loop.
     open_folders: Vec<FileIdentity>,
     /// Matching files whose metadata is still to be read, in walk order.
-    pending: Vec<std::fs::DirEntry>,
+    pending: Vec<(PathBuf, std::fs::DirEntry)>,
     /// How many folders the pending entries come from: each holds its folder open.
     pending_folders: usize,
+    /// How many times the pending entries were read, so a folder knows whether it is
+    /// already counted among the pending ones.
+    flushes: usize,
 }
 
 /// Metadata is read in batches, spread over the cores when a batch is large: a `stat`
@@ -274,7 +278,7 @@ impl Walk<'_> {
             .map(|entry| (entry.file_name(), entry))
             .collect();
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut contributed = false;
+        let mut counted_in = None;
         for (name, entry) in entries {
             let Ok(file_type) = entry.file_type() else {
                 continue;
@@ -309,14 +313,13 @@ impl Walk<'_> {
                     self.found(path, &meta);
                 }
                 None => {
-                    if !contributed {
-                        contributed = true;
+                    if counted_in != Some(self.flushes) {
+                        counted_in = Some(self.flushes);
                         self.pending_folders += 1;
                     }
-                    self.pending.push(entry);
+                    self.pending.push((path, entry));
                     if self.pending.len() >= BATCH || self.pending_folders >= MAX_PENDING_FOLDERS {
                         self.flush();
-                        contributed = false;
                     }
                 }
             }
@@ -335,9 +338,11 @@ impl Walk<'_> {
     fn flush(&mut self) {
         let pending = std::mem::take(&mut self.pending);
         self.pending_folders = 0;
-        for (entry, meta) in pending.iter().zip(metadata_of(&pending)) {
+        self.flushes += 1;
+        let metas = metadata_of(&pending);
+        for ((path, _), meta) in pending.into_iter().zip(metas) {
             if let Some(meta) = meta {
-                self.found(entry.path(), &meta);
+                self.found(path, &meta);
             }
         }
     }
@@ -380,9 +385,11 @@ impl Walk<'_> {
     }
 }
 
-fn metadata_of(entries: &[std::fs::DirEntry]) -> Vec<Option<std::fs::Metadata>> {
-    let read = |part: &[std::fs::DirEntry]| -> Vec<Option<std::fs::Metadata>> {
-        part.iter().map(|entry| entry.metadata().ok()).collect()
+fn metadata_of(entries: &[(PathBuf, std::fs::DirEntry)]) -> Vec<Option<std::fs::Metadata>> {
+    let read = |part: &[(PathBuf, std::fs::DirEntry)]| -> Vec<Option<std::fs::Metadata>> {
+        part.iter()
+            .map(|(_, entry)| entry.metadata().ok())
+            .collect()
     };
     static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     let threads =
@@ -556,6 +563,33 @@ mod tests {
                 .iter()
                 .any(|n| n.contains("passwords") || n.contains("escape"))
         );
+    }
+
+    #[test]
+    fn a_big_tree_is_found_whole_and_in_walk_order() {
+        // 300 folders of 5 notes: batches end on the folder limit and the batch size,
+        // and large batches are read on several threads.
+        let dir = tempfile::tempdir().unwrap();
+        let ws = dir.path().join("ws");
+        let notes = dir.path().join("notes");
+        fs::create_dir_all(&ws).unwrap();
+        let mut expected = Vec::new();
+        for folder in 0..300 {
+            let folder = notes.join(format!("f{folder:03}"));
+            fs::create_dir_all(&folder).unwrap();
+            for note in 0..5 {
+                let path = folder.join(format!("n{note}.md"));
+                fs::write(&path, "x").unwrap();
+                expected.push(path);
+            }
+            fs::write(folder.join("skip.txt"), "x").unwrap();
+        }
+        let found = sources(&ws, &[notes.to_str().unwrap()]).discover();
+        let paths: Vec<_> = found.files.iter().map(|f| f.path.clone()).collect();
+        assert_eq!(paths, expected);
+        assert!(found.files.iter().all(|f| f.size == 1));
+        let walked = found.dirs.iter().filter(|d| d.path.starts_with(&notes));
+        assert_eq!(walked.count(), 301);
     }
 
     #[test]
