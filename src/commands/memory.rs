@@ -59,7 +59,11 @@ fn search(
     let mut memory = open(ctx)?;
     let embedder = match mode {
         Some("keyword") => None,
-        _ => embedder(ctx)?,
+        // One query, then the process ends: no need to keep the weights resident.
+        _ => embedder(ctx)?.map(|mut embedder| {
+            embedder.release_weights_after_each_query();
+            embedder
+        }),
     };
     let mode = match (mode.and_then(Mode::parse), &embedder) {
         (Some(Mode::Keyword), _) | (None, None) => Mode::Keyword,

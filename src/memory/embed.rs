@@ -33,6 +33,14 @@ impl Embedder {
         }
     }
 
+    /// For a process that embeds one query and exits: the local model lets its weights
+    /// go layer by layer after each query ([`MiniLm::release_weights_after_each_query`]).
+    pub fn release_weights_after_each_query(&mut self) {
+        if let Backend::Local(model) = &mut self.backend {
+            model.release_weights_after_each_query();
+        }
+    }
+
     /// Which model makes these vectors (stored beside them in the index).
     pub fn key(&self) -> &str {
         &self.key

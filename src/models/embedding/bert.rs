@@ -87,6 +87,9 @@ pub struct Bert {
     embedding_norm: Norm,
     layers: Vec<Layer>,
     config: Config,
+    /// Whether a query's pass lets each layer's weights go after it (see
+    /// [`Bert::release_weights_after_each_query`]).
+    release_after_query: bool,
 }
 
 /// One text, tokenized: its word-piece ids and their segment (type) ids.
@@ -225,7 +228,17 @@ impl Bert {
             embedding_norm,
             layers,
             config,
+            release_after_query: false,
         })
+    }
+
+    /// For a process that embeds one query and exits (a `memory search` command): each
+    /// layer's weights are let go after the query's pass, so it never holds all 42 MB at
+    /// once (32 MB at its peak instead of 67). A long-lived process keeps them: mapping
+    /// them again would cost every later query about 3 ms. (Mapping a layer ahead with
+    /// MADV_POPULATE_READ was tried: slower than the kernel's fault-around.)
+    pub fn release_weights_after_each_query(&mut self) {
+        self.release_after_query = true;
     }
 
     pub fn hidden_size(&self) -> usize {
@@ -275,11 +288,7 @@ impl Bert {
         let mut expanded = vec![0.0f32; rows * inner];
         let longest = lengths.iter().copied().max().unwrap_or(0);
         let mut scores = vec![0.0f32; longest * longest];
-        // A query (a few rows) reads each layer's weights once: they are let go after
-        // it, so a search process never holds all 42 MB at once and an idle daemon does
-        // not keep them resident. (Mapping them ahead with MADV_POPULATE_READ was
-        // slower than the kernel's fault-around.)
-        let one_pass = rows <= FEW_ROWS;
+        let one_pass = self.release_after_query && rows <= FEW_ROWS;
         for layer in &self.layers {
             for (column, dense) in [&layer.query, &layer.key, &layer.value]
                 .into_iter()

@@ -113,6 +113,11 @@ impl MiniLm {
         Ok(MiniLm { model, tokenizer })
     }
 
+    /// See [`Bert::release_weights_after_each_query`].
+    pub fn release_weights_after_each_query(&mut self) {
+        self.model.release_weights_after_each_query();
+    }
+
     /// One unit-length vector per text.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
         let encodings = self
