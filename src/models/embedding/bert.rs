@@ -19,7 +19,8 @@ use memmap2::Mmap;
 use super::weights::{Param, Weights};
 
 use super::kernels::{
-    FEW_ROWS, add_and_norm, attention, few_rows_times_transposed, gelu_in_place, layer_norm,
+    FEW_ROWS, Strides, add_and_norm, attention, few_rows_times_transposed, gelu_in_place,
+    layer_norm, product,
 };
 use safetensors::{Dtype, SafeTensors};
 
@@ -416,32 +417,18 @@ impl Bert {
         } else {
             gemm::Parallelism::None
         };
-        // SAFETY: the asserts above bound every index gemm reads or writes: input is
-        // rows × k (row stride k), the weight n × k read as its k × n transpose, out
-        // rows × n with row stride out_stride.
-        unsafe {
-            gemm::gemm(
-                rows,
-                n,
-                k,
-                out.as_mut_ptr(),
-                1,
-                out_stride as isize,
-                false,
-                input.as_ptr(),
-                1,
-                k as isize,
-                weight.as_ptr(),
-                k as isize,
-                1,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                parallelism,
-            );
-        }
+        // The weight is n × k; read as its k × n transpose.
+        product(
+            (rows, n, k),
+            out,
+            out_stride,
+            input,
+            k,
+            weight,
+            Strides::transposed(k),
+            1.0,
+            parallelism,
+        );
         for row in out.chunks_mut(out_stride).take(rows) {
             for (value, b) in row[..n].iter_mut().zip(bias) {
                 *value += b;

@@ -205,6 +205,77 @@ fn erf(x: f32) -> f32 {
     x * p / q
 }
 
+/// How a matrix lies in a slice: element (r, c) is at `r · row + c · column`.
+#[derive(Clone, Copy)]
+pub(super) struct Strides {
+    pub(super) row: usize,
+    pub(super) column: usize,
+}
+
+impl Strides {
+    /// Rows one after another, `row` apart.
+    pub(super) fn rows(row: usize) -> Strides {
+        Strides { row, column: 1 }
+    }
+
+    /// The transpose of rows `column` apart: column c of the matrix is row c there.
+    pub(super) fn transposed(column: usize) -> Strides {
+        Strides { row: 1, column }
+    }
+
+    /// The slice length an `rows × columns` matrix laid out so needs.
+    fn extent(self, rows: usize, columns: usize) -> usize {
+        (rows - 1) * self.row + (columns - 1) * self.column + 1
+    }
+}
+
+/// `out (m × n) = scale · lhs (m × k) · rhs (k × n)` with gemm's kernels; `out` and `lhs`
+/// are laid out in rows. Panics if a slice is too short for its matrix.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn product(
+    (m, n, k): (usize, usize, usize),
+    out: &mut [f32],
+    out_row: usize,
+    lhs: &[f32],
+    lhs_row: usize,
+    rhs: &[f32],
+    rhs_strides: Strides,
+    scale: f32,
+    parallelism: gemm::Parallelism,
+) {
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    assert!(out.len() >= Strides::rows(out_row).extent(m, n));
+    assert!(lhs.len() >= Strides::rows(lhs_row).extent(m, k));
+    assert!(rhs.len() >= rhs_strides.extent(k, n));
+    // SAFETY: the asserts bound every index gemm reads or writes within the slices: out
+    // and lhs by their row strides, rhs by its strides.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            1,
+            out_row as isize,
+            false,
+            lhs.as_ptr(),
+            1,
+            lhs_row as isize,
+            rhs.as_ptr(),
+            rhs_strides.column as isize,
+            rhs_strides.row as isize,
+            0.0,
+            scale,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
 /// Scaled dot-product attention of every head, within each sequence.
 pub(super) fn attention(
     qkv: &[f32],
@@ -221,64 +292,33 @@ pub(super) fn attention(
     for &length in lengths {
         let scores = &mut scores[..length * length];
         for head in 0..heads {
+            // This head's columns of Q, K and V in the sequence's rows.
             let q = first_row * stride + head * head_size;
-            let k = q + hidden;
-            let v = q + 2 * hidden;
-            assert!(qkv.len() >= (first_row + length) * stride);
-            // SAFETY: rows first_row..first_row+length of the qkv buffer (stride
-            // 3·hidden) hold this sequence; each head reads head_size columns of
-            // Q, K and V within them, and scores is length × length.
-            unsafe {
-                gemm::gemm(
-                    length,
-                    length,
-                    head_size,
-                    scores.as_mut_ptr(),
-                    1,
-                    length as isize,
-                    false,
-                    qkv.as_ptr().add(q),
-                    1,
-                    stride as isize,
-                    qkv.as_ptr().add(k),
-                    stride as isize,
-                    1,
-                    0.0,
-                    scale,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
-                );
-            }
+            let (k, v) = (q + hidden, q + 2 * hidden);
+            // Q · Kᵀ: K's rows read as columns.
+            product(
+                (length, length, head_size),
+                scores,
+                length,
+                &qkv[q..],
+                stride,
+                &qkv[k..],
+                Strides::transposed(stride),
+                scale,
+                gemm::Parallelism::None,
+            );
             softmax_rows(scores, length);
-            let o = first_row * hidden + head * head_size;
-            assert!(out.len() >= (first_row + length) * hidden);
-            // SAFETY: as above; the output is this head's columns of the
-            // sequence's rows (stride hidden).
-            unsafe {
-                gemm::gemm(
-                    length,
-                    head_size,
-                    length,
-                    out.as_mut_ptr().add(o),
-                    1,
-                    hidden as isize,
-                    false,
-                    scores.as_ptr(),
-                    1,
-                    length as isize,
-                    qkv.as_ptr().add(v),
-                    1,
-                    stride as isize,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
-                );
-            }
+            product(
+                (length, head_size, length),
+                &mut out[first_row * hidden + head * head_size..],
+                hidden,
+                scores,
+                length,
+                &qkv[v..],
+                Strides::rows(stride),
+                1.0,
+                gemm::Parallelism::None,
+            );
         }
         first_row += length;
     }
