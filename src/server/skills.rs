@@ -87,15 +87,7 @@ pub async fn run_skill(
     let invocation = invocation(&state, name, request).await?;
     let (skill, args) = match invocation {
         Invocation::Prompt { skill, message } => {
-            let permit = super::chat::permit(&state)?;
-            let agent = daemon_agent(&state)?;
-            let turn = Turn::new(
-                agent,
-                Session::ephemeral(Vec::new()),
-                None,
-                Some(message),
-                permit,
-            );
+            let turn = prompt_turn(&state, message)?;
             let (_, _, outcome) = turn.run(LogObserver, Cancel::new()).await?;
             let report = outcome.map_err(|err| provider_error(&err.source))?;
             return ok_json(&json!({"skill": skill.name, "output": report.text, "error": null}));
@@ -116,15 +108,24 @@ pub async fn run_skill(
     ok_json(&json!({"skill": name, "output": output, "error": error}))
 }
 
-/// The agent a prompt skill runs with: nobody is there to approve, so the daemon's policy.
-fn daemon_agent(state: &State) -> Result<Agent, ApiError> {
-    Agent::new(
+/// A prompt skill's message as a one-off turn, counted against the server's concurrent
+/// turns. Nobody is there to approve, so the agent has the daemon's policy.
+fn prompt_turn(state: &State, message: String) -> Result<Turn, ApiError> {
+    let permit = permit(state)?;
+    let agent = Agent::new(
         &state.home,
         &state.env.config,
         &state.env.model,
         state.env.policy(),
     )
-    .map_err(|err| provider_error(&err))
+    .map_err(|err| provider_error(&err))?;
+    Ok(Turn::new(
+        agent,
+        Session::ephemeral(Vec::new()),
+        None,
+        Some(message),
+        permit,
+    ))
 }
 
 /// Sends a prompt skill's answer down the stream as it comes.
@@ -158,15 +159,7 @@ pub async fn stream_skill(
     let name = name.to_string();
     match invocation {
         Invocation::Prompt { message, .. } => {
-            let permit = permit(&state)?;
-            let agent = daemon_agent(&state)?;
-            let turn = Turn::new(
-                agent,
-                Session::ephemeral(Vec::new()),
-                None,
-                Some(message),
-                permit,
-            );
+            let turn = prompt_turn(&state, message)?;
             let cancel = Cancel::new();
             let watcher = cancel_when_closed(&sender, &cancel);
             tokio::spawn(async move {
