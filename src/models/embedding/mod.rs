@@ -6,7 +6,6 @@
 //! - [`bert`]: its BERT forward pass.
 
 pub mod bert;
-mod kernels;
 pub mod minilm;
 mod weights;
 mod wordpiece;

@@ -1,11 +1,11 @@
-//! The arithmetic of the embedding model's forward pass on plain slices: products for a
-//! few rows, layer normalisation, softmax and GELU, each compiled for the vector units
-//! the CPU has (chosen at run time).
+//! The arithmetic of the models' forward passes on plain slices: products (gemm's, and
+//! a dot product per row for a few rows), layer and RMS normalisation, softmax, GELU and
+//! SiLU, each compiled for the vector units the CPU has (chosen at run time).
 
 /// Up to this many rows (a search query is a handful of tokens), a product is a dot
 /// product per weight row: gemm would first repack the whole weight matrix, which for so
 /// few rows costs more than the arithmetic.
-pub(super) const FEW_ROWS: usize = 16;
+pub(crate) const FEW_ROWS: usize = 16;
 
 /// Defines `$name`, which runs `$portable` compiled for AVX-512 or for AVX2 with FMA
 /// when the CPU has them (chosen at run time), else as built: the loops are written
@@ -13,7 +13,7 @@ pub(super) const FEW_ROWS: usize = 16;
 macro_rules! vectorised {
     ($(#[$doc:meta])* $name:ident => $portable:ident($($arg:ident: $ty:ty),* $(,)?)) => {
         $(#[$doc])*
-        pub(super) fn $name($($arg: $ty),*) {
+        pub(crate) fn $name($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,avx2,fma")]
@@ -39,6 +39,8 @@ macro_rules! vectorised {
         }
     };
 }
+
+pub(crate) use vectorised;
 
 vectorised!(few_rows_times_transposed => few_rows_portable(
     input: &[f32],
@@ -69,7 +71,7 @@ fn few_rows_portable(
 
 /// Sixty-four running sums, so the additions do not wait on each other.
 #[inline(always)]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     const LANES: usize = 64;
     let mut sums = [0.0f32; LANES];
     let (a_blocks, a_rest) = a.split_at(a.len() - a.len() % LANES);
@@ -87,7 +89,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// `x = LayerNorm(x + residual)`, row by row.
-pub(super) fn add_and_norm(
+pub(crate) fn add_and_norm(
     x: &mut [f32],
     residual: &[f32],
     (gain, bias): (&[f32], &[f32]),
@@ -102,7 +104,7 @@ pub(super) fn add_and_norm(
     }
 }
 
-pub(super) fn layer_norm(row: &mut [f32], gain: &[f32], bias: &[f32], eps: f32) {
+pub(crate) fn layer_norm(row: &mut [f32], gain: &[f32], bias: &[f32], eps: f32) {
     let n = row.len() as f32;
     let mean = row.iter().sum::<f32>() / n;
     let variance = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
@@ -145,7 +147,7 @@ fn softmax_portable(rows: &mut [f32], width: usize) {
 /// e^x to about 2 ulp for the x ≤ 0 softmax feeds it (Cephes' expf): x = n·ln 2 + r,
 /// a degree-6 polynomial for e^r, 2^n put straight into the exponent bits.
 #[inline(always)]
-fn exp(x: f32) -> f32 {
+pub(crate) fn exp(x: f32) -> f32 {
     const LN2_HIGH: f32 = 0.693_359_4;
     const LN2_LOW: f32 = -2.121_944_4e-4;
     let x = x.clamp(-87.0, 88.0);
@@ -161,6 +163,44 @@ fn exp(x: f32) -> f32 {
         * r
         + 1.0;
     p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+}
+
+vectorised!(
+    /// `gate = SiLU(gate) · up`, a Llama feed-forward layer's gating.
+    silu_times => silu_times_portable(gate: &mut [f32], up: &[f32])
+);
+
+#[inline(always)]
+fn silu_times_portable(gate: &mut [f32], up: &[f32]) {
+    for (g, u) in gate.iter_mut().zip(up) {
+        *g = *g / (1.0 + exp(-*g)) * u;
+    }
+}
+
+vectorised!(
+    /// `out = RMSNorm(x) · gain`, row by row (`gain.len()` values each).
+    rms_norm => rms_norm_portable(x: &[f32], gain: &[f32], eps: f32, out: &mut [f32])
+);
+
+#[inline(always)]
+fn rms_norm_portable(x: &[f32], gain: &[f32], eps: f32, out: &mut [f32]) {
+    const LANES: usize = 16;
+    let width = gain.len().max(1);
+    for (row, out) in x.chunks_exact(width).zip(out.chunks_exact_mut(width)) {
+        let mut sums = [0.0f32; LANES];
+        let mut blocks = row.chunks_exact(LANES);
+        for block in blocks.by_ref() {
+            for i in 0..LANES {
+                sums[i] += block[i] * block[i];
+            }
+        }
+        let rest: f32 = blocks.remainder().iter().map(|v| v * v).sum();
+        let mean = (sums.iter().sum::<f32>() + rest) / width as f32;
+        let scale = 1.0 / (mean + eps).sqrt();
+        for ((o, v), g) in out.iter_mut().zip(row).zip(gain) {
+            *o = v * scale * g;
+        }
+    }
 }
 
 vectorised!(gelu_in_place => gelu_portable(values: &mut [f32]));
@@ -207,19 +247,19 @@ fn erf(x: f32) -> f32 {
 
 /// How a matrix lies in a slice: element (r, c) is at `r · row + c · column`.
 #[derive(Clone, Copy)]
-pub(super) struct Strides {
-    pub(super) row: usize,
-    pub(super) column: usize,
+pub(crate) struct Strides {
+    pub(crate) row: usize,
+    pub(crate) column: usize,
 }
 
 impl Strides {
     /// Rows one after another, `row` apart.
-    pub(super) fn rows(row: usize) -> Strides {
+    pub(crate) fn rows(row: usize) -> Strides {
         Strides { row, column: 1 }
     }
 
     /// The transpose of rows `column` apart: column c of the matrix is row c there.
-    pub(super) fn transposed(column: usize) -> Strides {
+    pub(crate) fn transposed(column: usize) -> Strides {
         Strides { row: 1, column }
     }
 
@@ -232,7 +272,7 @@ impl Strides {
 /// `out (m × n) = scale · lhs (m × k) · rhs (k × n)` with gemm's kernels; `out` and `lhs`
 /// are laid out in rows. Panics if a slice is too short for its matrix.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn product(
+pub(crate) fn product(
     (m, n, k): (usize, usize, usize),
     out: &mut [f32],
     out_row: usize,
@@ -277,7 +317,7 @@ pub(super) fn product(
 }
 
 /// Scaled dot-product attention of every head, within each sequence.
-pub(super) fn attention(
+pub(crate) fn attention(
     qkv: &[f32],
     lengths: &[usize],
     hidden: usize,
