@@ -191,7 +191,8 @@ fn a_follow_up_reuses_the_cached_conversation() {
     let (second, outcome) = answer(&mut engine, &turns);
     assert!(outcome.reused_tokens > 5, "{outcome:?}");
     assert!(second.contains("Berlin"), "{second}");
-    // A different conversation starts afresh.
+    // A different conversation keeps only what the two have in common at the start (the
+    // template's opening), not the old system message.
     let (_, outcome) = answer(
         &mut engine,
         &[
@@ -205,7 +206,45 @@ fn a_follow_up_reuses_the_cached_conversation() {
             },
         ],
     );
-    assert_eq!(outcome.reused_tokens, 0);
+    assert!(outcome.reused_tokens < 4, "{outcome:?}");
+}
+
+#[test]
+#[cfg_attr(
+    not(test_wheels),
+    ignore = "needs the model wheels (LOCALGPT_TEST_WHEELS)"
+)]
+fn an_edited_question_reuses_the_cache_up_to_the_edit() {
+    let dir = model_dir();
+    let mut engine = Engine::load(&dir).unwrap();
+    let system = Turn {
+        role: "system",
+        content: "You are LocalGPT, a helpful assistant running offline on the user's own \
+                  computer. Answer briefly and plainly.",
+    };
+    let ask = |engine: &mut Engine, question: &str| {
+        let turns = [
+            system.clone(),
+            Turn {
+                role: "user",
+                content: question,
+            },
+        ];
+        let prompt = engine.chat_prompt(&turns).unwrap();
+        let (text, outcome) = answer(engine, &turns);
+        (text, outcome, prompt)
+    };
+    let (_, _, first) = ask(&mut engine, "What is the capital of France?");
+    let (text, outcome, second) = ask(&mut engine, "What is the capital of Italy?");
+    let common = first
+        .iter()
+        .zip(&second)
+        .take_while(|(a, b)| a == b)
+        .count();
+    // Everything before the changed word is kept; the answer is the new question's.
+    assert_eq!(outcome.reused_tokens, common, "{outcome:?}");
+    assert!(common > 20, "{common}");
+    assert!(text.contains("Rome"), "{text}");
 }
 
 #[test]

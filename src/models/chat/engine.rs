@@ -29,6 +29,8 @@ pub const ARCHITECTURES: [&str; 5] = ["llama", "qwen2", "qwen3", "gemma3", "phi3
 
 /// The model's weights, by architecture.
 enum Weights {
+    /// A Llama whose matrices are Q8_0 (the built-in model), on our own forward pass.
+    Q8Llama(Box<super::llama::Llama>),
     Llama(quantized_llama::ModelWeights),
     Qwen2(quantized_qwen2::ModelWeights),
     Qwen3(quantized_qwen3::ModelWeights),
@@ -37,18 +39,45 @@ enum Weights {
 }
 
 impl Weights {
-    fn forward(&mut self, input: &Tensor, position: usize) -> candle_core::Result<Tensor> {
-        match self {
-            Weights::Llama(model) => model.forward(input, position),
-            Weights::Qwen2(model) => model.forward(input, position),
-            Weights::Qwen3(model) => model.forward(input, position),
-            Weights::Gemma3(model) => model.forward(input, position),
-            Weights::Phi3(model) => model.forward(input, position),
-        }
+    /// The logits after `tokens`, fed at `position` (the cache's length).
+    fn forward(
+        &mut self,
+        tokens: &[u32],
+        position: usize,
+        device: &Device,
+    ) -> Result<Tensor, String> {
+        let input = || {
+            Tensor::new(tokens, device)
+                .and_then(|input| input.unsqueeze(0))
+                .map_err(|err| err.to_string())
+        };
+        let logits = match self {
+            Weights::Q8Llama(model) => {
+                let logits = model.forward(tokens, position)?;
+                let count = logits.len();
+                return Tensor::from_vec(logits, count, device).map_err(|err| err.to_string());
+            }
+            Weights::Llama(model) => model.forward(&input()?, position),
+            Weights::Qwen2(model) => model.forward(&input()?, position),
+            Weights::Qwen3(model) => model.forward(&input()?, position),
+            Weights::Gemma3(model) => model.forward(&input()?, position),
+            Weights::Phi3(model) => model.forward(&input()?, position),
+        };
+        logits
+            .and_then(|logits| logits.squeeze(0))
+            .map_err(|err| err.to_string())
     }
 
-    fn clear_kv_cache(&mut self) {
+    /// Whether the cache can be cut back to any length (else only emptied).
+    fn cuts_cache(&self) -> bool {
+        matches!(self, Weights::Q8Llama(_))
+    }
+
+    /// Keeps the first `length` cached positions: all of them, or none where the cache
+    /// cannot be cut.
+    fn truncate_cache(&mut self, length: usize) {
         match self {
+            Weights::Q8Llama(model) => model.truncate(length),
             Weights::Llama(model) => model.clear_kv_cache(),
             Weights::Qwen2(model) => model.clear_kv_cache(),
             Weights::Qwen3(model) => model.clear_kv_cache(),
@@ -250,21 +279,33 @@ impl Engine {
             .collect();
         let arch = architecture(&content);
         let context = context_length(&content);
-        let loaded = match arch.as_str() {
-            "llama" => quantized_llama::ModelWeights::from_gguf(content, &mut reader, &device)
-                .map(|model| (Weights::Llama(model), context)),
-            "qwen2" => quantized_qwen2::ModelWeights::from_gguf(content, &mut reader, &device)
-                .map(|model| (Weights::Qwen2(model), context)),
-            "qwen3" => quantized_qwen3::ModelWeights::from_gguf(content, &mut reader, &device)
-                .map(|model| (Weights::Qwen3(model), context)),
-            "gemma3" => quantized_gemma3::ModelWeights::from_gguf(content, &mut reader, &device)
-                .map(|model| (Weights::Gemma3(model), context)),
-            "phi3" => {
+        let threads = candle_core::utils::get_num_threads();
+        let own = super::llama::Llama::load(&content, reader.get_ref(), threads)
+            .map_err(|err| fail(format!("model.gguf: {err}")))?;
+        let loaded = match (own, arch.as_str()) {
+            (Some(model), _) => Ok((Weights::Q8Llama(Box::new(model)), context)),
+            (None, "llama") => {
+                quantized_llama::ModelWeights::from_gguf(content, &mut reader, &device)
+                    .map(|model| (Weights::Llama(model), context))
+            }
+            (None, "qwen2") => {
+                quantized_qwen2::ModelWeights::from_gguf(content, &mut reader, &device)
+                    .map(|model| (Weights::Qwen2(model), context))
+            }
+            (None, "qwen3") => {
+                quantized_qwen3::ModelWeights::from_gguf(content, &mut reader, &device)
+                    .map(|model| (Weights::Qwen3(model), context))
+            }
+            (None, "gemma3") => {
+                quantized_gemma3::ModelWeights::from_gguf(content, &mut reader, &device)
+                    .map(|model| (Weights::Gemma3(model), context))
+            }
+            (None, "phi3") => {
                 // candle's flash attention is for CUDA; this runs on the CPU.
                 quantized_phi3::ModelWeights::from_gguf(false, content, &mut reader, &device)
                     .map(|model| (Weights::Phi3(model), context))
             }
-            other => {
+            (None, other) => {
                 return Err(fail(format!(
                     "its architecture is `{other}`; LocalGPT runs {}",
                     ARCHITECTURES.join(", ")
@@ -282,6 +323,12 @@ impl Engine {
             stops,
             cached: Vec::new(),
         })
+    }
+
+    /// Forgets the cached conversation, so the next prompt is read from its start.
+    pub fn clear_cache(&mut self) {
+        self.model.truncate_cache(0);
+        self.cached.clear();
     }
 
     /// The longest conversation the model takes, in tokens.
@@ -357,10 +404,9 @@ impl Engine {
         }
         let budget = max_new_tokens.min(self.context - prompt.len());
         let reused = self.reusable_prefix(prompt);
-        // A reused prefix is the whole cache (see `reusable_prefix`), so it is kept as is.
-        if reused == 0 {
-            self.model.clear_kv_cache();
-            self.cached.clear();
+        if reused < self.cached.len() {
+            self.model.truncate_cache(reused);
+            self.cached.truncate(reused);
         }
         let mut logits = self.feed(&prompt[reused..], reused)?;
         let mut processor = sampler.processor();
@@ -422,8 +468,11 @@ impl Engine {
             .zip(prompt)
             .take_while(|(cached, wanted)| cached == wanted)
             .count();
-        // The cache cannot be cut short inside candle's model, so only an exact prefix
-        // of the new prompt is reused.
+        if self.model.cuts_cache() {
+            return common.min(prompt.len() - 1);
+        }
+        // candle's caches cannot be cut short, so there only a cache that is all a
+        // prefix of the new prompt is reused.
         if common == self.cached.len() && common < prompt.len() {
             common
         } else {
@@ -434,23 +483,16 @@ impl Engine {
     /// Runs `tokens` through the model at `position`, caching them, and returns the
     /// logits for what comes next.
     fn feed(&mut self, tokens: &[u32], position: usize) -> Result<Tensor, EngineError> {
-        let input = Tensor::new(tokens, &self.device)
-            .and_then(|input| input.unsqueeze(0))
-            .map_err(run_error)?;
-        match self
-            .model
-            .forward(&input, position)
-            .and_then(|logits| logits.squeeze(0))
-        {
+        match self.model.forward(tokens, position, &self.device) {
             Ok(logits) => {
                 self.cached.extend_from_slice(tokens);
                 Ok(logits)
             }
             Err(err) => {
                 // Some layers may have cached these tokens already: start afresh next time.
-                self.model.clear_kv_cache();
+                self.model.truncate_cache(0);
                 self.cached.clear();
-                Err(run_error(err))
+                Err(EngineError::Run(err))
             }
         }
     }

@@ -6,10 +6,12 @@
 //! tokenizer.json rebuilt from the file's vocabulary beside it.
 //!
 //! - [`engine`]: running it: sampling, the generation loop.
+//! - `llama`: our own forward pass for Q8_0 Llama models (the built-in one among them).
 //! - [`template`]: the chat template the GGUF carries, rendered with minijinja.
 //! - [`tokenizer`]: the tokenizer rebuilt from the GGUF's vocabulary (at install time).
 
 pub mod engine;
+mod llama;
 pub mod template;
 pub mod tokenizer;
 

@@ -1,0 +1,168 @@
+//! Rotary position embedding and causal attention over the key/value cache, grouped
+//! query heads included (several query heads share one key/value head).
+
+use crate::models::kernels::{Strides, exp, product, softmax_rows, vectorised};
+
+use super::Shape;
+
+/// cos and sin of each position's angles (`first..first + count`), as
+/// `[cos₀ … cos_{h/2-1}, sin₀ … sin_{h/2-1}]` per position.
+pub(super) fn rotations(frequencies: &[f32], first: usize, count: usize, out: &mut Vec<f32>) {
+    out.clear();
+    for position in first..first + count {
+        let angles = frequencies.iter().map(|f| position as f32 * f);
+        out.extend(angles.clone().map(f32::cos));
+        out.extend(angles.map(f32::sin));
+    }
+}
+
+/// Rotates each head's pairs (2i, 2i+1) of every token's row, as GGUF Llama files
+/// expect (their query and key rows are permuted for this interleaved form).
+pub(super) fn rotate(rows: &mut [f32], rotation: &[f32], head_width: usize) {
+    let tokens = rotation.len() / head_width;
+    let width = rows.len() / tokens.max(1);
+    let half = head_width / 2;
+    for (row, angles) in rows
+        .chunks_exact_mut(width)
+        .zip(rotation.chunks_exact(head_width))
+    {
+        let (cos, sin) = angles.split_at(half);
+        for head in row.chunks_exact_mut(head_width) {
+            for ((pair, c), s) in head.chunks_exact_mut(2).zip(cos).zip(sin) {
+                let (x0, x1) = (pair[0], pair[1]);
+                pair[0] = x0 * c - x1 * s;
+                pair[1] = x0 * s + x1 * c;
+            }
+        }
+    }
+}
+
+/// Each head of the `tokens` newest positions attends to every cached position up to its
+/// own. `query` and `out` hold `tokens` rows of `shape.width`.
+pub(super) fn attend(
+    shape: &Shape,
+    query: &[f32],
+    (keys, values): (&[f32], &[f32]),
+    tokens: usize,
+    scores: &mut Vec<f32>,
+    out: &mut [f32],
+) {
+    let kv_width = shape.kv_heads * shape.head_width;
+    let positions = keys.len() / kv_width;
+    if tokens == 1 {
+        scores.resize(positions, 0.0);
+        attend_one(
+            query,
+            keys,
+            values,
+            (shape.heads, shape.kv_heads, shape.head_width),
+            scores,
+            out,
+        );
+        return;
+    }
+    let first = positions - tokens;
+    let head_width = shape.head_width;
+    let group = shape.heads / shape.kv_heads;
+    let scale = 1.0 / (head_width as f32).sqrt();
+    scores.resize(tokens * positions, 0.0);
+    for head in 0..shape.heads {
+        let kv = (head / group) * head_width;
+        let q = head * head_width;
+        product(
+            (tokens, positions, head_width),
+            scores,
+            positions,
+            &query[q..],
+            shape.width,
+            &keys[kv..],
+            Strides::transposed(kv_width),
+            scale,
+            gemm::Parallelism::None,
+        );
+        for (t, row) in scores.chunks_exact_mut(positions).enumerate() {
+            let (seen, unseen) = row.split_at_mut(first + t + 1);
+            softmax_rows(seen, seen.len());
+            unseen.fill(0.0);
+        }
+        product(
+            (tokens, head_width, positions),
+            &mut out[q..],
+            shape.width,
+            scores,
+            positions,
+            &values[kv..],
+            Strides::rows(kv_width),
+            1.0,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+vectorised!(
+    /// One new token's attention, each head to every cached position.
+    attend_one => attend_one_portable(
+        query: &[f32],
+        keys: &[f32],
+        values: &[f32],
+        heads: (usize, usize, usize),
+        scores: &mut [f32],
+        out: &mut [f32],
+    )
+);
+
+#[inline(always)]
+fn attend_one_portable(
+    query: &[f32],
+    keys: &[f32],
+    values: &[f32],
+    (heads, kv_heads, head_width): (usize, usize, usize),
+    scores: &mut [f32],
+    out: &mut [f32],
+) {
+    let kv_width = kv_heads * head_width;
+    let group = heads / kv_heads;
+    let scale = 1.0 / (head_width as f32).sqrt();
+    for (head, (q, out)) in query
+        .chunks_exact(head_width)
+        .zip(out.chunks_exact_mut(head_width))
+        .enumerate()
+    {
+        let kv = (head / group) * head_width;
+        let mut max = f32::NEG_INFINITY;
+        for (score, key) in scores.iter_mut().zip(keys.chunks_exact(kv_width)) {
+            *score = dot16(q, &key[kv..kv + head_width]) * scale;
+            max = max.max(*score);
+        }
+        let mut sum = 0.0;
+        for score in scores.iter_mut() {
+            *score = exp(*score - max);
+            sum += *score;
+        }
+        out.fill(0.0);
+        let inverse = 1.0 / sum;
+        for (score, value) in scores.iter().zip(values.chunks_exact(kv_width)) {
+            let weight = score * inverse;
+            for (o, v) in out.iter_mut().zip(&value[kv..kv + head_width]) {
+                *o += weight * v;
+            }
+        }
+    }
+}
+
+/// Sixteen running sums: a head is 64 or 128 values, and a wider sum would spend more
+/// adding its lanes together than multiplying.
+#[inline(always)]
+fn dot16(a: &[f32], b: &[f32]) -> f32 {
+    const LANES: usize = 16;
+    let mut sums = [0.0f32; LANES];
+    let mut pairs = a.chunks_exact(LANES).zip(b.chunks_exact(LANES));
+    for (x, y) in pairs.by_ref() {
+        for i in 0..LANES {
+            sums[i] += x[i] * y[i];
+        }
+    }
+    let done = a.len() - a.len() % LANES;
+    let rest: f32 = a[done..].iter().zip(&b[done..]).map(|(x, y)| x * y).sum();
+    sums.iter().sum::<f32>() + rest
+}

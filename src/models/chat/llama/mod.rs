@@ -1,0 +1,370 @@
+//! The Llama forward pass (SmolLM2, Llama 3.x, Mistral) for models whose matrices are
+//! Q8_0 — what installing converts the built-in model to — on the mapped file, with no
+//! tensor allocated per operation. candle's quantized Llama, which the engine runs for
+//! every other model, spends half a token's time outside the matrix products and reads
+//! a prompt one token row at a time; this one reads a prompt with gemm and keeps a
+//! key/value cache that can be cut back to any length, so a conversation that changed
+//! near its end is not read again from the start.
+//!
+//! - [`q8`]: the Q8_0 matrices and their products.
+
+mod attention;
+mod q8;
+
+use std::fs::File;
+use std::sync::Arc;
+
+use candle_core::quantized::{GgmlDType, gguf_file};
+use memmap2::Mmap;
+
+use crate::models::kernels::{rms_norm, silu_times};
+use q8::{Products, Q8Matrix};
+
+struct Layer {
+    attention_norm: Vec<f32>,
+    query: Q8Matrix,
+    key: Q8Matrix,
+    value: Q8Matrix,
+    output: Q8Matrix,
+    feed_forward_norm: Vec<f32>,
+    gate: Q8Matrix,
+    up: Q8Matrix,
+    down: Q8Matrix,
+    /// Keys and values of every cached position, `kv_width` values each.
+    keys: Vec<f32>,
+    values: Vec<f32>,
+}
+
+/// The shape of the model, from the file's metadata.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Shape {
+    pub(super) width: usize,
+    pub(super) heads: usize,
+    pub(super) kv_heads: usize,
+    pub(super) head_width: usize,
+    pub(super) vocabulary: usize,
+    pub(super) eps: f32,
+}
+
+impl Shape {
+    fn kv_width(&self) -> usize {
+        self.kv_heads * self.head_width
+    }
+}
+
+/// Working buffers, kept between calls.
+#[derive(Default)]
+struct Scratch {
+    x: Vec<f32>,
+    normed: Vec<f32>,
+    query: Vec<f32>,
+    key: Vec<f32>,
+    value: Vec<f32>,
+    attended: Vec<f32>,
+    projected: Vec<f32>,
+    gate: Vec<f32>,
+    up: Vec<f32>,
+    scores: Vec<f32>,
+    rotation: Vec<f32>,
+}
+
+pub(super) struct Llama {
+    shape: Shape,
+    embeddings: Q8Matrix,
+    output: Q8Matrix,
+    output_norm: Vec<f32>,
+    layers: Vec<Layer>,
+    /// 1 / base^(2i / head width), for the rotary position embedding.
+    frequencies: Vec<f32>,
+    /// Positions whose keys and values are cached.
+    cached: usize,
+    products: Products,
+    scratch: Scratch,
+}
+
+impl Llama {
+    /// The model in `content`, when it is one this forward pass runs (a dense Llama whose
+    /// matrices are all Q8_0); `Ok(None)` leaves it to candle.
+    pub(super) fn load(
+        content: &gguf_file::Content,
+        file: &File,
+        threads: usize,
+    ) -> Result<Option<Llama>, String> {
+        let metadata = |key: &str| content.metadata.get(&format!("llama.{key}"));
+        let number = |key: &str| {
+            metadata(key)
+                .and_then(|value| value.to_u32().ok())
+                .map(|value| value as usize)
+                .ok_or_else(|| format!("the file has no llama.{key}"))
+        };
+        if crate::models::chat::engine::architecture(content) != "llama"
+            || number("expert_count").unwrap_or(0) > 1
+        {
+            return Ok(None);
+        }
+        let matrices_q8 = content.tensor_infos.iter().all(|(name, info)| {
+            !name.ends_with(".weight")
+                || info.shape.rank() != 2
+                || info.ggml_dtype == GgmlDType::Q8_0
+        });
+        if !matrices_q8 {
+            return Ok(None);
+        }
+        let heads = number("attention.head_count")?;
+        let width = number("embedding_length")?;
+        let kv_heads = number("attention.head_count_kv").unwrap_or(heads);
+        if heads == 0 || kv_heads == 0 || width % heads != 0 || heads % kv_heads != 0 {
+            return Err(format!(
+                "{heads} heads of {kv_heads} key/value heads do not divide a width of {width}"
+            ));
+        }
+        let head_width = width / heads;
+        let rotated = number("rope.dimension_count").unwrap_or(head_width);
+        if rotated != head_width || head_width % 2 != 0 {
+            // Partly rotated heads: candle's model handles them.
+            return Ok(None);
+        }
+        let eps = metadata("attention.layer_norm_rms_epsilon")
+            .and_then(|value| value.to_f32().ok())
+            .ok_or("the file has no llama.attention.layer_norm_rms_epsilon")?;
+        let base = metadata("rope.freq_base")
+            .and_then(|value| value.to_f32().ok())
+            .unwrap_or(10_000.0);
+        let block_count = number("block_count")?;
+
+        // SAFETY: the file is the installed model, which LocalGPT writes once and
+        // replaces by renaming, never in place; a mapping sees its first contents.
+        let map = Arc::new(unsafe { Mmap::map(file) }.map_err(|err| format!("mapping: {err}"))?);
+        let tensors = Tensors { content, map: &map };
+        let embeddings = tensors.matrix("token_embd.weight")?;
+        let output = if content.tensor_infos.contains_key("output.weight") {
+            tensors.matrix("output.weight")?
+        } else {
+            tensors.matrix("token_embd.weight")?
+        };
+        let shape = Shape {
+            width,
+            heads,
+            kv_heads,
+            head_width,
+            vocabulary: output.rows,
+            eps,
+        };
+        if embeddings.columns != width || output.columns != width {
+            return Err(format!(
+                "the embeddings are {} wide, the model {width}",
+                embeddings.columns
+            ));
+        }
+        let mut layers = Vec::with_capacity(block_count);
+        for i in 0..block_count {
+            let name = |part: &str| format!("blk.{i}.{part}.weight");
+            let layer = Layer {
+                attention_norm: tensors.vector(&name("attn_norm"), width)?,
+                query: tensors.matrix(&name("attn_q"))?,
+                key: tensors.matrix(&name("attn_k"))?,
+                value: tensors.matrix(&name("attn_v"))?,
+                output: tensors.matrix(&name("attn_output"))?,
+                feed_forward_norm: tensors.vector(&name("ffn_norm"), width)?,
+                gate: tensors.matrix(&name("ffn_gate"))?,
+                up: tensors.matrix(&name("ffn_up"))?,
+                down: tensors.matrix(&name("ffn_down"))?,
+                keys: Vec::new(),
+                values: Vec::new(),
+            };
+            let kv_width = shape.kv_width();
+            let fits = [
+                (&layer.query, width, width),
+                (&layer.key, kv_width, width),
+                (&layer.value, kv_width, width),
+                (&layer.output, width, width),
+                (&layer.up, layer.gate.rows, width),
+                (&layer.down, width, layer.gate.rows),
+            ]
+            .iter()
+            .all(|(matrix, rows, columns)| matrix.rows == *rows && matrix.columns == *columns)
+                && layer.gate.columns == width;
+            if !fits {
+                return Err(format!("layer {i}'s matrices do not fit the model's shape"));
+            }
+            layers.push(layer);
+        }
+        // As candle computes them, so both give the same rotations.
+        let frequencies = (0..head_width)
+            .step_by(2)
+            .map(|i| 1.0 / base.powf(i as f32 / head_width as f32))
+            .collect();
+        Ok(Some(Llama {
+            shape,
+            embeddings,
+            output,
+            output_norm: tensors.vector("output_norm.weight", width)?,
+            layers,
+            frequencies,
+            cached: 0,
+            products: Products::new(threads),
+            scratch: Scratch::default(),
+        }))
+    }
+
+    /// Forgets cached positions from `length` on.
+    pub(super) fn truncate(&mut self, length: usize) {
+        self.cached = self.cached.min(length);
+        let kv = self.cached * self.shape.kv_width();
+        for layer in &mut self.layers {
+            layer.keys.truncate(kv);
+            layer.values.truncate(kv);
+        }
+    }
+
+    /// Runs `tokens` at `position`, right after the cached ones, caching them, and returns the
+    /// logits for the token after the last.
+    pub(super) fn forward(&mut self, tokens: &[u32], position: usize) -> Result<Vec<f32>, String> {
+        let shape = self.shape;
+        let (n, width) = (tokens.len(), shape.width);
+        if n == 0 {
+            return Err("no tokens to run".to_string());
+        }
+        if position != self.cached {
+            return Err(format!(
+                "tokens fed at position {position}, but {} positions are cached",
+                self.cached
+            ));
+        }
+        if let Some(token) = tokens.iter().find(|&&t| t as usize >= self.embeddings.rows) {
+            return Err(format!(
+                "token {token} is outside the model's vocabulary of {}",
+                self.embeddings.rows
+            ));
+        }
+        let s = &mut self.scratch;
+        s.x.resize(n * width, 0.0);
+        for (row, &token) in s.x.chunks_exact_mut(width).zip(tokens) {
+            let token = token as usize;
+            self.embeddings.dequantize(token..token + 1, row);
+        }
+        attention::rotations(&self.frequencies, self.cached, n, &mut s.rotation);
+        let kv_width = shape.kv_width();
+        for layer in &mut self.layers {
+            s.normed.resize(n * width, 0.0);
+            rms_norm(&s.x, &layer.attention_norm, shape.eps, &mut s.normed);
+            s.query.resize(n * width, 0.0);
+            s.key.resize(n * kv_width, 0.0);
+            s.value.resize(n * kv_width, 0.0);
+            self.products.apply(
+                &s.normed,
+                n,
+                &mut [
+                    (&layer.query, &mut s.query),
+                    (&layer.key, &mut s.key),
+                    (&layer.value, &mut s.value),
+                ],
+            );
+            attention::rotate(&mut s.query, &s.rotation, shape.head_width);
+            attention::rotate(&mut s.key, &s.rotation, shape.head_width);
+            layer.keys.extend_from_slice(&s.key);
+            layer.values.extend_from_slice(&s.value);
+            s.attended.resize(n * width, 0.0);
+            attention::attend(
+                &shape,
+                &s.query,
+                (&layer.keys, &layer.values),
+                n,
+                &mut s.scores,
+                &mut s.attended,
+            );
+            s.projected.resize(n * width, 0.0);
+            self.products
+                .apply(&s.attended, n, &mut [(&layer.output, &mut s.projected)]);
+            add(&mut s.x, &s.projected);
+
+            rms_norm(&s.x, &layer.feed_forward_norm, shape.eps, &mut s.normed);
+            let hidden = layer.gate.rows;
+            s.gate.resize(n * hidden, 0.0);
+            s.up.resize(n * hidden, 0.0);
+            self.products.apply(
+                &s.normed,
+                n,
+                &mut [(&layer.gate, &mut s.gate), (&layer.up, &mut s.up)],
+            );
+            silu_times(&mut s.gate, &s.up);
+            self.products
+                .apply(&s.gate, n, &mut [(&layer.down, &mut s.projected)]);
+            add(&mut s.x, &s.projected);
+        }
+        self.cached += n;
+        // Only the last position's logits are wanted.
+        let last = &s.x[(n - 1) * width..];
+        s.normed.resize(width, 0.0);
+        rms_norm(last, &self.output_norm, shape.eps, &mut s.normed);
+        let mut logits = vec![0.0f32; shape.vocabulary];
+        self.products
+            .apply(&s.normed[..width], 1, &mut [(&self.output, &mut logits)]);
+        Ok(logits)
+    }
+}
+
+fn add(x: &mut [f32], y: &[f32]) {
+    for (x, y) in x.iter_mut().zip(y) {
+        *x += y;
+    }
+}
+
+/// The model file's tensors by name.
+struct Tensors<'a> {
+    content: &'a gguf_file::Content,
+    map: &'a Arc<Mmap>,
+}
+
+impl Tensors<'_> {
+    fn info(&self, name: &str) -> Result<(&gguf_file::TensorInfo, usize), String> {
+        let info = self
+            .content
+            .tensor_infos
+            .get(name)
+            .ok_or_else(|| format!("the file has no tensor {name}"))?;
+        let start = self
+            .content
+            .tensor_data_offset
+            .checked_add(info.offset)
+            .and_then(|start| usize::try_from(start).ok())
+            .ok_or_else(|| format!("tensor {name} lies past the end of the file"))?;
+        Ok((info, start))
+    }
+
+    fn matrix(&self, name: &str) -> Result<Q8Matrix, String> {
+        let (info, start) = self.info(name)?;
+        let dims = info.shape.dims();
+        match (info.ggml_dtype, dims) {
+            (GgmlDType::Q8_0, &[rows, columns]) => {
+                Q8Matrix::new(Arc::clone(self.map), start, rows, columns)
+                    .map_err(|err| format!("tensor {name}: {err}"))
+            }
+            (dtype, _) => Err(format!(
+                "tensor {name} is a {dtype:?} {dims:?}, not a Q8_0 matrix"
+            )),
+        }
+    }
+
+    fn vector(&self, name: &str, length: usize) -> Result<Vec<f32>, String> {
+        let (info, start) = self.info(name)?;
+        if info.ggml_dtype != GgmlDType::F32 || info.shape.elem_count() != length {
+            return Err(format!(
+                "tensor {name} is a {:?} {:?}, not {length} f32 values",
+                info.ggml_dtype,
+                info.shape.dims()
+            ));
+        }
+        let bytes = start
+            .checked_add(length * 4)
+            .and_then(|end| self.map.get(start..end))
+            .ok_or_else(|| format!("tensor {name} runs past the end of the file"))?;
+        Ok(bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,487 @@
+//! Q8_0 matrices read in place from the mapped GGUF file (blocks of 32 signed bytes
+//! after an f16 scale), and their products with activations: for one token (and a few)
+//! a dot product per weight row on activations quantized the way llama.cpp and candle
+//! quantize them, with AVX-VNNI or AVX2 where the CPU has them; for a prompt, the
+//! weights dequantized once and gemm's kernels, which for many rows are faster than any
+//! per-block integer product.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use half::f16;
+use memmap2::Mmap;
+
+use crate::models::kernels::{Strides, product};
+
+pub(super) const BLOCK: usize = 32;
+const BLOCK_BYTES: usize = 2 + BLOCK;
+
+/// Up to this many tokens, a product is a dot product per weight row: dequantizing the
+/// matrix for gemm costs more than the arithmetic it speeds up.
+pub(super) const FEW_TOKENS: usize = 8;
+
+/// A `rows × columns` Q8_0 matrix in the mapped model file.
+pub(super) struct Q8Matrix {
+    map: Arc<Mmap>,
+    start: usize,
+    pub(super) rows: usize,
+    pub(super) columns: usize,
+}
+
+impl Q8Matrix {
+    /// The matrix whose blocks start at byte `start` of `map`; refused when its columns
+    /// are not whole blocks or its bytes run past the file's end.
+    pub(super) fn new(
+        map: Arc<Mmap>,
+        start: usize,
+        rows: usize,
+        columns: usize,
+    ) -> Result<Q8Matrix, String> {
+        if columns == 0 || !columns.is_multiple_of(BLOCK) {
+            return Err(format!(
+                "a Q8_0 row of {columns} values is not whole blocks of {BLOCK}"
+            ));
+        }
+        let end = (columns / BLOCK)
+            .checked_mul(BLOCK_BYTES)
+            .and_then(|row| row.checked_mul(rows))
+            .and_then(|size| size.checked_add(start));
+        match end {
+            Some(end) if end <= map.len() => Ok(Q8Matrix {
+                map,
+                start,
+                rows,
+                columns,
+            }),
+            _ => Err(format!(
+                "a {rows}×{columns} Q8_0 matrix at byte {start} runs past the end of the file"
+            )),
+        }
+    }
+
+    fn blocks(&self) -> usize {
+        self.columns / BLOCK
+    }
+
+    fn row_bytes(&self) -> usize {
+        self.blocks() * BLOCK_BYTES
+    }
+
+    /// The bytes of rows `rows`.
+    fn bytes(&self, rows: Range<usize>) -> &[u8] {
+        let row = self.row_bytes();
+        &self.map[self.start + rows.start * row..self.start + rows.end * row]
+    }
+
+    /// Rows `rows` as floats, one after another, into `out`.
+    pub(super) fn dequantize(&self, rows: Range<usize>, out: &mut [f32]) {
+        dequantize(self.bytes(rows), out);
+    }
+}
+
+crate::models::kernels::vectorised!(dequantize => dequantize_portable(bytes: &[u8], out: &mut [f32]));
+
+#[inline(always)]
+fn dequantize_portable(bytes: &[u8], out: &mut [f32]) {
+    for (block, out) in bytes
+        .chunks_exact(BLOCK_BYTES)
+        .zip(out.chunks_exact_mut(BLOCK))
+    {
+        let scale = f16::from_le_bytes([block[0], block[1]]).to_f32();
+        for (value, &q) in out.iter_mut().zip(&block[2..]) {
+            *value = scale * f32::from(q as i8);
+        }
+    }
+}
+
+/// Activation rows quantized for a Q8_0 product: per block of 32, the bytes and a scale
+/// (rounded to f16, as the file's own blocks are).
+#[derive(Default)]
+pub(super) struct Quantized {
+    quants: Vec<i8>,
+    scales: Vec<f32>,
+    rows: usize,
+    blocks: usize,
+}
+
+impl Quantized {
+    /// Quantizes `x`, rows of `columns` values (a whole number of blocks).
+    pub(super) fn quantize(&mut self, x: &[f32], columns: usize) {
+        self.blocks = columns / BLOCK;
+        self.rows = x.len() / columns.max(1);
+        self.quants.resize(self.rows * columns, 0);
+        self.scales.resize(self.rows * self.blocks, 0.0);
+        quantize(x, &mut self.quants, &mut self.scales);
+    }
+}
+
+crate::models::kernels::vectorised!(quantize => quantize_portable(x: &[f32], quants: &mut [i8], scales: &mut [f32]));
+
+/// candle's and llama.cpp's rounding, so a product matches theirs.
+#[inline(always)]
+fn quantize_portable(x: &[f32], quants: &mut [i8], scales: &mut [f32]) {
+    for ((block, quants), scale) in x
+        .chunks_exact(BLOCK)
+        .zip(quants.chunks_exact_mut(BLOCK))
+        .zip(scales.iter_mut())
+    {
+        let amax = block.iter().fold(0.0f32, |max, v| max.max(v.abs()));
+        let d = amax / 127.0;
+        let inverse = if d != 0.0 { 1.0 / d } else { 0.0 };
+        *scale = f16::from_f32(d).to_f32();
+        for (q, v) in quants.iter_mut().zip(block) {
+            *q = (v * inverse).round() as i8;
+        }
+    }
+}
+
+/// The dot-product kernel this CPU runs, chosen once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kernel {
+    AvxVnni,
+    Avx512Vnni,
+    Avx2,
+    Portable,
+}
+
+impl Kernel {
+    pub(super) fn detect() -> Kernel {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::is_x86_feature_detected as has;
+            if has!("avx2") && has!("fma") && has!("f16c") {
+                if has!("avxvnni") {
+                    return Kernel::AvxVnni;
+                }
+                if has!("avx512vnni") && has!("avx512vl") {
+                    return Kernel::Avx512Vnni;
+                }
+                return Kernel::Avx2;
+            }
+        }
+        Kernel::Portable
+    }
+
+    /// `out[j · n + t] = row j of `rows` · activation row t`, over the matrix rows
+    /// `rows` (the output is transposed, so a share of the rows is a share of `out`).
+    fn rows_times(self, matrix: &Q8Matrix, rows: Range<usize>, acts: &Quantized, out: &mut [f32]) {
+        assert_eq!(acts.blocks, matrix.blocks());
+        assert_eq!(out.len(), rows.len() * acts.rows);
+        assert!(acts.quants.len() >= acts.rows * acts.blocks * BLOCK);
+        assert!(acts.scales.len() >= acts.rows * acts.blocks);
+        let bytes = matrix.bytes(rows);
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `detect` chose the kernel for features this CPU has; the asserts above
+        // bound every block the kernels read.
+        unsafe {
+            match self {
+                Kernel::AvxVnni => return x86::rows_avx_vnni(bytes, acts, out),
+                Kernel::Avx512Vnni => return x86::rows_avx512_vnni(bytes, acts, out),
+                Kernel::Avx2 => return x86::rows_avx2(bytes, acts, out),
+                Kernel::Portable => {}
+            }
+        }
+        rows_portable(bytes, acts, out);
+    }
+}
+
+fn rows_portable(bytes: &[u8], acts: &Quantized, out: &mut [f32]) {
+    let blocks = acts.blocks;
+    for (row, out) in bytes
+        .chunks_exact(blocks * BLOCK_BYTES)
+        .zip(out.chunks_exact_mut(acts.rows))
+    {
+        for (t, out) in out.iter_mut().enumerate() {
+            let mut sum = 0.0f32;
+            for (b, block) in row.chunks_exact(BLOCK_BYTES).enumerate() {
+                let scale = f16::from_le_bytes([block[0], block[1]]).to_f32();
+                let x = &acts.quants[(t * blocks + b) * BLOCK..][..BLOCK];
+                let dot: i32 = block[2..]
+                    .iter()
+                    .zip(x)
+                    .map(|(&w, &x)| i32::from(w as i8) * i32::from(x))
+                    .sum();
+                sum += scale * acts.scales[t * blocks + b] * dot as f32;
+            }
+            *out = sum;
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::{BLOCK, BLOCK_BYTES, Quantized};
+
+    /// Unsigned × signed bytes, summed in fours into eight i32 lanes.
+    trait ByteDot {
+        unsafe fn dot(unsigned: __m256i, signed: __m256i) -> __m256i;
+    }
+
+    struct AvxVnni;
+    struct Avx512Vnni;
+    struct Avx2;
+
+    impl ByteDot for AvxVnni {
+        #[inline(always)]
+        unsafe fn dot(unsigned: __m256i, signed: __m256i) -> __m256i {
+            unsafe { _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), unsigned, signed) }
+        }
+    }
+
+    impl ByteDot for Avx512Vnni {
+        #[inline(always)]
+        unsafe fn dot(unsigned: __m256i, signed: __m256i) -> __m256i {
+            unsafe { _mm256_dpbusd_epi32(_mm256_setzero_si256(), unsigned, signed) }
+        }
+    }
+
+    impl ByteDot for Avx2 {
+        #[inline(always)]
+        unsafe fn dot(unsigned: __m256i, signed: __m256i) -> __m256i {
+            // Pairs stay within i16: |w| ≤ 128 and |x| ≤ 127.
+            unsafe {
+                _mm256_madd_epi16(_mm256_maddubs_epi16(unsigned, signed), _mm256_set1_epi16(1))
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c,avxvnni")]
+    pub(super) unsafe fn rows_avx_vnni(bytes: &[u8], acts: &Quantized, out: &mut [f32]) {
+        unsafe { rows::<AvxVnni>(bytes, acts, out) }
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c,avx512vnni,avx512vl")]
+    pub(super) unsafe fn rows_avx512_vnni(bytes: &[u8], acts: &Quantized, out: &mut [f32]) {
+        unsafe { rows::<Avx512Vnni>(bytes, acts, out) }
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(super) unsafe fn rows_avx2(bytes: &[u8], acts: &Quantized, out: &mut [f32]) {
+        unsafe { rows::<Avx2>(bytes, acts, out) }
+    }
+
+    /// Every weight row against the activation rows, four at a time, so each weight
+    /// block is loaded once for up to four tokens.
+    #[inline(always)]
+    unsafe fn rows<D: ByteDot>(bytes: &[u8], acts: &Quantized, out: &mut [f32]) {
+        let n = acts.rows;
+        for (row, out) in bytes
+            .chunks_exact(acts.blocks * BLOCK_BYTES)
+            .zip(out.chunks_exact_mut(n))
+        {
+            let mut first = 0;
+            while first < n {
+                let row = row.as_ptr();
+                let out = &mut out[first..];
+                unsafe {
+                    match n - first {
+                        1 => row_dots::<D, 1>(row, acts, first, out),
+                        2 => row_dots::<D, 2>(row, acts, first, out),
+                        3 => row_dots::<D, 3>(row, acts, first, out),
+                        _ => row_dots::<D, 4>(row, acts, first, out),
+                    }
+                }
+                first += (n - first).min(4);
+            }
+        }
+    }
+
+    /// One weight row against activation rows `first..first + N`; two running sums
+    /// per token (even and odd blocks), so the additions do not wait on each other.
+    #[inline(always)]
+    unsafe fn row_dots<D: ByteDot, const N: usize>(
+        row: *const u8,
+        acts: &Quantized,
+        first: usize,
+        out: &mut [f32],
+    ) {
+        unsafe {
+            let blocks = acts.blocks;
+            let mut sums = [[_mm256_setzero_ps(); 2]; N];
+            for b in 0..blocks {
+                let block = row.add(b * BLOCK_BYTES);
+                let scale = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(
+                    block.cast::<u16>().read_unaligned(),
+                ))));
+                let weights = _mm256_loadu_si256(block.add(2).cast());
+                let magnitudes = _mm256_sign_epi8(weights, weights);
+                for (t, sums) in sums.iter_mut().enumerate() {
+                    let at = (first + t) * blocks + b;
+                    let x = _mm256_loadu_si256(acts.quants.as_ptr().add(at * BLOCK).cast());
+                    let signed = _mm256_sign_epi8(x, weights);
+                    let dot = _mm256_cvtepi32_ps(D::dot(magnitudes, signed));
+                    let factor = _mm256_set1_ps(scale * *acts.scales.get_unchecked(at));
+                    sums[b & 1] = _mm256_fmadd_ps(factor, dot, sums[b & 1]);
+                }
+            }
+            for (t, sums) in sums.iter().enumerate() {
+                out[t] = sum_lanes(_mm256_add_ps(sums[0], sums[1]));
+            }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn sum_lanes(v: __m256) -> f32 {
+        unsafe {
+            let half = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+            let pairs = _mm_add_ps(half, _mm_movehl_ps(half, half));
+            _mm_cvtss_f32(_mm_add_ss(pairs, _mm_shuffle_ps(pairs, pairs, 1)))
+        }
+    }
+}
+
+/// Products of one input with several matrices (Q, K and V; gate and up), spread over
+/// `threads` with one hand-off each.
+pub(super) struct Products {
+    pub(super) kernel: Kernel,
+    pub(super) threads: usize,
+    acts: Quantized,
+    transposed: Vec<f32>,
+    dequantized: Vec<f32>,
+}
+
+impl Products {
+    pub(super) fn new(threads: usize) -> Products {
+        Products {
+            kernel: Kernel::detect(),
+            threads: threads.max(1),
+            acts: Quantized::default(),
+            transposed: Vec::new(),
+            dequantized: Vec::new(),
+        }
+    }
+
+    /// `out_i (tokens × rows_i) = x (tokens × columns) · matrix_iᵀ` for each job.
+    pub(super) fn apply(&mut self, x: &[f32], tokens: usize, jobs: &mut [(&Q8Matrix, &mut [f32])]) {
+        let Some(columns) = jobs.first().map(|(matrix, _)| matrix.columns) else {
+            return;
+        };
+        if tokens > FEW_TOKENS {
+            for (matrix, out) in jobs.iter_mut() {
+                self.through_gemm(x, tokens, matrix, out);
+            }
+            return;
+        }
+        self.acts.quantize(&x[..tokens * columns], columns);
+        if tokens == 1 {
+            let mut shares: Vec<(&Q8Matrix, &mut [f32])> =
+                jobs.iter_mut().map(|(m, out)| (*m, &mut **out)).collect();
+            dot_products(self.kernel, self.threads, &self.acts, &mut shares);
+            return;
+        }
+        let total: usize = jobs.iter().map(|(matrix, _)| matrix.rows).sum();
+        self.transposed.resize(total * tokens, 0.0);
+        let mut rest = self.transposed.as_mut_slice();
+        let mut shares = Vec::with_capacity(jobs.len());
+        for (matrix, _) in jobs.iter() {
+            let (now, later) = rest.split_at_mut(matrix.rows * tokens);
+            shares.push((*matrix, now));
+            rest = later;
+        }
+        dot_products(self.kernel, self.threads, &self.acts, &mut shares);
+        for ((matrix, out), (_, transposed)) in jobs.iter_mut().zip(&shares) {
+            for (j, values) in transposed.chunks_exact(tokens).enumerate() {
+                for (t, value) in values.iter().enumerate() {
+                    out[t * matrix.rows + j] = *value;
+                }
+            }
+        }
+    }
+
+    fn through_gemm(&mut self, x: &[f32], tokens: usize, matrix: &Q8Matrix, out: &mut [f32]) {
+        let (rows, columns) = (matrix.rows, matrix.columns);
+        self.dequantized.resize(rows * columns, 0.0);
+        let share = rows.div_ceil(self.threads);
+        if self.threads == 1 {
+            matrix.dequantize(0..rows, &mut self.dequantized);
+        } else {
+            use rayon::prelude::*;
+            self.dequantized
+                .par_chunks_mut(share * columns)
+                .enumerate()
+                .for_each(|(i, chunk)| {
+                    let first = i * share;
+                    matrix.dequantize(first..first + chunk.len() / columns, chunk);
+                });
+        }
+        let parallelism = if self.threads == 1 {
+            gemm::Parallelism::None
+        } else {
+            gemm::Parallelism::Rayon(self.threads)
+        };
+        product(
+            (tokens, rows, columns),
+            out,
+            rows,
+            x,
+            columns,
+            &self.dequantized,
+            Strides::transposed(columns),
+            1.0,
+            parallelism,
+        );
+    }
+}
+
+/// Each job's rows against the quantized activations, the rows of all jobs cut into
+/// `threads` equal shares.
+fn dot_products(
+    kernel: Kernel,
+    threads: usize,
+    acts: &Quantized,
+    jobs: &mut [(&Q8Matrix, &mut [f32])],
+) {
+    let n = acts.rows;
+    if threads == 1 {
+        for (matrix, out) in jobs.iter_mut() {
+            kernel.rows_times(matrix, 0..matrix.rows, acts, out);
+        }
+        return;
+    }
+    let total: usize = jobs.iter().map(|(matrix, _)| matrix.rows).sum();
+    let per_share = total.div_ceil(threads);
+    type Piece<'a> = (&'a Q8Matrix, Range<usize>, &'a mut [f32]);
+    let mut shares: Vec<Vec<Piece<'_>>> = (0..threads).map(|_| Vec::new()).collect();
+    let (mut share, mut room) = (0, per_share);
+    for (matrix, out) in jobs.iter_mut() {
+        let mut first = 0;
+        let mut rest: &mut [f32] = out;
+        while first < matrix.rows {
+            if room == 0 {
+                share += 1;
+                room = if share + 1 == threads {
+                    usize::MAX
+                } else {
+                    per_share
+                };
+            }
+            let take = room.min(matrix.rows - first);
+            let (now, later) = std::mem::take(&mut rest).split_at_mut(take * n);
+            shares[share].push((*matrix, first..first + take, now));
+            rest = later;
+            first += take;
+            room -= take;
+        }
+    }
+    let run = |pieces: Vec<Piece<'_>>| {
+        for (matrix, rows, out) in pieces {
+            kernel.rows_times(matrix, rows, acts, out);
+        }
+    };
+    rayon::scope(|scope| {
+        let mut shares = shares.into_iter();
+        let mine = shares.next();
+        for share in shares {
+            scope.spawn(move |_| run(share));
+        }
+        if let Some(mine) = mine {
+            run(mine);
+        }
+    });
+}
+
+#[cfg(test)]
+#[path = "q8_tests.rs"]
+mod tests;

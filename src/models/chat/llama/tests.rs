@@ -1,0 +1,257 @@
+use super::*;
+
+use candle_core::quantized::{QTensor, gguf_file::Value};
+use candle_core::{Device, Tensor};
+use candle_transformers::models::quantized_llama::ModelWeights;
+
+const WIDTH: usize = 64;
+const HIDDEN: usize = 128;
+const VOCABULARY: usize = 96;
+
+fn values(count: usize, seed: u64, scale: f32) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(2_862_933_555_777_941_757).wrapping_add(3);
+    (0..count)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 2.0 * scale
+        })
+        .collect()
+}
+
+/// A two-layer Llama with four query heads over two key/value heads, random Q8_0
+/// matrices, written as a GGUF file; `as_f32` writes the same weights as floats.
+fn tiny_llama(path: &std::path::Path, tied: bool, as_f32: bool) {
+    let quantized = |rows: usize, columns: usize, seed: u64| {
+        let t = Tensor::from_vec(
+            values(rows * columns, seed, 0.3),
+            (rows, columns),
+            &Device::Cpu,
+        )
+        .unwrap();
+        let q8 = QTensor::quantize(&t, GgmlDType::Q8_0).unwrap();
+        if as_f32 {
+            QTensor::quantize(&q8.dequantize(&Device::Cpu).unwrap(), GgmlDType::F32).unwrap()
+        } else {
+            q8
+        }
+    };
+    let norm = |seed: u64| {
+        let gains: Vec<f32> = values(WIDTH, seed, 0.2).iter().map(|v| 1.0 + v).collect();
+        let t = Tensor::from_vec(gains, WIDTH, &Device::Cpu).unwrap();
+        QTensor::quantize(&t, GgmlDType::F32).unwrap()
+    };
+    let mut tensors: Vec<(String, QTensor)> = vec![
+        ("token_embd.weight".into(), quantized(VOCABULARY, WIDTH, 1)),
+        ("output_norm.weight".into(), norm(2)),
+    ];
+    if !tied {
+        tensors.push(("output.weight".into(), quantized(VOCABULARY, WIDTH, 3)));
+    }
+    for layer in 0..2u64 {
+        let seed = 10 * (layer + 1);
+        for (name, rows, columns) in [
+            ("attn_q", WIDTH, WIDTH),
+            ("attn_k", WIDTH / 2, WIDTH),
+            ("attn_v", WIDTH / 2, WIDTH),
+            ("attn_output", WIDTH, WIDTH),
+            ("ffn_gate", HIDDEN, WIDTH),
+            ("ffn_up", HIDDEN, WIDTH),
+            ("ffn_down", WIDTH, HIDDEN),
+        ] {
+            let seed = seed + name.len() as u64 + rows as u64;
+            tensors.push((
+                format!("blk.{layer}.{name}.weight"),
+                quantized(rows, columns, seed),
+            ));
+        }
+        tensors.push((format!("blk.{layer}.attn_norm.weight"), norm(seed + 1)));
+        tensors.push((format!("blk.{layer}.ffn_norm.weight"), norm(seed + 2)));
+    }
+    let metadata: Vec<(&str, Value)> = vec![
+        ("general.architecture", Value::String("llama".into())),
+        ("llama.attention.head_count", Value::U32(4)),
+        ("llama.attention.head_count_kv", Value::U32(2)),
+        ("llama.block_count", Value::U32(2)),
+        ("llama.embedding_length", Value::U32(WIDTH as u32)),
+        ("llama.feed_forward_length", Value::U32(HIDDEN as u32)),
+        ("llama.rope.dimension_count", Value::U32(16)),
+        ("llama.rope.freq_base", Value::F32(10_000.0)),
+        ("llama.attention.layer_norm_rms_epsilon", Value::F32(1e-5)),
+    ];
+    let metadata: Vec<(&str, &Value)> = metadata.iter().map(|(k, v)| (*k, v)).collect();
+    let tensors: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let mut file = File::create(path).unwrap();
+    gguf_file::write(&mut file, &metadata, &tensors).unwrap();
+}
+
+fn both(path: &std::path::Path, threads: usize) -> (Llama, ModelWeights) {
+    let mut file = File::open(path).unwrap();
+    let content = gguf_file::Content::read(&mut file).unwrap();
+    let ours = Llama::load(&content, &file, threads)
+        .unwrap()
+        .expect("runs it");
+    (ours, candle_model(path))
+}
+
+fn candle_model(path: &std::path::Path) -> ModelWeights {
+    let mut file = File::open(path).unwrap();
+    let content = gguf_file::Content::read(&mut file).unwrap();
+    ModelWeights::from_gguf(content, &mut file, &Device::Cpu).unwrap()
+}
+
+fn candle_logits(model: &mut ModelWeights, tokens: &[u32], position: usize) -> Vec<f32> {
+    let input = Tensor::new(tokens, &Device::Cpu)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
+    model
+        .forward(&input, position)
+        .unwrap()
+        .squeeze(0)
+        .unwrap()
+        .to_vec1()
+        .unwrap()
+}
+
+fn q8_dequantized(matrix: &Q8Matrix) -> Vec<f32> {
+    let mut out = vec![0.0; matrix.rows * matrix.columns];
+    matrix.dequantize(0..matrix.rows, &mut out);
+    out
+}
+
+/// The largest difference, relative to the largest logit.
+fn difference(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    a.iter()
+        .zip(b)
+        .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()))
+        / scale
+}
+
+/// A few tokens at a time are multiplied as candle and llama.cpp multiply them
+/// (activations quantized to Q8_0 too), so the logits agree to rounding.
+#[test]
+fn a_few_tokens_at_a_time_give_candles_logits() {
+    let dir = tempfile::tempdir().unwrap();
+    for tied in [false, true] {
+        let path = dir.path().join("tiny.gguf");
+        tiny_llama(&path, tied, false);
+        for threads in [1, 2] {
+            let (mut ours, mut theirs) = both(&path, threads);
+            let steps: [&[u32]; 5] = [&[3, 10, 17, 24, 31, 38], &[5], &[17], &[2, 9, 40], &[88]];
+            let mut position = 0;
+            for (i, tokens) in steps.iter().enumerate() {
+                let got = ours.forward(tokens, position).unwrap();
+                let want = candle_logits(&mut theirs, tokens, position);
+                let off = difference(&got, &want);
+                assert!(
+                    off < 1e-5,
+                    "tied {tied}, {threads} threads, step {i}: {off}"
+                );
+                position += tokens.len();
+            }
+        }
+    }
+}
+
+/// A prompt goes through gemm on the dequantized weights, with activations in f32: it
+/// gives what candle gives for the same weights stored as floats.
+#[test]
+fn a_prompt_gives_candles_logits_for_the_same_weights_as_floats() {
+    let dir = tempfile::tempdir().unwrap();
+    let (q8, f32s) = (dir.path().join("q8.gguf"), dir.path().join("f32.gguf"));
+    tiny_llama(&q8, false, false);
+    tiny_llama(&f32s, false, true);
+    for threads in [1, 2] {
+        let (mut ours, _) = both(&q8, threads);
+        let mut theirs = candle_model(&f32s);
+        let prompt: Vec<u32> = (0..20).map(|i| (i * 7 + 3) % VOCABULARY as u32).collect();
+        let mut position = 0;
+        for (i, tokens) in [&prompt, &prompt[..12]].iter().enumerate() {
+            ours.forward(tokens, position).unwrap();
+            // The logits themselves are one token's product (activations quantized), so
+            // the layers' result is checked: the last hidden state times the output
+            // weights in floats.
+            let hidden = &ours.scratch.normed[..WIDTH];
+            let got: Vec<f32> = q8_dequantized(&ours.output)
+                .chunks_exact(WIDTH)
+                .map(|row| row.iter().zip(hidden).map(|(w, h)| w * h).sum())
+                .collect();
+            let want = candle_logits(&mut theirs, tokens, position);
+            let off = difference(&got, &want);
+            assert!(off < 1e-5, "{threads} threads, step {i}: {off}");
+            position += tokens.len();
+        }
+    }
+}
+
+#[test]
+fn a_cache_cut_back_gives_what_a_fresh_read_gives() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tiny.gguf");
+    tiny_llama(&path, true, false);
+    let (mut model, _) = both(&path, 1);
+    let conversation: Vec<u32> = (0..14).map(|i| (i * 5 + 1) % VOCABULARY as u32).collect();
+    model.forward(&conversation, 0).unwrap();
+    // The last four tokens change: keep ten, feed the new ending.
+    model.truncate(10);
+    let ending = [60, 61, 62, 63];
+    let cut = model.forward(&ending, 10).unwrap();
+    // The same ten and four, the same way, from an empty cache.
+    model.truncate(0);
+    model.forward(&conversation[..10], 0).unwrap();
+    let fresh = model.forward(&ending, 10).unwrap();
+    assert_eq!(cut, fresh);
+}
+
+#[test]
+fn bad_calls_are_errors_not_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tiny.gguf");
+    tiny_llama(&path, true, false);
+    let (mut model, _) = both(&path, 1);
+    let outside = model.forward(&[VOCABULARY as u32], 0).unwrap_err();
+    assert!(
+        outside.contains("outside the model's vocabulary"),
+        "{outside}"
+    );
+    let gap = model.forward(&[1], 5).unwrap_err();
+    assert!(gap.contains("position 5"), "{gap}");
+    assert!(model.forward(&[], 0).is_err());
+    // Nothing was cached by the refused calls.
+    assert!(model.forward(&[1, 2], 0).is_ok());
+}
+
+#[test]
+fn other_models_are_left_to_candle_and_broken_ones_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tiny.gguf");
+    tiny_llama(&path, true, false);
+    let read = || {
+        let mut file = File::open(&path).unwrap();
+        let content = gguf_file::Content::read(&mut file).unwrap();
+        (content, file)
+    };
+    // Another architecture: not ours.
+    let (mut other, file) = read();
+    other
+        .metadata
+        .insert("general.architecture".into(), Value::String("qwen2".into()));
+    assert!(Llama::load(&other, &file, 1).unwrap().is_none());
+    // A matrix in another type: candle's.
+    let (mut mixed, file) = read();
+    if let Some(info) = mixed.tensor_infos.get_mut("blk.1.ffn_up.weight") {
+        info.ggml_dtype = GgmlDType::Q4_0;
+    }
+    assert!(Llama::load(&mixed, &file, 1).unwrap().is_none());
+    // A tensor said to lie past the end of the file: refused, with its name.
+    let (mut broken, file) = read();
+    if let Some(info) = broken.tensor_infos.get_mut("blk.1.ffn_down.weight") {
+        info.offset = 1 << 40;
+    }
+    let err = Llama::load(&broken, &file, 1).err().expect("refused");
+    assert!(err.contains("blk.1.ffn_down.weight"), "{err}");
+}
