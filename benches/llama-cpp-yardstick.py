@@ -13,7 +13,10 @@ import time
 from llama_cpp import Llama
 
 path, threads = sys.argv[1], int(sys.argv[2])
-llm = Llama(model_path=path, n_threads=threads, n_ctx=2048, verbose=False, seed=1)
+# n_threads_batch too: llama-cpp-python otherwise reads prompts on every core whatever
+# n_threads says, and the comparison is at the same thread count.
+llm = Llama(model_path=path, n_threads=threads, n_threads_batch=threads, n_ctx=2048,
+            verbose=False, seed=1)
 prompt = ("<|im_start|>user\nWrite a short story about a lighthouse keeper.<|im_end|>\n"
           "<|im_start|>assistant\n")
 for _ in range(2):
