@@ -73,7 +73,7 @@ fn keep_secrets_from_children() {
 
 /// Model inference would use every core, which collapses its throughput as soon as
 /// anything else runs: embeddings (f32 matrix products, on rayon's threads) get one
-/// thread on a 2-core machine and all cores but one elsewhere. The chat model (candle's
+/// thread on a 2-core machine and all cores but one elsewhere. The chat model (its
 /// own pool, `CANDLE_NUM_THREADS`) gets every core in a foreground command, where a
 /// person waits for each token and the work ends with the answer, and the same as the
 /// embeddings in the daemon and the server, which run beside everything else. Either

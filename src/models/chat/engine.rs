@@ -23,6 +23,16 @@ use super::template::{CHATML, ChatTemplate, Piece, TemplateMessage};
 /// here (SmolLM2's own is 8,192).
 pub const CONTEXT_TOKENS: usize = MAX_SEQ_LEN;
 
+/// The threads the chat model runs on: `CANDLE_NUM_THREADS` (which `main` sets per
+/// command), else every core.
+fn chat_threads() -> usize {
+    std::env::var("CANDLE_NUM_THREADS")
+        .ok()
+        .and_then(|value| value.parse::<usize>().ok())
+        .filter(|&threads| threads > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 /// The architectures the engine runs (`general.architecture`), on candle's quantized
 /// models: Llama (Llama 3.x, SmolLM2, Mistral), Qwen 2/2.5/3, Gemma 3 and Phi-3.
 pub const ARCHITECTURES: [&str; 5] = ["llama", "qwen2", "qwen3", "gemma3", "phi3"];
@@ -279,7 +289,7 @@ impl Engine {
             .collect();
         let arch = architecture(&content);
         let context = context_length(&content);
-        let threads = candle_core::utils::get_num_threads();
+        let threads = chat_threads();
         let own = super::llama::Llama::load(&content, reader.get_ref(), threads)
             .map_err(|err| fail(format!("model.gguf: {err}")))?;
         let loaded = match (own, arch.as_str()) {

@@ -220,6 +220,15 @@ impl Llama {
     /// Runs `tokens` at `position`, right after the cached ones, caching them, and returns the
     /// logits for the token after the last.
     pub(super) fn forward(&mut self, tokens: &[u32], position: usize) -> Result<Vec<f32>, String> {
+        // On one of the pool's threads, so that thread takes a share of each product
+        // itself and the others join it, rather than the caller waiting beside them all.
+        match self.products.pool.clone() {
+            Some(pool) => pool.install(|| self.run(tokens, position)),
+            None => self.run(tokens, position),
+        }
+    }
+
+    fn run(&mut self, tokens: &[u32], position: usize) -> Result<Vec<f32>, String> {
         let shape = self.shape;
         let (n, width) = (tokens.len(), shape.width);
         if n == 0 {

@@ -1,8 +1,8 @@
 //! Q8_0 matrices read in place from the mapped GGUF file (blocks of 32 signed bytes
 //! after an f16 scale), and their products with activations: for one token (and a few)
 //! a dot product per weight row on activations quantized the way llama.cpp and candle
-//! quantize them, with AVX-VNNI or AVX2 where the CPU has them; for a prompt, the
-//! weights dequantized once and gemm's kernels, which for many rows are faster than any
+//! quantize them, with AVX-VNNI or AVX2 where the CPU has them; for a prompt, gemm's
+//! kernels on the weights dequantized a tile at a time, which for many tokens beat any
 //! per-block integer product.
 
 use std::ops::Range;
@@ -79,6 +79,21 @@ impl Q8Matrix {
     }
 }
 
+/// An f16's value, inlined where `half` would call out per block: the f16's exponent and
+/// mantissa moved into an f32's and rescaled by 2^112, which also makes its subnormals
+/// normal; infinities and NaNs keep an all-ones exponent.
+#[inline(always)]
+pub(super) fn f16_to_f32(bytes: [u8; 2]) -> f32 {
+    let bits = u32::from(u16::from_le_bytes(bytes));
+    let magnitude = (bits & 0x7fff) << 13;
+    let value = if magnitude >= 0x7c00 << 13 {
+        f32::from_bits(magnitude | 0x7f80_0000)
+    } else {
+        f32::from_bits(magnitude) * f32::from_bits(0x7780_0000)
+    };
+    f32::from_bits(value.to_bits() | (bits & 0x8000) << 16)
+}
+
 crate::models::kernels::vectorised!(dequantize => dequantize_portable(bytes: &[u8], out: &mut [f32]));
 
 #[inline(always)]
@@ -87,7 +102,7 @@ fn dequantize_portable(bytes: &[u8], out: &mut [f32]) {
         .chunks_exact(BLOCK_BYTES)
         .zip(out.chunks_exact_mut(BLOCK))
     {
-        let scale = f16::from_le_bytes([block[0], block[1]]).to_f32();
+        let scale = f16_to_f32([block[0], block[1]]);
         for (value, &q) in out.iter_mut().zip(&block[2..]) {
             *value = scale * f32::from(q as i8);
         }
@@ -194,7 +209,7 @@ fn rows_portable(bytes: &[u8], acts: &Quantized, out: &mut [f32]) {
         for (t, out) in out.iter_mut().enumerate() {
             let mut sum = 0.0f32;
             for (b, block) in row.chunks_exact(BLOCK_BYTES).enumerate() {
-                let scale = f16::from_le_bytes([block[0], block[1]]).to_f32();
+                let scale = f16_to_f32([block[0], block[1]]);
                 let x = &acts.quants[(t * blocks + b) * BLOCK..][..BLOCK];
                 let dot: i32 = block[2..]
                     .iter()
@@ -337,19 +352,48 @@ mod x86 {
 pub(super) struct Products {
     pub(super) kernel: Kernel,
     pub(super) threads: usize,
+    /// The chat model's own threads: rayon's global pool is sized for embeddings, which
+    /// get fewer cores than a person waiting for an answer.
+    pub(super) pool: Option<Arc<rayon::ThreadPool>>,
     acts: Quantized,
     transposed: Vec<f32>,
-    dequantized: Vec<f32>,
+    /// Per share: a tile of dequantized weights, and its part of the output.
+    tiles: Vec<Vec<f32>>,
+    parts: Vec<Vec<f32>>,
+}
+
+/// Weight rows dequantized at a time for gemm: a tile of the widest rows (1,536 values)
+/// stays in a core's L2 cache, so the floats never go out to memory.
+const TILE_ROWS: usize = 128;
+
+/// A share of the rows of one job's matrix.
+struct Piece {
+    job: usize,
+    rows: Range<usize>,
 }
 
 impl Products {
+    /// Products on `threads` threads (one, if no more can be started).
     pub(super) fn new(threads: usize) -> Products {
+        let pool = (threads > 1)
+            .then(|| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .thread_name(|i| format!("localgpt-chat-{i}"))
+                    .build()
+                    .ok()
+            })
+            .flatten()
+            .map(Arc::new);
+        let threads = if pool.is_some() { threads } else { 1 };
         Products {
             kernel: Kernel::detect(),
-            threads: threads.max(1),
+            threads,
+            pool,
             acts: Quantized::default(),
             transposed: Vec::new(),
-            dequantized: Vec::new(),
+            tiles: (0..threads).map(|_| Vec::new()).collect(),
+            parts: (0..threads).map(|_| Vec::new()).collect(),
         }
     }
 
@@ -358,126 +402,211 @@ impl Products {
         let Some(columns) = jobs.first().map(|(matrix, _)| matrix.columns) else {
             return;
         };
+        let x = &x[..tokens * columns];
+        let rows: Vec<usize> = jobs.iter().map(|(matrix, _)| matrix.rows).collect();
+        let shares = shares(&rows, self.threads);
         if tokens > FEW_TOKENS {
-            for (matrix, out) in jobs.iter_mut() {
-                self.through_gemm(x, tokens, matrix, out);
-            }
+            self.through_gemm(x, tokens, jobs, shares);
             return;
         }
-        self.acts.quantize(&x[..tokens * columns], columns);
+        self.acts.quantize(x, columns);
+        let matrices: Vec<&Q8Matrix> = jobs.iter().map(|(matrix, _)| *matrix).collect();
+        // Dot products write each weight row's results together (the output transposed),
+        // so a share of the rows is a share of the output; one token needs no transposing.
         if tokens == 1 {
-            let mut shares: Vec<(&Q8Matrix, &mut [f32])> =
-                jobs.iter_mut().map(|(m, out)| (*m, &mut **out)).collect();
-            dot_products(self.kernel, self.threads, &self.acts, &mut shares);
+            let outputs = jobs.iter_mut().map(|(_, out)| &mut **out).collect();
+            dot_shares(
+                self.pool.as_deref(),
+                self.kernel,
+                &self.acts,
+                &matrices,
+                shares,
+                outputs,
+            );
             return;
         }
-        let total: usize = jobs.iter().map(|(matrix, _)| matrix.rows).sum();
-        self.transposed.resize(total * tokens, 0.0);
+        self.transposed
+            .resize(rows.iter().sum::<usize>() * tokens, 0.0);
         let mut rest = self.transposed.as_mut_slice();
-        let mut shares = Vec::with_capacity(jobs.len());
-        for (matrix, _) in jobs.iter() {
-            let (now, later) = rest.split_at_mut(matrix.rows * tokens);
-            shares.push((*matrix, now));
+        let mut outputs = Vec::with_capacity(jobs.len());
+        for &count in &rows {
+            let (now, later) = std::mem::take(&mut rest).split_at_mut(count * tokens);
+            outputs.push(now);
             rest = later;
         }
-        dot_products(self.kernel, self.threads, &self.acts, &mut shares);
-        for ((matrix, out), (_, transposed)) in jobs.iter_mut().zip(&shares) {
+        dot_shares(
+            self.pool.as_deref(),
+            self.kernel,
+            &self.acts,
+            &matrices,
+            shares,
+            outputs,
+        );
+        let mut rest = self.transposed.as_slice();
+        for (_, out) in jobs.iter_mut() {
+            let count = out.len() / tokens;
+            let (transposed, later) = rest.split_at(count * tokens);
             for (j, values) in transposed.chunks_exact(tokens).enumerate() {
                 for (t, value) in values.iter().enumerate() {
-                    out[t * matrix.rows + j] = *value;
+                    out[t * count + j] = *value;
                 }
             }
+            rest = later;
         }
     }
 
-    fn through_gemm(&mut self, x: &[f32], tokens: usize, matrix: &Q8Matrix, out: &mut [f32]) {
-        let (rows, columns) = (matrix.rows, matrix.columns);
-        self.dequantized.resize(rows * columns, 0.0);
-        let share = rows.div_ceil(self.threads);
+    /// Each share dequantizes its rows a tile at a time and multiplies with gemm, into a
+    /// part of its own (the output's columns are not a slice), copied out at the end.
+    fn through_gemm(
+        &mut self,
+        x: &[f32],
+        tokens: usize,
+        jobs: &mut [(&Q8Matrix, &mut [f32])],
+        shares: Vec<Vec<Piece>>,
+    ) {
+        let matrices: Vec<&Q8Matrix> = jobs.iter().map(|(matrix, _)| *matrix).collect();
         if self.threads == 1 {
-            matrix.dequantize(0..rows, &mut self.dequantized);
-        } else {
-            use rayon::prelude::*;
-            self.dequantized
-                .par_chunks_mut(share * columns)
-                .enumerate()
-                .for_each(|(i, chunk)| {
-                    let first = i * share;
-                    matrix.dequantize(first..first + chunk.len() / columns, chunk);
-                });
+            let tile = &mut self.tiles[0];
+            for (matrix, out) in jobs.iter_mut() {
+                let count = matrix.rows;
+                tile_products(x, tokens, matrix, 0..count, out, count, tile);
+            }
+            return;
         }
-        let parallelism = if self.threads == 1 {
-            gemm::Parallelism::None
-        } else {
-            gemm::Parallelism::Rayon(self.threads)
-        };
-        product(
-            (tokens, rows, columns),
-            out,
-            rows,
-            x,
-            columns,
-            &self.dequantized,
-            Strides::transposed(columns),
-            1.0,
-            parallelism,
-        );
+        let work: Vec<_> = shares
+            .iter()
+            .zip(self.tiles.iter_mut().zip(self.parts.iter_mut()))
+            .collect();
+        in_parallel(self.pool.as_deref(), work, |(pieces, (tile, part))| {
+            let size: usize = pieces.iter().map(|piece| piece.rows.len() * tokens).sum();
+            part.resize(size, 0.0);
+            let mut rest = part.as_mut_slice();
+            for Piece { job, rows } in pieces {
+                let (now, later) = std::mem::take(&mut rest).split_at_mut(rows.len() * tokens);
+                let count = rows.len();
+                tile_products(x, tokens, matrices[*job], rows.clone(), now, count, tile);
+                rest = later;
+            }
+        });
+        for (pieces, part) in shares.iter().zip(&self.parts) {
+            let mut rest = part.as_slice();
+            for Piece { job, rows } in pieces {
+                let (now, later) = rest.split_at(rows.len() * tokens);
+                let out = &mut *jobs[*job].1;
+                let count = out.len() / tokens;
+                for (t, values) in now.chunks_exact(rows.len()).enumerate() {
+                    out[t * count + rows.start..t * count + rows.end].copy_from_slice(values);
+                }
+                rest = later;
+            }
+        }
     }
 }
 
-/// Each job's rows against the quantized activations, the rows of all jobs cut into
-/// `threads` equal shares.
-fn dot_products(
+/// Each share's rows against the quantized activations, into `outputs` (one per job,
+/// each weight row's results together).
+fn dot_shares(
+    pool: Option<&rayon::ThreadPool>,
     kernel: Kernel,
-    threads: usize,
     acts: &Quantized,
-    jobs: &mut [(&Q8Matrix, &mut [f32])],
+    matrices: &[&Q8Matrix],
+    shares: Vec<Vec<Piece>>,
+    outputs: Vec<&mut [f32]>,
 ) {
-    let n = acts.rows;
-    if threads == 1 {
-        for (matrix, out) in jobs.iter_mut() {
-            kernel.rows_times(matrix, 0..matrix.rows, acts, out);
+    // Shares take each job's rows in order, so each takes the front of what is left.
+    let mut rests = outputs;
+    let mut work = Vec::with_capacity(shares.len());
+    for share in shares {
+        let mut pieces = Vec::with_capacity(share.len());
+        for Piece { job, rows } in share {
+            let rest = std::mem::take(&mut rests[job]);
+            let (now, later) = rest.split_at_mut(rows.len() * acts.rows);
+            rests[job] = later;
+            pieces.push((matrices[job], rows, now));
         }
-        return;
+        work.push(pieces);
     }
-    let total: usize = jobs.iter().map(|(matrix, _)| matrix.rows).sum();
-    let per_share = total.div_ceil(threads);
-    type Piece<'a> = (&'a Q8Matrix, Range<usize>, &'a mut [f32]);
-    let mut shares: Vec<Vec<Piece<'_>>> = (0..threads).map(|_| Vec::new()).collect();
-    let (mut share, mut room) = (0, per_share);
-    for (matrix, out) in jobs.iter_mut() {
+    in_parallel(pool, work, |pieces| {
+        for (matrix, rows, out) in pieces {
+            kernel.rows_times(matrix, rows, acts, out);
+        }
+    });
+}
+
+/// `out (tokens × rows, row stride out_row) = x · matrix[rows]ᵀ`, a tile of dequantized
+/// rows at a time.
+fn tile_products(
+    x: &[f32],
+    tokens: usize,
+    matrix: &Q8Matrix,
+    rows: Range<usize>,
+    out: &mut [f32],
+    out_row: usize,
+    tile: &mut Vec<f32>,
+) {
+    let columns = matrix.columns;
+    let mut first = rows.start;
+    while first < rows.end {
+        let end = (first + TILE_ROWS).min(rows.end);
+        tile.resize((end - first) * columns, 0.0);
+        matrix.dequantize(first..end, tile);
+        product(
+            (tokens, end - first, columns),
+            &mut out[first - rows.start..],
+            out_row,
+            x,
+            columns,
+            tile,
+            Strides::transposed(columns),
+            1.0,
+            gemm::Parallelism::None,
+        );
+        first = end;
+    }
+}
+
+/// The rows of all jobs (`rows[i]` each) cut into `threads` shares of nearly equal size.
+fn shares(rows: &[usize], threads: usize) -> Vec<Vec<Piece>> {
+    let total: usize = rows.iter().sum();
+    let per_share = total.div_ceil(threads).max(1);
+    let mut shares: Vec<Vec<Piece>> = vec![Vec::new()];
+    let mut room = per_share;
+    for (job, &count) in rows.iter().enumerate() {
         let mut first = 0;
-        let mut rest: &mut [f32] = out;
-        while first < matrix.rows {
+        while first < count {
             if room == 0 {
-                share += 1;
-                room = if share + 1 == threads {
-                    usize::MAX
-                } else {
-                    per_share
-                };
+                shares.push(Vec::new());
+                room = per_share;
             }
-            let take = room.min(matrix.rows - first);
-            let (now, later) = std::mem::take(&mut rest).split_at_mut(take * n);
-            shares[share].push((*matrix, first..first + take, now));
-            rest = later;
+            let take = room.min(count - first);
+            if let Some(share) = shares.last_mut() {
+                share.push(Piece {
+                    job,
+                    rows: first..first + take,
+                });
+            }
             first += take;
             room -= take;
         }
     }
-    let run = |pieces: Vec<Piece<'_>>| {
-        for (matrix, rows, out) in pieces {
-            kernel.rows_times(matrix, rows, acts, out);
-        }
+    shares
+}
+
+/// Runs `task` on each item, the first on this thread, the others on the pool's.
+fn in_parallel<T: Send>(pool: Option<&rayon::ThreadPool>, items: Vec<T>, task: impl Fn(T) + Sync) {
+    let Some(pool) = pool.filter(|_| items.len() > 1) else {
+        items.into_iter().for_each(task);
+        return;
     };
-    rayon::scope(|scope| {
-        let mut shares = shares.into_iter();
-        let mine = shares.next();
-        for share in shares {
-            scope.spawn(move |_| run(share));
+    pool.scope(|scope| {
+        let mut items = items.into_iter();
+        let mine = items.next();
+        let task = &task;
+        for item in items {
+            scope.spawn(move |_| task(item));
         }
         if let Some(mine) = mine {
-            run(mine);
+            task(mine);
         }
     });
 }

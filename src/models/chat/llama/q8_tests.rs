@@ -131,8 +131,20 @@ fn shares_over_threads_and_the_gemm_path_give_the_same_products() {
             (out_a, out_b)
         };
         let one = run(1);
-        assert_eq!(one, run(2), "{tokens} tokens");
-        assert_eq!(one, run(3), "{tokens} tokens");
+        for threads in [2, 3] {
+            let other = run(threads);
+            let pairs = one.0.iter().zip(&other.0).chain(one.1.iter().zip(&other.1));
+            for (a, b) in pairs {
+                // Dot products are summed the same way however the rows are shared; gemm
+                // may block a narrower share differently.
+                let same = if tokens > FEW_TOKENS {
+                    (a - b).abs() <= 1e-5 * (1.0 + a.abs())
+                } else {
+                    a == b
+                };
+                assert!(same, "{tokens} tokens, {threads} threads: {a} vs {b}");
+            }
+        }
         // Against the dequantized weights in f64: the quantized activations of the few-token
         // path cost a little precision, gemm's path none.
         for (matrix, out) in [(&a, &one.0), (&b, &one.1)] {
@@ -173,4 +185,16 @@ fn a_matrix_that_does_not_fit_the_file_is_refused() {
         .err()
         .unwrap();
     assert!(huge.contains("past the end"), "{huge}");
+}
+
+#[test]
+fn f16_scales_read_as_half_reads_them() {
+    for bits in 0..=u16::MAX {
+        let ours = f16_to_f32(bits.to_le_bytes());
+        let theirs = f16::from_bits(bits).to_f32();
+        assert!(
+            ours.to_bits() == theirs.to_bits() || (ours.is_nan() && theirs.is_nan()),
+            "{bits:#06x}: {ours} vs {theirs}"
+        );
+    }
 }
