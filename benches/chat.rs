@@ -13,8 +13,9 @@ use localgpt::models::chat::engine::{Engine, Sampler, Turn};
 
 const QUESTION: &str = "Write a short paragraph about the sea and why people love it.";
 
-/// Prompt tokens/s and generated tokens/s for up to `tokens` new tokens.
-fn measure(engine: &mut Engine, tokens: usize) -> (f64, f64, usize) {
+/// Prompt tokens/s and generated tokens/s for up to `tokens` new tokens, and the
+/// seconds to the first token with the prompt's length.
+fn measure(engine: &mut Engine, tokens: usize) -> (f64, f64, usize, (f64, usize)) {
     let sampler = Sampler {
         temperature: 0.0,
         ..Sampler::recommended(1)
@@ -41,7 +42,8 @@ fn measure(engine: &mut Engine, tokens: usize) -> (f64, f64, usize) {
     let prompt_rate = prompt.len() as f64 / (first_at - started).as_secs_f64();
     let generation_rate =
         (outcome.output_tokens.saturating_sub(1)) as f64 / (ended - first_at).as_secs_f64();
-    (prompt_rate, generation_rate, outcome.output_tokens)
+    let first = ((first_at - started).as_secs_f64(), prompt.len());
+    (prompt_rate, generation_rate, outcome.output_tokens, first)
 }
 
 /// Prompt reading as llama.cpp's yardstick measures it (benches/llama-cpp-yardstick.py):
@@ -114,7 +116,7 @@ fn unconverted(dir: &Path) {
     )
     .expect("copy");
     let mut engine = Engine::load(scratch.path()).expect("Q4_1 loads");
-    let (prompt_rate, rate, n) = measure(&mut engine, 128);
+    let (prompt_rate, rate, n, _) = measure(&mut engine, 128);
     eprintln!(
         "unconverted Q4_1: prompt {prompt_rate:.0} tokens/s, generation {rate:.1} tokens/s ({n} tokens)"
     );
@@ -128,9 +130,11 @@ fn bench(c: &mut Criterion) {
     measure(&mut engine, 8); // warm-up
     let mut rates = Vec::new();
     for _ in 0..3 {
-        let (prompt_rate, rate, n) = measure(&mut engine, 128);
+        let (prompt_rate, rate, n, (first, prompt)) = measure(&mut engine, 128);
         eprintln!(
-            "Q8_0: prompt {prompt_rate:.0} tokens/s, generation {rate:.1} tokens/s ({n} tokens)"
+            "Q8_0: prompt {prompt_rate:.0} tokens/s (first token {:.1} ms after {prompt}), \
+             generation {rate:.1} tokens/s ({n} tokens)",
+            first * 1e3
         );
         rates.push(rate);
     }

@@ -37,6 +37,8 @@ for _ in range(3):
     started = time.perf_counter()
     llm.eval(long_prompt)
     rates.append(len(long_prompt) / (time.perf_counter() - started))
-print(f"llama.cpp, {threads} thread(s): first token {first - started_first:.3f} s, "
+prompt_tokens = len(llm.tokenize(prompt.encode(), add_bos=False))
+print(f"llama.cpp, {threads} thread(s): first token {first - started_first:.3f} s "
+      f"after {prompt_tokens} prompt tokens, "
       f"generation {generation:.1f} tokens/s over {tokens} tokens, "
       f"prompt {max(rates):.0f} tokens/s ({len(long_prompt)} tokens)")

@@ -6,9 +6,12 @@
 //! key/value cache that can be cut back to any length, so a conversation that changed
 //! near its end is not read again from the start.
 //!
-//! - [`q8`]: the Q8_0 matrices and their products.
+//! - [`q8`]: the Q8_0 matrices, and dot products on quantized tokens.
+//! - [`products`]: a layer's products, shared over threads; gemm for prompts.
+//! - [`attention`]: rotary positions and attention over the key/value cache.
 
 mod attention;
+mod products;
 mod q8;
 
 use std::fs::File;
@@ -18,7 +21,8 @@ use candle_core::quantized::{GgmlDType, gguf_file};
 use memmap2::Mmap;
 
 use crate::models::kernels::{rms_norm, silu_times};
-use q8::{Products, Q8Matrix};
+use products::Products;
+use q8::Q8Matrix;
 
 struct Layer {
     attention_norm: Vec<f32>,

@@ -1,0 +1,282 @@
+//! Products of one input with the model's matrices, shared over the chat model's
+//! threads: for one token (and a few) Q8_0 dot products per weight row ([`super::q8`]);
+//! for a prompt, gemm's kernels on the weights dequantized a tile at a time, which for
+//! many tokens beat any per-block integer product.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use super::q8::{Kernel, Q8Matrix, Quantized};
+use crate::models::kernels::{Strides, product};
+
+/// Up to this many tokens, a product is a dot product per weight row: dequantizing the
+/// matrix for gemm costs more than the arithmetic it speeds up.
+pub(super) const FEW_TOKENS: usize = 8;
+
+/// Products of one input with several matrices (Q, K and V; gate and up), spread over
+/// `threads` with one hand-off each.
+pub(super) struct Products {
+    pub(super) kernel: Kernel,
+    pub(super) threads: usize,
+    /// The chat model's own threads: rayon's global pool is sized for embeddings, which
+    /// get fewer cores than a person waiting for an answer.
+    pub(super) pool: Option<Arc<rayon::ThreadPool>>,
+    acts: Quantized,
+    transposed: Vec<f32>,
+    /// Per share: a tile of dequantized weights, and its part of the output.
+    tiles: Vec<Vec<f32>>,
+    parts: Vec<Vec<f32>>,
+}
+
+/// Weight rows dequantized at a time for gemm: a tile of the widest rows (1,536 values)
+/// stays in a core's L2 cache, so the floats never go out to memory.
+const TILE_ROWS: usize = 128;
+
+/// A share of the rows of one job's matrix.
+struct Piece {
+    job: usize,
+    rows: Range<usize>,
+}
+
+impl Products {
+    /// Products on `threads` threads (one, if no more can be started).
+    pub(super) fn new(threads: usize) -> Products {
+        let pool = (threads > 1)
+            .then(|| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .thread_name(|i| format!("localgpt-chat-{i}"))
+                    .build()
+                    .ok()
+            })
+            .flatten()
+            .map(Arc::new);
+        let threads = if pool.is_some() { threads } else { 1 };
+        Products {
+            kernel: Kernel::detect(),
+            threads,
+            pool,
+            acts: Quantized::default(),
+            transposed: Vec::new(),
+            tiles: (0..threads).map(|_| Vec::new()).collect(),
+            parts: (0..threads).map(|_| Vec::new()).collect(),
+        }
+    }
+
+    /// `out_i (tokens × rows_i) = x (tokens × columns) · matrix_iᵀ` for each job.
+    pub(super) fn apply(&mut self, x: &[f32], tokens: usize, jobs: &mut [(&Q8Matrix, &mut [f32])]) {
+        let Some(columns) = jobs.first().map(|(matrix, _)| matrix.columns) else {
+            return;
+        };
+        let x = &x[..tokens * columns];
+        let rows: Vec<usize> = jobs.iter().map(|(matrix, _)| matrix.rows).collect();
+        let shares = shares(&rows, self.threads);
+        if tokens > FEW_TOKENS {
+            self.through_gemm(x, tokens, jobs, shares);
+            return;
+        }
+        self.acts.quantize(x, columns);
+        let matrices: Vec<&Q8Matrix> = jobs.iter().map(|(matrix, _)| *matrix).collect();
+        // Dot products write each weight row's results together (the output transposed),
+        // so a share of the rows is a share of the output; one token needs no transposing.
+        if tokens == 1 {
+            let outputs = jobs.iter_mut().map(|(_, out)| &mut **out).collect();
+            dot_shares(
+                self.pool.as_deref(),
+                self.kernel,
+                &self.acts,
+                &matrices,
+                shares,
+                outputs,
+            );
+            return;
+        }
+        self.transposed
+            .resize(rows.iter().sum::<usize>() * tokens, 0.0);
+        let mut rest = self.transposed.as_mut_slice();
+        let mut outputs = Vec::with_capacity(jobs.len());
+        for &count in &rows {
+            let (now, later) = std::mem::take(&mut rest).split_at_mut(count * tokens);
+            outputs.push(now);
+            rest = later;
+        }
+        dot_shares(
+            self.pool.as_deref(),
+            self.kernel,
+            &self.acts,
+            &matrices,
+            shares,
+            outputs,
+        );
+        let mut rest = self.transposed.as_slice();
+        for (_, out) in jobs.iter_mut() {
+            let count = out.len() / tokens;
+            let (transposed, later) = rest.split_at(count * tokens);
+            for (j, values) in transposed.chunks_exact(tokens).enumerate() {
+                for (t, value) in values.iter().enumerate() {
+                    out[t * count + j] = *value;
+                }
+            }
+            rest = later;
+        }
+    }
+
+    /// Each share dequantizes its rows a tile at a time and multiplies with gemm, into a
+    /// part of its own (the output's columns are not a slice), copied out at the end.
+    fn through_gemm(
+        &mut self,
+        x: &[f32],
+        tokens: usize,
+        jobs: &mut [(&Q8Matrix, &mut [f32])],
+        shares: Vec<Vec<Piece>>,
+    ) {
+        let matrices: Vec<&Q8Matrix> = jobs.iter().map(|(matrix, _)| *matrix).collect();
+        if self.threads == 1 {
+            let tile = &mut self.tiles[0];
+            for (matrix, out) in jobs.iter_mut() {
+                let count = matrix.rows;
+                tile_products(x, tokens, matrix, 0..count, out, count, tile);
+            }
+            return;
+        }
+        let work: Vec<_> = shares
+            .iter()
+            .zip(self.tiles.iter_mut().zip(self.parts.iter_mut()))
+            .collect();
+        in_parallel(self.pool.as_deref(), work, |(pieces, (tile, part))| {
+            let size: usize = pieces.iter().map(|piece| piece.rows.len() * tokens).sum();
+            part.resize(size, 0.0);
+            let mut rest = part.as_mut_slice();
+            for Piece { job, rows } in pieces {
+                let (now, later) = std::mem::take(&mut rest).split_at_mut(rows.len() * tokens);
+                let count = rows.len();
+                tile_products(x, tokens, matrices[*job], rows.clone(), now, count, tile);
+                rest = later;
+            }
+        });
+        for (pieces, part) in shares.iter().zip(&self.parts) {
+            let mut rest = part.as_slice();
+            for Piece { job, rows } in pieces {
+                let (now, later) = rest.split_at(rows.len() * tokens);
+                let out = &mut *jobs[*job].1;
+                let count = out.len() / tokens;
+                for (t, values) in now.chunks_exact(rows.len()).enumerate() {
+                    out[t * count + rows.start..t * count + rows.end].copy_from_slice(values);
+                }
+                rest = later;
+            }
+        }
+    }
+}
+
+/// Each share's rows against the quantized activations, into `outputs` (one per job,
+/// each weight row's results together).
+fn dot_shares(
+    pool: Option<&rayon::ThreadPool>,
+    kernel: Kernel,
+    acts: &Quantized,
+    matrices: &[&Q8Matrix],
+    shares: Vec<Vec<Piece>>,
+    outputs: Vec<&mut [f32]>,
+) {
+    // Shares take each job's rows in order, so each takes the front of what is left.
+    let mut rests = outputs;
+    let mut work = Vec::with_capacity(shares.len());
+    for share in shares {
+        let mut pieces = Vec::with_capacity(share.len());
+        for Piece { job, rows } in share {
+            let rest = std::mem::take(&mut rests[job]);
+            let (now, later) = rest.split_at_mut(rows.len() * acts.rows());
+            rests[job] = later;
+            pieces.push((matrices[job], rows, now));
+        }
+        work.push(pieces);
+    }
+    in_parallel(pool, work, |pieces| {
+        for (matrix, rows, out) in pieces {
+            kernel.rows_times(matrix, rows, acts, out);
+        }
+    });
+}
+
+/// `out (tokens × rows, row stride out_row) = x · matrix[rows]ᵀ`, a tile of dequantized
+/// rows at a time.
+fn tile_products(
+    x: &[f32],
+    tokens: usize,
+    matrix: &Q8Matrix,
+    rows: Range<usize>,
+    out: &mut [f32],
+    out_row: usize,
+    tile: &mut Vec<f32>,
+) {
+    let columns = matrix.columns;
+    let mut first = rows.start;
+    while first < rows.end {
+        let end = (first + TILE_ROWS).min(rows.end);
+        tile.resize((end - first) * columns, 0.0);
+        matrix.dequantize(first..end, tile);
+        product(
+            (tokens, end - first, columns),
+            &mut out[first - rows.start..],
+            out_row,
+            x,
+            columns,
+            tile,
+            Strides::transposed(columns),
+            1.0,
+            gemm::Parallelism::None,
+        );
+        first = end;
+    }
+}
+
+/// The rows of all jobs (`rows[i]` each) cut into `threads` shares of nearly equal size.
+fn shares(rows: &[usize], threads: usize) -> Vec<Vec<Piece>> {
+    let total: usize = rows.iter().sum();
+    let per_share = total.div_ceil(threads).max(1);
+    let mut shares: Vec<Vec<Piece>> = vec![Vec::new()];
+    let mut room = per_share;
+    for (job, &count) in rows.iter().enumerate() {
+        let mut first = 0;
+        while first < count {
+            if room == 0 {
+                shares.push(Vec::new());
+                room = per_share;
+            }
+            let take = room.min(count - first);
+            if let Some(share) = shares.last_mut() {
+                share.push(Piece {
+                    job,
+                    rows: first..first + take,
+                });
+            }
+            first += take;
+            room -= take;
+        }
+    }
+    shares
+}
+
+/// Runs `task` on each item, the first on this thread, the others on the pool's.
+fn in_parallel<T: Send>(pool: Option<&rayon::ThreadPool>, items: Vec<T>, task: impl Fn(T) + Sync) {
+    let Some(pool) = pool.filter(|_| items.len() > 1) else {
+        items.into_iter().for_each(task);
+        return;
+    };
+    pool.scope(|scope| {
+        let mut items = items.into_iter();
+        let mine = items.next();
+        let task = &task;
+        for item in items {
+            scope.spawn(move |_| task(item));
+        }
+        if let Some(mine) = mine {
+            task(mine);
+        }
+    });
+}
+
+#[cfg(test)]
+#[path = "products_tests.rs"]
+mod tests;
