@@ -25,7 +25,8 @@
 //! - [`memory`]: Markdown memory files indexed in SQLite FTS5 (and by meaning): search,
 //!   reindex, daily log.
 //! - [`models`]: models installed under `models/` and the in-process engines that run
-//!   them (the chat model, the embedding model).
+//!   them (our own forward passes for Q8_0 Llama chat models and the BERT embedding
+//!   model, candle's for other chat architectures), on shared vectorised kernels.
 //! - [`policy`]: the one place that decides what tools, scripts and skills may touch:
 //!   paths, protected files, commands, a command's environment, the addresses web
 //!   requests may reach.
