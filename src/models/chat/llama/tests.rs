@@ -4,21 +4,11 @@ use candle_core::quantized::{QTensor, gguf_file::Value};
 use candle_core::{Device, Tensor};
 use candle_transformers::models::quantized_llama::ModelWeights;
 
+use super::q8::tests::values;
+
 const WIDTH: usize = 64;
 const HIDDEN: usize = 128;
 const VOCABULARY: usize = 96;
-
-fn values(count: usize, seed: u64, scale: f32) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(2_862_933_555_777_941_757).wrapping_add(3);
-    (0..count)
-        .map(|_| {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 2.0 * scale
-        })
-        .collect()
-}
 
 /// A two-layer Llama with four query heads over two key/value heads, random Q8_0
 /// matrices, written as a GGUF file; `as_f32` writes the same weights as floats.
