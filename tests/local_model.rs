@@ -26,6 +26,16 @@ fn greedy() -> Sampler {
     }
 }
 
+/// A system message as the provider sends one (without it, SmolLM2's own template adds
+/// its default system message).
+fn system() -> Turn<'static> {
+    Turn {
+        role: "system",
+        content: "You are LocalGPT, a helpful assistant running offline on the user's own \
+                  computer. Answer briefly and plainly.",
+    }
+}
+
 fn answer(
     engine: &mut Engine,
     turns: &[Turn<'_>],
@@ -163,13 +173,7 @@ fn the_provider_streams_a_coherent_answer() {
 fn a_follow_up_reuses_the_cached_conversation() {
     let dir = model_dir();
     let mut engine = Engine::load(&dir).unwrap();
-    // As the provider always sends one (without it, SmolLM2's own template adds its
-    // default system message).
-    let system = Turn {
-        role: "system",
-        content: "You are LocalGPT, a helpful assistant running offline on the user's own \
-                  computer. Answer briefly and plainly.",
-    };
+    let system = system();
     let question = Turn {
         role: "user",
         content: "What is the capital of France?",
@@ -217,11 +221,7 @@ fn a_follow_up_reuses_the_cached_conversation() {
 fn an_edited_question_reuses_the_cache_up_to_the_edit() {
     let dir = model_dir();
     let mut engine = Engine::load(&dir).unwrap();
-    let system = Turn {
-        role: "system",
-        content: "You are LocalGPT, a helpful assistant running offline on the user's own \
-                  computer. Answer briefly and plainly.",
-    };
+    let system = system();
     let ask = |engine: &mut Engine, question: &str| {
         let turns = [
             system.clone(),
