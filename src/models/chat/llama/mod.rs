@@ -13,6 +13,7 @@
 mod attention;
 mod products;
 mod q8;
+mod tiles;
 
 use std::fs::File;
 use std::sync::Arc;

@@ -1,31 +1,41 @@
 //! Products of one input with the model's matrices, shared over the chat model's
 //! threads: for one token (and a few) Q8_0 dot products per weight row ([`super::q8`]);
-//! for a prompt, gemm's kernels on the weights dequantized a tile at a time, which for
-//! many tokens beat any per-block integer product.
+//! for a prompt, int8 products on packed weight tiles ([`super::tiles`]) where the CPU
+//! has VNNI, else gemm's kernels on the weights dequantized a tile at a time.
 
 use std::ops::Range;
 use std::sync::Arc;
 
 use super::q8::{Kernel, Q8Matrix, Quantized};
+use super::tiles::{Columns, Pack, TileKernel, tile_products};
 use crate::models::kernels::{Strides, product};
 
-/// Up to this many tokens, a product is a dot product per weight row: dequantizing the
-/// matrix for gemm costs more than the arithmetic it speeds up.
+/// Up to this many tokens, a product is a dot product per weight row: packing or
+/// dequantizing the matrix costs more than the arithmetic it speeds up.
 pub(super) const FEW_TOKENS: usize = 8;
 
 /// Products of one input with several matrices (Q, K and V; gate and up), spread over
 /// `threads` with one hand-off each.
 pub(super) struct Products {
     pub(super) kernel: Kernel,
+    /// How prompts are multiplied: int8 tiles, or (`None`) gemm on floats.
+    pub(super) tiles: Option<TileKernel>,
     pub(super) threads: usize,
     /// The chat model's own threads: rayon's global pool is sized for embeddings, which
     /// get fewer cores than a person waiting for an answer.
     pub(super) pool: Option<Arc<rayon::ThreadPool>>,
     acts: Quantized,
+    columns: Columns,
     transposed: Vec<f32>,
-    /// Per share: a tile of dequantized weights, and its part of the output.
-    tiles: Vec<Vec<f32>>,
-    parts: Vec<Vec<f32>>,
+    /// Per share: room for a tile and its part of the output.
+    scratch: Vec<Scratch>,
+}
+
+#[derive(Default)]
+struct Scratch {
+    pack: Pack,
+    floats: Vec<f32>,
+    part: Vec<f32>,
 }
 
 /// Weight rows dequantized at a time for gemm: a tile of the widest rows (1,536 values)
@@ -36,6 +46,41 @@ const TILE_ROWS: usize = 128;
 struct Piece {
     job: usize,
     rows: Range<usize>,
+}
+
+/// A prompt's input, as the way its products are taken wants it.
+#[derive(Clone, Copy)]
+enum Prompt<'a> {
+    Int8(TileKernel, &'a Columns),
+    Floats(&'a [f32]),
+}
+
+impl Prompt<'_> {
+    /// `out (tokens × rows, row stride out_row) = input · matrix[rows]ᵀ`.
+    fn products(
+        self,
+        tokens: usize,
+        matrix: &Q8Matrix,
+        rows: Range<usize>,
+        out: &mut [f32],
+        out_row: usize,
+        scratch: &mut Scratch,
+    ) {
+        match self {
+            Prompt::Int8(kernel, columns) => tile_products(
+                kernel,
+                columns,
+                matrix,
+                rows,
+                out,
+                out_row,
+                &mut scratch.pack,
+            ),
+            Prompt::Floats(x) => {
+                float_products(x, tokens, matrix, rows, out, out_row, &mut scratch.floats)
+            }
+        }
+    }
 }
 
 impl Products {
@@ -54,12 +99,13 @@ impl Products {
         let threads = if pool.is_some() { threads } else { 1 };
         Products {
             kernel: Kernel::detect(),
+            tiles: TileKernel::detect(),
             threads,
             pool,
             acts: Quantized::default(),
+            columns: Columns::default(),
             transposed: Vec::new(),
-            tiles: (0..threads).map(|_| Vec::new()).collect(),
-            parts: (0..threads).map(|_| Vec::new()).collect(),
+            scratch: (0..threads).map(|_| Scratch::default()).collect(),
         }
     }
 
@@ -72,7 +118,7 @@ impl Products {
         let rows: Vec<usize> = jobs.iter().map(|(matrix, _)| matrix.rows).collect();
         let shares = shares(&rows, self.threads);
         if tokens > FEW_TOKENS {
-            self.through_gemm(x, tokens, jobs, shares);
+            self.prompt(x, tokens, jobs, shares);
             return;
         }
         self.acts.quantize(x, columns);
@@ -121,9 +167,9 @@ impl Products {
         }
     }
 
-    /// Each share dequantizes its rows a tile at a time and multiplies with gemm, into a
-    /// part of its own (the output's columns are not a slice), copied out at the end.
-    fn through_gemm(
+    /// Each share multiplies its rows a tile at a time into a part of its own (the
+    /// output's columns are not a slice), copied out at the end.
+    fn prompt(
         &mut self,
         x: &[f32],
         tokens: usize,
@@ -131,31 +177,38 @@ impl Products {
         shares: Vec<Vec<Piece>>,
     ) {
         let matrices: Vec<&Q8Matrix> = jobs.iter().map(|(matrix, _)| *matrix).collect();
+        let input = match self.tiles {
+            Some(kernel) => {
+                self.acts.quantize(x, matrices[0].columns);
+                self.columns.arrange(&self.acts);
+                Prompt::Int8(kernel, &self.columns)
+            }
+            None => Prompt::Floats(x),
+        };
         if self.threads == 1 {
-            let tile = &mut self.tiles[0];
+            let scratch = &mut self.scratch[0];
             for (matrix, out) in jobs.iter_mut() {
                 let count = matrix.rows;
-                tile_products(x, tokens, matrix, 0..count, out, count, tile);
+                input.products(tokens, matrix, 0..count, out, count, scratch);
             }
             return;
         }
-        let work: Vec<_> = shares
-            .iter()
-            .zip(self.tiles.iter_mut().zip(self.parts.iter_mut()))
-            .collect();
-        in_parallel(self.pool.as_deref(), work, |(pieces, (tile, part))| {
+        let work: Vec<_> = shares.iter().zip(self.scratch.iter_mut()).collect();
+        in_parallel(self.pool.as_deref(), work, |(pieces, scratch)| {
             let size: usize = pieces.iter().map(|piece| piece.rows.len() * tokens).sum();
+            let mut part = std::mem::take(&mut scratch.part);
             part.resize(size, 0.0);
             let mut rest = part.as_mut_slice();
             for Piece { job, rows } in pieces {
                 let (now, later) = std::mem::take(&mut rest).split_at_mut(rows.len() * tokens);
                 let count = rows.len();
-                tile_products(x, tokens, matrices[*job], rows.clone(), now, count, tile);
+                input.products(tokens, matrices[*job], rows.clone(), now, count, scratch);
                 rest = later;
             }
+            scratch.part = part;
         });
-        for (pieces, part) in shares.iter().zip(&self.parts) {
-            let mut rest = part.as_slice();
+        for (pieces, scratch) in shares.iter().zip(&self.scratch) {
+            let mut rest = scratch.part.as_slice();
             for Piece { job, rows } in pieces {
                 let (now, later) = rest.split_at(rows.len() * tokens);
                 let out = &mut *jobs[*job].1;
@@ -201,7 +254,7 @@ fn dot_shares(
 
 /// `out (tokens × rows, row stride out_row) = x · matrix[rows]ᵀ`, a tile of dequantized
 /// rows at a time.
-fn tile_products(
+fn float_products(
     x: &[f32],
     tokens: usize,
     matrix: &Q8Matrix,

@@ -2,49 +2,58 @@ use super::*;
 use crate::models::chat::llama::q8::tests::{dequantized, matrix, values};
 
 #[test]
-fn shares_over_threads_and_the_gemm_path_give_the_same_products() {
+fn shares_over_threads_and_each_prompt_path_give_the_same_products() {
     let columns = 128;
     let (a, b) = (matrix(50, columns, 2), matrix(23, columns, 3));
-    for tokens in [1, 3, FEW_TOKENS, FEW_TOKENS + 5] {
-        let x = values(tokens * columns, 11, 1.5);
-        let run = |threads: usize| {
-            let mut products = Products::new(threads);
-            let (mut out_a, mut out_b) = (vec![0.0; tokens * 50], vec![0.0; tokens * 23]);
-            products.apply(&x, tokens, &mut [(&a, &mut out_a), (&b, &mut out_b)]);
-            (out_a, out_b)
-        };
-        let one = run(1);
-        for threads in [2, 3] {
-            let other = run(threads);
-            let pairs = one.0.iter().zip(&other.0).chain(one.1.iter().zip(&other.1));
-            for (a, b) in pairs {
-                // Dot products are summed the same way however the rows are shared; gemm
-                // may block a narrower share differently.
-                let same = if tokens > FEW_TOKENS {
-                    (a - b).abs() <= 1e-5 * (1.0 + a.abs())
-                } else {
-                    a == b
-                };
-                assert!(same, "{tokens} tokens, {threads} threads: {a} vs {b}");
-            }
-        }
-        // Against the dequantized weights in f64: the quantized activations of the few-token
-        // path cost a little precision, gemm's path none.
-        for (matrix, out) in [(&a, &one.0), (&b, &one.1)] {
-            let weights = dequantized(matrix);
-            for t in 0..tokens {
-                for j in 0..matrix.rows {
-                    let want: f64 = (0..columns)
-                        .map(|k| {
-                            f64::from(weights[j * columns + k]) * f64::from(x[t * columns + k])
-                        })
-                        .sum();
-                    let got = f64::from(out[t * matrix.rows + j]);
-                    let tolerance = if tokens > FEW_TOKENS { 1e-4 } else { 5e-2 };
+    let mut paths = vec![None];
+    paths.extend(TileKernel::detect().map(Some));
+    for tiles in paths {
+        for tokens in [1, 3, FEW_TOKENS, FEW_TOKENS + 5] {
+            let x = values(tokens * columns, 11, 1.5);
+            let floats = tokens > FEW_TOKENS && tiles.is_none();
+            let run = |threads: usize| {
+                let mut products = Products::new(threads);
+                products.tiles = tiles;
+                let (mut out_a, mut out_b) = (vec![0.0; tokens * 50], vec![0.0; tokens * 23]);
+                products.apply(&x, tokens, &mut [(&a, &mut out_a), (&b, &mut out_b)]);
+                (out_a, out_b)
+            };
+            let one = run(1);
+            for threads in [2, 3] {
+                let other = run(threads);
+                let pairs = one.0.iter().zip(&other.0).chain(one.1.iter().zip(&other.1));
+                for (a, b) in pairs {
+                    // Integer products are summed the same way however the rows are
+                    // shared; gemm may block a narrower share differently.
+                    let same = if floats {
+                        (a - b).abs() <= 1e-5 * (1.0 + a.abs())
+                    } else {
+                        a == b
+                    };
                     assert!(
-                        (got - want).abs() < tolerance * (1.0 + want.abs()),
-                        "{tokens} tokens, ({t}, {j}): {got} vs {want}"
+                        same,
+                        "{tiles:?}, {tokens} tokens, {threads} threads: {a} vs {b}"
                     );
+                }
+            }
+            // Against the dequantized weights in f64: quantized activations cost a little
+            // precision, gemm's floats none.
+            for (matrix, out) in [(&a, &one.0), (&b, &one.1)] {
+                let weights = dequantized(matrix);
+                for t in 0..tokens {
+                    for j in 0..matrix.rows {
+                        let want: f64 = (0..columns)
+                            .map(|k| {
+                                f64::from(weights[j * columns + k]) * f64::from(x[t * columns + k])
+                            })
+                            .sum();
+                        let got = f64::from(out[t * matrix.rows + j]);
+                        let tolerance = if floats { 1e-4 } else { 5e-2 };
+                        assert!(
+                            (got - want).abs() < tolerance * (1.0 + want.abs()),
+                            "{tiles:?}, {tokens} tokens, ({t}, {j}): {got} vs {want}"
+                        );
+                    }
                 }
             }
         }

@@ -10,7 +10,7 @@ use half::f16;
 use memmap2::Mmap;
 
 pub(super) const BLOCK: usize = 32;
-const BLOCK_BYTES: usize = 2 + BLOCK;
+pub(super) const BLOCK_BYTES: usize = 2 + BLOCK;
 
 /// A `rows × columns` Q8_0 matrix in the mapped model file.
 pub(super) struct Q8Matrix {
@@ -60,7 +60,7 @@ impl Q8Matrix {
     }
 
     /// The bytes of rows `rows`.
-    fn bytes(&self, rows: Range<usize>) -> &[u8] {
+    pub(super) fn bytes(&self, rows: Range<usize>) -> &[u8] {
         let row = self.row_bytes();
         &self.map[self.start + rows.start * row..self.start + rows.end * row]
     }
@@ -117,6 +117,21 @@ impl Quantized {
         self.rows
     }
 
+    /// Blocks per row.
+    pub(super) fn blocks(&self) -> usize {
+        self.blocks
+    }
+
+    /// Each row's blocks' bytes, row after row.
+    pub(super) fn quants(&self) -> &[i8] {
+        &self.quants[..self.rows * self.blocks * BLOCK]
+    }
+
+    /// Each row's blocks' scales, row after row.
+    pub(super) fn scales(&self) -> &[f32] {
+        &self.scales[..self.rows * self.blocks]
+    }
+
     /// Quantizes `x`, rows of `columns` values (a whole number of blocks).
     pub(super) fn quantize(&mut self, x: &[f32], columns: usize) {
         self.blocks = columns / BLOCK;
@@ -127,10 +142,20 @@ impl Quantized {
     }
 }
 
-crate::models::kernels::vectorised!(quantize => quantize_portable(x: &[f32], quants: &mut [i8], scales: &mut [f32]));
+fn quantize(x: &[f32], quants: &mut [i8], scales: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        if has!("avx2") && has!("fma") && has!("f16c") {
+            // SAFETY: the CPU has the features the kernel is compiled for.
+            unsafe { x86::quantize_avx2(x, quants, scales) };
+            return;
+        }
+    }
+    quantize_portable(x, quants, scales);
+}
 
 /// candle's and llama.cpp's rounding, so a product matches theirs.
-#[inline(always)]
 fn quantize_portable(x: &[f32], quants: &mut [i8], scales: &mut [f32]) {
     for ((block, quants), scale) in x
         .chunks_exact(BLOCK)
@@ -337,6 +362,48 @@ mod x86 {
             for (t, sums) in sums.iter().enumerate() {
                 out[t] = sum_lanes(_mm256_add_ps(sums[0], sums[1]));
             }
+        }
+    }
+
+    /// [`super::quantize_portable`] eight lanes at a time: the rounding half away from
+    /// zero is `x + (0.5 - ulp)·sign(x)` truncated, exact for the |x| ≤ 127.5 quantizing
+    /// gives, and the scale is rounded to f16 by the same instruction `half` uses.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(super) unsafe fn quantize_avx2(x: &[f32], quants: &mut [i8], scales: &mut [f32]) {
+        let sign = _mm256_set1_ps(-0.0);
+        let almost_half = _mm256_set1_ps(0.499_999_97);
+        let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+        for ((block, quants), scale) in x
+            .chunks_exact(BLOCK)
+            .zip(quants.chunks_exact_mut(BLOCK))
+            .zip(scales.iter_mut())
+        {
+            let v: [__m256; 4] =
+                std::array::from_fn(|i| unsafe { _mm256_loadu_ps(block[i * 8..].as_ptr()) });
+            let magnitudes = v.map(|v| _mm256_andnot_ps(sign, v));
+            let max = _mm256_max_ps(
+                _mm256_max_ps(magnitudes[0], magnitudes[1]),
+                _mm256_max_ps(magnitudes[2], magnitudes[3]),
+            );
+            let max = _mm_max_ps(_mm256_castps256_ps128(max), _mm256_extractf128_ps(max, 1));
+            let max = _mm_max_ps(max, _mm_movehl_ps(max, max));
+            let amax = _mm_cvtss_f32(_mm_max_ss(max, _mm_shuffle_ps(max, max, 1)));
+            let d = amax / 127.0;
+            let inverse = _mm256_set1_ps(if d != 0.0 { 1.0 / d } else { 0.0 });
+            *scale = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(
+                _mm_set_ss(d),
+            )));
+            let ints = v.map(|v| {
+                let y = _mm256_mul_ps(v, inverse);
+                let nudge = _mm256_or_ps(_mm256_and_ps(y, sign), almost_half);
+                _mm256_cvttps_epi32(_mm256_add_ps(y, nudge))
+            });
+            let bytes = _mm256_packs_epi16(
+                _mm256_packs_epi32(ints[0], ints[1]),
+                _mm256_packs_epi32(ints[2], ints[3]),
+            );
+            let bytes = _mm256_permutevar8x32_epi32(bytes, order);
+            unsafe { _mm256_storeu_si256(quants.as_mut_ptr().cast(), bytes) };
         }
     }
 

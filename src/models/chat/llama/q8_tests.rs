@@ -148,3 +148,35 @@ fn f16_scales_read_as_half_reads_them() {
         );
     }
 }
+
+#[test]
+fn the_vectorised_quantizing_rounds_as_the_portable_one() {
+    // Scale 1 (a block's largest magnitude 127) puts values exactly on halves and on the
+    // floats either side of them, where rounding half away from zero is decided.
+    let mut x = Vec::new();
+    for k in -127..127 {
+        let half = k as f32 + 0.5;
+        let mut block = vec![127.0];
+        block.extend([
+            half,
+            half.next_down(),
+            half.next_up(),
+            -half,
+            (-half).next_up(),
+        ]);
+        block.extend([k as f32, -(k as f32), 0.0, -0.0]);
+        block.resize(BLOCK, half);
+        x.extend(block);
+    }
+    x.extend(values(64 * BLOCK, 5, 40.0));
+    x.extend([0.0; BLOCK]);
+    let blocks = x.len() / BLOCK;
+    let mut want = (vec![0i8; x.len()], vec![0.0f32; blocks]);
+    quantize_portable(&x, &mut want.0, &mut want.1);
+    let mut got = (vec![0i8; x.len()], vec![0.0f32; blocks]);
+    quantize(&x, &mut got.0, &mut got.1);
+    assert_eq!(got.1, want.1);
+    for (b, (got, want)) in got.0.chunks(BLOCK).zip(want.0.chunks(BLOCK)).enumerate() {
+        assert_eq!(got, want, "block {b}: {:?}", &x[b * BLOCK..(b + 1) * BLOCK]);
+    }
+}

@@ -1,0 +1,438 @@
+//! Prompt products in int8, as llama.cpp multiplies Q8_0 prompts: the activations are
+//! quantized to Q8_0 and each weight tile is repacked so one VNNI instruction multiplies
+//! four bytes of a token with four bytes of 8 or 16 weight rows at once. A lane of a
+//! register is a weight row, so a block's scales apply lane by lane and a token's results
+//! for consecutive rows are stored together — no sums across lanes, no per-block
+//! dequantizing to floats (which cost a short prompt more than its arithmetic).
+//!
+//! A packed group of `lanes` rows holds, per block of 32 columns, ten vectors of `lanes`
+//! 32-bit lanes: eight with the rows' bytes `4j..4j + 4` for `j` in `0..8`, then −128 × the
+//! rows' byte sums (the activations are stored unsigned, +128, because the instruction
+//! multiplies unsigned by signed bytes), then the rows' scales.
+
+use std::ops::Range;
+
+use super::q8::{BLOCK, Q8Matrix, Quantized};
+
+/// Weight rows packed at a time: the tile of the widest rows (1,536 values) stays in a
+/// core's L2 cache while every token goes past it.
+const TILE_ROWS: usize = 128;
+
+/// Vectors per packed block: eight of weight bytes, the correction, the scales.
+const VECTORS: usize = 10;
+
+/// The instruction set the tiles run on, chosen once; none without VNNI, where
+/// multiplying unsigned by signed bytes would overflow 16-bit pairs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum TileKernel {
+    /// 512-bit registers, 16 rows a group; 32 registers hold more tokens at once.
+    Avx512Vnni,
+    /// 256-bit registers, 8 rows a group.
+    AvxVnni,
+}
+
+impl TileKernel {
+    pub(super) fn detect() -> Option<TileKernel> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::is_x86_feature_detected as has;
+            if has!("avx2") && has!("fma") && has!("f16c") {
+                if has!("avx512f") && has!("avx512vnni") {
+                    return Some(TileKernel::Avx512Vnni);
+                }
+                if has!("avxvnni") {
+                    return Some(TileKernel::AvxVnni);
+                }
+            }
+        }
+        None
+    }
+
+    fn lanes(self) -> usize {
+        match self {
+            TileKernel::Avx512Vnni => 16,
+            TileKernel::AvxVnni => 8,
+        }
+    }
+}
+
+/// Quantized tokens laid out block by block: for each block, every token's 32 bytes
+/// (+128, unsigned) and its scale, so the tokens a tile takes at once are together.
+#[derive(Default)]
+pub(super) struct Columns {
+    bytes: Vec<u8>,
+    scales: Vec<f32>,
+    tokens: usize,
+    blocks: usize,
+}
+
+impl Columns {
+    pub(super) fn arrange(&mut self, acts: &Quantized) {
+        let (tokens, blocks) = (acts.rows(), acts.blocks());
+        self.tokens = tokens;
+        self.blocks = blocks;
+        self.bytes.resize(tokens * blocks * BLOCK, 0);
+        self.scales.resize(tokens * blocks, 0.0);
+        for (t, (quants, scales)) in acts
+            .quants()
+            .chunks_exact(blocks * BLOCK)
+            .zip(acts.scales().chunks_exact(blocks))
+            .enumerate()
+        {
+            for (b, (block, &scale)) in quants.chunks_exact(BLOCK).zip(scales).enumerate() {
+                let at = b * tokens + t;
+                for (to, &q) in self.bytes[at * BLOCK..(at + 1) * BLOCK]
+                    .iter_mut()
+                    .zip(block)
+                {
+                    *to = (q as u8) ^ 0x80;
+                }
+                self.scales[at] = scale;
+            }
+        }
+    }
+}
+
+/// Room for one packed tile, aligned for the widest registers.
+#[derive(Default)]
+pub(super) struct Pack(Vec<Line>);
+
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Line([u8; 64]);
+
+/// `out (tokens × rows, row stride out_row) = tokens · matrix[rows]ᵀ`, a packed tile of
+/// rows at a time.
+pub(super) fn tile_products(
+    kernel: TileKernel,
+    tokens: &Columns,
+    matrix: &Q8Matrix,
+    rows: Range<usize>,
+    out: &mut [f32],
+    out_row: usize,
+    pack: &mut Pack,
+) {
+    let blocks = matrix.columns / BLOCK;
+    assert_eq!(tokens.blocks, blocks);
+    assert!(tokens.bytes.len() >= tokens.tokens * blocks * BLOCK);
+    assert!(tokens.scales.len() >= tokens.tokens * blocks);
+    if tokens.tokens == 0 || rows.is_empty() {
+        return;
+    }
+    assert!(rows.len() <= out_row);
+    assert!(out.len() >= (tokens.tokens - 1) * out_row + rows.len());
+    let lanes = kernel.lanes();
+    let mut first = rows.start;
+    while first < rows.end {
+        let end = (first + TILE_ROWS).min(rows.end);
+        let groups = (end - first).div_ceil(lanes);
+        let size = groups * blocks * VECTORS * lanes * 4;
+        pack.0
+            .resize(size.div_ceil(size_of::<Line>()), Line([0; 64]));
+        let packed = pack.0.as_mut_ptr().cast::<u8>();
+        let tile = matrix.bytes(first..end);
+        let out = &mut out[first - rows.start..];
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `detect` chose the kernel for features this CPU has; the pack holds
+        // `groups` groups of `blocks` blocks, the asserts above bound every token and
+        // output the kernels touch, and a group's rows past the tile are never read.
+        unsafe {
+            x86::pack(tile, end - first, blocks, lanes, packed);
+            match kernel {
+                TileKernel::Avx512Vnni => {
+                    x86::times_avx512(packed, end - first, tokens, out, out_row)
+                }
+                TileKernel::AvxVnni => x86::times_avx(packed, end - first, tokens, out, out_row),
+            }
+        }
+        first = end;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::{Columns, VECTORS};
+    use crate::models::chat::llama::q8::{BLOCK, BLOCK_BYTES};
+
+    /// Packs `rows` rows of `blocks` Q8_0 blocks into groups of `lanes` rows; the rows
+    /// missing from the last group are zeros, weights and scales alike.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(super) unsafe fn pack(
+        tile: &[u8],
+        rows: usize,
+        blocks: usize,
+        lanes: usize,
+        packed: *mut u8,
+    ) {
+        let row_bytes = blocks * BLOCK_BYTES;
+        let vector = lanes * 4;
+        for g in 0..rows.div_ceil(lanes) {
+            for b in 0..blocks {
+                let at = unsafe { packed.add((g * blocks + b) * VECTORS * vector) };
+                for half in 0..lanes / 8 {
+                    let first = g * lanes + half * 8;
+                    let mut bytes = [_mm256_setzero_si256(); 8];
+                    let mut scales = [0u16; 8];
+                    for (i, (bytes, scale)) in bytes.iter_mut().zip(&mut scales).enumerate() {
+                        if first + i < rows {
+                            let block =
+                                &tile[(first + i) * row_bytes + b * BLOCK_BYTES..][..BLOCK_BYTES];
+                            *scale = u16::from_le_bytes([block[0], block[1]]);
+                            *bytes = unsafe { _mm256_loadu_si256(block[2..].as_ptr().cast()) };
+                        }
+                    }
+                    let words = unsafe { transpose(bytes) };
+                    // Byte sums in 16 bits (each at most 8 × 2 × 128) before the last widening.
+                    let mut pairs = _mm256_setzero_si256();
+                    for (j, words) in words.iter().enumerate() {
+                        unsafe {
+                            _mm256_storeu_si256(at.add(j * vector + half * 32).cast(), *words)
+                        };
+                        pairs = _mm256_add_epi16(
+                            pairs,
+                            _mm256_maddubs_epi16(_mm256_set1_epi8(1), *words),
+                        );
+                    }
+                    let sums = _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+                    let correction =
+                        _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(sums, 7));
+                    let scales =
+                        _mm256_cvtph_ps(unsafe { _mm_loadu_si128(scales.as_ptr().cast()) });
+                    unsafe {
+                        _mm256_storeu_si256(at.add(8 * vector + half * 32).cast(), correction);
+                        _mm256_storeu_ps(at.add(9 * vector + half * 32).cast(), scales);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Eight rows of eight 32-bit words to eight vectors of one word from each row.
+    #[inline(always)]
+    unsafe fn transpose(rows: [__m256i; 8]) -> [__m256i; 8] {
+        unsafe { transposed(rows) }
+    }
+
+    #[target_feature(enable = "avx2")]
+    fn transposed(rows: [__m256i; 8]) -> [__m256i; 8] {
+        let [r0, r1, r2, r3, r4, r5, r6, r7] = rows;
+        let (t0, t1) = (_mm256_unpacklo_epi32(r0, r1), _mm256_unpackhi_epi32(r0, r1));
+        let (t2, t3) = (_mm256_unpacklo_epi32(r2, r3), _mm256_unpackhi_epi32(r2, r3));
+        let (t4, t5) = (_mm256_unpacklo_epi32(r4, r5), _mm256_unpackhi_epi32(r4, r5));
+        let (t6, t7) = (_mm256_unpacklo_epi32(r6, r7), _mm256_unpackhi_epi32(r6, r7));
+        let (u0, u1) = (_mm256_unpacklo_epi64(t0, t2), _mm256_unpackhi_epi64(t0, t2));
+        let (u2, u3) = (_mm256_unpacklo_epi64(t1, t3), _mm256_unpackhi_epi64(t1, t3));
+        let (u4, u5) = (_mm256_unpacklo_epi64(t4, t6), _mm256_unpackhi_epi64(t4, t6));
+        let (u6, u7) = (_mm256_unpacklo_epi64(t5, t7), _mm256_unpackhi_epi64(t5, t7));
+        [
+            _mm256_permute2x128_si256(u0, u4, 0x20),
+            _mm256_permute2x128_si256(u1, u5, 0x20),
+            _mm256_permute2x128_si256(u2, u6, 0x20),
+            _mm256_permute2x128_si256(u3, u7, 0x20),
+            _mm256_permute2x128_si256(u0, u4, 0x31),
+            _mm256_permute2x128_si256(u1, u5, 0x31),
+            _mm256_permute2x128_si256(u2, u6, 0x31),
+            _mm256_permute2x128_si256(u3, u7, 0x31),
+        ]
+    }
+
+    /// A register of one 32-bit lane per weight row.
+    trait Wide {
+        type Ints: Copy;
+        type Floats: Copy;
+        const LANES: usize;
+        /// Tokens taken at once: as many running sums as the registers leave room for.
+        const TOKENS: usize;
+        unsafe fn load(at: *const u8) -> Self::Ints;
+        unsafe fn load_floats(at: *const u8) -> Self::Floats;
+        fn zero() -> Self::Floats;
+        /// `sums` plus, per lane, four unsigned token bytes times the lane's four bytes.
+        unsafe fn dot(sums: Self::Ints, token: i32, weights: Self::Ints) -> Self::Ints;
+        /// `total + sums × scales × token_scale`, lane by lane.
+        unsafe fn scaled(
+            total: Self::Floats,
+            sums: Self::Ints,
+            scales: Self::Floats,
+            token_scale: f32,
+        ) -> Self::Floats;
+        unsafe fn store(to: *mut f32, values: Self::Floats);
+    }
+
+    struct Zmm;
+    struct Ymm;
+
+    impl Wide for Zmm {
+        type Ints = __m512i;
+        type Floats = __m512;
+        const LANES: usize = 16;
+        const TOKENS: usize = 8;
+        #[inline(always)]
+        unsafe fn load(at: *const u8) -> __m512i {
+            unsafe { _mm512_loadu_si512(at.cast()) }
+        }
+        #[inline(always)]
+        unsafe fn load_floats(at: *const u8) -> __m512 {
+            unsafe { _mm512_loadu_ps(at.cast()) }
+        }
+        #[inline(always)]
+        fn zero() -> __m512 {
+            unsafe { _mm512_setzero_ps() }
+        }
+        #[inline(always)]
+        unsafe fn dot(sums: __m512i, token: i32, weights: __m512i) -> __m512i {
+            unsafe { _mm512_dpbusd_epi32(sums, _mm512_set1_epi32(token), weights) }
+        }
+        #[inline(always)]
+        unsafe fn scaled(total: __m512, sums: __m512i, scales: __m512, token_scale: f32) -> __m512 {
+            unsafe {
+                let scales = _mm512_mul_ps(scales, _mm512_set1_ps(token_scale));
+                _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), scales, total)
+            }
+        }
+        #[inline(always)]
+        unsafe fn store(to: *mut f32, values: __m512) {
+            unsafe { _mm512_storeu_ps(to, values) }
+        }
+    }
+
+    impl Wide for Ymm {
+        type Ints = __m256i;
+        type Floats = __m256;
+        const LANES: usize = 8;
+        const TOKENS: usize = 4;
+        #[inline(always)]
+        unsafe fn load(at: *const u8) -> __m256i {
+            unsafe { _mm256_loadu_si256(at.cast()) }
+        }
+        #[inline(always)]
+        unsafe fn load_floats(at: *const u8) -> __m256 {
+            unsafe { _mm256_loadu_ps(at.cast()) }
+        }
+        #[inline(always)]
+        fn zero() -> __m256 {
+            unsafe { _mm256_setzero_ps() }
+        }
+        #[inline(always)]
+        unsafe fn dot(sums: __m256i, token: i32, weights: __m256i) -> __m256i {
+            unsafe { _mm256_dpbusd_avx_epi32(sums, _mm256_set1_epi32(token), weights) }
+        }
+        #[inline(always)]
+        unsafe fn scaled(total: __m256, sums: __m256i, scales: __m256, token_scale: f32) -> __m256 {
+            unsafe {
+                let scales = _mm256_mul_ps(scales, _mm256_set1_ps(token_scale));
+                _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), scales, total)
+            }
+        }
+        #[inline(always)]
+        unsafe fn store(to: *mut f32, values: __m256) {
+            unsafe { _mm256_storeu_ps(to, values) }
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vnni")]
+    pub(super) unsafe fn times_avx512(
+        packed: *const u8,
+        rows: usize,
+        tokens: &Columns,
+        out: &mut [f32],
+        out_row: usize,
+    ) {
+        unsafe { times::<Zmm>(packed, rows, tokens, out, out_row) }
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c,avxvnni")]
+    pub(super) unsafe fn times_avx(
+        packed: *const u8,
+        rows: usize,
+        tokens: &Columns,
+        out: &mut [f32],
+        out_row: usize,
+    ) {
+        unsafe { times::<Ymm>(packed, rows, tokens, out, out_row) }
+    }
+
+    /// Every packed group against every token, `W::TOKENS` tokens at a time.
+    #[inline(always)]
+    unsafe fn times<W: Wide>(
+        packed: *const u8,
+        rows: usize,
+        tokens: &Columns,
+        out: &mut [f32],
+        out_row: usize,
+    ) {
+        let group_bytes = tokens.blocks * VECTORS * W::LANES * 4;
+        for g in 0..rows.div_ceil(W::LANES) {
+            let group = unsafe { packed.add(g * group_bytes) };
+            let valid = (rows - g * W::LANES).min(W::LANES);
+            let out = &mut out[g * W::LANES..];
+            let mut first = 0;
+            while first < tokens.tokens {
+                let take = (tokens.tokens - first).min(W::TOKENS);
+                unsafe {
+                    match take {
+                        1 => group_times::<W, 1>(group, tokens, first, valid, out, out_row),
+                        2 => group_times::<W, 2>(group, tokens, first, valid, out, out_row),
+                        3 => group_times::<W, 3>(group, tokens, first, valid, out, out_row),
+                        4 => group_times::<W, 4>(group, tokens, first, valid, out, out_row),
+                        5 => group_times::<W, 5>(group, tokens, first, valid, out, out_row),
+                        6 => group_times::<W, 6>(group, tokens, first, valid, out, out_row),
+                        7 => group_times::<W, 7>(group, tokens, first, valid, out, out_row),
+                        _ => group_times::<W, 8>(group, tokens, first, valid, out, out_row),
+                    }
+                }
+                first += take;
+            }
+        }
+    }
+
+    /// One group's rows against tokens `first..first + N`: the group's block is loaded
+    /// once for the N tokens, each token's running sums stay in a register.
+    #[inline(always)]
+    unsafe fn group_times<W: Wide, const N: usize>(
+        group: *const u8,
+        tokens: &Columns,
+        first: usize,
+        valid: usize,
+        out: &mut [f32],
+        out_row: usize,
+    ) {
+        let vector = W::LANES * 4;
+        let count = tokens.tokens;
+        let mut totals = [W::zero(); N];
+        for b in 0..tokens.blocks {
+            unsafe {
+                let block = group.add(b * VECTORS * vector);
+                let weights: [W::Ints; 8] = std::array::from_fn(|j| W::load(block.add(j * vector)));
+                let correction = W::load(block.add(8 * vector));
+                let scales = W::load_floats(block.add(9 * vector));
+                let bytes = tokens.bytes.as_ptr().add((b * count + first) * BLOCK);
+                let token_scales = tokens.scales.as_ptr().add(b * count + first);
+                for (i, total) in totals.iter_mut().enumerate() {
+                    let token = bytes.add(i * BLOCK).cast::<i32>();
+                    let mut sums = correction;
+                    for (j, weights) in weights.iter().enumerate() {
+                        sums = W::dot(sums, token.add(j).read_unaligned(), *weights);
+                    }
+                    *total = W::scaled(*total, sums, scales, *token_scales.add(i));
+                }
+            }
+        }
+        for (i, total) in totals.iter().enumerate() {
+            let out = &mut out[(first + i) * out_row..];
+            if valid == W::LANES {
+                assert!(out.len() >= W::LANES);
+                unsafe { W::store(out.as_mut_ptr(), *total) };
+            } else {
+                let mut lanes = [0.0f32; 16];
+                unsafe { W::store(lanes.as_mut_ptr(), *total) };
+                out[..valid].copy_from_slice(&lanes[..valid]);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "tiles_tests.rs"]
+mod tests;
