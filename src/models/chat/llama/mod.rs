@@ -2,12 +2,14 @@
 //! Q8_0 — what installing converts the built-in model to — on the mapped file, with no
 //! tensor allocated per operation. candle's quantized Llama, which the engine runs for
 //! every other model, spends half a token's time outside the matrix products and reads
-//! a prompt one token row at a time; this one reads a prompt with gemm and keeps a
+//! a prompt one token row at a time; this one reads a prompt with int8 products on
+//! weight tiles packed for VNNI (gemm on floats on CPUs without it) and keeps a
 //! key/value cache that can be cut back to any length, so a conversation that changed
 //! near its end is not read again from the start.
 //!
 //! - [`q8`]: the Q8_0 matrices, and dot products on quantized tokens.
-//! - [`products`]: a layer's products, shared over threads; gemm for prompts.
+//! - [`products`]: a layer's products, shared over threads.
+//! - [`tiles`]: int8 products of a prompt with weight tiles packed for VNNI.
 //! - [`attention`]: rotary positions and attention over the key/value cache.
 
 mod attention;
