@@ -7,7 +7,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use super::q8::{Kernel, Q8Matrix, Quantized};
-use super::tiles::{Columns, Pack, TileKernel, tile_products};
+use super::tiles::{Columns, Pack, TILE_ROWS, TileKernel, tile_products};
 use crate::models::kernels::{Strides, product};
 
 /// Up to this many tokens, a product is a dot product per weight row: packing or
@@ -37,10 +37,6 @@ struct Scratch {
     floats: Vec<f32>,
     part: Vec<f32>,
 }
-
-/// Weight rows dequantized at a time for gemm: a tile of the widest rows (1,536 values)
-/// stays in a core's L2 cache, so the floats never go out to memory.
-const TILE_ROWS: usize = 128;
 
 /// A share of the rows of one job's matrix.
 struct Piece {
@@ -99,7 +95,11 @@ impl Products {
         let threads = if pool.is_some() { threads } else { 1 };
         Products {
             kernel: Kernel::detect(),
-            tiles: TileKernel::detect(),
+            // An unoptimised build runs the tiles' intrinsics as calls, far slower than
+            // gemm, which the dev profile compiles optimised (a debug `ask` took 14.5 s
+            // instead of 3.3): debug builds, the integration tests among them, read
+            // prompts with gemm; the tiles' own tests choose them explicitly.
+            tiles: TileKernel::detect().filter(|_| !cfg!(debug_assertions)),
             threads,
             pool,
             acts: Quantized::default(),

@@ -5,6 +5,7 @@ use candle_core::{Device, Tensor};
 use candle_transformers::models::quantized_llama::ModelWeights;
 
 use super::q8::tests::values;
+use super::tiles::TileKernel;
 
 const WIDTH: usize = 64;
 const HIDDEN: usize = 128;
@@ -132,6 +133,7 @@ fn quantized_products_give_candles_logits() {
         tiny_llama(&path, tied, false);
         for threads in [1, 2] {
             let (mut ours, mut theirs) = both(&path, threads);
+            ours.products.tiles = TileKernel::detect();
             let prompt: Vec<u32> = (0..20).map(|i| (i * 11 + 5) % VOCABULARY as u32).collect();
             let mut steps: Vec<&[u32]> =
                 vec![&[3, 10, 17, 24, 31, 38], &[5], &[17], &[2, 9, 40], &[88]];

@@ -14,9 +14,9 @@ use std::ops::Range;
 
 use super::q8::{BLOCK, Q8Matrix, Quantized};
 
-/// Weight rows packed at a time: the tile of the widest rows (1,536 values) stays in a
-/// core's L2 cache while every token goes past it.
-const TILE_ROWS: usize = 128;
+/// Weight rows packed (or, for gemm, dequantized) at a time: the tile of the widest rows
+/// (1,536 values) stays in a core's L2 cache while every token goes past it.
+pub(super) const TILE_ROWS: usize = 128;
 
 /// Vectors per packed block: eight of weight bytes, the correction, the scales.
 const VECTORS: usize = 10;
@@ -129,20 +129,24 @@ pub(super) fn tile_products(
         let size = groups * blocks * VECTORS * lanes * 4;
         pack.0
             .resize(size.div_ceil(size_of::<Line>()), Line([0; 64]));
-        let packed = pack.0.as_mut_ptr().cast::<u8>();
-        let tile = matrix.bytes(first..end);
-        let out = &mut out[first - rows.start..];
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `detect` chose the kernel for features this CPU has; the pack holds
-        // `groups` groups of `blocks` blocks, the asserts above bound every token and
-        // output the kernels touch, and a group's rows past the tile are never read.
-        unsafe {
-            x86::pack(tile, end - first, blocks, lanes, packed);
-            match kernel {
-                TileKernel::Avx512Vnni => {
-                    x86::times_avx512(packed, end - first, tokens, out, out_row)
+        {
+            let packed = pack.0.as_mut_ptr().cast::<u8>();
+            let tile = matrix.bytes(first..end);
+            let out = &mut out[first - rows.start..];
+            // SAFETY: `detect` chose the kernel for features this CPU has; the pack holds
+            // `groups` groups of `blocks` blocks, the asserts above bound every token and
+            // output the kernels touch, and a group's rows past the tile are never read.
+            unsafe {
+                x86::pack(tile, end - first, blocks, lanes, packed);
+                match kernel {
+                    TileKernel::Avx512Vnni => {
+                        x86::times_avx512(packed, end - first, tokens, out, out_row)
+                    }
+                    TileKernel::AvxVnni => {
+                        x86::times_avx(packed, end - first, tokens, out, out_row)
+                    }
                 }
-                TileKernel::AvxVnni => x86::times_avx(packed, end - first, tokens, out, out_row),
             }
         }
         first = end;
