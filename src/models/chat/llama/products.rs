@@ -10,8 +10,9 @@ use super::q8::{Kernel, Q8Matrix, Quantized};
 use super::tiles::{Columns, Pack, TILE_ROWS, TileKernel, tile_products};
 use crate::models::kernels::{Strides, product};
 
-/// Up to this many tokens, a product is a dot product per weight row: packing or
-/// dequantizing the matrix costs more than the arithmetic it speeds up.
+/// Up to this many tokens, a product is a dot product per weight row: dequantizing the
+/// matrix for gemm costs more than the arithmetic it speeds up (the int8 tiles, which
+/// pack more cheaply, have not been measured below this).
 pub(super) const FEW_TOKENS: usize = 8;
 
 /// Products of one input with several matrices (Q, K and V; gate and up), spread over
