@@ -30,13 +30,18 @@ daemon = subprocess.Popen([binary, "daemon", "run"], env=env,
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 def switches():
-    total = 0
+    """Context switches so far, per thread: a thread that exits takes its counts with it,
+    so the wake-ups are summed thread by thread rather than as one total."""
+    counts = {}
     for status in glob.glob(f"/proc/{daemon.pid}/task/*/status"):
-        with open(status) as f:
-            for line in f:
-                if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
-                    total += int(line.split()[1])
-    return total
+        try:
+            with open(status) as f:
+                counts[status.split("/")[-2]] = sum(
+                    int(line.split()[1]) for line in f
+                    if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")))
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # the thread ended while being read
+    return counts
 
 def cpu_ticks():
     with open(f"/proc/{daemon.pid}/stat") as f:
@@ -47,7 +52,9 @@ try:
     time.sleep(10)
     start_switches, start_ticks = switches(), cpu_ticks()
     time.sleep(seconds - 10)
-    woke = switches() - start_switches
+    end_switches = switches()
+    woke = sum(count - start_switches.get(tid, 0) for tid, count in end_switches.items())
+    exited = len(start_switches.keys() - end_switches.keys())
     ticks = cpu_ticks() - start_ticks
     with open(f"/proc/{daemon.pid}/status") as f:
         status = {line.split(":")[0]: line.split()[1] for line in f if line.startswith("Vm")}
@@ -56,7 +63,8 @@ try:
     hz = os.sysconf("SC_CLK_TCK")
     print(f"after {seconds} s idle{' (embedding model installed)' if models else ''}: "
           f"VmRSS {int(rss) / 1024:.1f} MB (peak {int(peak) / 1024:.1f} MB), {threads} threads, "
-          f"CPU {ticks / hz * 1000:.0f} ms and {woke} thread wake-ups in the last {seconds - 10} s")
+          f"CPU {ticks / hz * 1000:.0f} ms and {woke} thread wake-ups in the last {seconds - 10} s"
+          + (f" ({exited} thread{'s' * (exited > 1)} ended in that time, not counted)" if exited else ""))
 finally:
     daemon.terminate()
     daemon.wait()
