@@ -10,10 +10,13 @@ use super::q8::{Kernel, Q8Matrix, Quantized};
 use super::tiles::{Columns, Pack, TILE_ROWS, TileKernel, tile_products};
 use crate::models::kernels::{Strides, product};
 
-/// Up to this many tokens, a product is a dot product per weight row: dequantizing the
-/// matrix for gemm costs more than the arithmetic it speeds up (the int8 tiles, which
-/// pack more cheaply, have not been measured below this).
-pub(super) const FEW_TOKENS: usize = 8;
+/// Up to this many tokens, a product is a dot product per weight row: packing the
+/// matrix's tiles costs more than the int8 tiles save (a SmolLM2 forward pass, one
+/// thread: 3 tokens 9.6 ms by dot products, 10.3 on tiles; 4 tokens 11.7 and 10.9).
+pub(super) const FEW_TOKENS: usize = 3;
+
+/// The same where prompts go through gemm, whose dequantized tiles cost more to make.
+pub(super) const FEW_TOKENS_FOR_GEMM: usize = 8;
 
 /// Products of one input with several matrices (Q, K and V; gate and up), spread over
 /// `threads` with one hand-off each.
@@ -118,7 +121,12 @@ impl Products {
         let x = &x[..tokens * columns];
         let rows: Vec<usize> = jobs.iter().map(|(matrix, _)| matrix.rows).collect();
         let shares = shares(&rows, self.threads);
-        if tokens > FEW_TOKENS {
+        let few = if self.tiles.is_some() {
+            FEW_TOKENS
+        } else {
+            FEW_TOKENS_FOR_GEMM
+        };
+        if tokens > few {
             self.prompt(x, tokens, jobs, shares);
             return;
         }

@@ -8,9 +8,15 @@ fn shares_over_threads_and_each_prompt_path_give_the_same_products() {
     let mut paths = vec![None];
     paths.extend(TileKernel::detect().map(Some));
     for tiles in paths {
-        for tokens in [1, 3, FEW_TOKENS, FEW_TOKENS + 5] {
+        for tokens in [
+            1,
+            FEW_TOKENS,
+            FEW_TOKENS + 1,
+            FEW_TOKENS_FOR_GEMM,
+            FEW_TOKENS_FOR_GEMM + 5,
+        ] {
             let x = values(tokens * columns, 11, 1.5);
-            let floats = tokens > FEW_TOKENS && tiles.is_none();
+            let floats = tokens > FEW_TOKENS_FOR_GEMM && tiles.is_none();
             let run = |threads: usize| {
                 let mut products = Products::new(threads);
                 products.tiles = tiles;

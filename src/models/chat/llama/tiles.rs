@@ -173,7 +173,16 @@ mod x86 {
         let row_bytes = blocks * BLOCK_BYTES;
         let vector = lanes * 4;
         for g in 0..rows.div_ceil(lanes) {
+            // A group's rows are read side by side, more streams than the hardware
+            // prefetcher follows; the next group's rows lie together, so they are fetched
+            // in order, a share with each block.
+            let next = tile.get((g + 1) * lanes * row_bytes..).unwrap_or_default();
+            let next = &next[..next.len().min(lanes * row_bytes)];
+            let share = next.len().div_ceil(blocks).next_multiple_of(64);
             for b in 0..blocks {
+                for line in next.iter().skip(b * share).take(share).step_by(64) {
+                    _mm_prefetch::<_MM_HINT_T0>((line as *const u8).cast());
+                }
                 let at = unsafe { packed.add((g * blocks + b) * VECTORS * vector) };
                 for half in 0..lanes / 8 {
                     let first = g * lanes + half * 8;
@@ -181,8 +190,8 @@ mod x86 {
                     let mut scales = [0u16; 8];
                     for (i, (bytes, scale)) in bytes.iter_mut().zip(&mut scales).enumerate() {
                         if first + i < rows {
-                            let block =
-                                &tile[(first + i) * row_bytes + b * BLOCK_BYTES..][..BLOCK_BYTES];
+                            let row = &tile[(first + i) * row_bytes..][..row_bytes];
+                            let block = &row[b * BLOCK_BYTES..][..BLOCK_BYTES];
                             *scale = u16::from_le_bytes([block[0], block[1]]);
                             *bytes = unsafe { _mm256_loadu_si256(block[2..].as_ptr().cast()) };
                         }
