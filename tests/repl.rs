@@ -144,6 +144,24 @@ mod terminal {
         assert!(t.path("history.txt").exists());
     }
 
+    /// Lines that arrive together (pasted where the terminal has no bracketed paste, sent by
+    /// tmux or typed while the previous line still runs) are each run, none dropped: the
+    /// line editor reads ahead of the Enter that ends a line.
+    #[test]
+    fn lines_that_arrive_together_are_all_run() {
+        let t = Test::new();
+        let mut p = spawn(&t);
+        p.exp_string("chat ").unwrap();
+        // One write, so the editor reads all of it at once.
+        p.send(":let base = 40\r:fn more(n) {\r  n + 2\r}\r:more(base)\r:more(base) * 10\r")
+            .unwrap();
+        p.flush().unwrap();
+        p.exp_string("42").unwrap();
+        p.exp_string("420").unwrap();
+        p.send_control('d').unwrap();
+        p.exp_eof().unwrap();
+    }
+
     #[test]
     fn skills_complete_with_tab_and_ask_their_questions() {
         let t = Test::new();
