@@ -326,8 +326,7 @@ mod terminal {
         let mut p = spawn(&t);
         p.exp_string("chat ").unwrap();
         // Wait for the answer, not the prompt: "chat " also appears while the line is
-        // being typed, and a line sent while the first still runs can be lost when the
-        // terminal leaves raw mode.
+        // being typed.
         p.send_line(":let kept = 7; print(`kept=${kept}`)").unwrap();
         p.exp_string("kept=7").unwrap();
         p.exp_string("chat ").unwrap();
