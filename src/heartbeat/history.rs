@@ -87,11 +87,9 @@ impl History {
         if let Some(parent) = path.parent() {
             let _ = std::fs::create_dir_all(parent);
         }
-        let conn = Connection::open(path).map_err(fail)?;
-        conn.busy_timeout(Duration::from_secs(5)).map_err(fail)?;
+        let conn = crate::memory::open_database(path, crate::memory::BUSY_TIMEOUT).map_err(fail)?;
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             CREATE TABLE IF NOT EXISTS heartbeat_runs (
+            "CREATE TABLE IF NOT EXISTS heartbeat_runs (
                  id INTEGER PRIMARY KEY,
                  task TEXT NOT NULL,
                  trigger TEXT NOT NULL,
@@ -254,5 +252,34 @@ mod tests {
             .with_timezone(&Utc);
         assert!(history.said_since("a", "first", since).unwrap());
         assert!(!history.said_since("b", "boom", since).unwrap());
+    }
+
+    /// The daemon's memory index and `heartbeat log` open `index.sqlite` at the same
+    /// moment when the daemon first starts: every one of them gets the file, none is told
+    /// it is locked (nor, for the index, given a temporary one).
+    #[test]
+    fn the_index_and_the_history_opened_at_once_on_a_new_file_all_get_it() {
+        const OPENERS: usize = 6;
+        for round in 0..40 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("index.sqlite");
+            let start = std::sync::Barrier::new(OPENERS);
+            std::thread::scope(|scope| {
+                for opener in 0..OPENERS {
+                    let (path, start) = (&path, &start);
+                    scope.spawn(move || {
+                        start.wait();
+                        if opener % 2 == 0 {
+                            let (_, notice) = crate::memory::Store::open(path).unwrap();
+                            assert_eq!(notice, None, "round {round}");
+                        } else {
+                            let history = History::open(path)
+                                .unwrap_or_else(|err| panic!("round {round}: {err}"));
+                            history.recent(None, 1).unwrap();
+                        }
+                    });
+                }
+            });
+        }
     }
 }

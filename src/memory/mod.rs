@@ -33,7 +33,7 @@ pub use index::ReindexReport;
 pub use journal::{append_daily, append_to_memory};
 pub use search::{MATCH_END, MATCH_START, SearchHit};
 pub use sources::Sources;
-pub use store::Store;
+pub use store::{BUSY_TIMEOUT, Store, open_database};
 
 use crate::config::schema::MemoryConfig;
 use crate::home::Home;

@@ -6,9 +6,9 @@
 //! temporary one in memory.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, ErrorCode, OpenFlags};
+use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
 
 use super::MemoryError;
 
@@ -151,14 +151,7 @@ impl Store {
     }
 
     fn try_open(path: &Path, busy_timeout: Duration) -> rusqlite::Result<Store> {
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(busy_timeout)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        let conn = open_database(path, busy_timeout)?;
         // WAL with NORMAL is durable against process crashes and keeps commits cheap;
         // the index is a cache, so a power loss costing the last commit is harmless.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -189,18 +182,58 @@ impl Store {
     }
 }
 
+/// Opens `index.sqlite` (the memory index and the heartbeat's run history) in WAL mode,
+/// waiting up to `busy_timeout` for other processes.
+///
+/// Turning a new file to WAL is the one step SQLite refuses at once, without waiting,
+/// when another process does it at the same moment (each holds the shared lock the other
+/// needs gone) — as when the daemon first starts and `heartbeat log` or a search runs
+/// beside it. The refused side has given its lock back, so it tries again until the wait
+/// is over.
+pub fn open_database(path: &Path, busy_timeout: Duration) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(busy_timeout)?;
+    let deadline = Instant::now() + busy_timeout;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(err) if is_busy(&err) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(err);
+                }
+                std::thread::sleep(pause.min(left));
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            done => return done.map(|()| conn),
+        }
+    }
+}
+
 fn prepare(conn: &Connection) -> rusqlite::Result<()> {
     // Memory-mapped reads let a query over a long doclist touch pages without copying
     // them; the mapping is address space, not memory the process owns.
     conn.execute_batch(
         "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16000; PRAGMA mmap_size = 268435456;",
     )?;
-    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    if version == SCHEMA_VERSION {
+    let version = |conn: &Connection| -> rusqlite::Result<i64> {
+        conn.pragma_query_value(None, "user_version", |row| row.get(0))
+    };
+    if version(conn)? == SCHEMA_VERSION {
         return Ok(());
     }
-    let tx = conn.unchecked_transaction()?;
-    create_schema(&tx)?;
+    // Immediate: the write lock is waited for before anything is read, so another process
+    // making the schema at the same moment is waited for rather than refused at once; and
+    // once it is ours, the schema it made is not made again.
+    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    if version(&tx)? != SCHEMA_VERSION {
+        create_schema(&tx)?;
+    }
     tx.commit()
 }
 
