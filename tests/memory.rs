@@ -493,3 +493,33 @@ fn a_file_put_back_as_it_was_after_a_single_file_refresh_is_read_again() {
             .is_empty()
     );
 }
+
+/// The daemon and a command bring the same index up to date at the same moment: each
+/// waits for the other's write rather than failing with "database is locked" (a write
+/// begun on what the other has since changed is refused at once by SQLite, without
+/// waiting, so the write lock is taken before anything is read).
+#[test]
+fn two_indexers_at_the_same_moment_both_finish() {
+    let f = Fixture::new();
+    let (mut first, mut second) = (f.memory(), f.memory());
+    for round in 0..20 {
+        f.write(
+            "memory/notes.md",
+            &format!("# Round {round}\nchanged again\n"),
+        );
+        let start = std::sync::Barrier::new(2);
+        std::thread::scope(|scope| {
+            for memory in [&mut first, &mut second] {
+                let start = &start;
+                scope.spawn(move || {
+                    start.wait();
+                    memory
+                        .reindex(false, &mut |_, _| {})
+                        .unwrap_or_else(|err| panic!("round {round}: {err}"));
+                });
+            }
+        });
+    }
+    let hits = first.search("changed", 5, Freshness::Quick).unwrap();
+    assert_eq!(paths(&hits), ["memory/notes.md"]);
+}

@@ -72,7 +72,7 @@ pub fn reindex(
         report.elapsed = started.elapsed();
         return Ok(report);
     }
-    let tx = store.conn.transaction()?;
+    let tx = store.write_transaction()?;
     if force {
         Store::clear(&tx)?;
     }
@@ -131,7 +131,7 @@ pub fn refresh_files(
 ) -> Result<ReindexReport, MemoryError> {
     let started = Instant::now();
     let mut report = ReindexReport::default();
-    let tx = store.conn.transaction()?;
+    let tx = store.write_transaction()?;
     for path in paths {
         let prior = known_file(&tx, path)?;
         match super::sources::source_file(path) {

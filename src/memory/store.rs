@@ -169,6 +169,15 @@ impl Store {
         create_schema(conn)
     }
 
+    /// A transaction that reads and then writes. Its write lock is waited for before
+    /// anything is read: SQLite refuses at once, without waiting, a write begun on a
+    /// snapshot another process has since changed, so a reindex beside the daemon's
+    /// would fail with "database is locked".
+    pub fn write_transaction(&mut self) -> rusqlite::Result<Transaction<'_>> {
+        self.conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+    }
+
     /// Bytes on disk, the write-ahead log included.
     pub fn size_on_disk(&self) -> u64 {
         let Some(path) = &self.path else { return 0 };
