@@ -18,6 +18,7 @@ mod local_model;
 mod mcp;
 mod memory;
 mod memory_cli;
+mod memory_doors;
 mod models_install;
 mod openai_endpoint;
 mod repl;

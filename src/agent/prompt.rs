@@ -38,7 +38,7 @@ const SMALL_MEMORY_LIMIT: usize = 1_500;
 pub fn small_model_prompt(home: &Home, now: DateTime<Local>) -> String {
     let mut prompt = String::from(SMALL_IDENTITY);
     prompt.push_str(&format!(" Today is {}.", now.format("%A %Y-%m-%d")));
-    if let Ok(bytes) = std::fs::read(home.memory_file()) {
+    if let Some(bytes) = home.read_workspace_file("MEMORY.md") {
         // The starter file's own lines (its explanation, empty headings) are no news to
         // the model and cost it time: only what the person added goes in.
         let text = String::from_utf8_lossy(&bytes);
@@ -80,12 +80,13 @@ pub fn system_prompt(
         now.format("%Z")
     ));
     for name in PERSONA_FILES {
-        push_file(&mut prompt, name, &home.workspace().join(name));
+        push_file(&mut prompt, name, home, name);
     }
     push_file(
         &mut prompt,
         "MEMORY.md (long-term memory)",
-        &home.memory_file(),
+        home,
+        "MEMORY.md",
     );
     let today = now.date_naive();
     for (label, day) in [
@@ -95,7 +96,7 @@ pub fn system_prompt(
         if let Some(day) = day {
             let date = day.format("%Y-%m-%d").to_string();
             let title = format!("memory/{date}.md (daily log, {label})");
-            push_file(&mut prompt, &title, &home.daily_log(&date));
+            push_file(&mut prompt, &title, home, &format!("memory/{date}.md"));
         }
     }
     if !tools.is_empty() {
@@ -108,8 +109,8 @@ pub fn system_prompt(
     prompt
 }
 
-fn push_file(prompt: &mut String, title: &str, path: &std::path::Path) {
-    let Ok(bytes) = std::fs::read(path) else {
+fn push_file(prompt: &mut String, title: &str, home: &Home, relative: &str) {
+    let Some(bytes) = home.read_workspace_file(relative) else {
         return;
     };
     let text = String::from_utf8_lossy(&bytes);

@@ -142,7 +142,7 @@ fn list(ctx: &Context<'_>, config: &crate::config::Config, history: &History) ->
         describe_task(&mut out, task, history, zone, now, ctx.style)?;
     }
     let heartbeat = &config.heartbeat;
-    let text = std::fs::read_to_string(ctx.home.heartbeat_file()).unwrap_or_default();
+    let text = crate::heartbeat::check::heartbeat_text(&ctx.home);
     let state = if !heartbeat.enabled {
         "off (heartbeat.enabled = false)".to_string()
     } else if !has_work(&text) {

@@ -269,8 +269,8 @@ fn recent(ctx: &Context<'_>, days: u32) -> Result<u8> {
         let Some(day) = today.checked_sub_days(Days::new(u64::from(back))) else {
             continue;
         };
-        let path = ctx.home.daily_log(&day.format("%Y-%m-%d").to_string());
-        let Ok(bytes) = std::fs::read(&path) else {
+        let date = day.format("%Y-%m-%d").to_string();
+        let Some(bytes) = ctx.home.read_workspace_file(&format!("memory/{date}.md")) else {
             continue;
         };
         if shown > 0 {

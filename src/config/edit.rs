@@ -25,8 +25,11 @@ pub fn set_in_file(path: &Path, key: &str, raw_value: &str) -> Result<Option<Str
         }
     }
     let existed = path.exists();
+    // A config kept in a dotfiles repository and linked here is changed where it lives;
+    // the locked writer itself never writes through a link.
+    let real = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     let mut updated = String::new();
-    let changed = crate::home::try_update_locked(path, Some(super::CONFIG_MODE), |text| {
+    let changed = crate::home::try_update_locked(&real, Some(super::CONFIG_MODE), |text| {
         let text = if text.is_empty() && !existed {
             super::TEMPLATE
         } else {

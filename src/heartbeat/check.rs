@@ -59,9 +59,15 @@ pub fn idle_reason(env: &RunEnv, now: DateTime<Utc>, manual: bool) -> Option<Str
             }
         }
     }
-    let text =
-        std::fs::read_to_string(env.home.workspace().join("HEARTBEAT.md")).unwrap_or_default();
+    let text = heartbeat_text(&env.home);
     (!has_work(&text)).then(|| "HEARTBEAT.md lists nothing to do".to_string())
+}
+
+/// HEARTBEAT.md's text (empty when missing, or led out of the workspace by a link).
+pub fn heartbeat_text(home: &crate::home::Home) -> String {
+    home.read_workspace_file("HEARTBEAT.md")
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default()
 }
 
 /// Whether the file holds anything beyond headings, comments, blank lines and empty or
@@ -151,8 +157,7 @@ pub async fn run_check(
     now: DateTime<Utc>,
     cancel: &Cancel,
 ) -> CheckOutcome {
-    let text =
-        std::fs::read_to_string(env.home.workspace().join("HEARTBEAT.md")).unwrap_or_default();
+    let text = heartbeat_text(&env.home);
     let mut agent = match Agent::new(&env.home, &env.config, &env.model, env.policy()) {
         Ok(agent) => agent,
         Err(err) => return CheckOutcome::Failed(err.to_string()),

@@ -77,17 +77,33 @@ pub fn try_update_locked<E: From<io::Error>>(
 
 /// Opens `path` (creating it, with `new_file_mode` when given) and locks it, making sure
 /// the lock is on the file the path names now and not on one replaced while we waited.
+/// A link is never written through: who means to write where one leads resolves it first
+/// (the config file kept in a dotfiles repository), and the doors that take paths from
+/// outside ([`super::resolve_beneath`], the policy) refuse links that lead out.
 fn lock_current(path: &Path, new_file_mode: Option<u32>) -> io::Result<File> {
     loop {
         let mut options = OpenOptions::new();
         options.read(true).append(true).create(true);
         #[cfg(unix)]
-        if let Some(mode) = new_file_mode {
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            if let Some(mode) = new_file_mode {
+                options.mode(mode);
+            }
+            options.custom_flags(i32::try_from(rustix::fs::OFlags::NOFOLLOW.bits()).unwrap_or(0));
         }
         #[cfg(not(unix))]
         let _ = new_file_mode;
-        let file = options.open(path)?;
+        let file = options.open(path).map_err(|err| {
+            if err.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{} is a link; not written through", path.display()),
+                )
+            } else {
+                err
+            }
+        })?;
         file.lock()?;
         if is_same_file(&file, path)? {
             return Ok(file);
@@ -99,7 +115,7 @@ fn lock_current(path: &Path, new_file_mode: Option<u32>) -> io::Result<File> {
 fn is_same_file(file: &File, path: &Path) -> io::Result<bool> {
     use std::os::unix::fs::MetadataExt;
     let held = file.metadata()?;
-    match fs::metadata(path) {
+    match fs::symlink_metadata(path) {
         Ok(now) => Ok(held.dev() == now.dev() && held.ino() == now.ino()),
         // Removed while we waited: take it again, which creates it afresh.
         Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(false),

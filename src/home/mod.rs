@@ -10,9 +10,11 @@
 //! ```
 
 mod atomic;
+mod confine;
 mod locked;
 
 pub use atomic::{write_atomic, write_atomic_with_mode};
+pub use confine::{open_real, read_real, read_real_to_string, real_path, resolve_beneath};
 pub use locked::{append_locked, append_locked_with, try_update_locked, update_locked};
 
 use std::fs::{self, OpenOptions};
@@ -136,6 +138,31 @@ impl Home {
     /// The daily log for a date given as `YYYY-MM-DD`.
     pub fn daily_log(&self, date: &str) -> PathBuf {
         self.daily_log_dir().join(format!("{date}.md"))
+    }
+
+    /// A file of the workspace (`MEMORY.md`, `memory/DATE.md`) where it really is;
+    /// refused when a link leads it out of the workspace, or nowhere.
+    pub fn workspace_file(&self, relative: &str) -> Result<PathBuf, HomeError> {
+        resolve_beneath(&self.workspace(), relative)
+    }
+
+    /// The bytes of a workspace file, `None` when it is missing or unreadable — or led
+    /// out of the workspace by a link, which is logged: what the prompt and the daemon
+    /// read of memory is never a file elsewhere.
+    pub fn read_workspace_file(&self, relative: &str) -> Option<Vec<u8>> {
+        let read = self
+            .workspace_file(relative)
+            .map_err(|err| err.to_string())
+            .and_then(|real| read_real(&real).map_err(|err| err.to_string()));
+        match read {
+            Ok(bytes) => Some(bytes),
+            Err(err) => {
+                if self.workspace().join(relative).symlink_metadata().is_ok() {
+                    tracing::warn!("{relative} not read: {err}");
+                }
+                None
+            }
+        }
     }
 
     pub fn skills_dir(&self) -> PathBuf {

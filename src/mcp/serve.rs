@@ -293,9 +293,14 @@ impl Served {
         if !relative.ends_with(".md") {
             return Err(not_found());
         }
-        let path = crate::home::resolve_under(&self.inner.home.workspace(), relative)
-            .map_err(|_| not_found())?;
-        let text = std::fs::read_to_string(&path).map_err(|_| not_found())?;
+        // The one rule of the memory doors: a link that leads out of the workspace is
+        // refused here as `memory_get` and the web page refuse it.
+        let path = self
+            .inner
+            .home
+            .workspace_file(relative)
+            .map_err(|err| McpError::invalid_params(err.to_string(), None))?;
+        let text = crate::home::read_real_to_string(&path).map_err(|_| not_found())?;
         Ok(ReadResourceResult::new(vec![
             ResourceContents::text(text, uri).with_mime_type("text/markdown"),
         ]))

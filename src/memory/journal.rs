@@ -30,7 +30,7 @@ use crate::home::{Home, append_locked_with, update_locked};
 pub fn append_daily(home: &Home, now: DateTime<Local>, text: &str) -> io::Result<PathBuf> {
     let date = now.format("%Y-%m-%d").to_string();
     let time = now.format("%H:%M");
-    let path = home.daily_log(&date);
+    let path = workspace_file(home, &format!("memory/{date}.md"))?;
     let body = text.trim_end();
     append_locked_with(&path, |empty| {
         if empty {
@@ -46,9 +46,16 @@ pub fn append_daily(home: &Home, now: DateTime<Local>, text: &str) -> io::Result
 /// compared without regard to case), creating a `## heading` section at the end when
 /// there is none.
 pub fn append_to_memory(home: &Home, heading: &str, text: &str) -> io::Result<()> {
-    update_locked(&home.memory_file(), |old| {
+    update_locked(&workspace_file(home, "MEMORY.md")?, |old| {
         insert_under_heading(old, heading, text)
     })
+}
+
+/// Where a memory file really is: never through a link that leads out of the workspace
+/// (an appended note would land in `~/.bashrc`).
+fn workspace_file(home: &Home, relative: &str) -> io::Result<PathBuf> {
+    home.workspace_file(relative)
+        .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err.to_string()))
 }
 
 fn insert_under_heading(document: &str, heading: &str, text: &str) -> String {

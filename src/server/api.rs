@@ -458,7 +458,7 @@ pub fn heartbeat(state: &Arc<State>) -> Result<ApiResponse, ApiError> {
                    "last": history.last(&task.name).ok().flatten()})
         })
         .collect();
-    let text = std::fs::read_to_string(state.home.heartbeat_file()).unwrap_or_default();
+    let text = crate::heartbeat::check::heartbeat_text(&state.home);
     ok_json(&json!({
         "tasks": list,
         "check": {

@@ -53,7 +53,7 @@ pub async fn read(state: Arc<State>, query: Option<&str>) -> Result<ApiResponse,
     })
     .await?;
     let text = blocking(move || {
-        std::fs::read_to_string(&path)
+        crate::home::read_real_to_string(&path)
             .map_err(|err| ApiError::not_found(format!("cannot read {name}: {err}")))
     })
     .await?;
@@ -84,7 +84,11 @@ pub async fn save(state: Arc<State>, request: Request<Incoming>) -> Result<ApiRe
             body.path
         )));
     }
-    let path = crate::home::resolve_under(&state.home.workspace(), &body.path)
+    // Where the file really is, inside the workspace: a link that leads out (or nowhere)
+    // is refused before anything is read or written, as `GET` refuses it.
+    let path = state
+        .home
+        .workspace_file(&body.path)
         .map_err(|err| ApiError::invalid(err.to_string()))?;
     let written = path.clone();
     let expected = body.version.clone();

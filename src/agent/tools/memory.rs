@@ -99,7 +99,8 @@ impl Tool for MemoryGet {
         let path = with_memory(ctx, |memory| {
             memory.resolve_for(&ctx.home, name, &ctx.policy)
         })?;
-        let bytes = std::fs::read(&path).map_err(|err| format!("cannot read {name}: {err}"))?;
+        let bytes =
+            crate::home::read_real(&path).map_err(|err| format!("cannot read {name}: {err}"))?;
         let text = String::from_utf8_lossy(&bytes);
         let from = usize::try_from(u64_arg(args, "from").unwrap_or(1).max(1)).unwrap_or(1);
         let lines =

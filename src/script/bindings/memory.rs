@@ -57,8 +57,8 @@ pub fn register(b: &mut Binder) {
             let run = run_context(&call)?;
             let resolved =
                 run.with_memory(|memory| memory.resolve_for(&run.home, path, &run.policy))?;
-            let bytes =
-                std::fs::read(&resolved).map_err(|err| format!("cannot read {path}: {err}"))?;
+            let bytes = crate::home::read_real(&resolved)
+                .map_err(|err| format!("cannot read {path}: {err}"))?;
             Ok(String::from_utf8_lossy(&bytes).into_owned())
         },
     );
