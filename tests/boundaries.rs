@@ -57,6 +57,7 @@ fn script(t: &Test, code: &str) -> (bool, String, String) {
 #[test]
 fn the_models_file_tools_never_open_localgpts_files_or_credential_stores() {
     let (fake, t) = setup();
+    let t = t.started_in_home();
     // The test's folder is both the current folder and $HOME, and holds LocalGPT's home:
     // the person started LocalGPT in their home folder.
     let home_dir = t.scratch();

@@ -25,8 +25,11 @@ pub use protected::Protected;
 pub struct Policy {
     /// Canonical allowed roots.
     roots: Vec<PathBuf>,
-    /// Canonical roots that may be read but not written (skill folders elsewhere).
+    /// Canonical roots that may be read but not written (skill folders elsewhere; the
+    /// current folder when it holds the person's home).
     read_roots: Vec<PathBuf>,
+    /// Whether the current folder is the person's home or above it, and so read-only.
+    cwd_holds_home: bool,
     /// What is never opened, whatever the roots.
     protected: Protected,
     cwd: PathBuf,
@@ -39,6 +42,9 @@ pub struct Policy {
     pub sandbox: SandboxMode,
     /// Whether commands may use the network (`tools.bash_network`).
     pub network: bool,
+    /// Whether a command's background jobs may outlive it: only for the person's own `!`
+    /// lines, never for what a model or a task runs.
+    pub background_jobs: bool,
     /// The commands' private temporary folder (not created until a command needs it).
     temp_dir: PathBuf,
 }
@@ -50,10 +56,22 @@ impl Policy {
             .iter()
             .filter_map(|path| expand_home(path).canonicalize().ok())
             .collect();
-        let mut roots: Vec<PathBuf> = [home.workspace(), cwd.to_path_buf()]
-            .into_iter()
-            .filter_map(|root| root.canonicalize().ok())
-            .collect();
+        let user_home = dirs::home_dir().and_then(|home| home.canonicalize().ok());
+        let real_cwd = cwd.canonicalize().ok();
+        // Started in the home folder (or above it), the current folder is read, never
+        // written: a command could otherwise plant a foothold in `~/.bashrc`, `~/.profile`
+        // or `~/.config/autostart/` that runs unconfined at the next login.
+        let cwd_holds_home = matches!(
+            (&real_cwd, &user_home),
+            (Some(cwd), Some(home)) if home.starts_with(cwd)
+        );
+        let mut roots: Vec<PathBuf> = home.workspace().canonicalize().ok().into_iter().collect();
+        let mut read_roots = Vec::new();
+        match real_cwd {
+            Some(cwd) if cwd_holds_home => read_roots.push(cwd),
+            Some(cwd) => roots.push(cwd),
+            None => {}
+        }
         roots.extend(listed.iter().cloned());
         let protected = Protected::new(
             home.root(),
@@ -63,7 +81,8 @@ impl Policy {
         );
         Policy {
             roots,
-            read_roots: Vec::new(),
+            read_roots,
+            cwd_holds_home,
             protected,
             cwd: cwd.to_path_buf(),
             approval: tools.approval,
@@ -71,6 +90,7 @@ impl Policy {
             env_allow: tools.env_allow.clone(),
             sandbox: tools.sandbox,
             network: tools.bash_network,
+            background_jobs: false,
             temp_dir: home.commands_temp_dir(),
         }
     }
@@ -90,6 +110,12 @@ impl Policy {
         &self.roots
     }
 
+    /// Whether the current folder was left read-only because it holds the person's home
+    /// folder (where login scripts live).
+    pub fn cwd_holds_home(&self) -> bool {
+        self.cwd_holds_home
+    }
+
     pub fn with_approval(mut self, approval: ApprovalMode) -> Policy {
         self.approval = approval;
         self
@@ -104,6 +130,13 @@ impl Policy {
             _ => ApprovalMode::Auto,
         };
         self.with_approval(approval)
+    }
+
+    /// For the person's own `!` lines: what they start in the background may outlive
+    /// the line (its process group is still stopped at the time limit).
+    pub fn with_background_jobs(mut self) -> Policy {
+        self.background_jobs = true;
+        self
     }
 
     pub fn with_commands(mut self, allowed: bool) -> Policy {
@@ -138,6 +171,10 @@ impl Policy {
 
     pub fn cwd(&self) -> &Path {
         &self.cwd
+    }
+
+    fn cwd_real(&self) -> PathBuf {
+        self.cwd.canonicalize().unwrap_or_else(|_| self.cwd.clone())
     }
 
     /// Where `raw` really points, if that is inside an allowed root.
@@ -175,30 +212,8 @@ impl Policy {
             return Err("the path contains a NUL byte".to_string());
         }
         let joined = self.cwd.join(expand_home(raw));
-        // Canonicalise the longest part that exists; the rest (a file to be created) may
-        // only name new entries, never climb.
-        let mut existing = joined.as_path();
-        let mut rest: Vec<&std::ffi::OsStr> = Vec::new();
-        let canonical = loop {
-            match existing.canonicalize() {
-                Ok(canonical) => break canonical,
-                Err(_) => {
-                    // `file_name` is `None` for a `..` (or the root): climbing through a
-                    // folder that does not exist cannot be judged, so it is refused.
-                    let Some(name) = existing.file_name() else {
-                        return Err(format!("{raw}: the path does not exist up to a `..`"));
-                    };
-                    rest.push(name);
-                    existing = existing
-                        .parent()
-                        .ok_or_else(|| format!("{raw}: no part of this path exists"))?;
-                }
-            }
-        };
-        let mut resolved = canonical;
-        for name in rest.into_iter().rev() {
-            resolved.push(name);
-        }
+        let resolved =
+            crate::home::real_path(&joined).map_err(|reason| format!("{raw}: {reason}"))?;
         if let Some(refusal) = self.protected.refusal(&resolved) {
             return Err(refusal);
         }
@@ -209,6 +224,13 @@ impl Policy {
             .any(|root| resolved.starts_with(root))
         {
             Ok(resolved)
+        } else if self.cwd_holds_home && resolved.starts_with(self.cwd_real()) {
+            Err(format!(
+                "{raw}: LocalGPT was started in your home folder (or above it), which tools \
+                 and commands may read but not write — login scripts there would run \
+                 unconfined; start it in a project folder, or add the folder to \
+                 tools.allowed_paths"
+            ))
         } else {
             Err(format!(
                 "{raw} is outside the folders LocalGPT may use ({}); add its folder to \

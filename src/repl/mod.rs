@@ -414,7 +414,7 @@ impl Repl {
     }
 
     fn shell(&mut self, command: &str) -> Result<()> {
-        let policy = self.policy()?.for_own_code();
+        let policy = self.policy()?.for_own_code().with_background_jobs();
         if let Some(refusal) = policy.refuse_command(command) {
             anyhow::bail!(refusal);
         }

@@ -23,8 +23,12 @@ use assert_cmd::assert::Assert;
 use tempfile::TempDir;
 
 pub struct Test {
-    /// Holds the temporary folder alive; it is removed when the test ends.
+    /// Holds the temporary folder alive; it is removed when the test ends. Commands run
+    /// in it.
     dir: TempDir,
+    /// The person's home folder (`$HOME`): a folder of its own, so that the current
+    /// folder is a project folder, writable — unless [`Test::started_in_home`].
+    user_home: TempDir,
     /// Extra environment for every command of this test.
     env: Vec<(String, String)>,
 }
@@ -33,8 +37,25 @@ impl Test {
     pub fn new() -> Test {
         Test {
             dir: tempfile::tempdir().expect("create a temporary folder"),
+            user_home: tempfile::tempdir().expect("create a temporary folder"),
             env: Vec::new(),
         }
+    }
+
+    /// The person started LocalGPT in their home folder: `$HOME` is the folder commands
+    /// run in (and holds LocalGPT's home).
+    pub fn started_in_home(self) -> Test {
+        let home = self.dir.path().display().to_string();
+        self.env("HOME", &home)
+    }
+
+    /// The person's home folder (`$HOME`).
+    pub fn user_home(&self) -> PathBuf {
+        self.env
+            .iter()
+            .rev()
+            .find(|(key, _)| key == "HOME")
+            .map_or_else(|| self.user_home.path().to_path_buf(), |(_, v)| v.into())
     }
 
     /// The home folder the binary uses (`$LOCALGPT_HOME`); created by the first command.
@@ -64,7 +85,7 @@ impl Test {
         command
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
+            .env("HOME", self.user_home.path())
             .env("LOCALGPT_HOME", self.home())
             // A test never waits on the terminal; `write_stdin` replaces this when needed.
             .stdin(std::process::Stdio::null())

@@ -11,15 +11,17 @@ use crate::home::{append_locked, write_atomic};
 use crate::script::catalog::Binder;
 use crate::script::context::{RhaiResult, RunContext, run_context};
 
+/// A path to read: the read-only roots count too (skill folders elsewhere, the current
+/// folder when it holds the person's home).
 fn resolve(run: &RunContext, path: &str) -> RhaiResult<PathBuf> {
-    run.policy.resolve(path).map_err(Into::into)
+    run.policy.resolve_read(path).map_err(Into::into)
 }
 
 fn writable(run: &RunContext, path: &str) -> RhaiResult<PathBuf> {
     if run.policy.approval == ApprovalMode::Deny {
         return Err(format!("not allowed to write {path} (tools.approval is \"deny\")").into());
     }
-    let resolved = resolve(run, path)?;
+    let resolved = run.policy.resolve(path)?;
     if let Some(parent) = resolved.parent() {
         std::fs::create_dir_all(parent)
             .map_err(|err| format!("cannot create the folder for {path}: {err}"))?;
