@@ -413,6 +413,12 @@ pub struct ProbeArgs {
     pub personality: bool,
     #[arg(long)]
     pub connect: Option<std::net::SocketAddr>,
+    #[arg(long)]
+    pub connect_unix: Option<std::path::PathBuf>,
+    #[arg(long)]
+    pub write_home: Option<std::path::PathBuf>,
+    #[arg(long)]
+    pub leave_behind: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

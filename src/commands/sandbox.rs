@@ -31,6 +31,9 @@ pub fn probe(args: &ProbeArgs) -> Result<u8> {
         ptrace: args.ptrace,
         personality: args.personality,
         connect: args.connect,
+        connect_unix: args.connect_unix.clone(),
+        write_home: args.write_home.clone(),
+        leave_behind: args.leave_behind.clone(),
     };
     writeln!(io::stdout().lock(), "{}", run_probe(&attempts))?;
     Ok(EXIT_OK)
@@ -73,6 +76,32 @@ fn check(ctx: &mut Context<'_>) -> Result<u8> {
         "  namespaces (network off)           {}",
         yes_no(support.namespaces())
     )?;
+    let cwd = std::env::current_dir().context("cannot tell the current folder")?;
+    let policy = Policy::new(&ctx.home, &cwd, tools);
+    writeln!(
+        out,
+        "  current folder                     {}",
+        if policy.cwd_holds_home() {
+            "read-only: it holds your home folder (login scripts)"
+        } else {
+            "writable"
+        }
+    )?;
+    writeln!(
+        out,
+        "  processes                          {}",
+        if support.namespaces() {
+            "end with the command (PID namespace)"
+        } else {
+            "process group stopped at the time limit (no namespaces)"
+        }
+    )?;
+    writeln!(
+        out,
+        "  output                             {} MiB kept a stream, stopped past {} MiB",
+        crate::sandbox::KEPT_BYTES / (1024 * 1024),
+        crate::sandbox::HARD_CAP_BYTES / (1024 * 1024)
+    )?;
     for missing in support.missing(tools.bash_network) {
         writeln!(out, "  {}", style.warning(&format!("cannot {missing}")))?;
     }
@@ -86,8 +115,6 @@ fn check(ctx: &mut Context<'_>) -> Result<u8> {
         )?;
     }
 
-    let cwd = std::env::current_dir().context("cannot tell the current folder")?;
-    let policy = Policy::new(&ctx.home, &cwd, tools);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

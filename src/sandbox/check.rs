@@ -2,8 +2,9 @@
 //! same binary, `localgpt sandbox probe` — is started the way every shell command is (through
 //! [`run_command`](super::run_command)), and attempts what a hostile command would: write
 //! outside the allowed folders, read LocalGPT's settings and its environment, ptrace it,
-//! weaken address randomisation, connect with the network off. Each must be refused; a
-//! write to the private temp folder must work.
+//! weaken address randomisation, connect (to a port or a Unix socket) with the network
+//! off, create a file in the home folder, leave a detached process running after it
+//! ends. Each must be refused; a write to the private temp folder must work.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -38,6 +39,12 @@ pub struct Attempts {
     pub ptrace: Option<u32>,
     pub personality: bool,
     pub connect: Option<std::net::SocketAddr>,
+    /// A Unix socket listening outside the sandbox.
+    pub connect_unix: Option<PathBuf>,
+    /// A new file in the person's home folder (where login scripts live).
+    pub write_home: Option<PathBuf>,
+    /// A file a detached (`setsid`) child locks and holds after the probe ends.
+    pub leave_behind: Option<PathBuf>,
 }
 
 /// Runs the trials under `policy` (its `tools.sandbox` taken as `"auto"` when it is
@@ -50,16 +57,51 @@ pub async fn run_trials(policy: &Policy, secret: &Path) -> Result<Vec<Trial>, St
     let localgpt = std::process::id();
     let outside = folder_outside(&policy)?;
     let temp = policy.temp_dir().join("sandbox-check");
+    let home_file = dirs::home_dir()
+        .map(|home| home.join(format!(".localgpt-sandbox-check-{}", std::process::id())));
+    let lock_dir =
+        tempfile::tempdir().map_err(|err| format!("cannot make a temp folder: {err}"))?;
+    // In the commands' own temp folder, which the probe may write.
+    let lock_file = policy.temp_dir().join(format!("held-{localgpt}"));
+    std::fs::create_dir_all(policy.temp_dir())
+        .and_then(|()| std::fs::write(&lock_file, ""))
+        .map_err(|err| format!("cannot make {}: {err}", lock_file.display()))?;
     let confined = Attempts {
         write_outside: outside.as_ref().map(|dir| dir.path().join("escaped")),
-        write_temp: None,
         read: Some(secret.to_path_buf()),
         environ_of: Some(localgpt),
         ptrace: Some(localgpt),
         personality: true,
-        connect: None,
+        write_home: home_file.clone(),
+        leave_behind: Some(lock_file.clone()),
+        ..Attempts::default()
     };
     let mut trials = probe(&policy, &confined).await?;
+    if let Some(home_file) = &home_file {
+        let _ = std::fs::remove_file(home_file);
+        let home_writable = home_file.parent().is_some_and(|home| {
+            policy
+                .writable_roots()
+                .iter()
+                .any(|root| home.canonicalize().is_ok_and(|home| home.starts_with(root)))
+        });
+        for trial in &mut trials {
+            if trial.what.starts_with("create a file in your home folder") {
+                trial.should_refuse = !home_writable;
+            }
+        }
+    }
+    let held = is_held(&lock_file);
+    let _ = std::fs::remove_file(&lock_file);
+    trials.push(Trial {
+        what: "leave a detached (setsid) process running after the command".to_string(),
+        should_refuse: !policy.background_jobs,
+        outcome: if held {
+            Ok(())
+        } else {
+            Err("ended with the command".to_string())
+        },
+    });
     trials.extend(
         probe(
             &policy,
@@ -76,6 +118,10 @@ pub async fn run_trials(policy: &Policy, secret: &Path) -> Result<Vec<Trial>, St
     let address = listener
         .local_addr()
         .map_err(|err| format!("cannot open a local port to connect to: {err}"))?;
+    // And so are Unix sockets: the session bus, `docker.sock`.
+    let socket = lock_dir.path().join("listening.sock");
+    let _listening = std::os::unix::net::UnixListener::bind(&socket)
+        .map_err(|err| format!("cannot open a Unix socket to connect to: {err}"))?;
     let mut offline = policy.clone();
     offline.network = false;
     trials.extend(
@@ -83,12 +129,33 @@ pub async fn run_trials(policy: &Policy, secret: &Path) -> Result<Vec<Trial>, St
             &offline,
             &Attempts {
                 connect: Some(address),
+                connect_unix: Some(socket),
                 ..Attempts::default()
             },
         )
         .await?,
     );
     Ok(trials)
+}
+
+/// Whether a process still holds the lock on `path` (a detached child of the probe that
+/// outlived it). Such a survivor is ended here: it wrote its process id into the file.
+fn is_held(path: &Path) -> bool {
+    use rustix::fs::{FlockOperation, flock};
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    if flock(&file, FlockOperation::NonBlockingLockExclusive).is_ok() {
+        return false;
+    }
+    let survivor = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| text.trim().parse::<i32>().ok())
+        .and_then(rustix::process::Pid::from_raw);
+    if let Some(pid) = survivor {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+    }
+    true
 }
 
 /// A new folder the sandbox must not let commands write: in the system's temp folder, or
@@ -147,6 +214,15 @@ async fn probe(policy: &Policy, attempts: &Attempts) -> Result<Vec<Trial>, Strin
     }
     if let Some(address) = attempts.connect {
         flag("connect", address.to_string());
+    }
+    for (name, path) in [
+        ("connect-unix", &attempts.connect_unix),
+        ("write-home", &attempts.write_home),
+        ("leave-behind", &attempts.leave_behind),
+    ] {
+        if let Some(path) = path {
+            flag(name, path.to_string_lossy().into_owned());
+        }
     }
     let result = super::run_command(&words.join(" "), policy, Duration::from_secs(30), false)
         .await
@@ -222,6 +298,20 @@ fn describe(name: &str, attempts: &Attempts) -> Option<(String, bool)> {
             ),
             true,
         ),
+        "connect-unix" => (
+            format!(
+                "connect to a Unix socket ({}) with the network off",
+                shown(&attempts.connect_unix)
+            ),
+            true,
+        ),
+        "write-home" => (
+            format!(
+                "create a file in your home folder, where login scripts live ({})",
+                shown(&attempts.write_home)
+            ),
+            true,
+        ),
         _ => return None,
     })
 }
@@ -290,11 +380,67 @@ pub fn run_probe(attempts: &Attempts) -> String {
                 .map_err(show),
         );
     }
+    if let Some(path) = &attempts.connect_unix {
+        record(
+            "connect-unix",
+            std::os::unix::net::UnixStream::connect(path)
+                .map(drop)
+                .map_err(show),
+        );
+    }
+    if let Some(path) = &attempts.write_home {
+        record("write-home", write(path));
+    }
+    if let Some(path) = &attempts.leave_behind {
+        // Not a verdict of its own: the check looks after the probe has ended.
+        if let Err(err) = os::leave_behind(path) {
+            lines.push(format!("leave-behind\tfailed\t{err}"));
+        }
+    }
     lines.join("\n")
 }
 
 #[cfg(target_os = "linux")]
 mod os {
+    use std::path::Path;
+
+    /// Starts a detached child (a session of its own, as `setsid` makes) that locks
+    /// `path`, writes its process id into it and waits; returns once the lock is held.
+    pub fn leave_behind(path: &Path) -> Result<(), String> {
+        use rustix::fs::{FlockOperation, flock};
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|err| err.to_string())?;
+        let (ready_read, ready_write) = rustix::pipe::pipe().map_err(|err| err.to_string())?;
+        // SAFETY: the probe runs no other threads that hold locks the child needs; the
+        // child makes only system calls and never returns.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(std::io::Error::last_os_error().to_string());
+        }
+        if pid == 0 {
+            let _ = rustix::process::setsid();
+            if flock(&file, FlockOperation::LockExclusive).is_ok() {
+                let _ = write!(file, "{}", std::process::id());
+                let _ = rustix::io::write(&ready_write, b"1");
+                // SAFETY: pause takes no arguments; it waits for a signal that ends us.
+                loop {
+                    unsafe { libc::pause() };
+                }
+            }
+            // SAFETY: ends the child without running the parent's exit handlers.
+            unsafe { libc::_exit(1) };
+        }
+        drop(ready_write);
+        let mut ready = [0_u8; 1];
+        match rustix::io::read(&ready_read, &mut ready) {
+            Ok(1) => Ok(()),
+            _ => Err("the detached child could not lock its file".to_string()),
+        }
+    }
+
     /// Attaches to `pid` and lets go at once.
     pub fn ptrace_attach(pid: u32) -> Result<(), String> {
         let Ok(pid) = libc::pid_t::try_from(pid) else {
@@ -325,6 +471,10 @@ mod os {
 
 #[cfg(not(target_os = "linux"))]
 mod os {
+    pub fn leave_behind(_path: &std::path::Path) -> Result<(), String> {
+        Ok(())
+    }
+
     pub fn ptrace_attach(_pid: u32) -> Result<(), String> {
         Ok(())
     }

@@ -1,29 +1,36 @@
 //! Running one shell command: the sandbox's plan applied in the child, the environment
-//! scrubbed, output collected, the time limit enforced on the whole process group.
+//! scrubbed, output collected within bounds, the time limit enforced on all of the
+//! command's processes.
 
 use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
-use tokio::process::Command;
+use tokio::process::{ChildStderr, ChildStdout, Command};
+
+use super::output::{Bounded, HARD_CAP_BYTES, KEPT_BYTES};
 
 use crate::policy::Policy;
 
 /// What a command did.
 pub struct CommandResult {
-    /// With `merge_stderr`, stdout and stderr interleaved as far as pipes allow.
+    /// With `merge_stderr`, stdout and stderr interleaved as far as pipes allow. A large
+    /// output keeps its start and end, with a line saying how much was left out between.
     pub stdout: String,
     pub stderr: String,
     pub status: i32,
     pub timed_out: bool,
+    /// Stopped because its output passed [`HARD_CAP_BYTES`].
+    pub output_overflowed: bool,
 }
 
 /// Runs `sh -c command` in the sandbox `policy` describes, with a clean-of-secrets
-/// environment and a private temporary folder, killing the whole process group when the
-/// time is up. `merge_stderr` sends stderr into stdout (what the model reads: errors where
-/// they happened); scripts get them apart. This is the one way LocalGPT runs a shell
-/// command: the model's `bash`, `!` at the prompt, scripts' `bash()`/`sh()`, skills and
-/// heartbeat tasks all come here.
+/// environment and a private temporary folder, ending the command with all its processes
+/// when the time is up. `merge_stderr` sends stderr into stdout (what the model reads:
+/// errors where they happened); scripts get them apart. Output is read as it comes, kept
+/// within [`KEPT_BYTES`] a stream, and the command stopped past [`HARD_CAP_BYTES`]. This
+/// is the one way LocalGPT runs a shell command: the model's `bash`, `!` at the prompt,
+/// scripts' `bash()`/`sh()`, skills and heartbeat tasks all come here.
 pub async fn run_command(
     command_line: &str,
     policy: &Policy,
@@ -55,40 +62,92 @@ pub async fn run_command(
     #[cfg(unix)]
     command.process_group(0);
     let mut child = command.spawn()?;
-    let mut stdout = child
+    let stdout = child
         .stdout
         .take()
         .ok_or_else(|| std::io::Error::other("no stdout"))?;
     let stderr = child.stderr.take();
-    let mut output = Vec::new();
-    let mut errors = Vec::new();
+    let mut output = Bounded::new(KEPT_BYTES);
+    let mut errors = Bounded::new(KEPT_BYTES);
     let finished = tokio::time::timeout(timeout, async {
-        let read_errors = async {
-            match stderr {
-                Some(mut stderr) => stderr.read_to_end(&mut errors).await.map(drop),
-                None => Ok(()),
-            }
-        };
-        let (out, err) = tokio::join!(stdout.read_to_end(&mut output), read_errors);
-        out?;
-        err?;
-        child.wait().await
+        let within_cap = read_bounded(stdout, stderr, &mut output, &mut errors).await?;
+        if !within_cap {
+            return Ok(None);
+        }
+        child.wait().await.map(Some)
     })
     .await;
-    let (status, timed_out) = match finished {
-        Ok(status) => (status?.code().unwrap_or(-1), false),
+    let (status, timed_out, output_overflowed) = match finished {
+        Ok(Ok(Some(status))) => (status.code().unwrap_or(-1), false, false),
+        Ok(Ok(None)) => {
+            stop(&mut child).await;
+            (-1, false, true)
+        }
+        Ok(Err(err)) => {
+            stop(&mut child).await;
+            return Err(err);
+        }
         Err(_) => {
-            kill_group(&child);
-            let _ = child.kill().await;
-            (-1, true)
+            stop(&mut child).await;
+            (-1, true, false)
         }
     };
+    let mut stdout = output.into_text();
+    if output_overflowed {
+        stdout.push_str(&format!(
+            "\n[stopped: more than {} MiB of output]",
+            HARD_CAP_BYTES / (1024 * 1024)
+        ));
+    }
     Ok(CommandResult {
-        stdout: String::from_utf8_lossy(&output).into_owned(),
-        stderr: String::from_utf8_lossy(&errors).into_owned(),
+        stdout,
+        stderr: errors.into_text(),
         status,
         timed_out,
+        output_overflowed,
     })
+}
+
+/// Reads both streams to their end into `output` and `errors`; `false` when together
+/// they passed [`HARD_CAP_BYTES`] first.
+async fn read_bounded(
+    mut stdout: ChildStdout,
+    stderr: Option<ChildStderr>,
+    output: &mut Bounded,
+    errors: &mut Bounded,
+) -> std::io::Result<bool> {
+    let mut stderr = stderr;
+    let mut out_open = true;
+    let mut out_buf = vec![0_u8; 64 * 1024];
+    let mut err_buf = vec![0_u8; 64 * 1024];
+    while out_open || stderr.is_some() {
+        tokio::select! {
+            read = stdout.read(&mut out_buf), if out_open => match read? {
+                0 => out_open = false,
+                n => output.push(&out_buf[..n]),
+            },
+            read = async {
+                match stderr.as_mut() {
+                    Some(stream) => stream.read(&mut err_buf).await,
+                    None => std::future::pending().await,
+                }
+            }, if stderr.is_some() => match read? {
+                0 => stderr = None,
+                n => errors.push(&err_buf[..n]),
+            },
+        }
+        if output.total().saturating_add(errors.total()) > HARD_CAP_BYTES {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Ends the command and everything it started: its process group, and — where the
+/// sandbox holds its processes in a PID namespace — every process in it.
+async fn stop(child: &mut tokio::process::Child) {
+    kill_group(child);
+    let _ = child.kill().await;
 }
 
 /// Children of the shell (a server it started, `sleep`) share its process group, which
@@ -132,6 +191,87 @@ mod tests {
         let result = run_command("sleep 30 & sleep 30", cwd, slow, true)
             .await
             .unwrap();
+        assert!(result.timed_out);
+    }
+
+    fn policy_in(dir: &std::path::Path) -> Policy {
+        let home = crate::home::Home::at(dir.join("home"));
+        home.ensure("").unwrap();
+        Policy::new(&home, dir, &Default::default())
+    }
+
+    #[tokio::test]
+    async fn endless_output_is_cut_and_the_command_stopped_within_bounds() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = policy_in(dir.path());
+        // `yes` never ends by itself: only the output cap stops it (the time limit is
+        // far away).
+        let result = run_command("echo first; yes", &policy, Duration::from_secs(600), true)
+            .await
+            .unwrap();
+        assert!(result.output_overflowed && !result.timed_out);
+        assert!(result.stdout.starts_with("first\ny\ny\n"));
+        assert!(result.stdout.contains("bytes of output omitted"));
+        assert!(
+            result
+                .stdout
+                .ends_with("[stopped: more than 64 MiB of output]")
+        );
+        assert!(
+            result.stdout.len() < KEPT_BYTES + 200,
+            "{}",
+            result.stdout.len()
+        );
+        // Both streams kept apart are bounded too.
+        let result = run_command(
+            "head -c 5000000 /dev/zero | tr '\\0' e >&2; echo done",
+            &policy,
+            Duration::from_secs(600),
+            false,
+        )
+        .await
+        .unwrap();
+        assert_eq!(result.stdout, "done\n");
+        assert!(result.stderr.len() < KEPT_BYTES + 200);
+        assert!(result.stderr.contains("bytes of output omitted"));
+    }
+
+    #[cfg_attr(
+        not(kernel_sandbox),
+        ignore = "needs unprivileged user namespaces (this kernel has not)"
+    )]
+    #[tokio::test]
+    async fn a_commands_processes_end_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = policy_in(dir.path());
+        // A background job holding the output pipe, and one detached into a session of its
+        // own: both end when the shell does, so the command returns at once instead of
+        // waiting out its time limit.
+        let started = std::time::Instant::now();
+        let result = run_command(
+            "sleep 600 & setsid sleep 600 & echo done",
+            &policy,
+            Duration::from_secs(300),
+            true,
+        )
+        .await
+        .unwrap();
+        assert!(
+            !result.timed_out,
+            "the background jobs outlived the command"
+        );
+        assert_eq!((result.stdout.as_str(), result.status), ("done\n", 0));
+        assert!(started.elapsed() < Duration::from_secs(300));
+        // The person's own `!` lines may keep them (the pipe is then held to the limit).
+        let own = policy_in(dir.path()).with_background_jobs();
+        let result = run_command(
+            "sleep 600 & echo done",
+            &own,
+            Duration::from_millis(300),
+            true,
+        )
+        .await
+        .unwrap();
         assert!(result.timed_out);
     }
 }

@@ -11,10 +11,14 @@
 //!   LocalGPT's environment, with the API keys, included.
 //! - [`seccomp`] (system calls): no `ptrace`, kernel keyring, mounting, kernel modules,
 //!   eBPF, namespace switching or `personality` tricks.
+//! - [`namespace`] (processes): the command's processes end with it — a background job or
+//!   a `setsid` child is ended with the command, at its time limit and with the turn —
+//!   unless the person asked for background jobs (their own `!` lines).
 //! - [`capabilities`]: no `CAP_SYS_PTRACE`, which a command run as root would otherwise
 //!   use to read LocalGPT's memory and environment.
 //! - [`namespace`] (network, when `tools.bash_network = false`): a network of its own with
-//!   nothing in it.
+//!   nothing in it; and no Unix sockets (seccomp), since a pathname socket — the session
+//!   bus, `docker.sock` — is a file no network namespace hides.
 //!
 //! `tools.sandbox = "auto"` uses what the kernel offers and says once what it could not;
 //! `"required"` refuses to run a command without all of it; `"off"` runs commands as they
@@ -29,11 +33,13 @@ mod command;
 mod landlock;
 #[cfg(target_os = "linux")]
 mod namespace;
+mod output;
 #[cfg(target_os = "linux")]
 mod seccomp;
 mod support;
 
 pub use command::{CommandResult, run_command};
+pub use output::{HARD_CAP_BYTES, KEPT_BYTES};
 pub use support::{LANDLOCK_ABI_WANTED, Support, support};
 
 use std::path::PathBuf;
@@ -196,8 +202,9 @@ mod linux {
                 Vec::new()
             };
             let own_network = !policy.network && namespaces;
-            let isolation = if own_network || !covered.is_empty() {
-                Some(Isolation::new(own_network, &covered, &writable)?)
+            let own_pids = namespaces && !policy.background_jobs;
+            let isolation = if own_pids || own_network || !covered.is_empty() {
+                Some(Isolation::new(own_pids, own_network, &covered, &writable)?)
             } else {
                 None
             };
@@ -215,8 +222,12 @@ mod linux {
             // Without a network namespace, the network is kept off by refusing the
             // sockets that reach it.
             let filter = if support.seccomp() {
-                let no_inet = !policy.network && !own_network;
-                Some(seccomp::filter(no_inet)?)
+                let sockets = match (policy.network, own_network) {
+                    (true, _) => seccomp::Sockets::Any,
+                    (false, true) => seccomp::Sockets::NoUnix,
+                    (false, false) => seccomp::Sockets::NoUnixNoInet,
+                };
+                Some(seccomp::filter(sockets)?)
             } else {
                 None
             };
@@ -251,6 +262,9 @@ mod linux {
                 if let Some(filter) = &filter {
                     seccompiler::apply_filter(filter)
                         .map_err(|_| std::io::Error::last_os_error())?;
+                }
+                if isolation.as_ref().is_some_and(Isolation::holds_processes) {
+                    super::namespace::hold_processes()?;
                 }
                 Ok(())
             };

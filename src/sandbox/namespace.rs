@@ -1,5 +1,10 @@
-//! Namespaces, for two things Landlock alone cannot do:
+//! Namespaces, for three things Landlock alone cannot do:
 //!
+//! - A command's processes end with it: it runs as the first process of a PID namespace
+//!   of its own, and when that one ends — the command finished, or was stopped at its
+//!   time limit or the end of the turn — the kernel ends every process left in it: a
+//!   background job (`server &`), a `setsid` child, a double fork. A process group alone
+//!   lets all of those live on.
 //! - The network off (`tools.bash_network = false`): the command runs in a network
 //!   namespace of its own, with no interface but a loopback that is down — no connection
 //!   to the internet, the local network or this machine's own services.
@@ -43,14 +48,19 @@ pub struct Isolation {
     uid_map: Vec<u8>,
     gid_map: Vec<u8>,
     own_network: bool,
+    /// Whether the command's processes are held in a PID namespace (see
+    /// [`Isolation::hold_processes`]).
+    own_pids: bool,
     covers: Vec<Cover>,
 }
 
 impl Isolation {
-    /// A user namespace mapping this process's own ids to themselves; with
-    /// `own_network`, a network of its own; with `covered`, a mount namespace where those
-    /// places are covered except the `reopened` folders directly inside them.
+    /// A user namespace mapping this process's own ids to themselves; with `own_pids`, a
+    /// PID namespace; with `own_network`, a network of its own; with `covered`, a mount
+    /// namespace where those places are covered except the `reopened` folders directly
+    /// inside them.
     pub fn new(
+        own_pids: bool,
         own_network: bool,
         covered: &[PathBuf],
         reopened: &[PathBuf],
@@ -80,8 +90,13 @@ impl Isolation {
             uid_map: format!("{uid} {uid} 1\n").into_bytes(),
             gid_map: format!("{gid} {gid} 1\n").into_bytes(),
             own_network,
+            own_pids,
             covers,
         })
+    }
+
+    pub fn holds_processes(&self) -> bool {
+        self.own_pids
     }
 
     /// Enters the namespaces (in the child, before `exec`).
@@ -92,6 +107,9 @@ impl Isolation {
         // (Landlock scopes ptrace), and they are the ones a model could steer.
         rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::Dumpable)?;
         let mut flags = UnshareFlags::NEWUSER;
+        if self.own_pids {
+            flags |= UnshareFlags::NEWPID;
+        }
         if self.own_network {
             flags |= UnshareFlags::NEWNET;
         }
@@ -151,6 +169,76 @@ impl Isolation {
             }
         }
         Ok(())
+    }
+}
+
+/// The last step in the child, after everything else is applied: it forks the command
+/// into the PID namespace made by [`Isolation::enter`] (whose first process is the next
+/// one forked) and stays as its parent, reporting its status — `std` and tokio know this
+/// process, so stopping it must stop the command too. Returns in the command, which goes
+/// on to `exec`; never returns in the parent.
+///
+/// Only async-signal-safe system calls, and no allocation.
+pub fn hold_processes() -> rustix::io::Result<()> {
+    // SAFETY: called between fork and exec in a child that has one thread; the forked
+    // process goes on to `exec` and this one makes only system calls until `_exit`.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(rustix::io::Errno::from_raw_os_error(
+            std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+        ));
+    }
+    if pid == 0 {
+        // The command, first of its PID namespace. If its parent goes (stopped at the time
+        // limit), it goes too, and with it every process in the namespace.
+        // (Its parent lies outside the namespace, so `getppid` says 0 and cannot tell
+        // whether the parent went before this line; it shares the parent's process
+        // group, which is stopped whole at the time limit all the same.)
+        rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
+        return Ok(());
+    }
+    // The parent: it keeps no copy of the command's pipes (their readers wait for the
+    // command's end, not this process's) nor of `std`'s exec-error pipe (whose closing
+    // tells the spawner that `exec` happened).
+    close_all_descriptors();
+    let code = wait_for(pid);
+    // SAFETY: ends this process without running anything of the parent's (no atexit
+    // handlers, no buffered output of LocalGPT's flushed twice).
+    unsafe { libc::_exit(code) }
+}
+
+/// The exit code to report for the command `pid`: its own, or 128 + the signal that
+/// ended it, as a shell reports it.
+fn wait_for(pid: libc::pid_t) -> i32 {
+    let mut status = 0;
+    loop {
+        // SAFETY: `status` is a valid place for the kernel to write to.
+        let waited = unsafe { libc::waitpid(pid, &raw mut status, 0) };
+        if waited == pid {
+            break;
+        }
+        if waited < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return 127;
+        }
+    }
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        127
+    }
+}
+
+fn close_all_descriptors() {
+    // SAFETY: close_range takes plain integers and closes descriptors of this process only.
+    let closed = unsafe { libc::syscall(libc::SYS_close_range, 0_u32, u32::MAX, 0_u32) };
+    if closed != 0 {
+        // Kernels before 5.9: one by one, as far as descriptors usually go.
+        for fd in 0..4096 {
+            // SAFETY: closing a descriptor that is not open only returns EBADF.
+            unsafe { libc::close(fd) };
+        }
     }
 }
 

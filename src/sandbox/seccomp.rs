@@ -44,19 +44,34 @@ const DENIED: [i64; 24] = [
 /// use; any other value sets flags such as ADDR_NO_RANDOMIZE.
 const PERSONALITY_QUERY: u64 = 0xffff_ffff;
 
-/// The filter; with `no_inet`, also no IPv4, IPv6 or raw packet sockets (the network's
-/// off and no network namespace could be made).
-pub fn filter(no_inet: bool) -> Result<BpfProgram, String> {
+/// Which sockets a command may not make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sockets {
+    /// All of them: the network is on.
+    Any,
+    /// No Unix sockets: the network is off and a network namespace keeps the rest away.
+    /// A pathname socket (`/run/user/ID/bus`, `docker.sock`) is a file the namespace
+    /// does not hide, and through the session bus `systemd-run --user` runs anything
+    /// outside the sandbox. `socketpair`, which reaches nobody, stays.
+    NoUnix,
+    /// No Unix, IPv4, IPv6 or raw packet sockets: the network is off and no network
+    /// namespace could be made.
+    NoUnixNoInet,
+}
+
+/// The filter for `sockets`.
+pub fn filter(sockets: Sockets) -> Result<BpfProgram, String> {
     // Built once per process for each variant: every command gets a copy.
-    static BUILT: [OnceLock<Result<BpfProgram, String>>; 2] = [OnceLock::new(), OnceLock::new()];
-    BUILT[usize::from(no_inet)]
+    static BUILT: [OnceLock<Result<BpfProgram, String>>; 3] =
+        [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    BUILT[sockets as usize]
         .get_or_init(|| {
-            build(no_inet).map_err(|err| format!("cannot build the seccomp filter: {err}"))
+            build(sockets).map_err(|err| format!("cannot build the seccomp filter: {err}"))
         })
         .clone()
 }
 
-fn build(no_inet: bool) -> Result<BpfProgram, seccompiler::BackendError> {
+fn build(sockets: Sockets) -> Result<BpfProgram, seccompiler::BackendError> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
         DENIED.iter().map(|call| (*call, Vec::new())).collect();
     rules.insert(
@@ -71,23 +86,32 @@ fn build(no_inet: bool) -> Result<BpfProgram, seccompiler::BackendError> {
             )?,
         ])?],
     );
-    if no_inet {
-        let family = |value: i32| -> Result<SeccompRule, seccompiler::BackendError> {
-            let value = u64::try_from(value).unwrap_or_default();
-            SeccompRule::new(vec![SeccompCondition::new(
-                0,
-                SeccompCmpArgLen::Dword,
-                SeccompCmpOp::Eq,
-                value,
-            )?])
-        };
+    let family = |value: i32| -> Result<SeccompRule, seccompiler::BackendError> {
+        let value = u64::try_from(value).unwrap_or_default();
+        SeccompRule::new(vec![SeccompCondition::new(
+            0,
+            SeccompCmpArgLen::Dword,
+            SeccompCmpOp::Eq,
+            value,
+        )?])
+    };
+    let refused: &[i32] = match sockets {
+        Sockets::Any => &[],
+        Sockets::NoUnix => &[libc::AF_UNIX],
+        Sockets::NoUnixNoInet => &[
+            libc::AF_UNIX,
+            libc::AF_INET,
+            libc::AF_INET6,
+            libc::AF_PACKET,
+        ],
+    };
+    if !refused.is_empty() {
         rules.insert(
             libc::SYS_socket,
-            vec![
-                family(libc::AF_INET)?,
-                family(libc::AF_INET6)?,
-                family(libc::AF_PACKET)?,
-            ],
+            refused
+                .iter()
+                .map(|value| family(*value))
+                .collect::<Result<_, _>>()?,
         );
     }
     let arch = std::env::consts::ARCH.try_into()?;

@@ -174,7 +174,7 @@ mod linux {
     /// Applies the filter in a throwaway child: a kernel without seccomp filters (or a
     /// container that forbids them) fails there, not in a command.
     pub fn seccomp_works() -> bool {
-        let Ok(filter) = super::super::seccomp::filter(false) else {
+        let Ok(filter) = super::super::seccomp::filter(super::super::seccomp::Sockets::Any) else {
             return false;
         };
         works_in_a_child(move || {
@@ -186,10 +186,14 @@ mod linux {
     /// assumed to be installed; a system may allow user namespaces but not mounts in them).
     pub fn namespaces_work() -> bool {
         let covered = [std::env::temp_dir()];
-        let Ok(isolation) = super::super::namespace::Isolation::new(true, &covered, &[]) else {
+        let Ok(isolation) = super::super::namespace::Isolation::new(true, true, &covered, &[])
+        else {
             return false;
         };
-        works_in_a_child(move || isolation.enter().map_err(std::io::Error::from))
+        works_in_a_child(move || {
+            isolation.enter()?;
+            super::super::namespace::hold_processes().map_err(std::io::Error::from)
+        })
     }
 
     /// Whether `sh -c :` starts and succeeds with `hook` run in it before `exec`.

@@ -57,6 +57,8 @@ impl Tool for Bash {
                 let mut text = result.stdout;
                 if result.timed_out {
                     text.push_str(&format!("\n[stopped after {} s]", timeout.as_secs()));
+                } else if result.output_overflowed {
+                    // The output says so already.
                 } else if result.status != 0 {
                     text.push_str(&format!("\n[exit status {}]", result.status));
                 }

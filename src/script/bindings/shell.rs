@@ -24,6 +24,13 @@ fn run(run: &RunContext, command_line: &str) -> RhaiResult<CommandResult> {
         )
         .into());
     }
+    if result.output_overflowed {
+        return Err(format!(
+            "`{command_line}` was stopped: it printed more than {} MiB",
+            crate::sandbox::HARD_CAP_BYTES / (1024 * 1024)
+        )
+        .into());
+    }
     Ok(result)
 }
 
