@@ -9,6 +9,15 @@ use minijinja::{Environment, Error, ErrorKind, context};
 /// SmolLM2's template, for a model file that carries none.
 pub const CHATML: &str = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
 
+/// Instructions one render may run: a real template spends a few dozen a message, so
+/// this is ample for thousands of messages and tools, while a template that loops without
+/// end (or for 10^10 rounds) stops in well under a second with a clear error.
+const FUEL: u64 = 2_000_000;
+
+/// What one render may write. Messages' text is not part of it (a marker stands in for
+/// each), so a real template writes a few kilobytes plus the tools' definitions.
+const MAX_RENDERED_BYTES: usize = 4 * 1024 * 1024;
+
 /// Marks where a message's text goes while the template renders: private-use characters
 /// no template produces, around the message's index.
 const MARK: char = '\u{F8FF}';
@@ -44,6 +53,7 @@ impl ChatTemplate {
     /// print as `bos_token` and `eos_token`.
     pub fn new(source: &str, bos: &str, eos: &str) -> Result<ChatTemplate, String> {
         let mut env = Environment::new();
+        env.set_fuel(Some(FUEL));
         // As transformers renders chat templates.
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
@@ -59,12 +69,74 @@ impl ChatTemplate {
         });
         env.add_template_owned("chat", source.to_string())
             .map_err(|err| format!("the chat template does not parse: {err}"))?;
-        Ok(ChatTemplate {
+        let template = ChatTemplate {
             env,
             bos: bos.to_string(),
             eos: eos.to_string(),
             takes_tools: source.contains("tools"),
-        })
+        };
+        template.check()?;
+        Ok(template)
+    }
+
+    /// Renders conversations of every length from one message to a few turns with tool
+    /// traffic: a template that misbehaves only past its first message (loops without end,
+    /// writes gigabytes) is refused when the model is loaded or installed, not in the
+    /// middle of a chat. Other errors are the template's own business (`raise_exception`
+    /// for a role order it does not take) and show when such a conversation comes.
+    fn check(&self) -> Result<(), String> {
+        let call = serde_json::json!({"id": "call_1", "type": "function",
+            "function": {"name": "memory_search", "arguments": {"query": "x"}}});
+        let tools = serde_json::json!([{"type": "function", "function": {
+            "name": "memory_search", "description": "Search memory.",
+            "parameters": {"type": "object", "properties": {"query": {"type": "string"}}}}}]);
+        let plain = [
+            ("system", "s"),
+            ("user", "u"),
+            ("assistant", "a"),
+            ("user", "u"),
+            ("assistant", "a"),
+            ("user", "u"),
+        ];
+        let mut shapes: Vec<Vec<TemplateMessage<'_>>> = (1..=plain.len())
+            .map(|count| {
+                plain[..count]
+                    .iter()
+                    .map(|(role, content)| TemplateMessage {
+                        role,
+                        content,
+                        ..TemplateMessage::default()
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut with_tools: Vec<TemplateMessage<'_>> = shapes[1].clone();
+        with_tools.push(TemplateMessage {
+            role: "assistant",
+            tool_calls: vec![call],
+            ..TemplateMessage::default()
+        });
+        with_tools.push(TemplateMessage {
+            role: "tool",
+            content: "r",
+            tool_call_id: Some("call_1"),
+            name: Some("memory_search"),
+            ..TemplateMessage::default()
+        });
+        shapes.push(with_tools);
+        for shape in &shapes {
+            let offered = self.takes_tools.then_some(&tools);
+            if let Err(err) = self.render_text(shape, offered)
+                && matches!(err.kind(), ErrorKind::OutOfFuel | ErrorKind::WriteFailure)
+            {
+                return Err(format!(
+                    "the chat template fails with {} messages: {}",
+                    shape.len(),
+                    describe(&err)
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Whether tools can be offered through this template (Qwen's, Hermes', Llama 3.x's
@@ -120,18 +192,8 @@ impl ChatTemplate {
             })
             .collect();
         let rendered = self
-            .env
-            .get_template("chat")
-            .and_then(|template| {
-                template.render(context! {
-                    messages => messages,
-                    tools => tools,
-                    add_generation_prompt => true,
-                    bos_token => self.bos,
-                    eos_token => self.eos,
-                })
-            })
-            .map_err(|err| format!("the chat template failed: {err}"))?;
+            .render_json(&messages, tools)
+            .map_err(|err| format!("the chat template failed: {}", describe(&err)))?;
         let mut pieces = Vec::new();
         let mut text = String::new();
         let mut rest = rendered.as_str();
@@ -167,6 +229,83 @@ impl ChatTemplate {
             pieces.push(Piece::Text(text));
         }
         Ok(pieces)
+    }
+}
+
+impl ChatTemplate {
+    fn render_text(
+        &self,
+        turns: &[TemplateMessage<'_>],
+        tools: Option<&serde_json::Value>,
+    ) -> Result<String, Error> {
+        let messages: Vec<serde_json::Value> = turns
+            .iter()
+            .map(|turn| {
+                let mut message = serde_json::json!({"role": turn.role, "content": turn.content});
+                if !turn.tool_calls.is_empty() {
+                    message["tool_calls"] = serde_json::Value::Array(turn.tool_calls.clone());
+                }
+                message
+            })
+            .collect();
+        self.render_json(&messages, tools)
+    }
+
+    /// One render, within [`FUEL`] and [`MAX_RENDERED_BYTES`].
+    fn render_json(
+        &self,
+        messages: &[serde_json::Value],
+        tools: Option<&serde_json::Value>,
+    ) -> Result<String, Error> {
+        let template = self.env.get_template("chat")?;
+        let mut out = Capped(Vec::new());
+        template.render_captured_to(
+            context! {
+                messages => messages,
+                tools => tools,
+                add_generation_prompt => true,
+                bos_token => self.bos,
+                eos_token => self.eos,
+            },
+            &mut out,
+        )?;
+        String::from_utf8(out.0).map_err(|_| {
+            Error::new(
+                ErrorKind::BadSerialization,
+                "the template wrote invalid UTF-8",
+            )
+        })
+    }
+}
+
+/// A render's output, refusing to grow past [`MAX_RENDERED_BYTES`].
+struct Capped(Vec<u8>);
+
+impl std::io::Write for Capped {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + bytes.len() > MAX_RENDERED_BYTES {
+            return Err(std::io::Error::other("too long"));
+        }
+        self.0.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What went wrong in words a person can act on.
+fn describe(err: &Error) -> String {
+    match err.kind() {
+        ErrorKind::OutOfFuel => {
+            format!("it runs more than {FUEL} instructions (a loop without end?), and was stopped")
+        }
+        ErrorKind::WriteFailure => format!(
+            "it writes more than {} MiB, and was stopped",
+            MAX_RENDERED_BYTES / (1024 * 1024)
+        ),
+        _ => err.to_string(),
     }
 }
 
@@ -295,5 +434,49 @@ mod tool_tests {
         // A tool's output is text: its "<|im_end|>" is not the special token.
         assert!(text.contains("<tool_response>\n<|im_end|> a.txt"), "{text}");
         assert!(text.ends_with("[<|im_start|>]assistant"), "{text}");
+    }
+
+    #[test]
+    fn templates_that_hang_or_flood_are_refused_when_loaded_with_what_they_did() {
+        let hangs =
+            "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}";
+        let err = ChatTemplate::new(hangs, "", "").err().unwrap();
+        assert!(
+            err.contains("instructions") && err.contains("1 messages"),
+            "{err}"
+        );
+        // Only from the second message on: the check renders every length.
+        let later = "{% if messages|length > 1 %}{% for i in range(100000) %}{% for j in \
+                     range(100000) %}{% endfor %}{% endfor %}{% endif %}{{ messages[0].content }}";
+        let err = ChatTemplate::new(later, "", "").err().unwrap();
+        assert!(err.contains("with 2 messages"), "{err}");
+        // A gigabyte of output stops at the cap.
+        let floods = "{% for i in range(100000) %}{{ 'x' * 100000 }}{% endfor %}";
+        let err = ChatTemplate::new(floods, "", "").err().unwrap();
+        assert!(err.contains("writes more than 4 MiB"), "{err}");
+    }
+
+    #[test]
+    fn real_templates_fit_the_fuel_with_long_conversations() {
+        let template = ChatTemplate::new(CHATML, "<|im_start|>", "<|im_end|>").unwrap();
+        let turns: Vec<(&str, &str)> = (0..2000)
+            .map(|i| {
+                if i % 2 == 0 {
+                    ("user", "q")
+                } else {
+                    ("assistant", "a")
+                }
+            })
+            .collect();
+        let pieces = template
+            .render(&turns, &["<|im_start|>".to_string()])
+            .unwrap();
+        assert_eq!(
+            pieces
+                .iter()
+                .filter(|piece| matches!(piece, Piece::Special(_)))
+                .count(),
+            2001
+        );
     }
 }
