@@ -265,6 +265,43 @@ fn an_architecture_the_engine_does_not_run_is_refused_by_name() {
 }
 
 #[test]
+fn model_files_that_would_hang_or_abort_are_refused_and_leave_nothing_behind() {
+    let t = Test::new();
+    // A template that loops without end, but only from the second message on.
+    let hangs = "{% if messages|length > 1 %}{% for i in range(100000) %}{% for j in \
+                 range(100000) %}{% endfor %}{% endfor %}{% endif %}{{ messages[0].content }}";
+    let path = t.scratch().join("hangs.gguf");
+    write_tiny_gguf_with(&path, "llama", "llama-bpe", true, hangs);
+    let out = t.run(["models", "install", path.to_str().unwrap()]).code(1);
+    let stderr = text(&out.get_output().stderr);
+    assert!(stderr.contains("with 2 messages"), "{stderr}");
+    // A header whose heads would divide by zero.
+    let path = t.scratch().join("headless.gguf");
+    write_tiny_gguf(&path, "llama", "llama-bpe", true);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let key = b"llama.attention.head_count";
+    let at = bytes
+        .windows(key.len() + 4)
+        .position(|w| w.starts_with(key) && w[key.len()..] == 4u32.to_le_bytes())
+        .expect("the head count's key");
+    let value = at + key.len() + 4;
+    bytes[value..value + 4].copy_from_slice(&0u32.to_le_bytes());
+    std::fs::write(&path, bytes).unwrap();
+    let out = t.run(["models", "install", path.to_str().unwrap()]).code(1);
+    let stderr = text(&out.get_output().stderr);
+    assert!(stderr.contains("head_count is 0"), "{stderr}");
+    assert!(!stderr.contains("panick"), "{stderr}");
+    let left: Vec<String> = std::fs::read_dir(t.home().join("models"))
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
 fn a_model_ollama_downloaded_is_imported_without_touching_ollamas_files() {
     let t0 = Test::new();
     let store = t0.scratch().join("ollama-models");

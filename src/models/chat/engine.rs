@@ -118,7 +118,7 @@ fn context_length(content: &gguf_file::Content) -> usize {
 /// and whether its chat template takes tools.
 pub fn header_of(dir: &Path) -> Option<(usize, bool)> {
     let mut reader = BufReader::new(File::open(dir.join("model.gguf")).ok()?);
-    let content = gguf_file::Content::read(&mut reader).ok()?;
+    let content = super::gguf::read_content(&mut reader).ok()?;
     let takes_tools = content
         .metadata
         .get("tokenizer.chat_template")
@@ -262,7 +262,7 @@ impl Engine {
         let device = Device::Cpu;
         let file = File::open(&model_path).map_err(|err| fail(format!("model.gguf: {err}")))?;
         let mut reader = BufReader::new(file);
-        let content = gguf_file::Content::read(&mut reader)
+        let content = super::gguf::read_content(&mut reader)
             .map_err(|err| fail(format!("model.gguf: {err}")))?;
         let token_of = |key: &str| {
             content

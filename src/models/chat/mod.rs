@@ -7,10 +7,12 @@
 //!
 //! - [`engine`]: running it: sampling, the generation loop.
 //! - `llama`: our own forward pass for Q8_0 Llama models (the built-in one among them).
+//! - `gguf`: a file's header read so that no number in it can abort LocalGPT.
 //! - [`template`]: the chat template the GGUF carries, rendered with minijinja.
 //! - [`tokenizer`]: the tokenizer rebuilt from the GGUF's vocabulary (at install time).
 
 pub mod engine;
+mod gguf;
 mod llama;
 pub mod template;
 pub mod tokenizer;
@@ -151,8 +153,8 @@ fn convert(gguf: &Path, out_dir: &Path) -> Result<(), ModelError> {
         source,
     })?;
     let mut reader = BufReader::new(file);
-    let content = gguf_file::Content::read(&mut reader)
-        .map_err(|err| invalid(format!("not a GGUF: {err}")))?;
+    let content = gguf::read_content(&mut reader)
+        .map_err(|err| invalid(format!("not a usable GGUF: {err}")))?;
     let architecture = engine::architecture(&content);
     if !engine::ARCHITECTURES.contains(&architecture.as_str()) {
         return Err(ModelError::Unsupported(format!(
