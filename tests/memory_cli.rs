@@ -218,3 +218,34 @@ fn a_search_with_nothing_changed_writes_nothing() {
     let out = t.run(["memory", "search", "finer"]).success();
     assert!(text(&out.get_output().stdout).contains("finer"));
 }
+
+#[test]
+fn chinese_japanese_and_korean_words_are_found_inside_sentences() {
+    let t = Test::new();
+    t.write(
+        "workspace/memory/2026-11-02.md",
+        "# 2026-11-02\n\n日本語のテキストを読んだ。\n\n北京烤鸭很好吃。\n\n한국어 공부를 시작했다.\n",
+    );
+    t.write(
+        "workspace/memory/2026-11-03.md",
+        "# 2026-11-03\n\nNothing in Japanese.\n",
+    );
+    for (query, expected) in [
+        ("日本語", "日本語のテキスト"),
+        ("テキスト", "日本語のテキスト"),
+        ("烤鸭", "北京烤鸭"),
+        ("한국어", "한국어 공부"),
+        ("공부", "한국어 공부"),
+    ] {
+        let out = t
+            .run(["memory", "search", "--mode", "keyword", query])
+            .success();
+        let shown = text(&out.get_output().stdout);
+        assert!(shown.contains("2026-11-02.md"), "{query}: {shown}");
+        assert!(shown.contains(expected), "{query}: {shown}");
+        assert!(!shown.contains("2026-11-03.md"), "{query}: {shown}");
+    }
+    // Characters that are not next to each other in any note find nothing.
+    t.run(["memory", "search", "--mode", "keyword", "語烤"])
+        .code(1);
+}

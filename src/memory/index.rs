@@ -309,7 +309,8 @@ fn sync_file(
         }
     }
     let mut insert = conn.prepare_cached(
-        "INSERT INTO chunks(file_id, start_line, end_line, heading, text) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO chunks(file_id, start_line, end_line, heading, text, cjk) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
     let mut moved =
         conn.prepare_cached("UPDATE chunks SET start_line = ?1, end_line = ?2 WHERE id = ?3")?;
@@ -320,12 +321,14 @@ fn sync_file(
             report.chunks_kept += 1;
             continue;
         }
+        let cjk = super::cjk::spaced(&format!("{}\n{}", key.0, key.1));
         insert.execute(params![
             file_id,
             chunk.start_line as i64,
             chunk.end_line as i64,
             key.0,
-            key.1
+            key.1,
+            cjk
         ])?;
         report.chunks_written += 1;
     }

@@ -10,10 +10,12 @@
 //! - [`store`]: the SQLite schema, WAL, repair of a damaged index.
 //! - [`index`]: incremental, transactional reindexing.
 //! - [`query`]: user text → a safe FTS5 expression.
+//! - `cjk`: Chinese, Japanese and Korean text set apart character by character.
 //! - [`search`]: BM25-ranked hits with snippets.
 //! - [`journal`]: appending to the daily log and to MEMORY.md.
 
 pub mod chunk;
+mod cjk;
 pub mod embed;
 mod index;
 mod journal;

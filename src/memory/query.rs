@@ -58,6 +58,14 @@ impl Term {
 
 impl Term {
     fn to_fts_string(&self) -> String {
+        // Chinese, Japanese, Korean: the pairs of characters, all of them (see cjk.rs).
+        if let Some(phrases) = super::cjk::query_phrases(&self.text) {
+            let quoted: Vec<String> = phrases
+                .iter()
+                .map(|phrase| format!("\"{}\"", phrase.replace('"', "\"\"")))
+                .collect();
+            return format!("({})", quoted.join(" AND "));
+        }
         let quoted = format!("\"{}\"", self.text.replace('"', "\"\""));
         if self.prefix {
             format!("{quoted}*")

@@ -13,7 +13,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavio
 use super::MemoryError;
 
 /// Bumped whenever the tables change shape; an index of another version is rebuilt.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// How long to wait for another process (the daemon, another prompt) to finish writing.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -37,7 +37,10 @@ CREATE TABLE chunks (
     start_line INTEGER NOT NULL,
     end_line INTEGER NOT NULL,
     heading TEXT NOT NULL,
-    text TEXT NOT NULL
+    text TEXT NOT NULL,
+    -- Heading and text with each Chinese, Japanese or Korean character set apart, so the
+    -- tokenizer sees them one by one (see cjk.rs); empty when there is none.
+    cjk TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX chunks_by_file ON chunks(file_id);
 CREATE TABLE dirs (
@@ -50,16 +53,17 @@ CREATE TABLE meta (
 );
 -- The text lives once, in `chunks`; the FTS table indexes it (external content).
 CREATE VIRTUAL TABLE chunks_fts USING fts5(
-    heading, text,
+    heading, text, cjk,
     content = 'chunks', content_rowid = 'id',
     tokenize = 'porter unicode61 remove_diacritics 2'
 );
 CREATE TRIGGER chunks_added AFTER INSERT ON chunks BEGIN
-    INSERT INTO chunks_fts(rowid, heading, text) VALUES (new.id, new.heading, new.text);
+    INSERT INTO chunks_fts(rowid, heading, text, cjk)
+        VALUES (new.id, new.heading, new.text, new.cjk);
 END;
 CREATE TRIGGER chunks_removed AFTER DELETE ON chunks BEGIN
-    INSERT INTO chunks_fts(chunks_fts, rowid, heading, text)
-        VALUES ('delete', old.id, old.heading, old.text);
+    INSERT INTO chunks_fts(chunks_fts, rowid, heading, text, cjk)
+        VALUES ('delete', old.id, old.heading, old.text, old.cjk);
     DELETE FROM chunk_vectors WHERE chunk_id = old.id;
 END;
 -- Sentence embeddings of chunks (little-endian f32), for semantic search.
@@ -252,7 +256,7 @@ fn create_schema(conn: &Connection) -> rusqlite::Result<()> {
     }
     conn.execute_batch(SCHEMA)?;
     conn.execute_batch(&format!(
-        "INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('rank', 'bm25({HEADING_WEIGHT}, 1.0)');
+        "INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('rank', 'bm25({HEADING_WEIGHT}, 1.0, 1.0)');
          PRAGMA user_version = {SCHEMA_VERSION};"
     ))
 }
