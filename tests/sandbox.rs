@@ -144,18 +144,61 @@ fn with_the_network_off_commands_reach_nothing() {
     let (_fake, t) = setup();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
+    // A pathname Unix socket, as the session bus and docker.sock are.
+    let socket = t.scratch().join("bus.sock");
+    let _bus = std::os::unix::net::UnixListener::bind(&socket).unwrap();
     let probe = format!(
-        "'{}' sandbox probe --connect {address}",
-        env!("CARGO_BIN_EXE_localgpt")
+        "'{}' sandbox probe --connect {address} --connect-unix {}",
+        env!("CARGO_BIN_EXE_localgpt"),
+        socket.display()
     );
     let code = format!("print(sh(\"{probe}\"))");
-    // On: this machine's own port answers.
+    // On: this machine's own port and socket answer.
     let out = t.run(["run", "-e", &code]).success();
-    assert!(text(&out.get_output().stdout).contains("connect\tallowed"));
+    let shown = text(&out.get_output().stdout);
+    assert!(shown.contains("connect\tallowed"), "{shown}");
+    assert!(shown.contains("connect-unix\tallowed"), "{shown}");
     t.write("config.toml", "[tools]\nbash_network = false\n");
     let out = t.run(["run", "-e", &code]).success();
     let shown = text(&out.get_output().stdout);
     assert!(shown.contains("connect\trefused"), "{shown}");
+    assert!(shown.contains("connect-unix\trefused"), "{shown}");
+}
+
+#[cfg_attr(
+    not(kernel_sandbox),
+    ignore = "needs Landlock ABI 6 and unprivileged user namespaces (this kernel has not)"
+)]
+#[test]
+fn env_files_are_closed_to_commands_as_to_the_file_tools() {
+    let (fake, t) = setup_with("");
+    let home = t.user_home();
+    std::fs::write(t.scratch().join(".env"), "DB_PASSWORD=PROJECT-ENV-SECRET\n").unwrap();
+    std::fs::create_dir_all(t.scratch().join("services/api")).unwrap();
+    std::fs::write(
+        t.scratch().join("services/api/.env.local"),
+        "TOKEN=NESTED-ENV-SECRET\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(home.join("code/other")).unwrap();
+    std::fs::write(home.join("code/other/.env"), "KEY=OTHER-ENV-SECRET\n").unwrap();
+    std::fs::write(t.scratch().join(".env.example"), "DB_PASSWORD=changeme\n").unwrap();
+    let output = model_runs(
+        &fake,
+        &t,
+        "cat .env services/api/.env.local ~/code/other/.env .env.example 2>&1; echo end",
+    );
+    for secret in [
+        "PROJECT-ENV-SECRET",
+        "NESTED-ENV-SECRET",
+        "OTHER-ENV-SECRET",
+    ] {
+        assert!(!output.contains(secret), "{secret}: {output}");
+    }
+    assert!(output.contains("changeme"), "{output}");
+    // The project folder itself stays the command's to change.
+    let output = model_runs(&fake, &t, "echo x > new.txt && rm new.txt && echo fine");
+    assert!(output.contains("fine"), "{output}");
 }
 
 #[cfg_attr(
@@ -175,6 +218,9 @@ fn sandbox_check_proves_every_rule_on_this_kernel() {
         "turn off address randomisation",
         "write in the private temp folder",
         "with the network off",
+        "connect to a Unix socket",
+        "create a file in your home folder",
+        "leave a detached (setsid) process running",
     ] {
         assert!(
             report

@@ -98,6 +98,11 @@ fn check(ctx: &mut Context<'_>) -> Result<u8> {
     )?;
     writeln!(
         out,
+        "  .env files                         {} found here and in your home's projects, closed",
+        policy.env_files().len()
+    )?;
+    writeln!(
+        out,
         "  output                             {} MiB kept a stream, stopped past {} MiB",
         crate::sandbox::KEPT_BYTES / (1024 * 1024),
         crate::sandbox::HARD_CAP_BYTES / (1024 * 1024)

@@ -9,8 +9,10 @@
 //!
 //! - [`protected`]: what is never opened.
 //! - [`environment`]: what a command's environment never holds.
+//! - [`env_files`]: the `.env` files the kernel sandbox must keep closed.
 //! - [`network`]: what web requests may reach.
 
+pub mod env_files;
 pub mod environment;
 pub mod network;
 pub mod protected;
@@ -103,6 +105,16 @@ impl Policy {
     /// What is never opened (for the kernel sandbox, which enforces the same).
     pub fn protected(&self) -> &Protected {
         &self.protected
+    }
+
+    /// The `.env` files a command must not read: those found in the allowed roots, the
+    /// current folder and the person's home folder (see [`env_files`]).
+    pub fn env_files(&self) -> Vec<PathBuf> {
+        let mut roots = self.roots.clone();
+        roots.push(self.cwd_real());
+        roots.sort();
+        roots.dedup();
+        env_files::find(&self.protected, &roots, dirs::home_dir().as_deref())
     }
 
     /// The folders writes may go to: the allowed roots.

@@ -132,7 +132,7 @@ impl Protected {
     }
 }
 
-fn is_env_file(path: &Path) -> bool {
+pub(super) fn is_env_file(path: &Path) -> bool {
     path.file_name()
         .and_then(|name| name.to_str())
         .is_some_and(|name| {

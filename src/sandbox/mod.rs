@@ -167,12 +167,13 @@ mod linux {
 
     impl Confinement {
         pub fn new(policy: &Policy, support: &Support, temp: &Path) -> Result<Self, String> {
-            let protected: Vec<PathBuf> = policy
+            let mut protected: Vec<PathBuf> = policy
                 .protected()
                 .places()
                 .into_iter()
                 .map(Path::to_path_buf)
                 .collect();
+            protected.extend(policy.env_files());
             let mut writable: Vec<PathBuf> = policy
                 .writable_roots()
                 .iter()
