@@ -308,8 +308,15 @@ pub async fn memory_add(
     }
     let home = state.home.clone();
     let path = blocking(move || {
-        crate::memory::append_daily(&home, chrono::Local::now(), &body.text)
-            .map_err(|err| ApiError::internal(format!("cannot write the daily log: {err}")))
+        crate::memory::append_daily(&home, chrono::Local::now(), &body.text).map_err(|err| {
+            let message = format!("cannot write the daily log: {err}");
+            // A link that leads out of the workspace is the request's problem, not ours.
+            if err.kind() == std::io::ErrorKind::InvalidInput {
+                ApiError::invalid(message)
+            } else {
+                ApiError::internal(message)
+            }
+        })
     })
     .await?;
     // Indexed and embedded before the answer, so a search right after finds it; the note
