@@ -26,13 +26,24 @@ pub fn write_atomic_with_mode(
     contents: &[u8],
     new_file_mode: Option<u32>,
 ) -> io::Result<()> {
-    let target = follow_symlink(path)?;
-    let dir = parent_dir(&target);
+    replace(&follow_symlink(path)?, contents, new_file_mode)
+}
+
+/// Replaces the file at `real` — a path the policy or [`super::resolve_beneath`] resolved —
+/// atomically, never through a link: one swapped in there since the check is replaced
+/// itself (a rename does not follow the name it replaces), not the file it points to.
+pub fn replace_real(real: &Path, contents: &[u8], new_file_mode: Option<u32>) -> io::Result<()> {
+    replace(real, contents, new_file_mode)
+}
+
+fn replace(target: &Path, contents: &[u8], new_file_mode: Option<u32>) -> io::Result<()> {
+    let dir = parent_dir(target);
     let file_name = target
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
 
-    let existing_permissions = match fs::metadata(&target) {
+    let existing_permissions = match fs::symlink_metadata(target) {
+        Ok(meta) if meta.file_type().is_symlink() => None,
         Ok(meta) => Some(meta.permissions()),
         Err(err) if err.kind() == io::ErrorKind::NotFound => None,
         Err(err) => return Err(err),
@@ -56,7 +67,7 @@ pub fn write_atomic_with_mode(
         fs::set_permissions(temp.path(), permissions)?;
     }
     temp.as_file().sync_all()?;
-    temp.persist(&target).map_err(|err| err.error)?;
+    temp.persist(target).map_err(|err| err.error)?;
     sync_dir(dir)
 }
 
@@ -162,6 +173,20 @@ mod tests {
                 .is_symlink()
         );
         assert_eq!(fs::read_to_string(&real).unwrap(), "new");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_resolved_path_is_never_written_through_a_link_swapped_in_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("bashrc");
+        fs::write(&outside, "mine").unwrap();
+        let checked = dir.path().join("note.md");
+        std::os::unix::fs::symlink(&outside, &checked).unwrap();
+        replace_real(&checked, b"new", None).unwrap();
+        assert_eq!(fs::read_to_string(&outside).unwrap(), "mine");
+        assert!(!fs::symlink_metadata(&checked).unwrap().is_symlink());
+        assert_eq!(fs::read_to_string(&checked).unwrap(), "new");
     }
 
     #[test]

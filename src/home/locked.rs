@@ -66,7 +66,7 @@ pub fn try_update_locked<E: From<io::Error>>(
         if new == old {
             return Ok(false);
         }
-        super::write_atomic_with_mode(path, new.as_bytes(), new_file_mode)?;
+        super::replace_real(path, new.as_bytes(), new_file_mode)?;
         Ok(true)
     })();
     let unlocked = file.unlock();

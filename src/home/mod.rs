@@ -13,7 +13,7 @@ mod atomic;
 mod confine;
 mod locked;
 
-pub use atomic::{write_atomic, write_atomic_with_mode};
+pub use atomic::{replace_real, write_atomic, write_atomic_with_mode};
 pub use confine::{open_real, read_real, read_real_to_string, real_path, resolve_beneath};
 pub use locked::{append_locked, append_locked_with, try_update_locked, update_locked};
 

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::{Sensitivity, Tool, ToolContext, limit_output, str_arg, u64_arg};
-use crate::home::write_atomic;
+use crate::home::{read_real, read_real_to_string, replace_real};
 
 /// Lines `read_file` returns when no `limit` is given.
 const DEFAULT_READ_LINES: u64 = 2000;
@@ -60,7 +60,7 @@ impl Tool for ReadFile {
     async fn run(&self, args: &Value, ctx: &ToolContext) -> Result<String, String> {
         let raw = str_arg(args, "path");
         let path = ctx.policy.resolve_read(raw)?;
-        let bytes = fs::read(&path).map_err(|err| format!("cannot read {raw}: {err}"))?;
+        let bytes = read_real(&path).map_err(|err| format!("cannot read {raw}: {err}"))?;
         if bytes.iter().take(8000).any(|b| *b == 0) {
             return Err(format!("{raw} is a binary file ({} bytes)", bytes.len()));
         }
@@ -123,7 +123,7 @@ impl Tool for WriteFile {
             return Err(format!("cannot create the folder for {raw}: {err}"));
         }
         let content = str_arg(args, "content");
-        write_atomic(&path, content.as_bytes())
+        replace_real(&path, content.as_bytes(), None)
             .map_err(|err| format!("cannot write {raw}: {err}"))?;
         Ok(format!("wrote {raw} ({} bytes)", content.len()))
     }
@@ -159,7 +159,7 @@ impl Tool for EditFile {
     async fn run(&self, args: &Value, ctx: &ToolContext) -> Result<String, String> {
         let raw = str_arg(args, "path");
         let path = ctx.policy.resolve(raw)?;
-        let text = fs::read_to_string(&path).map_err(|err| format!("cannot read {raw}: {err}"))?;
+        let text = read_real_to_string(&path).map_err(|err| format!("cannot read {raw}: {err}"))?;
         let old = str_arg(args, "old_string");
         if old.is_empty() {
             return Err("old_string is empty; use write_file to create a file".to_string());
@@ -168,7 +168,7 @@ impl Tool for EditFile {
             0 => Err(format!("old_string was not found in {raw}")),
             1 => {
                 let updated = text.replacen(old, str_arg(args, "new_string"), 1);
-                write_atomic(&path, updated.as_bytes())
+                replace_real(&path, updated.as_bytes(), None)
                     .map_err(|err| format!("cannot write {raw}: {err}"))?;
                 Ok(format!("edited {raw}"))
             }

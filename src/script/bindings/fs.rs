@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use rhai::{Array, Dynamic, Map, NativeCallContext};
 
 use crate::config::ApprovalMode;
-use crate::home::{append_locked, write_atomic};
+use crate::home::{append_locked, read_real, replace_real};
 use crate::script::catalog::Binder;
 use crate::script::context::{RhaiResult, RunContext, run_context};
 
@@ -36,8 +36,7 @@ pub fn register(b: &mut Binder) {
         "The text of a file.",
         |call: NativeCallContext, path: &str| -> RhaiResult<String> {
             let resolved = resolve(&*run_context(&call)?, path)?;
-            let bytes =
-                std::fs::read(&resolved).map_err(|err| format!("cannot read {path}: {err}"))?;
+            let bytes = read_real(&resolved).map_err(|err| format!("cannot read {path}: {err}"))?;
             Ok(String::from_utf8_lossy(&bytes).into_owned())
         },
     );
@@ -47,7 +46,7 @@ pub fn register(b: &mut Binder) {
         "Creates or replaces a file, atomically.",
         |call: NativeCallContext, path: &str, text: &str| -> RhaiResult<()> {
             let resolved = writable(&*run_context(&call)?, path)?;
-            write_atomic(&resolved, text.as_bytes())
+            replace_real(&resolved, text.as_bytes(), None)
                 .map_err(|err| format!("cannot write {path}: {err}").into())
         },
     );
