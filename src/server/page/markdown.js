@@ -1,8 +1,11 @@
-// Markdown from the model, made into HTML that cannot run anything: marked parses it,
-// DOMPurify keeps only plain content (no scripts, event handlers, styles, forms, frames,
-// or `javascript:` links), links open elsewhere without a referrer, and highlight.js
-// colours code blocks (it escapes what it reads). The Content-Security-Policy stands
-// behind all of this: no inline script would run even if one got through.
+// Markdown from the model, made into HTML that cannot run anything: marked parses it and
+// shows raw HTML in the text as text (the model writes Markdown; its `<img onerror=…>` is
+// never handed to an HTML parser — Chromium 156 tries a handler met while DOMPurify parses,
+// and only the policy below stops it), DOMPurify keeps only plain content (no scripts,
+// event handlers, styles, forms, frames, or `javascript:` links), links open elsewhere
+// without a referrer, and highlight.js colours code blocks (it escapes what it reads). The
+// Content-Security-Policy stands behind all of this: no inline script would run even if
+// one got through.
 
 const PURIFY = {
   USE_PROFILES: { html: true },
@@ -13,9 +16,16 @@ const PURIFY = {
 
 let hooked = false;
 
+const ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+
+function escapeHtml(text) {
+  return text.replace(/[&<>"']/g, (c) => ESCAPES[c]);
+}
+
 function hook() {
   if (hooked) return;
   hooked = true;
+  window.marked.use({ renderer: { html: (token) => escapeHtml(token.text) } });
   window.DOMPurify.addHook("afterSanitizeAttributes", (node) => {
     if (node.tagName === "A") {
       node.setAttribute("target", "_blank");
