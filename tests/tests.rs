@@ -21,6 +21,7 @@ mod memory_cli;
 mod memory_doors;
 mod models_install;
 mod openai_endpoint;
+mod recall;
 mod repl;
 mod run;
 mod sandbox;

@@ -14,12 +14,14 @@
 //! - [`compaction`]: shortening a conversation near the context window.
 //! - [`context`]: context windows and token counts.
 //! - [`prompt`]: the system prompt.
+//! - `remembering`: capture of what the person says, recall of notes into each turn.
 //! - [`tools`]: the tool registry and the built-in tools.
 
 mod compaction;
 pub mod context;
 mod observer;
 pub mod prompt;
+mod remembering;
 pub mod tools;
 mod turn;
 
@@ -56,6 +58,8 @@ pub struct TurnReport {
     /// Calls of the caller's own tools ([`Agent::with_client_tools`]), left for the
     /// caller to answer; the turn stopped after running LocalGPT's calls of that round.
     pub client_calls: Vec<ToolCall>,
+    /// The notes recalled from memory into this turn's request.
+    pub recalled: Vec<crate::memory::recall::Recalled>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +110,9 @@ pub struct Agent {
     /// The caller's instructions, added to the system prompt.
     instructions: Option<String>,
     sampling: Sampling,
+    /// The person speaks through this agent (the prompt, `ask`, the API and web page):
+    /// what they say is captured in memory. Scripts and tasks speak for themselves.
+    person: bool,
 }
 
 impl Agent {
@@ -163,6 +170,7 @@ impl Agent {
             }),
             instructions: None,
             sampling: Sampling::default(),
+            person: false,
             provider,
             route,
             model: model.to_string(),
@@ -174,6 +182,13 @@ impl Agent {
             system_override: None,
             temperature: None,
         })
+    }
+
+    /// The person speaks through this agent: their messages are captured in memory
+    /// (`memory.capture`, and "Remember …" always).
+    pub fn for_person(mut self) -> Agent {
+        self.person = true;
+        self
     }
 
     /// No tools for the model: a plain question and answer.

@@ -25,6 +25,8 @@ pub trait Observer: Send {
     /// waits for a person must return when the future is dropped or the turn cancelled.
     async fn approve(&mut self, request: &str) -> Option<Approval>;
     fn notice(&mut self, _text: &str) {}
+    /// The notes recalled from memory into the turn's request, before it is sent.
+    fn recalled(&mut self, _notes: &[crate::memory::recall::Recalled]) {}
 }
 
 /// For turns nobody watches (a script's `ask`, a skill run by a script): the answer is

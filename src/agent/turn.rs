@@ -27,6 +27,7 @@ impl Agent {
         cancel: &Cancel,
     ) -> Result<TurnReport, TurnError> {
         session.push(Message::user(user));
+        self.capture_message(session, user, observer);
         self.run_rounds(session, observer, cancel).await
     }
 
@@ -55,9 +56,24 @@ impl Agent {
         }
         let mut specs = self.offered_specs();
         self.learn_model(&mut specs, observer).await;
-        let system = self.system_prompt(&specs);
+        let mut system = self.system_prompt(&specs);
         let mut sampling = self.sampling.clone();
-        let mut report = TurnReport::default();
+        let mut report = TurnReport {
+            recalled: self.recall_for(session),
+            ..TurnReport::default()
+        };
+        if !report.recalled.is_empty() {
+            observer.recalled(&report.recalled);
+        }
+        // A small model follows plain facts in its prompt and copies a block in a
+        // message; the others get the block with the message, so what a provider cached of
+        // the conversation before it stays valid.
+        let recalled_in_message = if self.speaks_plainly(&specs) {
+            system.push_str(&crate::memory::recall::plain_block(&report.recalled));
+            Vec::new()
+        } else {
+            report.recalled.clone()
+        };
         loop {
             if cancel.is_cancelled() {
                 return Ok(interrupted(session, "", report));
@@ -81,7 +97,10 @@ impl Agent {
             let request = ChatRequest {
                 model: self.route.model.clone(),
                 system: system.clone(),
-                messages: session.messages().to_vec(),
+                messages: super::remembering::with_recalled(
+                    session.messages(),
+                    &recalled_in_message,
+                ),
                 tools: specs.clone(),
                 temperature: self.temperature,
                 max_tokens: sampling.max_tokens.unwrap_or(self.max_tokens),
@@ -204,10 +223,15 @@ impl Agent {
         }
     }
 
+    /// Whether the model is a small local one without tools, which gets the short prompt.
+    fn speaks_plainly(&self, specs: &[ToolSpec]) -> bool {
+        self.route.kind == ProviderKind::Local && specs.is_empty()
+    }
+
     fn system_prompt(&self, specs: &[ToolSpec]) -> String {
         let mut system = match &self.system_override {
             Some(system) => system.clone(),
-            None if self.route.kind == ProviderKind::Local && specs.is_empty() => {
+            None if self.speaks_plainly(specs) => {
                 prompt::small_model_prompt(&self.context.home, Local::now())
             }
             None => {

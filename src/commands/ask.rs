@@ -26,6 +26,8 @@ pub fn run(args: AskArgs, ctx: &mut Context<'_>) -> Result<u8> {
             tools: !args.no_tools,
             json: args.json,
             kind: "ask",
+            // `-v` says what LocalGPT does: what it recalled among it.
+            verbose: matches!(ctx.verbosity, crate::logging::Verbosity::Verbose(_)),
         },
     )
 }
@@ -39,6 +41,8 @@ pub struct TurnOptions {
     pub json: bool,
     /// What the session is recorded as.
     pub kind: &'static str,
+    /// Show what was recalled from memory.
+    pub verbose: bool,
 }
 
 /// One turn with the model, streamed to stdout (tool activity to stderr) and saved as a
@@ -65,7 +69,11 @@ pub fn one_turn(ctx: &mut Context<'_>, prompt: &str, options: &TurnOptions) -> R
     let (runtime, cancel) = interruptible_runtime(0).context("cannot start the async runtime")?;
     let mut agent = {
         let _guard = runtime.enter();
-        let agent = Agent::new(&ctx.home, &settings.config, &model, policy)?;
+        let mut agent = Agent::new(&ctx.home, &settings.config, &model, policy)?;
+        // A question asked is the person speaking; a prompt skill's text is not.
+        if options.kind == "ask" {
+            agent = agent.for_person();
+        }
         if options.tools {
             agent
         } else {
@@ -78,7 +86,8 @@ pub fn one_turn(ctx: &mut Context<'_>, prompt: &str, options: &TurnOptions) -> R
         ctx.err_style,
         io::stdin().is_terminal() && io::stderr().is_terminal(),
     )
-    .with_cancel(cancel.clone());
+    .with_cancel(cancel.clone())
+    .showing_recalled(options.verbose);
     if let Some(notice) = crate::provider::local::first_use_notice(
         &crate::models::models_dir(&ctx.home),
         &model,
@@ -170,6 +179,7 @@ fn print_json(
         "tool_calls": tool_calls,
         "usage": report.usage,
         "rounds": report.rounds,
+        "recalled": report.recalled,
         "hit_round_limit": report.hit_round_limit,
         "interrupted": report.interrupted,
         "error": error,

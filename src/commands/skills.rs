@@ -161,6 +161,7 @@ fn run_skill(ctx: &mut Context<'_>, invocation: Invocation, yes: bool) -> Result
                 tools: true,
                 json: false,
                 kind: "skill",
+                verbose: false,
             };
             return one_turn(ctx, &message, &options);
         }

@@ -266,6 +266,14 @@ pub struct MemoryConfig {
     /// The provider's embedding model ("text-embedding-3-small", "nomic-embed-text").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub embedding_model: Option<String>,
+    /// What a conversation leaves in the daily log.
+    pub capture: CaptureMode,
+    /// Whether notes are recalled into every turn by themselves.
+    pub recall: RecallMode,
+    /// Notes recalled into a turn, at most.
+    pub recall_hits: usize,
+    /// Tokens the recalled notes may take, at most.
+    pub recall_tokens: usize,
 }
 
 impl Default for MemoryConfig {
@@ -276,8 +284,34 @@ impl Default for MemoryConfig {
             max_file_kb: 4096,
             embeddings: "auto".to_string(),
             embedding_model: None,
+            capture: CaptureMode::Summary,
+            recall: RecallMode::Auto,
+            recall_hits: 3,
+            recall_tokens: 300,
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptureMode {
+    /// What the person said about themselves and their world, condensed.
+    Summary,
+    /// Every message the person sent, as sent.
+    Transcript,
+    /// Nothing but what they ask to be remembered.
+    Off,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecallMode {
+    /// Before every turn, with no tool call.
+    Auto,
+    /// Only when the model calls memory_search.
+    Tool,
+    /// Never.
+    Off,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

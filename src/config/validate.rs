@@ -131,6 +131,12 @@ impl Config {
                 ),
             );
         }
+        if self.memory.recall_hits == 0 || self.memory.recall_hits > 20 {
+            return invalid(
+                "memory.recall_hits".to_string(),
+                "recall between 1 and 20 notes (memory.recall = \"off\" recalls none)".to_string(),
+            );
+        }
         if self.memory.max_file_kb == 0 {
             return invalid(
                 "memory.max_file_kb".to_string(),

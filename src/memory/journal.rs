@@ -51,6 +51,66 @@ pub fn append_to_memory(home: &Home, heading: &str, text: &str) -> io::Result<()
     })
 }
 
+/// Files `line` in MEMORY.md under `heading` unless the file already holds `key` (the
+/// same fact, said again); returns whether it was written.
+pub fn append_to_memory_once(
+    home: &Home,
+    heading: &str,
+    line: &str,
+    key: &str,
+) -> io::Result<bool> {
+    let mut written = false;
+    update_locked(&workspace_file(home, "MEMORY.md")?, |old| {
+        if old.contains(key) {
+            return old.to_string();
+        }
+        written = true;
+        insert_under_heading(old, heading, line)
+    })?;
+    Ok(written)
+}
+
+/// Appends `lines` (as list items) to the daily log of `now`'s date under a
+/// `## HH:MM · label` heading — those not already in it; returns the log's path and how
+/// many were new. The check and the write hold the file's lock.
+pub fn append_daily_once(
+    home: &Home,
+    now: DateTime<Local>,
+    label: &str,
+    lines: &[String],
+) -> io::Result<(PathBuf, usize)> {
+    let date = now.format("%Y-%m-%d").to_string();
+    let path = workspace_file(home, &format!("memory/{date}.md"))?;
+    if let Some(folder) = path.parent() {
+        std::fs::create_dir_all(folder)?;
+    }
+    let mut new = 0;
+    update_locked(&path, |old| {
+        let fresh: Vec<&String> = lines
+            .iter()
+            .filter(|line| {
+                !old.lines()
+                    .any(|kept| kept.trim_start_matches("- ") == line.as_str())
+            })
+            .collect();
+        new = fresh.len();
+        if fresh.is_empty() {
+            return old.to_string();
+        }
+        let mut text = if old.is_empty() {
+            format!("# {date}\n")
+        } else {
+            old.trim_end_matches('\n').to_string() + "\n"
+        };
+        text.push_str(&format!("\n## {} · {label}\n", now.format("%H:%M")));
+        for line in fresh {
+            text.push_str(&format!("- {line}\n"));
+        }
+        text
+    })?;
+    Ok((path, new))
+}
+
 /// Where a memory file really is: never through a link that leads out of the workspace
 /// (an appended note would land in `~/.bashrc`).
 fn workspace_file(home: &Home, relative: &str) -> io::Result<PathBuf> {

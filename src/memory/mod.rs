@@ -13,13 +13,17 @@
 //! - `cjk`: Chinese, Japanese and Korean text set apart character by character.
 //! - [`search`]: BM25-ranked hits with snippets.
 //! - [`journal`]: appending to the daily log and to MEMORY.md.
+//! - [`capture`]: what a conversation leaves there by itself.
+//! - [`recall`]: the notes that bear on a message, for the request.
 
+pub mod capture;
 pub mod chunk;
 mod cjk;
 pub mod embed;
 mod index;
 mod journal;
 pub mod query;
+pub mod recall;
 pub mod remote_embed;
 mod search;
 pub mod semantic;

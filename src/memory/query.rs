@@ -94,6 +94,20 @@ pub fn to_fts(input: &str) -> Option<FtsQuery> {
     })
 }
 
+/// The words of `input` that carry its meaning: lowercased, without common words and
+/// without contractions' endings ("what's" is "what", "sister's" is "sister").
+pub fn content_words(input: &str) -> Vec<String> {
+    let mut words: Vec<String> = input
+        .split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '’')
+        .filter_map(|word| {
+            let base = word.split(['\'', '’']).next()?.to_lowercase();
+            (!base.is_empty() && !STOP_WORDS.contains(&base.as_str())).then_some(base)
+        })
+        .collect();
+    words.dedup();
+    words
+}
+
 fn terms(input: &str) -> Vec<Term> {
     // SQLite reads the query as a C string: a NUL would cut it inside a quoted term.
     let cleaned: String = input

@@ -302,7 +302,7 @@ impl Repl {
             let policy = self.policy()?;
             let agent = {
                 let _guard = self.runtime.enter();
-                Agent::new(&self.home, &self.settings.config, &self.model, policy)?
+                Agent::new(&self.home, &self.settings.config, &self.model, policy)?.for_person()
             };
             self.agent = Some(agent);
         }

@@ -204,8 +204,9 @@ async fn prepare(
     } else {
         state.env.policy()
     };
-    let agent =
-        Agent::new(home, &state.env.config, &model, policy).map_err(|err| provider_error(&err))?;
+    let agent = Agent::new(home, &state.env.config, &model, policy)
+        .map_err(|err| provider_error(&err))?
+        .for_person();
     let (session, busy, _) = open_session(state, body.session_id.as_deref(), &model, "api")?;
     let always = state
         .always
@@ -298,6 +299,7 @@ pub async fn chat(state: Arc<State>, request: Request<Incoming>) -> Result<ApiRe
         "reply": report.text,
         "tool_calls": tool_calls(&report),
         "usage": report.usage,
+        "recalled": report.recalled,
     }))
 }
 
@@ -329,6 +331,11 @@ impl Observer for Events {
         let _ = self
             .sender
             .send(sse(Some("notice"), &json!({"text": text})));
+    }
+    fn recalled(&mut self, notes: &[crate::memory::recall::Recalled]) {
+        let _ = self
+            .sender
+            .send(sse(Some("recalled"), &json!({"notes": notes})));
     }
     async fn approve(&mut self, request: &str) -> Option<Approval> {
         let state = self.asks.as_ref()?;

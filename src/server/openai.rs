@@ -101,6 +101,7 @@ pub async fn completions(
     let own_tools = body.localgpt.as_ref().is_none_or(|options| options.tools);
     let mut agent = Agent::new(&state.home, &state.env.config, &model, state.env.policy())
         .map_err(|err| provider_error(&err))?
+        .for_person()
         .with_temperature(body.temperature)
         .with_instructions(conversation.instructions);
     if let Some(field) = sampling.unsupported_by(agent.route().kind) {

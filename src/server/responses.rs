@@ -61,6 +61,7 @@ pub async fn create(
     instructions.extend(body.instructions.clone());
     let mut agent = Agent::new(&state.home, &state.env.config, &model, state.env.policy())
         .map_err(|err| provider_error(&err))?
+        .for_person()
         .with_temperature(body.temperature)
         .with_instructions((!instructions.is_empty()).then(|| instructions.join("\n\n")));
     if let Some(field) = sampling.unsupported_by(agent.route().kind) {

@@ -38,6 +38,9 @@ pub struct TerminalObserver {
     saw_tools: bool,
     /// The turn's cancel signal: Ctrl-C at an approval question stops the turn at once.
     cancel: Cancel,
+    /// Whether to say which notes were recalled from memory (the prompt does; `ask`
+    /// with `-v`).
+    show_recalled: bool,
 }
 
 impl TerminalObserver {
@@ -56,9 +59,16 @@ impl TerminalObserver {
             spinner: None,
             saw_tools: false,
             cancel: Cancel::new(),
+            show_recalled: true,
         };
         observer.spin("thinking");
         observer
+    }
+
+    /// Says (or not) which notes were recalled from memory into each request.
+    pub fn showing_recalled(mut self, show: bool) -> TerminalObserver {
+        self.show_recalled = show;
+        self
     }
 
     /// Watches `cancel` while waiting for a person's answer.
@@ -189,6 +199,23 @@ impl Observer for TerminalObserver {
             "{} {text}",
             self.err_style.warning("note:")
         );
+    }
+
+    fn recalled(&mut self, notes: &[crate::memory::recall::Recalled]) {
+        if !self.show_recalled || self.json {
+            return;
+        }
+        let sources: Vec<String> = notes
+            .iter()
+            .map(|note| match &note.date {
+                Some(date) => format!("{}:{} ({date})", note.path, note.line),
+                None => format!("{}:{}", note.path, note.line),
+            })
+            .collect();
+        self.finish_line();
+        let line = format!("recalled {}", sources.join(" · "));
+        let _ = writeln!(io::stderr().lock(), "{}", self.err_style.dim(&line));
+        self.spin("thinking");
     }
 }
 

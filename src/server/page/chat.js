@@ -244,6 +244,10 @@ async function send() {
         box.insertBefore(approvalBox(data.id, data.request), current.node);
       } else if (name === "notice") {
         notice(data.text);
+      } else if (name === "recalled") {
+        // What memory brought into the request, with its sources.
+        const sources = data.notes.map((n) => `${n.path}:${n.line}${n.date ? ` (${n.date})` : ""}`);
+        notice(`recalled ${sources.join(" · ")}`);
       } else if (name === "done") {
         showTokens(data.context);
       } else if (name === "error") {

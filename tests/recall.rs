@@ -1,0 +1,209 @@
+//! Memory that recalls, through the real binary: what the person says is captured in the
+//! daily log (with its session), "Remember …" goes to MEMORY.md word for word and once,
+//! and a later session's question — worded differently — carries the note into the
+//! request by itself, with its source; nothing when nothing is relevant.
+
+use crate::common::fake_provider::{FakeProvider, Reply};
+use crate::common::{Test, text};
+use crate::local_model::{home_with_model, model_dir};
+use crate::server::{request, start};
+use serde_json::{Value, json};
+
+fn setup(memory: &str) -> (FakeProvider, Test) {
+    let fake = FakeProvider::start();
+    let t = Test::new().with_fake(&fake);
+    t.write(
+        "config.toml",
+        &format!("[agent]\nmodel = \"gpt-4o\"\nmax_retries = 0\n\n[memory]\n{memory}\n"),
+    );
+    (fake, t)
+}
+
+fn today() -> String {
+    chrono::Local::now().format("%Y-%m-%d").to_string()
+}
+
+/// The text of the person's message in the latest request the fake received.
+fn last_person_message(fake: &FakeProvider) -> String {
+    let received = fake.received();
+    let messages = received.last().expect("a request").body["messages"].clone();
+    messages
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "user")
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn ask(fake: &FakeProvider, t: &Test, args: &[&str]) -> (String, String) {
+    fake.push(Reply::text(&["ok"]));
+    let mut all = vec!["ask"];
+    all.extend_from_slice(args);
+    let out = t.run(all).success();
+    (
+        text(&out.get_output().stdout),
+        text(&out.get_output().stderr),
+    )
+}
+
+#[test]
+fn what_the_person_says_is_recalled_in_a_later_session_with_its_source() {
+    let (fake, t) = setup("");
+    ask(
+        &fake,
+        &t,
+        &["My sister Ana moved to Porto last year. What should I pack?"],
+    );
+    let log = t.read(&format!("workspace/memory/{}.md", today()));
+    assert!(
+        log.contains("- My sister Ana moved to Porto last year."),
+        "{log}"
+    );
+    assert!(log.contains("session "), "no provenance: {log}");
+    assert!(
+        !log.contains("What should I pack"),
+        "a question was captured: {log}"
+    );
+    // Said again: not written twice.
+    ask(&fake, &t, &["My sister Ana moved to Porto last year."]);
+    let again = t.read(&format!("workspace/memory/{}.md", today()));
+    assert_eq!(again.matches("Ana moved to Porto").count(), 1, "{again}");
+
+    // A new session, other words: the note reaches the model by itself.
+    let (_, stderr) = ask(&fake, &t, &["-v", "Which city does Ana live in now?"]);
+    let sent = last_person_message(&fake);
+    assert!(sent.contains("[Recalled from memory"), "{sent}");
+    assert!(sent.contains("Ana moved to Porto"), "{sent}");
+    assert!(
+        sent.contains(&format!("memory/{}.md:", today())),
+        "no source: {sent}"
+    );
+    assert!(sent.ends_with("Which city does Ana live in now?"), "{sent}");
+    assert!(stderr.contains("recalled memory/"), "{stderr}");
+    // The transcript keeps the person's words as they were.
+    let transcript = t.transcripts().into_iter().next().unwrap();
+    let saved = transcript
+        .iter()
+        .find(|record| record["message"]["role"] == "user")
+        .map(|record| record.to_string())
+        .unwrap_or_default();
+    assert!(!saved.contains("Recalled from memory"), "{saved}");
+}
+
+#[test]
+fn nothing_relevant_is_nothing_recalled() {
+    let (fake, t) = setup("");
+    t.write(
+        "workspace/memory/2026-11-02.md",
+        "# 2026-11-02\n\nThe kestrel server moved to the new rack.\n",
+    );
+    ask(&fake, &t, &["What is the capital of France?"]);
+    assert!(!last_person_message(&fake).contains("Recalled"));
+    ask(&fake, &t, &["Is the kestrel server in the new rack?"]);
+    assert!(last_person_message(&fake).contains("kestrel server moved"));
+}
+
+#[test]
+fn remember_saves_word_for_word_once_with_any_model() {
+    let (fake, t) = setup("");
+    let (_, stderr) = ask(
+        &fake,
+        &t,
+        &["Remember that my dentist is Dr. Silva on Rua Augusta."],
+    );
+    assert!(stderr.contains("remembered in MEMORY.md"), "{stderr}");
+    let memory = t.read("workspace/MEMORY.md");
+    let line = format!("- my dentist is Dr. Silva on Rua Augusta ({})", today());
+    assert!(memory.contains(&line), "{memory}");
+    ask(
+        &fake,
+        &t,
+        &["remember: my dentist is Dr. Silva on Rua Augusta"],
+    );
+    assert_eq!(
+        t.read("workspace/MEMORY.md")
+            .matches("my dentist is Dr. Silva")
+            .count(),
+        1
+    );
+    // The next question about it has it in front of the model.
+    ask(&fake, &t, &["Who is my dentist?"]);
+    let sent = last_person_message(&fake);
+    assert!(sent.contains("MEMORY.md:"), "{sent}");
+    assert!(sent.contains("Dr. Silva"), "{sent}");
+}
+
+#[test]
+fn capture_and_recall_follow_their_settings_and_scripts_capture_nothing() {
+    let (fake, t) = setup("capture = \"off\"\nrecall = \"off\"\n");
+    t.write(
+        "workspace/memory/2026-11-02.md",
+        "# 2026-11-02\n\nMy sister Ana lives in Porto.\n",
+    );
+    ask(&fake, &t, &["We adopted a cat called Miso last week."]);
+    assert!(!t.path(&format!("workspace/memory/{}.md", today())).exists());
+    ask(&fake, &t, &["Where does my sister Ana live?"]);
+    assert!(!last_person_message(&fake).contains("Recalled"));
+
+    // With them on, a script's own prompt is not the person speaking.
+    let (fake, t) = setup("");
+    fake.push(Reply::text(&["ok"]));
+    t.run([
+        "run",
+        "-e",
+        r#"ask("We adopted a cat called Miso last week.")"#,
+    ])
+    .success();
+    assert!(!t.path(&format!("workspace/memory/{}.md", today())).exists());
+    // `transcript` keeps every message as sent.
+    let (fake, t) = setup("capture = \"transcript\"\n");
+    ask(&fake, &t, &["What is 2 + 2?"]);
+    let log = t.read(&format!("workspace/memory/{}.md", today()));
+    assert!(log.contains("- What is 2 + 2?"), "{log}");
+}
+
+#[test]
+fn the_api_says_what_it_recalled() {
+    let (fake, t) = setup("");
+    t.write(
+        "workspace/memory/2026-11-02.md",
+        "# 2026-11-02\n\nMy sister Ana lives in Porto.\n",
+    );
+    let server = start(&t);
+    fake.push(Reply::text(&["Porto."]));
+    let body = json!({"message": "Where does my sister Ana live?"}).to_string();
+    let answer = request(&server, "POST", "/api/chat", Some(&body), &[]);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let recalled: Value = answer.json()["recalled"].clone();
+    assert_eq!(recalled[0]["path"], "memory/2026-11-02.md", "{recalled}");
+    assert_eq!(recalled[0]["date"], "2026-11-02");
+    assert!(recalled[0]["text"].as_str().unwrap().contains("Porto"));
+}
+
+#[test]
+#[cfg_attr(
+    not(test_wheels),
+    ignore = "needs the model wheels (LOCALGPT_TEST_WHEELS)"
+)]
+fn the_built_in_model_with_no_tools_remembers_across_sessions() {
+    let t = Test::new().env("LOCALGPT_TEST_SEED", "7");
+    home_with_model(&t, &model_dir());
+    t.write(
+        "config.toml",
+        "[agent]\nmodel = \"local/smollm2\"\nmax_tokens = 24\n",
+    );
+    t.run(["ask", "My sister Ana lives in Porto, by the river."])
+        .success();
+    let log = t.read(&format!("workspace/memory/{}.md", today()));
+    assert!(log.contains("My sister Ana lives in Porto"), "{log}");
+    let out = t
+        .run(["ask", "-v", "In which city does Ana live?"])
+        .success();
+    let stderr = text(&out.get_output().stderr);
+    assert!(stderr.contains("recalled memory/"), "{stderr}");
+    let stdout = text(&out.get_output().stdout);
+    assert!(stdout.contains("Porto"), "{stdout}");
+}
