@@ -207,3 +207,28 @@ fn the_built_in_model_with_no_tools_remembers_across_sessions() {
     let stdout = text(&out.get_output().stdout);
     assert!(stdout.contains("Porto"), "{stdout}");
 }
+
+#[test]
+fn the_newer_note_and_a_second_day_come_before_more_of_the_same_day() {
+    let (fake, t) = setup("recall_hits = 2\n");
+    t.write(
+        "workspace/memory/2026-08-01.md",
+        "# 2026-08-01\n\n## 09:00\nMy dentist is Dr. Costa.\n\n## 10:00\nThe dentist Dr. Costa is on Rua Augusta.\n\n## 11:00\nDr. Costa the dentist charges 60 euros.\n",
+    );
+    t.write(
+        "workspace/memory/2026-11-20.md",
+        "# 2026-11-20\n\n## 09:00\nMy dentist is now Dr. Silva.\n",
+    );
+    ask(&fake, &t, &["Who is my dentist?"]);
+    let sent = last_person_message(&fake);
+    let block: Vec<&str> = sent
+        .lines()
+        .filter(|line| line.starts_with("- ("))
+        .collect();
+    assert_eq!(block.len(), 2, "{sent}");
+    assert!(
+        block[0].contains("2026-11-20") && block[0].contains("Dr. Silva"),
+        "{sent}"
+    );
+    assert!(block[1].contains("2026-08-01"), "{sent}");
+}

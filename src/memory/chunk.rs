@@ -36,15 +36,29 @@ struct Block {
 
 struct Section {
     heading_line: Option<usize>,
+    /// The heading's level (1 for `#`); 0 before the first heading.
+    level: usize,
     heading: String,
     blocks: Vec<Block>,
 }
 
-/// Splits `text` into chunks. Every non-blank line of the file is in at least one chunk.
+/// Splits `text` into chunks. Every non-blank line of the file is in at least one chunk,
+/// but for the headings of sections that hold only subsections: those are in their
+/// subsections' heading paths.
 pub fn chunk_markdown(text: &str) -> Vec<Chunk> {
     let mut chunks = Vec::new();
-    for section in sections(text) {
-        pack_section(&section, &mut chunks);
+    let sections = sections(text);
+    for (index, section) in sections.iter().enumerate() {
+        // A heading whose text is all in subsections (a daily log's `# 2026-11-02` over
+        // its `## 09:30` entries) is no note of its own: its title is in their heading
+        // paths. Alone, it would be found (and embedded) as if it said something.
+        let has_subsections = sections
+            .get(index + 1)
+            .is_some_and(|next| next.level > section.level);
+        if section.blocks.is_empty() && has_subsections {
+            continue;
+        }
+        pack_section(section, &mut chunks);
     }
     chunks
 }
@@ -52,6 +66,7 @@ pub fn chunk_markdown(text: &str) -> Vec<Chunk> {
 fn sections(text: &str) -> Vec<Section> {
     let mut sections = vec![Section {
         heading_line: None,
+        level: 0,
         heading: String::new(),
         blocks: Vec::new(),
     }];
@@ -89,6 +104,7 @@ fn sections(text: &str) -> Vec<Section> {
                 .join(HEADING_SEPARATOR);
             sections.push(Section {
                 heading_line: Some(number),
+                level,
                 heading,
                 blocks: Vec::new(),
             });
@@ -284,11 +300,39 @@ mod tests {
             summary,
             [
                 ("", 1, 1, "intro"),
-                ("Projects", 3, 3, ""),
-                ("Projects › LocalGPT", 5, 5, ""),
                 ("Projects › LocalGPT › Ideas", 7, 8, "semantic search"),
                 ("Projects › Other", 10, 11, "x"),
             ]
+        );
+        // A heading with nothing under it and no subsections is still found by its title.
+        let chunks = chunk_markdown(
+            "# Ideas
+
+# Empty leaf
+",
+        );
+        assert_eq!(chunks.len(), 2);
+        assert_eq!(
+            (chunks[1].heading.as_str(), chunks[1].text.as_str()),
+            ("Empty leaf", "")
+        );
+    }
+
+    #[test]
+    fn a_daily_logs_date_heads_its_entries_and_is_no_chunk_of_its_own() {
+        let text = "# 2026-11-02
+
+## 09:30
+Met Ana.
+
+## 14:00 · session 1a2b
+- Lunch in Porto.
+";
+        let chunks = chunk_markdown(text);
+        let headings: Vec<&str> = chunks.iter().map(|c| c.heading.as_str()).collect();
+        assert_eq!(
+            headings,
+            ["2026-11-02 › 09:30", "2026-11-02 › 14:00 · session 1a2b"]
         );
     }
 

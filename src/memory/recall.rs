@@ -64,6 +64,13 @@ pub fn recall(
             .then_with(|| b.date.cmp(&a.date))
     });
     found.dedup_by(|a, b| a.path == b.path && a.line == b.line);
+    // Distinct places first: one day's neighbouring entries do not crowd out a second day
+    // that the question needs; a file's further notes follow, in order.
+    let mut seen = std::collections::HashSet::new();
+    let (firsts, rest): (Vec<Recalled>, Vec<Recalled>) = found
+        .into_iter()
+        .partition(|note| seen.insert(note.path.clone()));
+    let found: Vec<Recalled> = firsts.into_iter().chain(rest).collect();
     let mut budget = tokens * 4;
     let mut kept = Vec::new();
     for note in found.into_iter().take(hits) {
