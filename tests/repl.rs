@@ -292,6 +292,11 @@ mod terminal {
             p.send_line(&format!(":{round} * 1000 + 7")).unwrap();
             p.exp_string(&format!("{}", round * 1000 + 7)).unwrap();
         }
+        // Ctrl-D only once the prompt is back: typed while the terminal is between two
+        // prompts (not in raw mode) it is the terminal's own end-of-file, which no read
+        // ever sees — a cancelled built-in model still reading its prompt on both cores
+        // made that window wide.
+        p.exp_string(prompt).unwrap();
         p.send_control('d').unwrap();
         p.exp_eof().unwrap();
     }
