@@ -148,8 +148,12 @@ fn capture_and_recall_follow_their_settings_and_scripts_capture_nothing() {
     ask(&fake, &t, &["Where does my sister Ana live?"]);
     assert!(!last_person_message(&fake).contains("Recalled"));
 
-    // With them on, a script's own prompt is not the person speaking.
+    // With them on, a script's own prompt is not the person speaking, and is sent whole.
     let (fake, t) = setup("");
+    t.write(
+        "workspace/memory/2026-11-02.md",
+        "# 2026-11-02\n\nThe cat Miso likes the window seat.\n",
+    );
     fake.push(Reply::text(&["ok"]));
     t.run([
         "run",
@@ -158,6 +162,7 @@ fn capture_and_recall_follow_their_settings_and_scripts_capture_nothing() {
     ])
     .success();
     assert!(!t.path(&format!("workspace/memory/{}.md", today())).exists());
+    assert!(!last_person_message(&fake).contains("Recalled"));
     // `transcript` keeps every message as sent.
     let (fake, t) = setup("capture = \"transcript\"\n");
     ask(&fake, &t, &["What is 2 + 2?"]);

@@ -113,6 +113,9 @@ pub struct Agent {
     /// The person speaks through this agent (the prompt, `ask`, the API and web page):
     /// what they say is captured in memory. Scripts and tasks speak for themselves.
     person: bool,
+    /// Notes are recalled into each turn (`memory.recall = "auto"`): for the person and
+    /// for tasks, not for a script's own prompts, which it writes whole.
+    recalls: bool,
 }
 
 impl Agent {
@@ -171,6 +174,7 @@ impl Agent {
             instructions: None,
             sampling: Sampling::default(),
             person: false,
+            recalls: false,
             provider,
             route,
             model: model.to_string(),
@@ -188,6 +192,13 @@ impl Agent {
     /// (`memory.capture`, and "Remember …" always).
     pub fn for_person(mut self) -> Agent {
         self.person = true;
+        self.recalls = true;
+        self
+    }
+
+    /// Notes that bear on each message are recalled into the request (a task's turn).
+    pub fn recalling(mut self) -> Agent {
+        self.recalls = true;
         self
     }
 

@@ -48,7 +48,10 @@ impl Agent {
     /// The notes to recall for the turn whose conversation ends in the person's message.
     pub(super) fn recall_for(&self, session: &Session) -> Vec<Recalled> {
         let config = &self.context.config;
-        if config.memory.recall != RecallMode::Auto || self.system_override.is_some() {
+        if !self.recalls
+            || config.memory.recall != RecallMode::Auto
+            || self.system_override.is_some()
+        {
             return Vec::new();
         }
         let Some(Message::User { content, .. }) = session.messages().last() else {

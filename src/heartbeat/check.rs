@@ -159,7 +159,7 @@ pub async fn run_check(
 ) -> CheckOutcome {
     let text = heartbeat_text(&env.home);
     let mut agent = match Agent::new(&env.home, &env.config, &env.model, env.policy()) {
-        Ok(agent) => agent,
+        Ok(agent) => agent.recalling(),
         Err(err) => return CheckOutcome::Failed(err.to_string()),
     };
     let mut session = Session::recorded_in(transcript.cloned());

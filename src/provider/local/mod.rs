@@ -263,6 +263,13 @@ impl Provider for LocalChat {
             let mut engine = engine
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
+            // A turn cancelled while this one waited for the model (Ctrl-C pressed again
+            // and again) reads no prompt at all: cancelled generations would otherwise
+            // queue up on the lock, each reading its whole prompt before its first token
+            // found nobody listening — and the process waits for them all at exit.
+            if sender.is_closed() {
+                return Err(ProviderError::Setup("the answer was cancelled".to_string()));
+            }
             let local_error = |err: crate::models::chat::engine::EngineError| {
                 ProviderError::Setup(err.to_string())
             };
