@@ -25,17 +25,7 @@ fn today() -> String {
 
 /// The text of the person's message in the latest request the fake received.
 fn last_person_message(fake: &FakeProvider) -> String {
-    let received = fake.received();
-    let messages = received.last().expect("a request").body["messages"].clone();
-    messages
-        .as_array()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|m| m["role"] == "user")
-        .and_then(|m| m["content"].as_str())
-        .unwrap_or_default()
-        .to_string()
+    fake.user_message_of(fake.received().len() - 1)
 }
 
 fn ask(fake: &FakeProvider, t: &Test, args: &[&str]) -> (String, String) {

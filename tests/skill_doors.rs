@@ -12,16 +12,7 @@ use serde_json::{Value, json};
 
 /// The last user message of request `index`.
 fn last_user_message(fake: &FakeProvider, index: usize) -> String {
-    let body = &fake.received()[index].body;
-    body["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|m| m["role"] == "user")
-        .and_then(|m| m["content"].as_str())
-        .unwrap_or_default()
-        .to_string()
+    fake.user_message_of(index)
 }
 
 /// The result the model got for its tool call in request `index`.

@@ -172,6 +172,21 @@ impl FakeProvider {
         last["content"].as_str().expect("text content").to_string()
     }
 
+    /// The text of the last person's message of request `index` (OpenAI format).
+    pub fn user_message_of(&self, index: usize) -> String {
+        let received = self.received();
+        let request = received.get(index).expect("a request");
+        request.body["messages"]
+            .as_array()
+            .expect("messages")
+            .iter()
+            .rev()
+            .find(|m| m["role"] == "user")
+            .and_then(|m| m["content"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    }
+
     /// The tool result the model got back in the latest request (OpenAI format).
     pub fn last_tool_result(&self) -> String {
         let received = self.received();
