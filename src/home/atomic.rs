@@ -26,17 +26,14 @@ pub fn write_atomic_with_mode(
     contents: &[u8],
     new_file_mode: Option<u32>,
 ) -> io::Result<()> {
-    replace(&follow_symlink(path)?, contents, new_file_mode)
+    replace_real(&follow_symlink(path)?, contents, new_file_mode)
 }
 
-/// Replaces the file at `real` — a path the policy or [`super::resolve_beneath`] resolved —
-/// atomically, never through a link: one swapped in there since the check is replaced
-/// itself (a rename does not follow the name it replaces), not the file it points to.
-pub fn replace_real(real: &Path, contents: &[u8], new_file_mode: Option<u32>) -> io::Result<()> {
-    replace(real, contents, new_file_mode)
-}
-
-fn replace(target: &Path, contents: &[u8], new_file_mode: Option<u32>) -> io::Result<()> {
+/// Replaces the file at `target` — a path the policy or [`super::resolve_beneath`]
+/// resolved — atomically, never through a link: one swapped in there since the check is
+/// replaced itself (a rename does not follow the name it replaces), not the file it
+/// points to.
+pub fn replace_real(target: &Path, contents: &[u8], new_file_mode: Option<u32>) -> io::Result<()> {
     let dir = parent_dir(target);
     let file_name = target
         .file_name()

@@ -111,23 +111,27 @@ pub fn open_real(real: &Path) -> io::Result<File> {
     }
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
+    open_no_follow(&mut options, real)
+}
+
+/// Opens `path` with `options`, never through a link at its last step (`O_NOFOLLOW`):
+/// one there is refused, saying so.
+pub(super) fn open_no_follow(options: &mut std::fs::OpenOptions, path: &Path) -> io::Result<File> {
     #[cfg(unix)]
     {
         let nofollow = rustix::fs::OFlags::NOFOLLOW.bits();
         std::os::unix::fs::OpenOptionsExt::custom_flags(
-            &mut options,
+            options,
             i32::try_from(nofollow).unwrap_or_default(),
         );
-        options.open(real).map_err(|err| {
-            if err.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
-                link_now(real)
-            } else {
-                err
-            }
-        })
     }
-    #[cfg(not(unix))]
-    options.open(real)
+    options.open(path).map_err(|err| {
+        if err.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
+            link_now(path)
+        } else {
+            err
+        }
+    })
 }
 
 /// The whole file at `real`, as [`open_real`] opens it.
@@ -144,13 +148,10 @@ pub fn read_real_to_string(real: &Path) -> io::Result<String> {
     Ok(text)
 }
 
-fn link_now(real: &Path) -> io::Error {
+fn link_now(path: &Path) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidInput,
-        format!(
-            "{} became a link after it was checked; not opened",
-            real.display()
-        ),
+        format!("{} is a link; not opened through it", path.display()),
     )
 }
 

@@ -85,25 +85,12 @@ fn lock_current(path: &Path, new_file_mode: Option<u32>) -> io::Result<File> {
         let mut options = OpenOptions::new();
         options.read(true).append(true).create(true);
         #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            if let Some(mode) = new_file_mode {
-                options.mode(mode);
-            }
-            options.custom_flags(i32::try_from(rustix::fs::OFlags::NOFOLLOW.bits()).unwrap_or(0));
+        if let Some(mode) = new_file_mode {
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
         }
         #[cfg(not(unix))]
         let _ = new_file_mode;
-        let file = options.open(path).map_err(|err| {
-            if err.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
-                io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("{} is a link; not written through", path.display()),
-                )
-            } else {
-                err
-            }
-        })?;
+        let file = super::confine::open_no_follow(&mut options, path)?;
         file.lock()?;
         if is_same_file(&file, path)? {
             return Ok(file);

@@ -32,6 +32,8 @@ pub struct Policy {
     read_roots: Vec<PathBuf>,
     /// Whether the current folder is the person's home or above it, and so read-only.
     cwd_holds_home: bool,
+    /// The current folder, canonical (as given when it cannot be resolved).
+    real_cwd: PathBuf,
     /// What is never opened, whatever the roots.
     protected: Protected,
     cwd: PathBuf,
@@ -69,9 +71,9 @@ impl Policy {
         );
         let mut roots: Vec<PathBuf> = home.workspace().canonicalize().ok().into_iter().collect();
         let mut read_roots = Vec::new();
-        match real_cwd {
-            Some(cwd) if cwd_holds_home => read_roots.push(cwd),
-            Some(cwd) => roots.push(cwd),
+        match &real_cwd {
+            Some(cwd) if cwd_holds_home => read_roots.push(cwd.clone()),
+            Some(cwd) => roots.push(cwd.clone()),
             None => {}
         }
         roots.extend(listed.iter().cloned());
@@ -85,6 +87,7 @@ impl Policy {
             roots,
             read_roots,
             cwd_holds_home,
+            real_cwd: real_cwd.unwrap_or_else(|| cwd.to_path_buf()),
             protected,
             cwd: cwd.to_path_buf(),
             approval: tools.approval,
@@ -111,7 +114,7 @@ impl Policy {
     /// current folder and the person's home folder (see [`env_files`]).
     pub fn env_files(&self) -> Vec<PathBuf> {
         let mut roots = self.roots.clone();
-        roots.push(self.cwd_real());
+        roots.push(self.real_cwd.clone());
         roots.sort();
         roots.dedup();
         env_files::find(&self.protected, &roots, dirs::home_dir().as_deref())
@@ -185,10 +188,6 @@ impl Policy {
         &self.cwd
     }
 
-    fn cwd_real(&self) -> PathBuf {
-        self.cwd.canonicalize().unwrap_or_else(|_| self.cwd.clone())
-    }
-
     /// Where `raw` really points, if that is inside an allowed root.
     pub fn resolve(&self, raw: &str) -> Result<PathBuf, String> {
         self.resolve_within(raw, &[])
@@ -236,7 +235,7 @@ impl Policy {
             .any(|root| resolved.starts_with(root))
         {
             Ok(resolved)
-        } else if self.cwd_holds_home && resolved.starts_with(self.cwd_real()) {
+        } else if self.cwd_holds_home && resolved.starts_with(&self.real_cwd) {
             Err(format!(
                 "{raw}: LocalGPT was started in your home folder (or above it), which tools \
                  and commands may read but not write — login scripts there would run \
