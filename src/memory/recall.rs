@@ -4,7 +4,8 @@
 //! words are kept, the newer first among equals, a few within a token budget, each with
 //! its source (path:line, and the day for a daily log). Nothing relevant, nothing recalled.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -43,10 +44,15 @@ pub fn recall(
     let candidates = memory.search_best(message, hits * 4, Freshness::Quick, embedder)?;
     let weights = weights(&memory.store.conn, &words)?;
     let per_note = (tokens * 4 / hits).max(80);
+    // Several candidates often come from one daily log: each file is read once.
+    let mut files: HashMap<PathBuf, Option<String>> = HashMap::new();
     let mut found: Vec<Recalled> = candidates
         .iter()
         .filter_map(|hit| {
-            let text = note_text(hit);
+            let file = files
+                .entry(hit.file.clone())
+                .or_insert_with(|| crate::home::read_real_to_string(&hit.file).ok());
+            let text = note_text(hit, file.as_deref());
             let relevance = relevance(&weights, &format!("{}\n{text}", hit.heading));
             (relevance >= MIN_RELEVANCE).then(|| Recalled {
                 path: hit.path.clone(),
@@ -114,10 +120,10 @@ pub fn plain_block(notes: &[Recalled]) -> String {
     block
 }
 
-/// The chunk's own lines (without its heading line), read again from the file; the
-/// snippet when the file cannot be read.
-fn note_text(hit: &SearchHit) -> String {
-    let Ok(text) = crate::home::read_real_to_string(&hit.file) else {
+/// The chunk's own lines (without its heading line) from its file's `text`; the snippet
+/// when the file could not be read.
+fn note_text(hit: &SearchHit, text: Option<&str>) -> String {
+    let Some(text) = text else {
         return hit.snippet_marked("", "");
     };
     let lines: Vec<&str> = text
