@@ -117,6 +117,15 @@ mod terminal {
         spawn_with(t, &[("NO_COLOR", "1")])
     }
 
+    /// Ctrl-D once the prompt is back, then the end. Sent while the terminal is between
+    /// two prompts (not in raw mode), Ctrl-D is the terminal's own end-of-file, which no
+    /// read ever sees, and the REPL would wait on.
+    fn leave(p: &mut rexpect::session::PtySession) {
+        p.exp_string("chat ").unwrap();
+        p.send_control('d').unwrap();
+        p.exp_eof().unwrap();
+    }
+
     fn spawn_with(t: &Test, env: &[(&str, &str)]) -> rexpect::session::PtySession {
         t.pty(&[], env)
     }
@@ -158,8 +167,7 @@ mod terminal {
         p.flush().unwrap();
         p.exp_string("42").unwrap();
         p.exp_string("420").unwrap();
-        p.send_control('d').unwrap();
-        p.exp_eof().unwrap();
+        leave(&mut p);
     }
 
     #[test]
@@ -182,8 +190,7 @@ mod terminal {
         p.exp_string("Proceed with plan-b? [y/N]").unwrap();
         p.send_line("").unwrap();
         p.exp_string("stopped").unwrap();
-        p.send_control('d').unwrap();
-        p.exp_eof().unwrap();
+        leave(&mut p);
     }
 
     #[test]
@@ -204,8 +211,7 @@ mod terminal {
         p.exp_string("chat ").unwrap();
         p.send_line("again").unwrap();
         p.exp_string("second answer").unwrap();
-        p.send_control('d').unwrap();
-        p.exp_eof().unwrap();
+        leave(&mut p);
         let messages = fake.received()[1].body["messages"]
             .as_array()
             .unwrap()
@@ -242,8 +248,7 @@ mod terminal {
         p.exp_string("[a]lways").unwrap();
         p.send_line("n").unwrap();
         p.exp_string("understood").unwrap();
-        p.send_control('d').unwrap();
-        p.exp_eof().unwrap();
+        leave(&mut p);
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
         let messages = fake.received()[1].body["messages"]
             .as_array()
@@ -269,8 +274,7 @@ mod terminal {
         // Back up over the two streamed rows, clear, and draw the styled version.
         p.exp_string("\x1b[2F\x1b[J").unwrap();
         p.exp_string("bold").unwrap();
-        p.send_control('d').unwrap();
-        p.exp_eof().unwrap();
+        leave(&mut p);
     }
 
     /// Ctrl-C pressed at many moments — before the first token, in the middle, as the
@@ -292,13 +296,7 @@ mod terminal {
             p.send_line(&format!(":{round} * 1000 + 7")).unwrap();
             p.exp_string(&format!("{}", round * 1000 + 7)).unwrap();
         }
-        // Ctrl-D only once the prompt is back: typed while the terminal is between two
-        // prompts (not in raw mode) it is the terminal's own end-of-file, which no read
-        // ever sees — a cancelled built-in model still reading its prompt on both cores
-        // made that window wide.
-        p.exp_string(prompt).unwrap();
-        p.send_control('d').unwrap();
-        p.exp_eof().unwrap();
+        leave(&mut p);
     }
 
     #[test]
@@ -342,8 +340,7 @@ mod terminal {
         p.exp_string("cancelled").unwrap();
         p.send_line(":kept * 6").unwrap();
         p.exp_string("42").unwrap();
-        p.send_control('d').unwrap();
-        p.exp_eof().unwrap();
+        leave(&mut p);
     }
 
     #[test]
