@@ -219,6 +219,14 @@ pub enum MemoryCommand {
         /// the default when the model is installed).
         #[arg(long, value_parser = ["keyword", "semantic", "hybrid"])]
         mode: Option<String>,
+        /// Leave out results scoring below this, from 0 to 1 (scores say how much of the
+        /// query a note answers); e.g. 0.35, what automatic recall uses.
+        #[arg(long, value_name = "SCORE", default_value_t = 0.0, value_parser = parse_score)]
+        min_score: f64,
+        /// The day the question is asked (YYYY-MM-DD), for "yesterday" or "last
+        /// Tuesday" in it; today by default.
+        #[arg(long, value_name = "DATE", value_parser = parse_day)]
+        as_of: Option<chrono::NaiveDate>,
     },
     /// Bring the search index up to date with the Markdown files.
     Reindex {
@@ -484,6 +492,18 @@ pub enum ConfigCommand {
     Path,
     /// Open config.toml in $VISUAL or $EDITOR; the result is checked before it is saved.
     Edit,
+}
+
+fn parse_score(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(score) if (0.0..=1.0).contains(&score) => Ok(score),
+        _ => Err(format!("{text:?} is not a score from 0 to 1")),
+    }
+}
+
+fn parse_day(text: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| format!("{text:?} is not a date like 2026-12-07"))
 }
 
 #[cfg(test)]

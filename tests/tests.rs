@@ -22,6 +22,7 @@ mod memory_doors;
 mod models_install;
 mod openai_endpoint;
 mod recall;
+mod recall_eval;
 mod repl;
 mod run;
 mod sandbox;

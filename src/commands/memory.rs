@@ -24,7 +24,20 @@ pub fn run(command: MemoryCommand, ctx: &mut Context<'_>) -> Result<u8> {
             limit,
             json,
             mode,
-        } => search(ctx, &query.join(" "), limit, json, mode.as_deref()),
+            min_score,
+            as_of,
+        } => search(
+            ctx,
+            &query.join(" "),
+            memory::Options {
+                limit,
+                mode: Mode::Keyword,
+                min_score,
+            },
+            json,
+            mode.as_deref(),
+            as_of,
+        ),
         MemoryCommand::Reindex { force } => reindex(ctx, force),
         MemoryCommand::Stats => stats(ctx),
         MemoryCommand::Get { path } => get(ctx, &path),
@@ -52,11 +65,15 @@ fn show_notices(memory: &mut Memory) {
 fn search(
     ctx: &Context<'_>,
     query: &str,
-    limit: usize,
+    options: memory::Options,
     json: bool,
     mode: Option<&str>,
+    as_of: Option<chrono::NaiveDate>,
 ) -> Result<u8> {
     let mut memory = open(ctx)?;
+    if let Some(day) = as_of {
+        memory.set_today(day);
+    }
     let embedder = match mode {
         Some("keyword") => None,
         // One query, then the process ends: no need to keep the weights resident.
@@ -79,10 +96,12 @@ fn search(
             .into());
         }
     };
-    let hits = match &embedder {
-        Some(embedder) => memory.search_semantic(query, limit, Freshness::Full, mode, embedder)?,
-        None => memory.search(query, limit, Freshness::Full)?,
-    };
+    let hits = memory.find(
+        query,
+        memory::Options { mode, ..options },
+        Freshness::Full,
+        embedder.as_ref(),
+    )?;
     if let Some(embedder) = embedder.as_ref().filter(|_| mode != Mode::Keyword) {
         let pending = memory.pending_embeddings(embedder.key())?;
         if pending > 0 {
@@ -116,7 +135,8 @@ fn search(
         } else {
             format!("  {}", ctx.style.dim(&hit.heading))
         };
-        writeln!(out, "{}{heading}", ctx.style.bold(&place))?;
+        let score = ctx.style.dim(&format!("  {:.2}", hit.score));
+        writeln!(out, "{}{score}{heading}", ctx.style.bold(&place))?;
         let snippet = highlight(ctx, &hit.snippet);
         for line in snippet.lines().filter(|line| !line.trim().is_empty()) {
             writeln!(out, "    {line}")?;

@@ -5,6 +5,10 @@
 //! packed paragraph by paragraph into several chunks, the last short paragraph of one
 //! repeated at the start of the next so that a thought split across the cut is still found
 //! whole. A fenced code block is never cut: it is one unit, however long.
+//!
+//! A list item is a note of its own — a daily log entry's bullets are often about
+//! different things ("paid the rent", "Ana moved to Braga"), and one chunk for all of
+//! them would be found, embedded and recalled as a blur of all.
 
 /// About 400 tokens at ~4 characters a token.
 pub const TARGET_CHARS: usize = 1600;
@@ -163,6 +167,19 @@ fn pack_section(section: &Section, chunks: &mut Vec<Chunk>) {
     let mut size = 0;
     let mut first = true;
     for block in &blocks {
+        if let Some(items) = list_items(block) {
+            if !current.is_empty() {
+                chunks.push(make_chunk(section, &current, first));
+                first = false;
+                current.clear();
+                size = 0;
+            }
+            for item in &items {
+                chunks.push(make_chunk(section, &[item], first));
+                first = false;
+            }
+            continue;
+        }
         let added = block.text.chars().count() + 2;
         if !current.is_empty() && size + added > TARGET_CHARS {
             chunks.push(make_chunk(section, &current, first));
@@ -201,6 +218,46 @@ fn make_chunk(section: &Section, blocks: &[&Block], first: bool) -> Chunk {
             .map(|block| block.text.as_str())
             .collect::<Vec<_>>()
             .join("\n\n"),
+    }
+}
+
+/// The items of a block that is a list and nothing else (each item with the lines
+/// that continue it), or `None`.
+fn list_items(block: &Block) -> Option<Vec<Block>> {
+    if block.is_code {
+        return None;
+    }
+    let mut items: Vec<Block> = Vec::new();
+    for (offset, line) in block.text.lines().enumerate() {
+        let number = block.start_line + offset;
+        if is_item_start(line) {
+            items.push(Block {
+                start_line: number,
+                end_line: number,
+                text: line.to_string(),
+                is_code: false,
+            });
+        } else {
+            // A line before the first item: a paragraph, not a list.
+            let open = items.last_mut()?;
+            open.text.push('\n');
+            open.text.push_str(line);
+            open.end_line = number;
+        }
+    }
+    (items.len() > 1).then_some(items)
+}
+
+/// `- item`, `* item`, `+ item`, `1. item`, `2) item`, unindented.
+fn is_item_start(line: &str) -> bool {
+    let mut chars = line.chars();
+    match chars.next() {
+        Some('-' | '*' | '+') => chars.next() == Some(' '),
+        Some(c) if c.is_ascii_digit() => {
+            let rest = line.trim_start_matches(|c: char| c.is_ascii_digit());
+            rest.starts_with(". ") || rest.starts_with(") ")
+        }
+        _ => false,
     }
 }
 

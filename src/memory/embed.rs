@@ -10,7 +10,13 @@ pub struct Embedder {
     backend: Backend,
     /// Which model made the vectors: vectors of different models are not comparable.
     key: String,
+    /// The latest queries' vectors: a turn's recall, the model's search and a retry ask
+    /// the same question more than once.
+    recent: std::sync::Mutex<Vec<(String, Vec<f32>)>>,
 }
+
+/// How many query vectors [`Embedder::embed_query`] keeps.
+const RECENT_QUERIES: usize = 32;
 
 enum Backend {
     Local(Box<MiniLm>),
@@ -23,6 +29,7 @@ impl Embedder {
         Ok(Embedder {
             backend: Backend::Local(Box::new(MiniLm::load(dir)?)),
             key: minilm::KEY.to_string(),
+            recent: Default::default(),
         })
     }
 
@@ -30,6 +37,7 @@ impl Embedder {
         Embedder {
             key: remote.key(),
             backend: Backend::Remote(remote),
+            recent: Default::default(),
         }
     }
 
@@ -55,6 +63,25 @@ impl Embedder {
             Backend::Local(model) => model.embed(texts),
             Backend::Remote(remote) => remote.embed(texts),
         }
+    }
+}
+
+impl Embedder {
+    /// One query's vector, from the recent ones when it was asked lately.
+    pub fn embed_query(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
+        if let Ok(recent) = self.recent.lock()
+            && let Some((_, vector)) = recent.iter().find(|(query, _)| query == text)
+        {
+            return Ok(vector.clone());
+        }
+        let vector = self.embed(&[text])?.into_iter().next().unwrap_or_default();
+        if let Ok(mut recent) = self.recent.lock() {
+            if recent.len() >= RECENT_QUERIES {
+                recent.remove(0);
+            }
+            recent.push((text.to_string(), vector.clone()));
+        }
+        Ok(vector)
     }
 }
 
@@ -126,6 +153,14 @@ impl LazyEmbedder {
 /// The dot product: cosine similarity for unit vectors.
 pub fn similarity(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// The dot product of a vector and a stored one, without copying the stored one out.
+pub fn similarity_bytes(a: &[f32], bytes: &[u8]) -> f32 {
+    a.iter()
+        .zip(bytes.chunks_exact(4))
+        .map(|(x, b)| x * f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .sum()
 }
 
 /// Vectors are stored as little-endian f32 bytes.

@@ -19,10 +19,12 @@
 pub mod capture;
 pub mod chunk;
 mod cjk;
+pub mod dates;
 pub mod embed;
 mod index;
 mod journal;
 pub mod query;
+mod rank;
 pub mod recall;
 pub mod remote_embed;
 mod search;
@@ -86,9 +88,34 @@ pub struct Stats {
     pub last_indexed: Option<i64>,
 }
 
+/// The score (0-1) from which a note bears on a question: automatic recall's cut-off,
+/// and the line between "something in memory" and "nothing".
+pub const RELEVANT: f64 = 0.35;
+
+/// How a search ranks and cuts its results.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub limit: usize,
+    pub mode: semantic::Mode,
+    /// Results scoring below this (0-1) are left out: 0 keeps every match.
+    pub min_score: f64,
+}
+
+impl Options {
+    pub fn new(limit: usize, mode: semantic::Mode) -> Options {
+        Options {
+            limit,
+            mode,
+            min_score: 0.0,
+        }
+    }
+}
+
 pub struct Memory {
     store: Store,
     sources: Sources,
+    /// The day questions are asked on ("yesterday", "last Tuesday").
+    today: NaiveDate,
     /// Things the person should hear about (a repaired index, an unreadable file).
     notices: Vec<String>,
 }
@@ -120,6 +147,7 @@ impl Memory {
         Ok(Memory {
             store,
             sources,
+            today,
             notices: notice.into_iter().collect(),
         })
     }
@@ -129,8 +157,14 @@ impl Memory {
         Memory {
             store,
             sources,
+            today: today(),
             notices: Vec::new(),
         }
+    }
+
+    /// Questions are asked on `day` from now on: "yesterday" is the day before it.
+    pub fn set_today(&mut self, day: NaiveDate) {
+        self.today = day;
     }
 
     /// Notices gathered since the last call, for the front door to show as warnings.
@@ -149,17 +183,65 @@ impl Memory {
         Ok(report)
     }
 
-    /// Searches memory. Any text is a valid query; one with nothing searchable in it
-    /// finds nothing.
+    /// Searches memory by keywords. Any text is a valid query; one with nothing
+    /// searchable in it finds nothing.
     pub fn search(
         &mut self,
         text: &str,
         limit: usize,
         freshness: Freshness,
     ) -> Result<Vec<SearchHit>, MemoryError> {
-        let Some(query) = query::to_fts(text) else {
+        self.find(
+            text,
+            Options::new(limit, semantic::Mode::Keyword),
+            freshness,
+            None,
+        )
+    }
+
+    /// Searches by meaning or by both rankings (see [`rank`]); `embedder` turns the
+    /// query into a vector.
+    pub fn search_semantic(
+        &mut self,
+        text: &str,
+        limit: usize,
+        freshness: Freshness,
+        mode: semantic::Mode,
+        embedder: &embed::Embedder,
+    ) -> Result<Vec<SearchHit>, MemoryError> {
+        self.find(text, Options::new(limit, mode), freshness, Some(embedder))
+    }
+
+    /// The default search of every front door: hybrid when there is an embedder (the
+    /// model is installed and wanted), keywords otherwise.
+    pub fn search_best(
+        &mut self,
+        text: &str,
+        limit: usize,
+        freshness: Freshness,
+        embedder: Option<&embed::Embedder>,
+    ) -> Result<Vec<SearchHit>, MemoryError> {
+        self.find(
+            text,
+            Options::new(limit, semantic::Mode::Hybrid),
+            freshness,
+            embedder,
+        )
+    }
+
+    /// Every search ends here: the index brought up to date as `freshness` says, the
+    /// question ranked ([`rank`]), scores 0-1. Without an embedder the search is by
+    /// keywords whatever `options.mode` asks.
+    pub fn find(
+        &mut self,
+        text: &str,
+        options: Options,
+        freshness: Freshness,
+        embedder: Option<&embed::Embedder>,
+    ) -> Result<Vec<SearchHit>, MemoryError> {
+        if !text.chars().any(char::is_alphanumeric) {
             return Ok(Vec::new());
-        };
+        }
         let refreshed = match freshness {
             Freshness::Full => self.reindex(false, &mut |_, _| {}).map(drop),
             Freshness::Quick => self.refresh_quickly(),
@@ -175,7 +257,28 @@ impl Memory {
             ),
             Err(err) => return Err(err),
         }
-        let hits = search::run(&self.store.conn, &query, limit)?;
+        let mode = if embedder.is_some() {
+            options.mode
+        } else {
+            semantic::Mode::Keyword
+        };
+        let ask = rank::Ask {
+            text,
+            mode,
+            limit: options.limit,
+            min_score: options.min_score,
+            today: self.today,
+        };
+        let embed = |text: &str| -> Result<Vec<f32>, MemoryError> {
+            let Some(embedder) = embedder else {
+                return Ok(Vec::new());
+            };
+            embedder
+                .embed_query(text)
+                .map_err(|err| MemoryError::Embed(err.to_string()))
+        };
+        let model = embedder.map(embed::Embedder::key);
+        let hits = rank::rank(&self.store.conn, &ask, Some(&embed), model)?;
         // A result from a file that changed since it was indexed is not trusted: refresh
         // those files and ask again.
         let stale: Vec<&Path> = hits
@@ -191,58 +294,7 @@ impl Memory {
             Err(MemoryError::Sql(err)) if store::is_busy(&err) => return Ok(hits),
             Err(err) => return Err(err),
         }
-        Ok(search::run(&self.store.conn, &query, limit)?)
-    }
-
-    /// Searches by meaning or by both rankings (see [`semantic`]); `embedder` turns the
-    /// query into a vector. Keyword mode is [`Memory::search`].
-    pub fn search_semantic(
-        &mut self,
-        text: &str,
-        limit: usize,
-        freshness: Freshness,
-        mode: semantic::Mode,
-        embedder: &embed::Embedder,
-    ) -> Result<Vec<SearchHit>, MemoryError> {
-        if mode == semantic::Mode::Keyword {
-            return self.search(text, limit, freshness);
-        }
-        match freshness {
-            Freshness::Full => self.reindex(false, &mut |_, _| {}).map(drop)?,
-            Freshness::Quick => self.refresh_quickly()?,
-        }
-        let vector = embedder
-            .embed(&[text])
-            .map_err(|err| MemoryError::Embed(err.to_string()))?
-            .into_iter()
-            .next()
-            .unwrap_or_default();
-        let fts = query::to_fts(text);
-        Ok(semantic::search(
-            &self.store.conn,
-            &vector,
-            embedder.key(),
-            fts.as_ref(),
-            mode,
-            limit,
-        )?)
-    }
-
-    /// The default search of every front door: hybrid when there is an embedder (the
-    /// model is installed and wanted), keywords otherwise.
-    pub fn search_best(
-        &mut self,
-        text: &str,
-        limit: usize,
-        freshness: Freshness,
-        embedder: Option<&embed::Embedder>,
-    ) -> Result<Vec<SearchHit>, MemoryError> {
-        match embedder {
-            Some(embedder) => {
-                self.search_semantic(text, limit, freshness, semantic::Mode::Hybrid, embedder)
-            }
-            None => self.search(text, limit, freshness),
-        }
+        rank::rank(&self.store.conn, &ask, Some(&embed), model)
     }
 
     /// Embeds up to `limit` chunks that have no vector yet; returns how many.

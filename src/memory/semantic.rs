@@ -50,7 +50,7 @@ impl Mode {
 }
 
 /// The model whose vectors `chunk_vectors` holds.
-fn stored_model(conn: &Connection) -> rusqlite::Result<Option<String>> {
+pub(super) fn stored_model(conn: &Connection) -> rusqlite::Result<Option<String>> {
     conn.query_row(
         "SELECT value FROM meta WHERE key = 'embedding_model'",
         [],
@@ -140,6 +140,37 @@ pub fn embed_pending(
         }
     }
     Ok(done)
+}
+
+/// Chunk ids with their cosine similarity to a query.
+pub(super) type Similarities = Vec<(i64, f64)>;
+
+/// The vectors nearest `query`, best first, with their similarity; and the similarity of
+/// each chunk in `wanted` (found another way), from the same one pass over the vectors.
+pub(super) fn nearest_and(
+    conn: &Connection,
+    query: &[f32],
+    limit: usize,
+    wanted: &std::collections::HashSet<i64>,
+) -> rusqlite::Result<(Similarities, Similarities)> {
+    let mut statement = conn.prepare_cached("SELECT chunk_id, vector FROM chunk_vectors")?;
+    let mut rows = statement.query([])?;
+    let mut best: Vec<(i64, f64)> = Vec::with_capacity(limit + 1);
+    let mut known = Vec::with_capacity(wanted.len());
+    while let Some(row) = rows.next()? {
+        let id: i64 = row.get(0)?;
+        let bytes = row.get_ref(1)?.as_blob()?;
+        let score = f64::from(embed::similarity_bytes(query, bytes));
+        if wanted.contains(&id) {
+            known.push((id, score));
+        }
+        if best.len() < limit || best.last().is_some_and(|(_, worst)| score > *worst) {
+            let at = best.partition_point(|(_, s)| *s >= score);
+            best.insert(at, (id, score));
+            best.truncate(limit);
+        }
+    }
+    Ok((best, known))
 }
 
 /// The vectors nearest `query`, best first, with their similarity.

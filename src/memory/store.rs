@@ -13,7 +13,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavio
 use super::MemoryError;
 
 /// Bumped whenever the tables change shape; an index of another version is rebuilt.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// How long to wait for another process (the daemon, another prompt) to finish writing.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

@@ -273,9 +273,24 @@ pub async fn memory_search(
         (None, Some(_)) => Mode::Hybrid,
         (None, None) => Mode::Keyword,
     };
-    let hits = with_memory(state, move |memory| match &embedder {
-        Some(embedder) => memory.search_semantic(&text, limit, Freshness::Quick, mode, embedder),
-        None => memory.search(&text, limit, Freshness::Quick),
+    let min_score = pairs
+        .iter()
+        .find(|(key, _)| key == "min_score")
+        .map(|(_, value)| match value.parse::<f64>() {
+            Ok(score) if (0.0..=1.0).contains(&score) => Ok(score),
+            _ => Err(ApiError::invalid(format!(
+                "`min_score` must be a number from 0 to 1, not `{value}`"
+            ))),
+        })
+        .transpose()?
+        .unwrap_or(0.0);
+    let options = crate::memory::Options {
+        limit,
+        mode,
+        min_score,
+    };
+    let hits = with_memory(state, move |memory| {
+        memory.find(&text, options, Freshness::Quick, embedder.as_deref())
     })
     .await?;
     ok_json(&json!({"results": hits, "mode": mode}))

@@ -1,0 +1,634 @@
+//! Ranking that understands notes. Every search — keyword, semantic, hybrid, and recall
+//! before a turn — ends here, and every score means the same thing: how much of the
+//! question a note answers, from 0 to 1, so one threshold can say "nothing in memory".
+//!
+//! - Candidates come from BM25 (any of the question's words), from the vectors nearest
+//!   the question, and from the days a question names ("in August", "the day after the
+//!   half marathon": see [`super::dates`]).
+//! - A note's words score by coverage: the share of the question's content words it
+//!   holds, each weighed by its rarity in memory (a word no note has weighs most, so a
+//!   question about a brother is not answered by a note about a sister).
+//! - Meaning scores by cosine similarity, rescaled to 0-1 from where unrelated sentences
+//!   sit. Hybrid takes the probabilistic "or" of both: never below the better half, and
+//!   above it when both agree.
+//! - Time: a daily log's date belongs to each of its chunks. Among notes about the same
+//!   subject, the newer one ranks first; a line marked superseded loses.
+//! - Places: one file's neighbouring entries do not crowd out a second file.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use rusqlite::{Connection, params};
+use rust_stemmers::{Algorithm, Stemmer};
+
+use super::dates::{self, Span, When};
+use super::query::{self, FtsQuery};
+use super::search::SearchHit;
+use super::semantic::Mode;
+
+/// How far down each ranking the candidates come from.
+const CANDIDATES: usize = 50;
+
+/// Cosine similarity of sentences that share nothing (MiniLM puts them at 0.0-0.2): a
+/// meaning score of 0. And where a paraphrase of the same fact sits: a score of 1.
+const COSINE_NOTHING: f64 = 0.2;
+const COSINE_SAME: f64 = 0.75;
+
+/// Two notes' scores closer than this are about as good an answer: the newer one wins.
+const NEWER_WINS_WITHIN: f64 = 0.2;
+
+/// Words that ask for the current state of things ("where does Ana live now?"): they
+/// name no subject; the newer-first rule already answers them.
+const LATEST: [&str; 9] = [
+    "now",
+    "currently",
+    "nowadays",
+    "usually",
+    "still",
+    "anymore",
+    "lately",
+    "latest",
+    "current",
+];
+
+/// Below this score a note is no answer, newer or not.
+const NEWER_WINS_FROM: f64 = 0.3;
+
+/// How much two neighbouring question words count again when a note has them side by
+/// side, as a share of the rarer one's weight.
+const PAIR_WEIGHT: f64 = 0.5;
+
+/// The score a note on a named day gets for being on it, before its words count.
+const ON_THE_DAY: f64 = 0.5;
+
+/// What a search asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct Ask<'a> {
+    pub text: &'a str,
+    pub mode: Mode,
+    pub limit: usize,
+    /// Hits scoring below this are left out.
+    pub min_score: f64,
+    /// The day of asking, for "yesterday" and "last Tuesday".
+    pub today: NaiveDate,
+}
+
+/// Turns text into a unit vector (the embedding model), when the mode wants meaning.
+pub type Embed<'e> = dyn Fn(&str) -> Result<Vec<f32>, super::MemoryError> + 'e;
+
+/// A chunk under consideration.
+struct Candidate {
+    id: i64,
+    file: PathBuf,
+    path: String,
+    stamp: (u64, i64),
+    start_line: usize,
+    end_line: usize,
+    heading: String,
+    text: String,
+    day: Option<NaiveDate>,
+    bm25_rank: Option<usize>,
+    cosine: Option<f64>,
+    /// How unlike the routine the note is (0-1): the mean rarity of its words. Orders
+    /// the notes of a day when a question names nothing but the day.
+    salience: f64,
+    score: f64,
+}
+
+/// The ranked hits for `ask`, scores 0-1, best first.
+pub fn rank(
+    conn: &Connection,
+    ask: &Ask<'_>,
+    embed: Option<&Embed<'_>>,
+    model: Option<&str>,
+) -> Result<Vec<SearchHit>, super::MemoryError> {
+    let timed = dates::in_question(ask.text, ask.today);
+    let (text, span) = match &timed {
+        None => (ask.text.to_string(), None),
+        Some(timed) => {
+            let span = match &timed.when {
+                When::Span(span) => Some(*span),
+                When::Around { event, relation } => {
+                    event_day(conn, ask, event, embed, model)?.map(|day| relation.around(day))
+                }
+            };
+            // A date the search could not place is still words to look for.
+            match span {
+                Some(span) => (timed.rest.clone(), Some(span)),
+                None => (ask.text.to_string(), None),
+            }
+        }
+    };
+    let mut candidates = candidates(conn, &text, ask.mode, span, embed, model)?;
+    let weights = Weights::of(conn, &text, ask.mode)?;
+    if let Some(span) = span.filter(|_| weights.is_empty()) {
+        salience(conn, &mut candidates, span)?;
+    }
+    for candidate in &mut candidates {
+        candidate.score = score(candidate, &weights, ask.mode, span);
+    }
+    order(&mut candidates, &weights);
+    let hits = candidates
+        .into_iter()
+        .filter(|candidate| candidate.score >= ask.min_score && candidate.score > 0.0)
+        .take(ask.limit)
+        .map(|candidate| to_hit(conn, candidate, &text))
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(hits)
+}
+
+/// The day of the event a question is dated by ("the Lisbon trip"): the note that best
+/// answers the event's name, and the date that note gives it ("for 9 to 11 October"), or
+/// the day it was written.
+fn event_day(
+    conn: &Connection,
+    ask: &Ask<'_>,
+    event: &str,
+    embed: Option<&Embed<'_>>,
+    model: Option<&str>,
+) -> Result<Option<NaiveDate>, super::MemoryError> {
+    let mut candidates = candidates(conn, event, ask.mode, None, embed, model)?;
+    let weights = Weights::of(conn, event, ask.mode)?;
+    for candidate in &mut candidates {
+        candidate.score = score(candidate, &weights, ask.mode, None);
+    }
+    order(&mut candidates, &weights);
+    let Some(best) = candidates.into_iter().find(|c| c.score > 0.0) else {
+        return Ok(None);
+    };
+    let line = best_line(&best.text, &weights);
+    let written = best.day.unwrap_or(ask.today);
+    let day = dates::in_note(line, written).or(best.day);
+    tracing::debug!(
+        "{event:?} is dated {day:?} by {}:{} {line:?}",
+        best.path,
+        best.start_line
+    );
+    Ok(day)
+}
+
+/// The line of `text` that holds most of the question's words.
+fn best_line<'t>(text: &'t str, weights: &Weights) -> &'t str {
+    text.lines()
+        .max_by(|a, b| weights.coverage(a).total_cmp(&weights.coverage(b)))
+        .unwrap_or(text)
+}
+
+fn candidates(
+    conn: &Connection,
+    text: &str,
+    mode: Mode,
+    span: Option<Span>,
+    embed: Option<&Embed<'_>>,
+    model: Option<&str>,
+) -> Result<Vec<Candidate>, super::MemoryError> {
+    let mut ids: Vec<i64> = Vec::new();
+    let mut bm25_rank: HashMap<i64, usize> = HashMap::new();
+    let fts = query::to_fts(text);
+    if let Some(fts) = fts.as_ref().filter(|_| mode != Mode::Semantic) {
+        for (rank, id) in keyword_ids(conn, fts, CANDIDATES)?.into_iter().enumerate() {
+            bm25_rank.insert(id, rank);
+            ids.push(id);
+        }
+    }
+    if let Some(span) = span {
+        ids.extend(ids_in_span(conn, span)?);
+    }
+    let mut cosines: HashMap<i64, f64> = HashMap::new();
+    if mode != Mode::Keyword
+        && let (Some(embed), Some(model)) = (embed, model)
+        && super::semantic::stored_model(conn)?.as_deref() == Some(model)
+        && !text.trim().is_empty()
+    {
+        let vector = embed(text)?;
+        let wanted: HashSet<i64> = ids.iter().copied().collect();
+        let (nearest, known) = super::semantic::nearest_and(conn, &vector, CANDIDATES, &wanted)?;
+        for (id, cosine) in nearest.iter().chain(&known) {
+            cosines.insert(*id, *cosine);
+        }
+        ids.extend(nearest.iter().map(|(id, _)| *id));
+    }
+    let mut seen = HashSet::new();
+    ids.retain(|id| seen.insert(*id));
+    let mut loaded = Vec::with_capacity(ids.len());
+    let mut statement = conn.prepare_cached(
+        "SELECT f.path, f.display, f.size, f.mtime_ns, c.start_line, c.end_line, c.heading, c.text
+         FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id = ?1",
+    )?;
+    for id in ids {
+        let mut rows = statement.query(params![id])?;
+        let Some(row) = rows.next()? else { continue };
+        let path: String = row.get(1)?;
+        let heading: String = row.get(6)?;
+        let text: String = row.get(7)?;
+        let day = day_of_path(&path).or_else(|| dated_line(&heading, &text));
+        loaded.push(Candidate {
+            id,
+            file: PathBuf::from(row.get::<_, String>(0)?),
+            path,
+            stamp: (row.get::<_, i64>(2)?.max(0).unsigned_abs(), row.get(3)?),
+            start_line: usize::try_from(row.get::<_, i64>(4)?).unwrap_or(0),
+            end_line: usize::try_from(row.get::<_, i64>(5)?).unwrap_or(0),
+            heading,
+            text,
+            day,
+            bm25_rank: bm25_rank.get(&id).copied(),
+            cosine: cosines.get(&id).copied(),
+            salience: 0.0,
+            score: 0.0,
+        });
+    }
+    Ok(loaded)
+}
+
+fn keyword_ids(conn: &Connection, query: &FtsQuery, limit: usize) -> rusqlite::Result<Vec<i64>> {
+    // Any of the words, ranked: coverage decides, BM25 only gathers.
+    let expression = query.any.as_ref().unwrap_or(&query.all);
+    let mut statement = conn.prepare_cached(
+        "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?1 ORDER BY rank LIMIT ?2",
+    )?;
+    let rows = statement.query_map(params![expression, limit as i64], |row| row.get(0))?;
+    rows.collect()
+}
+
+/// The chunks of the daily logs written on the days of `span`.
+fn ids_in_span(conn: &Connection, span: Span) -> rusqlite::Result<Vec<i64>> {
+    let mut files = conn.prepare_cached("SELECT id, display FROM files")?;
+    let in_span: Vec<i64> = files
+        .query_map([], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+        })?
+        .filter_map(Result::ok)
+        .filter(|(_, path)| day_of_path(path).is_some_and(|day| span.contains(day)))
+        .map(|(id, _)| id)
+        .collect();
+    let mut chunks = conn.prepare_cached("SELECT id FROM chunks WHERE file_id = ?1")?;
+    let mut ids = Vec::new();
+    for file in in_span {
+        for id in chunks.query_map([file], |row| row.get(0))? {
+            ids.push(id?);
+        }
+    }
+    Ok(ids)
+}
+
+/// Sets the salience of the notes written in `span`: the mean rarity of their words.
+fn salience(conn: &Connection, candidates: &mut [Candidate], span: Span) -> rusqlite::Result<()> {
+    let chunks: i64 = conn.query_row("SELECT count(*) FROM chunks", [], |row| row.get(0))?;
+    let most = ((chunks.max(1) as f64 + 1.0) / 1.5).ln().max(1e-9);
+    let mut count =
+        conn.prepare_cached("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?1")?;
+    let mut rarity: HashMap<String, f64> = HashMap::new();
+    for candidate in candidates
+        .iter_mut()
+        .filter(|c| c.day.is_some_and(|day| span.contains(day)))
+    {
+        let words = query::content_words(&candidate.text);
+        let mut sum = 0.0;
+        for word in &words {
+            if let Some(known) = rarity.get(word) {
+                sum += known;
+                continue;
+            }
+            let Some(fts) = query::to_fts(word) else {
+                continue;
+            };
+            let holding: i64 = count.query_row([&fts.all], |row| row.get(0))?;
+            let idf = ((chunks as f64 + 1.0) / (holding.max(1) as f64 + 0.5)).ln() / most;
+            rarity.insert(word.clone(), idf);
+            sum += idf;
+        }
+        candidate.salience = if words.is_empty() {
+            0.0
+        } else {
+            (sum / words.len() as f64).clamp(0.0, 1.0)
+        };
+    }
+    Ok(())
+}
+
+/// The question's content words, each weighed by its rarity in memory.
+struct Weights {
+    words: Vec<(String, f64)>,
+    /// Words typed with a trailing `*` (`deplo*`): they match any word they begin.
+    prefixes: HashSet<String>,
+    /// Neighbouring words of the question ("Lisbon trip"), which count again when a note
+    /// has them side by side too: "booked the Lisbon trip" over "trip to IKEA in Lisbon".
+    pairs: Vec<(usize, usize, f64)>,
+    stemmer: Stemmer,
+}
+
+impl Weights {
+    fn of(conn: &Connection, text: &str, mode: Mode) -> rusqlite::Result<Weights> {
+        let prefixes: HashSet<String> = text
+            .split_whitespace()
+            .filter(|word| word.ends_with('*'))
+            .map(|word| {
+                word.trim_matches(|c: char| !c.is_alphanumeric())
+                    .to_lowercase()
+            })
+            .filter(|word| !word.is_empty())
+            .collect();
+        let stemmer = Stemmer::create(Algorithm::English);
+        let chunks: i64 = conn.query_row("SELECT count(*) FROM chunks", [], |row| row.get(0))?;
+        let chunks = chunks.max(1) as f64;
+        let mut count =
+            conn.prepare_cached("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?1")?;
+        let mut words = Vec::new();
+        // A word no note holds weighs as much as a word one note holds: the question may
+        // be about something memory does not know. By keywords alone, half that: only
+        // the words memory knows can find a note said in other words.
+        let rarest = ((chunks + 1.0) / 1.5).ln() * if mode == Mode::Keyword { 0.5 } else { 1.0 };
+        for word in query::content_words(text) {
+            if LATEST.contains(&word.as_str()) {
+                continue;
+            }
+            let prefix = prefixes.contains(&word);
+            let Some(fts) = query::to_fts(&if prefix {
+                format!("{word}*")
+            } else {
+                word.clone()
+            }) else {
+                continue;
+            };
+            let holding: i64 = count.query_row([&fts.all], |row| row.get(0))?;
+            let idf = if holding > 0 {
+                ((chunks + 1.0) / (holding as f64 + 0.5)).ln()
+            } else {
+                rarest
+            };
+            let stem = if prefix || word.chars().any(super::cjk::is_cjk) {
+                word.clone()
+            } else {
+                stemmer.stem(&word).into_owned()
+            };
+            words.push((stem, idf.max(0.1)));
+        }
+        words.dedup_by(|a, b| a.0 == b.0);
+        let pairs = (1..words.len())
+            .map(|second| {
+                (
+                    second - 1,
+                    second,
+                    PAIR_WEIGHT * words[second - 1].1.min(words[second].1),
+                )
+            })
+            .collect();
+        Ok(Weights {
+            words,
+            prefixes,
+            pairs,
+            stemmer,
+        })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    /// The stems of `text`'s words, in order.
+    fn stems(&self, text: &str) -> Vec<String> {
+        text.split(|c: char| !c.is_alphanumeric())
+            .filter(|word| !word.is_empty())
+            .map(|word| self.stemmer.stem(&word.to_lowercase()).into_owned())
+            .collect()
+    }
+
+    /// Which of the question's words `text` holds.
+    fn held(&self, text: &str) -> Vec<bool> {
+        self.held_in(&self.stems(text), text)
+    }
+
+    fn held_in(&self, stems: &[String], text: &str) -> Vec<bool> {
+        let lowered = text.to_lowercase();
+        self.words
+            .iter()
+            .map(|(word, _)| {
+                stems.contains(word)
+                    || (word.chars().any(super::cjk::is_cjk) && lowered.contains(word.as_str()))
+                    || (self.prefixes.contains(word)
+                        && lowered
+                            .split(|c: char| !c.is_alphanumeric())
+                            .any(|candidate| candidate.starts_with(word.as_str())))
+            })
+            .collect()
+    }
+
+    /// The weighed share of the question's words `text` holds, 0-1.
+    fn coverage(&self, text: &str) -> f64 {
+        let total: f64 = self.words.iter().map(|(_, weight)| weight).sum::<f64>()
+            + self.pairs.iter().map(|(_, _, weight)| weight).sum::<f64>();
+        if total <= 0.0 {
+            return 0.0;
+        }
+        let stems = self.stems(text);
+        let held = self.held_in(&stems, text);
+        let words: f64 = self
+            .words
+            .iter()
+            .zip(&held)
+            .filter(|(_, held)| **held)
+            .map(|((_, weight), _)| weight)
+            .sum();
+        let pairs: f64 = self
+            .pairs
+            .iter()
+            .filter(|(first, second, _)| {
+                held[*first]
+                    && held[*second]
+                    && stems.windows(2).any(|window| {
+                        window[0] == self.words[*first].0 && window[1] == self.words[*second].0
+                    })
+            })
+            .map(|(_, _, weight)| weight)
+            .sum();
+        (words + pairs) / total
+    }
+
+    /// Two notes speak of the same subject when they share a question word that weighs
+    /// at least half as much as the rarest one either holds ("Pebble eats …" and "the vet
+    /// put Pebble on …" for "what does Pebble eat?").
+    fn same_subject(&self, first: &[bool], second: &[bool]) -> bool {
+        let heaviest = self
+            .words
+            .iter()
+            .zip(first.iter().zip(second))
+            .filter(|(_, (a, b))| **a || **b)
+            .map(|((_, weight), _)| *weight)
+            .fold(0.0, f64::max);
+        self.words
+            .iter()
+            .zip(first.iter().zip(second))
+            .any(|((_, weight), (a, b))| *a && *b && *weight >= heaviest / 2.0)
+    }
+}
+
+fn meaning(cosine: Option<f64>) -> f64 {
+    cosine.map_or(0.0, |cosine| {
+        ((cosine - COSINE_NOTHING) / (COSINE_SAME - COSINE_NOTHING)).clamp(0.0, 1.0)
+    })
+}
+
+fn score(candidate: &Candidate, weights: &Weights, mode: Mode, span: Option<Span>) -> f64 {
+    // Between notes that hold the same words, BM25 (a heading match, a shorter note)
+    // decides, by a little.
+    let bm25 = candidate
+        .bm25_rank
+        .map_or(0.0, |rank| 1.0 / (1.0 + rank as f64));
+    let words = weights.coverage(&format!("{}\n{}", candidate.heading, candidate.text))
+        * (0.95 + 0.05 * bm25);
+    let relevance = match mode {
+        Mode::Keyword => words,
+        Mode::Semantic => meaning(candidate.cosine),
+        Mode::Hybrid => (words + meaning(candidate.cosine)) / 2.0,
+    };
+    let relevance = if is_superseded(&candidate.text) {
+        relevance * 0.5
+    } else {
+        relevance
+    };
+    match span {
+        None => relevance,
+        Some(span) if candidate.day.is_some_and(|day| span.contains(day)) => {
+            // On the day asked about: a question with no other words ("what did I do on
+            // 4 October?") is answered by the day itself.
+            if weights.is_empty() {
+                ON_THE_DAY + 0.3 * candidate.salience
+            } else {
+                ON_THE_DAY + (1.0 - ON_THE_DAY) * relevance
+            }
+        }
+        Some(_) => relevance * ON_THE_DAY,
+    }
+}
+
+/// Best first; the newer of two notes on one subject first; distinct files first.
+fn order(candidates: &mut Vec<Candidate>, weights: &Weights) {
+    candidates.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| b.day.cmp(&a.day))
+            .then_with(|| {
+                a.bm25_rank
+                    .unwrap_or(usize::MAX)
+                    .cmp(&b.bm25_rank.unwrap_or(usize::MAX))
+            })
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    newer_first(candidates, weights);
+    distinct_files_first(candidates);
+}
+
+/// A fact that changed: when a newer note about the same subject (the rarest question
+/// word both hold) scores nearly as well, it goes above the older one.
+fn newer_first(candidates: &mut Vec<Candidate>, weights: &Weights) {
+    let top = candidates.len().min(CANDIDATES);
+    let mut head: Vec<(Candidate, Vec<bool>)> = candidates
+        .drain(..top)
+        .map(|c| {
+            let held = weights.held(&format!("{}\n{}", c.heading, c.text));
+            (c, held)
+        })
+        .collect();
+    let mut at = 0;
+    while at < head.len() {
+        let (old, old_held) = &head[at];
+        let newer = (at + 1..head.len()).find(|&later| {
+            let (new, new_held) = &head[later];
+            new.score >= NEWER_WINS_FROM
+                && new.score >= old.score * 0.75
+                && old.score - new.score <= NEWER_WINS_WITHIN
+                && weights.same_subject(old_held, new_held)
+                && match (old.day, new.day) {
+                    (Some(old), Some(new)) => new > old,
+                    (None, Some(_)) => true,
+                    _ => false,
+                }
+        });
+        match newer {
+            Some(later) => {
+                let moved = head.remove(later);
+                head.insert(at, moved);
+            }
+            None => at += 1,
+        }
+    }
+    candidates.splice(0..0, head.into_iter().map(|(c, _)| c));
+}
+
+/// One file's further chunks after every other file's best, keeping each group's order.
+fn distinct_files_first(candidates: &mut Vec<Candidate>) {
+    let mut seen = HashSet::new();
+    let (firsts, rest): (Vec<Candidate>, Vec<Candidate>) = std::mem::take(candidates)
+        .into_iter()
+        .partition(|candidate| seen.insert(candidate.file.clone()));
+    // A second chunk that scores well above the next file's best keeps its place.
+    *candidates = firsts;
+    for extra in rest {
+        let at = candidates
+            .iter()
+            .position(|c| c.score < extra.score - 0.25)
+            .unwrap_or(candidates.len());
+        candidates.insert(at, extra);
+    }
+}
+
+/// A line struck through (`~~…~~`) or marked superseded by consolidation.
+fn is_superseded(text: &str) -> bool {
+    let trimmed = text.trim().trim_start_matches("- ");
+    (trimmed.starts_with("~~") && trimmed.matches("~~").count() >= 2)
+        || text.to_lowercase().contains("(superseded")
+}
+
+/// `2026-12-06` for `memory/2026-12-06.md`.
+pub(super) fn day_of_path(path: &str) -> Option<NaiveDate> {
+    let stem = Path::new(path).file_stem()?.to_str()?;
+    NaiveDate::parse_from_str(stem, "%Y-%m-%d").ok()
+}
+
+/// A date a chunk carries itself: in its heading (`## 2026-11-10`) or as a line's
+/// source (`(2026-11-10)`, consolidation's citations).
+fn dated_line(heading: &str, text: &str) -> Option<NaiveDate> {
+    [heading, text].iter().find_map(|part| {
+        part.split(|c: char| !(c.is_ascii_digit() || c == '-'))
+            .filter_map(|word| NaiveDate::parse_from_str(word, "%Y-%m-%d").ok())
+            .max()
+    })
+}
+
+fn to_hit(conn: &Connection, candidate: Candidate, text: &str) -> rusqlite::Result<SearchHit> {
+    let mut snippet = None;
+    if let Some(fts) = query::to_fts(text) {
+        let expression = fts.any.as_ref().unwrap_or(&fts.all);
+        let mut excerpt = conn.prepare_cached(
+            "SELECT snippet(chunks_fts, 1, char(2), char(3), '…', 24) FROM chunks_fts
+             WHERE chunks_fts MATCH ?1 AND rowid = ?2",
+        )?;
+        let mut found = excerpt.query(params![expression, candidate.id])?;
+        if let Some(found) = found.next()? {
+            snippet = Some(found.get::<_, String>(0)?).filter(|s| !s.trim().is_empty());
+        }
+    }
+    let snippet = snippet.unwrap_or_else(|| {
+        let words: Vec<&str> = candidate.text.split_whitespace().take(24).collect();
+        let opening = words.join(" ");
+        if opening.is_empty() {
+            candidate.heading.clone()
+        } else if candidate.text.split_whitespace().count() > words.len() {
+            format!("{opening} …")
+        } else {
+            opening
+        }
+    });
+    Ok(SearchHit {
+        file: candidate.file,
+        path: candidate.path,
+        indexed_stamp: candidate.stamp,
+        start_line: candidate.start_line,
+        end_line: candidate.end_line,
+        heading: candidate.heading,
+        score: (candidate.score * 1000.0).round() / 1000.0,
+        snippet,
+    })
+}
