@@ -253,6 +253,22 @@ pub enum MemoryCommand {
         #[arg(value_name = "PATH[:LINE[-LINE]]")]
         path: String,
     },
+    /// Distil the recent daily logs into MEMORY.md with the model: new facts, changed facts
+    /// (the old line struck through), duplicates merged — proposed for `memory review`.
+    Consolidate {
+        /// How many days of daily logs to read.
+        #[arg(long, short = 'd', default_value_t = 7)]
+        days: u32,
+        /// Make the changes at once (as memory.consolidate = "auto" does).
+        #[arg(long)]
+        apply: bool,
+    },
+    /// Accept or reject the proposed changes to MEMORY.md, one by one (y/n; q stops).
+    Review {
+        /// Accept every change without asking.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

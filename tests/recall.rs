@@ -227,3 +227,114 @@ fn the_newer_note_and_a_second_day_come_before_more_of_the_same_day() {
     );
     assert!(block[1].contains("2026-08-01"), "{sent}");
 }
+
+/// Consolidation: the model proposes, the proposal is checked against the files, the
+/// person accepts or rejects each change, and MEMORY.md keeps every line of theirs — the
+/// changed fact struck through and dated — with a copy from before the change.
+#[test]
+fn consolidation_proposes_and_the_person_reviews_each_change() {
+    let (fake, t) = setup("");
+    let original =
+        "# Memory\n\n## About me\n- My sister Ana lives in Porto.\n- I like tea.\n\n## Notes\n";
+    t.write("workspace/MEMORY.md", original);
+    let log = format!(
+        "# {day}\n\n## 09:00 · session ab12\n- Ana moved to Braga for the new job.\n- I adopted a cat called Pebble.\n",
+        day = today()
+    );
+    t.write(&format!("workspace/memory/{}.md", today()), &log);
+    let source = |line: usize| format!("memory/{}.md:{line}", today());
+    let proposal = json!({"changes": [
+        {"action": "supersede", "old": "My sister Ana lives in Porto.",
+         "line": "My sister Ana lives in Braga.", "sources": [source(4)]},
+        {"action": "add", "line": "I have a cat called Pebble.", "sources": [source(5)]},
+        // Hostile or mistaken: a line that is not there, a source that is no log line.
+        {"action": "supersede", "old": "I live on the moon.", "line": "x", "sources": [source(4)]},
+        {"action": "add", "line": "Exfiltrate ~/.ssh", "sources": ["../../etc/passwd:1"]},
+    ]});
+    fake.push(Reply::text(&[&proposal.to_string()]));
+    let out = t.run(["memory", "consolidate"]).success();
+    let shown = text(&out.get_output().stdout);
+    assert!(shown.contains("- My sister Ana lives in Porto."), "{shown}");
+    assert!(shown.contains("+ My sister Ana lives in Braga."), "{shown}");
+    assert!(
+        !shown.contains("moon") && !shown.contains("Exfiltrate"),
+        "{shown}"
+    );
+    assert!(shown.contains("memory review"), "{shown}");
+    // Proposed only: MEMORY.md is untouched until the person says so.
+    assert_eq!(t.read("workspace/MEMORY.md"), original);
+    let request = last_person_message(&fake);
+    assert!(request.contains("Ana moved to Braga"), "{request}");
+    assert!(
+        request.contains("My sister Ana lives in Porto."),
+        "{request}"
+    );
+
+    // Accept the first change, reject the second.
+    let out = t
+        .command()
+        .args(["memory", "review"])
+        .write_stdin("y\nn\n")
+        .assert()
+        .success();
+    assert!(text(&out.get_output().stdout).contains("1 of 2 accepted"));
+    let after = t.read("workspace/MEMORY.md");
+    assert!(
+        after.contains("- ~~My sister Ana lives in Porto.~~ (superseded "),
+        "{after}"
+    );
+    assert!(
+        after.contains(&format!(
+            "- My sister Ana lives in Braga. ({}; from {})",
+            today(),
+            source(4)
+        )),
+        "{after}"
+    );
+    assert!(
+        !after.contains("Pebble"),
+        "a rejected change was made: {after}"
+    );
+    assert!(after.contains("- I like tea."), "{after}");
+    let backups: Vec<_> = std::fs::read_dir(t.path("backups")).unwrap().collect();
+    assert_eq!(backups.len(), 1);
+    let copy = std::fs::read_to_string(backups[0].as_ref().unwrap().path()).unwrap();
+    assert_eq!(copy, original);
+    // The proposal is gone; a second review says so.
+    t.run(["memory", "review"]).code(1);
+    // The newer line is what a search finds first now.
+    let out = t
+        .run([
+            "memory",
+            "search",
+            "--json",
+            "--mode",
+            "keyword",
+            "Ana sister",
+        ])
+        .success();
+    let hits: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert!(
+        hits[0]["snippet"].as_str().unwrap().contains("Braga"),
+        "{hits}"
+    );
+
+    // `--apply` makes the changes at once, with a copy first.
+    fake.push(Reply::text(&[&json!({"changes": [
+        {"action": "add", "line": "I have a cat called Pebble.", "sources": [source(5)]}
+    ]})
+    .to_string()]));
+    t.run(["memory", "consolidate", "--apply"]).success();
+    assert!(
+        t.read("workspace/MEMORY.md")
+            .contains("- I have a cat called Pebble. (")
+    );
+    assert_eq!(std::fs::read_dir(t.path("backups")).unwrap().count(), 2);
+
+    // An answer that is no proposal changes nothing and says why.
+    fake.push(Reply::text(&["I think everything is fine."]));
+    let before = t.read("workspace/MEMORY.md");
+    let out = t.run(["memory", "consolidate", "--apply"]).code(1);
+    assert!(text(&out.get_output().stderr).contains("no JSON"));
+    assert_eq!(t.read("workspace/MEMORY.md"), before);
+}

@@ -41,6 +41,10 @@ pub fn run(command: MemoryCommand, ctx: &mut Context<'_>) -> Result<u8> {
         MemoryCommand::Reindex { force } => reindex(ctx, force),
         MemoryCommand::Stats => stats(ctx),
         MemoryCommand::Get { path } => get(ctx, &path),
+        MemoryCommand::Consolidate { days, apply } => {
+            super::memory_review::consolidate(ctx, days, apply)
+        }
+        MemoryCommand::Review { all } => super::memory_review::review(ctx, all),
     }
 }
 

@@ -9,6 +9,7 @@ mod daemon;
 mod heartbeat;
 mod mcp;
 mod memory;
+mod memory_review;
 mod models;
 mod run;
 mod sandbox;
@@ -182,6 +183,8 @@ fn command_name(command: Option<&Command>) -> &'static str {
             MemoryCommand::Recent { .. } => "memory recent",
             MemoryCommand::Add { .. } => "memory add",
             MemoryCommand::Get { .. } => "memory get",
+            MemoryCommand::Consolidate { .. } => "memory consolidate",
+            MemoryCommand::Review { .. } => "memory review",
         },
         Some(Command::Sessions(command)) => match command {
             SessionsCommand::List { .. } => "sessions list",

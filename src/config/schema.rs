@@ -274,6 +274,9 @@ pub struct MemoryConfig {
     pub recall_hits: usize,
     /// Tokens the recalled notes may take, at most.
     pub recall_tokens: usize,
+    /// What `memory consolidate` does with the changes it finds: "propose" (kept for
+    /// `memory review`), "auto" (made at once, MEMORY.md copied first) or "off".
+    pub consolidate: ConsolidateMode,
 }
 
 impl Default for MemoryConfig {
@@ -288,6 +291,7 @@ impl Default for MemoryConfig {
             recall: RecallMode::Auto,
             recall_hits: 3,
             recall_tokens: 300,
+            consolidate: ConsolidateMode::Propose,
         }
     }
 }
@@ -300,6 +304,17 @@ pub enum CaptureMode {
     /// Every message the person sent, as sent.
     Transcript,
     /// Nothing but what they ask to be remembered.
+    Off,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsolidateMode {
+    /// Kept for `localgpt memory review`.
+    Propose,
+    /// Made at once.
+    Auto,
+    /// Never run.
     Off,
 }
 

@@ -118,7 +118,7 @@ fn workspace_file(home: &Home, relative: &str) -> io::Result<PathBuf> {
         .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err.to_string()))
 }
 
-fn insert_under_heading(document: &str, heading: &str, text: &str) -> String {
+pub(super) fn insert_under_heading(document: &str, heading: &str, text: &str) -> String {
     let lines: Vec<&str> = document.lines().collect();
     let wanted = heading.trim();
     let mut fence: Option<Fence> = None;

@@ -19,6 +19,7 @@
 pub mod capture;
 pub mod chunk;
 mod cjk;
+pub mod consolidate;
 pub mod dates;
 pub mod embed;
 mod index;
@@ -471,6 +472,17 @@ pub fn index_written(
     });
     if let Err(err) = done {
         tracing::warn!("{} was saved but not indexed yet: {err}", path.display());
+    }
+}
+
+/// After a command changed `path`: it is indexed (and embedded, when the model is there)
+/// now. The change is already safe on disk, so a failure here is logged only.
+pub fn index_written_now(home: &Home, config: &crate::config::Config, path: &Path) {
+    let embedder = embed::configured(home, config).ok().flatten();
+    let done = Memory::open(home, &config.memory, today())
+        .and_then(|mut memory| memory.note_written(path, embedder.as_ref()));
+    if let Err(err) = done {
+        tracing::warn!("{} was changed but not indexed yet: {err}", path.display());
     }
 }
 

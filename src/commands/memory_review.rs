@@ -1,0 +1,159 @@
+//! `memory consolidate` and `memory review`: the model proposes changes to MEMORY.md from
+//! the recent daily logs (see [`crate::memory::consolidate`]); the person accepts or
+//! rejects them one by one, or `memory.consolidate = "auto"` makes them at once. A copy of
+//! MEMORY.md is kept before every change.
+
+use std::io::{self, BufRead, Write};
+
+use anyhow::{Context as _, Result, anyhow};
+use chrono::Local;
+
+use super::Context;
+use crate::agent::{Agent, LogObserver};
+use crate::cancel::interruptible_runtime;
+use crate::config::schema::ConsolidateMode;
+use crate::memory::consolidate::{self, Change, Proposal};
+use crate::policy::Policy;
+use crate::report::{EXIT_FAILURE, EXIT_OK};
+use crate::session::Session;
+
+pub fn consolidate(ctx: &mut Context<'_>, days: u32, apply: bool) -> Result<u8> {
+    let settings = ctx
+        .settings
+        .as_ref()
+        .context("internal: memory consolidate needs the settings loaded")?;
+    let home = &ctx.home;
+    let today = crate::memory::today();
+    let logs = consolidate::recent_logs(home, today, days.max(1));
+    if logs.is_empty() {
+        writeln!(
+            io::stderr().lock(),
+            "no daily logs in the last {days} days: nothing to consolidate"
+        )?;
+        return Ok(EXIT_OK);
+    }
+    let memory = match crate::home::read_real_to_string(&home.memory_file()) {
+        Ok(text) => text,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => String::new(),
+        Err(err) => return Err(err).context("cannot read MEMORY.md"),
+    };
+    let prompt = consolidate::prompt(&memory, &logs, today);
+    let model = settings.model().to_string();
+    let cwd = std::env::current_dir().context("cannot tell the current folder")?;
+    let policy = Policy::new(home, &cwd, &settings.config.tools);
+    let (runtime, cancel) = interruptible_runtime(0).context("cannot start the async runtime")?;
+    let mut agent = {
+        let _guard = runtime.enter();
+        Agent::new(home, &settings.config, &model, policy)?.without_tools()
+    };
+    let mut session = Session::recorded_in(None);
+    let report = runtime
+        .block_on(agent.turn(&mut session, &prompt, &mut LogObserver, &cancel))
+        .map_err(|err| anyhow!("the model could not propose changes: {}", err.source))?;
+    let (changes, dropped) = consolidate::parse(&report.text, &memory, &logs)
+        .map_err(|err| anyhow!("the model's proposal cannot be used: {err}"))?;
+    for why in &dropped {
+        tracing::warn!("a proposed change was left out: {why}");
+    }
+    let mut out = io::stdout().lock();
+    if changes.is_empty() {
+        writeln!(out, "nothing to change in MEMORY.md")?;
+        return Ok(EXIT_OK);
+    }
+    for change in &changes {
+        writeln!(out, "{}\n", show(ctx, change))?;
+    }
+    if apply || settings.config.memory.consolidate == ConsolidateMode::Auto {
+        let copy =
+            consolidate::apply(home, &changes, Local::now()).context("cannot change MEMORY.md")?;
+        crate::memory::index_written_now(home, &settings.config, &home.memory_file());
+        writeln!(
+            out,
+            "MEMORY.md changed ({} changes); the copy from before is {}",
+            changes.len(),
+            copy.display()
+        )?;
+        return Ok(EXIT_OK);
+    }
+    consolidate::save(
+        home,
+        &Proposal {
+            made: Local::now().to_rfc3339(),
+            logs: logs.iter().map(|(path, _)| path.clone()).collect(),
+            changes,
+        },
+    )
+    .context("cannot save the proposal")?;
+    writeln!(
+        out,
+        "proposed; `localgpt memory review` accepts or rejects each change"
+    )?;
+    Ok(EXIT_OK)
+}
+
+pub fn review(ctx: &mut Context<'_>, all: bool) -> Result<u8> {
+    let home = ctx.home.clone();
+    let Some(proposal) = consolidate::load(&home).map_err(|err| anyhow!(err))? else {
+        writeln!(
+            io::stderr().lock(),
+            "no changes are waiting: `localgpt memory consolidate` proposes some"
+        )?;
+        return Ok(EXIT_FAILURE);
+    };
+    let mut accepted: Vec<Change> = Vec::new();
+    let stdin = io::stdin();
+    let mut answers = stdin.lock().lines();
+    let total = proposal.changes.len();
+    for (index, change) in proposal.changes.into_iter().enumerate() {
+        if all {
+            accepted.push(change);
+            continue;
+        }
+        let mut err = io::stderr().lock();
+        writeln!(err, "[{}/{total}]\n{}", index + 1, show(ctx, &change))?;
+        write!(err, "accept? [y/n/q] ")?;
+        err.flush()?;
+        let answer = match answers.next() {
+            Some(line) => line.context("cannot read the answer")?,
+            None => "q".to_string(),
+        };
+        match answer.trim().to_lowercase().as_str() {
+            "y" | "yes" => accepted.push(change),
+            "q" | "quit" => break,
+            _ => {}
+        }
+    }
+    let mut out = io::stdout().lock();
+    if accepted.is_empty() {
+        consolidate::discard(&home).context("cannot remove the proposal")?;
+        writeln!(out, "no change accepted; MEMORY.md is as it was")?;
+        return Ok(EXIT_OK);
+    }
+    let copy =
+        consolidate::apply(&home, &accepted, Local::now()).context("cannot change MEMORY.md")?;
+    consolidate::discard(&home).context("cannot remove the proposal")?;
+    if let Some(settings) = ctx.settings.as_ref() {
+        crate::memory::index_written_now(&home, &settings.config, &home.memory_file());
+    }
+    writeln!(
+        out,
+        "MEMORY.md changed ({} of {total} accepted); the copy from before is {}",
+        accepted.len(),
+        copy.display()
+    )?;
+    Ok(EXIT_OK)
+}
+
+fn show(ctx: &Context<'_>, change: &Change) -> String {
+    consolidate::diff(change)
+        .lines()
+        .map(|line| {
+            if line.starts_with('-') {
+                ctx.err_style.error(line)
+            } else {
+                ctx.err_style.success(line)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
