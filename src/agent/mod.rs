@@ -18,6 +18,7 @@
 //! - [`tools`]: the tool registry and the built-in tools.
 
 mod compaction;
+pub mod consolidation;
 pub mod context;
 mod observer;
 pub mod prompt;

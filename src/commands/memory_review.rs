@@ -9,13 +9,12 @@ use anyhow::{Context as _, Result, anyhow};
 use chrono::Local;
 
 use super::Context;
-use crate::agent::{Agent, LogObserver};
+use crate::agent::consolidation::{self, Settled};
 use crate::cancel::interruptible_runtime;
 use crate::config::schema::ConsolidateMode;
-use crate::memory::consolidate::{self, Change, Proposal};
+use crate::memory::consolidate::{self, Change};
 use crate::policy::Policy;
 use crate::report::{EXIT_FAILURE, EXIT_OK};
-use crate::session::Session;
 
 pub fn consolidate(ctx: &mut Context<'_>, days: u32, apply: bool) -> Result<u8> {
     let settings = ctx
@@ -23,71 +22,47 @@ pub fn consolidate(ctx: &mut Context<'_>, days: u32, apply: bool) -> Result<u8> 
         .as_ref()
         .context("internal: memory consolidate needs the settings loaded")?;
     let home = &ctx.home;
-    let today = crate::memory::today();
-    let logs = consolidate::recent_logs(home, today, days.max(1));
-    if logs.is_empty() {
+    let model = settings.model().to_string();
+    let cwd = std::env::current_dir().context("cannot tell the current folder")?;
+    let policy = Policy::new(home, &cwd, &settings.config.tools);
+    let (runtime, cancel) = interruptible_runtime(0).context("cannot start the async runtime")?;
+    let found = runtime
+        .block_on(consolidation::find(
+            home,
+            &settings.config,
+            &model,
+            policy,
+            days,
+            &cancel,
+        ))
+        .map_err(|err| anyhow!(err))?;
+    if found.logs.is_empty() {
         writeln!(
             io::stderr().lock(),
             "no daily logs in the last {days} days: nothing to consolidate"
         )?;
         return Ok(EXIT_OK);
     }
-    let memory = match crate::home::read_real_to_string(&home.memory_file()) {
-        Ok(text) => text,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => String::new(),
-        Err(err) => return Err(err).context("cannot read MEMORY.md"),
-    };
-    let prompt = consolidate::prompt(&memory, &logs, today);
-    let model = settings.model().to_string();
-    let cwd = std::env::current_dir().context("cannot tell the current folder")?;
-    let policy = Policy::new(home, &cwd, &settings.config.tools);
-    let (runtime, cancel) = interruptible_runtime(0).context("cannot start the async runtime")?;
-    let mut agent = {
-        let _guard = runtime.enter();
-        Agent::new(home, &settings.config, &model, policy)?.without_tools()
-    };
-    let mut session = Session::recorded_in(None);
-    let report = runtime
-        .block_on(agent.turn(&mut session, &prompt, &mut LogObserver, &cancel))
-        .map_err(|err| anyhow!("the model could not propose changes: {}", err.source))?;
-    let (changes, dropped) = consolidate::parse(&report.text, &memory, &logs)
-        .map_err(|err| anyhow!("the model's proposal cannot be used: {err}"))?;
-    for why in &dropped {
+    for why in &found.dropped {
         tracing::warn!("a proposed change was left out: {why}");
     }
     let mut out = io::stdout().lock();
-    if changes.is_empty() {
-        writeln!(out, "nothing to change in MEMORY.md")?;
-        return Ok(EXIT_OK);
-    }
-    for change in &changes {
+    for change in &found.changes {
         writeln!(out, "{}\n", show(ctx, change))?;
     }
-    if apply || settings.config.memory.consolidate == ConsolidateMode::Auto {
-        let copy =
-            consolidate::apply(home, &changes, Local::now()).context("cannot change MEMORY.md")?;
-        crate::memory::index_written_now(home, &settings.config, &home.memory_file());
-        writeln!(
+    let apply = apply || settings.config.memory.consolidate == ConsolidateMode::Auto;
+    match consolidation::settle(home, &settings.config, found, apply).map_err(|err| anyhow!(err))? {
+        Settled::Nothing => writeln!(out, "nothing to change in MEMORY.md")?,
+        Settled::Applied(copy) => writeln!(
             out,
-            "MEMORY.md changed ({} changes); the copy from before is {}",
-            changes.len(),
+            "MEMORY.md changed; the copy from before is {}",
             copy.display()
-        )?;
-        return Ok(EXIT_OK);
+        )?,
+        Settled::Proposed(_) => writeln!(
+            out,
+            "proposed; `localgpt memory review` accepts or rejects each change"
+        )?,
     }
-    consolidate::save(
-        home,
-        &Proposal {
-            made: Local::now().to_rfc3339(),
-            logs: logs.iter().map(|(path, _)| path.clone()).collect(),
-            changes,
-        },
-    )
-    .context("cannot save the proposal")?;
-    writeln!(
-        out,
-        "proposed; `localgpt memory review` accepts or rejects each change"
-    )?;
     Ok(EXIT_OK)
 }
 

@@ -22,6 +22,11 @@ use super::tasks::{self, Task};
 use crate::cancel::Cancel;
 use crate::session::Transcript;
 
+/// When the nightly consolidation of memory runs (local time), and under what name its
+/// runs are recorded.
+const CONSOLIDATION: &str = "30 3 * * *";
+pub const CONSOLIDATION_TASK: &str = "memory consolidation";
+
 /// Memory files are reindexed this long after the last change (editors write in bursts).
 const REINDEX_DELAY: Duration = Duration::from_secs(2);
 
@@ -57,6 +62,8 @@ pub struct Scheduler {
     done_tx: mpsc::UnboundedSender<String>,
     done_rx: mpsc::UnboundedReceiver<String>,
     next_check: Option<DateTime<Utc>>,
+    /// The nightly consolidation, unless `memory.consolidate` is "off".
+    next_consolidation: Option<DateTime<Utc>>,
     reindex_at: Option<tokio::time::Instant>,
     transcript: Option<Transcript>,
     state: DaemonState,
@@ -66,8 +73,10 @@ impl Scheduler {
     pub fn new(env: RunEnv, history: History) -> Scheduler {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let now = Utc::now();
+        let zone = env.config.heartbeat.zone();
         Scheduler {
-            zone: env.config.heartbeat.zone(),
+            next_consolidation: next_consolidation(&env, now, zone),
+            zone,
             next_check: Some(now + env.config.heartbeat.interval()),
             env,
             history: Arc::new(Mutex::new(history)),
@@ -239,12 +248,89 @@ impl Scheduler {
             self.next_check = Some(now + self.env.config.heartbeat.interval());
             self.start_check(now);
         }
+        if self.next_consolidation.is_some_and(|at| at <= now) {
+            self.next_consolidation = next_consolidation(&self.env, now, self.zone);
+            self.start_consolidation(now);
+        }
+    }
+
+    /// Distils the daily logs written since the last run (a week at most) into proposed
+    /// changes to MEMORY.md, or makes them with `memory.consolidate = "auto"`.
+    fn start_consolidation(&mut self, now: DateTime<Utc>) {
+        if self.running.contains_key(CONSOLIDATION_TASK) {
+            return;
+        }
+        let last = self
+            .history
+            .lock()
+            .ok()
+            .and_then(|h| h.last_started(CONSOLIDATION_TASK).ok().flatten());
+        let days = last.map_or(7, |last| (now - last).num_days().clamp(1, 7) as u32);
+        let cancel = Cancel::new();
+        self.running
+            .insert(CONSOLIDATION_TASK.to_string(), cancel.clone());
+        let (env, history, done) = (self.env.clone(), self.history.clone(), self.done_tx.clone());
+        tokio::spawn(async move {
+            let clock = std::time::Instant::now();
+            let apply =
+                env.config.memory.consolidate == crate::config::schema::ConsolidateMode::Auto;
+            let work = async {
+                let found = crate::agent::consolidation::find(
+                    &env.home,
+                    &env.config,
+                    &env.model,
+                    env.policy(),
+                    days,
+                    &cancel,
+                )
+                .await?;
+                crate::agent::consolidation::settle(&env.home, &env.config, found, apply)
+            };
+            let outcome = futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(work))
+                .await
+                .unwrap_or_else(|panic| {
+                    Err(format!(
+                        "internal error (a bug in LocalGPT): {}",
+                        crate::report::panic_message(panic.as_ref())
+                    ))
+                });
+            let (status, output) = match outcome {
+                Ok(crate::agent::consolidation::Settled::Nothing) => {
+                    (Status::Ok, "nothing to change in MEMORY.md".to_string())
+                }
+                Ok(crate::agent::consolidation::Settled::Applied(copy)) => (
+                    Status::Ok,
+                    format!(
+                        "MEMORY.md changed; the copy from before is {}",
+                        copy.display()
+                    ),
+                ),
+                Ok(crate::agent::consolidation::Settled::Proposed(count)) => (
+                    Status::Ok,
+                    format!("{count} changes to MEMORY.md wait for `localgpt memory review`"),
+                ),
+                Err(err) => (Status::Error, err),
+            };
+            let run = Run {
+                task: CONSOLIDATION_TASK.to_string(),
+                trigger: "schedule".to_string(),
+                started: now,
+                duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
+                status,
+                output,
+            };
+            Self::record(&history, &run);
+            let _ = done.send(CONSOLIDATION_TASK.to_string());
+        });
     }
 
     fn until_next(&self, now: DateTime<Utc>) -> Duration {
         let mut next = self.planned.iter().filter_map(|p| p.next).min();
-        if let Some(check) = self.next_check {
-            next = Some(next.map_or(check, |n| n.min(check)));
+        for at in [self.next_check, self.next_consolidation]
+            .into_iter()
+            .flatten()
+        {
+            next = Some(next.map_or(at, |n| n.min(at)));
         }
         let mut wait = next
             .map(|at| (at - now).to_std().unwrap_or(Duration::ZERO))
@@ -442,6 +528,14 @@ impl Scheduler {
 }
 
 /// Where the running daemon describes its plan.
+/// The next nightly consolidation after `now`, unless `memory.consolidate` is "off".
+fn next_consolidation(env: &RunEnv, now: DateTime<Utc>, zone: Zone) -> Option<DateTime<Utc>> {
+    if env.config.memory.consolidate == crate::config::schema::ConsolidateMode::Off {
+        return None;
+    }
+    Schedule::parse(CONSOLIDATION).ok()?.next_after(now, zone)
+}
+
 pub fn state_file(home: &crate::home::Home) -> PathBuf {
     home.root().join("daemon.state.json")
 }
