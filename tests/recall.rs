@@ -338,3 +338,51 @@ fn consolidation_proposes_and_the_person_reviews_each_change() {
     assert!(text(&out.get_output().stderr).contains("no JSON"));
     assert_eq!(t.read("workspace/MEMORY.md"), before);
 }
+
+/// A conversation that ends leaves the model's account of what matters in the daily log,
+/// under its session; a conversation with nothing about the person leaves none.
+#[test]
+fn a_conversation_that_ends_leaves_the_models_summary_in_the_daily_log() {
+    let fake = FakeProvider::start();
+    let t = Test::new().with_fake(&fake);
+    t.write(
+        "config.toml",
+        "[agent]\nmodel = \"gpt-4o\"\nmax_retries = 0\n\n[sessions]\nauto_title = false\n",
+    );
+    fake.push(Reply::text(&["Good luck with the move!"]));
+    fake.push(Reply::text(&["Books first."]));
+    fake.push(Reply::text(&[
+        "- Moving to Lisbon with partner Sam in May 2027.\n- Packs the books first.",
+    ]));
+    let out = t
+        .command()
+        .args(["-q"])
+        .write_stdin(
+            "My partner Sam and I are moving to Lisbon in May.\nWhat should we pack first?\n",
+        )
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(fake.received().len(), 3);
+    let asked = last_person_message(&fake);
+    assert!(asked.contains("User: My partner Sam"), "{asked}");
+    assert!(asked.contains("Assistant: Books first."), "{asked}");
+    let log = t.read(&format!("workspace/memory/{}.md", today()));
+    assert!(log.contains(" · summary\n- Moving to Lisbon with partner Sam in May 2027.\n- Packs the books first.\n"), "{log}");
+    // The person's own statement is there too, captured as said.
+    assert!(
+        log.contains("- My partner Sam and I are moving to Lisbon in May."),
+        "{log}"
+    );
+
+    // Nothing about the person, a short talk: no summary request at all.
+    fake.push(Reply::text(&["4"]));
+    let out = t
+        .command()
+        .args(["-q"])
+        .write_stdin("What is 2 + 2?\n")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(fake.received().len(), 4);
+}

@@ -73,6 +73,10 @@ impl Agent {
             self.flush(&old).await;
             self.flushed_upto = cut;
         }
+        // What the compacted part said is written down before it leaves the context.
+        if self.traced_upto < cut {
+            self.leave_trace_of(session, cut).await;
+        }
         let recent = session.messages()[cut..].to_vec();
         let kept = recent.len();
         let outcome = match self.summarise(&old).await {
@@ -105,6 +109,7 @@ impl Agent {
         // The old count no longer describes the context; estimate until the next report.
         self.reported = None;
         self.flushed_upto = self.flushed_upto.saturating_sub(cut).min(session.len());
+        self.traced_upto = self.traced_upto.saturating_sub(cut).min(session.len());
         outcome
     }
 
@@ -182,7 +187,7 @@ impl Agent {
 }
 
 /// The old messages as a plain transcript for the summary request.
-fn render(messages: &[Message]) -> String {
+pub(super) fn render(messages: &[Message]) -> String {
     const TOOL_RESULT_CHARS: usize = 2000;
     let mut text = String::new();
     for message in messages {

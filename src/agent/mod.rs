@@ -24,6 +24,7 @@ mod observer;
 pub mod prompt;
 mod remembering;
 pub mod tools;
+mod trace;
 mod turn;
 
 pub use compaction::Compacted;
@@ -94,6 +95,8 @@ pub struct Agent {
     titled: bool,
     /// Messages before this index were already offered to the memory flush.
     flushed_upto: usize,
+    /// Messages before this index already left their trace in the daily log.
+    traced_upto: usize,
     /// The provider's own count of the last prompt plus its answer, and how many
     /// messages that covered: better than any estimate.
     reported: Option<(u64, usize)>,
@@ -161,6 +164,7 @@ impl Agent {
             auto_title: config.sessions.auto_title,
             titled: false,
             flushed_upto: 0,
+            traced_upto: 0,
             reported: None,
             mcp_attached: false,
             client_tools: Vec::new(),

@@ -203,6 +203,17 @@ pub fn capture(
     Ok(captured)
 }
 
+/// Files a conversation's summary `lines` in today's daily log under `label` (its
+/// session), each line once.
+pub fn append_trace(
+    home: &Home,
+    now: DateTime<Local>,
+    label: &str,
+    lines: &[String],
+) -> io::Result<(PathBuf, usize)> {
+    super::journal::append_daily_once(home, now, label, lines)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

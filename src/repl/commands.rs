@@ -174,6 +174,11 @@ impl Repl {
     }
 
     fn cmd_new(&mut self, _args: &str) -> Result<Flow> {
+        self.leave_trace();
+        if let Some(agent) = self.agent.as_mut() {
+            agent.restart_trace();
+        }
+        self.trace_floor = 0;
         self.session = None;
         self.usage = Usage::default();
         self.say("new conversation");

@@ -53,6 +53,9 @@ pub struct Repl {
     agent: Option<Agent>,
     /// The conversation, started (and its transcript created) by the first chat line.
     session: Option<Session>,
+    /// Messages of the session before this index are not traced again (a resumed
+    /// session's past).
+    trace_floor: usize,
     usage: Usage,
     script: Option<ScriptSession>,
     memory: Option<Memory>,
@@ -85,6 +88,7 @@ impl Repl {
             cancel,
             agent: None,
             session: None,
+            trace_floor: 0,
             usage: Usage::default(),
             script: None,
             memory: None,
@@ -106,6 +110,7 @@ impl Repl {
                 "the transcript's last line was cut off (a crash while writing?); it was skipped",
             );
         }
+        self.trace_floor = session.messages().len();
         self.session = Some(session);
         self.usage = Usage::default();
         self.say(&format!(
@@ -117,10 +122,31 @@ impl Repl {
 
     /// Runs until `/quit`, Ctrl-D or the end of stdin.
     pub fn run(&mut self) -> Result<()> {
-        if self.interactive {
+        let ran = if self.interactive {
             self.run_terminal()
         } else {
             self.run_plain()
+        };
+        self.leave_trace();
+        ran
+    }
+
+    /// The conversation so far leaves its trace in the daily log (see
+    /// [`Agent::leave_trace`]): when the REPL is left, or a new conversation begins.
+    pub(crate) fn leave_trace(&mut self) {
+        let (Some(agent), Some(session)) = (self.agent.as_mut(), self.session.as_ref()) else {
+            return;
+        };
+        agent.trace_from(self.trace_floor);
+        let written = self.runtime.block_on(agent.leave_trace(session));
+        if written > 0 {
+            let _ = writeln!(
+                io::stderr().lock(),
+                "{}",
+                self.err_style.dim(&format!(
+                    "left {written} lines about this conversation in today's daily log"
+                ))
+            );
         }
     }
 
