@@ -159,7 +159,7 @@ fn number(word: &str) -> Option<u64> {
 /// "22nd", "3rd", "1st", "14th", "22" → the day of the month.
 fn day_of_month(word: &str) -> Option<u32> {
     let digits = word.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-    let suffix = &word[digits.len()..];
+    let suffix = word.strip_prefix(digits).unwrap_or(word);
     if !matches!(suffix, "" | "st" | "nd" | "rd" | "th") {
         return None;
     }

@@ -11,10 +11,13 @@
 //! - [`index`]: incremental, transactional reindexing.
 //! - [`query`]: user text → a safe FTS5 expression.
 //! - `cjk`: Chinese, Japanese and Korean text set apart character by character.
-//! - [`search`]: BM25-ranked hits with snippets.
+//! - [`dates`]: dates in questions ("last Tuesday", "the day after X") and in notes.
+//! - `rank`: every search's ranking, scores 0-1 (words, meaning, time, places).
+//! - [`search`]: a hit and its snippet.
 //! - [`journal`]: appending to the daily log and to MEMORY.md.
 //! - [`capture`]: what a conversation leaves there by itself.
 //! - [`recall`]: the notes that bear on a message, for the request.
+//! - [`consolidate`]: the daily logs distilled into MEMORY.md, checked and reviewable.
 
 pub mod capture;
 pub mod chunk;
