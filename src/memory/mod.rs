@@ -203,7 +203,7 @@ impl Memory {
         )
     }
 
-    /// Searches by meaning or by both rankings (see [`rank`]); `embedder` turns the
+    /// Searches by meaning or by both rankings (see `rank`); `embedder` turns the
     /// query into a vector.
     pub fn search_semantic(
         &mut self,
@@ -234,7 +234,7 @@ impl Memory {
     }
 
     /// Every search ends here: the index brought up to date as `freshness` says, the
-    /// question ranked ([`rank`]), scores 0-1. Without an embedder the search is by
+    /// question ranked (see `rank`), scores 0-1. Without an embedder the search is by
     /// keywords whatever `options.mode` asks.
     pub fn find(
         &mut self,

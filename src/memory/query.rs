@@ -19,10 +19,6 @@ pub struct FtsQuery {
     /// Any term may match, for when `all` finds nothing (natural-language questions).
     /// `None` when there is only one term.
     pub any: Option<String>,
-    /// False when the query is nothing but common words: nearly every chunk matches and
-    /// relevance cannot tell them apart, so the newest matches are shown instead of
-    /// scoring them all.
-    pub ranked: bool,
 }
 
 /// Words too common to help a search, unless the query has nothing else.
@@ -48,10 +44,14 @@ impl Term {
         !self.quoted
             && !self.prefix
             && STOP_WORDS.contains(
+                // "what's" and "I'm" are their first word.
                 &self
                     .text
                     .to_lowercase()
-                    .trim_matches(|c: char| !c.is_alphanumeric()),
+                    .trim_matches(|c: char| !c.is_alphanumeric())
+                    .split(['\'', '’'])
+                    .next()
+                    .unwrap_or_default(),
             )
     }
 }
@@ -79,8 +79,7 @@ impl Term {
 /// punctuation, emoji or spaces).
 pub fn to_fts(input: &str) -> Option<FtsQuery> {
     let mut terms = terms(input);
-    let ranked = terms.iter().any(|term| !term.is_stop_word());
-    if ranked {
+    if terms.iter().any(|term| !term.is_stop_word()) {
         terms.retain(|term| !term.is_stop_word());
     }
     if terms.is_empty() {
@@ -90,7 +89,6 @@ pub fn to_fts(input: &str) -> Option<FtsQuery> {
     Some(FtsQuery {
         all: parts.join(" "),
         any: (parts.len() > 1).then(|| parts.join(" OR ")),
-        ranked,
     })
 }
 
@@ -184,8 +182,7 @@ mod tests {
             "\"decide\" \"database\" \"backup?\""
         );
         assert_eq!(all("the").unwrap(), "\"the\"");
-        assert!(!to_fts("the").unwrap().ranked);
-        assert!(to_fts("the cat").unwrap().ranked);
+        assert_eq!(all("the cat").unwrap(), "\"cat\"");
         assert_eq!(all("to be or not to be").unwrap().matches('"').count(), 12);
         assert_eq!(all("\"the who\" live").unwrap(), "\"the who\" \"live\"");
     }
@@ -197,6 +194,10 @@ mod tests {
         assert_eq!(all("heading:foo").unwrap(), "\"heading:foo\"");
         assert_eq!(all("say \"hi").unwrap(), "\"say\" \"hi\"");
         assert_eq!(all("it's").unwrap(), "\"it's\"");
+        assert_eq!(
+            all("What's Ana's address?").unwrap(),
+            "\"Ana's\" \"address?\""
+        );
         assert_eq!(all("a\"b").unwrap(), "\"a\"\"b\"");
     }
 

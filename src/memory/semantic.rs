@@ -1,31 +1,14 @@
-//! Semantic and hybrid search. Chunk vectors live in `chunk_vectors` beside the text
-//! index (a chunk that changes gets a new id, so only new chunks are embedded); a search
-//! compares the query's vector with every chunk's, which is exact and, for a personal
-//! memory, fast. Hybrid search fuses the BM25 ranking with the vector ranking by
-//! reciprocal-rank fusion, so that "how do I reach my landlord" finds the note about the
-//! apartment manager's phone number while exact words still count.
-
-use std::collections::HashMap;
-use std::path::PathBuf;
+//! Vectors for semantic and hybrid search. Chunk vectors live in `chunk_vectors` beside
+//! the text index (a chunk that changes gets a new id, so only new chunks are embedded); a
+//! search compares the query's vector with every chunk's, which is exact and, for a
+//! personal memory, fast. How the similarities are scored and combined with the words is
+//! `rank`'s business.
 
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::embed::{self, Embedder};
-use super::query::FtsQuery;
-use super::search::SearchHit;
-
-/// How far down each ranking the fusion looks.
-const CANDIDATES: usize = 50;
-
-/// Reciprocal-rank fusion's constant: the usual 60, tuned on `tests/fixtures/recall.json`
-/// (anything from 20 to 100 gives the same recall there).
-const RRF_K: f64 = 60.0;
-
-/// Below this cosine similarity a chunk is not related to the query at all (unrelated
-/// sentences score about 0.0-0.15 with this model): it is not a result by meaning.
-const MIN_SIMILARITY: f64 = 0.2;
 
 /// How many chunks are embedded per batch.
 pub const BATCH: usize = 32;
@@ -171,129 +154,6 @@ pub(super) fn nearest_and(
         }
     }
     Ok((best, known))
-}
-
-/// The vectors nearest `query`, best first, with their similarity.
-fn nearest(conn: &Connection, query: &[f32], limit: usize) -> rusqlite::Result<Vec<(i64, f64)>> {
-    let mut statement = conn.prepare_cached("SELECT chunk_id, vector FROM chunk_vectors")?;
-    let mut rows = statement.query([])?;
-    let mut best: Vec<(i64, f64)> = Vec::with_capacity(limit + 1);
-    while let Some(row) = rows.next()? {
-        let id: i64 = row.get(0)?;
-        let bytes = row.get_ref(1)?.as_blob()?;
-        let score = f64::from(embed::similarity(query, &embed::from_bytes(bytes)));
-        if best.len() < limit || best.last().is_some_and(|(_, worst)| score > *worst) {
-            let at = best.partition_point(|(_, s)| *s >= score);
-            best.insert(at, (id, score));
-            best.truncate(limit);
-        }
-    }
-    Ok(best)
-}
-
-fn keyword_ids(conn: &Connection, query: &FtsQuery, limit: usize) -> rusqlite::Result<Vec<i64>> {
-    // Any of the words, ranked: the fusion wants a long list, not only exact matches.
-    let expression = query.any.as_ref().unwrap_or(&query.all);
-    let mut statement = conn.prepare_cached(
-        "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?1 ORDER BY rank LIMIT ?2",
-    )?;
-    let rows = statement.query_map(params![expression, limit as i64], |row| row.get(0))?;
-    rows.collect()
-}
-
-/// Searches by meaning (`Semantic`) or by both rankings fused (`Hybrid`).
-/// `model` made `query_vector`; stored vectors of another model are not used.
-pub fn search(
-    conn: &Connection,
-    query_vector: &[f32],
-    model: &str,
-    fts: Option<&FtsQuery>,
-    mode: Mode,
-    limit: usize,
-) -> rusqlite::Result<Vec<SearchHit>> {
-    let mut vector_ranked = if stored_model(conn)?.as_deref() == Some(model) {
-        nearest(conn, query_vector, CANDIDATES.max(limit))?
-    } else {
-        Vec::new()
-    };
-    vector_ranked.retain(|(_, similarity)| *similarity >= MIN_SIMILARITY);
-    let ranked: Vec<(i64, f64)> = match (mode, fts) {
-        (Mode::Hybrid, Some(fts)) => {
-            let mut fused: HashMap<i64, f64> = HashMap::new();
-            for (rank, id) in keyword_ids(conn, fts, CANDIDATES.max(limit))?
-                .iter()
-                .enumerate()
-            {
-                *fused.entry(*id).or_default() += 1.0 / (RRF_K + rank as f64 + 1.0);
-            }
-            for (rank, (id, _)) in vector_ranked.iter().enumerate() {
-                *fused.entry(*id).or_default() += 1.0 / (RRF_K + rank as f64 + 1.0);
-            }
-            let mut fused: Vec<(i64, f64)> = fused.into_iter().collect();
-            fused.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-            fused
-        }
-        _ => vector_ranked,
-    };
-    ranked
-        .into_iter()
-        .take(limit)
-        .map(|(id, score)| hit(conn, id, score, fts))
-        .collect::<rusqlite::Result<Vec<Option<SearchHit>>>>()
-        .map(|hits| hits.into_iter().flatten().collect())
-}
-
-/// A chunk as a search result: the keyword snippet when its words are in it, else its
-/// opening words.
-fn hit(
-    conn: &Connection,
-    id: i64,
-    score: f64,
-    fts: Option<&FtsQuery>,
-) -> rusqlite::Result<Option<SearchHit>> {
-    let mut statement = conn.prepare_cached(
-        "SELECT f.path, f.display, f.size, f.mtime_ns, c.start_line, c.end_line, c.heading, c.text
-         FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id = ?1",
-    )?;
-    let mut rows = statement.query(params![id])?;
-    let Some(row) = rows.next()? else {
-        return Ok(None);
-    };
-    let text: String = row.get(7)?;
-    let heading: String = row.get(6)?;
-    let mut snippet = None;
-    if let Some(fts) = fts {
-        let expression = fts.any.as_ref().unwrap_or(&fts.all);
-        let mut excerpt = conn.prepare_cached(
-            "SELECT snippet(chunks_fts, 1, char(2), char(3), '…', 16) FROM chunks_fts
-             WHERE chunks_fts MATCH ?1 AND rowid = ?2",
-        )?;
-        let mut found = excerpt.query(params![expression, id])?;
-        if let Some(found) = found.next()? {
-            snippet = Some(found.get::<_, String>(0)?).filter(|s| !s.trim().is_empty());
-        }
-    }
-    let snippet = snippet.unwrap_or_else(|| {
-        let words: Vec<&str> = text.split_whitespace().take(24).collect();
-        let opening = words.join(" ");
-        if opening.is_empty() {
-            heading.clone()
-        } else if text.split_whitespace().count() > words.len() {
-            format!("{opening} …")
-        } else {
-            opening
-        }
-    });
-    Ok(Some(SearchHit {
-        file: PathBuf::from(row.get::<_, String>(0)?),
-        path: row.get(1)?,
-        indexed_stamp: (row.get::<_, i64>(2)?.max(0).unsigned_abs(), row.get(3)?),
-        start_line: usize::try_from(row.get::<_, i64>(4)?).unwrap_or(0),
-        end_line: usize::try_from(row.get::<_, i64>(5)?).unwrap_or(0),
-        heading,
-        score,
-        snippet,
-    }))
 }
 
 #[cfg(test)]
