@@ -120,15 +120,7 @@ pub fn rank(
             }
         }
     };
-    let mut candidates = candidates(conn, &text, ask.mode, span, embed, model)?;
-    let weights = Weights::of(conn, &text, ask.mode)?;
-    if let Some(span) = span.filter(|_| weights.is_empty()) {
-        salience(conn, &mut candidates, span)?;
-    }
-    for candidate in &mut candidates {
-        candidate.score = score(candidate, &weights, ask.mode, span);
-    }
-    order(&mut candidates, &weights);
+    let (candidates, _) = ranked(conn, &text, ask.mode, span, embed, model)?;
     let hits = candidates
         .into_iter()
         .filter(|candidate| candidate.score >= ask.min_score && candidate.score > 0.0)
@@ -136,6 +128,27 @@ pub fn rank(
         .map(|candidate| to_hit(conn, candidate, &text))
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(hits)
+}
+
+/// The candidates for `text`, scored and in order, and the question's word weights.
+fn ranked(
+    conn: &Connection,
+    text: &str,
+    mode: Mode,
+    span: Option<Span>,
+    embed: Option<&Embed<'_>>,
+    model: Option<&str>,
+) -> Result<(Vec<Candidate>, Weights), super::MemoryError> {
+    let mut candidates = candidates(conn, text, mode, span, embed, model)?;
+    let weights = Weights::of(conn, text, mode)?;
+    if let Some(span) = span.filter(|_| weights.is_empty()) {
+        salience(conn, &mut candidates, span)?;
+    }
+    for candidate in &mut candidates {
+        candidate.score = score(candidate, &weights, mode, span);
+    }
+    order(&mut candidates, &weights);
+    Ok((candidates, weights))
 }
 
 /// The day of the event a question is dated by ("the Lisbon trip"): the note that best
@@ -148,12 +161,7 @@ fn event_day(
     embed: Option<&Embed<'_>>,
     model: Option<&str>,
 ) -> Result<Option<NaiveDate>, super::MemoryError> {
-    let mut candidates = candidates(conn, event, ask.mode, None, embed, model)?;
-    let weights = Weights::of(conn, event, ask.mode)?;
-    for candidate in &mut candidates {
-        candidate.score = score(candidate, &weights, ask.mode, None);
-    }
-    order(&mut candidates, &weights);
+    let (candidates, weights) = ranked(conn, event, ask.mode, None, embed, model)?;
     let Some(best) = candidates.into_iter().find(|c| c.score > 0.0) else {
         return Ok(None);
     };
