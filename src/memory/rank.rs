@@ -20,7 +20,10 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use rusqlite::{Connection, params};
-use rust_stemmers::{Algorithm, Stemmer};
+
+mod weights;
+
+use weights::Weights;
 
 use super::dates::{self, Span, When};
 use super::query::{self, FtsQuery};
@@ -38,26 +41,8 @@ const COSINE_SAME: f64 = 0.75;
 /// Two notes' scores closer than this are about as good an answer: the newer one wins.
 const NEWER_WINS_WITHIN: f64 = 0.2;
 
-/// Words that ask for the current state of things ("where does Ana live now?"): they
-/// name no subject; the newer-first rule already answers them.
-const LATEST: [&str; 9] = [
-    "now",
-    "currently",
-    "nowadays",
-    "usually",
-    "still",
-    "anymore",
-    "lately",
-    "latest",
-    "current",
-];
-
 /// Below this score a note is no answer, newer or not.
 const NEWER_WINS_FROM: f64 = 0.3;
-
-/// How much two neighbouring question words count again when a note has them side by
-/// side, as a share of the rarer one's weight.
-const PAIR_WEIGHT: f64 = 0.5;
 
 /// The score a note on a named day gets for being on it, before its words count.
 const ON_THE_DAY: f64 = 0.5;
@@ -314,162 +299,6 @@ fn salience(conn: &Connection, candidates: &mut [Candidate], span: Span) -> rusq
         };
     }
     Ok(())
-}
-
-/// The question's content words, each weighed by its rarity in memory.
-struct Weights {
-    words: Vec<(String, f64)>,
-    /// Words typed with a trailing `*` (`deplo*`): they match any word they begin.
-    prefixes: HashSet<String>,
-    /// Neighbouring words of the question ("Lisbon trip"), which count again when a note
-    /// has them side by side too: "booked the Lisbon trip" over "trip to IKEA in Lisbon".
-    pairs: Vec<(usize, usize, f64)>,
-    stemmer: Stemmer,
-}
-
-impl Weights {
-    fn of(conn: &Connection, text: &str, mode: Mode) -> rusqlite::Result<Weights> {
-        let prefixes: HashSet<String> = text
-            .split_whitespace()
-            .filter(|word| word.ends_with('*'))
-            .map(|word| {
-                word.trim_matches(|c: char| !c.is_alphanumeric())
-                    .to_lowercase()
-            })
-            .filter(|word| !word.is_empty())
-            .collect();
-        let stemmer = Stemmer::create(Algorithm::English);
-        let chunks: i64 = conn.query_row("SELECT count(*) FROM chunks", [], |row| row.get(0))?;
-        let chunks = chunks.max(1) as f64;
-        let mut count =
-            conn.prepare_cached("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?1")?;
-        let mut words = Vec::new();
-        // A word no note holds weighs as much as a word one note holds: the question may
-        // be about something memory does not know. By keywords alone, half that: only
-        // the words memory knows can find a note said in other words.
-        let rarest = ((chunks + 1.0) / 1.5).ln() * if mode == Mode::Keyword { 0.5 } else { 1.0 };
-        for word in query::content_words(text) {
-            if LATEST.contains(&word.as_str()) {
-                continue;
-            }
-            let prefix = prefixes.contains(&word);
-            let Some(fts) = query::to_fts(&if prefix {
-                format!("{word}*")
-            } else {
-                word.clone()
-            }) else {
-                continue;
-            };
-            let holding: i64 = count.query_row([&fts.all], |row| row.get(0))?;
-            let idf = if holding > 0 {
-                ((chunks + 1.0) / (holding as f64 + 0.5)).ln()
-            } else {
-                rarest
-            };
-            let stem = if prefix || word.chars().any(super::cjk::is_cjk) {
-                word.clone()
-            } else {
-                stemmer.stem(&word).into_owned()
-            };
-            words.push((stem, idf.max(0.1)));
-        }
-        words.dedup_by(|a, b| a.0 == b.0);
-        let pairs = (1..words.len())
-            .map(|second| {
-                (
-                    second - 1,
-                    second,
-                    PAIR_WEIGHT * words[second - 1].1.min(words[second].1),
-                )
-            })
-            .collect();
-        Ok(Weights {
-            words,
-            prefixes,
-            pairs,
-            stemmer,
-        })
-    }
-
-    fn is_empty(&self) -> bool {
-        self.words.is_empty()
-    }
-
-    /// The stems of `text`'s words, in order.
-    fn stems(&self, text: &str) -> Vec<String> {
-        text.split(|c: char| !c.is_alphanumeric())
-            .filter(|word| !word.is_empty())
-            .map(|word| self.stemmer.stem(&word.to_lowercase()).into_owned())
-            .collect()
-    }
-
-    /// Which of the question's words `text` holds.
-    fn held(&self, text: &str) -> Vec<bool> {
-        self.held_in(&self.stems(text), text)
-    }
-
-    fn held_in(&self, stems: &[String], text: &str) -> Vec<bool> {
-        let lowered = text.to_lowercase();
-        self.words
-            .iter()
-            .map(|(word, _)| {
-                stems.contains(word)
-                    || (word.chars().any(super::cjk::is_cjk) && lowered.contains(word.as_str()))
-                    || (self.prefixes.contains(word)
-                        && lowered
-                            .split(|c: char| !c.is_alphanumeric())
-                            .any(|candidate| candidate.starts_with(word.as_str())))
-            })
-            .collect()
-    }
-
-    /// The weighed share of the question's words `text` holds, 0-1.
-    fn coverage(&self, text: &str) -> f64 {
-        let total: f64 = self.words.iter().map(|(_, weight)| weight).sum::<f64>()
-            + self.pairs.iter().map(|(_, _, weight)| weight).sum::<f64>();
-        if total <= 0.0 {
-            return 0.0;
-        }
-        let stems = self.stems(text);
-        let held = self.held_in(&stems, text);
-        let words: f64 = self
-            .words
-            .iter()
-            .zip(&held)
-            .filter(|(_, held)| **held)
-            .map(|((_, weight), _)| weight)
-            .sum();
-        let pairs: f64 = self
-            .pairs
-            .iter()
-            .filter(|(first, second, _)| {
-                held[*first]
-                    && held[*second]
-                    && stems.windows(2).any(|window| {
-                        window[0] == self.words[*first].0 && window[1] == self.words[*second].0
-                    })
-            })
-            .map(|(_, _, weight)| weight)
-            .sum();
-        (words + pairs) / total
-    }
-
-    /// Two notes speak of the same subject when they share a question word that weighs
-    /// at least half as much as the rarest one either holds ("Pebble eats …" and "the vet
-    /// put Pebble on …" for "what does Pebble eat?").
-    fn same_subject(&self, first: &[bool], second: &[bool]) -> bool {
-        let heaviest = self
-            .words
-            .iter()
-            .zip(first.iter().zip(second))
-            .filter(|(_, (a, b))| **a || **b)
-            .map(|((_, weight), _)| *weight)
-            .fold(0.0, f64::max);
-        self.words
-            .iter()
-            .zip(first.iter().zip(second))
-            .any(|((_, weight), (a, b))| *a && *b && *weight >= heaviest / 2.0)
-    }
 }
 
 fn meaning(cosine: Option<f64>) -> f64 {
