@@ -6,6 +6,7 @@
 use crate::common::fake_provider::{FakeProvider, Reply};
 use crate::common::{Test, text};
 use crate::local_model::{home_with_model, model_dir};
+use crate::repl::repl;
 use crate::server::{request, start};
 use serde_json::{Value, json};
 
@@ -354,15 +355,10 @@ fn a_conversation_that_ends_leaves_the_models_summary_in_the_daily_log() {
     fake.push(Reply::text(&[
         "- Moving to Lisbon with partner Sam in May 2027.\n- Packs the books first.",
     ]));
-    let out = t
-        .command()
-        .args(["-q"])
-        .write_stdin(
-            "My partner Sam and I are moving to Lisbon in May.\nWhat should we pack first?\n",
-        )
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    repl(
+        &t,
+        "My partner Sam and I are moving to Lisbon in May.\nWhat should we pack first?\n",
+    );
     assert_eq!(fake.received().len(), 3);
     let asked = last_person_message(&fake);
     assert!(asked.contains("User: My partner Sam"), "{asked}");
@@ -377,12 +373,6 @@ fn a_conversation_that_ends_leaves_the_models_summary_in_the_daily_log() {
 
     // Nothing about the person, a short talk: no summary request at all.
     fake.push(Reply::text(&["4"]));
-    let out = t
-        .command()
-        .args(["-q"])
-        .write_stdin("What is 2 + 2?\n")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    repl(&t, "What is 2 + 2?\n");
     assert_eq!(fake.received().len(), 4);
 }

@@ -8,7 +8,7 @@ use crate::common::{Test, text};
 use predicates::prelude::*;
 use serde_json::json;
 
-fn repl(t: &Test, input: &str) -> (String, String) {
+pub fn repl(t: &Test, input: &str) -> (String, String) {
     let output = t
         .command()
         .args(["-q"])
