@@ -114,6 +114,9 @@ fn search(
             );
         }
     }
+    // The process ends after printing: freeing the tokenizer's 60,000 small strings
+    // one by one took longer than embedding the query.
+    std::mem::forget(embedder);
     show_notices(&mut memory);
     let mut out = io::stdout().lock();
     if json {

@@ -7,6 +7,49 @@
 /// few rows costs more than the arithmetic.
 pub(crate) const FEW_ROWS: usize = 16;
 
+/// The vector instructions the kernels use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VectorUnit {
+    Avx512,
+    Avx2,
+    Portable,
+}
+
+/// What the CPU has, or less when `LOCALGPT_CPU` (`avx2`, `portable`) asks for it: a
+/// benchmark on an AVX-512 machine measures what an AVX2-only one would run. Never more
+/// than the CPU has.
+pub fn vector_unit() -> VectorUnit {
+    static UNIT: std::sync::OnceLock<VectorUnit> = std::sync::OnceLock::new();
+    *UNIT.get_or_init(|| {
+        let detected = detected_vector_unit();
+        let wanted = match std::env::var("LOCALGPT_CPU").as_deref() {
+            Ok("portable") => VectorUnit::Portable,
+            Ok("avx2") => VectorUnit::Avx2,
+            _ => detected,
+        };
+        // The enum's order is best first: take whichever of the two is the lesser.
+        if (wanted as u8) > (detected as u8) {
+            wanted
+        } else {
+            detected
+        }
+    })
+}
+
+fn detected_vector_unit() -> VectorUnit {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return VectorUnit::Avx512;
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            return VectorUnit::Avx2;
+        }
+    }
+    VectorUnit::Portable
+}
+
 /// Defines `$name`, which runs `$portable` compiled for AVX-512 or for AVX2 with FMA
 /// when the CPU has them (chosen at run time), else as built: the loops are written
 /// plainly and the compiler vectorises them for each.
@@ -24,15 +67,13 @@ macro_rules! vectorised {
                 fn avx2($($arg: $ty),*) {
                     $portable($($arg),*)
                 }
-                if std::arch::is_x86_feature_detected!("avx512f") {
-                    // SAFETY: the CPU has the features this function is compiled for.
-                    return unsafe { avx512($($arg),*) };
-                }
-                if std::arch::is_x86_feature_detected!("avx2")
-                    && std::arch::is_x86_feature_detected!("fma")
-                {
+                match $crate::models::kernels::vector_unit() {
+                    // SAFETY: `vector_unit` saw the CPU has the features this function
+                    // is compiled for.
+                    $crate::models::kernels::VectorUnit::Avx512 => return unsafe { avx512($($arg),*) },
                     // SAFETY: as above.
-                    return unsafe { avx2($($arg),*) };
+                    $crate::models::kernels::VectorUnit::Avx2 => return unsafe { avx2($($arg),*) },
+                    $crate::models::kernels::VectorUnit::Portable => {}
                 }
             }
             $portable($($arg),*)
@@ -85,7 +126,17 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
         }
     }
     let rest: f32 = a_rest.iter().zip(b_rest).map(|(x, y)| x * y).sum();
-    sums.iter().sum::<f32>() + rest
+    // Halving the sums in place stays in vector registers; adding the 64 one after
+    // another was a chain of dependent additions longer than the products themselves
+    // (a MiniLM query spent most of its forward pass there).
+    let mut width = LANES / 2;
+    while width > 0 {
+        for i in 0..width {
+            sums[i] += sums[i + width];
+        }
+        width /= 2;
+    }
+    sums[0] + rest
 }
 
 /// `x = LayerNorm(x + residual)`, row by row.

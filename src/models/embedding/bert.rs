@@ -409,7 +409,11 @@ impl Bert {
         assert!(input.len() >= rows * k && weight.len() == n * k && bias.len() == n);
         assert!(out.len() >= (rows - 1) * out_stride + n);
         if rows <= FEW_ROWS {
-            few_rows_times_transposed(input, rows, weight, k, bias, out, out_stride);
+            if threads > 1 && n * k >= SHARED_FROM {
+                few_rows_shared(input, rows, (weight, k, bias), out, out_stride, threads);
+            } else {
+                few_rows_times_transposed(input, rows, weight, k, bias, out, out_stride);
+            }
             return;
         }
         let parallelism = if threads > 1 && rows * n * k >= 1 << 20 {
@@ -433,6 +437,52 @@ impl Bert {
             for (value, b) in row[..n].iter_mut().zip(bias) {
                 *value += b;
             }
+        }
+    }
+}
+
+/// A few rows' product is as big as this (weights) before its output columns are shared
+/// among threads: a query reads every weight once, from memory it first has to map, so
+/// two cores read and map twice as fast; a small product is not worth the hand-over.
+const SHARED_FROM: usize = 1 << 16;
+
+/// [`few_rows_times_transposed`] with the weight rows (output columns) split among
+/// `threads`, each part into its own buffer, then laid into `out`.
+fn few_rows_shared(
+    input: &[f32],
+    rows: usize,
+    (weight, k, bias): (&[f32], usize, &[f32]),
+    out: &mut [f32],
+    out_stride: usize,
+    threads: usize,
+) {
+    use rayon::prelude::*;
+    let n = bias.len();
+    let per_part = n.div_ceil(threads.max(1));
+    let parts: Vec<(usize, Vec<f32>)> = (0..n)
+        .step_by(per_part.max(1))
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|start| {
+            let end = (start + per_part).min(n);
+            let width = end - start;
+            let mut part = vec![0.0f32; rows * width];
+            few_rows_times_transposed(
+                input,
+                rows,
+                &weight[start * k..end * k],
+                k,
+                &bias[start..end],
+                &mut part,
+                width,
+            );
+            (start, part)
+        })
+        .collect();
+    for (start, part) in parts {
+        let width = part.len() / rows.max(1);
+        for (row, values) in part.chunks_exact(width.max(1)).enumerate() {
+            out[row * out_stride + start..row * out_stride + start + width].copy_from_slice(values);
         }
     }
 }

@@ -110,3 +110,19 @@ fn a_file_that_is_not_safetensors_is_refused_with_the_reason() {
     let err = Bert::open(&path, config).err().unwrap();
     assert!(err.to_string().contains("not a safetensors file"), "{err}");
 }
+
+#[test]
+fn a_few_rows_shared_among_threads_give_the_same_product() {
+    let (rows, k, n) = (5, 64, 1031);
+    let input: Vec<f32> = (0..rows * k).map(|i| ((i * 7) % 13) as f32 - 6.0).collect();
+    let weight: Vec<f32> = (0..n * k).map(|i| ((i * 5) % 11) as f32 * 0.1).collect();
+    let bias: Vec<f32> = (0..n).map(|i| i as f32).collect();
+    let stride = n + 3;
+    let mut alone = vec![0.0f32; rows * stride];
+    few_rows_times_transposed(&input, rows, &weight, k, &bias, &mut alone, stride);
+    for threads in [2, 3, 8] {
+        let mut shared = vec![0.0f32; rows * stride];
+        few_rows_shared(&input, rows, (&weight, k, &bias), &mut shared, stride, threads);
+        assert_eq!(alone, shared, "{threads} threads");
+    }
+}

@@ -5,8 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use tokenizers::{Tokenizer, TruncationParams};
-
 use super::bert::{Bert, Config, Sequence};
 
 /// The folder name of the embedding model under `models/`.
@@ -49,7 +47,7 @@ pub fn is_installed(dir: &Path) -> bool {
 /// The model, loaded.
 pub struct MiniLm {
     model: Bert,
-    tokenizer: Tokenizer,
+    tokenizer: super::wordpiece::Tokens,
 }
 
 /// Each layer of a forward pass allocates and frees tensors of megabytes. glibc serves
@@ -92,14 +90,7 @@ impl MiniLm {
             .and_then(|bytes| {
                 serde_json::from_slice(&bytes).map_err(|err| fail(format!("config.json: {err}")))
             })?;
-        let mut tokenizer = super::wordpiece::load(&dir.join("tokenizer.json"))
-            .map_err(|err| fail(format!("tokenizer.json: {err}")))?;
-        tokenizer.with_padding(None);
-        tokenizer
-            .with_truncation(Some(TruncationParams {
-                max_length: MAX_TOKENS,
-                ..TruncationParams::default()
-            }))
+        let tokenizer = super::wordpiece::load(&dir.join("tokenizer.json"), MAX_TOKENS)
             .map_err(|err| fail(format!("tokenizer.json: {err}")))?;
         keep_freed_memory();
         let model = Bert::open(&dir.join("model.safetensors"), config)
@@ -120,15 +111,19 @@ impl MiniLm {
 
     /// One unit-length vector per text.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let encodings = self
-            .tokenizer
-            .encode_batch(texts.to_vec(), true)
-            .map_err(|err| EmbedError::Run(err.to_string()))?;
+        let encodings = texts
+            .iter()
+            .map(|text| self.tokenizer.encode(text, MAX_TOKENS))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(EmbedError::Run)?;
+        let longest = encodings.iter().map(Vec::len).max().unwrap_or(0);
+        // One sentence per sequence: every token is of segment 0.
+        let types = vec![0u32; longest];
         let sequences: Vec<Sequence<'_>> = encodings
             .iter()
-            .map(|encoding| Sequence {
-                ids: encoding.get_ids(),
-                types: encoding.get_type_ids(),
+            .map(|ids| Sequence {
+                ids,
+                types: &types[..ids.len()],
             })
             .collect();
         let hidden = self.model.forward(&sequences, rayon::current_num_threads());

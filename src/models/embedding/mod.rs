@@ -6,6 +6,7 @@
 //! - [`bert`]: its BERT forward pass.
 
 pub mod bert;
+mod bert_tokens;
 pub mod minilm;
 mod weights;
 mod wordpiece;
