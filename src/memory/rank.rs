@@ -9,10 +9,10 @@
 //!   holds, each weighed by its rarity in memory (a word no note has weighs most, so a
 //!   question about a brother is not answered by a note about a sister).
 //! - Meaning scores by cosine similarity, rescaled to 0-1 from where unrelated sentences
-//!   sit. Hybrid takes the probabilistic "or" of both: never below the better half, and
-//!   above it when both agree.
+//!   sit. Hybrid takes the mean of both.
 //! - Time: a daily log's date belongs to each of its chunks. Among notes about the same
-//!   subject, the newer one ranks first; a line marked superseded loses.
+//!   subject, the newer one ranks first; a later note that says an answer changed goes
+//!   above it ([`updates`]); a line marked superseded loses.
 //! - Places: one file's neighbouring entries do not crowd out a second file.
 
 use std::collections::{HashMap, HashSet};
@@ -21,9 +21,10 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use rusqlite::{Connection, params};
 
+mod updates;
 mod weights;
 
-use weights::Weights;
+use weights::{Rarity, Weights};
 
 use super::dates::{self, Span, When};
 use super::query::{self, FtsQuery};
@@ -133,6 +134,12 @@ fn ranked(
         candidate.score = score(candidate, &weights, mode, span);
     }
     order(&mut candidates, &weights);
+    // A question about a time asks what was so then, not what changed since.
+    if span.is_none() {
+        updates::follow(conn, &mut candidates, &|first, second| {
+            super::semantic::similarity(conn, first, second)
+        })?;
+    }
     Ok((candidates, weights))
 }
 
@@ -204,6 +211,16 @@ fn candidates(
     }
     let mut seen = HashSet::new();
     ids.retain(|id| seen.insert(*id));
+    Ok(load(conn, ids, &bm25_rank, &cosines)?)
+}
+
+/// The chunks `ids`, as candidates not scored yet.
+fn load(
+    conn: &Connection,
+    ids: Vec<i64>,
+    bm25_rank: &HashMap<i64, usize>,
+    cosines: &HashMap<i64, f64>,
+) -> rusqlite::Result<Vec<Candidate>> {
     let mut loaded = Vec::with_capacity(ids.len());
     let mut statement = conn.prepare_cached(
         "SELECT f.path, f.display, f.size, f.mtime_ns, c.start_line, c.end_line, c.heading, c.text
@@ -268,11 +285,8 @@ fn ids_in_span(conn: &Connection, span: Span) -> rusqlite::Result<Vec<i64>> {
 
 /// Sets the salience of the notes written in `span`: the mean rarity of their words.
 fn salience(conn: &Connection, candidates: &mut [Candidate], span: Span) -> rusqlite::Result<()> {
-    let chunks: i64 = conn.query_row("SELECT count(*) FROM chunks", [], |row| row.get(0))?;
-    let most = ((chunks.max(1) as f64 + 1.0) / 1.5).ln().max(1e-9);
-    let mut count =
-        conn.prepare_cached("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?1")?;
-    let mut rarity: HashMap<String, f64> = HashMap::new();
+    let mut rarity = Rarity::new(conn)?;
+    let most = rarity.rarest().max(1e-9);
     for candidate in candidates
         .iter_mut()
         .filter(|c| c.day.is_some_and(|day| span.contains(day)))
@@ -280,17 +294,7 @@ fn salience(conn: &Connection, candidates: &mut [Candidate], span: Span) -> rusq
         let words = query::content_words(&candidate.text);
         let mut sum = 0.0;
         for word in &words {
-            if let Some(known) = rarity.get(word) {
-                sum += known;
-                continue;
-            }
-            let Some(fts) = query::to_fts(word) else {
-                continue;
-            };
-            let holding: i64 = count.query_row([&fts.all], |row| row.get(0))?;
-            let idf = ((chunks as f64 + 1.0) / (holding.max(1) as f64 + 0.5)).ln() / most;
-            rarity.insert(word.clone(), idf);
-            sum += idf;
+            sum += rarity.of(conn, word)? / most;
         }
         candidate.salience = if words.is_empty() {
             0.0

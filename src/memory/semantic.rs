@@ -156,6 +156,33 @@ pub(super) fn nearest_and(
     Ok((best, known))
 }
 
+/// The cosine similarity of two chunks' stored vectors, when both have one.
+pub(super) fn similarity(
+    conn: &Connection,
+    first: i64,
+    second: i64,
+) -> rusqlite::Result<Option<f64>> {
+    let mut statement =
+        conn.prepare_cached("SELECT vector FROM chunk_vectors WHERE chunk_id = ?1")?;
+    let mut vector_of = |id: i64| -> rusqlite::Result<Option<Vec<u8>>> {
+        let mut rows = statement.query([id])?;
+        match rows.next()? {
+            Some(row) => Ok(Some(row.get(0)?)),
+            None => Ok(None),
+        }
+    };
+    let (Some(first), Some(second)) = (vector_of(first)?, vector_of(second)?) else {
+        return Ok(None);
+    };
+    if first.len() != second.len() {
+        return Ok(None);
+    }
+    Ok(Some(f64::from(embed::similarity_bytes(
+        &embed::from_bytes(&first),
+        &second,
+    ))))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -183,3 +183,41 @@ impl Weights {
             .any(|((_, weight), (a, b))| *a && *b && *weight >= heaviest / 2.0)
     }
 }
+
+/// How rare words are in memory (inverse document frequency over the chunks), each
+/// word counted once per search.
+pub(super) struct Rarity {
+    chunks: f64,
+    known: std::collections::HashMap<String, f64>,
+}
+
+impl Rarity {
+    pub(super) fn new(conn: &Connection) -> rusqlite::Result<Rarity> {
+        let chunks: i64 = conn.query_row("SELECT count(*) FROM chunks", [], |row| row.get(0))?;
+        Ok(Rarity {
+            chunks: chunks.max(1) as f64,
+            known: Default::default(),
+        })
+    }
+
+    /// The rarity of a word no note holds (and of one only one note holds, nearly).
+    pub(super) fn rarest(&self) -> f64 {
+        ((self.chunks + 1.0) / 1.5).ln()
+    }
+
+    /// `ln((chunks + 1) / (holding + 0.5))`: 0 for a word in every note.
+    pub(super) fn of(&mut self, conn: &Connection, word: &str) -> rusqlite::Result<f64> {
+        if let Some(known) = self.known.get(word) {
+            return Ok(*known);
+        }
+        let Some(fts) = query::to_fts(word) else {
+            return Ok(0.0);
+        };
+        let mut count =
+            conn.prepare_cached("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?1")?;
+        let holding: i64 = count.query_row([&fts.all], |row| row.get(0))?;
+        let idf = ((self.chunks + 1.0) / (holding.max(1) as f64 + 0.5)).ln();
+        self.known.insert(word.to_string(), idf);
+        Ok(idf)
+    }
+}
