@@ -376,3 +376,112 @@ fn a_conversation_that_ends_leaves_the_models_summary_in_the_daily_log() {
     repl(&t, "What is 2 + 2?\n");
     assert_eq!(fake.received().len(), 4);
 }
+
+#[test]
+fn a_conversation_through_the_api_leaves_its_trace_and_never_twice() {
+    let (fake, t) = setup("trace_after_minutes = 0\n\n[sessions]\nauto_title = false\n");
+    let server = start(&t);
+    fake.push(Reply::text(&["Noted."]));
+    fake.push(Reply::text(&["- Sister Ana lives in Porto."]));
+    let body = json!({"message": "My sister Ana lives in Porto."}).to_string();
+    let answer = request(&server, "POST", "/api/chat", Some(&body), &[]);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let session = answer.json()["session_id"].as_str().unwrap().to_string();
+    assert_eq!(fake.received().len(), 2);
+    let log = t.read(&format!("workspace/memory/{}.md", today()));
+    let short: String = session.chars().take(8).collect();
+    assert!(
+        log.contains(&format!(
+            "session {short} · summary\n- Sister Ana lives in Porto.\n"
+        )),
+        "{log}"
+    );
+
+    // The next turn's trace is of the next exchange only.
+    fake.push(Reply::text(&["A fine name."]));
+    fake.push(Reply::text(&["- Ana's cat is called Miso."]));
+    let body =
+        json!({"message": "My sister's cat is called Miso.", "session_id": session}).to_string();
+    let answer = request(&server, "POST", "/api/chat", Some(&body), &[]);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(fake.received().len(), 4);
+    let asked = last_person_message(&fake);
+    assert!(asked.contains("called Miso"), "{asked}");
+    assert!(!asked.contains("lives in Porto"), "{asked}");
+    let log = t.read(&format!("workspace/memory/{}.md", today()));
+    assert_eq!(
+        log.matches("- Sister Ana lives in Porto.").count(),
+        1,
+        "{log}"
+    );
+    assert!(log.contains("- Ana's cat is called Miso."), "{log}");
+}
+
+#[test]
+fn the_web_page_reviews_a_proposal_change_by_change() {
+    let (fake, t) = setup("");
+    let original = "# Memory\n\n## About me\n- My sister Ana lives in Porto.\n\n## Notes\n";
+    t.write("workspace/MEMORY.md", original);
+    t.write(
+        &format!("workspace/memory/{}.md", today()),
+        &format!(
+            "# {}\n\n## 09:00 · session ab12\n- Ana moved to Braga.\n- I adopted a cat called Pebble.\n",
+            today()
+        ),
+    );
+    let source = |line: usize| format!("memory/{}.md:{line}", today());
+    fake.push(Reply::text(&[&json!({"changes": [
+        {"action": "supersede", "old": "My sister Ana lives in Porto.",
+         "line": "My sister Ana lives in Braga.", "sources": [source(4)]},
+        {"action": "add", "line": "I have a cat called <b>Pebble</b>.", "sources": [source(5)]},
+    ]})
+    .to_string()]));
+    t.run(["memory", "consolidate"]).success();
+    let server = start(&t);
+
+    let shown = request(&server, "GET", "/api/memory/proposal", None, &[]);
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    let shown = shown.json();
+    let changes = shown["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 2, "{shown}");
+    assert_eq!(changes[0]["action"], "supersede");
+    let diff = changes[0]["diff"].as_str().unwrap();
+    assert!(diff.contains("- My sister Ana lives in Porto."), "{diff}");
+    assert!(diff.contains("+ My sister Ana lives in Braga."), "{diff}");
+
+    // A place the proposal does not have, or a proposal not the one shown: refused,
+    // nothing changed.
+    let made = shown["made"].as_str().unwrap();
+    let beyond = json!({"made": made, "accept": [0, 7]}).to_string();
+    let refused = request(&server, "POST", "/api/memory/proposal", Some(&beyond), &[]);
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    let stale = json!({"made": "2000-01-01T00:00:00Z", "accept": [0]}).to_string();
+    let refused = request(&server, "POST", "/api/memory/proposal", Some(&stale), &[]);
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert_eq!(t.read("workspace/MEMORY.md"), original);
+
+    // Accept the first, reject the second.
+    let decision = json!({"made": made, "accept": [0]}).to_string();
+    let done = request(
+        &server,
+        "POST",
+        "/api/memory/proposal",
+        Some(&decision),
+        &[],
+    );
+    assert_eq!(done.status, 200, "{}", done.body);
+    let done = done.json();
+    assert_eq!(done["accepted"], 1);
+    assert_eq!(done["rejected"], 1);
+    let backup = done["backup"].as_str().unwrap();
+    assert_eq!(std::fs::read_to_string(backup).unwrap(), original);
+    let after = t.read("workspace/MEMORY.md");
+    assert!(
+        after.contains("- ~~My sister Ana lives in Porto.~~ (superseded "),
+        "{after}"
+    );
+    assert!(after.contains("My sister Ana lives in Braga."), "{after}");
+    assert!(!after.contains("Pebble"), "{after}");
+    let gone = request(&server, "GET", "/api/memory/proposal", None, &[]);
+    assert_eq!(gone.status, 404, "{}", gone.body);
+}

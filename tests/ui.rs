@@ -28,6 +28,18 @@ fn setup() -> (FakeProvider, Test) {
         "workspace/MEMORY.md",
         "# Memory\n\nThe kestrel box is on the north wall.\n",
     );
+    // A consolidation proposal waiting for review, one line of it hostile.
+    t.write(
+        "memory-proposal.json",
+        &json!({"made": "2026-12-07T03:30:00+00:00", "logs": ["memory/2026-12-06.md"],
+        "changes": [
+            {"action": "add", "sources": ["memory/2026-12-06.md:3"],
+             "line": "The owl <img src=x onerror=\"window.__xss=1\"> roosts in the barn."},
+            {"action": "add", "sources": ["memory/2026-12-06.md:4"],
+             "line": "The swift left in August."},
+        ]})
+        .to_string(),
+    );
     t.write(
         "workspace/skills/shout.rhai",
         "//! description: Shouts.\nprint(args.map(|a| a.to_upper()).reduce(|s, a| if s == () { a } else { s + \" \" + a }));\n",
@@ -127,6 +139,20 @@ fn a_person_uses_the_page_in_a_real_browser() {
     assert_eq!(report["scripts_in_messages"], 0);
     assert_eq!(report["renamed"], 200);
     assert_eq!(report["hostile_title_is_text"], true, "{report}");
+    let diffs = report["proposal_diffs"].to_string();
+    assert!(diffs.contains("+ The owl <img src=x"), "{diffs}");
+    assert!(diffs.contains("+ The swift left in August."), "{diffs}");
+    assert!(
+        report["proposal_state"]
+            .as_str()
+            .unwrap()
+            .contains("1 made, 1 rejected"),
+        "{report}"
+    );
+    let after = report["memory_after_proposal"].as_str().unwrap();
+    assert!(after.contains("The owl <img src=x"), "{after}");
+    assert!(!after.contains("swift"), "{after}");
+    assert_eq!(report["xss_ran_in_proposal"], Value::Null);
     assert_eq!(report["marked"].as_str().unwrap().to_lowercase(), "kestrel");
     assert_eq!(report["new_text_found"], true);
     assert_eq!(report["conflict_shows_theirs"], true);

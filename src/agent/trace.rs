@@ -28,7 +28,14 @@ impl Agent {
     /// daily log; returns how many lines were new. Never fails the caller: a trace that
     /// cannot be written is logged.
     pub async fn leave_trace(&mut self, session: &Session) -> usize {
-        self.leave_trace_of(session, session.messages().len()).await
+        let fresh = self.traced_upto < session.len();
+        let written = self.leave_trace_of(session, session.len()).await;
+        if fresh {
+            // A process that resumes this session later (the API's next turn, the quiet
+            // period's sweep) starts its trace after this point.
+            session.note(&crate::session::Record::Traced {});
+        }
+        written
     }
 
     /// The trace of the messages before `upto` not traced yet.

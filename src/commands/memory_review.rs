@@ -75,17 +75,17 @@ pub fn review(ctx: &mut Context<'_>, all: bool) -> Result<u8> {
         )?;
         return Ok(EXIT_FAILURE);
     };
-    let mut accepted: Vec<Change> = Vec::new();
+    let mut accepted: Vec<usize> = Vec::new();
     let stdin = io::stdin();
     let mut answers = stdin.lock().lines();
     let total = proposal.changes.len();
-    for (index, change) in proposal.changes.into_iter().enumerate() {
+    for (index, change) in proposal.changes.iter().enumerate() {
         if all {
-            accepted.push(change);
+            accepted.push(index);
             continue;
         }
         let mut err = io::stderr().lock();
-        writeln!(err, "[{}/{total}]\n{}", index + 1, show(ctx, &change))?;
+        writeln!(err, "[{}/{total}]\n{}", index + 1, show(ctx, change))?;
         write!(err, "accept? [y/n/q] ")?;
         err.flush()?;
         let answer = match answers.next() {
@@ -93,27 +93,25 @@ pub fn review(ctx: &mut Context<'_>, all: bool) -> Result<u8> {
             None => "q".to_string(),
         };
         match answer.trim().to_lowercase().as_str() {
-            "y" | "yes" => accepted.push(change),
+            "y" | "yes" => accepted.push(index),
             "q" | "quit" => break,
             _ => {}
         }
     }
     let mut out = io::stdout().lock();
-    if accepted.is_empty() {
-        consolidate::discard(&home).context("cannot remove the proposal")?;
+    let count = accepted.len();
+    let Some(copy) = consolidate::decide(&home, proposal, &accepted, Local::now())
+        .context("cannot change MEMORY.md")?
+    else {
         writeln!(out, "no change accepted; MEMORY.md is as it was")?;
         return Ok(EXIT_OK);
-    }
-    let copy =
-        consolidate::apply(&home, &accepted, Local::now()).context("cannot change MEMORY.md")?;
-    consolidate::discard(&home).context("cannot remove the proposal")?;
+    };
     if let Some(settings) = ctx.settings.as_ref() {
         crate::memory::index_written_now(&home, &settings.config, &home.memory_file());
     }
     writeln!(
         out,
-        "MEMORY.md changed ({} of {total} accepted); the copy from before is {}",
-        accepted.len(),
+        "MEMORY.md changed ({count} of {total} accepted); the copy from before is {}",
         copy.display()
     )?;
     Ok(EXIT_OK)

@@ -268,6 +268,9 @@ pub struct MemoryConfig {
     pub embedding_model: Option<String>,
     /// What a conversation leaves in the daily log.
     pub capture: CaptureMode,
+    /// A conversation held open by the API leaves its trace after this many quiet
+    /// minutes (0: after every turn).
+    pub trace_after_minutes: u64,
     /// Whether notes are recalled into every turn by themselves.
     pub recall: RecallMode,
     /// Notes recalled into a turn, at most.
@@ -288,6 +291,7 @@ impl Default for MemoryConfig {
             embeddings: "auto".to_string(),
             embedding_model: None,
             capture: CaptureMode::Summary,
+            trace_after_minutes: 15,
             recall: RecallMode::Auto,
             recall_hits: 3,
             recall_tokens: 300,

@@ -334,6 +334,40 @@ pub fn load(home: &Home) -> Result<Option<Proposal>, String> {
     }
 }
 
+/// Settles `proposal` as reviewed: makes the changes at the places `accepted` names (see
+/// [`apply`]) and drops the proposal. `None` when none was accepted: MEMORY.md is as it
+/// was. A place the proposal does not have is refused, and nothing changes.
+pub fn decide(
+    home: &Home,
+    proposal: Proposal,
+    accepted: &[usize],
+    now: DateTime<Local>,
+) -> io::Result<Option<PathBuf>> {
+    if let Some(beyond) = accepted.iter().find(|at| **at >= proposal.changes.len()) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "the proposal has {} changes; there is no change {beyond}",
+                proposal.changes.len()
+            ),
+        ));
+    }
+    let changes: Vec<Change> = proposal
+        .changes
+        .into_iter()
+        .enumerate()
+        .filter(|(at, _)| accepted.contains(at))
+        .map(|(_, change)| change)
+        .collect();
+    let copy = if changes.is_empty() {
+        None
+    } else {
+        Some(apply(home, &changes, now)?)
+    };
+    discard(home)?;
+    Ok(copy)
+}
+
 /// Drops the proposal once reviewed.
 pub fn discard(home: &Home) -> io::Result<()> {
     match std::fs::remove_file(proposal_file(home)) {

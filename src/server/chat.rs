@@ -126,6 +126,9 @@ impl Turn {
                         .await
                 }
             };
+            if let Some(busy) = &turn._busy {
+                super::quiet::after_turn(&busy.state, &busy.id).await;
+            }
             (turn, observer, outcome)
         })
         .await
@@ -260,7 +263,7 @@ pub fn open_session(
 }
 
 impl Busy {
-    fn mark(state: &Arc<State>, id: &str) -> Result<Busy, ApiError> {
+    pub(super) fn mark(state: &Arc<State>, id: &str) -> Result<Busy, ApiError> {
         let mut busy = state
             .busy
             .lock()

@@ -27,6 +27,8 @@ pub mod login;
 mod notes;
 mod openai;
 mod openai_request;
+mod proposal;
+mod quiet;
 mod responses;
 mod responses_request;
 pub mod routes;
@@ -79,6 +81,8 @@ pub struct State {
     >,
     /// The tools the person said "always" to, by session (each turn has a new agent).
     pub always: Mutex<std::collections::HashMap<String, HashSet<String>>>,
+    /// Sessions waiting to leave their trace in the daily log.
+    pub quiet: quiet::Quiet,
 }
 
 type McpService = rmcp::transport::StreamableHttpService<
@@ -161,6 +165,7 @@ pub async fn bind(
         mcp: std::sync::OnceLock::new(),
         approvals: Mutex::new(Default::default()),
         always: Mutex::new(Default::default()),
+        quiet: Default::default(),
     };
     Ok((listener, Arc::new(state)))
 }
@@ -174,6 +179,7 @@ pub async fn serve(
     drain: Duration,
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let sweeper = quiet::spawn_sweeper(state.clone());
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -207,6 +213,7 @@ pub async fn serve(
         });
     }
     drop(listener);
+    sweeper.abort();
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("every connection finished"),
         () = tokio::time::sleep(drain) => tracing::warn!("stopped with connections still open"),

@@ -8,7 +8,9 @@ use hyper::header::{ALLOW, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 
 use super::http::{ApiError, ApiResponse, json_response};
-use super::{State, api, chat, embeddings, notes, openai, responses, settings, skills, tasks, ui};
+use super::{
+    State, api, chat, embeddings, notes, openai, proposal, responses, settings, skills, tasks, ui,
+};
 
 pub struct Route {
     pub method: Method,
@@ -26,7 +28,7 @@ const fn route(method: Method, path: &'static str) -> Route {
     }
 }
 
-pub static ROUTES: [Route; 40] = [
+pub static ROUTES: [Route; 42] = [
     Route {
         method: Method::GET,
         path: "/health",
@@ -66,6 +68,8 @@ pub static ROUTES: [Route; 40] = [
     route(Method::PATCH, "/api/sessions/{id}"),
     route(Method::GET, "/api/memory/file"),
     route(Method::PUT, "/api/memory/file"),
+    route(Method::GET, "/api/memory/proposal"),
+    route(Method::POST, "/api/memory/proposal"),
     route(Method::POST, "/api/skills/{name}/stream"),
     route(Method::GET, "/api/heartbeat/runs"),
     route(Method::POST, "/api/heartbeat/check"),
@@ -232,6 +236,8 @@ async fn route_request(
             notes::read(state.clone(), request.uri().query()).await
         }
         (Method::PUT, "/api/memory/file") => notes::save(state.clone(), request).await,
+        (Method::GET, "/api/memory/proposal") => proposal::show(state.clone()).await,
+        (Method::POST, "/api/memory/proposal") => proposal::decide(state.clone(), request).await,
         (Method::GET, "/api/heartbeat/runs") => {
             tasks::runs(state.clone(), request.uri().query()).await
         }

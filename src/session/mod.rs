@@ -130,6 +130,20 @@ impl Session {
         Ok((session, loaded))
     }
 
+    /// A saved session read again to look at rather than to go on with: no `model` line
+    /// is written, only what is noted later.
+    pub fn reread(entry: &Entry) -> io::Result<(Session, Loaded)> {
+        let mut loaded = load(&entry.path)?;
+        let session = Session {
+            messages: std::mem::take(&mut loaded.messages),
+            transcript: Some(Transcript {
+                id: entry.id.clone(),
+                path: entry.path.clone(),
+            }),
+        };
+        Ok((session, loaded))
+    }
+
     /// The saved session's id, if it is saved.
     pub fn id(&self) -> Option<&str> {
         self.transcript.as_ref().map(|t| t.id.as_str())

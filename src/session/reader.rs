@@ -26,6 +26,8 @@ pub struct Loaded {
     pub messages: Vec<Message>,
     /// What the repair changed to make `messages` a conversation providers accept.
     pub repairs: Vec<Fix>,
+    /// How many of `messages` a trace in the daily log already covers.
+    pub traced: usize,
     /// The last line could not be read (torn by a crash) and was skipped.
     pub torn_last_line: bool,
     /// Lines before the last that could not be read (damage, not a crash).
@@ -92,15 +94,18 @@ fn apply(loaded: &mut Loaded, record: Record) {
         Record::Response { id } => loaded.last_response = Some(id),
         Record::Compaction { summary, kept, .. } => {
             // The live context restarts from the summary and the messages kept with it.
-            let tail = loaded
-                .messages
-                .split_off(loaded.messages.len().saturating_sub(kept));
+            let cut = loaded.messages.len().saturating_sub(kept);
+            let tail = loaded.messages.split_off(cut);
             loaded.messages.clear();
             if let Some(summary) = summary {
                 loaded.messages.extend(summary_messages(&summary));
             }
+            // The summary stands for what was traced before the cut (compaction leaves
+            // that trace first); of the kept messages, those traced stay traced.
+            loaded.traced = loaded.messages.len() + loaded.traced.saturating_sub(cut);
             loaded.messages.extend(tail);
         }
+        Record::Traced {} => loaded.traced = loaded.messages.len(),
         Record::Message(Said::User { .. } | Said::Assistant { .. })
         | Record::ToolResult { .. }
         | Record::Usage { .. }

@@ -66,6 +66,9 @@ pub enum Record {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// The conversation so far left its trace in the daily log (see
+    /// `Agent::leave_trace`): a later trace starts after it.
+    Traced {},
     /// A line of a type this version does not know.
     #[serde(other)]
     Unknown,

@@ -10,7 +10,7 @@ const $ = (id) => document.getElementById(id);
 const LOADERS = {
   chat: loadModels,
   sessions: loadSessions,
-  memory: () => {},
+  memory: loadProposal,
   skills: loadSkills,
   daemon: loadDaemon,
   settings: loadSettings,
@@ -39,6 +39,7 @@ export function initViews() {
   $("open-memory").addEventListener("click", () => openFile("MEMORY.md").catch(report));
   $("open-heartbeat").addEventListener("click", () => openFile("HEARTBEAT.md").catch(report));
   $("editor-save").addEventListener("click", () => saveFile().catch(report));
+  $("proposal-apply").addEventListener("click", () => decideProposal().catch(report));
   $("skill-run").addEventListener("submit", (event) => {
     event.preventDefault();
     runSkill().catch(report);
@@ -116,6 +117,54 @@ async function searchMemory() {
     ),
   );
   $("memory-hits").replaceChildren(...(hits.length ? hits : [el("li", { class: "muted" }, "Nothing in memory matches.")]));
+}
+
+// The consolidation's proposal: each change as a diff, accepted by ticking it.
+
+let proposal = null;
+
+async function loadProposal() {
+  const response = await api("/api/memory/proposal", { raw: true });
+  if (response.status === 404) {
+    proposal = null;
+    $("proposal").hidden = true;
+    return;
+  }
+  const body = await response.json();
+  if (!response.ok) throw new ApiError(response.status, body);
+  proposal = body;
+  const changes = body.changes.map((change, place) =>
+    el(
+      "li",
+      {},
+      el("label", {}, el("input", { type: "checkbox", "data-place": String(place) }), ` ${change.action}`),
+      el(
+        "pre",
+        { class: "diff" },
+        ...change.diff.split("\n").map((line) =>
+          el("span", { class: line.startsWith("-") ? "removed" : "added" }, `${line}\n`),
+        ),
+      ),
+    ),
+  );
+  $("proposal-changes").replaceChildren(...changes);
+  $("proposal-state").textContent = "";
+  $("proposal-apply").hidden = false;
+  $("proposal").hidden = false;
+}
+
+async function decideProposal() {
+  if (!proposal) return;
+  const accept = [...document.querySelectorAll("#proposal-changes input:checked")].map((box) =>
+    Number(box.dataset.place),
+  );
+  const done = await api("/api/memory/proposal", { method: "POST", body: { made: proposal.made, accept } });
+  proposal = null;
+  $("proposal-changes").replaceChildren();
+  $("proposal-apply").hidden = true;
+  $("proposal-state").textContent = done.changed
+    ? `MEMORY.md changed: ${done.accepted} made, ${done.rejected} rejected; the copy from before is ${done.backup}`
+    : "Nothing changed; the proposal is gone.";
 }
 
 async function openFile(path, line) {
