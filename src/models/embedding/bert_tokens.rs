@@ -45,10 +45,14 @@ impl Vocabulary {
         }
     }
 
-    /// Adds `piece` with `id`; false when the id or the piece is there already, or the
-    /// vocabulary outgrows its 32-bit offsets.
+    /// Adds `piece` with `id`; false when the id or the piece is there already, the id
+    /// is beyond any real vocabulary's (a damaged file must not make us allocate for
+    /// four billion ids), or the pieces outgrow their 32-bit offsets.
     pub(super) fn insert(&mut self, piece: &str, id: u32) -> bool {
-        if self.get(piece).is_some() || self.text.len() + piece.len() > u32::MAX as usize {
+        if self.get(piece).is_some()
+            || id >= MAX_ID
+            || self.text.len() + piece.len() > u32::MAX as usize
+        {
             return false;
         }
         let index = id as usize;
@@ -77,6 +81,9 @@ impl Vocabulary {
             .copied()
     }
 }
+
+/// Ids from here on are refused: the largest vocabularies have a few hundred thousand.
+const MAX_ID: u32 = 1 << 24;
 
 fn piece_of<'v>(text: &'v str, spans: &[(u32, u32)], id: u32) -> Option<&'v str> {
     let (start, end) = *spans.get(id as usize)?;
@@ -280,6 +287,10 @@ mod tests {
         assert!(vocabulary.insert("##ing", 3));
         assert!(!vocabulary.insert("play", 9), "a piece is there once");
         assert!(!vocabulary.insert("other", 3), "an id is there once");
+        assert!(
+            !vocabulary.insert("far", u32::MAX),
+            "no room is made for a wild id"
+        );
         assert_eq!(vocabulary.get("play"), Some(7));
         assert_eq!(vocabulary.get("##ing"), Some(3));
         assert_eq!(vocabulary.get("pla"), None);
