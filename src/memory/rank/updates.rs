@@ -151,6 +151,17 @@ fn latest_change(
     let Some(rarest) = subject.first().map(|(_, rarity)| *rarity) else {
         return Ok(None);
     };
+    // The words that can name the subject, by stem ("coffees" then "coffee").
+    let naming: Vec<String> = subject
+        .iter()
+        .filter(|(_, weight)| {
+            *weight >= rarest * SUBJECT_RARITY && *weight >= rarity.rarest() * SUBJECT_AT_LEAST
+        })
+        .map(|(word, _)| stemmer.stem(word).into_owned())
+        .collect();
+    if naming.is_empty() {
+        return Ok(None);
+    }
     let words: Vec<&str> = subject.iter().map(|(word, _)| word.as_str()).collect();
     let Some(fts) = query::to_fts(&words.join(" ")) else {
         return Ok(None);
@@ -176,16 +187,9 @@ fn latest_change(
         {
             continue;
         }
-        let later_stems: Vec<String> = query::content_words(&later.text)
+        let names_subject = query::content_words(&later.text)
             .iter()
-            .map(|word| stemmer.stem(word).into_owned())
-            .collect();
-        // By stem: "coffees" then "coffee".
-        let names_subject = subject.iter().any(|(word, weight)| {
-            *weight >= rarest * SUBJECT_RARITY
-                && *weight >= rarity.rarest() * SUBJECT_AT_LEAST
-                && later_stems.contains(&stemmer.stem(word).into_owned())
-        });
+            .any(|word| naming.contains(&stemmer.stem(word).into_owned()));
         if !names_subject {
             continue;
         }
