@@ -106,7 +106,9 @@ pub fn rank(
             }
         }
     };
-    let (candidates, _) = ranked(conn, &text, ask.mode, span, embed, model)?;
+    // A question about a time asks what was so then, not what changed since.
+    let follow_changes = span.is_none();
+    let (candidates, _) = ranked(conn, &text, ask.mode, span, embed, model, follow_changes)?;
     let hits = candidates
         .into_iter()
         .filter(|candidate| candidate.score >= ask.min_score && candidate.score > 0.0)
@@ -116,7 +118,8 @@ pub fn rank(
     Ok(hits)
 }
 
-/// The candidates for `text`, scored and in order, and the question's word weights.
+/// The candidates for `text`, scored and in order, and the question's word weights;
+/// `follow_changes`: with the later notes that changed the best answers above them.
 fn ranked(
     conn: &Connection,
     text: &str,
@@ -124,6 +127,7 @@ fn ranked(
     span: Option<Span>,
     embed: Option<&Embed<'_>>,
     model: Option<&str>,
+    follow_changes: bool,
 ) -> Result<(Vec<Candidate>, Weights), super::MemoryError> {
     let mut candidates = candidates(conn, text, mode, span, embed, model)?;
     let weights = Weights::of(conn, text, mode)?;
@@ -134,8 +138,7 @@ fn ranked(
         candidate.score = score(candidate, &weights, mode, span);
     }
     order(&mut candidates, &weights);
-    // A question about a time asks what was so then, not what changed since.
-    if span.is_none() {
+    if follow_changes {
         updates::follow(conn, &mut candidates, &|first, second| {
             super::semantic::similarity(conn, first, second)
         })?;
@@ -153,8 +156,18 @@ fn event_day(
     embed: Option<&Embed<'_>>,
     model: Option<&str>,
 ) -> Result<Option<NaiveDate>, super::MemoryError> {
-    let (candidates, weights) = ranked(conn, event, ask.mode, None, embed, model)?;
-    let Some(best) = candidates.into_iter().find(|c| c.score > 0.0) else {
+    // The event's own note dates it, not what happened to it later.
+    let (candidates, weights) = ranked(conn, event, ask.mode, None, embed, model, false)?;
+    let answers: Vec<Candidate> = candidates.into_iter().filter(|c| c.score > 0.0).collect();
+    // "my birthday" is not Mum's: a note naming someone else's is the last choice.
+    let owner_elsewhere = |candidate: &Candidate| {
+        mine(event).is_some_and(|thing| someone_elses(&candidate.text, &thing))
+    };
+    let chosen = answers
+        .iter()
+        .position(|c| !owner_elsewhere(c))
+        .unwrap_or(0);
+    let Some(best) = answers.into_iter().nth(chosen) else {
         return Ok(None);
     };
     let line = best_line(&best.text, &weights);
@@ -166,6 +179,31 @@ fn event_day(
         best.start_line
     );
     Ok(day)
+}
+
+/// The thing an event phrase says is the person's own: "birthday" of "my birthday".
+fn mine(event: &str) -> Option<String> {
+    let lowered = event.to_lowercase();
+    let mut words = lowered.split_whitespace();
+    words.find(|word| *word == "my")?;
+    words
+        .next()
+        .map(|word| {
+            word.trim_matches(|c: char| !c.is_alphanumeric())
+                .to_string()
+        })
+        .filter(|word| !word.is_empty())
+}
+
+/// Whether `text` speaks of someone else's `thing` ("Mum's birthday", "Rui's flat").
+fn someone_elses(text: &str, thing: &str) -> bool {
+    let lowered = text.to_lowercase().replace('’', "'");
+    let words: Vec<&str> = lowered.split_whitespace().collect();
+    words.windows(2).any(|pair| {
+        pair[1].trim_matches(|c: char| !c.is_alphanumeric()) == thing
+            && pair[0].ends_with("'s")
+            && pair[0] != "one's"
+    })
 }
 
 /// The line of `text` that holds most of the question's words.
@@ -472,4 +510,22 @@ fn to_hit(conn: &Connection, candidate: Candidate, text: &str) -> rusqlite::Resu
         score: (candidate.score * 1000.0).round() / 1000.0,
         snippet,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{mine, someone_elses};
+
+    #[test]
+    fn my_birthday_is_not_mums() {
+        assert_eq!(mine("my birthday").as_deref(), Some("birthday"));
+        assert_eq!(mine("the Lisbon trip"), None);
+        assert!(someone_elses(
+            "Mum's birthday is on 2 December.",
+            "birthday"
+        ));
+        assert!(someone_elses("Rui’s birthday party", "birthday"));
+        assert!(!someone_elses("My birthday: dinner with Ana.", "birthday"));
+        assert!(!someone_elses("Birthday cake for Mum's friend", "birthday"));
+    }
 }
