@@ -122,7 +122,14 @@ fn a_few_rows_shared_among_threads_give_the_same_product() {
     few_rows_times_transposed(&input, rows, &weight, k, &bias, &mut alone, stride);
     for threads in [2, 3, 8] {
         let mut shared = vec![0.0f32; rows * stride];
-        few_rows_shared(&input, rows, (&weight, k, &bias), &mut shared, stride, threads);
+        few_rows_shared(
+            &input,
+            rows,
+            (&weight, k, &bias),
+            &mut shared,
+            stride,
+            threads,
+        );
         assert_eq!(alone, shared, "{threads} threads");
     }
 }
