@@ -261,4 +261,42 @@ mod tests {
         assert_eq!(records[1]["content"], "hi");
         assert!(records[1]["at"].is_string());
     }
+
+    #[test]
+    fn where_the_last_trace_got_to_is_read_back_through_a_compaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path());
+        std::fs::create_dir_all(home.sessions_dir()).unwrap();
+        let transcript = Transcript::start(&home, "gpt-4o", "api", Local::now()).unwrap();
+        let said = |text: &str, answer: &str| {
+            transcript
+                .write(&Record::from(&Message::user(text)))
+                .unwrap();
+            transcript
+                .write(&Record::from(&Message::assistant(answer)))
+                .unwrap();
+        };
+        said("one", "1");
+        said("two", "2");
+        transcript.write(&Record::Traced {}).unwrap();
+        assert_eq!(load(&transcript.path).unwrap().traced, 4);
+        said("three", "3");
+        // Compacted: the first four became a summary, the last two were kept.
+        transcript
+            .write(&Record::Compaction {
+                summary: Some("one, two".to_string()),
+                replaced: 4,
+                kept: 2,
+                error: None,
+            })
+            .unwrap();
+        let loaded = load(&transcript.path).unwrap();
+        let untraced: Vec<&Message> = loaded.messages[loaded.traced..].iter().collect();
+        assert_eq!(
+            untraced,
+            [&Message::user("three"), &Message::assistant("3")],
+            "{:?}",
+            loaded.messages
+        );
+    }
 }
