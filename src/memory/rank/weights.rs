@@ -80,7 +80,7 @@ impl Weights {
             let stem = if prefix || word.chars().any(crate::memory::cjk::is_cjk) {
                 word.clone()
             } else {
-                stemmer.stem(&word).into_owned()
+                stemmer.stem(base_form(&word)).into_owned()
             };
             words.push((stem, idf.max(0.1)));
         }
@@ -110,7 +110,10 @@ impl Weights {
     fn stems(&self, text: &str) -> Vec<String> {
         text.split(|c: char| !c.is_alphanumeric())
             .filter(|word| !word.is_empty())
-            .map(|word| self.stemmer.stem(&word.to_lowercase()).into_owned())
+            .map(|word| {
+                let lowered = word.to_lowercase();
+                self.stemmer.stem(base_form(&lowered)).into_owned()
+            })
             .collect()
     }
 
@@ -184,6 +187,68 @@ impl Weights {
     }
 }
 
+/// English verbs whose past forms no stemmer brings back to their base ("ran" is not
+/// "run" to Snowball): notes are written in the past, questions often in the present
+/// ("which races did I run?" for "ran the Matosinhos 10K").
+const IRREGULAR: [(&str, &str); 48] = [
+    ("ran", "run"),
+    ("went", "go"),
+    ("gone", "go"),
+    ("ate", "eat"),
+    ("eaten", "eat"),
+    ("bought", "buy"),
+    ("met", "meet"),
+    ("saw", "see"),
+    ("seen", "see"),
+    ("took", "take"),
+    ("taken", "take"),
+    ("gave", "give"),
+    ("given", "give"),
+    ("got", "get"),
+    ("gotten", "get"),
+    ("felt", "feel"),
+    ("made", "make"),
+    ("wrote", "write"),
+    ("written", "write"),
+    ("thought", "think"),
+    ("told", "tell"),
+    ("found", "find"),
+    ("paid", "pay"),
+    ("sent", "send"),
+    ("spent", "spend"),
+    ("won", "win"),
+    ("lost", "lose"),
+    ("sold", "sell"),
+    ("swam", "swim"),
+    ("drove", "drive"),
+    ("driven", "drive"),
+    ("flew", "fly"),
+    ("flown", "fly"),
+    ("rode", "ride"),
+    ("brought", "bring"),
+    ("caught", "catch"),
+    ("taught", "teach"),
+    ("began", "begin"),
+    ("begun", "begin"),
+    ("drank", "drink"),
+    ("drunk", "drink"),
+    ("sang", "sing"),
+    ("slept", "sleep"),
+    ("kept", "keep"),
+    ("lent", "lend"),
+    ("built", "build"),
+    ("chose", "choose"),
+    ("broke", "break"),
+];
+
+/// The base of an irregular past form, else the word itself.
+fn base_form(word: &str) -> &str {
+    IRREGULAR
+        .iter()
+        .find(|(past, _)| *past == word)
+        .map_or(word, |(_, base)| base)
+}
+
 /// How rare words are in memory (inverse document frequency over the chunks), each
 /// word counted once per search.
 pub(super) struct Rarity {
@@ -219,5 +284,18 @@ impl Rarity {
         let idf = ((self.chunks + 1.0) / (holding.max(1) as f64 + 0.5)).ln();
         self.known.insert(word.to_string(), idf);
         Ok(idf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::base_form;
+
+    #[test]
+    fn past_forms_no_stemmer_knows_come_back_to_their_verb() {
+        assert_eq!(base_form("ran"), "run");
+        assert_eq!(base_form("bought"), "buy");
+        assert_eq!(base_form("running"), "running", "the stemmer's to handle");
+        assert_eq!(base_form("left"), "left", "a direction as often as a verb");
     }
 }
