@@ -43,3 +43,22 @@ impl<const N: usize> EnvSource for [(&str, &str); N] {
         (&self[..]).var(name)
     }
 }
+
+/// True when stdin is a pipe or a file, not a terminal or /dev/null: only then is there
+/// something to read, and reading never waits for a person.
+pub fn stdin_is_data() -> bool {
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return false;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        std::fs::metadata("/dev/stdin")
+            .map(|meta| meta.file_type().is_fifo() || meta.file_type().is_file())
+            .unwrap_or(false)
+    }
+    #[cfg(not(unix))]
+    {
+        true
+    }
+}

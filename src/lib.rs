@@ -9,6 +9,11 @@
 //! - [`server`]: the HTTP API (hyper): native routes, SSE chat, the OpenAI-compatible `/v1`
 //!   (Chat Completions with the client's tools, Responses, embeddings), and the web page (`server/page/`, embedded; `localgpt ui` logs a browser in).
 //! - [`heartbeat`]: the daemon: scheduled Rhai tasks and the HEARTBEAT.md check.
+//! - [`mcp_serve`]: LocalGPT as an MCP server (`localgpt mcp serve`, `/mcp` on the API):
+//!   its memory and skills for other assistants.
+//! - [`terminal`]: how a turn shows at a terminal: streamed text, tool lines, one-key
+//!   approval questions.
+//! - [`offer`]: the first question on a bare machine: offering the built-in models.
 //!
 //! The core:
 //! - [`agent`]: the one agent loop (cancellation inside it), the system prompt,
@@ -32,8 +37,8 @@
 //!   requests may reach.
 //! - [`sandbox`]: the kernel sandbox (Landlock, seccomp, namespaces) every shell command
 //!   runs in, and the one function that runs them.
-//! - [`mcp`]: the Model Context Protocol both ways: configured servers' tools for the
-//!   model, scripts and the person, and LocalGPT's memory and skills served to others.
+//! - [`mcp`]: the Model Context Protocol as a client: configured servers' tools for the
+//!   model, scripts and the person.
 //! - [`cancel`]: the cancel signal every long operation watches, and the Ctrl-C runtime.
 //!
 //! Foundations:
@@ -44,16 +49,18 @@
 //! - [`env`]: the process environment as an injectable source, so tests need not touch it.
 //! - [`logging`]: tracing to `logs/` with daily rotation, mirrored to stderr by `-v`.
 //! - [`report`]: how an error reaches the user — one message with its context chain, and
-//!   the exit code (0 ok, 1 failure, 2 usage or configuration error); panics go to the log.
-//! - [`terminal`]: how a turn shows at a terminal: streamed text, tool lines, one-key
-//!   approval questions.
+//!   the exit codes (0 ok, 1 failure, 2 usage or configuration error); panics go to the log.
+//! - [`net`]: the one HTTP client setup and retry policy that providers, downloads,
+//!   embeddings, MCP and the web tools share.
 //! - [`markdown`]: Markdown made readable in a terminal.
 //! - [`style`]: whether to colour output (`--no-color`, `NO_COLOR`, not a terminal).
 //! - [`truncate`]: cutting text to a size, always on character boundaries.
 //!
-//! Dependencies point down this list (front doors → core → foundations), except the
-//! inherent agent ↔ script ↔ skills loop (the model runs skills, skills run scripts,
-//! scripts ask the model), kept to one function at each crossing.
+//! Dependencies point down (front doors → core → foundations), except the inherent
+//! agent ↔ script ↔ skills loop (the model runs skills, skills run scripts, scripts ask
+//! the model), kept to one function at each crossing. The exact layers, module by module,
+//! are a table in `src/layers.rs`, and its test fails on any `use` against them, naming
+//! the file and line.
 
 /// Every allocation goes through the system allocator, counted for script runs so that
 /// each has a memory ceiling of its own (see [`script::ceiling`]).
@@ -69,11 +76,16 @@ pub mod conversation;
 pub mod env;
 pub mod heartbeat;
 pub mod home;
+#[cfg(test)]
+mod layers;
 pub mod logging;
 pub mod markdown;
 pub mod mcp;
+pub mod mcp_serve;
 pub mod memory;
 pub mod models;
+pub mod net;
+pub mod offer;
 pub mod policy;
 pub mod provider;
 pub mod repl;

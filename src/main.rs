@@ -52,7 +52,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             report::print_error(&err, &err_style);
-            ExitCode::from(report::exit_code(&err))
+            ExitCode::from(localgpt::commands::exit_code(&err))
         }
     }
 }

@@ -1,15 +1,11 @@
 //! How a failure reaches the person: printed once, at the edge, with its whole context
-//! chain, and turned into an exit code — 0 ok, 1 a failure while doing the work, 2 a
-//! problem with how LocalGPT was invoked or configured (bad flags, a bad config file, an
-//! unusable home folder).
+//! chain; the exit codes (0 ok, 1 a failure while doing the work, 2 a problem with how
+//! LocalGPT was invoked or configured), which the front door chooses by the error's kind
+//! (`commands::exit_code`); and what a caught panic said. A leaf: every layer
+//! may report, so this knows none of them.
 
 use std::io::{self, Write};
 
-use crate::config::ConfigError;
-use crate::home::HomeError;
-use crate::memory::MemoryError;
-use crate::provider::ProviderError;
-use crate::session::SessionError;
 use crate::style::Style;
 
 /// A mistake in how a command was invoked that clap cannot catch on its own.
@@ -21,47 +17,8 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILURE: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 
-/// The exit code for an error, by the kind of the first cause that decides it.
-pub fn exit_code(err: &anyhow::Error) -> u8 {
-    for cause in err.chain() {
-        if is_broken_pipe(cause) {
-            // `localgpt … | head` closing early is not a failure.
-            return EXIT_OK;
-        }
-        if cause.is::<ConfigError>()
-            || cause.is::<HomeError>()
-            || cause.is::<UsageError>()
-            || matches!(
-                cause.downcast_ref::<MemoryError>(),
-                Some(MemoryError::NotMemory(_) | MemoryError::Pattern { .. })
-            )
-            || matches!(
-                cause.downcast_ref::<SessionError>(),
-                Some(
-                    SessionError::NotFound(_) | SessionError::Ambiguous { .. } | SessionError::None
-                )
-            )
-            || matches!(
-                cause.downcast_ref::<crate::skills::SkillError>(),
-                Some(
-                    crate::skills::SkillError::NotFound { .. }
-                        | crate::skills::SkillError::Broken { .. }
-                        | crate::skills::SkillError::Unavailable { .. }
-                        | crate::skills::SkillError::NotInvocable { .. }
-                )
-            )
-            || matches!(
-                cause.downcast_ref::<ProviderError>(),
-                Some(ProviderError::MissingKey { .. } | ProviderError::Setup(_))
-            )
-        {
-            return EXIT_USAGE;
-        }
-    }
-    EXIT_FAILURE
-}
-
-fn is_broken_pipe(cause: &(dyn std::error::Error + 'static)) -> bool {
+/// A write to a reader that went away (`localgpt … | head`).
+pub fn is_broken_pipe(cause: &(dyn std::error::Error + 'static)) -> bool {
     cause
         .downcast_ref::<io::Error>()
         .is_some_and(|err| err.kind() == io::ErrorKind::BrokenPipe)
@@ -100,23 +57,4 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .map(|text| text.to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic".to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use anyhow::Context;
-
-    #[test]
-    fn exit_codes_follow_the_cause() {
-        let usage: anyhow::Error = UsageError("no such flag".into()).into();
-        assert_eq!(exit_code(&usage), EXIT_USAGE);
-        let wrapped = Err::<(), _>(UsageError("bad".into()))
-            .context("while starting")
-            .unwrap_err();
-        assert_eq!(exit_code(&wrapped), EXIT_USAGE);
-        assert_eq!(exit_code(&anyhow::anyhow!("provider down")), EXIT_FAILURE);
-        let pipe: anyhow::Error = io::Error::from(io::ErrorKind::BrokenPipe).into();
-        assert_eq!(exit_code(&pipe), EXIT_OK);
-    }
 }

@@ -37,10 +37,10 @@ use crate::config::Config;
 use crate::config::schema::CompactionConfig;
 use crate::conversation::{Message, ToolCall};
 use crate::home::Home;
+use crate::net::HttpSettings;
 use crate::policy::Policy;
 use crate::provider::{
-    HttpSettings, ModelRoute, Provider, ProviderError, Sampling, ToolSpec, Usage, build_provider,
-    resolve_model,
+    ModelRoute, Provider, ProviderError, Sampling, ToolSpec, Usage, build_provider, resolve_model,
 };
 use tools::{Registry, ToolContext, ToolOutput};
 

@@ -53,9 +53,8 @@ pub fn one_turn(ctx: &mut Context<'_>, prompt: &str, options: &TurnOptions) -> R
         .as_ref()
         .context("internal: ask needs the settings loaded")?;
     let can_ask = io::stdin().is_terminal() && io::stderr().is_terminal();
-    let model =
-        crate::models::offer::answerable_model(&ctx.home, settings, settings.model(), can_ask)?
-            .unwrap_or_else(|| settings.model().to_string());
+    let model = crate::offer::answerable_model(&ctx.home, settings, settings.model(), can_ask)?
+        .unwrap_or_else(|| settings.model().to_string());
     // --yes answers the questions `ask` mode would ask; it does not lift a `deny`.
     let approval = match (options.yes, settings.config.tools.approval) {
         (true, ApprovalMode::Ask) => ApprovalMode::Auto,
@@ -133,7 +132,7 @@ pub fn one_turn(ctx: &mut Context<'_>, prompt: &str, options: &TurnOptions) -> R
 /// pipe, what is piped in follows the words as context (`git diff | localgpt ask "review"`).
 pub fn read_prompt(words: &[String]) -> Result<String> {
     let from_stdin = words.is_empty() || (words.len() == 1 && words[0] == "-");
-    let piped = crate::terminal::stdin_is_data();
+    let piped = crate::env::stdin_is_data();
     let mut input = String::new();
     if piped {
         io::stdin()

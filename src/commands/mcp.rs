@@ -21,7 +21,7 @@ pub fn run(command: McpCommand, ctx: &mut Context<'_>) -> Result<u8> {
         .config
         .clone();
     if let McpCommand::Serve = command {
-        return crate::mcp::serve::stdio(&ctx.home, &config);
+        return crate::mcp_serve::stdio(&ctx.home, &config);
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -6,6 +6,7 @@
 mod ask;
 mod config;
 mod daemon;
+mod exit;
 mod heartbeat;
 mod mcp;
 mod memory;
@@ -32,6 +33,8 @@ use crate::home::Home;
 use crate::logging::{self, LogSetup, Verbosity};
 use crate::report::EXIT_OK;
 use crate::style::Style;
+
+pub use exit::exit_code;
 
 /// What every command gets: where things are and how to print.
 pub struct Context<'a> {

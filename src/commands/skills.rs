@@ -148,7 +148,7 @@ fn show(skill: &Skill, style: Style) -> Result<u8> {
 fn run_skill(ctx: &mut Context<'_>, invocation: Invocation, yes: bool) -> Result<u8> {
     let (skill, args) = match invocation {
         Invocation::Prompt { mut message, .. } => {
-            if crate::terminal::stdin_is_data() {
+            if crate::env::stdin_is_data() {
                 let mut input = String::new();
                 io::Read::read_to_string(&mut io::stdin(), &mut input)
                     .context("cannot read stdin")?;

@@ -26,7 +26,7 @@ pub fn run(args: UiArgs, ctx: &mut Context<'_>) -> Result<u8> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let http = crate::provider::HttpSettings::from_config(&settings.config);
+        let http = crate::net::HttpSettings::from_config(&settings.config);
         if let Some(path) = code_from_running_server(&ctx.home, address, &http).await? {
             show(&format!("http://{address}{path}"), args.no_open)?;
             return anyhow::Ok(());
@@ -58,9 +58,9 @@ pub fn run(args: UiArgs, ctx: &mut Context<'_>) -> Result<u8> {
 async fn code_from_running_server(
     home: &crate::home::Home,
     address: SocketAddr,
-    http: &crate::provider::HttpSettings,
+    http: &crate::net::HttpSettings,
 ) -> Result<Option<String>> {
-    let client = crate::provider::client_builder(http)
+    let client = crate::net::client_builder(http)
         .timeout(Duration::from_secs(2))
         .no_proxy()
         .build()

@@ -11,7 +11,7 @@ use chrono::Utc;
 use super::history::{OUTPUT_CAP, Run, Status};
 use super::tasks::Task;
 use crate::cancel::Cancel;
-use crate::config::{ApprovalMode, Config};
+use crate::config::Config;
 use crate::home::Home;
 use crate::policy::Policy;
 use crate::script::{Outcome, OutputSink, RunContext, Script, ScriptHost};
@@ -46,13 +46,7 @@ impl RunEnv {
 
     /// Nobody can answer a question here: what the policy does not allow is refused.
     pub fn policy(&self) -> Policy {
-        let approval = match self.config.tools.approval {
-            ApprovalMode::Deny => ApprovalMode::Deny,
-            _ => ApprovalMode::Auto,
-        };
-        Policy::new(&self.home, &self.home.workspace(), &self.config.tools)
-            .with_approval(approval)
-            .with_commands(self.config.heartbeat.allow_bash)
+        Policy::unattended(&self.home, &self.config)
     }
 }
 

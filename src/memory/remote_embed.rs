@@ -99,14 +99,14 @@ impl Endpoint {
 pub struct RemoteEmbedder {
     endpoint: Endpoint,
     client: reqwest::Client,
-    retry: crate::provider::RetryPolicy,
+    retry: crate::net::RetryPolicy,
 }
 
 impl RemoteEmbedder {
     pub fn new(endpoint: Endpoint, config: &Config) -> Result<RemoteEmbedder, EmbedError> {
-        let settings = crate::provider::HttpSettings::from_config(config);
-        let client = crate::provider::http_client(&settings)
-            .map_err(|err| EmbedError::Setup(err.to_string()))?;
+        let settings = crate::net::HttpSettings::from_config(config);
+        let client =
+            crate::net::http_client(&settings).map_err(|err| EmbedError::Setup(err.to_string()))?;
         Ok(RemoteEmbedder {
             endpoint,
             client,
@@ -155,7 +155,7 @@ impl RemoteEmbedder {
                         response
                             .text()
                             .await
-                            .map_err(|err| crate::provider::innermost_cause(&err))
+                            .map_err(|err| crate::net::innermost_cause(&err))
                     })
                 })
                 .join()

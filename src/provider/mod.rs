@@ -20,15 +20,13 @@ mod retry;
 mod route;
 mod sampling;
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use serde::Serialize;
 
 use crate::conversation::{Message, ToolCall};
+use crate::net::{HttpSettings, http_client, innermost_cause};
 pub use error::ProviderError;
-pub use retry::RetryPolicy;
-pub(crate) use retry::{Target, innermost_cause, send as send_with_retries};
+pub(crate) use retry::{Target, send as send_with_retries};
 pub use route::{ModelRoute, build_provider, resolve_model};
 pub use sampling::{ResponseFormat, Sampling, ToolChoice};
 
@@ -145,65 +143,6 @@ pub struct ModelInfo {
     pub tools: Option<bool>,
     /// Whether it takes pictures.
     pub vision: Option<bool>,
-}
-
-/// Network settings every HTTP provider shares.
-#[derive(Debug, Clone)]
-pub struct HttpSettings {
-    pub connect_timeout: Duration,
-    /// The longest silence allowed while a stream is open.
-    pub idle_timeout: Duration,
-    pub retry: RetryPolicy,
-}
-
-impl HttpSettings {
-    /// The network settings of `[agent]`: timeouts and retries for every request to a
-    /// provider (chat and embeddings alike).
-    pub fn from_config(config: &crate::config::Config) -> HttpSettings {
-        HttpSettings {
-            connect_timeout: Duration::from_secs(config.agent.connect_timeout_secs),
-            idle_timeout: Duration::from_secs(config.agent.idle_timeout_secs),
-            retry: RetryPolicy {
-                max_retries: config.agent.max_retries,
-                ..RetryPolicy::default()
-            },
-        }
-    }
-}
-
-/// How every HTTP client starts: rustls (no OpenSSL), the timeouts, LocalGPT's name.
-pub fn client_builder(settings: &HttpSettings) -> reqwest::ClientBuilder {
-    // reqwest is built without a default crypto provider so that only `ring` is linked;
-    // installing it twice is harmless, so the error is ignored.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .connect_timeout(settings.connect_timeout)
-        .read_timeout(settings.idle_timeout)
-        .user_agent(concat!("localgpt/", env!("CARGO_PKG_VERSION")))
-}
-
-/// The HTTP client every provider shares.
-pub fn http_client(settings: &HttpSettings) -> Result<reqwest::Client, ProviderError> {
-    client_builder(settings)
-        .build()
-        .map_err(|err| ProviderError::Setup(format!("cannot build the HTTP client: {err}")))
-}
-
-/// The client for web requests made for the model and scripts, in `cell`, built there on
-/// first use (loading the system's root certificates costs milliseconds that work
-/// without HTTP should not pay): public addresses only unless `allow_local` (see
-/// [`crate::policy::network`]).
-pub fn lazy_web_client<'a>(
-    cell: &'a std::sync::OnceLock<reqwest::Client>,
-    settings: &HttpSettings,
-    allow_local: bool,
-) -> Result<&'a reqwest::Client, ProviderError> {
-    if let Some(client) = cell.get() {
-        return Ok(client);
-    }
-    let client = crate::policy::network::web_client(client_builder(settings), allow_local)
-        .map_err(|err| ProviderError::Setup(format!("cannot build the HTTP client: {err}")))?;
-    Ok(cell.get_or_init(|| client))
 }
 
 /// The endpoint, key and client an HTTP provider sends to.

@@ -3,53 +3,10 @@
 //! request is retried, never a stream that has started: text already shown to a person
 //! cannot be taken back.
 
-use std::time::Duration;
-
 use reqwest::{Response, StatusCode};
 
 use super::ProviderError;
-
-#[derive(Debug, Clone)]
-pub struct RetryPolicy {
-    pub max_retries: u32,
-    pub base_delay: Duration,
-    /// No wait is longer than this, whatever `Retry-After` says.
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_retries: 3,
-            base_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(30),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The wait before retry number `attempt` (0-based).
-    pub fn delay(&self, attempt: u32, retry_after: Option<u64>) -> Duration {
-        if let Some(seconds) = retry_after {
-            return Duration::from_secs(seconds).min(self.max_delay);
-        }
-        let exponential = self
-            .base_delay
-            .saturating_mul(2u32.saturating_pow(attempt))
-            .min(self.max_delay);
-        // Half fixed, half random, so many clients do not retry in lockstep.
-        let half = exponential / 2;
-        half + half.mul_f64(jitter())
-    }
-}
-
-/// A number in [0, 1) that differs from call to call; good enough to spread retries.
-fn jitter() -> f64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.subsec_nanos());
-    f64::from(nanos % 1_000_000) / 1_000_000.0
-}
+use crate::net::{RetryPolicy, innermost_cause};
 
 /// Where a request goes and how to describe failures to reach it.
 pub struct Target<'a> {
@@ -128,15 +85,6 @@ fn is_loopback(url: &str) -> bool {
     }
 }
 
-/// The most specific cause ("Connection refused"), not reqwest's outer wrapper text.
-pub(crate) fn innermost_cause(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause: &dyn std::error::Error = err;
-    while let Some(inner) = cause.source() {
-        cause = inner;
-    }
-    cause.to_string()
-}
-
 async fn status_error(target: &Target<'_>, response: Response) -> ProviderError {
     let status = response.status();
     let retry_after = response
@@ -177,19 +125,6 @@ fn describe_status(status: StatusCode, body: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn delays_grow_and_respect_retry_after_and_the_cap() {
-        let policy = RetryPolicy::default();
-        for attempt in 0..3 {
-            let delay = policy.delay(attempt, None);
-            let full = Duration::from_millis(500) * 2u32.pow(attempt);
-            assert!(delay >= full / 2 && delay <= full, "{attempt}: {delay:?}");
-        }
-        assert_eq!(policy.delay(0, Some(7)), Duration::from_secs(7));
-        assert_eq!(policy.delay(0, Some(3600)), Duration::from_secs(30));
-        assert!(policy.delay(30, None) <= Duration::from_secs(30));
-    }
 
     #[tokio::test]
     async fn a_refused_connection_on_this_machine_is_not_retried() {

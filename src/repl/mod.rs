@@ -338,7 +338,7 @@ impl Repl {
     fn chat(&mut self, message: &str) -> Result<()> {
         // The first chat line on a machine with no model to answer it: offer the built-in one.
         if self.agent.is_none()
-            && let Some(model) = crate::models::offer::answerable_model(
+            && let Some(model) = crate::offer::answerable_model(
                 &self.home,
                 &self.settings,
                 &self.model,

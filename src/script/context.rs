@@ -214,9 +214,9 @@ impl RunContext {
     /// The HTTP client, built on first use.
     pub fn http(&self) -> RhaiResult<&reqwest::Client> {
         let _runtime = self.runtime.enter();
-        crate::provider::lazy_web_client(
+        crate::net::lazy_web_client(
             &self.http,
-            &crate::provider::HttpSettings::from_config(&self.config),
+            &crate::net::HttpSettings::from_config(&self.config),
             self.config.tools.web_allow_local,
         )
         .map_err(|err| err.to_string().into())

@@ -162,7 +162,7 @@ pub fn provider_error(err: &ProviderError) -> ApiError {
 pub async fn check_answerable(state: &Arc<State>, model: &str) -> Result<(), ApiError> {
     let (state, model) = (state.clone(), model.to_string());
     super::api::blocking(move || {
-        crate::models::offer::answerable_model(&state.home, &state.settings, &model, false)
+        crate::offer::answerable_model(&state.home, &state.settings, &model, false)
             .map(|_| ())
             .map_err(|err| {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no_model", err.to_string())

@@ -86,7 +86,7 @@ pub struct State {
 }
 
 type McpService = rmcp::transport::StreamableHttpService<
-    crate::mcp::serve::Served,
+    crate::mcp_serve::Served,
     rmcp::transport::streamable_http_server::session::local::LocalSessionManager,
 >;
 
@@ -95,7 +95,7 @@ impl State {
     /// every route, so the service's own Host list is not needed.
     pub fn mcp(&self) -> &McpService {
         self.mcp.get_or_init(|| {
-            let served = crate::mcp::serve::Served::new(
+            let served = crate::mcp_serve::Served::new(
                 &self.home,
                 &self.env.config,
                 self.env.runtime.clone(),

@@ -67,7 +67,7 @@ pub(super) async fn known_model(state: &State, requested: &str) -> Result<String
 async fn model_exists(state: &State, model: &str) -> bool {
     let config = &state.env.config;
     let route = crate::provider::resolve_model(model, config);
-    let http = crate::provider::HttpSettings::from_config(config);
+    let http = crate::net::HttpSettings::from_config(config);
     let models_dir = crate::models::models_dir(&state.home);
     match crate::provider::build_provider(&route, config, &http, &models_dir) {
         Ok(provider) => provider.has_model(&route.model).await.unwrap_or(true),

@@ -6,7 +6,7 @@
 
 pub(crate) mod keypress;
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -312,25 +312,6 @@ impl Spinner {
 impl Drop for Spinner {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
-/// True when stdin is a pipe or a file, not a terminal or /dev/null: only then is there
-/// something to read, and reading never waits for a person.
-pub fn stdin_is_data() -> bool {
-    if io::stdin().is_terminal() {
-        return false;
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        std::fs::metadata("/dev/stdin")
-            .map(|meta| meta.file_type().is_fifo() || meta.file_type().is_file())
-            .unwrap_or(false)
-    }
-    #[cfg(not(unix))]
-    {
-        true
     }
 }
 

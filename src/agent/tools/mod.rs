@@ -48,12 +48,12 @@ impl ToolContext {
     }
 
     pub fn http(&self) -> Result<&reqwest::Client, String> {
-        let settings = crate::provider::HttpSettings {
+        let settings = crate::net::HttpSettings {
             connect_timeout: std::time::Duration::from_secs(self.config.agent.connect_timeout_secs),
             idle_timeout: std::time::Duration::from_secs(self.config.tools.web_timeout_secs),
-            retry: crate::provider::RetryPolicy::default(),
+            retry: crate::net::RetryPolicy::default(),
         };
-        crate::provider::lazy_web_client(&self.http, &settings, self.config.tools.web_allow_local)
+        crate::net::lazy_web_client(&self.http, &settings, self.config.tools.web_allow_local)
             .map_err(|err| err.to_string())
     }
 }

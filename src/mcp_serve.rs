@@ -223,20 +223,14 @@ impl Served {
             }
         });
         let inner = &self.inner;
-        let env = crate::heartbeat::runner::RunEnv {
-            home: inner.home.clone(),
-            config: inner.config.clone(),
-            model: inner.config.model().to_string(),
-            runtime: inner.runtime.clone(),
-        };
         let run = Arc::new(
             crate::script::RunContext::new(
                 inner.home.clone(),
                 inner.config.clone(),
-                env.policy(),
+                Policy::unattended(&inner.home, &inner.config),
                 inner.runtime.clone(),
             )
-            .with_model(env.model.clone())
+            .with_model(inner.config.model().to_string())
             .with_script_dir(invoke::script_dir(&skill, &inner.home.workspace()))
             .with_output(output),
         );
