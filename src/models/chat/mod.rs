@@ -5,17 +5,10 @@
 //! to the original weights than a second 4-bit rounding would be) and writes the
 //! tokenizer.json rebuilt from the file's vocabulary beside it.
 //!
-//! - [`engine`]: running it: sampling, the generation loop.
-//! - `llama`: our own forward pass for Q8_0 Llama models (the built-in one among them).
-//! - `gguf`: a file's header read so that no number in it can abort LocalGPT.
-//! - [`template`]: the chat template the GGUF carries, rendered with minijinja.
-//! - [`tokenizer`]: the tokenizer rebuilt from the GGUF's vocabulary (at install time).
+//! Running them is the inference crate's ([`localgpt_inference::chat`]); installing them
+//! is here.
 
-pub mod engine;
-mod gguf;
-mod llama;
-pub mod template;
-pub mod tokenizer;
+pub use localgpt_inference::chat::{engine, gguf, template, tokenizer};
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};

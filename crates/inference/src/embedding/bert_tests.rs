@@ -9,7 +9,7 @@ use super::*;
 )]
 fn hidden_states_match_candle_transformers_bert() {
     use candle_core::{DType, Tensor};
-    let dir = crate::models::embedding::test_model_dir();
+    let dir = crate::embedding::test_model_dir();
     let bytes = std::fs::read(dir.join("config.json")).unwrap();
     let config: Config = serde_json::from_slice(&bytes).unwrap();
     let reference_config: candle_transformers::models::bert::Config =

@@ -67,13 +67,13 @@ macro_rules! vectorised {
                 fn avx2($($arg: $ty),*) {
                     $portable($($arg),*)
                 }
-                match $crate::models::kernels::vector_unit() {
+                match $crate::kernels::vector_unit() {
                     // SAFETY: `vector_unit` saw the CPU has the features this function
                     // is compiled for.
-                    $crate::models::kernels::VectorUnit::Avx512 => return unsafe { avx512($($arg),*) },
+                    $crate::kernels::VectorUnit::Avx512 => return unsafe { avx512($($arg),*) },
                     // SAFETY: as above.
-                    $crate::models::kernels::VectorUnit::Avx2 => return unsafe { avx2($($arg),*) },
-                    $crate::models::kernels::VectorUnit::Portable => {}
+                    $crate::kernels::VectorUnit::Avx2 => return unsafe { avx2($($arg),*) },
+                    $crate::kernels::VectorUnit::Portable => {}
                 }
             }
             $portable($($arg),*)

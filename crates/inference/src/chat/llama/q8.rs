@@ -86,7 +86,7 @@ pub(super) fn f16_to_f32(bytes: [u8; 2]) -> f32 {
     f32::from_bits(value.to_bits() | (bits & 0x8000) << 16)
 }
 
-crate::models::kernels::vectorised!(dequantize => dequantize_portable(bytes: &[u8], out: &mut [f32]));
+crate::kernels::vectorised!(dequantize => dequantize_portable(bytes: &[u8], out: &mut [f32]));
 
 #[inline(always)]
 fn dequantize_portable(bytes: &[u8], out: &mut [f32]) {
@@ -259,6 +259,9 @@ mod x86 {
 
     /// Unsigned × signed bytes, summed in fours into eight i32 lanes.
     trait ByteDot {
+        /// # Safety
+        /// The CPU has the implementing type's instructions: AVX-VNNI, AVX-512 VNNI with
+        /// VL, or AVX2.
         unsafe fn dot(unsigned: __m256i, signed: __m256i) -> __m256i;
     }
 
@@ -269,6 +272,8 @@ mod x86 {
     impl ByteDot for AvxVnni {
         #[inline(always)]
         unsafe fn dot(unsigned: __m256i, signed: __m256i) -> __m256i {
+            // SAFETY: only called from code compiled with AVX-VNNI (`rows_avx_vnni`);
+            // register arithmetic, no memory.
             unsafe { _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), unsigned, signed) }
         }
     }
@@ -276,6 +281,8 @@ mod x86 {
     impl ByteDot for Avx512Vnni {
         #[inline(always)]
         unsafe fn dot(unsigned: __m256i, signed: __m256i) -> __m256i {
+            // SAFETY: only called from code compiled with AVX-512 VNNI and VL
+            // (`rows_avx512_vnni`); register arithmetic, no memory.
             unsafe { _mm256_dpbusd_epi32(_mm256_setzero_si256(), unsigned, signed) }
         }
     }
@@ -284,29 +291,49 @@ mod x86 {
         #[inline(always)]
         unsafe fn dot(unsigned: __m256i, signed: __m256i) -> __m256i {
             // Pairs stay within i16: |w| ≤ 128 and |x| ≤ 127.
+            // SAFETY: only called from code compiled with AVX2; register arithmetic, no
+            // memory.
             unsafe {
                 _mm256_madd_epi16(_mm256_maddubs_epi16(unsigned, signed), _mm256_set1_epi16(1))
             }
         }
     }
 
+    /// # Safety
+    /// The CPU has AVX2, FMA, F16C and AVX-VNNI; `bytes` holds whole weight rows of
+    /// `acts.blocks` blocks, and `out` one slot per row and token.
     #[target_feature(enable = "avx2,fma,f16c,avxvnni")]
     pub(super) unsafe fn rows_avx_vnni(bytes: &[u8], acts: &Quantized, out: &mut [f32]) {
+        // SAFETY: this function enables the features `rows::<AvxVnni>` uses, and its caller
+        // checked the CPU has them and bounded the slices (its # Safety).
         unsafe { rows::<AvxVnni>(bytes, acts, out) }
     }
 
+    /// # Safety
+    /// The CPU has AVX2, FMA, F16C, AVX-512 VNNI and VL; `bytes` holds whole weight rows
+    /// of `acts.blocks` blocks, and `out` one slot per row and token.
     #[target_feature(enable = "avx2,fma,f16c,avx512vnni,avx512vl")]
     pub(super) unsafe fn rows_avx512_vnni(bytes: &[u8], acts: &Quantized, out: &mut [f32]) {
+        // SAFETY: this function enables the features `rows::<Avx512Vnni>` uses, and its
+        // caller checked the CPU has them and bounded the slices (its # Safety).
         unsafe { rows::<Avx512Vnni>(bytes, acts, out) }
     }
 
+    /// # Safety
+    /// The CPU has AVX2, FMA and F16C; `bytes` holds whole weight rows of `acts.blocks`
+    /// blocks, and `out` one slot per row and token.
     #[target_feature(enable = "avx2,fma,f16c")]
     pub(super) unsafe fn rows_avx2(bytes: &[u8], acts: &Quantized, out: &mut [f32]) {
+        // SAFETY: this function enables the features `rows::<Avx2>` uses, and its caller
+        // checked the CPU has them and bounded the slices (its # Safety).
         unsafe { rows::<Avx2>(bytes, acts, out) }
     }
 
     /// Every weight row against the activation rows, four at a time, so each weight
     /// block is loaded once for up to four tokens.
+    ///
+    /// # Safety
+    /// As the `rows_*` functions that call it, with `D`'s instructions on the CPU.
     #[inline(always)]
     unsafe fn rows<D: ByteDot>(bytes: &[u8], acts: &Quantized, out: &mut [f32]) {
         let n = acts.rows;
@@ -318,6 +345,9 @@ mod x86 {
             while first < n {
                 let row = row.as_ptr();
                 let out = &mut out[first..];
+                // SAFETY: `row` is a whole weight row (`acts.blocks` blocks, from
+                // `chunks_exact`); tokens `first..first + N` exist because N ≤ n - first,
+                // and `out` has a slot for each.
                 unsafe {
                     match n - first {
                         1 => row_dots::<D, 1>(row, acts, first, out),
@@ -333,6 +363,10 @@ mod x86 {
 
     /// One weight row against activation rows `first..first + N`; two running sums
     /// per token (even and odd blocks), so the additions do not wait on each other.
+    ///
+    /// # Safety
+    /// `row` points at `acts.blocks` Q8_0 blocks; tokens `first..first + N` exist in
+    /// `acts`; `out` has N slots; the CPU has AVX2, FMA, F16C and `D`'s instructions.
     #[inline(always)]
     unsafe fn row_dots<D: ByteDot, const N: usize>(
         row: *const u8,
@@ -340,6 +374,9 @@ mod x86 {
         first: usize,
         out: &mut [f32],
     ) {
+        // SAFETY: blocks 0..`acts.blocks` lie in the row (the caller's contract); `at` <
+        // `acts.rows` × `acts.blocks`, so each 32-byte load of quants and each scale is
+        // inside `acts`; the f16 scale is read unaligned.
         unsafe {
             let blocks = acts.blocks;
             let mut sums = [[_mm256_setzero_ps(); 2]; N];
@@ -368,6 +405,9 @@ mod x86 {
     /// [`super::quantize_portable`] eight lanes at a time: the rounding half away from
     /// zero is `x + (0.5 - ulp)·sign(x)` truncated, exact for the |x| ≤ 127.5 quantizing
     /// gives, and the scale is rounded to f16 by the same instruction `half` uses.
+    ///
+    /// # Safety
+    /// The CPU has AVX2, FMA and F16C.
     #[target_feature(enable = "avx2,fma,f16c")]
     pub(super) unsafe fn quantize_avx2(x: &[f32], quants: &mut [i8], scales: &mut [f32]) {
         let sign = _mm256_set1_ps(-0.0);
@@ -379,6 +419,8 @@ mod x86 {
             .zip(scales.iter_mut())
         {
             let v: [__m256; 4] =
+                // SAFETY: `block` is BLOCK (32) floats, so the four loads of eight at i × 8
+                // stay inside it; this function is compiled with AVX2.
                 std::array::from_fn(|i| unsafe { _mm256_loadu_ps(block[i * 8..].as_ptr()) });
             let magnitudes = v.map(|v| _mm256_andnot_ps(sign, v));
             let max = _mm256_max_ps(
@@ -403,12 +445,17 @@ mod x86 {
                 _mm256_packs_epi32(ints[2], ints[3]),
             );
             let bytes = _mm256_permutevar8x32_epi32(bytes, order);
+            // SAFETY: `quants` is one block of BLOCK (32) bytes: one unaligned 256-bit
+            // store.
             unsafe { _mm256_storeu_si256(quants.as_mut_ptr().cast(), bytes) };
         }
     }
 
+    /// # Safety
+    /// The CPU has AVX.
     #[inline(always)]
     unsafe fn sum_lanes(v: __m256) -> f32 {
+        // SAFETY: register arithmetic only; callers are compiled with AVX2.
         unsafe {
             let half = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
             let pairs = _mm_add_ps(half, _mm_movehl_ps(half, half));

@@ -1,7 +1,7 @@
 //! Rotary position embedding and causal attention over the key/value cache, grouped
 //! query heads included (several query heads share one key/value head).
 
-use crate::models::kernels::{Strides, exp, product, softmax_rows, vectorised};
+use crate::kernels::{Strides, exp, product, softmax_rows, vectorised};
 
 use super::Shape;
 

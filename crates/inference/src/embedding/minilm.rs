@@ -32,11 +32,6 @@ pub enum EmbedError {
     Setup(String),
 }
 
-/// Where the model lives in a home folder.
-pub fn model_dir(home: &crate::home::Home) -> PathBuf {
-    home.root().join("models").join(MODEL_NAME)
-}
-
 /// Whether the three files the model needs are there.
 pub fn is_installed(dir: &Path) -> bool {
     ["config.json", "tokenizer.json", "model.safetensors"]

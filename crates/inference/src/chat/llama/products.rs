@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::q8::{Kernel, Q8Matrix, Quantized};
 use super::tiles::{Columns, Pack, TILE_ROWS, TileKernel, tile_products};
-use crate::models::kernels::{Strides, product};
+use crate::kernels::{Strides, product};
 
 /// Up to this many tokens, a product is a dot product per weight row: packing the
 /// matrix's tiles costs more than the int8 tiles save (a SmolLM2 forward pass, one

