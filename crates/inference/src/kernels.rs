@@ -7,7 +7,55 @@
 /// few rows costs more than the arithmetic.
 pub(crate) const FEW_ROWS: usize = 16;
 
-/// The vector instructions the kernels use.
+/// What this CPU can run, as the kernels need it: read once, the one place LocalGPT asks
+/// the CPU. `LOCALGPT_CPU=avx2` or `portable` asks for less (never more than the CPU
+/// has), so a benchmark on an AVX-512 machine measures what an AVX2-only one would run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cpu {
+    /// AVX2 with FMA and F16C: every 256-bit kernel.
+    pub avx2: bool,
+    /// AVX-512F besides: 512-bit loops.
+    pub avx512: bool,
+    /// AVX-512 VNNI with VL besides: byte dot products in 256- and 512-bit registers.
+    pub avx512_vnni: bool,
+    /// AVX-VNNI besides AVX2: byte dot products in 256-bit registers, on CPUs with or
+    /// without AVX-512.
+    pub avx_vnni: bool,
+}
+
+pub fn cpu() -> Cpu {
+    static CPU: std::sync::OnceLock<Cpu> = std::sync::OnceLock::new();
+    *CPU.get_or_init(|| {
+        let detected = detected_cpu();
+        match std::env::var("LOCALGPT_CPU").as_deref() {
+            Ok("portable") => Cpu::default(),
+            Ok("avx2") => Cpu {
+                avx2: detected.avx2,
+                ..Cpu::default()
+            },
+            _ => detected,
+        }
+    })
+}
+
+fn detected_cpu() -> Cpu {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        let avx2 = has!("avx2") && has!("fma") && has!("f16c");
+        let avx512 = avx2 && has!("avx512f");
+        Cpu {
+            avx2,
+            avx512,
+            avx512_vnni: avx512 && has!("avx512vnni") && has!("avx512vl"),
+            avx_vnni: avx2 && has!("avxvnni"),
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    Cpu::default()
+}
+
+/// The vector instructions the plain loops are compiled for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VectorUnit {
     Avx512,
@@ -15,39 +63,15 @@ pub enum VectorUnit {
     Portable,
 }
 
-/// What the CPU has, or less when `LOCALGPT_CPU` (`avx2`, `portable`) asks for it: a
-/// benchmark on an AVX-512 machine measures what an AVX2-only one would run. Never more
-/// than the CPU has.
 pub fn vector_unit() -> VectorUnit {
-    static UNIT: std::sync::OnceLock<VectorUnit> = std::sync::OnceLock::new();
-    *UNIT.get_or_init(|| {
-        let detected = detected_vector_unit();
-        let wanted = match std::env::var("LOCALGPT_CPU").as_deref() {
-            Ok("portable") => VectorUnit::Portable,
-            Ok("avx2") => VectorUnit::Avx2,
-            _ => detected,
-        };
-        // The enum's order is best first: take whichever of the two is the lesser.
-        if (wanted as u8) > (detected as u8) {
-            wanted
-        } else {
-            detected
-        }
-    })
-}
-
-fn detected_vector_unit() -> VectorUnit {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            return VectorUnit::Avx512;
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            return VectorUnit::Avx2;
-        }
+    let cpu = cpu();
+    if cpu.avx512 {
+        VectorUnit::Avx512
+    } else if cpu.avx2 {
+        VectorUnit::Avx2
+    } else {
+        VectorUnit::Portable
     }
-    VectorUnit::Portable
 }
 
 /// Defines `$name`, which runs `$portable` compiled for AVX-512 or for AVX2 with FMA

@@ -144,13 +144,10 @@ impl Quantized {
 
 fn quantize(x: &[f32], quants: &mut [i8], scales: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::is_x86_feature_detected as has;
-        if has!("avx2") && has!("fma") && has!("f16c") {
-            // SAFETY: the CPU has the features the kernel is compiled for.
-            unsafe { x86::quantize_avx2(x, quants, scales) };
-            return;
-        }
+    if crate::kernels::cpu().avx2 {
+        // SAFETY: the CPU has the features the kernel is compiled for.
+        unsafe { x86::quantize_avx2(x, quants, scales) };
+        return;
     }
     quantize_portable(x, quants, scales);
 }
@@ -183,20 +180,16 @@ pub(super) enum Kernel {
 
 impl Kernel {
     pub(super) fn detect() -> Kernel {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::is_x86_feature_detected as has;
-            if has!("avx2") && has!("fma") && has!("f16c") {
-                if has!("avxvnni") {
-                    return Kernel::AvxVnni;
-                }
-                if has!("avx512vnni") && has!("avx512vl") {
-                    return Kernel::Avx512Vnni;
-                }
-                return Kernel::Avx2;
-            }
+        let cpu = crate::kernels::cpu();
+        if cpu.avx_vnni {
+            Kernel::AvxVnni
+        } else if cpu.avx512_vnni {
+            Kernel::Avx512Vnni
+        } else if cpu.avx2 {
+            Kernel::Avx2
+        } else {
+            Kernel::Portable
         }
-        Kernel::Portable
     }
 
     /// `out[j · n + t] = row j of `rows` · activation row t`, over the matrix rows

@@ -33,19 +33,14 @@ pub(super) enum TileKernel {
 
 impl TileKernel {
     pub(super) fn detect() -> Option<TileKernel> {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::is_x86_feature_detected as has;
-            if has!("avx2") && has!("fma") && has!("f16c") {
-                if has!("avx512f") && has!("avx512vnni") {
-                    return Some(TileKernel::Avx512Vnni);
-                }
-                if has!("avxvnni") {
-                    return Some(TileKernel::AvxVnni);
-                }
-            }
+        let cpu = crate::kernels::cpu();
+        if cpu.avx512_vnni {
+            Some(TileKernel::Avx512Vnni)
+        } else if cpu.avx_vnni {
+            Some(TileKernel::AvxVnni)
+        } else {
+            None
         }
-        None
     }
 
     fn lanes(self) -> usize {
