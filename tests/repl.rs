@@ -343,6 +343,26 @@ mod terminal {
         leave(&mut p);
     }
 
+    /// Ctrl-C drops the line being typed (not run, not in the history), and what is typed
+    /// right after it, read in the same go, is kept.
+    #[test]
+    fn ctrl_c_drops_the_line_and_keeps_what_follows() {
+        let t = Test::new();
+        let mut p = spawn(&t);
+        p.exp_string("chat ").unwrap();
+        // One write, so the editor reads the Ctrl-C and the next line at once.
+        p.send(":let dropped = 1 + \x03:40 + 2\r").unwrap();
+        p.flush().unwrap();
+        p.exp_string("Ctrl-D or /quit").unwrap();
+        p.exp_string("42").unwrap();
+        p.send_line(":dropped").unwrap();
+        p.exp_string("not found").unwrap();
+        leave(&mut p);
+        let history = std::fs::read_to_string(t.path("history.txt")).unwrap();
+        assert!(history.contains(":40 + 2"), "{history}");
+        assert!(!history.contains("let dropped"), "{history}");
+    }
+
     #[test]
     fn ctrl_c_on_an_empty_prompt_says_how_to_quit() {
         let t = Test::new();

@@ -2,13 +2,14 @@
 //! variables, file paths after `/run` and `!`), hints for commands, and multi-line
 //! entries while Rhai brackets are open or a chat line ends in `\`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
-use rustyline::{Context, Helper};
+use rustyline::{Cmd, ConditionalEventHandler, Context, Event, EventContext, Helper, RepeatCount};
 
 use super::commands::COMMANDS;
 use super::line::{Mode, needs_more};
@@ -33,6 +34,8 @@ pub struct SkillHint {
 pub struct PromptHelper {
     pub vocabulary: Arc<Mutex<Vocabulary>>,
     files: FilenameCompleter,
+    /// Set by Ctrl-C at the prompt ([`InterruptKey`]): the line it ends is dropped.
+    pub interrupted: Arc<AtomicBool>,
 }
 
 impl PromptHelper {
@@ -40,6 +43,7 @@ impl PromptHelper {
         PromptHelper {
             vocabulary,
             files: FilenameCompleter::new(),
+            interrupted: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -168,7 +172,7 @@ impl Highlighter for PromptHelper {
 
 impl Validator for PromptHelper {
     fn validate(&self, ctx: &mut ValidationContext) -> rustyline::Result<ValidationResult> {
-        if needs_more(ctx.input(), self.mode()) {
+        if !self.interrupted.load(Ordering::Relaxed) && needs_more(ctx.input(), self.mode()) {
             Ok(ValidationResult::Incomplete)
         } else {
             Ok(ValidationResult::Valid(None))
@@ -177,6 +181,18 @@ impl Validator for PromptHelper {
 }
 
 impl Helper for PromptHelper {}
+
+/// Ctrl-C at the prompt: the line ends as if accepted, marked interrupted, and the REPL
+/// drops it. rustyline's own interrupt returns an error, which drops the keys read with
+/// the Ctrl-C but not yet handled: what a person typed right after it would be lost.
+pub struct InterruptKey(pub Arc<AtomicBool>);
+
+impl ConditionalEventHandler for InterruptKey {
+    fn handle(&self, _: &Event, _: RepeatCount, _: bool, _: &EventContext) -> Option<Cmd> {
+        self.0.store(true, Ordering::Relaxed);
+        Some(Cmd::AcceptLine)
+    }
+}
 
 #[cfg(test)]
 mod tests {

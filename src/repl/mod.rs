@@ -150,16 +150,34 @@ impl Repl {
         }
     }
 
+    /// What Ctrl-C at the prompt answers: it drops the line, it does not leave.
+    fn how_to_leave(&self) -> io::Result<()> {
+        writeln!(
+            io::stderr().lock(),
+            "{}",
+            self.err_style.dim("(Ctrl-D or /quit to leave)")
+        )
+    }
+
     fn run_terminal(&mut self) -> Result<()> {
         let config = rustyline::Config::builder()
-            .auto_add_history(true)
+            // Added by hand: a line Ctrl-C ended is not history.
+            .auto_add_history(false)
             .history_ignore_space(true)
             .max_history_size(10_000)
             .context("bad history size")?
             .build();
         let mut editor: rustyline::Editor<PromptHelper, rustyline::history::FileHistory> =
             rustyline::Editor::with_config(config).context("cannot open the terminal")?;
-        editor.set_helper(Some(PromptHelper::new(self.vocabulary.clone())));
+        let helper = PromptHelper::new(self.vocabulary.clone());
+        let interrupted = helper.interrupted.clone();
+        editor.set_helper(Some(helper));
+        editor.bind_sequence(
+            rustyline::KeyEvent::ctrl('C'),
+            rustyline::EventHandler::Conditional(Box::new(helper::InterruptKey(
+                interrupted.clone(),
+            ))),
+        );
         let history = self.home.history_file();
         let _ = editor.load_history(&history);
         let mut out = io::stdout().lock();
@@ -176,7 +194,13 @@ impl Repl {
         loop {
             self.update_vocabulary();
             match editor.readline(&self.prompt()) {
+                Ok(_) if interrupted.swap(false, std::sync::atomic::Ordering::Relaxed) => {
+                    self.how_to_leave()?;
+                }
                 Ok(entry) => {
+                    if let Err(err) = editor.add_history_entry(entry.as_str()) {
+                        tracing::debug!("cannot add to the REPL history: {err}");
+                    }
                     // Appending keeps what other sessions added meanwhile; the first time
                     // there is no file to append to.
                     let saved = if history.exists() {
@@ -191,13 +215,7 @@ impl Repl {
                         return Ok(());
                     }
                 }
-                Err(rustyline::error::ReadlineError::Interrupted) => {
-                    writeln!(
-                        io::stderr().lock(),
-                        "{}",
-                        self.err_style.dim("(Ctrl-D or /quit to leave)")
-                    )?;
-                }
+                Err(rustyline::error::ReadlineError::Interrupted) => self.how_to_leave()?,
                 Err(rustyline::error::ReadlineError::Eof) => return Ok(()),
                 Err(err) => return Err(err).context("cannot read from the terminal"),
             }
@@ -441,9 +459,6 @@ impl Repl {
 
     fn shell(&mut self, command: &str) -> Result<()> {
         let policy = self.policy()?.for_own_code().with_background_jobs();
-        if let Some(refusal) = policy.refuse_command(command) {
-            anyhow::bail!(refusal);
-        }
         let timeout = std::time::Duration::from_secs(self.settings.config.tools.bash_timeout_secs);
         self.cancel.reset();
         let cancel = self.cancel.clone();
@@ -472,6 +487,9 @@ impl Repl {
                     )?;
                 }
                 Ok(())
+            }
+            Some(Err(crate::sandbox::CommandError::Refused(refusal))) => {
+                Err(anyhow::anyhow!(refusal))
             }
             Some(Err(err)) => Err(anyhow::anyhow!("cannot run `{command}`: {err}")),
             None => {

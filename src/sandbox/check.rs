@@ -50,7 +50,12 @@ pub struct Attempts {
 /// Runs the trials under `policy` (its `tools.sandbox` taken as `"auto"` when it is
 /// `"off"`, to show what the sandbox would do). `secret` is a file commands must not read.
 pub async fn run_trials(policy: &Policy, secret: &Path) -> Result<Vec<Trial>, String> {
-    let mut policy = policy.clone();
+    // The probe is LocalGPT's own program, run because the person asked for the check:
+    // whatever the policy says of commands the model or a task would run.
+    let mut policy = policy
+        .clone()
+        .with_approval(crate::config::ApprovalMode::Auto)
+        .with_commands(true);
     if policy.sandbox == SandboxMode::Off {
         policy.sandbox = SandboxMode::Auto;
     }

@@ -24,19 +24,34 @@ pub struct CommandResult {
     pub output_overflowed: bool,
 }
 
+/// Why a command did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The policy does not let shell commands run here (`tools.approval = "deny"`, or
+    /// nobody can approve them): the message says which setting.
+    #[error("{0}")]
+    Refused(String),
+    #[error("cannot start it: {0}")]
+    Start(#[from] std::io::Error),
+}
+
 /// Runs `sh -c command` in the sandbox `policy` describes, with a clean-of-secrets
 /// environment and a private temporary folder, ending the command with all its processes
 /// when the time is up. `merge_stderr` sends stderr into stdout (what the model reads:
 /// errors where they happened); scripts get them apart. Output is read as it comes, kept
 /// within [`KEPT_BYTES`] a stream, and the command stopped past [`HARD_CAP_BYTES`]. This
 /// is the one way LocalGPT runs a shell command: the model's `bash`, `!` at the prompt,
-/// scripts' `bash()`/`sh()`, skills and heartbeat tasks all come here.
+/// scripts' `bash()`/`sh()`, skills and heartbeat tasks all come here, so the policy's
+/// refusal is decided here too, for all of them.
 pub async fn run_command(
     command_line: &str,
     policy: &Policy,
     timeout: Duration,
     merge_stderr: bool,
-) -> std::io::Result<CommandResult> {
+) -> Result<CommandResult, CommandError> {
+    if let Some(refusal) = policy.refuse_command(command_line) {
+        return Err(CommandError::Refused(refusal));
+    }
     let cwd = policy.cwd();
     let plan = super::Plan::for_policy(policy).map_err(std::io::Error::other)?;
     let script = if merge_stderr {
@@ -85,7 +100,7 @@ pub async fn run_command(
         }
         Ok(Err(err)) => {
             stop(&mut child).await;
-            return Err(err);
+            return Err(err.into());
         }
         Err(_) => {
             stop(&mut child).await;
@@ -192,6 +207,33 @@ mod tests {
             .await
             .unwrap();
         assert!(result.timed_out);
+    }
+
+    #[tokio::test]
+    async fn a_policy_that_refuses_commands_starts_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("ran");
+        let line = format!("touch {}", marker.display());
+        let ten = Duration::from_secs(10);
+        let denied = policy_in(dir.path()).with_approval(crate::config::ApprovalMode::Deny);
+        let Err(CommandError::Refused(why)) = run_command(&line, &denied, ten, true).await else {
+            panic!("a command ran under tools.approval = \"deny\"");
+        };
+        assert!(why.contains("tools.approval"), "{why}");
+        let unattended = policy_in(dir.path()).with_commands(false);
+        let Err(CommandError::Refused(why)) = run_command(&line, &unattended, ten, true).await
+        else {
+            panic!("a command ran where commands are off");
+        };
+        assert!(why.contains("heartbeat.allow_bash"), "{why}");
+        assert!(!marker.exists());
+        run_command(&line, &policy_in(dir.path()), ten, true)
+            .await
+            .unwrap();
+        assert!(
+            marker.exists(),
+            "the same command runs where the policy allows it"
+        );
     }
 
     fn policy_in(dir: &std::path::Path) -> Policy {

@@ -1,5 +1,17 @@
 //! The kernel sandbox every shell command runs in — the model's `bash`, `!` at the prompt,
-//! scripts' `bash()`/`sh()`, skills and heartbeat tasks all go through [`run_command`].
+//! scripts' `bash()`/`sh()`, skills and heartbeat tasks all go through [`run_command`],
+//! which also decides the policy's refusal (`tools.approval = "deny"`, or commands where
+//! nobody can approve them) for all of them.
+//!
+//! The processes LocalGPT starts outside it, on purpose, each a program the person named
+//! in their own configuration, never a command line from a model or a script:
+//! - the editor of `localgpt config edit` (`$VISUAL`, `$EDITOR`): it must write
+//!   `config.toml`, which the sandbox protects;
+//! - `heartbeat.notify`: it must reach the desktop's notification service (a socket the
+//!   sandbox closes); it gets the message as one argument, never through a shell;
+//! - MCP servers under `[mcp.servers]` and the Claude CLI provider: programs the person
+//!   configured, each with its own access to its service;
+//! - `localgpt ui`'s browser opener and the daemon LocalGPT starts of itself.
 //!
 //! Path checks confine the file tools, not a shell: a command can open any file its user
 //! can. So on Linux the command is confined by the kernel before it starts:
@@ -38,7 +50,7 @@ mod output;
 mod seccomp;
 mod support;
 
-pub use command::{CommandResult, run_command};
+pub use command::{CommandError, CommandResult, run_command};
 pub use output::{HARD_CAP_BYTES, KEPT_BYTES};
 pub use support::{LANDLOCK_ABI_WANTED, Support, support};
 

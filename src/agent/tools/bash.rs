@@ -45,9 +45,6 @@ impl Tool for Bash {
 
     async fn run(&self, args: &Value, ctx: &ToolContext) -> Result<String, String> {
         let command_line = str_arg(args, "command");
-        if !ctx.policy.commands_allowed {
-            return Err(ctx.policy.refuse_command(command_line).unwrap_or_default());
-        }
         let limit = ctx.config.tools.bash_timeout_secs;
         let timeout = Duration::from_secs(u64_arg(args, "timeout").unwrap_or(limit).min(limit));
         let max_bytes =
@@ -74,6 +71,7 @@ impl Tool for Bash {
                     Ok(text)
                 }
             }
+            Err(refused @ crate::sandbox::CommandError::Refused(_)) => Err(refused.to_string()),
             Err(err) => Err(format!("could not run the command: {err}")),
         }
     }

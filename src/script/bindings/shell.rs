@@ -6,17 +6,17 @@ use std::time::Duration;
 
 use rhai::{Map, NativeCallContext};
 
-use crate::sandbox::{CommandResult, run_command};
+use crate::sandbox::{CommandError, CommandResult, run_command};
 use crate::script::catalog::Binder;
 use crate::script::context::{RhaiResult, RunContext, run_context};
 
 fn run(run: &RunContext, command_line: &str) -> RhaiResult<CommandResult> {
-    if let Some(refusal) = run.policy.refuse_command(command_line) {
-        return Err(refusal.into());
-    }
     let timeout = Duration::from_secs(run.config.tools.bash_timeout_secs);
     let result = run.block_on(run_command(command_line, &run.policy, timeout, false))?;
-    let result = result.map_err(|err| format!("cannot run `{command_line}`: {err}"))?;
+    let result = result.map_err(|err| match err {
+        CommandError::Refused(refusal) => refusal,
+        err => format!("cannot run `{command_line}`: {err}"),
+    })?;
     if result.timed_out {
         return Err(format!(
             "`{command_line}` was stopped after {} s (tools.bash_timeout_secs)",
