@@ -27,6 +27,9 @@ pub mod tools;
 mod trace;
 mod turn;
 
+#[cfg(test)]
+mod loop_tests;
+
 pub use compaction::Compacted;
 pub use observer::{Approval, LogObserver, Observer};
 
@@ -191,6 +194,14 @@ impl Agent {
             system_override: None,
             temperature: None,
         })
+    }
+
+    /// The same agent speaking to another provider: the in-process loop tests' scripted
+    /// one.
+    #[cfg(test)]
+    pub(crate) fn with_provider(mut self, provider: std::sync::Arc<dyn Provider>) -> Agent {
+        self.provider = provider;
+        self
     }
 
     /// The person speaks through this agent: their messages are captured in memory

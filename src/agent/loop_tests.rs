@@ -1,0 +1,649 @@
+//! The agent loop in-process, against a scripted provider that refuses what the real
+//! APIs refuse (a tool call without its result, a result without its call, an empty
+//! answer, two answers in a row): cancellation at each await point, client tools, the
+//! round limit, repair of a broken conversation, a provider error mid-stream.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use serde_json::json;
+use tokio::sync::Notify;
+
+use super::tools::ToolOutput;
+use super::{Agent, Approval, Observer};
+use crate::cancel::Cancel;
+use crate::config::{ApprovalMode, Config};
+use crate::conversation::{INTERRUPTED_NOTE, INTERRUPTED_WHILE_RUNNING, Message, ToolCall};
+use crate::home::Home;
+use crate::policy::Policy;
+use crate::provider::{
+    ChatRequest, Completion, Event, Provider, ProviderError, StopReason, ToolSpec, Usage,
+};
+use crate::session::Session;
+
+/// What the scripted model does with the next request.
+enum Step {
+    /// Streams the text in these pieces, then calls these tools (if any).
+    Answer(Vec<&'static str>, Vec<ToolCall>),
+    /// Streams the text, then the connection breaks.
+    CutAfter(&'static str),
+    /// Streams the text, then waits for ever (until the turn drops the request).
+    Hang(&'static str),
+}
+
+#[derive(Default)]
+struct Scripted {
+    steps: Mutex<VecDeque<Step>>,
+    /// Every request the loop sent, in order.
+    requests: Mutex<Vec<ChatRequest>>,
+    /// Why a request was refused, if one was: a test fails on any.
+    refusals: Mutex<Vec<String>>,
+    /// Told when a `Hang` step has streamed its text.
+    hanging: Notify,
+}
+
+impl Scripted {
+    fn new(steps: Vec<Step>) -> Arc<Scripted> {
+        Arc::new(Scripted {
+            steps: Mutex::new(steps.into()),
+            ..Scripted::default()
+        })
+    }
+
+    fn requests(&self) -> Vec<ChatRequest> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    fn assert_nothing_refused(&self) {
+        let refusals = self.refusals.lock().unwrap();
+        assert!(refusals.is_empty(), "the provider refused: {refusals:?}");
+    }
+}
+
+/// The rules every provider applies to a conversation.
+fn check(messages: &[Message]) -> Result<(), String> {
+    if !matches!(messages.first(), Some(Message::User { .. })) {
+        return Err("the first message must be the user's".into());
+    }
+    let mut open: Vec<String> = Vec::new();
+    for (index, message) in messages.iter().enumerate() {
+        match message {
+            Message::Tool { call_id, .. } => {
+                let Some(at) = open.iter().position(|id| id == call_id) else {
+                    return Err(format!(
+                        "messages[{index}]: a result for no call ({call_id})"
+                    ));
+                };
+                open.remove(at);
+                continue;
+            }
+            _ if !open.is_empty() => {
+                return Err(format!(
+                    "messages[{index}]: tool calls without results: {open:?}"
+                ));
+            }
+            Message::Assistant {
+                content,
+                tool_calls,
+            } => {
+                if content.is_empty() && tool_calls.is_empty() {
+                    return Err(format!("messages[{index}]: an empty answer"));
+                }
+                if matches!(messages.get(index + 1), Some(Message::Assistant { .. })) {
+                    return Err(format!("messages[{index}]: two answers in a row"));
+                }
+                open = tool_calls.iter().map(|call| call.id.clone()).collect();
+            }
+            Message::User { .. } => {}
+        }
+    }
+    if open.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the conversation ends in calls without results: {open:?}"
+        ))
+    }
+}
+
+#[async_trait]
+impl Provider for Scripted {
+    fn name(&self) -> &str {
+        "Scripted"
+    }
+
+    async fn stream(
+        &self,
+        request: &ChatRequest,
+        sink: &mut (dyn FnMut(Event) + Send),
+    ) -> Result<Completion, ProviderError> {
+        self.requests.lock().unwrap().push(request.clone());
+        if let Err(why) = check(&request.messages) {
+            self.refusals.lock().unwrap().push(why.clone());
+            return Err(ProviderError::Http {
+                provider: "Scripted".into(),
+                status: 400,
+                message: why,
+                retry_after: None,
+            });
+        }
+        let step = self.steps.lock().unwrap().pop_front();
+        let Some(step) = step else {
+            panic!(
+                "the script has no answer for request {}",
+                self.requests().len()
+            );
+        };
+        match step {
+            Step::Answer(pieces, calls) => {
+                for piece in &pieces {
+                    sink(Event::TextDelta(piece.to_string()));
+                }
+                for call in &calls {
+                    sink(Event::ToolCall(call.clone()));
+                }
+                let stop = if calls.is_empty() {
+                    StopReason::EndTurn
+                } else {
+                    StopReason::ToolUse
+                };
+                sink(Event::Done(stop));
+                Ok(Completion {
+                    text: pieces.concat(),
+                    tool_calls: calls,
+                    usage: Usage {
+                        input_tokens: 10,
+                        output_tokens: 5,
+                    },
+                    stop_reason: Some(stop),
+                })
+            }
+            Step::CutAfter(text) => {
+                sink(Event::TextDelta(text.to_string()));
+                Err(ProviderError::StreamCut {
+                    provider: "Scripted".into(),
+                    detail: "connection reset".into(),
+                    partial: text.to_string(),
+                })
+            }
+            Step::Hang(text) => {
+                sink(Event::TextDelta(text.to_string()));
+                self.hanging.notify_one();
+                std::future::pending().await
+            }
+        }
+    }
+}
+
+/// What a front door would show, and approvals that wait (until told, or for ever).
+#[derive(Default)]
+struct Watcher {
+    text: String,
+    calls: Vec<String>,
+    results: Vec<String>,
+    /// Approvals asked for; `None` answers leave the question waiting.
+    asked: Arc<Notify>,
+    answer: Option<Approval>,
+}
+
+#[async_trait]
+impl Observer for Watcher {
+    fn text(&mut self, delta: &str) {
+        self.text.push_str(delta);
+    }
+    fn tool_call(&mut self, call: &ToolCall) {
+        self.calls.push(call.name.clone());
+    }
+    fn tool_result(&mut self, _call: &ToolCall, output: &ToolOutput) {
+        self.results.push(output.content.clone());
+    }
+    async fn approve(&mut self, _request: &str) -> Option<Approval> {
+        self.asked.notify_one();
+        match self.answer {
+            Some(answer) => Some(answer),
+            None => std::future::pending().await,
+        }
+    }
+}
+
+struct Bench {
+    _dir: tempfile::TempDir,
+    home: Home,
+    config: Config,
+}
+
+impl Bench {
+    fn new() -> Bench {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path().join("home"));
+        home.ensure("").unwrap();
+        let mut config = Config::default();
+        config.tools.approval = ApprovalMode::Ask;
+        config.sessions.auto_title = false;
+        Bench {
+            _dir: dir,
+            home,
+            config,
+        }
+    }
+
+    fn agent(&self, provider: Arc<Scripted>) -> Agent {
+        let workspace = self.home.workspace();
+        let policy = Policy::new(&self.home, &workspace, &self.config.tools);
+        Agent::new(&self.home, &self.config, "ollama/llama3.2", policy)
+            .unwrap()
+            .with_provider(provider)
+    }
+}
+
+fn call(id: &str, name: &str, arguments: serde_json::Value) -> ToolCall {
+    ToolCall {
+        id: id.into(),
+        name: name.into(),
+        arguments,
+    }
+}
+
+#[tokio::test]
+async fn a_plain_answer_streams_to_the_front_door_and_stays_in_the_conversation() {
+    let bench = Bench::new();
+    let provider = Scripted::new(vec![Step::Answer(vec!["Hel", "lo"], vec![])]);
+    let mut agent = bench.agent(provider.clone());
+    let mut session = Session::ephemeral(Vec::new());
+    let mut watcher = Watcher::default();
+    let report = agent
+        .turn(&mut session, "hi", &mut watcher, &Cancel::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.text.as_str(), watcher.text.as_str()),
+        ("Hello", "Hello")
+    );
+    assert!(!report.interrupted);
+    assert_eq!(
+        session.messages(),
+        [Message::user("hi"), Message::assistant("Hello")]
+    );
+    assert_eq!(provider.requests().len(), 1);
+    provider.assert_nothing_refused();
+}
+
+#[tokio::test]
+async fn a_tool_call_runs_and_its_result_goes_back_paired_with_it() {
+    let bench = Bench::new();
+    std::fs::write(bench.home.workspace().join("notes.txt"), "the code is 7319").unwrap();
+    let read = call("c1", "read_file", json!({"path": "notes.txt"}));
+    let provider = Scripted::new(vec![
+        Step::Answer(vec!["Looking. "], vec![read.clone()]),
+        Step::Answer(vec!["It is 7319."], vec![]),
+    ]);
+    let mut agent = bench.agent(provider.clone());
+    let mut session = Session::ephemeral(Vec::new());
+    let mut watcher = Watcher::default();
+    let report = agent
+        .turn(
+            &mut session,
+            "what is the code?",
+            &mut watcher,
+            &Cancel::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(watcher.calls, ["read_file"]);
+    assert!(report.text.ends_with("It is 7319."), "{}", report.text);
+    let second = &provider.requests()[1];
+    let Some(Message::Tool {
+        call_id, content, ..
+    }) = second.messages.last()
+    else {
+        panic!(
+            "the second request ends with the result: {:?}",
+            second.messages
+        );
+    };
+    assert_eq!(call_id, "c1");
+    assert!(content.contains("the code is 7319"), "{content}");
+    provider.assert_nothing_refused();
+}
+
+#[tokio::test]
+async fn the_round_limit_stops_a_model_that_keeps_calling_and_the_next_turn_works() {
+    let mut bench = Bench::new();
+    bench.config.agent.max_tool_rounds = 2;
+    let list = |id: &str| call(id, "list_dir", json!({"path": "."}));
+    let provider = Scripted::new(vec![
+        Step::Answer(vec![], vec![list("a")]),
+        Step::Answer(vec![], vec![list("b")]),
+        Step::Answer(vec!["Fine."], vec![]),
+    ]);
+    let mut agent = bench.agent(provider.clone());
+    let mut session = Session::ephemeral(Vec::new());
+    let mut watcher = Watcher::default();
+    let report = agent
+        .turn(&mut session, "look around", &mut watcher, &Cancel::new())
+        .await
+        .unwrap();
+    assert!(report.hit_round_limit);
+    assert_eq!(report.rounds, 2);
+    assert_eq!(provider.requests().len(), 2);
+    let report = agent
+        .turn(&mut session, "and now?", &mut watcher, &Cancel::new())
+        .await
+        .unwrap();
+    assert_eq!(report.text, "Fine.");
+    provider.assert_nothing_refused();
+}
+
+#[tokio::test]
+async fn cancelled_while_the_answer_streams_the_shown_text_is_kept_and_the_next_turn_works() {
+    let bench = Bench::new();
+    let provider = Scripted::new(vec![
+        Step::Hang("Once upon "),
+        Step::Answer(vec!["Again."], vec![]),
+    ]);
+    let mut agent = bench.agent(provider.clone());
+    let mut session = Session::ephemeral(Vec::new());
+    let mut watcher = Watcher::default();
+    let cancel = Cancel::new();
+    let (report, ()) = tokio::join!(
+        agent.turn(&mut session, "tell a story", &mut watcher, &cancel),
+        async {
+            provider.hanging.notified().await;
+            cancel.cancel();
+        }
+    );
+    let report = report.unwrap();
+    assert!(report.interrupted);
+    assert_eq!(report.text, "Once upon ");
+    assert_eq!(
+        session.messages()[1..],
+        [
+            Message::assistant("Once upon"),
+            Message::user(INTERRUPTED_NOTE)
+        ]
+    );
+    let report = agent
+        .turn(&mut session, "go on", &mut watcher, &Cancel::new())
+        .await
+        .unwrap();
+    assert_eq!(report.text, "Again.");
+    provider.assert_nothing_refused();
+}
+
+#[tokio::test]
+async fn cancelled_while_an_approval_waits_the_call_is_answered_and_nothing_is_written() {
+    let bench = Bench::new();
+    let write = call(
+        "w1",
+        "write_file",
+        json!({"path": "out.txt", "content": "x"}),
+    );
+    let provider = Scripted::new(vec![
+        Step::Answer(vec![], vec![write]),
+        Step::Answer(vec!["Not written."], vec![]),
+    ]);
+    let mut agent = bench.agent(provider.clone());
+    let mut session = Session::ephemeral(Vec::new());
+    let mut watcher = Watcher::default();
+    let asked = watcher.asked.clone();
+    let cancel = Cancel::new();
+    let (report, ()) = tokio::join!(
+        agent.turn(&mut session, "write it", &mut watcher, &cancel),
+        async {
+            asked.notified().await;
+            cancel.cancel();
+        }
+    );
+    assert!(report.unwrap().interrupted);
+    assert!(!bench.home.workspace().join("out.txt").exists());
+    assert!(session.messages().iter().any(|message| matches!(
+        message,
+        Message::Tool { call_id, content, .. } if call_id == "w1" && content == INTERRUPTED_WHILE_RUNNING
+    )));
+    let report = agent
+        .turn(&mut session, "ok", &mut watcher, &Cancel::new())
+        .await
+        .unwrap();
+    assert_eq!(report.text, "Not written.");
+    provider.assert_nothing_refused();
+}
+
+#[tokio::test]
+async fn an_approved_call_runs_and_a_refused_one_is_answered_without_running() {
+    let bench = Bench::new();
+    let write =
+        |id: &str, path: &str| call(id, "write_file", json!({"path": path, "content": "x"}));
+    let provider = Scripted::new(vec![
+        Step::Answer(vec![], vec![write("y", "yes.txt")]),
+        Step::Answer(vec!["Written."], vec![]),
+        Step::Answer(vec![], vec![write("n", "no.txt")]),
+        Step::Answer(vec!["Left alone."], vec![]),
+    ]);
+    let mut agent = bench.agent(provider.clone());
+    let mut session = Session::ephemeral(Vec::new());
+    let mut watcher = Watcher {
+        answer: Some(Approval::Yes),
+        ..Watcher::default()
+    };
+    agent
+        .turn(&mut session, "write yes", &mut watcher, &Cancel::new())
+        .await
+        .unwrap();
+    assert!(bench.home.workspace().join("yes.txt").exists());
+    watcher.answer = Some(Approval::No);
+    let report = agent
+        .turn(&mut session, "write no", &mut watcher, &Cancel::new())
+        .await
+        .unwrap();
+    assert_eq!(report.text, "Left alone.");
+    assert!(!bench.home.workspace().join("no.txt").exists());
+    let (_, refused) = &report.tool_calls[0];
+    assert!(refused.is_error, "{}", refused.content);
+    provider.assert_nothing_refused();
+}
+
+#[tokio::test]
+async fn cancelled_before_it_starts_a_turn_sends_nothing() {
+    let bench = Bench::new();
+    let provider = Scripted::new(Vec::new());
+    let mut agent = bench.agent(provider.clone());
+    let mut session = Session::ephemeral(Vec::new());
+    let cancel = Cancel::new();
+    cancel.cancel();
+    let report = agent
+        .turn(&mut session, "hello?", &mut Watcher::default(), &cancel)
+        .await
+        .unwrap();
+    assert!(report.interrupted);
+    assert!(provider.requests().is_empty());
+    assert_eq!(
+        session.messages(),
+        [Message::user("hello?"), Message::user(INTERRUPTED_NOTE)]
+    );
+}
+
+#[tokio::test]
+async fn a_client_tool_call_ends_the_turn_and_its_result_resumes_it() {
+    let bench = Bench::new();
+    let weather = call("cw", "get_weather", json!({"city": "Porto"}));
+    let provider = Scripted::new(vec![
+        Step::Answer(vec![], vec![weather.clone()]),
+        Step::Answer(vec!["Sunny in Porto."], vec![]),
+    ]);
+    let mut agent = bench
+        .agent(provider.clone())
+        .with_client_tools(vec![ToolSpec {
+            name: "get_weather".into(),
+            description: "The weather in a city.".into(),
+            parameters: json!({"type": "object", "properties": {"city": {"type": "string"}}}),
+        }]);
+    let mut session = Session::ephemeral(Vec::new());
+    let mut watcher = Watcher::default();
+    let report = agent
+        .turn(&mut session, "weather?", &mut watcher, &Cancel::new())
+        .await
+        .unwrap();
+    assert_eq!(report.client_calls, std::slice::from_ref(&weather));
+    assert!(watcher.calls.is_empty(), "LocalGPT ran the client's tool");
+    assert!(
+        provider.requests()[0]
+            .tools
+            .iter()
+            .any(|tool| tool.name == "get_weather")
+    );
+    session.push(Message::result_of(&weather, "sunny, 24 °C", false));
+    let report = agent
+        .resume(&mut session, &mut watcher, &Cancel::new())
+        .await
+        .unwrap();
+    assert_eq!(report.text, "Sunny in Porto.");
+    provider.assert_nothing_refused();
+}
+
+#[tokio::test]
+async fn an_answer_cut_midway_keeps_what_was_shown_and_the_next_turn_works() {
+    let bench = Bench::new();
+    let provider = Scripted::new(vec![
+        Step::CutAfter("Half an an"),
+        Step::Answer(vec!["Whole."], vec![]),
+    ]);
+    let mut agent = bench.agent(provider.clone());
+    let mut session = Session::ephemeral(Vec::new());
+    let mut watcher = Watcher::default();
+    let failed = agent
+        .turn(&mut session, "explain", &mut watcher, &Cancel::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(failed.source, ProviderError::StreamCut { .. }));
+    assert_eq!(failed.report.text, "Half an an");
+    assert_eq!(session.messages()[1], Message::assistant("Half an an"));
+    let report = agent
+        .turn(&mut session, "again", &mut watcher, &Cancel::new())
+        .await
+        .unwrap();
+    assert_eq!(report.text, "Whole.");
+    provider.assert_nothing_refused();
+}
+
+#[tokio::test]
+async fn a_conversation_left_broken_is_repaired_before_it_is_sent() {
+    let bench = Bench::new();
+    let provider = Scripted::new(vec![Step::Answer(vec!["Back."], vec![])]);
+    let mut agent = bench.agent(provider.clone());
+    // The process died while a call ran: the call has no result.
+    let mut session = Session::ephemeral(vec![
+        Message::user("list the folder"),
+        Message::Assistant {
+            content: String::new(),
+            tool_calls: vec![call("lost", "list_dir", json!({"path": "."}))],
+        },
+    ]);
+    let report = agent
+        .turn(
+            &mut session,
+            "still there?",
+            &mut Watcher::default(),
+            &Cancel::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.text, "Back.");
+    provider.assert_nothing_refused();
+    assert!(
+        provider.requests()[0]
+            .messages
+            .iter()
+            .any(|message| matches!(message, Message::Tool { call_id, .. } if call_id == "lost"))
+    );
+}
+
+#[test]
+fn the_scripted_provider_refuses_what_providers_refuse() {
+    let asked = call("c", "list_dir", json!({}));
+    let unanswered = [
+        Message::user("q"),
+        Message::Assistant {
+            content: String::new(),
+            tool_calls: vec![asked.clone()],
+        },
+        Message::user("next"),
+    ];
+    assert!(check(&unanswered).is_err());
+    let stray = [Message::user("q"), Message::result_of(&asked, "x", false)];
+    assert!(check(&stray).is_err());
+    let empty = [
+        Message::user("q"),
+        Message::assistant(""),
+        Message::user("r"),
+    ];
+    assert!(check(&empty).is_err());
+    let twice = [
+        Message::user("q"),
+        Message::assistant("a"),
+        Message::assistant("b"),
+    ];
+    assert!(check(&twice).is_err());
+    assert!(check(&[Message::assistant("a")]).is_err());
+    let paired = [
+        Message::user("q"),
+        Message::Assistant {
+            content: String::new(),
+            tool_calls: vec![asked.clone()],
+        },
+        Message::result_of(&asked, "x", false),
+    ];
+    assert!(check(&paired).is_ok());
+}
+
+#[tokio::test]
+async fn a_conversation_near_the_window_is_compacted_in_the_turn_that_fills_it() {
+    let mut bench = Bench::new();
+    bench.config.models.insert(
+        "ollama/llama3.2".into(),
+        crate::config::schema::ModelConfig {
+            context_window: Some(2_000),
+        },
+    );
+    let provider = Scripted::new(vec![
+        // The memory flush before the old turns leave: nothing to save.
+        Step::Answer(vec!["Nothing to save."], vec![]),
+        // The summary of the old turns.
+        Step::Answer(vec!["They planned the garden."], vec![]),
+        Step::Answer(vec!["Tomatoes, then."], vec![]),
+    ]);
+    let mut agent = bench.agent(provider.clone());
+    let mut earlier = Vec::new();
+    for turn in 0..8 {
+        earlier.push(Message::user(format!(
+            "turn {turn}: {}",
+            "garden plans ".repeat(40)
+        )));
+        earlier.push(Message::assistant(format!(
+            "answer {turn}: {}",
+            "ok ".repeat(40)
+        )));
+    }
+    let mut session = Session::ephemeral(earlier);
+    let report = agent
+        .turn(
+            &mut session,
+            "so what do I plant?",
+            &mut Watcher::default(),
+            &Cancel::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.text, "Tomatoes, then.");
+    let requests = provider.requests();
+    let last = requests.last().unwrap();
+    let Some(Message::User { content, .. }) = last.messages.first() else {
+        panic!(
+            "the turn's request starts with the summary: {:?}",
+            last.messages
+        );
+    };
+    assert!(content.contains("They planned the garden."), "{content}");
+    assert!(last.messages.len() < 17, "{} messages", last.messages.len());
+    provider.assert_nothing_refused();
+}
