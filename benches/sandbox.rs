@@ -3,7 +3,7 @@
 //! scripts' `sh()` all use — unconfined, confined (Landlock, seccomp, capabilities), with
 //! the network off (a user and network namespace), and started from a folder that holds
 //! protected places (a mount namespace covering them). The end-to-end `!true` at the
-//! prompt is measured with hyperfine (see the README).
+//! prompt is measured with hyperfine (see docs/development.md).
 
 use std::time::Duration;
 

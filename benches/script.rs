@@ -3,7 +3,7 @@
 //! minus the same loop empty; and growing data under the size limits every run has: the
 //! cost of a `push` or a map insert and remove must not grow with the container (a count
 //! and twice that, so a quadratic cost would show as 4× instead of 2×). Process
-//! start-up of `localgpt run` is measured with hyperfine (see the README).
+//! start-up of `localgpt run` is measured with hyperfine (see docs/development.md).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -428,16 +428,17 @@ fn stopping_gives_running_tasks_their_grace_then_cancels_them() {
 }
 
 #[test]
-fn the_readmes_task_example_is_a_valid_task_and_times_show_their_zone() {
+fn the_docs_task_example_is_a_valid_task_and_times_show_their_zone() {
     let t = Test::new();
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .expect("the README");
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/daemon.md"))
+            .expect("docs/daemon.md");
     let example = readme
         .split("A task is a `.rhai` file")
         .nth(1)
         .and_then(|rest| rest.split("```rhai\n").nth(1))
         .and_then(|block| block.split("```").next())
-        .expect("the README's task example");
+        .expect("docs/daemon.md's task example");
     task(&t, "disk", &format!("{example}print(\"ok\");\n"));
     t.write("config.toml", "[heartbeat]\ntimezone = \"Asia/Tokyo\"\n");
     let out = t.run(["heartbeat", "list"]).success();

@@ -10,6 +10,7 @@ mod boundaries;
 mod cli;
 mod compaction;
 mod config;
+mod docs;
 mod heartbeat;
 mod home;
 mod interrupt;

@@ -51,7 +51,7 @@ async fn list(hub: &Hub, config_file: &std::path::Path, style: &Style) -> Result
     if hub.servers().is_empty() {
         writeln!(
             out,
-            "no MCP servers are configured (add [mcp.servers.NAME] to {}; the README shows how)",
+            "no MCP servers are configured (add [mcp.servers.NAME] to {}; docs/mcp.md shows how)",
             config_file.display()
         )?;
         return Ok(EXIT_OK);
