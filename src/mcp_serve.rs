@@ -212,16 +212,8 @@ impl Served {
             Invocation::Rhai { skill, args } => (skill, args),
         };
         debug_assert_eq!(skill.kind, Kind::Rhai);
-        let captured = Arc::new(Mutex::new(String::new()));
-        let sink = captured.clone();
-        let output: crate::script::OutputSink = Arc::new(move |text: &str| {
-            if let Ok(mut all) = sink.lock()
-                && all.len() < 1024 * 1024
-            {
-                all.push_str(text);
-                all.push('\n');
-            }
-        });
+        let captured = crate::script::Captured::new();
+        let output = captured.sink(None);
         let inner = &self.inner;
         let run = Arc::new(
             crate::script::RunContext::new(
@@ -237,7 +229,7 @@ impl Served {
         let outcome = tokio::task::spawn_blocking(move || invoke::run_rhai(&skill, &run, args))
             .await
             .map_err(|err| format!("the skill failed: {err}"))?;
-        let printed = captured.lock().map(|text| text.clone()).unwrap_or_default();
+        let printed = captured.text();
         match outcome {
             Ok(crate::script::Outcome::Finished(_) | crate::script::Outcome::Exit(0)) => {
                 Ok(printed)

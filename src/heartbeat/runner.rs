@@ -3,18 +3,18 @@
 //! the task's time limit, and its output captured (capped) for the history. A failure,
 //! a timeout, even a panic, becomes a recorded status; nothing here can stop the daemon.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
 
-use super::history::{OUTPUT_CAP, Run, Status};
+use super::history::{Run, Status};
 use super::tasks::Task;
 use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::home::Home;
 use crate::policy::Policy;
-use crate::script::{Outcome, OutputSink, RunContext, Script, ScriptHost};
+use crate::script::{Captured, Outcome, OutputSink, RunContext, Script, ScriptHost};
 
 /// What every run of the daemon shares.
 #[derive(Clone)]
@@ -61,20 +61,8 @@ pub fn run_task(
 ) -> Run {
     let started = Utc::now();
     let clock = Instant::now();
-    let captured = Arc::new(Mutex::new(String::new()));
-    let sink = captured.clone();
-    let shown = tee.clone();
-    let output: OutputSink = Arc::new(move |text: &str| {
-        if let Some(tee) = &shown {
-            tee(text);
-        }
-        if let Ok(mut all) = sink.lock()
-            && all.len() < OUTPUT_CAP * 2
-        {
-            all.push_str(text);
-            all.push('\n');
-        }
-    });
+    let captured = Captured::new();
+    let output = captured.sink(tee.clone());
     let mut config = env.config.clone();
     config.script.timeout_secs = task.timeout.as_secs().max(1);
     let dir = task
@@ -97,7 +85,7 @@ pub fn run_task(
         ScriptHost::shared().run(&run, &script)
     }));
     drop(run);
-    let mut output = captured.lock().map(|text| text.clone()).unwrap_or_default();
+    let mut output = captured.text();
     let printed = output.len();
     let status = match outcome {
         _ if cancel.is_timed_out() => {

@@ -15,6 +15,7 @@
 //! - [`ceiling`]: the memory each run may hold.
 
 pub mod bindings;
+mod capture;
 pub mod catalog;
 pub mod ceiling;
 pub mod context;
@@ -30,6 +31,7 @@ use rhai::{Array, Dynamic, Engine, EvalAltResult, Module, Scope, Shared};
 
 type SharedModule = Shared<Module>;
 
+pub use capture::{CAPTURE_CAP, Captured};
 pub use catalog::FnDoc;
 pub use context::{Confirmer, OutputSink, RunContext, RunHandle};
 pub use error::ScriptError;

@@ -352,20 +352,6 @@ pub async fn memory_add(
     ok_json(&json!({"path": path.display().to_string()}))
 }
 
-/// Collects a run's printed output (up to a megabyte).
-pub(super) fn collected() -> (OutputSink, Arc<Mutex<String>>) {
-    let captured = Arc::new(Mutex::new(String::new()));
-    let sink = captured.clone();
-    let output: OutputSink = Arc::new(move |text: &str| {
-        if let Ok(mut all) = sink.lock()
-            && all.len() < 1024 * 1024
-        {
-            all.push_str(text);
-            all.push('\n');
-        }
-    });
-    (output, captured)
-}
 
 /// A run context for work the API starts, printing to `output`, with the daemon's
 /// policy. The run stops when the returned guard is dropped: a client that goes away
@@ -432,10 +418,11 @@ pub async fn run_script(
         }
         _ => return Err(ApiError::invalid("give exactly one of `source` and `path`")),
     };
-    let (output, captured) = collected();
+    let captured = crate::script::Captured::new();
+    let output = captured.sink(None);
     let (run, _stop_if_dropped) = run_context(&state, dir, output);
     let outcome = blocking(move || Ok(ScriptHost::shared().run(&run, &script))).await?;
-    let output = captured.lock().map(|text| text.clone()).unwrap_or_default();
+    let output = captured.text();
     let (value, error, exit_code) = match outcome {
         Ok(Outcome::Finished(value)) => (
             crate::script::context::from_dynamic(&value)

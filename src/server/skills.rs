@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::State;
-use super::api::{blocking, collected, run_context};
+use super::api::{blocking, run_context};
 use super::chat::{Turn, permit, provider_error};
 use super::http::{
     ApiError, ApiResponse, cancel_when_closed, ok_json, parse_json, read_body, sse, sse_error,
@@ -95,11 +95,12 @@ pub async fn run_skill(
         Invocation::Rhai { skill, args } => (skill, args),
     };
     let workspace = state.home.workspace();
-    let (output, captured) = collected();
+    let captured = crate::script::Captured::new();
+    let output = captured.sink(None);
     let (run, _stop_if_dropped) =
         run_context(&state, invoke::script_dir(&skill, &workspace), output);
     let outcome = blocking(move || Ok(invoke::run_rhai(&skill, &run, args))).await?;
-    let output = captured.lock().map(|text| text.clone()).unwrap_or_default();
+    let output = captured.text();
     let error = match outcome {
         Ok(Outcome::Finished(_) | Outcome::Exit(0)) => None,
         Ok(Outcome::Exit(code)) => Some(format!("exit {code}")),

@@ -17,11 +17,11 @@
 //! the door's own context (its output streamed or captured).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::{Kind, Skill, SkillError, Skills};
 use crate::script::context::MAX_SKILL_DEPTH;
-use crate::script::{Outcome, OutputSink, RunContext, Script, ScriptHost};
+use crate::script::{Outcome, RunContext, Script, ScriptHost};
 
 /// Who asks for a skill to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,22 +207,13 @@ pub fn run_rhai_captured(
     if parent.skill_depth >= MAX_SKILL_DEPTH {
         return Err(SkillError::TooDeep(MAX_SKILL_DEPTH));
     }
-    let captured = Arc::new(Mutex::new(String::new()));
-    let sink = captured.clone();
-    let output: OutputSink = Arc::new(move |text: &str| {
-        if let Ok(mut all) = sink.lock() {
-            all.push_str(text);
-            all.push('\n');
-        }
-    });
+    let captured = crate::script::Captured::new();
+    let output = captured.sink(None);
     let nested = parent
         .nested(script_dir(skill, &parent.script_dir), output)
         .with_confirm(parent.confirm.clone());
     let outcome = run_rhai(skill, &Arc::new(nested), args);
-    let printed = captured
-        .lock()
-        .map(|text| text.trim_end().to_string())
-        .unwrap_or_default();
+    let printed = captured.text().trim_end().to_string();
     match outcome {
         Ok(Outcome::Finished(value)) if printed.is_empty() && !value.is_unit() => {
             Ok(value.to_string())
