@@ -22,8 +22,8 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, ServiceExt};
 use serde_json::{Value, json};
 
-use crate::agent::tools::{Registry, Sensitivity, Tool, ToolContext};
-use crate::config::{ApprovalMode, Config};
+use crate::agent::tools::{Decision, Registry, Tool, ToolContext, decide};
+use crate::config::Config;
 use crate::home::Home;
 use crate::policy::Policy;
 use crate::report::EXIT_OK;
@@ -73,12 +73,8 @@ impl Served {
             .collect();
         // The client's user approves its calls; the policy's paths, protected files and
         // sandbox hold as for the model. Shell commands only when they were offered.
-        let approval = match config.tools.approval {
-            ApprovalMode::Deny => ApprovalMode::Deny,
-            _ => ApprovalMode::Auto,
-        };
         let policy = Policy::new(home, &home.workspace(), &config.tools)
-            .with_approval(approval)
+            .for_own_code()
             .with_commands(config.mcp.serve_tools);
         let context = ToolContext {
             home: home.clone(),
@@ -168,17 +164,12 @@ impl Served {
         let Some(tool) = self.inner.tools.iter().find(|tool| tool.name() == name) else {
             return Err(format!("there is no tool named {name}"));
         };
-        tool.check_arguments(args)
-            .map_err(|problem| format!("invalid arguments for {name}: {problem}"))?;
         let context = &self.inner.context;
-        match tool.assess(args, context) {
-            Sensitivity::Refused(reason) => return Err(reason),
-            Sensitivity::NeedsApproval(what) if context.policy.approval == ApprovalMode::Deny => {
-                return Err(format!("not allowed: {what} (tools.approval is \"deny\")"));
-            }
-            Sensitivity::NeedsApproval(_) | Sensitivity::Safe => {}
+        match decide(tool.as_ref(), args, context) {
+            Decision::Refuse(reason) => Err(reason),
+            // The client asked its user (see the module's comment): its call is the yes.
+            Decision::Run | Decision::Ask(_) => tool.run(args, context).await,
         }
-        tool.run(args, context).await
     }
 
     fn skills_list(&self) -> String {

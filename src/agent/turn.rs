@@ -5,10 +5,10 @@
 
 use chrono::Local;
 
-use super::tools::{Sensitivity, ToolOutput};
+use super::tools::{Decision, ToolOutput, decide};
 use super::{Agent, Approval, Compacted, Observer, TurnError, TurnReport, context, prompt};
 use crate::cancel::Cancel;
-use crate::config::{ApprovalMode, ProviderKind};
+use crate::config::ProviderKind;
 use crate::conversation::{
     INTERRUPTED_BEFORE_RUNNING, INTERRUPTED_NOTE, INTERRUPTED_WHILE_RUNNING, Message, ToolCall,
 };
@@ -334,35 +334,24 @@ impl Agent {
         let Some(tool) = self.registry.get(&call.name) else {
             return ToolOutput::error(format!("there is no tool named {}", call.name));
         };
-        if let Err(problem) = self.registry.validate(tool.as_ref(), &call.arguments) {
-            return ToolOutput::error(problem);
-        }
-        match tool.assess(&call.arguments, &self.context) {
-            Sensitivity::Safe => {}
-            Sensitivity::Refused(reason) => return ToolOutput::error(reason),
-            Sensitivity::NeedsApproval(what) => match self.context.policy.approval {
-                ApprovalMode::Auto => {}
-                ApprovalMode::Deny => {
+        match decide(tool.as_ref(), &call.arguments, &self.context) {
+            Decision::Run => {}
+            Decision::Refuse(reason) => return ToolOutput::error(reason),
+            Decision::Ask(_) if self.always_allowed.contains(tool.name()) => {}
+            Decision::Ask(what) => match observer.approve(&what).await {
+                Some(Approval::Yes) => {}
+                Some(Approval::Always) => {
+                    self.always_allowed.insert(tool.name().to_string());
+                }
+                Some(Approval::No) => {
+                    return ToolOutput::error(format!("the user declined: {what}"));
+                }
+                None => {
                     return ToolOutput::error(format!(
-                        "not allowed: {what} (tools.approval is \"deny\")"
+                        "not run: {what} needs approval and there is no terminal to ask \
+                         (run with --yes, or set tools.approval = \"auto\")"
                     ));
                 }
-                ApprovalMode::Ask if self.always_allowed.contains(tool.name()) => {}
-                ApprovalMode::Ask => match observer.approve(&what).await {
-                    Some(Approval::Yes) => {}
-                    Some(Approval::Always) => {
-                        self.always_allowed.insert(tool.name().to_string());
-                    }
-                    Some(Approval::No) => {
-                        return ToolOutput::error(format!("the user declined: {what}"));
-                    }
-                    None => {
-                        return ToolOutput::error(format!(
-                            "not run: {what} needs approval and there is no terminal to ask \
-                             (run with --yes, or set tools.approval = \"auto\")"
-                        ));
-                    }
-                },
             },
         }
         match tool.run(&call.arguments, &self.context).await {

@@ -352,7 +352,6 @@ pub async fn memory_add(
     ok_json(&json!({"path": path.display().to_string()}))
 }
 
-
 /// A run context for work the API starts, printing to `output`, with the daemon's
 /// policy. The run stops when the returned guard is dropped: a client that goes away
 /// stops its script.

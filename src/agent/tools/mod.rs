@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::config::Config;
+use crate::config::{ApprovalMode, Config};
 use crate::home::Home;
 use crate::memory::Memory;
 pub use crate::policy::Policy;
@@ -94,6 +94,36 @@ pub enum Sensitivity {
     Refused(String),
 }
 
+/// What happens to one call, decided before anyone is asked: by the agent loop and by
+/// `mcp serve` alike, so a tool is never more allowed through one door than another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Run,
+    /// `tools.approval = "ask"`: a person's yes first. The text says what would happen.
+    Ask(String),
+    /// Not run; the model (or client) is told why.
+    Refuse(String),
+}
+
+/// The one decision on a call: arguments that fit the tool's schema, the policy's verdict,
+/// then `tools.approval`.
+pub fn decide(tool: &dyn Tool, args: &Value, context: &ToolContext) -> Decision {
+    if let Err(problem) = tool.check_arguments(args) {
+        return Decision::Refuse(format!("invalid arguments for {}: {problem}", tool.name()));
+    }
+    match tool.assess(args, context) {
+        Sensitivity::Safe => Decision::Run,
+        Sensitivity::Refused(reason) => Decision::Refuse(reason),
+        Sensitivity::NeedsApproval(what) => match context.policy.approval {
+            ApprovalMode::Auto => Decision::Run,
+            ApprovalMode::Deny => {
+                Decision::Refuse(format!("not allowed: {what} (tools.approval is \"deny\")"))
+            }
+            ApprovalMode::Ask => Decision::Ask(what),
+        },
+    }
+}
+
 #[async_trait]
 pub trait Tool: Send + Sync {
     fn name(&self) -> &str;
@@ -158,11 +188,6 @@ impl Registry {
 
     /// Checks the arguments against the tool's schema; `Err` says what is wrong, for the
     /// model to correct.
-    pub fn validate(&self, tool: &dyn Tool, args: &Value) -> Result<(), String> {
-        tool.check_arguments(args)
-            .map_err(|problem| format!("invalid arguments for {}: {problem}", tool.name()))
-    }
-
     /// Adds a tool (an MCP server's).
     pub fn add(&mut self, tool: Arc<dyn Tool>) {
         self.tools.push(tool);
