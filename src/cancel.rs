@@ -78,14 +78,9 @@ impl Cancel {
 /// one — and the next Ctrl-C would kill the prompt.
 pub fn interruptible_runtime(workers: usize) -> std::io::Result<(tokio::runtime::Runtime, Cancel)> {
     let runtime = if workers == 0 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
+        crate::runtime::on_this_thread()?
     } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(workers)
-            .enable_all()
-            .build()?
+        crate::runtime::with_workers(Some(workers))?
     };
     let cancel = Cancel::new();
     let on_interrupt = cancel.clone();

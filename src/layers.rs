@@ -10,16 +10,19 @@ const LAYERS: localgpt_layering::Layers<'static> = &[
     (
         "leaves",
         &[
-            "cancel",
             "cli",
             "conversation",
             "env",
             "layers",
             "markdown",
+            "runtime",
             "truncate",
         ],
     ),
-    ("the home folder and output style", &["home", "style"]),
+    (
+        "the home folder, output style, the cancel signal",
+        &["cancel", "home", "style"],
+    ),
     ("configuration", &["config"]),
     ("the policy and the log", &["logging", "policy"]),
     ("services", &["net", "report", "sandbox"]),

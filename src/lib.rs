@@ -90,6 +90,7 @@ pub mod policy;
 pub mod provider;
 pub mod repl;
 pub mod report;
+pub mod runtime;
 pub mod sandbox;
 pub mod script;
 pub mod server;

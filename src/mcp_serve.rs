@@ -352,11 +352,8 @@ impl ServerHandler for Served {
 
 /// `localgpt mcp serve`: MCP on stdin and stdout until the client closes them.
 pub fn stdio(home: &Home, config: &Config) -> Result<u8> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime =
+        crate::runtime::with_workers(Some(2)).context("cannot start the async runtime")?;
     runtime.block_on(async {
         let served = Served::new(home, config, tokio::runtime::Handle::current());
         let service = served

@@ -52,11 +52,8 @@ pub fn run(command: DaemonCommand, ctx: &mut Context<'_>) -> Result<u8> {
             if let Some(pid) = stale {
                 tracing::info!("took over a stale pid file (pid {pid} was not running)");
             }
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .context("cannot start the async runtime")?;
+            let runtime =
+                crate::runtime::with_workers(Some(1)).context("cannot start the async runtime")?;
             let env = RunEnv::new(ctx.home.clone(), settings, runtime.handle().clone());
             let history = History::open(&ctx.home.index_db())?;
             tracing::info!(pid = std::process::id(), "daemon started");

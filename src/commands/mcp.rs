@@ -23,10 +23,7 @@ pub fn run(command: McpCommand, ctx: &mut Context<'_>) -> Result<u8> {
     if let McpCommand::Serve = command {
         return crate::mcp_serve::stdio(&ctx.home, &config);
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = crate::runtime::on_this_thread().context("cannot start the async runtime")?;
     let hub = Hub::global(&config);
     let style = ctx.style;
     let code = runtime.block_on(async {

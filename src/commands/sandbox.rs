@@ -120,10 +120,7 @@ fn check(ctx: &mut Context<'_>) -> Result<u8> {
         )?;
     }
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = crate::runtime::on_this_thread().context("cannot start the async runtime")?;
     let trials = match runtime.block_on(run_trials(&policy, &ctx.home.config_file())) {
         Ok(trials) => trials,
         Err(err) => {

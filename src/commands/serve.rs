@@ -41,10 +41,7 @@ pub fn run(args: ServeArgs, ctx: &mut Context<'_>) -> Result<u8> {
         bind,
         port: args.port,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = crate::runtime::with_workers(None).context("cannot start the async runtime")?;
     runtime.block_on(async {
         let (listener, state) = server::bind(&ctx.home, settings, &listen).await?;
         let address = listener.local_addr()?;

@@ -21,10 +21,7 @@ pub fn run(args: UiArgs, ctx: &mut Context<'_>) -> Result<u8> {
         .context("internal: ui needs the settings loaded")?;
     let server_config = &settings.config.server;
     let address = SocketAddr::new(server_config.bind, server_config.port);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = crate::runtime::with_workers(None).context("cannot start the async runtime")?;
     runtime.block_on(async {
         let http = crate::net::HttpSettings::from_config(&settings.config);
         if let Some(path) = code_from_running_server(&ctx.home, address, &http).await? {

@@ -138,29 +138,17 @@ impl RemoteEmbedder {
             unreachable_hint: "Check that the provider runs there (memory.embeddings), or set \
                                memory.embeddings = \"local\" or \"none\".",
         };
-        let answer = std::thread::scope(|scope| {
-            scope
-                .spawn(|| -> Result<String, String> {
-                    let runtime = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .map_err(|err| err.to_string())?;
-                    runtime.block_on(async {
-                        // 429, 5xx and dropped connections are retried with backoff, as
-                        // for chat.
-                        let response =
-                            crate::provider::send_with_retries(&self.retry, &target, build)
-                                .await
-                                .map_err(|err| err.to_string())?;
-                        response
-                            .text()
-                            .await
-                            .map_err(|err| crate::net::innermost_cause(&err))
-                    })
-                })
-                .join()
-                .unwrap_or_else(|_| Err("the request thread failed".to_string()))
-        });
+        let answer = crate::runtime::block_on_background(async {
+            // 429, 5xx and dropped connections are retried with backoff, as for chat.
+            let response = crate::provider::send_with_retries(&self.retry, &target, build)
+                .await
+                .map_err(|err| err.to_string())?;
+            response
+                .text()
+                .await
+                .map_err(|err| crate::net::innermost_cause(&err))
+        })
+        .unwrap_or_else(|err| Err(err.to_string()));
         let url = &shown;
         let text = answer.map_err(EmbedError::Run)?;
         let value: Value = serde_json::from_str(&text).map_err(|_| {

@@ -224,9 +224,7 @@ pub fn fetch_and_install(
     let client =
         crate::net::http_client(&http).map_err(|err| DownloadError::Setup(err.to_string()))?;
     let downloads = super::models_dir(home).join(".downloads");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
+    let runtime = crate::runtime::on_this_thread()
         .map_err(|err| DownloadError::Setup(format!("cannot start the async runtime: {err}")))?;
     let path = runtime.block_on(async {
         let wheel = find_wheel(&client, &index, package.project).await?;

@@ -70,7 +70,9 @@ impl Hub {
                 })
             })
             .collect();
-        let runtime = (!servers.is_empty()).then(spawn_runtime).flatten();
+        let runtime = (!servers.is_empty())
+            .then(crate::runtime::background)
+            .flatten();
         Hub {
             servers,
             config: config.clone(),
@@ -405,29 +407,6 @@ enum State {
         restarted: bool,
     },
     Failed(String),
-}
-
-/// The servers' runtime, on a thread of its own for the life of the process (which is
-/// also what the kernel's parent-death signal for stdio servers is tied to).
-fn spawn_runtime() -> Option<tokio::runtime::Handle> {
-    let (sender, receiver) = std::sync::mpsc::channel();
-    let spawned = std::thread::Builder::new()
-        .name("mcp".to_string())
-        .spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            let _ = sender.send(runtime.handle().clone());
-            runtime.block_on(std::future::pending::<()>());
-        });
-    if let Err(err) = spawned {
-        tracing::warn!("cannot start the MCP runtime: {err}");
-        return None;
-    }
-    receiver.recv().ok()
 }
 
 /// Waits a second for each group to end on its own (its input closed), then sends
