@@ -221,12 +221,9 @@ impl Served {
             .await
             .map_err(|err| format!("the skill failed: {err}"))?;
         let printed = captured.text();
-        match outcome {
-            Ok(crate::script::Outcome::Finished(_) | crate::script::Outcome::Exit(0)) => {
-                Ok(printed)
-            }
-            Ok(crate::script::Outcome::Exit(code)) => Err(format!("{printed}\n[exit {code}]")),
-            Err(err) => Err(format!("{printed}\n{}", err.message)),
+        match invoke::failure(&outcome) {
+            None => Ok(printed),
+            Some(failure) => Err(format!("{printed}\n[{failure}]")),
         }
     }
 

@@ -21,7 +21,7 @@ use super::http::{
 };
 use crate::agent::{Agent, LogObserver, Observer};
 use crate::cancel::Cancel;
-use crate::script::{Outcome, OutputSink};
+use crate::script::OutputSink;
 use crate::session::Session;
 use crate::skills::{Args, Caller, Invocation, SkillError, Skills, invoke};
 
@@ -101,11 +101,7 @@ pub async fn run_skill(
         run_context(&state, invoke::script_dir(&skill, &workspace), output);
     let outcome = blocking(move || Ok(invoke::run_rhai(&skill, &run, args))).await?;
     let output = captured.text();
-    let error = match outcome {
-        Ok(Outcome::Finished(_) | Outcome::Exit(0)) => None,
-        Ok(Outcome::Exit(code)) => Some(format!("exit {code}")),
-        Err(err) => Some(err.message),
-    };
+    let error = invoke::failure(&outcome);
     ok_json(&json!({"skill": name, "output": output, "error": error}))
 }
 
@@ -190,9 +186,7 @@ pub async fn stream_skill(
             tokio::spawn(async move {
                 let outcome = blocking(move || Ok(invoke::run_rhai(&skill, &run, args))).await;
                 let error = match outcome {
-                    Ok(Ok(Outcome::Finished(_) | Outcome::Exit(0))) => None,
-                    Ok(Ok(Outcome::Exit(code))) => Some(format!("exit {code}")),
-                    Ok(Err(err)) => Some(err.message),
+                    Ok(outcome) => invoke::failure(&outcome),
                     Err(err) => Some(err.message),
                 };
                 let _ = sender.send(sse(Some("done"), &json!({"skill": name, "error": error})));

@@ -196,6 +196,16 @@ pub fn run_rhai(
     )
 }
 
+/// How a Rhai skill's run failed, if it did: `exit N`, or the script's error. The one
+/// reading of a run's end that every door shares.
+pub fn failure(outcome: &Result<Outcome, crate::script::ScriptError>) -> Option<String> {
+    match outcome {
+        Ok(Outcome::Finished(_) | Outcome::Exit(0)) => None,
+        Ok(Outcome::Exit(code)) => Some(format!("exit {code}")),
+        Err(err) => Some(err.message.clone()),
+    }
+}
+
 /// Runs a Rhai skill inside another run (a script's `skill()`, the model's `run_skill`)
 /// and returns what it printed. `parent` lends its settings, policy, runtime and cancel
 /// signal; the output is captured instead of shown.
