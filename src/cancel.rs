@@ -29,28 +29,28 @@ impl Cancel {
         Cancel::default()
     }
 
-    pub fn cancel(&self) {
+    pub(crate) fn cancel(&self) {
         self.inner.cancelled.store(true, Ordering::SeqCst);
         self.inner.notify.notify_waiters();
     }
 
     /// Clears the signal, for the next evaluation of a long-lived session (the REPL).
-    pub fn reset(&self) {
+    pub(crate) fn reset(&self) {
         self.inner.timed_out.store(false, Ordering::SeqCst);
         self.inner.cancelled.store(false, Ordering::SeqCst);
     }
 
     /// Cancels because the run's time is up.
-    pub fn time_out(&self) {
+    pub(crate) fn time_out(&self) {
         self.inner.timed_out.store(true, Ordering::SeqCst);
         self.cancel();
     }
 
-    pub fn is_timed_out(&self) -> bool {
+    pub(crate) fn is_timed_out(&self) -> bool {
         self.inner.timed_out.load(Ordering::Relaxed)
     }
 
-    pub fn is_cancelled(&self) -> bool {
+    pub(crate) fn is_cancelled(&self) -> bool {
         self.inner.cancelled.load(Ordering::Relaxed)
     }
 
@@ -76,7 +76,9 @@ impl Cancel {
 /// the REPL's line editor saves the handler it finds and puts it back after each line, so a
 /// handler installed later, while a line is being read, would be replaced by the default
 /// one — and the next Ctrl-C would kill the prompt.
-pub fn interruptible_runtime(workers: usize) -> std::io::Result<(tokio::runtime::Runtime, Cancel)> {
+pub(crate) fn interruptible_runtime(
+    workers: usize,
+) -> std::io::Result<(tokio::runtime::Runtime, Cancel)> {
     let runtime = if workers == 0 {
         crate::runtime::on_this_thread()?
     } else {

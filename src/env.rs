@@ -46,7 +46,7 @@ impl<const N: usize> EnvSource for [(&str, &str); N] {
 
 /// True when stdin is a pipe or a file, not a terminal or /dev/null: only then is there
 /// something to read, and reading never waits for a person.
-pub fn stdin_is_data() -> bool {
+pub(crate) fn stdin_is_data() -> bool {
     if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         return false;
     }

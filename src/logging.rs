@@ -28,7 +28,7 @@ pub enum Verbosity {
 }
 
 impl Verbosity {
-    pub fn from_flags(verbose: u8, quiet: bool) -> Verbosity {
+    pub(crate) fn from_flags(verbose: u8, quiet: bool) -> Verbosity {
         match (quiet, verbose) {
             (true, _) => Verbosity::Quiet,
             (false, 0) => Verbosity::Normal,
@@ -50,7 +50,7 @@ impl Verbosity {
 
 /// The target panics are logged under: to the log file only, since the place that caught
 /// the panic reports it on the terminal in its own words.
-pub const PANIC_TARGET: &str = "localgpt_panic";
+pub(crate) const PANIC_TARGET: &str = "localgpt_panic";
 
 pub struct LogSetup<'a> {
     /// Where the log files go; `None` logs to stderr only.

@@ -11,7 +11,7 @@ const BLOCK: Ansi = Ansi::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Ye
 const FRAME: Ansi = Ansi::new().dimmed();
 
 /// Whether `text` has anything that rendering would change.
-pub fn has_markup(text: &str) -> bool {
+pub(crate) fn has_markup(text: &str) -> bool {
     text.contains("```")
         || text.contains("**")
         || text.contains('`')

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
-pub enum NetError {
+pub(crate) enum NetError {
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
 }
@@ -23,7 +23,7 @@ pub struct HttpSettings {
 impl HttpSettings {
     /// The network settings of `[agent]`: timeouts and retries for every request to a
     /// provider (chat and embeddings alike).
-    pub fn from_config(config: &crate::config::Config) -> HttpSettings {
+    pub(crate) fn from_config(config: &crate::config::Config) -> HttpSettings {
         HttpSettings {
             connect_timeout: Duration::from_secs(config.agent.connect_timeout_secs),
             idle_timeout: Duration::from_secs(config.agent.idle_timeout_secs),
@@ -36,7 +36,7 @@ impl HttpSettings {
 }
 
 /// How every HTTP client starts: rustls (no OpenSSL), the timeouts, LocalGPT's name.
-pub fn client_builder(settings: &HttpSettings) -> reqwest::ClientBuilder {
+pub(crate) fn client_builder(settings: &HttpSettings) -> reqwest::ClientBuilder {
     // reqwest is built without a default crypto provider so that only `ring` is linked;
     // installing it twice is harmless, so the error is ignored.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -47,7 +47,7 @@ pub fn client_builder(settings: &HttpSettings) -> reqwest::ClientBuilder {
 }
 
 /// The HTTP client every provider shares.
-pub fn http_client(settings: &HttpSettings) -> Result<reqwest::Client, NetError> {
+pub(crate) fn http_client(settings: &HttpSettings) -> Result<reqwest::Client, NetError> {
     client_builder(settings)
         .build()
         .map_err(|err| NetError::Client(err.to_string()))
@@ -57,7 +57,7 @@ pub fn http_client(settings: &HttpSettings) -> Result<reqwest::Client, NetError>
 /// first use (loading the system's root certificates costs milliseconds that work
 /// without HTTP should not pay): public addresses only unless `allow_local` (see
 /// [`crate::policy::network`]).
-pub fn lazy_web_client<'a>(
+pub(crate) fn lazy_web_client<'a>(
     cell: &'a std::sync::OnceLock<reqwest::Client>,
     settings: &HttpSettings,
     allow_local: bool,

@@ -12,7 +12,7 @@ use crate::home::Home;
 use crate::models::download::{self, DownloadError, PACKAGES};
 
 #[derive(Debug, thiserror::Error)]
-pub enum OfferError {
+pub(crate) enum OfferError {
     #[error(
         "no model can answer: no API key is set, nothing answers at {ollama} (Ollama), and \
          the built-in model is not installed. `localgpt models install` installs it (about \
@@ -29,7 +29,7 @@ const OLLAMA_CONNECT: Duration = Duration::from_millis(300);
 
 /// The model to answer with instead of `model`, when `model` cannot answer and the person
 /// installed the built-in models on being asked: `Ok(None)` keeps `model`.
-pub fn answerable_model(
+pub(crate) fn answerable_model(
     home: &Home,
     settings: &Settings,
     model: &str,

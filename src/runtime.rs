@@ -11,12 +11,12 @@ use std::io;
 use tokio::runtime::{Builder, Handle, Runtime};
 
 /// A runtime on the calling thread.
-pub fn on_this_thread() -> io::Result<Runtime> {
+pub(crate) fn on_this_thread() -> io::Result<Runtime> {
     Builder::new_current_thread().enable_all().build()
 }
 
 /// A runtime with `workers` threads (`None`: one per core).
-pub fn with_workers(workers: Option<usize>) -> io::Result<Runtime> {
+pub(crate) fn with_workers(workers: Option<usize>) -> io::Result<Runtime> {
     let mut builder = Builder::new_multi_thread();
     if let Some(workers) = workers {
         builder.worker_threads(workers.max(1));
@@ -57,7 +57,7 @@ pub fn background() -> Option<Handle> {
 /// Runs `future` to its end on the background runtime and waits for it, from blocking
 /// code — also blocking code called inside another runtime, where waiting on this thread
 /// is not allowed (it waits on a scoped thread then).
-pub fn block_on_background<F: Future + Send>(future: F) -> io::Result<F::Output>
+pub(crate) fn block_on_background<F: Future + Send>(future: F) -> io::Result<F::Output>
 where
     F::Output: Send,
 {

@@ -3,7 +3,7 @@
 //! character would panic and end a person's session.
 
 /// At most `max` characters; when cut, `marker` is appended.
-pub fn cut_chars(text: &str, max: usize, marker: &str) -> String {
+pub(crate) fn cut_chars(text: &str, max: usize, marker: &str) -> String {
     if text.chars().nth(max).is_none() {
         return text.to_string();
     }
@@ -13,13 +13,13 @@ pub fn cut_chars(text: &str, max: usize, marker: &str) -> String {
 }
 
 /// At most `max` characters, ending in `…` when cut.
-pub fn ellipsize(text: &str, max: usize) -> String {
+pub(crate) fn ellipsize(text: &str, max: usize) -> String {
     cut_chars(text, max, "…")
 }
 
 /// About `max_bytes`, keeping the start and the end (where errors and summaries usually
 /// are) and saying how much was left out.
-pub fn head_and_tail(text: &str, max_bytes: usize) -> String {
+pub(crate) fn head_and_tail(text: &str, max_bytes: usize) -> String {
     if text.len() <= max_bytes {
         return text.to_string();
     }

@@ -28,7 +28,7 @@ pub struct Found {
 
 /// What became of the changes.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Settled {
+pub(crate) enum Settled {
     Nothing,
     /// Made in MEMORY.md; the copy from before.
     Applied(PathBuf),
@@ -74,7 +74,12 @@ pub async fn find(
 }
 
 /// Makes the changes (`apply`) or adds them to the proposal waiting for review.
-pub fn settle(home: &Home, config: &Config, found: Found, apply: bool) -> Result<Settled, String> {
+pub(crate) fn settle(
+    home: &Home,
+    config: &Config,
+    found: Found,
+    apply: bool,
+) -> Result<Settled, String> {
     if found.changes.is_empty() {
         return Ok(Settled::Nothing);
     }

@@ -12,7 +12,7 @@ use crate::conversation::Message;
 
 /// How a model's tokens are counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Counter {
+pub(crate) enum Counter {
     /// Four characters a token.
     Estimate,
     /// GPT-4o, GPT-4.1, GPT-5, o-series.
@@ -22,7 +22,7 @@ pub enum Counter {
 }
 
 impl Counter {
-    pub fn for_model(kind: ProviderKind, model_id: &str) -> Counter {
+    pub(crate) fn for_model(kind: ProviderKind, model_id: &str) -> Counter {
         if kind != ProviderKind::OpenAi {
             return Counter::Estimate;
         }
@@ -49,7 +49,7 @@ impl Counter {
         }
     }
 
-    pub fn count_messages(self, messages: &[Message]) -> u64 {
+    pub(crate) fn count_messages(self, messages: &[Message]) -> u64 {
         if self == Counter::Estimate {
             return estimate_messages(messages);
         }
@@ -122,12 +122,12 @@ pub fn context_window(config: &Config, model: &str, model_id: &str) -> u64 {
 }
 
 /// Tokens a text takes, estimated.
-pub fn estimate_text(text: &str) -> u64 {
+pub(crate) fn estimate_text(text: &str) -> u64 {
     (text.chars().count() as u64).div_ceil(4)
 }
 
 /// Tokens a message takes, estimated (with the few each message costs in framing).
-pub fn estimate_message(message: &Message) -> u64 {
+pub(crate) fn estimate_message(message: &Message) -> u64 {
     const FRAMING: u64 = 4;
     FRAMING
         + match message {
@@ -150,7 +150,7 @@ pub fn estimate_message(message: &Message) -> u64 {
         }
 }
 
-pub fn estimate_messages(messages: &[Message]) -> u64 {
+pub(crate) fn estimate_messages(messages: &[Message]) -> u64 {
     messages.iter().map(estimate_message).sum()
 }
 

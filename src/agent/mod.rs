@@ -30,8 +30,8 @@ mod turn;
 #[cfg(test)]
 mod loop_tests;
 
-pub use compaction::Compacted;
-pub use observer::{Approval, LogObserver, Observer};
+pub(crate) use compaction::Compacted;
+pub(crate) use observer::{Approval, LogObserver, Observer};
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -206,20 +206,20 @@ impl Agent {
 
     /// The person speaks through this agent: their messages are captured in memory
     /// (`memory.capture`, and "Remember …" always).
-    pub fn for_person(mut self) -> Agent {
+    pub(crate) fn for_person(mut self) -> Agent {
         self.person = true;
         self.recalls = true;
         self
     }
 
     /// Notes that bear on each message are recalled into the request (a task's turn).
-    pub fn recalling(mut self) -> Agent {
+    pub(crate) fn recalling(mut self) -> Agent {
         self.recalls = true;
         self
     }
 
     /// No tools for the model: a plain question and answer.
-    pub fn without_tools(mut self) -> Agent {
+    pub(crate) fn without_tools(mut self) -> Agent {
         self.registry = Registry::empty();
         self
     }
@@ -255,16 +255,16 @@ impl Agent {
     /// The tools the person said "always" to: kept by a caller whose agent lives for one
     /// turn only (the web page's), and given back to the next with
     /// [`Agent::with_always_allowed`].
-    pub fn always_allowed(&self) -> &HashSet<String> {
+    pub(crate) fn always_allowed(&self) -> &HashSet<String> {
         &self.always_allowed
     }
 
-    pub fn with_always_allowed(mut self, tools: HashSet<String>) -> Agent {
+    pub(crate) fn with_always_allowed(mut self, tools: HashSet<String>) -> Agent {
         self.always_allowed = tools;
         self
     }
 
-    pub fn with_system(mut self, system: Option<String>) -> Agent {
+    pub(crate) fn with_system(mut self, system: Option<String>) -> Agent {
         self.system_override = system;
         self
     }
@@ -272,25 +272,28 @@ impl Agent {
     /// Tools the caller defines and runs: offered to the model beside LocalGPT's own (one
     /// of the same name is replaced); when the model calls one, the turn ends with the
     /// call in [`TurnReport::client_calls`].
-    pub fn with_client_tools(mut self, tools: Vec<ToolSpec>) -> Agent {
+    pub(crate) fn with_client_tools(mut self, tools: Vec<ToolSpec>) -> Agent {
         self.client_tools = tools;
         self
     }
 
     /// Instructions from the caller (an OpenAI client's system messages), added to the
     /// system prompt: LocalGPT's own prompt stays.
-    pub fn with_instructions(mut self, instructions: Option<String>) -> Agent {
+    pub(crate) fn with_instructions(mut self, instructions: Option<String>) -> Agent {
         self.instructions = instructions.filter(|text| !text.trim().is_empty());
         self
     }
 
-    pub fn with_sampling(mut self, sampling: Sampling) -> Agent {
+    pub(crate) fn with_sampling(mut self, sampling: Sampling) -> Agent {
         self.sampling = sampling;
         self
     }
 
     /// Why this agent's model cannot be shown these pictures, if it cannot.
-    pub async fn refuses_images(&self, images: &[crate::conversation::Image]) -> Option<String> {
+    pub(crate) async fn refuses_images(
+        &self,
+        images: &[crate::conversation::Image],
+    ) -> Option<String> {
         use crate::config::ProviderKind;
         if images.is_empty() {
             return None;
@@ -341,7 +344,7 @@ impl Agent {
         self.client_tools.iter().any(|tool| tool.name == name)
     }
 
-    pub fn with_temperature(mut self, temperature: Option<f32>) -> Agent {
+    pub(crate) fn with_temperature(mut self, temperature: Option<f32>) -> Agent {
         self.temperature = temperature;
         self
     }
@@ -361,7 +364,7 @@ impl Agent {
     /// The tokens the next request would take: the provider's count of the last one when
     /// there is one, plus counts of what came after. A cheap estimate decides first; the
     /// model's own tokenizer is asked only when that comes near the compaction limit.
-    pub fn estimated_tokens(&self, system: &str, conversation: &[Message]) -> u64 {
+    pub(crate) fn estimated_tokens(&self, system: &str, conversation: &[Message]) -> u64 {
         let rough = self.rough_tokens(system, conversation);
         let limit = self.compaction.threshold * self.context_window as f64;
         if self.counter == context::Counter::Estimate || (rough as f64) < limit * 0.5 {

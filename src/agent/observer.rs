@@ -31,7 +31,7 @@ pub trait Observer: Send {
 
 /// For turns nobody watches (a script's `ask`, a skill run by a script): the answer is
 /// collected as a value and tool activity goes to the log.
-pub struct LogObserver;
+pub(crate) struct LogObserver;
 
 #[async_trait]
 impl Observer for LogObserver {

@@ -35,7 +35,7 @@ const SMALL_MEMORY_LIMIT: usize = 1_500;
 /// The short prompt for a small local model with no tools: who it is, today's date (no
 /// time, so the prompt stays the same all day and the model's cache of it stays
 /// valid) and the start of MEMORY.md.
-pub fn small_model_prompt(home: &Home, now: DateTime<Local>) -> String {
+pub(crate) fn small_model_prompt(home: &Home, now: DateTime<Local>) -> String {
     let mut prompt = String::from(SMALL_IDENTITY);
     prompt.push_str(&format!(" Today is {}.", now.format("%A %Y-%m-%d")));
     if let Some(bytes) = home.read_workspace_file("MEMORY.md") {
@@ -59,7 +59,7 @@ pub fn small_model_prompt(home: &Home, now: DateTime<Local>) -> String {
 }
 
 /// `skills` is the rendered skills section (empty when the model has no tools).
-pub fn system_prompt(
+pub(crate) fn system_prompt(
     home: &Home,
     now: DateTime<Local>,
     tools: &[ToolSpec],
@@ -122,7 +122,7 @@ fn push_file(prompt: &mut String, title: &str, home: &Home, relative: &str) {
 }
 
 /// At most `limit` characters, cut on a character boundary, saying so when cut.
-pub fn cap(text: &str, limit: usize) -> String {
+pub(crate) fn cap(text: &str, limit: usize) -> String {
     crate::truncate::cut_chars(text, limit, "\n[… cut here: the file is longer]")
 }
 

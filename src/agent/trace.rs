@@ -27,7 +27,7 @@ impl Agent {
     /// Writes the model's account of the conversation since the last trace to today's
     /// daily log; returns how many lines were new. Never fails the caller: a trace that
     /// cannot be written is logged.
-    pub async fn leave_trace(&mut self, session: &Session) -> usize {
+    pub(crate) async fn leave_trace(&mut self, session: &Session) -> usize {
         let fresh = self.traced_upto < session.len();
         let written = self.leave_trace_of(session, session.len()).await;
         if fresh {
@@ -94,12 +94,12 @@ impl Agent {
     }
 
     /// Messages before `floor` (a resumed conversation's past) leave no trace again.
-    pub fn trace_from(&mut self, floor: usize) {
+    pub(crate) fn trace_from(&mut self, floor: usize) {
         self.traced_upto = self.traced_upto.max(floor);
     }
 
     /// A new conversation: its messages are counted from the start.
-    pub fn restart_trace(&mut self) {
+    pub(crate) fn restart_trace(&mut self) {
         self.traced_upto = 0;
     }
 

@@ -33,7 +33,7 @@ pub fn run(args: AskArgs, ctx: &mut Context<'_>) -> Result<u8> {
 }
 
 /// How a one-shot turn runs (`ask`, a prompt skill from `skills run`).
-pub struct TurnOptions {
+pub(crate) struct TurnOptions {
     /// Answers the questions `ask` approval mode would ask; never lifts a `deny`.
     pub yes: bool,
     pub tools: bool,
@@ -47,7 +47,7 @@ pub struct TurnOptions {
 
 /// One turn with the model, streamed to stdout (tool activity to stderr) and saved as a
 /// session.
-pub fn one_turn(ctx: &mut Context<'_>, prompt: &str, options: &TurnOptions) -> Result<u8> {
+pub(crate) fn one_turn(ctx: &mut Context<'_>, prompt: &str, options: &TurnOptions) -> Result<u8> {
     let settings = ctx
         .settings
         .as_ref()
@@ -130,7 +130,7 @@ pub fn one_turn(ctx: &mut Context<'_>, prompt: &str, options: &TurnOptions) -> R
 
 /// The prompt: the words given, or stdin when they are absent or `-`; with words and a
 /// pipe, what is piped in follows the words as context (`git diff | localgpt ask "review"`).
-pub fn read_prompt(words: &[String]) -> Result<String> {
+pub(crate) fn read_prompt(words: &[String]) -> Result<String> {
     let from_stdin = words.is_empty() || (words.len() == 1 && words[0] == "-");
     let piped = crate::env::stdin_is_data();
     let mut input = String::new();

@@ -88,7 +88,6 @@ pub fn run(command: HeartbeatCommand, ctx: &mut Context<'_>) -> Result<u8> {
                     out,
                     "{message}\n(said within the last 24 hours: not logged or sent again)"
                 )?,
-                CheckOutcome::Idle(reason) => writeln!(out, "nothing to do: {reason}")?,
                 CheckOutcome::Failed(error) => {
                     return Err(anyhow::anyhow!("the heartbeat check failed: {error}"));
                 }

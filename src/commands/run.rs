@@ -49,7 +49,7 @@ pub fn run(args: RunArgs, ctx: &mut Context<'_>) -> Result<u8> {
 }
 
 /// `confirm()` asks only where a person is at a terminal to answer.
-pub fn terminal_confirm_if_interactive() -> Option<Confirmer> {
+pub(crate) fn terminal_confirm_if_interactive() -> Option<Confirmer> {
     let interactive = io::stdin().is_terminal() && io::stderr().is_terminal();
     interactive.then(terminal_confirmer)
 }

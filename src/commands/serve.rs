@@ -12,7 +12,7 @@ use crate::report::{EXIT_OK, UsageError};
 use crate::server::{self, Listen};
 
 /// How long requests in flight (streams included) may take to finish on shutdown.
-pub const DRAIN: Duration = Duration::from_secs(30);
+pub(crate) const DRAIN: Duration = Duration::from_secs(30);
 
 pub fn run(args: ServeArgs, ctx: &mut Context<'_>) -> Result<u8> {
     if args.print_token {
@@ -57,7 +57,7 @@ pub fn run(args: ServeArgs, ctx: &mut Context<'_>) -> Result<u8> {
 }
 
 /// SIGTERM (systemd, launchd, `daemon stop`) or SIGINT (Ctrl-C).
-pub async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut signal) => {

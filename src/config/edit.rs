@@ -13,7 +13,11 @@ use super::parse::parse_config;
 /// Sets `key` to `raw_value` in the file at `path` (the annotated default when there is
 /// none yet), under the file's lock: another change at the same moment waits, then
 /// changes what this one wrote. Returns the new text, or `None` when nothing changed.
-pub fn set_in_file(path: &Path, key: &str, raw_value: &str) -> Result<Option<String>, ConfigError> {
+pub(crate) fn set_in_file(
+    path: &Path,
+    key: &str,
+    raw_value: &str,
+) -> Result<Option<String>, ConfigError> {
     /// The file's lock or write failing, or the change refused.
     enum Failed {
         Io(std::io::Error),
@@ -54,7 +58,7 @@ pub fn set_in_file(path: &Path, key: &str, raw_value: &str) -> Result<Option<Str
 /// `"quoted"`), and as a plain string otherwise (`gpt-4o`), so people rarely need quotes.
 /// A bare word that parses as another type (`123` for a name) falls back to a string when
 /// the setting wants one.
-pub fn set_value(
+pub(crate) fn set_value(
     text: &str,
     path: &Path,
     key: &str,

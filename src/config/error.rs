@@ -60,7 +60,7 @@ pub struct Location {
 impl Location {
     /// Finds the line and column of a byte span. A span that falls inside a multi-byte
     /// character or past the end is clamped, never a panic.
-    pub fn from_span(text: &str, span: Range<usize>) -> Location {
+    pub(crate) fn from_span(text: &str, span: Range<usize>) -> Location {
         let start = floor_char_boundary(text, span.start.min(text.len()));
         let end = floor_char_boundary(text, span.end.clamp(start, text.len()));
         let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);

@@ -24,7 +24,7 @@ const NAMED_TABLES: &[&[&str]] = &[
 ];
 
 /// Splits a dotted key as TOML does, so `models."gpt-4.1".context_window` has three parts.
-pub fn parse_key(key: &str) -> Result<Vec<String>, ConfigError> {
+pub(crate) fn parse_key(key: &str) -> Result<Vec<String>, ConfigError> {
     let parts = toml_edit::Key::parse(key).map_err(|err| ConfigError::BadKey {
         key: key.to_string(),
         message: err.message().trim().to_string(),
@@ -33,7 +33,7 @@ pub fn parse_key(key: &str) -> Result<Vec<String>, ConfigError> {
 }
 
 /// Joins parts back into a dotted key, quoting parts that need it.
-pub fn display_key(parts: &[String]) -> String {
+pub(crate) fn display_key(parts: &[String]) -> String {
     parts
         .iter()
         .map(|part| {
@@ -121,7 +121,7 @@ fn normalise(parts: &[String]) -> Vec<String> {
 }
 
 /// True when `parts` names a setting or a section of settings.
-pub fn is_known(parts: &[String]) -> bool {
+pub(crate) fn is_known(parts: &[String]) -> bool {
     if parts.is_empty() {
         return false;
     }
@@ -130,7 +130,7 @@ pub fn is_known(parts: &[String]) -> bool {
 }
 
 /// The closest existing setting to a misspelt one, if any is close enough to be a typo.
-pub fn suggest(parts: &[String]) -> Option<String> {
+pub(crate) fn suggest(parts: &[String]) -> Option<String> {
     let normal = normalise(parts);
     let (last, parent) = normal.split_last()?;
     let best = schema_keys()
@@ -151,7 +151,7 @@ pub fn suggest(parts: &[String]) -> Option<String> {
 
 /// Turns a path reported by `serde_ignored` into parts, dropping the markers it adds for
 /// `Option` and newtype layers.
-pub fn ignored_path_parts(path: &serde_ignored::Path<'_>) -> Vec<String> {
+pub(crate) fn ignored_path_parts(path: &serde_ignored::Path<'_>) -> Vec<String> {
     use serde_ignored::Path;
     match path {
         Path::Root => Vec::new(),

@@ -16,23 +16,28 @@ mod spans;
 mod validate;
 mod view;
 
-pub use edit::{set_in_file, set_value};
-pub use error::{ConfigError, Location, Origin, Problem};
-pub use keys::{display_key, parse_key};
-pub use parse::{Parsed, UnknownKey, parse_config};
-pub use schema::{
-    ApprovalMode, Config, McpConfig, McpServerConfig, McpTransport, McpTrust, ProviderConfig,
-    ProviderKind, SandboxMode, ScriptConfig, ToolsConfig,
-};
-pub use secret::{BaseUrl, Secret, without_password};
-pub use settings::{MODEL_ENV, Overrides, Settings, Source};
-pub use view::{effective_document, get_value};
+pub(crate) use edit::set_in_file;
+#[cfg(test)]
+pub(crate) use edit::set_value;
+pub(crate) use error::ConfigError;
+pub use error::Origin;
+pub(crate) use keys::display_key;
+#[cfg(test)]
+pub(crate) use parse::parse_config;
+pub(crate) use schema::{ApprovalMode, McpTransport, McpTrust, ProviderConfig};
+pub use schema::{Config, McpServerConfig, SandboxMode, ToolsConfig};
+pub(crate) use schema::{ProviderKind, ScriptConfig};
+pub use secret::BaseUrl;
+pub use secret::Secret;
+pub(crate) use secret::without_password;
+pub(crate) use settings::{Overrides, Settings, Source};
+pub(crate) use view::{effective_document, get_value};
 
 /// The annotated file written by `config init` and on first run.
-pub const TEMPLATE: &str = include_str!("template.toml");
+pub(crate) const TEMPLATE: &str = include_str!("template.toml");
 
 /// `config.toml` holds API keys: it is written readable by its owner only.
-pub const CONFIG_MODE: u32 = 0o600;
+pub(crate) const CONFIG_MODE: u32 = 0o600;
 
 #[cfg(test)]
 mod tests {

@@ -20,7 +20,7 @@ pub struct UnknownKey {
 }
 
 #[derive(Debug)]
-pub struct Parsed {
+pub(crate) struct Parsed {
     pub config: Config,
     pub unknown: Vec<UnknownKey>,
 }
@@ -29,7 +29,7 @@ const FIX_HINT: &str = "Fix it with `localgpt config edit`, or set a valid value
                         `localgpt config set KEY VALUE`.";
 
 /// Parses and validates configuration text that came from `path`.
-pub fn parse_config(text: &str, path: &Path) -> Result<Parsed, ConfigError> {
+pub(crate) fn parse_config(text: &str, path: &Path) -> Result<Parsed, ConfigError> {
     let mut ignored = Vec::new();
     let deserializer =
         toml::de::Deserializer::parse(text).map_err(|err| toml_problem(text, path, &err))?;

@@ -140,7 +140,7 @@ pub enum ProviderKind {
 }
 
 impl ProviderKind {
-    pub const ALL: [ProviderKind; 5] = [
+    pub(crate) const ALL: [ProviderKind; 5] = [
         ProviderKind::OpenAi,
         ProviderKind::Anthropic,
         ProviderKind::Ollama,
@@ -529,7 +529,7 @@ pub struct Invalid {
     pub message: String,
 }
 
-pub use super::validate::check_base_url;
+pub(crate) use super::validate::check_base_url;
 
 #[cfg(test)]
 mod tests {

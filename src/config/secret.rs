@@ -30,7 +30,7 @@ impl Secret {
 
     /// Shows enough to tell two keys apart (the last four characters of a long key) and
     /// nothing that would help anyone use it.
-    pub fn masked(&self) -> String {
+    pub(crate) fn masked(&self) -> String {
         let chars: Vec<char> = self.0.chars().collect();
         if chars.len() >= 16 {
             let tail: String = chars[chars.len() - 4..].iter().collect();
@@ -90,7 +90,7 @@ impl BaseUrl {
 
 /// `url` with the password in its user information replaced by `****`; with a scheme
 /// (`https://user:pass@host`) or without (`user:pass@host:11434`, as Ollama's are given).
-pub fn without_password(url: &str) -> String {
+pub(crate) fn without_password(url: &str) -> String {
     let (scheme, rest) = match url.split_once("://") {
         Some((scheme, rest)) => (format!("{scheme}://"), rest),
         None => (String::new(), url),
@@ -151,7 +151,7 @@ const ENDS: [&str; 4] = ["_KEY", "_PAT", "_AUTH", "_PWD"];
 const STARTS: [&str; 3] = ["AWS_", "AZURE_", "ARM_CLIENT"];
 
 /// Whether a variable named `name` looks like a credential.
-pub fn is_secret_var(name: &str) -> bool {
+pub(crate) fn is_secret_var(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
     CONTAINS.iter().any(|part| upper.contains(part))
         || ENDS.iter().any(|end| upper.ends_with(end))
@@ -159,13 +159,13 @@ pub fn is_secret_var(name: &str) -> bool {
 }
 
 /// Whether `value` is a URL carrying a password (`postgres://me:hunter2@db/app`).
-pub fn has_url_password(value: &str) -> bool {
+pub(crate) fn has_url_password(value: &str) -> bool {
     reqwest::Url::parse(value).is_ok_and(|url| url.password().is_some())
 }
 
 /// Serialises an environment table with the values of credential-like names masked, for
 /// `config show` (`GITHUB_TOKEN = "****abcd"`, `GIT_AUTHOR_NAME = "me"`).
-pub fn serialize_env<S: Serializer>(
+pub(crate) fn serialize_env<S: Serializer>(
     env: &std::collections::BTreeMap<String, String>,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {

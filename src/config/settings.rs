@@ -20,7 +20,7 @@ use super::secret::{BaseUrl, Secret};
 use crate::env::EnvSource;
 
 /// The variable that overrides `agent.model`.
-pub const MODEL_ENV: &str = "LOCALGPT_MODEL";
+pub(crate) const MODEL_ENV: &str = "LOCALGPT_MODEL";
 
 /// Where an effective value came from, when not simply from the file or the defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,7 +127,7 @@ impl Settings {
         Settings::from_text(&text, path, env, overrides)
     }
 
-    pub fn from_text(
+    pub(crate) fn from_text(
         text: &str,
         path: &Path,
         env: &dyn EnvSource,
@@ -159,7 +159,7 @@ impl Settings {
     }
 
     /// Whether LocalGPT chose the model (nothing named one).
-    pub fn model_chosen_automatically(&self) -> bool {
+    pub(crate) fn model_chosen_automatically(&self) -> bool {
         matches!(self.sources.get("agent.model"), Some(Source::Auto(_)))
     }
 

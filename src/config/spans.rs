@@ -7,7 +7,7 @@ use toml_edit::{Document, Item, TableLike};
 
 /// The byte span to point at for a key: its value when present, else the key itself
 /// (or the table header), walking down as far as the file goes.
-pub fn span_of_key(doc: &Document<&str>, parts: &[String]) -> Option<Range<usize>> {
+pub(crate) fn span_of_key(doc: &Document<&str>, parts: &[String]) -> Option<Range<usize>> {
     let mut table: &dyn TableLike = doc.as_table();
     let mut best = None;
     for (depth, part) in parts.iter().enumerate() {
@@ -27,7 +27,7 @@ pub fn span_of_key(doc: &Document<&str>, parts: &[String]) -> Option<Range<usize
 }
 
 /// The dotted path of the innermost value whose span holds `offset`.
-pub fn key_at_offset(doc: &Document<&str>, offset: usize) -> Option<Vec<String>> {
+pub(crate) fn key_at_offset(doc: &Document<&str>, offset: usize) -> Option<Vec<String>> {
     let mut path = Vec::new();
     find_in_table(doc.as_table(), offset, &mut path).then_some(path)
 }

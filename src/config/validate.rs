@@ -318,7 +318,7 @@ fn is_valid_provider_name(name: &str) -> bool {
 
 /// Accepts `http://` and `https://` URLs with a host. Ollama's own convention also allows
 /// a bare `host:port`, so `scheme_optional` admits that.
-pub fn check_base_url(url: &str, scheme_optional: bool) -> Result<(), String> {
+pub(crate) fn check_base_url(url: &str, scheme_optional: bool) -> Result<(), String> {
     let shown = super::secret::without_password(url);
     let rest = url
         .strip_prefix("http://")

@@ -9,7 +9,7 @@ use super::keys::{display_key, is_known, parse_key, suggest};
 use super::settings::{Settings, Source};
 
 /// The effective configuration, annotated with where overridden values came from.
-pub fn effective_document(settings: &Settings) -> DocumentMut {
+pub(crate) fn effective_document(settings: &Settings) -> DocumentMut {
     // Serialising our own structs cannot fail; an empty document is a safe fallback.
     let text = toml::to_string(&settings.config).unwrap_or_default();
     let mut doc: DocumentMut = text.parse().unwrap_or_default();
@@ -42,7 +42,7 @@ fn value_mut<'a>(doc: &'a mut DocumentMut, parts: &[String]) -> Option<&'a mut V
 
 /// The effective value of one setting, formatted for a shell: strings bare, other values
 /// as TOML, sections as TOML tables. `Ok(None)` means a valid setting with no value.
-pub fn get_value(settings: &Settings, key: &str) -> Result<Option<String>, ConfigError> {
+pub(crate) fn get_value(settings: &Settings, key: &str) -> Result<Option<String>, ConfigError> {
     let parts = parse_key(key)?;
     let doc = effective_document(settings);
     let mut item: &Item = doc.as_item();

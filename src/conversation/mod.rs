@@ -8,7 +8,8 @@ pub mod text_calls;
 
 use serde::{Deserialize, Serialize};
 
-pub use repair::{Fix, UNFINISHED_CALL, repair};
+pub use repair::repair;
+pub(crate) use repair::{Fix, UNFINISHED_CALL};
 
 /// One message of a conversation, in a form every provider can translate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,7 +54,11 @@ impl Message {
     }
 
     /// The result of `call`.
-    pub fn result_of(call: &ToolCall, content: impl Into<String>, is_error: bool) -> Message {
+    pub(crate) fn result_of(
+        call: &ToolCall,
+        content: impl Into<String>,
+        is_error: bool,
+    ) -> Message {
         Message::Tool {
             call_id: call.id.clone(),
             name: call.name.clone(),
@@ -73,7 +78,7 @@ pub enum Image {
 
 impl Image {
     /// A `data:image/…;base64,…` URL or an `http(s)` link, as OpenAI's `image_url` holds.
-    pub fn from_url(url: &str) -> Result<Image, String> {
+    pub(crate) fn from_url(url: &str) -> Result<Image, String> {
         if let Some(rest) = url.strip_prefix("data:") {
             let (header, data) = rest
                 .split_once(',')
@@ -115,27 +120,27 @@ pub struct ToolCall {
 }
 
 /// What a front door shows when a turn is cut short by the person.
-pub const INTERRUPTED: &str = "[interrupted]";
+pub(crate) const INTERRUPTED: &str = "[interrupted]";
 
 /// The note that follows an answer cut short (Ctrl-C, a client that went away), as a
 /// message of the user's side: the model knows it did not finish, and — unlike a marker in
 /// its own text — a small model does not learn to say it.
-pub const INTERRUPTED_NOTE: &str = "[The user stopped the previous answer here.]";
+pub(crate) const INTERRUPTED_NOTE: &str = "[The user stopped the previous answer here.]";
 
 /// The result of a call that was running when the turn was stopped.
-pub const INTERRUPTED_WHILE_RUNNING: &str =
+pub(crate) const INTERRUPTED_WHILE_RUNNING: &str =
     "interrupted: the user stopped the turn while this ran; it may have partly happened";
 
 /// The result of a call the turn was stopped before.
-pub const INTERRUPTED_BEFORE_RUNNING: &str =
+pub(crate) const INTERRUPTED_BEFORE_RUNNING: &str =
     "not run: the user stopped the turn before this call ran";
 
 /// The first message of a compacted conversation, and the answer that follows it.
-pub const SUMMARY_HEADER: &str = "[Summary of the earlier conversation]";
-pub const SUMMARY_ACK: &str = "Understood; continuing from that summary.";
+pub(crate) const SUMMARY_HEADER: &str = "[Summary of the earlier conversation]";
+pub(crate) const SUMMARY_ACK: &str = "Understood; continuing from that summary.";
 
 /// The two messages a summary of the earlier conversation becomes.
-pub fn summary_messages(summary: &str) -> [Message; 2] {
+pub(crate) fn summary_messages(summary: &str) -> [Message; 2] {
     [
         Message::user(format!("{SUMMARY_HEADER}\n\n{summary}")),
         Message::assistant(SUMMARY_ACK),

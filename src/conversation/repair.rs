@@ -79,7 +79,7 @@ impl fmt::Display for Fix {
 }
 
 /// The answer written for a call that never got one.
-pub const UNFINISHED_CALL: &str =
+pub(crate) const UNFINISHED_CALL: &str =
     "interrupted: this call did not finish (the turn was stopped before its result was saved)";
 
 /// What opens a conversation whose start is lost.

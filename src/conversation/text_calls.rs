@@ -15,7 +15,7 @@ const PYTHON_TAG: &str = "<|python_tag|>";
 
 /// Whether an answer that begins with `start` may turn out to be calls written as text
 /// (its text is then held back until the answer is complete).
-pub fn may_be_calls(start: &str) -> bool {
+pub(crate) fn may_be_calls(start: &str) -> bool {
     let start = start.trim_start();
     [HERMES_OPEN, PYTHON_TAG, "{", "```"].iter().any(|opening| {
         start.starts_with(opening) || opening.starts_with(start) && !start.is_empty()

@@ -16,16 +16,14 @@ use crate::cancel::Cancel;
 use crate::session::{Session, Transcript};
 
 /// The reply that means "nothing for the person".
-pub const OK_TOKEN: &str = "HEARTBEAT_OK";
+pub(crate) const OK_TOKEN: &str = "HEARTBEAT_OK";
 
 /// A reply that is the token plus a little chatter still counts as OK.
 const OK_CHATTER_CHARS: usize = 300;
 
 /// Why a check did or did not happen, and what came of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CheckOutcome {
-    /// Not run: switched off, outside active hours, or nothing in HEARTBEAT.md.
-    Idle(String),
+pub(crate) enum CheckOutcome {
     /// The model found nothing that needs the person.
     Ok,
     /// A message for the person, logged and sent.
@@ -40,7 +38,7 @@ pub enum CheckOutcome {
 
 /// Whether a check should run now. `manual` (the `heartbeat check` command) ignores the
 /// switch and the active hours, not an empty file.
-pub fn idle_reason(env: &RunEnv, now: DateTime<Utc>, manual: bool) -> Option<String> {
+pub(crate) fn idle_reason(env: &RunEnv, now: DateTime<Utc>, manual: bool) -> Option<String> {
     let config = &env.config.heartbeat;
     if !manual {
         if !config.enabled {
@@ -64,7 +62,7 @@ pub fn idle_reason(env: &RunEnv, now: DateTime<Utc>, manual: bool) -> Option<Str
 }
 
 /// HEARTBEAT.md's text (empty when missing, or led out of the workspace by a link).
-pub fn heartbeat_text(home: &crate::home::Home) -> String {
+pub(crate) fn heartbeat_text(home: &crate::home::Home) -> String {
     home.read_workspace_file("HEARTBEAT.md")
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .unwrap_or_default()
@@ -72,7 +70,7 @@ pub fn heartbeat_text(home: &crate::home::Home) -> String {
 
 /// Whether the file holds anything beyond headings, comments, blank lines and empty or
 /// ticked-off checklist items.
-pub fn has_work(text: &str) -> bool {
+pub(crate) fn has_work(text: &str) -> bool {
     let mut in_comment = false;
     for line in text.lines() {
         let mut rest = line.trim();
@@ -120,7 +118,7 @@ fn counts(line: &str) -> bool {
 }
 
 /// The model's reply, read: `None` when it means OK.
-pub fn message_in(reply: &str) -> Option<String> {
+pub(crate) fn message_in(reply: &str) -> Option<String> {
     let trimmed = reply.trim();
     let stripped = if let Some(rest) = trimmed.strip_prefix(OK_TOKEN) {
         rest
@@ -150,7 +148,7 @@ fn prompt(now: DateTime<Local>, heartbeat: &str) -> String {
 
 /// Runs one check: the turn, then the delivery of any message. `transcript` is the
 /// heartbeat session the turns are recorded in.
-pub async fn run_check(
+pub(crate) async fn run_check(
     env: &RunEnv,
     history: &std::sync::Mutex<History>,
     transcript: Option<&Transcript>,

@@ -28,7 +28,7 @@ pub enum DaemonError {
 }
 
 /// Held by the running daemon; dropping it removes the pid file.
-pub struct PidLock {
+pub(crate) struct PidLock {
     file: File,
     path: PathBuf,
 }
@@ -36,7 +36,7 @@ pub struct PidLock {
 impl PidLock {
     /// Takes the lock and writes our pid. `Ok(Some(pid))` in `stale` when a pid file was
     /// left behind by a daemon that is gone.
-    pub fn acquire(home: &Home) -> Result<(PidLock, Option<u32>), DaemonError> {
+    pub(crate) fn acquire(home: &Home) -> Result<(PidLock, Option<u32>), DaemonError> {
         let path = home.pid_file();
         let fail = |source| DaemonError::PidFile {
             path: path.clone(),
@@ -84,7 +84,7 @@ fn read_pid(file: &mut File) -> Option<u32> {
 }
 
 /// The pid of the daemon running for `home`, if one is (its pid file is locked).
-pub fn running_pid(home: &Home) -> Result<Option<u32>, DaemonError> {
+pub(crate) fn running_pid(home: &Home) -> Result<Option<u32>, DaemonError> {
     let path = home.pid_file();
     let mut file = match OpenOptions::new().read(true).write(true).open(&path) {
         Ok(file) => file,
@@ -103,7 +103,7 @@ pub fn running_pid(home: &Home) -> Result<Option<u32>, DaemonError> {
 }
 
 /// When the daemon started, from its pid file.
-pub fn started_at(home: &Home) -> Option<std::time::SystemTime> {
+pub(crate) fn started_at(home: &Home) -> Option<std::time::SystemTime> {
     std::fs::metadata(home.pid_file()).ok()?.modified().ok()
 }
 

@@ -9,10 +9,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 /// How much of a run's output is kept.
-pub const OUTPUT_CAP: usize = 16 * 1024;
+pub(crate) const OUTPUT_CAP: usize = 16 * 1024;
 
 /// What the HEARTBEAT.md check is recorded as.
-pub const HEARTBEAT_TASK: &str = "HEARTBEAT.md";
+pub(crate) const HEARTBEAT_TASK: &str = "HEARTBEAT.md";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -67,13 +67,13 @@ impl Run {
 
 #[derive(Debug, thiserror::Error)]
 #[error("the run history in {path}: {source}")]
-pub struct HistoryError {
+pub(crate) struct HistoryError {
     path: String,
     #[source]
     source: rusqlite::Error,
 }
 
-pub struct History {
+pub(crate) struct History {
     conn: Connection,
     path: String,
 }
@@ -169,7 +169,7 @@ impl History {
     }
 
     /// When `task` last really ran (a skipped run does not count).
-    pub fn last_started(&self, task: &str) -> Result<Option<DateTime<Utc>>, HistoryError> {
+    pub(crate) fn last_started(&self, task: &str) -> Result<Option<DateTime<Utc>>, HistoryError> {
         let started: Option<String> = self
             .conn
             .query_row(
@@ -187,7 +187,7 @@ impl History {
 
     /// Whether `task` recorded exactly this output since `since` (a repeated heartbeat
     /// message is not sent again).
-    pub fn said_since(
+    pub(crate) fn said_since(
         &self,
         task: &str,
         output: &str,

@@ -4,7 +4,7 @@
 use chrono::NaiveTime;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ActiveHours {
+pub(crate) struct ActiveHours {
     start: NaiveTime,
     end: NaiveTime,
 }

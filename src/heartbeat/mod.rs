@@ -39,29 +39,29 @@ impl HeartbeatConfig {
         Ok(())
     }
 
-    pub fn interval(&self) -> Duration {
+    pub(crate) fn interval(&self) -> Duration {
         parse_duration(&self.interval).unwrap_or(Duration::from_secs(1800))
     }
 
-    pub fn task_timeout(&self) -> Duration {
+    pub(crate) fn task_timeout(&self) -> Duration {
         parse_duration(&self.task_timeout).unwrap_or(Duration::from_secs(300))
     }
 
-    pub fn stop_grace(&self) -> Duration {
+    pub(crate) fn stop_grace(&self) -> Duration {
         parse_duration(&self.stop_grace).unwrap_or(Duration::from_secs(10))
     }
 
-    pub fn zone(&self) -> schedule::Zone {
+    pub(crate) fn zone(&self) -> schedule::Zone {
         schedule::Zone::parse(&self.timezone).unwrap_or(schedule::Zone::Local)
     }
 
-    pub fn active_hours(&self) -> Option<hours::ActiveHours> {
+    pub(crate) fn active_hours(&self) -> Option<hours::ActiveHours> {
         hours::ActiveHours::parse(&self.active_hours).ok().flatten()
     }
 }
 
 /// A duration as people write it: `45s`, `5m`, `1h 30m`.
-pub fn format_duration(duration: Duration) -> String {
+pub(crate) fn format_duration(duration: Duration) -> String {
     let total = duration.as_secs();
     match (total / 3600, total % 3600 / 60, total % 60) {
         (0, 0, s) => format!("{s}s"),
@@ -73,7 +73,7 @@ pub fn format_duration(duration: Duration) -> String {
 }
 
 /// How long a run took: milliseconds under a second, else as [`format_duration`].
-pub fn format_elapsed(duration: Duration) -> String {
+pub(crate) fn format_elapsed(duration: Duration) -> String {
     if duration < Duration::from_secs(1) {
         format!("{}ms", duration.as_millis())
     } else {
@@ -82,7 +82,7 @@ pub fn format_elapsed(duration: Duration) -> String {
 }
 
 /// `90s`, `5m`, `2h`, `1d` → a duration of at least a second.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let problem = || format!("\"{text}\" is not a duration: write it as 30s, 5m, 2h or 1d");
     let unit = text.chars().last().ok_or_else(problem)?;

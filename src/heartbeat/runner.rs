@@ -52,7 +52,7 @@ impl RunEnv {
 
 /// Runs `task` on the calling (blocking) thread. `tee` also shows the output (the
 /// foreground `heartbeat run`).
-pub fn run_task(
+pub(crate) fn run_task(
     env: &RunEnv,
     task: &Task,
     trigger: &str,

@@ -36,7 +36,7 @@ pub enum Schedule {
 
 /// The time zone schedules are read in.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Zone {
+pub(crate) enum Zone {
     Local,
     Named(chrono_tz::Tz),
 }
@@ -105,7 +105,7 @@ impl Schedule {
 
     /// The next run strictly after `after`, in `zone`; `None` for `@reboot` or a pattern
     /// that never matches again.
-    pub fn next_after(&self, after: DateTime<Utc>, zone: Zone) -> Option<DateTime<Utc>> {
+    pub(crate) fn next_after(&self, after: DateTime<Utc>, zone: Zone) -> Option<DateTime<Utc>> {
         let Schedule::Cron { cron, .. } = self else {
             return None;
         };

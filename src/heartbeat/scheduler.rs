@@ -25,14 +25,14 @@ use crate::session::Transcript;
 /// When the nightly consolidation of memory runs (local time), and under what name its
 /// runs are recorded.
 const CONSOLIDATION: &str = "30 3 * * *";
-pub const CONSOLIDATION_TASK: &str = "memory consolidation";
+pub(crate) const CONSOLIDATION_TASK: &str = "memory consolidation";
 
 /// Memory files are reindexed this long after the last change (editors write in bursts).
 const REINDEX_DELAY: Duration = Duration::from_secs(2);
 
 /// What `daemon status` reads: written whenever the plan changes.
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
-pub struct DaemonState {
+pub(crate) struct DaemonState {
     pub pid: u32,
     pub started: DateTime<Utc>,
     pub next_check: Option<DateTime<Utc>>,
@@ -41,7 +41,7 @@ pub struct DaemonState {
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
-pub struct TaskState {
+pub(crate) struct TaskState {
     pub name: String,
     pub schedule: String,
     pub next: Option<DateTime<Utc>>,
@@ -53,7 +53,7 @@ struct Planned {
     next: Option<DateTime<Utc>>,
 }
 
-pub struct Scheduler {
+pub(crate) struct Scheduler {
     env: RunEnv,
     zone: Zone,
     history: Arc<Mutex<History>>,
@@ -536,14 +536,13 @@ fn next_consolidation(env: &RunEnv, now: DateTime<Utc>, zone: Zone) -> Option<Da
     Schedule::parse(CONSOLIDATION).ok()?.next_after(now, zone)
 }
 
-pub fn state_file(home: &crate::home::Home) -> PathBuf {
+pub(crate) fn state_file(home: &crate::home::Home) -> PathBuf {
     home.root().join("daemon.state.json")
 }
 
 /// A check's outcome as a history record.
-pub fn check_run(outcome: CheckOutcome, started: DateTime<Utc>, took: Duration) -> Run {
+pub(crate) fn check_run(outcome: CheckOutcome, started: DateTime<Utc>, took: Duration) -> Run {
     let (status, output) = match outcome {
-        CheckOutcome::Idle(reason) => (Status::Skipped, reason),
         CheckOutcome::Ok => (Status::Ok, check::OK_TOKEN.to_string()),
         CheckOutcome::Message(message) => (Status::Ok, message),
         CheckOutcome::Repeated(message) => (

@@ -15,13 +15,13 @@ use std::path::{Path, PathBuf};
 /// - A new file is created with mode `0666` less the umask, like any other new file.
 /// - A symlink is followed, so the file it points to is replaced and the link survives
 ///   (people keep their config in a dotfiles repository).
-pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
     write_atomic_with_mode(path, contents, None)
 }
 
 /// Like [`write_atomic`], but a *new* file gets `new_file_mode` (e.g. `0o600` for a file
 /// that may hold secrets). An existing file always keeps its own permissions.
-pub fn write_atomic_with_mode(
+pub(crate) fn write_atomic_with_mode(
     path: &Path,
     contents: &[u8],
     new_file_mode: Option<u32>,
@@ -33,7 +33,11 @@ pub fn write_atomic_with_mode(
 /// resolved — atomically, never through a link: one swapped in there since the check is
 /// replaced itself (a rename does not follow the name it replaces), not the file it
 /// points to.
-pub fn replace_real(target: &Path, contents: &[u8], new_file_mode: Option<u32>) -> io::Result<()> {
+pub(crate) fn replace_real(
+    target: &Path,
+    contents: &[u8],
+    new_file_mode: Option<u32>,
+) -> io::Result<()> {
     let dir = parent_dir(target);
     let file_name = target
         .file_name()

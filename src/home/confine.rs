@@ -21,7 +21,7 @@ use super::{HomeError, resolve_under};
 /// followed), the rest appended as new names. Refused: a `..` below a folder that does
 /// not exist (it cannot be judged) and a link that leads nowhere. The reason given does
 /// not repeat the path unless it names a part of it.
-pub fn real_path(path: &Path) -> Result<PathBuf, String> {
+pub(crate) fn real_path(path: &Path) -> Result<PathBuf, String> {
     let mut existing = path;
     let mut rest: Vec<&OsStr> = Vec::new();
     let canonical = loop {
@@ -90,7 +90,7 @@ pub fn resolve_beneath(root: &Path, relative: &str) -> Result<PathBuf, HomeError
 
 /// Opens the file at `real` (a path [`real_path`] or [`resolve_beneath`] gave) for
 /// reading, refusing it if any part of the path is a link now.
-pub fn open_real(real: &Path) -> io::Result<File> {
+pub(crate) fn open_real(real: &Path) -> io::Result<File> {
     #[cfg(target_os = "linux")]
     {
         use rustix::fs::{Mode, OFlags, ResolveFlags};
@@ -135,14 +135,14 @@ pub(super) fn open_no_follow(options: &mut std::fs::OpenOptions, path: &Path) ->
 }
 
 /// The whole file at `real`, as [`open_real`] opens it.
-pub fn read_real(real: &Path) -> io::Result<Vec<u8>> {
+pub(crate) fn read_real(real: &Path) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     open_real(real)?.read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 
 /// [`read_real`] as text (invalid UTF-8 is an error, as `fs::read_to_string` makes it).
-pub fn read_real_to_string(real: &Path) -> io::Result<String> {
+pub(crate) fn read_real_to_string(real: &Path) -> io::Result<String> {
     let mut text = String::new();
     open_real(real)?.read_to_string(&mut text)?;
     Ok(text)

@@ -34,7 +34,10 @@ pub fn append_locked(path: &Path, text: &str) -> io::Result<()> {
 /// Like [`append_locked`], with the entry built while the lock is held: `make_entry` is
 /// told whether the file is empty, so a header can be written exactly once even when
 /// several processes create the file at the same moment.
-pub fn append_locked_with(path: &Path, make_entry: impl FnOnce(bool) -> String) -> io::Result<()> {
+pub(crate) fn append_locked_with(
+    path: &Path,
+    make_entry: impl FnOnce(bool) -> String,
+) -> io::Result<()> {
     let mut file = lock_current(path, None)?;
     let result = append_entry(&mut file, make_entry);
     // Closing the file releases the lock too; unlocking first just makes it prompt.
@@ -44,7 +47,7 @@ pub fn append_locked_with(path: &Path, make_entry: impl FnOnce(bool) -> String) 
 
 /// Rewrites the file at `path` (created empty if missing) as `change` says, under the
 /// lock, replacing it atomically. Nothing is written when `change` returns the text as is.
-pub fn update_locked(path: &Path, change: impl FnOnce(&str) -> String) -> io::Result<()> {
+pub(crate) fn update_locked(path: &Path, change: impl FnOnce(&str) -> String) -> io::Result<()> {
     try_update_locked(path, None, |old| Ok::<_, io::Error>(change(old))).map(drop)
 }
 
@@ -52,7 +55,7 @@ pub fn update_locked(path: &Path, change: impl FnOnce(&str) -> String) -> io::Re
 /// that must be created with `new_file_mode` (a config file holding keys: 0600). Returns
 /// whether the file changed. Two processes changing one setting each both keep theirs:
 /// the second reads what the first wrote.
-pub fn try_update_locked<E: From<io::Error>>(
+pub(crate) fn try_update_locked<E: From<io::Error>>(
     path: &Path,
     new_file_mode: Option<u32>,
     change: impl FnOnce(&str) -> Result<String, E>,

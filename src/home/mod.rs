@@ -13,9 +13,11 @@ mod atomic;
 mod confine;
 mod locked;
 
-pub use atomic::{replace_real, write_atomic, write_atomic_with_mode};
-pub use confine::{open_real, read_real, read_real_to_string, real_path, resolve_beneath};
-pub use locked::{append_locked, append_locked_with, try_update_locked, update_locked};
+pub(crate) use atomic::{replace_real, write_atomic, write_atomic_with_mode};
+pub use confine::resolve_beneath;
+pub(crate) use confine::{read_real, read_real_to_string, real_path};
+pub use locked::append_locked;
+pub(crate) use locked::{append_locked_with, try_update_locked, update_locked};
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
@@ -24,9 +26,9 @@ use std::path::{Component, Path, PathBuf};
 use crate::env::EnvSource;
 
 /// The variable that chooses the home folder when `--home` is not given.
-pub const HOME_ENV: &str = "LOCALGPT_HOME";
+pub(crate) const HOME_ENV: &str = "LOCALGPT_HOME";
 
-pub const STARTER_MEMORY: &str = include_str!("starter/MEMORY.md");
+pub(crate) const STARTER_MEMORY: &str = include_str!("starter/MEMORY.md");
 const STARTER_HEARTBEAT: &str = include_str!("starter/HEARTBEAT.md");
 
 /// Errors about the home folder itself; each names the path and what to do.
@@ -78,7 +80,7 @@ pub struct Created {
 
 impl Created {
     /// True when the folder itself was new, i.e. this is the first run with this home.
-    pub fn first_run(&self) -> bool {
+    pub(crate) fn first_run(&self) -> bool {
         !self.paths.is_empty()
     }
 }
@@ -87,7 +89,7 @@ impl Home {
     /// Chooses the home folder: `--home` if given, else `$LOCALGPT_HOME`, else
     /// `~/.localgpt`. The flag wins over the variable, as command-line flags do everywhere,
     /// so that one command can point at another home without unsetting anything.
-    pub fn locate(flag: Option<&Path>, env: &dyn EnvSource) -> Result<Home, HomeError> {
+    pub(crate) fn locate(flag: Option<&Path>, env: &dyn EnvSource) -> Result<Home, HomeError> {
         let (root, source) = if let Some(path) = flag {
             (path.to_path_buf(), HomeSource::Flag)
         } else if let Some(path) = env.var(HOME_ENV) {
@@ -115,7 +117,7 @@ impl Home {
         self.source
     }
 
-    pub fn config_file(&self) -> PathBuf {
+    pub(crate) fn config_file(&self) -> PathBuf {
         self.root.join("config.toml")
     }
 
@@ -127,7 +129,7 @@ impl Home {
         self.workspace().join("MEMORY.md")
     }
 
-    pub fn heartbeat_file(&self) -> PathBuf {
+    pub(crate) fn heartbeat_file(&self) -> PathBuf {
         self.workspace().join("HEARTBEAT.md")
     }
 
@@ -136,20 +138,20 @@ impl Home {
     }
 
     /// The daily log for a date given as `YYYY-MM-DD`.
-    pub fn daily_log(&self, date: &str) -> PathBuf {
+    pub(crate) fn daily_log(&self, date: &str) -> PathBuf {
         self.daily_log_dir().join(format!("{date}.md"))
     }
 
     /// A file of the workspace (`MEMORY.md`, `memory/DATE.md`) where it really is;
     /// refused when a link leads it out of the workspace, or nowhere.
-    pub fn workspace_file(&self, relative: &str) -> Result<PathBuf, HomeError> {
+    pub(crate) fn workspace_file(&self, relative: &str) -> Result<PathBuf, HomeError> {
         resolve_beneath(&self.workspace(), relative)
     }
 
     /// The bytes of a workspace file, `None` when it is missing or unreadable — or led
     /// out of the workspace by a link, which is logged: what the prompt and the daemon
     /// read of memory is never a file elsewhere.
-    pub fn read_workspace_file(&self, relative: &str) -> Option<Vec<u8>> {
+    pub(crate) fn read_workspace_file(&self, relative: &str) -> Option<Vec<u8>> {
         let read = self
             .workspace_file(relative)
             .map_err(|err| err.to_string())
@@ -165,17 +167,17 @@ impl Home {
         }
     }
 
-    pub fn skills_dir(&self) -> PathBuf {
+    pub(crate) fn skills_dir(&self) -> PathBuf {
         self.workspace().join("skills")
     }
 
-    pub fn heartbeat_dir(&self) -> PathBuf {
+    pub(crate) fn heartbeat_dir(&self) -> PathBuf {
         self.workspace().join("heartbeat")
     }
 
     /// The private temporary folder of the shell commands LocalGPT runs (their `TMPDIR`,
     /// writable in the sandbox; the system's `/tmp` is not).
-    pub fn commands_temp_dir(&self) -> PathBuf {
+    pub(crate) fn commands_temp_dir(&self) -> PathBuf {
         self.root.join("tmp")
     }
 
@@ -187,19 +189,19 @@ impl Home {
         self.root.join("index.sqlite")
     }
 
-    pub fn logs_dir(&self) -> PathBuf {
+    pub(crate) fn logs_dir(&self) -> PathBuf {
         self.root.join("logs")
     }
 
-    pub fn pid_file(&self) -> PathBuf {
+    pub(crate) fn pid_file(&self) -> PathBuf {
         self.root.join("daemon.pid")
     }
 
-    pub fn api_token_file(&self) -> PathBuf {
+    pub(crate) fn api_token_file(&self) -> PathBuf {
         self.root.join("api-token")
     }
 
-    pub fn history_file(&self) -> PathBuf {
+    pub(crate) fn history_file(&self) -> PathBuf {
         self.root.join("history.txt")
     }
 
@@ -289,17 +291,10 @@ impl Home {
             Err(err) => Err(create_error(err)),
         }
     }
-
-    /// Resolves a relative path inside the home folder, refusing anything that would leave
-    /// it: absolute paths, `..` that climbs above the root, and drive prefixes. The check is
-    /// lexical; tools that follow symlinks canonicalise on top of it.
-    pub fn resolve(&self, relative: &str) -> Result<PathBuf, HomeError> {
-        resolve_under(&self.root, relative)
-    }
 }
 
 /// `~/x` and `~` mean the user's home directory; anything else is as written.
-pub fn expand_home(path: &str) -> PathBuf {
+pub(crate) fn expand_home(path: &str) -> PathBuf {
     match (path.strip_prefix("~/"), dirs::home_dir()) {
         (Some(rest), Some(home)) => home.join(rest),
         _ if path == "~" => dirs::home_dir().unwrap_or_else(|| PathBuf::from(path)),

@@ -30,7 +30,7 @@ pub struct Captured {
 
 /// The fact in a request to remember something ("Remember that my sister lives in
 /// Porto", "please remember: …", "don't forget …"), as the person wrote it.
-pub fn remember_request(message: &str) -> Option<&str> {
+pub(crate) fn remember_request(message: &str) -> Option<&str> {
     let trimmed = message.trim();
     if trimmed.ends_with('?') {
         return None;
@@ -108,7 +108,7 @@ const PERSONAL: [&str; 14] = [
 ];
 
 /// The sentences of `message` that state something about the person or their world.
-pub fn statements(message: &str) -> Vec<String> {
+pub(crate) fn statements(message: &str) -> Vec<String> {
     let mut found = Vec::new();
     for sentence in sentences(message) {
         let words: Vec<String> = sentence
@@ -205,7 +205,7 @@ pub fn capture(
 
 /// Files a conversation's summary `lines` in today's daily log under `label` (its
 /// session), each line once.
-pub fn append_trace(
+pub(crate) fn append_trace(
     home: &Home,
     now: DateTime<Local>,
     label: &str,

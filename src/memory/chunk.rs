@@ -11,15 +11,15 @@
 //! them would be found, embedded and recalled as a blur of all.
 
 /// About 400 tokens at ~4 characters a token.
-pub const TARGET_CHARS: usize = 1600;
+pub(crate) const TARGET_CHARS: usize = 1600;
 /// The most a chunk repeats of the previous one.
-pub const OVERLAP_CHARS: usize = 320;
+pub(crate) const OVERLAP_CHARS: usize = 320;
 
 /// Separates the levels of a heading path.
-pub const HEADING_SEPARATOR: &str = " › ";
+pub(crate) const HEADING_SEPARATOR: &str = " › ";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Chunk {
+pub(crate) struct Chunk {
     /// 1-based, inclusive; the first chunk of a section starts at its heading line.
     pub start_line: usize,
     pub end_line: usize,
@@ -49,7 +49,7 @@ struct Section {
 /// Splits `text` into chunks. Every non-blank line of the file is in at least one chunk,
 /// but for the headings of sections that hold only subsections: those are in their
 /// subsections' heading paths.
-pub fn chunk_markdown(text: &str) -> Vec<Chunk> {
+pub(crate) fn chunk_markdown(text: &str) -> Vec<Chunk> {
     let mut chunks = Vec::new();
     let sections = sections(text);
     for (index, section) in sections.iter().enumerate() {

@@ -8,7 +8,7 @@
 //! languages, with no dictionary. Chunks without CJK leave the column empty.
 
 /// Whether `c` is written without spaces between words: Han ideographs, kana, Hangul.
-pub fn is_cjk(c: char) -> bool {
+pub(crate) fn is_cjk(c: char) -> bool {
     matches!(c,
         '\u{3040}'..='\u{30FF}'   // Hiragana, Katakana
         | '\u{31F0}'..='\u{31FF}' // Katakana extensions
@@ -24,7 +24,7 @@ pub fn is_cjk(c: char) -> bool {
 
 /// The text for the index's CJK column: each CJK character set apart by spaces, the rest
 /// as it is; empty when `text` has no CJK at all.
-pub fn spaced(text: &str) -> String {
+pub(crate) fn spaced(text: &str) -> String {
     if !text.chars().any(is_cjk) {
         return String::new();
     }
@@ -44,7 +44,7 @@ pub fn spaced(text: &str) -> String {
 /// A query term with CJK in it as the phrases to look for: each run of CJK characters
 /// becomes its overlapping pairs (a single character stays alone), each other run one
 /// phrase of its own. `None` when the term has no CJK.
-pub fn query_phrases(term: &str) -> Option<Vec<String>> {
+pub(crate) fn query_phrases(term: &str) -> Option<Vec<String>> {
     if !term.chars().any(is_cjk) {
         return None;
     }

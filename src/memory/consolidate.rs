@@ -48,17 +48,21 @@ pub struct Proposal {
 }
 
 /// Where the proposal waits.
-pub fn proposal_file(home: &Home) -> PathBuf {
+pub(crate) fn proposal_file(home: &Home) -> PathBuf {
     home.root().join("memory-proposal.json")
 }
 
 /// Where MEMORY.md's copies go.
-pub fn backup_dir(home: &Home) -> PathBuf {
+pub(crate) fn backup_dir(home: &Home) -> PathBuf {
     home.root().join("backups")
 }
 
 /// The daily logs of the last `days` days (`(display path, text)`), oldest first.
-pub fn recent_logs(home: &Home, today: chrono::NaiveDate, days: u32) -> Vec<(String, String)> {
+pub(crate) fn recent_logs(
+    home: &Home,
+    today: chrono::NaiveDate,
+    days: u32,
+) -> Vec<(String, String)> {
     let mut logs = Vec::new();
     for back in (0..days).rev() {
         let Some(day) = today.checked_sub_days(chrono::Days::new(u64::from(back))) else {
@@ -241,7 +245,7 @@ pub fn diff(change: &Change) -> String {
 
 /// MEMORY.md with `changes` made on `day`: a superseded or merged line stays, struck
 /// through and dated; new lines cite their sources; additions go under "Notes".
-pub fn apply_to(memory: &str, changes: &[Change], day: &str) -> String {
+pub(crate) fn apply_to(memory: &str, changes: &[Change], day: &str) -> String {
     let mut lines: Vec<String> = memory.lines().map(str::to_string).collect();
     let cite = |line: &str, sources: &[String]| {
         if sources.is_empty() {
@@ -369,7 +373,7 @@ pub fn decide(
 }
 
 /// Drops the proposal once reviewed.
-pub fn discard(home: &Home) -> io::Result<()> {
+pub(crate) fn discard(home: &Home) -> io::Result<()> {
     match std::fs::remove_file(proposal_file(home)) {
         Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
         _ => Ok(()),

@@ -42,7 +42,7 @@ pub enum Relation {
 
 impl Relation {
     /// The span this relation names around `event`.
-    pub fn around(self, event: NaiveDate) -> Span {
+    pub(crate) fn around(self, event: NaiveDate) -> Span {
         match self {
             Relation::DaysBefore(n) => Span::day(event - Days::new(n)),
             Relation::DaysAfter(n) => Span::day(event + Days::new(n)),
@@ -103,7 +103,7 @@ pub enum When {
 
 /// A question's time, and the question without the words that said it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Timed {
+pub(crate) struct Timed {
     pub when: When,
     pub rest: String,
 }
@@ -336,7 +336,7 @@ fn ends_event(word: &str) -> bool {
 }
 
 /// What `question`, asked on `today`, says about time; `None` when it says nothing.
-pub fn in_question(question: &str, today: NaiveDate) -> Option<Timed> {
+pub(crate) fn in_question(question: &str, today: NaiveDate) -> Option<Timed> {
     let words = words(question);
     let mut at = 0;
     while at < words.len() {
@@ -560,7 +560,7 @@ fn season(word: &str, today: NaiveDate) -> Option<Span> {
 
 /// The first date `note` names outright ("for 9 to 11 October", "set for 15 October",
 /// "on 2026-10-09"), read as the one nearest the day it was `written`.
-pub fn in_note(note: &str, written: NaiveDate) -> Option<NaiveDate> {
+pub(crate) fn in_note(note: &str, written: NaiveDate) -> Option<NaiveDate> {
     let words = words(note);
     for at in 0..words.len() {
         // "9 to 11 October": the first day of a range.

@@ -33,7 +33,7 @@ impl Embedder {
         })
     }
 
-    pub fn remote(remote: super::remote_embed::RemoteEmbedder) -> Embedder {
+    pub(crate) fn remote(remote: super::remote_embed::RemoteEmbedder) -> Embedder {
         Embedder {
             key: remote.key(),
             backend: Backend::Remote(remote),
@@ -43,7 +43,7 @@ impl Embedder {
 
     /// For a process that embeds one query and exits: the local model lets its weights
     /// go layer by layer after each query ([`MiniLm::release_weights_after_each_query`]).
-    pub fn release_weights_after_each_query(&mut self) {
+    pub(crate) fn release_weights_after_each_query(&mut self) {
         if let Backend::Local(model) = &mut self.backend {
             model.release_weights_after_each_query();
         }
@@ -68,7 +68,7 @@ impl Embedder {
 
 impl Embedder {
     /// One query's vector, from the recent ones when it was asked lately.
-    pub fn embed_query(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
+    pub(crate) fn embed_query(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
         if let Ok(recent) = self.recent.lock()
             && let Some((_, vector)) = recent.iter().find(|(query, _)| query == text)
         {
@@ -120,7 +120,10 @@ pub fn configured(
 
 /// The key `configured` would give its embedder, without loading a model or building a
 /// client: the daemon asks whether there is work before it loads anything.
-pub fn configured_key(home: &crate::home::Home, config: &crate::config::Config) -> Option<String> {
+pub(crate) fn configured_key(
+    home: &crate::home::Home,
+    config: &crate::config::Config,
+) -> Option<String> {
     match wanted(home, config).ok()? {
         Wanted::Nothing => None,
         Wanted::Local => Some(minilm::KEY.to_string()),
@@ -153,12 +156,13 @@ impl LazyEmbedder {
 }
 
 /// The dot product: cosine similarity for unit vectors.
-pub fn similarity(a: &[f32], b: &[f32]) -> f32 {
+#[cfg(test)]
+pub(crate) fn similarity(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 /// The dot product of a vector and a stored one, without copying the stored one out.
-pub fn similarity_bytes(a: &[f32], bytes: &[u8]) -> f32 {
+pub(crate) fn similarity_bytes(a: &[f32], bytes: &[u8]) -> f32 {
     a.iter()
         .zip(bytes.chunks_exact(4))
         .map(|(x, b)| x * f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -170,7 +174,7 @@ pub fn to_bytes(vector: &[f32]) -> Vec<u8> {
     vector.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-pub fn from_bytes(bytes: &[u8]) -> Vec<f32> {
+pub(crate) fn from_bytes(bytes: &[u8]) -> Vec<f32> {
     bytes
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))

@@ -124,7 +124,7 @@ pub fn reindex(
 
 /// Re-checks particular files only (those behind search results, or the ones the
 /// assistant writes to), without walking any folder.
-pub fn refresh_files(
+pub(crate) fn refresh_files(
     store: &mut Store,
     sources: &Sources,
     paths: &[&Path],
@@ -194,7 +194,7 @@ fn known_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Known> {
 }
 
 /// When the index was last brought up to date (unix seconds), `None` if never.
-pub fn last_indexed(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+pub(crate) fn last_indexed(conn: &Connection) -> rusqlite::Result<Option<i64>> {
     let value: Option<String> = conn
         .query_row(
             "SELECT value FROM meta WHERE key = 'last_indexed'",

@@ -45,7 +45,7 @@ pub fn append_daily(home: &Home, now: DateTime<Local>, text: &str) -> io::Result
 /// Files `text` in MEMORY.md at the end of the section titled `heading` (any level,
 /// compared without regard to case), creating a `## heading` section at the end when
 /// there is none.
-pub fn append_to_memory(home: &Home, heading: &str, text: &str) -> io::Result<()> {
+pub(crate) fn append_to_memory(home: &Home, heading: &str, text: &str) -> io::Result<()> {
     update_locked(&workspace_file(home, "MEMORY.md")?, |old| {
         insert_under_heading(old, heading, text)
     })
@@ -53,7 +53,7 @@ pub fn append_to_memory(home: &Home, heading: &str, text: &str) -> io::Result<()
 
 /// Files `line` in MEMORY.md under `heading` unless the file already holds `key` (the
 /// same fact, said again); returns whether it was written.
-pub fn append_to_memory_once(
+pub(crate) fn append_to_memory_once(
     home: &Home,
     heading: &str,
     line: &str,
@@ -73,7 +73,7 @@ pub fn append_to_memory_once(
 /// Appends `lines` (as list items) to the daily log of `now`'s date under a
 /// `## HH:MM · label` heading — those not already in it; returns the log's path and how
 /// many were new. The check and the write hold the file's lock.
-pub fn append_daily_once(
+pub(crate) fn append_daily_once(
     home: &Home,
     now: DateTime<Local>,
     label: &str,

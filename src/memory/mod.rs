@@ -42,10 +42,13 @@ use std::path::{Path, PathBuf};
 use chrono::{Days, Local, NaiveDate};
 
 pub use index::ReindexReport;
-pub use journal::{append_daily, append_to_memory};
-pub use search::{MATCH_END, MATCH_START, SearchHit};
+pub use journal::append_daily;
+pub(crate) use journal::append_to_memory;
+pub use search::SearchHit;
+pub(crate) use search::{MATCH_END, MATCH_START};
 pub use sources::Sources;
-pub use store::{BUSY_TIMEOUT, Store, open_database};
+pub use store::Store;
+pub(crate) use store::{BUSY_TIMEOUT, open_database};
 
 use crate::config::schema::MemoryConfig;
 use crate::home::Home;
@@ -218,7 +221,7 @@ impl Memory {
 
     /// The default search of every front door: hybrid when there is an embedder (the
     /// model is installed and wanted), keywords otherwise.
-    pub fn search_best(
+    pub(crate) fn search_best(
         &mut self,
         text: &str,
         limit: usize,
@@ -336,7 +339,7 @@ impl Memory {
 
     /// How many chunks still need a vector from the model `model_key` names
     /// ([`embed::Embedder::key`]).
-    pub fn pending_embeddings(&self, model_key: &str) -> Result<usize, MemoryError> {
+    pub(crate) fn pending_embeddings(&self, model_key: &str) -> Result<usize, MemoryError> {
         Ok(semantic::pending(&self.store.conn, model_key)?)
     }
 
@@ -406,7 +409,7 @@ impl Memory {
     /// path check with memory's own folders as readable roots — so a symlink in the
     /// workspace that leads out of memory (`etclink/passwd`) is refused as `read_file`
     /// refuses it, and no protected file is reached this way either.
-    pub fn resolve_for(
+    pub(crate) fn resolve_for(
         &self,
         home: &Home,
         name: &str,
@@ -416,7 +419,7 @@ impl Memory {
         policy.resolve_read_in(&path.to_string_lossy(), &self.sources.folders())
     }
 
-    pub fn resolve(&self, home: &Home, name: &str) -> Result<PathBuf, MemoryError> {
+    pub(crate) fn resolve(&self, home: &Home, name: &str) -> Result<PathBuf, MemoryError> {
         if Path::new(name).is_absolute() {
             let known: Option<String> = self
                 .store
@@ -439,7 +442,7 @@ impl Memory {
 /// Runs `work` with the memory kept in `slot`, opening it there on first use: the model's
 /// tools and a script's bindings both hold one this way, so a turn or script that never
 /// touches memory never opens the index.
-pub fn with_lazy<T>(
+pub(crate) fn with_lazy<T>(
     slot: &std::sync::Mutex<Option<Memory>>,
     home: &Home,
     config: &MemoryConfig,
@@ -460,7 +463,7 @@ pub fn with_lazy<T>(
 /// After a front door wrote a note to `path`: the memory in `slot` (opened on first use)
 /// indexes it and, when the embedding model is there, embeds its new chunks now. The note
 /// is already safe on disk, so a failure here is logged, never reported as a failed save.
-pub fn index_written(
+pub(crate) fn index_written(
     slot: &std::sync::Mutex<Option<Memory>>,
     home: &Home,
     config: &crate::config::Config,
@@ -480,7 +483,7 @@ pub fn index_written(
 
 /// After a command changed `path`: it is indexed (and embedded, when the model is there)
 /// now. The change is already safe on disk, so a failure here is logged only.
-pub fn index_written_now(home: &Home, config: &crate::config::Config, path: &Path) {
+pub(crate) fn index_written_now(home: &Home, config: &crate::config::Config, path: &Path) {
     let embedder = embed::configured(home, config).ok().flatten();
     let done = Memory::open(home, &config.memory, today())
         .and_then(|mut memory| memory.note_written(path, embedder.as_ref()));

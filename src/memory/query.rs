@@ -13,7 +13,7 @@
 const MAX_TERMS: usize = 32;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FtsQuery {
+pub(crate) struct FtsQuery {
     /// Every term must match.
     pub all: String,
     /// Any term may match, for when `all` finds nothing (natural-language questions).
@@ -77,7 +77,7 @@ impl Term {
 
 /// The FTS5 expressions for `input`, or `None` when it holds nothing searchable (only
 /// punctuation, emoji or spaces).
-pub fn to_fts(input: &str) -> Option<FtsQuery> {
+pub(crate) fn to_fts(input: &str) -> Option<FtsQuery> {
     let mut terms = terms(input);
     if terms.iter().any(|term| !term.is_stop_word()) {
         terms.retain(|term| !term.is_stop_word());
@@ -94,7 +94,7 @@ pub fn to_fts(input: &str) -> Option<FtsQuery> {
 
 /// The words of `input` that carry its meaning: lowercased, without common words and
 /// without contractions' endings ("what's" is "what", "sister's" is "sister").
-pub fn content_words(input: &str) -> Vec<String> {
+pub(crate) fn content_words(input: &str) -> Vec<String> {
     let mut words: Vec<String> = input
         .split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '’')
         .filter_map(|word| {

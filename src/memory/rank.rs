@@ -50,7 +50,7 @@ const ON_THE_DAY: f64 = 0.5;
 
 /// What a search asks for.
 #[derive(Debug, Clone, Copy)]
-pub struct Ask<'a> {
+pub(crate) struct Ask<'a> {
     pub text: &'a str,
     pub mode: Mode,
     pub limit: usize,
@@ -61,7 +61,7 @@ pub struct Ask<'a> {
 }
 
 /// Turns text into a unit vector (the embedding model), when the mode wants meaning.
-pub type Embed<'e> = dyn Fn(&str) -> Result<Vec<f32>, super::MemoryError> + 'e;
+pub(crate) type Embed<'e> = dyn Fn(&str) -> Result<Vec<f32>, super::MemoryError> + 'e;
 
 /// A chunk under consideration.
 struct Candidate {

@@ -98,7 +98,7 @@ pub fn block(notes: &[Recalled]) -> String {
 
 /// The notes as plain facts for a small model's system prompt (it copies a block's
 /// brackets and sources into its answer); empty when there are none.
-pub fn plain_block(notes: &[Recalled]) -> String {
+pub(crate) fn plain_block(notes: &[Recalled]) -> String {
     if notes.is_empty() {
         return String::new();
     }

@@ -28,7 +28,7 @@ enum Api {
 
 /// Where the embeddings come from: cheap to work out, so the daemon can tell which
 /// model's vectors it wants without building an HTTP client.
-pub struct Endpoint {
+pub(crate) struct Endpoint {
     api: Api,
     url: String,
     key: Option<String>,
@@ -83,7 +83,7 @@ impl Endpoint {
     }
 
     /// The provider, model and endpoint: another of any of them makes other vectors.
-    pub fn model_key(&self) -> String {
+    pub(crate) fn model_key(&self) -> String {
         let provider = match self.api {
             Api::OpenAi => "openai",
             Api::Ollama => "ollama",
@@ -96,7 +96,7 @@ impl Endpoint {
     }
 }
 
-pub struct RemoteEmbedder {
+pub(crate) struct RemoteEmbedder {
     endpoint: Endpoint,
     client: reqwest::Client,
     retry: crate::net::RetryPolicy,

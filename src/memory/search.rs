@@ -7,8 +7,8 @@ use serde::Serialize;
 
 /// Marks the start and end of a matched word inside [`SearchHit::snippet`]; front doors
 /// turn them into bold, colour or Markdown with [`SearchHit::snippet_marked`].
-pub const MATCH_START: char = '\u{2}';
-pub const MATCH_END: char = '\u{3}';
+pub(crate) const MATCH_START: char = '\u{2}';
+pub(crate) const MATCH_END: char = '\u{3}';
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SearchHit {

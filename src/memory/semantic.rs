@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::embed::{self, Embedder};
 
 /// How many chunks are embedded per batch.
-pub const BATCH: usize = 32;
+pub(crate) const BATCH: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

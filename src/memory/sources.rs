@@ -87,7 +87,7 @@ pub struct Discovery {
 impl Discovery {
     /// Every path and stamp found, hashed: equal fingerprints mean the walk found the
     /// same files with the same sizes and times, in the same folders.
-    pub fn fingerprint(&self) -> String {
+    pub(crate) fn fingerprint(&self) -> String {
         let mut hasher = xxhash_rust::xxh3::Xxh3::new();
         for file in &self.files {
             hasher.update(file.path.as_os_str().as_encoded_bytes());
@@ -127,7 +127,7 @@ impl Sources {
         })
     }
 
-    pub fn hot_files(&self) -> &[PathBuf] {
+    pub(crate) fn hot_files(&self) -> &[PathBuf] {
         &self.hot_files
     }
 
@@ -150,7 +150,7 @@ impl Sources {
         discovery
     }
 
-    pub fn display_name(&self, path: &Path) -> String {
+    pub(crate) fn display_name(&self, path: &Path) -> String {
         match path.strip_prefix(&self.workspace) {
             Ok(relative) => relative.to_string_lossy().into_owned(),
             Err(_) => path.to_string_lossy().into_owned(),
@@ -256,7 +256,7 @@ fn source_file_with(path: PathBuf, meta: &std::fs::Metadata) -> SourceFile {
     }
 }
 
-pub fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
+pub(crate) fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
     meta.modified()
         .ok()
         .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
@@ -266,7 +266,7 @@ pub fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
 }
 
 /// The current stamp of a folder, to compare with a stored one.
-pub fn dir_stamp(path: &Path) -> DirStamp {
+pub(crate) fn dir_stamp(path: &Path) -> DirStamp {
     DirStamp {
         path: path.to_path_buf(),
         mtime_ns: std::fs::metadata(path).map_or(0, |meta| mtime_ns(&meta)),
@@ -274,7 +274,7 @@ pub fn dir_stamp(path: &Path) -> DirStamp {
 }
 
 /// The size and modification time of a file now, `None` when it is gone.
-pub fn file_stamp(path: &Path) -> io::Result<Option<(u64, i64)>> {
+pub(crate) fn file_stamp(path: &Path) -> io::Result<Option<(u64, i64)>> {
     match std::fs::metadata(path) {
         Ok(meta) => Ok(Some((meta.len(), mtime_ns(&meta)))),
         Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),

@@ -16,10 +16,10 @@ use super::MemoryError;
 const SCHEMA_VERSION: i64 = 5;
 
 /// How long to wait for another process (the daemon, another prompt) to finish writing.
-pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How much heavier a match in the heading path counts than one in the body.
-pub const HEADING_WEIGHT: f64 = 5.0;
+pub(crate) const HEADING_WEIGHT: f64 = 5.0;
 
 const SCHEMA: &str = "
 CREATE TABLE files (
@@ -99,7 +99,7 @@ impl Store {
     }
 
     /// [`Store::open`] with a chosen wait for locks held by other processes.
-    pub fn open_with_timeout(
+    pub(crate) fn open_with_timeout(
         path: &Path,
         busy_timeout: Duration,
     ) -> Result<(Store, Option<String>), MemoryError> {
@@ -138,7 +138,7 @@ impl Store {
         }
     }
 
-    pub fn in_memory() -> Result<Store, MemoryError> {
+    pub(crate) fn in_memory() -> Result<Store, MemoryError> {
         let conn = Connection::open_in_memory().map_err(|source| MemoryError::Database {
             path: PathBuf::from(":memory:"),
             source,
@@ -177,13 +177,13 @@ impl Store {
     /// anything is read: SQLite refuses at once, without waiting, a write begun on a
     /// snapshot another process has since changed, so a reindex beside the daemon's
     /// would fail with "database is locked".
-    pub fn write_transaction(&mut self) -> rusqlite::Result<Transaction<'_>> {
+    pub(crate) fn write_transaction(&mut self) -> rusqlite::Result<Transaction<'_>> {
         self.conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
     }
 
     /// Bytes on disk, the write-ahead log included.
-    pub fn size_on_disk(&self) -> u64 {
+    pub(crate) fn size_on_disk(&self) -> u64 {
         let Some(path) = &self.path else { return 0 };
         let mut wal = path.clone().into_os_string();
         wal.push("-wal");
@@ -203,7 +203,7 @@ impl Store {
 /// needs gone) — as when the daemon first starts and `heartbeat log` or a search runs
 /// beside it. The refused side has given its lock back, so it tries again until the wait
 /// is over.
-pub fn open_database(path: &Path, busy_timeout: Duration) -> rusqlite::Result<Connection> {
+pub(crate) fn open_database(path: &Path, busy_timeout: Duration) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -269,14 +269,14 @@ fn code(err: &rusqlite::Error) -> Option<ErrorCode> {
 }
 
 /// Errors that mean the file is not a usable database, as opposed to a busy one.
-pub fn is_damaged(err: &rusqlite::Error) -> bool {
+pub(crate) fn is_damaged(err: &rusqlite::Error) -> bool {
     matches!(
         code(err),
         Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt)
     )
 }
 
-pub fn is_busy(err: &rusqlite::Error) -> bool {
+pub(crate) fn is_busy(err: &rusqlite::Error) -> bool {
     matches!(
         code(err),
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)

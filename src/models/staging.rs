@@ -12,7 +12,7 @@ const SUFFIX: &str = ".installing";
 const OWNER_FILE: &str = ".owner";
 
 /// A staging folder that removes itself unless [`Staging::finish`] moved it in place.
-pub struct Staging {
+pub(crate) struct Staging {
     path: PathBuf,
     done: bool,
 }

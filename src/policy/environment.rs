@@ -4,10 +4,10 @@
 //! `DATABASE_URL` often is). `tools.env_allow` names variables that pass anyway; by
 //! default the harmless AWS settings that match the pattern.
 
-pub use crate::config::secret::{has_url_password, is_secret_var};
+pub(crate) use crate::config::secret::{has_url_password, is_secret_var};
 
 /// The variables of this process a command must not see, given `allowed` names.
-pub fn withheld<'a>(
+pub(crate) fn withheld<'a>(
     vars: impl Iterator<Item = (&'a str, &'a str)>,
     allowed: &[String],
 ) -> Vec<String> {
@@ -20,7 +20,7 @@ pub fn withheld<'a>(
 }
 
 /// Removes from `command`'s environment what [`withheld`] says it must not see.
-pub fn scrub(command: &mut tokio::process::Command, allowed: &[String]) {
+pub(crate) fn scrub(command: &mut tokio::process::Command, allowed: &[String]) {
     let vars: Vec<(String, String)> = std::env::vars_os()
         .map(|(name, value)| {
             (

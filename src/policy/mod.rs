@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{ApprovalMode, SandboxMode, ToolsConfig};
 use crate::home::{Home, expand_home};
-pub use protected::Protected;
+pub(crate) use protected::Protected;
 
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -103,7 +103,7 @@ impl Policy {
     /// For work nobody watches (a heartbeat task, a skill a client runs over MCP): no
     /// one can answer a question, so what the policy does not allow is refused, and shell
     /// commands run only with `heartbeat.allow_bash`.
-    pub fn unattended(home: &Home, config: &crate::config::Config) -> Policy {
+    pub(crate) fn unattended(home: &Home, config: &crate::config::Config) -> Policy {
         let approval = match config.tools.approval {
             ApprovalMode::Deny => ApprovalMode::Deny,
             _ => ApprovalMode::Auto,
@@ -114,7 +114,7 @@ impl Policy {
     }
 
     /// The commands' private temporary folder.
-    pub fn temp_dir(&self) -> &Path {
+    pub(crate) fn temp_dir(&self) -> &Path {
         &self.temp_dir
     }
 
@@ -125,7 +125,7 @@ impl Policy {
 
     /// The `.env` files a command must not read: those found in the allowed roots, the
     /// current folder and the person's home folder (see [`env_files`]).
-    pub fn env_files(&self) -> Vec<PathBuf> {
+    pub(crate) fn env_files(&self) -> Vec<PathBuf> {
         let mut roots = self.roots.clone();
         roots.push(self.real_cwd.clone());
         roots.sort();
@@ -134,17 +134,17 @@ impl Policy {
     }
 
     /// The folders writes may go to: the allowed roots.
-    pub fn writable_roots(&self) -> &[PathBuf] {
+    pub(crate) fn writable_roots(&self) -> &[PathBuf] {
         &self.roots
     }
 
     /// Whether the current folder was left read-only because it holds the person's home
     /// folder (where login scripts live).
-    pub fn cwd_holds_home(&self) -> bool {
+    pub(crate) fn cwd_holds_home(&self) -> bool {
         self.cwd_holds_home
     }
 
-    pub fn with_approval(mut self, approval: ApprovalMode) -> Policy {
+    pub(crate) fn with_approval(mut self, approval: ApprovalMode) -> Policy {
         self.approval = approval;
         self
     }
@@ -152,7 +152,7 @@ impl Policy {
     /// The policy for code the person runs themselves (`localgpt run`, `:code`, `/run`,
     /// `!cmd`, a skill they start): no question per command or write — but an explicit
     /// `deny` still holds.
-    pub fn for_own_code(self) -> Policy {
+    pub(crate) fn for_own_code(self) -> Policy {
         let approval = match self.approval {
             ApprovalMode::Deny => ApprovalMode::Deny,
             _ => ApprovalMode::Auto,
@@ -162,18 +162,18 @@ impl Policy {
 
     /// For the person's own `!` lines: what they start in the background may outlive
     /// the line (its process group is still stopped at the time limit).
-    pub fn with_background_jobs(mut self) -> Policy {
+    pub(crate) fn with_background_jobs(mut self) -> Policy {
         self.background_jobs = true;
         self
     }
 
-    pub fn with_commands(mut self, allowed: bool) -> Policy {
+    pub(crate) fn with_commands(mut self, allowed: bool) -> Policy {
         self.commands_allowed = allowed;
         self
     }
 
     /// Why a shell command may not run under this policy, if it may not.
-    pub fn refuse_command(&self, command: &str) -> Option<String> {
+    pub(crate) fn refuse_command(&self, command: &str) -> Option<String> {
         if self.approval == ApprovalMode::Deny {
             return Some(format!(
                 "not allowed: `{command}` (tools.approval is \"deny\")"
@@ -188,7 +188,7 @@ impl Policy {
     }
 
     /// Lets reads (never writes) reach these folders too.
-    pub fn with_read_roots(mut self, folders: &[String]) -> Policy {
+    pub(crate) fn with_read_roots(mut self, folders: &[String]) -> Policy {
         self.read_roots.extend(
             folders
                 .iter()
@@ -202,18 +202,22 @@ impl Policy {
     }
 
     /// Where `raw` really points, if that is inside an allowed root.
-    pub fn resolve(&self, raw: &str) -> Result<PathBuf, String> {
+    pub(crate) fn resolve(&self, raw: &str) -> Result<PathBuf, String> {
         self.resolve_within(raw, &[])
     }
 
     /// [`Policy::resolve`] for reading: the read-only roots count too.
-    pub fn resolve_read(&self, raw: &str) -> Result<PathBuf, String> {
+    pub(crate) fn resolve_read(&self, raw: &str) -> Result<PathBuf, String> {
         self.resolve_within(raw, &self.read_roots)
     }
 
     /// [`Policy::resolve_read`] with more roots a caller may read for its own purpose
     /// (memory's indexed folders, for `memory_get`).
-    pub fn resolve_read_in(&self, raw: &str, more_roots: &[PathBuf]) -> Result<PathBuf, String> {
+    pub(crate) fn resolve_read_in(
+        &self,
+        raw: &str,
+        more_roots: &[PathBuf],
+    ) -> Result<PathBuf, String> {
         let mut roots = self.read_roots.clone();
         roots.extend(
             more_roots
@@ -224,7 +228,7 @@ impl Policy {
     }
 
     /// Whether a walk (a glob, a listing) may show what is at `path` (canonical).
-    pub fn may_show(&self, path: &Path) -> bool {
+    pub(crate) fn may_show(&self, path: &Path) -> bool {
         self.protected.refusal(path).is_none()
     }
 

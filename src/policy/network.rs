@@ -21,7 +21,7 @@ use reqwest::redirect;
 const MAX_REDIRECTS: usize = 10;
 
 /// Whether `ip` is this machine, a private or otherwise non-public network.
-pub fn is_local(ip: IpAddr) -> bool {
+pub(crate) fn is_local(ip: IpAddr) -> bool {
     if stands_for_public(ip) {
         return false;
     }
@@ -116,7 +116,7 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
 
 /// Why `url` may not be fetched by its form alone (a scheme other than http(s), a
 /// local address written out), if it may not. Names are checked when resolved.
-pub fn refuse_url(url: &reqwest::Url) -> Option<String> {
+pub(crate) fn refuse_url(url: &reqwest::Url) -> Option<String> {
     if !matches!(url.scheme(), "http" | "https") {
         return Some(format!(
             "only http and https URLs can be fetched, not {}",
@@ -142,7 +142,7 @@ fn local_refusal(target: &str, ip: IpAddr) -> String {
 /// Resolves names for web requests and refuses any that leads to a local address; the
 /// HTTP client then connects to exactly the addresses returned.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct PublicOnly;
+pub(crate) struct PublicOnly;
 
 impl Resolve for PublicOnly {
     fn resolve(&self, name: Name) -> Resolving {
@@ -168,7 +168,7 @@ impl Resolve for PublicOnly {
 
 /// Follows up to [`MAX_REDIRECTS`] hops, each checked like the first URL (a hop to a name
 /// is checked again when it is resolved).
-pub fn redirect_policy() -> redirect::Policy {
+pub(crate) fn redirect_policy() -> redirect::Policy {
     redirect::Policy::custom(|attempt| {
         if attempt.previous().len() >= MAX_REDIRECTS {
             return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
@@ -184,7 +184,7 @@ pub fn redirect_policy() -> redirect::Policy {
 }
 
 /// The client for web requests: public addresses only, unless `allow_local`.
-pub fn web_client(
+pub(crate) fn web_client(
     builder: reqwest::ClientBuilder,
     allow_local: bool,
 ) -> reqwest::Result<reqwest::Client> {

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 /// Credential stores, relative to the person's home folder.
-pub const CREDENTIAL_STORES: [&str; 16] = [
+pub(crate) const CREDENTIAL_STORES: [&str; 16] = [
     ".ssh",
     ".aws",
     ".azure",
@@ -124,11 +124,6 @@ impl Protected {
                     .filter(|store| !listed(store)),
             )
             .collect()
-    }
-
-    /// Whether `path` (canonical) is in one of the home's open folders.
-    pub fn is_open(&self, path: &Path) -> bool {
-        self.open.iter().any(|folder| path.starts_with(folder))
     }
 }
 

@@ -50,7 +50,7 @@ fn image_block(image: &crate::conversation::Image) -> Value {
     }
 }
 
-pub fn request_body(request: &ChatRequest) -> Value {
+pub(crate) fn request_body(request: &ChatRequest) -> Value {
     let mut messages: Vec<Value> = Vec::new();
     for message in &request.messages {
         match message {

@@ -31,7 +31,7 @@ struct Flags {
     system_in_file: bool,
 }
 
-pub struct ClaudeCli {
+pub(crate) struct ClaudeCli {
     command: String,
     extra_args: Vec<String>,
     label: String,

@@ -52,7 +52,7 @@ pub enum ProviderError {
 
 impl ProviderError {
     /// Whether trying again may help: rate limits, server errors, connection failures.
-    pub fn is_retryable(&self) -> bool {
+    pub(crate) fn is_retryable(&self) -> bool {
         match self {
             ProviderError::Http { status, .. } => *status == 429 || *status >= 500,
             ProviderError::Unreachable { retryable, .. } => *retryable,
@@ -62,7 +62,7 @@ impl ProviderError {
     }
 
     /// The text that had arrived before a failure, if any.
-    pub fn partial_text(&self) -> Option<&str> {
+    pub(crate) fn partial_text(&self) -> Option<&str> {
         match self {
             ProviderError::StreamCut { partial, .. } if !partial.is_empty() => Some(partial),
             _ => None,

@@ -25,10 +25,10 @@ use serde::Serialize;
 
 use crate::conversation::{Message, ToolCall};
 use crate::net::{HttpSettings, http_client, innermost_cause};
-pub use error::ProviderError;
+pub(crate) use error::ProviderError;
 pub(crate) use retry::{Target, send as send_with_retries};
-pub use route::{ModelRoute, build_provider, resolve_model};
-pub use sampling::{ResponseFormat, Sampling, ToolChoice};
+pub(crate) use route::{ModelRoute, build_provider, resolve_model};
+pub(crate) use sampling::{ResponseFormat, Sampling, ToolChoice};
 
 /// A tool offered to the model.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -63,7 +63,7 @@ impl Ollama {
 }
 
 /// `OLLAMA_HOST` → a base URL, following Ollama's own rules (envconfig.Host).
-pub fn normalize_host(raw: &str) -> String {
+pub(crate) fn normalize_host(raw: &str) -> String {
     let raw = raw.trim();
     let (scheme, rest, default_port) = match raw.split_once("://") {
         None => ("http", raw, "11434"),
@@ -99,7 +99,7 @@ fn split_host_port(text: &str) -> Option<(&str, &str)> {
     Some((host, port))
 }
 
-pub fn request_body(request: &ChatRequest) -> Value {
+pub(crate) fn request_body(request: &ChatRequest) -> Value {
     let mut messages = vec![json!({"role": "system", "content": request.system})];
     for message in &request.messages {
         messages.push(match message {

@@ -36,7 +36,7 @@ impl OpenAi {
     }
 }
 
-pub fn request_body(request: &ChatRequest) -> Value {
+pub(crate) fn request_body(request: &ChatRequest) -> Value {
     let mut messages = vec![json!({"role": "system", "content": request.system})];
     for message in &request.messages {
         messages.push(match message {

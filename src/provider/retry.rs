@@ -9,7 +9,7 @@ use super::ProviderError;
 use crate::net::{RetryPolicy, innermost_cause};
 
 /// Where a request goes and how to describe failures to reach it.
-pub struct Target<'a> {
+pub(crate) struct Target<'a> {
     pub provider: &'a str,
     pub url: &'a str,
     /// What to do when the server cannot be reached ("Start it with `ollama serve`").
@@ -49,7 +49,7 @@ pub async fn send(
     }
 }
 
-pub fn transport_error(target: &Target<'_>, err: &reqwest::Error) -> ProviderError {
+pub(crate) fn transport_error(target: &Target<'_>, err: &reqwest::Error) -> ProviderError {
     if err.is_timeout() {
         return ProviderError::Unreachable {
             provider: target.provider.to_string(),

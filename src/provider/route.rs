@@ -29,7 +29,7 @@ pub struct ModelRoute {
     pub model: String,
 }
 
-pub fn resolve_model(model: &str, config: &Config) -> ModelRoute {
+pub(crate) fn resolve_model(model: &str, config: &Config) -> ModelRoute {
     if let Some((prefix, rest)) = model.split_once('/')
         && !rest.is_empty()
         && let Some(provider) = config.providers.get(prefix)
@@ -60,7 +60,7 @@ pub fn resolve_model(model: &str, config: &Config) -> ModelRoute {
 
 /// Builds the provider for a route from the (resolved) configuration; local models are
 /// looked for in `models_dir`.
-pub fn build_provider(
+pub(crate) fn build_provider(
     route: &ModelRoute,
     config: &Config,
     http: &HttpSettings,

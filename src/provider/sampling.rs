@@ -48,7 +48,7 @@ pub struct Sampling {
 impl Sampling {
     /// The first field set here that a provider of `kind` has no way to honour, in the
     /// name OpenAI's API gives it.
-    pub fn unsupported_by(&self, kind: ProviderKind) -> Option<&'static str> {
+    pub(crate) fn unsupported_by(&self, kind: ProviderKind) -> Option<&'static str> {
         let set = [
             ("max_tokens", self.max_tokens.is_some()),
             ("stop", !self.stop.is_empty()),
@@ -104,7 +104,7 @@ impl Sampling {
     }
 
     /// The fields in OpenAI's Chat Completions shape, added to `body`.
-    pub fn apply_openai(&self, body: &mut Value) {
+    pub(crate) fn apply_openai(&self, body: &mut Value) {
         if let Some(max) = self.max_tokens {
             body["max_completion_tokens"] = json!(max);
         }
@@ -157,7 +157,7 @@ impl Sampling {
     }
 
     /// The fields in Anthropic's Messages shape.
-    pub fn apply_anthropic(&self, body: &mut Value) {
+    pub(crate) fn apply_anthropic(&self, body: &mut Value) {
         if let Some(max) = self.max_tokens {
             body["max_tokens"] = json!(max);
         }
@@ -182,7 +182,7 @@ impl Sampling {
     }
 
     /// The fields in Ollama's `/api/chat` shape: most go into `options`.
-    pub fn apply_ollama(&self, body: &mut Value) {
+    pub(crate) fn apply_ollama(&self, body: &mut Value) {
         let mut options = body["options"].as_object().cloned().unwrap_or_default();
         let mut put = |name: &str, value: Option<Value>| {
             if let Some(value) = value {

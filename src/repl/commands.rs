@@ -14,12 +14,12 @@ use crate::script::{Script, ScriptHost};
 
 /// What the loop does after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flow {
+pub(crate) enum Flow {
     Continue,
     Quit,
 }
 
-pub struct ReplCommand {
+pub(crate) struct ReplCommand {
     pub name: &'static str,
     pub aliases: &'static [&'static str],
     /// Shown after the name in help and hints, e.g. `[NAME]`.

@@ -16,7 +16,7 @@ use super::line::{Mode, needs_more};
 
 /// What completion can offer, updated by the REPL as the session goes.
 #[derive(Default)]
-pub struct Vocabulary {
+pub(crate) struct Vocabulary {
     pub functions: Vec<String>,
     /// Skills a person can run as `/name`.
     pub skills: Vec<SkillHint>,
@@ -25,13 +25,13 @@ pub struct Vocabulary {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct SkillHint {
+pub(crate) struct SkillHint {
     pub name: String,
     pub usage: String,
     pub description: String,
 }
 
-pub struct PromptHelper {
+pub(crate) struct PromptHelper {
     pub vocabulary: Arc<Mutex<Vocabulary>>,
     files: FilenameCompleter,
     /// Set by Ctrl-C at the prompt ([`InterruptKey`]): the line it ends is dropped.
@@ -185,7 +185,7 @@ impl Helper for PromptHelper {}
 /// Ctrl-C at the prompt: the line ends as if accepted, marked interrupted, and the REPL
 /// drops it. rustyline's own interrupt returns an error, which drops the keys read with
 /// the Ctrl-C but not yet handled: what a person typed right after it would be lost.
-pub struct InterruptKey(pub Arc<AtomicBool>);
+pub(crate) struct InterruptKey(pub Arc<AtomicBool>);
 
 impl ConditionalEventHandler for InterruptKey {
     fn handle(&self, _: &Event, _: RepeatCount, _: bool, _: &EventContext) -> Option<Cmd> {

@@ -19,7 +19,7 @@ pub enum Entry {
     Empty,
 }
 
-pub fn classify(text: &str, mode: Mode) -> Entry {
+pub(crate) fn classify(text: &str, mode: Mode) -> Entry {
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return Entry::Empty;
@@ -47,7 +47,7 @@ pub fn classify(text: &str, mode: Mode) -> Entry {
 }
 
 /// Whether the entry so far needs another line before it can run.
-pub fn needs_more(text: &str, mode: Mode) -> bool {
+pub(crate) fn needs_more(text: &str, mode: Mode) -> bool {
     match classify(text, mode) {
         Entry::Rhai(code) => rhai_is_open(&code),
         Entry::Chat(_) => text.trim_end().ends_with('\\'),

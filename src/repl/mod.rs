@@ -38,7 +38,7 @@ use commands::Flow;
 use helper::{PromptHelper, SkillHint, Vocabulary};
 use line::{Entry, Mode, classify, needs_more};
 
-pub struct Repl {
+pub(crate) struct Repl {
     home: Home,
     settings: Settings,
     model: String,

@@ -24,7 +24,7 @@ const DROPPED: [CapabilitySet; 10] = [
 
 /// Drops the capabilities (in the child, before `exec`). Without `CAP_SETPCAP` (not root)
 /// there is nothing to drop: such a process never had them.
-pub fn drop_dangerous() -> rustix::io::Result<()> {
+pub(crate) fn drop_dangerous() -> rustix::io::Result<()> {
     for capability in DROPPED {
         match remove_capability_from_bounding_set(capability) {
             Ok(()) => {}

@@ -15,7 +15,7 @@ use crate::policy::Policy;
 
 /// One attempt and what came of it.
 #[derive(Debug, Clone)]
-pub struct Trial {
+pub(crate) struct Trial {
     pub what: String,
     /// Whether the sandbox should refuse it.
     pub should_refuse: bool,
@@ -24,14 +24,14 @@ pub struct Trial {
 }
 
 impl Trial {
-    pub fn as_expected(&self) -> bool {
+    pub(crate) fn as_expected(&self) -> bool {
         self.outcome.is_err() == self.should_refuse
     }
 }
 
 /// What a probe attempts (each field: the target, or nothing to skip the trial).
 #[derive(Debug, Default, Clone)]
-pub struct Attempts {
+pub(crate) struct Attempts {
     pub write_outside: Option<PathBuf>,
     pub write_temp: Option<PathBuf>,
     pub read: Option<PathBuf>,
@@ -49,7 +49,7 @@ pub struct Attempts {
 
 /// Runs the trials under `policy` (its `tools.sandbox` taken as `"auto"` when it is
 /// `"off"`, to show what the sandbox would do). `secret` is a file commands must not read.
-pub async fn run_trials(policy: &Policy, secret: &Path) -> Result<Vec<Trial>, String> {
+pub(crate) async fn run_trials(policy: &Policy, secret: &Path) -> Result<Vec<Trial>, String> {
     // The probe is LocalGPT's own program, run because the person asked for the check:
     // whatever the policy says of commands the model or a task would run.
     let mut policy = policy
@@ -322,7 +322,7 @@ fn describe(name: &str, attempts: &Attempts) -> Option<(String, bool)> {
 }
 
 /// Quotes `text` for `sh`, whatever it holds.
-pub fn shell_quote(text: &str) -> String {
+pub(crate) fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
@@ -337,7 +337,7 @@ impl fmt::Display for Trial {
 
 /// The probe's side, inside the sandbox: makes each attempt and prints
 /// `name<TAB>allowed|refused<TAB>detail` per line.
-pub fn run_probe(attempts: &Attempts) -> String {
+pub(crate) fn run_probe(attempts: &Attempts) -> String {
     let mut lines = Vec::new();
     let mut record = |name: &str, result: Result<(), String>| {
         let line = match result {
@@ -411,7 +411,7 @@ mod os {
 
     /// Starts a detached child (a session of its own, as `setsid` makes) that locks
     /// `path`, writes its process id into it and waits; returns once the lock is held.
-    pub fn leave_behind(path: &Path) -> Result<(), String> {
+    pub(crate) fn leave_behind(path: &Path) -> Result<(), String> {
         use rustix::fs::{FlockOperation, flock};
         use std::io::Write;
         let mut file = std::fs::OpenOptions::new()
@@ -447,7 +447,7 @@ mod os {
     }
 
     /// Attaches to `pid` and lets go at once.
-    pub fn ptrace_attach(pid: u32) -> Result<(), String> {
+    pub(crate) fn ptrace_attach(pid: u32) -> Result<(), String> {
         let Ok(pid) = libc::pid_t::try_from(pid) else {
             return Err("no such process".to_string());
         };
@@ -463,7 +463,7 @@ mod os {
     }
 
     /// Asks for the personality flag that turns address randomisation off.
-    pub fn no_randomisation() -> Result<(), String> {
+    pub(crate) fn no_randomisation() -> Result<(), String> {
         let flag = libc::c_ulong::try_from(libc::ADDR_NO_RANDOMIZE).unwrap_or_default();
         // SAFETY: personality takes and returns plain integers.
         if unsafe { libc::personality(flag) } == -1 {
@@ -476,15 +476,15 @@ mod os {
 
 #[cfg(not(target_os = "linux"))]
 mod os {
-    pub fn leave_behind(_path: &std::path::Path) -> Result<(), String> {
+    pub(crate) fn leave_behind(_path: &std::path::Path) -> Result<(), String> {
         Ok(())
     }
 
-    pub fn ptrace_attach(_pid: u32) -> Result<(), String> {
+    pub(crate) fn ptrace_attach(_pid: u32) -> Result<(), String> {
         Ok(())
     }
 
-    pub fn no_randomisation() -> Result<(), String> {
+    pub(crate) fn no_randomisation() -> Result<(), String> {
         Ok(())
     }
 }

@@ -35,7 +35,7 @@ const DEVICES: [&str; 7] = [
 
 /// What a command may touch.
 #[derive(Debug, Clone)]
-pub struct Reach {
+pub(crate) struct Reach {
     /// Readable and writable (canonical): the allowed roots and the private temp folder.
     /// A root inside a protected place (the workspace, inside LocalGPT's home) is an
     /// exception made on purpose; protected places inside a root stay out.
@@ -53,7 +53,7 @@ pub struct Reach {
 
 /// The ruleset for `reach`, created and filled (in the parent; the child only applies
 /// it, which allocates nothing).
-pub fn ruleset(reach: &Reach) -> Result<RulesetCreated, RulesetError> {
+pub(crate) fn ruleset(reach: &Reach) -> Result<RulesetCreated, RulesetError> {
     let read = AccessFs::from_read(ABI_ASKED);
     let all = AccessFs::from_all(ABI_ASKED);
     let scopes = if reach.network {
@@ -112,7 +112,7 @@ fn add(
 /// The largest paths under `root` that hold nothing protected: `root` itself when nothing
 /// protected is inside it, else its entries, carved the same way, leaving the protected
 /// ones out. Nothing when `root` is itself a protected place.
-pub fn carve(root: &Path, protected: &[PathBuf]) -> Vec<PathBuf> {
+pub(crate) fn carve(root: &Path, protected: &[PathBuf]) -> Vec<PathBuf> {
     if protected.iter().any(|place| place == root) {
         return Vec::new();
     }

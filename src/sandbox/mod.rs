@@ -50,9 +50,10 @@ mod output;
 mod seccomp;
 mod support;
 
-pub use command::{CommandError, CommandResult, run_command};
-pub use output::{HARD_CAP_BYTES, KEPT_BYTES};
-pub use support::{LANDLOCK_ABI_WANTED, Support, support};
+pub use command::run_command;
+pub(crate) use command::{CommandError, CommandResult};
+pub(crate) use output::{HARD_CAP_BYTES, KEPT_BYTES};
+pub(crate) use support::{LANDLOCK_ABI_WANTED, Support, support};
 
 use std::path::PathBuf;
 
@@ -71,7 +72,7 @@ pub struct Plan {
 impl Plan {
     /// The plan for a command run under `policy`; an error when `tools.sandbox` is
     /// `"required"` and the kernel cannot give all of it, or the sandbox cannot be made.
-    pub fn for_policy(policy: &Policy) -> Result<Plan, String> {
+    pub(crate) fn for_policy(policy: &Policy) -> Result<Plan, String> {
         Plan::with_support(policy, support())
     }
 
@@ -171,7 +172,7 @@ mod linux {
     /// its own network (so the id maps are written while /proc is still open to it), the
     /// Landlock ruleset, the seccomp filter (last, as it refuses what the steps before
     /// may use).
-    pub struct Confinement {
+    pub(crate) struct Confinement {
         isolation: Option<Isolation>,
         ruleset: Option<::landlock::RulesetCreated>,
         filter: Option<seccompiler::BpfProgram>,
@@ -251,7 +252,7 @@ mod linux {
             })
         }
 
-        pub fn confines_files(&self) -> bool {
+        pub(crate) fn confines_files(&self) -> bool {
             self.ruleset.is_some()
         }
 

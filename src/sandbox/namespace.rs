@@ -44,7 +44,7 @@ struct Cover {
 
 /// What the child enters, prepared in the parent.
 #[derive(Debug)]
-pub struct Isolation {
+pub(crate) struct Isolation {
     uid_map: Vec<u8>,
     gid_map: Vec<u8>,
     own_network: bool,
@@ -95,12 +95,12 @@ impl Isolation {
         })
     }
 
-    pub fn holds_processes(&self) -> bool {
+    pub(crate) fn holds_processes(&self) -> bool {
         self.own_pids
     }
 
     /// Enters the namespaces (in the child, before `exec`).
-    pub fn enter(&self) -> rustix::io::Result<()> {
+    pub(crate) fn enter(&self) -> rustix::io::Result<()> {
         // LocalGPT is not dumpable (its /proc files are root's), and a child inherits
         // that until `exec`: its own id maps would be unwritable. The child holds a copy
         // of LocalGPT's memory until `exec`; other sandboxed commands cannot reach it
@@ -179,7 +179,7 @@ impl Isolation {
 /// on to `exec`; never returns in the parent.
 ///
 /// Only async-signal-safe system calls, and no allocation.
-pub fn hold_processes() -> rustix::io::Result<()> {
+pub(crate) fn hold_processes() -> rustix::io::Result<()> {
     // SAFETY: called between fork and exec in a child that has one thread; the forked
     // process goes on to `exec` and this one makes only system calls until `_exit`.
     let pid = unsafe { libc::fork() };

@@ -7,14 +7,14 @@
 use std::collections::VecDeque;
 
 /// Bytes kept of each stream: half from the start, half from the end.
-pub const KEPT_BYTES: usize = 2 * 1024 * 1024;
+pub(crate) const KEPT_BYTES: usize = 2 * 1024 * 1024;
 
 /// Output (both streams together) past which a command is stopped.
-pub const HARD_CAP_BYTES: u64 = 64 * 1024 * 1024;
+pub(crate) const HARD_CAP_BYTES: u64 = 64 * 1024 * 1024;
 
 /// One stream's output: its first and last bytes, and how many were read in all.
 #[derive(Debug)]
-pub struct Bounded {
+pub(crate) struct Bounded {
     head: Vec<u8>,
     tail: VecDeque<u8>,
     half: usize,
@@ -56,7 +56,7 @@ impl Bounded {
 
     /// The text: all of it when it fitted, else the start, a line that says how much was
     /// left out, and the end — cut on character boundaries.
-    pub fn into_text(self) -> String {
+    pub(crate) fn into_text(self) -> String {
         let kept = self.head.len() + self.tail.len();
         let omitted = self
             .total

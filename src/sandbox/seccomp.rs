@@ -46,7 +46,7 @@ const PERSONALITY_QUERY: u64 = 0xffff_ffff;
 
 /// Which sockets a command may not make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sockets {
+pub(crate) enum Sockets {
     /// All of them: the network is on.
     Any,
     /// No Unix sockets: the network is off and a network namespace keeps the rest away.

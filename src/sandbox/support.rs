@@ -5,17 +5,17 @@
 use std::sync::{Once, OnceLock};
 
 /// The Landlock ABI that has every right the sandbox asks for.
-pub const LANDLOCK_ABI_WANTED: u8 = 6;
+pub(crate) const LANDLOCK_ABI_WANTED: u8 = 6;
 
 #[derive(Debug)]
-pub struct Support {
+pub(crate) struct Support {
     landlock_abi: Option<u8>,
     seccomp: bool,
     namespaces: OnceLock<bool>,
 }
 
 /// This kernel's support, found on first use.
-pub fn support() -> &'static Support {
+pub(crate) fn support() -> &'static Support {
     static SUPPORT: OnceLock<Support> = OnceLock::new();
     SUPPORT.get_or_init(Support::detect)
 }
@@ -48,7 +48,7 @@ impl Support {
     }
 
     /// The highest Landlock ABI this kernel enforces, of those the sandbox knows.
-    pub fn landlock_abi(&self) -> Option<u8> {
+    pub(crate) fn landlock_abi(&self) -> Option<u8> {
         self.landlock_abi
     }
 
@@ -97,7 +97,7 @@ impl Support {
 }
 
 /// Says once per process what the sandbox cannot do (`tools.sandbox = "auto"`).
-pub fn say_once(missing: &[String]) {
+pub(crate) fn say_once(missing: &[String]) {
     static SAID: Once = Once::new();
     SAID.call_once(|| {
         let message = format!(
@@ -112,7 +112,7 @@ pub fn say_once(missing: &[String]) {
 
 /// Says once per process that commands cannot create or remove entries directly in a
 /// writable folder that holds protected places, where no namespaces can cover them.
-pub fn say_carved_once(writable: &[std::path::PathBuf], protected: &[std::path::PathBuf]) {
+pub(crate) fn say_carved_once(writable: &[std::path::PathBuf], protected: &[std::path::PathBuf]) {
     static SAID: Once = Once::new();
     SAID.call_once(|| {
         let folders: Vec<String> = writable
@@ -144,7 +144,7 @@ mod linux {
 
     /// Asks for each ABI's rights as a hard requirement, newest first: the first that the
     /// kernel accepts is the one it has.
-    pub fn landlock_abi() -> Option<u8> {
+    pub(crate) fn landlock_abi() -> Option<u8> {
         let known = [
             (ABI::V6, 6),
             (ABI::V5, 5),
@@ -173,7 +173,7 @@ mod linux {
 
     /// Applies the filter in a throwaway child: a kernel without seccomp filters (or a
     /// container that forbids them) fails there, not in a command.
-    pub fn seccomp_works() -> bool {
+    pub(crate) fn seccomp_works() -> bool {
         let Ok(filter) = super::super::seccomp::filter(super::super::seccomp::Sockets::Any) else {
             return false;
         };
@@ -184,7 +184,7 @@ mod linux {
 
     /// Makes the namespaces and covers a folder in a throwaway child (`unshare(1)` is not
     /// assumed to be installed; a system may allow user namespaces but not mounts in them).
-    pub fn namespaces_work() -> bool {
+    pub(crate) fn namespaces_work() -> bool {
         let covered = [std::env::temp_dir()];
         let Ok(isolation) = super::super::namespace::Isolation::new(true, true, &covered, &[])
         else {

@@ -7,7 +7,7 @@ use super::OutputSink;
 
 /// The most a capture keeps: enough for any answer a person or a model reads, and a bound
 /// on what a script that prints without end can take.
-pub const CAPTURE_CAP: usize = 1024 * 1024;
+pub(crate) const CAPTURE_CAP: usize = 1024 * 1024;
 
 /// Said at the end of a capture that reached [`CAPTURE_CAP`].
 const CUT: &str = "[more output was left out: it passed 1 MiB]";
@@ -30,7 +30,7 @@ impl Captured {
 
     /// The sink a run prints to: each print is a line; `tee` shows it as well (the
     /// foreground `heartbeat run`).
-    pub fn sink(&self, tee: Option<OutputSink>) -> OutputSink {
+    pub(crate) fn sink(&self, tee: Option<OutputSink>) -> OutputSink {
         let kept = self.kept.clone();
         Arc::new(move |text: &str| {
             if let Some(tee) = &tee {

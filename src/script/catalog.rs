@@ -13,7 +13,7 @@ pub struct FnDoc {
 }
 
 /// Registers functions into a module and records their documentation.
-pub struct Binder<'a> {
+pub(crate) struct Binder<'a> {
     pub module: &'a mut Module,
     pub docs: &'a mut Vec<FnDoc>,
     pub family: &'static str,
@@ -21,7 +21,7 @@ pub struct Binder<'a> {
 
 impl Binder<'_> {
     /// `signature` is what people read, e.g. `ask(prompt: String) -> String`.
-    pub fn func<A: 'static, const N: usize, const X: bool, R, const F: bool, FUNC>(
+    pub(crate) fn func<A: 'static, const N: usize, const X: bool, R, const F: bool, FUNC>(
         &mut self,
         name: &'static str,
         signature: &'static str,
@@ -45,7 +45,7 @@ impl Binder<'_> {
 }
 
 /// The signatures of a binding, for "wrong arguments" messages.
-pub fn signatures_of<'a>(docs: &'a [FnDoc], name: &str) -> Vec<&'a str> {
+pub(crate) fn signatures_of<'a>(docs: &'a [FnDoc], name: &str) -> Vec<&'a str> {
     docs.iter()
         .filter(|doc| doc.name == name)
         .map(|doc| doc.signature)

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicIsize, Ordering};
 
 /// The process allocator: the system's, counted for script runs.
-pub struct Counting;
+pub(crate) struct Counting;
 
 thread_local! {
     /// The budget of the run active on this thread, if any. Const-initialised and without
@@ -91,17 +91,17 @@ impl Budget {
         self.used.load(Ordering::Relaxed)
     }
 
-    pub fn is_spent(&self) -> bool {
+    pub(crate) fn is_spent(&self) -> bool {
         self.used() > self.limit
     }
 
     /// Starts counting again (the next line of a REPL session).
-    pub fn reset(&self) {
+    pub(crate) fn reset(&self) {
         self.used.store(0, Ordering::Relaxed);
     }
 
     /// Charges this thread's allocations to the budget until the guard is dropped.
-    pub fn enter(self: &Arc<Budget>) -> Entered {
+    pub(crate) fn enter(self: &Arc<Budget>) -> Entered {
         let previous = CURRENT.with(|current| current.replace(Arc::as_ptr(self)));
         Entered {
             budget: Arc::clone(self),
@@ -112,7 +112,7 @@ impl Budget {
 
 /// Charging to a budget on this thread; the budget it replaced comes back when dropped
 /// (a skill run inside a script charges its own budget, then the script's again).
-pub struct Entered {
+pub(crate) struct Entered {
     /// Keeps the budget alive while the thread-local points at it.
     budget: Arc<Budget>,
     previous: *const Budget,

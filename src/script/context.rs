@@ -20,13 +20,13 @@ use crate::policy::Policy;
 use crate::session::Session;
 
 /// Where `print`, `debug` and `log` output goes.
-pub type OutputSink = Arc<dyn Fn(&str) + Send + Sync>;
+pub(crate) type OutputSink = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// Asks the person a yes/no question; `None` when nobody can answer.
-pub type Confirmer = Arc<dyn Fn(&str) -> Option<bool> + Send + Sync>;
+pub(crate) type Confirmer = Arc<dyn Fn(&str) -> Option<bool> + Send + Sync>;
 
 /// How deeply skills may run skills.
-pub const MAX_SKILL_DEPTH: usize = 4;
+pub(crate) const MAX_SKILL_DEPTH: usize = 4;
 
 pub struct RunContext {
     pub home: Home,
@@ -64,12 +64,12 @@ pub struct ChatSession {
 
 /// The per-run context as the engine tag carries it.
 #[derive(Clone)]
-pub struct RunHandle(pub Arc<RunContext>);
+pub(crate) struct RunHandle(pub Arc<RunContext>);
 
-pub type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
+pub(crate) type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
 
 /// The run context of the script calling a binding.
-pub fn run_context(call: &NativeCallContext) -> RhaiResult<Arc<RunContext>> {
+pub(crate) fn run_context(call: &NativeCallContext) -> RhaiResult<Arc<RunContext>> {
     call.tag()
         .and_then(|tag| tag.read_lock::<RunHandle>().map(|handle| handle.0.clone()))
         .ok_or_else(|| "this function is only available inside a LocalGPT script run".into())
@@ -106,7 +106,7 @@ impl RunContext {
 
     /// A run inside this one (a skill run by a script or by the model's tool): the same
     /// settings, policy, runtime and cancel signal, one level deeper.
-    pub fn nested(&self, script_dir: PathBuf, output: OutputSink) -> RunContext {
+    pub(crate) fn nested(&self, script_dir: PathBuf, output: OutputSink) -> RunContext {
         RunContext {
             skill_depth: self.skill_depth + 1,
             ..RunContext::new(
@@ -122,32 +122,32 @@ impl RunContext {
         }
     }
 
-    pub fn with_model(mut self, model: impl Into<String>) -> RunContext {
+    pub(crate) fn with_model(mut self, model: impl Into<String>) -> RunContext {
         self.model = model.into();
         self
     }
 
-    pub fn with_cancel(mut self, cancel: Cancel) -> RunContext {
+    pub(crate) fn with_cancel(mut self, cancel: Cancel) -> RunContext {
         self.cancel = cancel;
         self
     }
 
-    pub fn with_script_dir(mut self, script_dir: PathBuf) -> RunContext {
+    pub(crate) fn with_script_dir(mut self, script_dir: PathBuf) -> RunContext {
         self.script_dir = script_dir;
         self
     }
 
-    pub fn with_output(mut self, output: OutputSink) -> RunContext {
+    pub(crate) fn with_output(mut self, output: OutputSink) -> RunContext {
         self.output = output;
         self
     }
 
-    pub fn with_stream(mut self, stream: OutputSink) -> RunContext {
+    pub(crate) fn with_stream(mut self, stream: OutputSink) -> RunContext {
         self.stream = Some(stream);
         self
     }
 
-    pub fn with_confirm(mut self, confirm: Option<Confirmer>) -> RunContext {
+    pub(crate) fn with_confirm(mut self, confirm: Option<Confirmer>) -> RunContext {
         self.confirm = confirm;
         self
     }
@@ -223,7 +223,7 @@ impl RunContext {
     }
 
     /// Runs `work` with the memory index, opening it on first use.
-    pub fn with_memory<T>(
+    pub(crate) fn with_memory<T>(
         &self,
         work: impl FnOnce(&mut Memory) -> Result<T, String>,
     ) -> RhaiResult<T> {
@@ -233,7 +233,7 @@ impl RunContext {
 }
 
 /// Lines to stdout, flushed at once; a closed stdout must not crash the script.
-pub fn stdout_lines() -> OutputSink {
+pub(crate) fn stdout_lines() -> OutputSink {
     Arc::new(|text: &str| {
         use std::io::Write;
         let mut out = std::io::stdout().lock();
@@ -242,7 +242,7 @@ pub fn stdout_lines() -> OutputSink {
 }
 
 /// Text to stdout as it comes, for streamed answers.
-pub fn stdout_raw() -> OutputSink {
+pub(crate) fn stdout_raw() -> OutputSink {
     Arc::new(|text: &str| {
         use std::io::Write;
         let mut out = std::io::stdout().lock();
@@ -251,7 +251,7 @@ pub fn stdout_raw() -> OutputSink {
 }
 
 /// Asks on the terminal: the question on stderr, the answer a line of stdin.
-pub fn terminal_confirmer() -> Confirmer {
+pub(crate) fn terminal_confirmer() -> Confirmer {
     Arc::new(|question: &str| {
         use std::io::Write;
         let mut err = std::io::stderr().lock();
@@ -267,16 +267,16 @@ pub fn terminal_confirmer() -> Confirmer {
 }
 
 /// Says yes without asking (`--yes`).
-pub fn assume_yes() -> Confirmer {
+pub(crate) fn assume_yes() -> Confirmer {
     Arc::new(|_: &str| Some(true))
 }
 
 /// Converts a JSON value into a Rhai value (maps and arrays included).
-pub fn to_dynamic(value: &serde_json::Value) -> RhaiResult<Dynamic> {
+pub(crate) fn to_dynamic(value: &serde_json::Value) -> RhaiResult<Dynamic> {
     rhai::serde::to_dynamic(value)
 }
 
 /// Converts a Rhai value into JSON.
-pub fn from_dynamic(value: &Dynamic) -> RhaiResult<serde_json::Value> {
+pub(crate) fn from_dynamic(value: &Dynamic) -> RhaiResult<serde_json::Value> {
     rhai::serde::from_dynamic(value)
 }

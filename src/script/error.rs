@@ -67,7 +67,7 @@ pub fn describe(
     ScriptError { message }
 }
 
-pub fn timeout_message(limits: &ScriptConfig) -> String {
+pub(crate) fn timeout_message(limits: &ScriptConfig) -> String {
     format!(
         "stopped: the script ran longer than script.timeout_secs ({} s)",
         limits.timeout_secs

@@ -31,19 +31,20 @@ use rhai::{Array, Dynamic, Engine, EvalAltResult, Module, Scope, Shared};
 
 type SharedModule = Shared<Module>;
 
-pub use capture::{CAPTURE_CAP, Captured};
-pub use catalog::FnDoc;
-pub use context::{Confirmer, OutputSink, RunContext, RunHandle};
-pub use error::ScriptError;
+pub(crate) use capture::Captured;
+pub(crate) use catalog::FnDoc;
+pub use context::RunContext;
+pub(crate) use context::{Confirmer, OutputSink, RunHandle};
+pub(crate) use error::ScriptError;
 use resolver::{ModuleCache, StdlibResolver};
-pub use session::{Evaluated, ScriptSession};
+pub(crate) use session::{Evaluated, ScriptSession};
 
 /// How often (in operations) the progress callback looks at the clock and the cancel
 /// signal; checking on every operation would cost more than the scripts themselves.
 const PROGRESS_CHECK_EVERY: u64 = 4096;
 
 /// When the current evaluation must stop; reset before each one.
-pub type Deadline = Arc<Mutex<Instant>>;
+pub(crate) type Deadline = Arc<Mutex<Instant>>;
 
 /// A deadline `timeout_secs` from now.
 fn deadline_in(seconds: u64) -> Deadline {
@@ -62,7 +63,7 @@ pub enum Outcome {
 impl Outcome {
     /// The process exit status for this outcome: `exit(code)` as a shell reads it (modulo
     /// 256, so `exit(-1)` is 255), except that a failure never reads as success.
-    pub fn exit_status(&self) -> u8 {
+    pub(crate) fn exit_status(&self) -> u8 {
         match self {
             Outcome::Finished(_) | Outcome::Exit(0) => 0,
             Outcome::Exit(code) => match u8::try_from(code.rem_euclid(256)) {

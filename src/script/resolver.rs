@@ -14,7 +14,7 @@ use rhai::{Engine, EvalAltResult, Module, ModuleResolver, Position, Scope, Share
 type SharedModule = Shared<Module>;
 
 /// The standard library, embedded at build time.
-pub const STDLIB: [(&str, &str); 4] = [
+pub(crate) const STDLIB: [(&str, &str); 4] = [
     ("text", include_str!("../../stdlib/text.rhai")),
     ("md", include_str!("../../stdlib/md.rhai")),
     ("git", include_str!("../../stdlib/git.rhai")),
@@ -22,9 +22,9 @@ pub const STDLIB: [(&str, &str); 4] = [
 ];
 
 /// Compiled embedded modules, shared across runs.
-pub type ModuleCache = Arc<Mutex<HashMap<String, SharedModule>>>;
+pub(crate) type ModuleCache = Arc<Mutex<HashMap<String, SharedModule>>>;
 
-pub struct StdlibResolver {
+pub(crate) struct StdlibResolver {
     pub workspace_stdlib: PathBuf,
     pub script_dir: PathBuf,
     pub cache: ModuleCache,

@@ -13,7 +13,7 @@ use rhai::{AST, Dynamic, Engine, Scope};
 use super::error::{self, ScriptError, Sources};
 use super::{Deadline, RunContext, ScriptHost, bindings};
 
-pub struct ScriptSession {
+pub(crate) struct ScriptSession {
     engine: Engine,
     scope: Scope<'static>,
     /// Every function defined so far, without statements.
@@ -30,7 +30,7 @@ pub struct ScriptSession {
 }
 
 /// What evaluating a line gave.
-pub enum Evaluated {
+pub(crate) enum Evaluated {
     Value(Dynamic),
     /// The line called `exit(code)`.
     Exit(i32),

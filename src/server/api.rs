@@ -22,7 +22,7 @@ use crate::script::{Outcome, OutputSink, RunContext, Script, ScriptHost};
 use crate::session::{SessionError, Sessions, load};
 
 /// The OpenAPI 3.1 description of every route (kept true by a test against the table).
-pub const OPENAPI: &str = include_str!("openapi.json");
+pub(crate) const OPENAPI: &str = include_str!("openapi.json");
 
 pub fn health() -> Result<ApiResponse, ApiError> {
     ok_json(&json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
@@ -165,7 +165,7 @@ struct RenameBody {
 
 /// `PATCH /api/sessions/{id}`: a new title, recorded in the transcript like the automatic
 /// one (the newest title wins).
-pub async fn rename_session(
+pub(crate) async fn rename_session(
     state: Arc<State>,
     id: &str,
     request: Request<Incoming>,
@@ -212,7 +212,7 @@ pub fn models(state: &Arc<State>) -> Result<ApiResponse, ApiError> {
     ok_json(&json!({"default": state.env.model, "models": names}))
 }
 
-pub fn delete_session(state: &Arc<State>, id: &str) -> Result<ApiResponse, ApiError> {
+pub(crate) fn delete_session(state: &Arc<State>, id: &str) -> Result<ApiResponse, ApiError> {
     let entry = find_session(state, id)?;
     if state.busy.lock().is_ok_and(|busy| busy.contains(&entry.id)) {
         return Err(ApiError::new(
@@ -296,12 +296,12 @@ pub async fn memory_search(
     ok_json(&json!({"results": hits, "mode": mode}))
 }
 
-pub async fn memory_stats(state: Arc<State>) -> Result<ApiResponse, ApiError> {
+pub(crate) async fn memory_stats(state: Arc<State>) -> Result<ApiResponse, ApiError> {
     let stats = with_memory(state, |memory| memory.stats()).await?;
     ok_json(&stats)
 }
 
-pub async fn memory_reindex(state: Arc<State>) -> Result<ApiResponse, ApiError> {
+pub(crate) async fn memory_reindex(state: Arc<State>) -> Result<ApiResponse, ApiError> {
     let report = with_memory(state, |memory| memory.reindex(false, &mut |_, _| {})).await?;
     ok_json(&json!({"report": format!("{report:?}")}))
 }
@@ -383,7 +383,7 @@ struct ScriptBody {
     args: Vec<String>,
 }
 
-pub async fn run_script(
+pub(crate) async fn run_script(
     state: Arc<State>,
     request: Request<Incoming>,
 ) -> Result<ApiResponse, ApiError> {
@@ -480,7 +480,7 @@ pub fn heartbeat(state: &Arc<State>) -> Result<ApiResponse, ApiError> {
     }))
 }
 
-pub async fn run_task(state: Arc<State>, name: &str) -> Result<ApiResponse, ApiError> {
+pub(crate) async fn run_task(state: Arc<State>, name: &str) -> Result<ApiResponse, ApiError> {
     let task = tasks::discover(&state.home, &state.env.config)
         .into_iter()
         .find(|task| task.name == name)

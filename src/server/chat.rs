@@ -137,7 +137,7 @@ impl Turn {
 }
 
 /// Cancels the signal when dropped.
-pub struct CancelOnDrop(pub Cancel);
+pub(crate) struct CancelOnDrop(pub Cancel);
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
@@ -159,7 +159,7 @@ pub fn provider_error(err: &ProviderError) -> ApiError {
 /// is Ollama's and Ollama does not answer, and the built-in model is not installed. Nobody
 /// is at a terminal to be offered it, so the error names the one command.
 /// It may try to connect to Ollama, so it runs off the async workers.
-pub async fn check_answerable(state: &Arc<State>, model: &str) -> Result<(), ApiError> {
+pub(crate) async fn check_answerable(state: &Arc<State>, model: &str) -> Result<(), ApiError> {
     let (state, model) = (state.clone(), model.to_string());
     super::api::blocking(move || {
         crate::offer::answerable_model(&state.home, &state.settings, &model, false)
@@ -172,7 +172,7 @@ pub async fn check_answerable(state: &Arc<State>, model: &str) -> Result<(), Api
 }
 
 /// A permit for one more concurrent turn, or 429.
-pub fn permit(state: &State) -> Result<OwnedSemaphorePermit, ApiError> {
+pub(crate) fn permit(state: &State) -> Result<OwnedSemaphorePermit, ApiError> {
     state.turns.clone().try_acquire_owned().map_err(|_| {
         ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -231,7 +231,7 @@ async fn prepare(
 
 /// A saved session to run a turn in, marked busy (one turn at a time): the one `id`
 /// names (with what its file held), or a new one started by `source`.
-pub fn open_session(
+pub(crate) fn open_session(
     state: &Arc<State>,
     id: Option<&str>,
     model: &str,

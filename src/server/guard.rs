@@ -22,7 +22,7 @@ use crate::home::Home;
 /// Reads the token, creating it (32 random bytes, hex) the first time. Two processes
 /// starting at once (`serve` and `serve --print-token`) agree on one token: the file is
 /// created exclusively, and the loser reads the winner's.
-pub fn load_or_create_token(home: &Home) -> std::io::Result<String> {
+pub(crate) fn load_or_create_token(home: &Home) -> std::io::Result<String> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let path = home.api_token_file();
@@ -102,7 +102,7 @@ impl Guard {
     }
 
     /// Refuses a request that comes from somewhere it should not.
-    pub fn check_origin(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+    pub(crate) fn check_origin(&self, headers: &HeaderMap) -> Result<(), ApiError> {
         if !self.remote
             && let Some(host) = headers.get(HOST).and_then(|h| h.to_str().ok())
             && !self
@@ -138,7 +138,7 @@ impl Guard {
     /// Whether the request may use the API: the bearer token, or the page's session
     /// cookie — with which a request that changes something must name this server as its
     /// `Origin` (a browser always does), so no other page can make one.
-    pub fn check_token(&self, method: &Method, headers: &HeaderMap) -> Result<(), ApiError> {
+    pub(crate) fn check_token(&self, method: &Method, headers: &HeaderMap) -> Result<(), ApiError> {
         let given = headers
             .get(AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
@@ -182,7 +182,7 @@ impl Guard {
     }
 
     /// CORS headers for a browser calling from an allowed other origin.
-    pub fn cors_headers(&self, request: &HeaderMap, response: &mut HeaderMap) {
+    pub(crate) fn cors_headers(&self, request: &HeaderMap, response: &mut HeaderMap) {
         let Some(origin) = request.get(ORIGIN).and_then(|o| o.to_str().ok()) else {
             return;
         };

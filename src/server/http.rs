@@ -16,11 +16,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 
-pub type ApiBody = http_body_util::combinators::BoxBody<Bytes, Infallible>;
-pub type ApiResponse = Response<ApiBody>;
+pub(crate) type ApiBody = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+pub(crate) type ApiResponse = Response<ApiBody>;
 
 #[derive(Debug, Clone)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
@@ -38,14 +38,14 @@ impl ApiError {
         }
     }
 
-    pub fn with_param(mut self, param: &str) -> ApiError {
+    pub(crate) fn with_param(mut self, param: &str) -> ApiError {
         self.param = Some(param.to_string());
         self
     }
 
     /// The error in OpenAI's shape (`/v1/…`): `message`, `type`, `param`, `code`; a
     /// request OpenAI's API would call invalid is its 400.
-    pub fn into_openai_response(mut self) -> ApiResponse {
+    pub(crate) fn into_openai_response(mut self) -> ApiResponse {
         if self.status == StatusCode::UNPROCESSABLE_ENTITY {
             self.status = StatusCode::BAD_REQUEST;
         }
@@ -60,7 +60,7 @@ impl ApiError {
         json_response(self.status, &body)
     }
 
-    pub fn bad_request(message: impl Into<String>) -> ApiError {
+    pub(crate) fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
 
@@ -76,7 +76,7 @@ impl ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
     }
 
-    pub fn into_response(self) -> ApiResponse {
+    pub(crate) fn into_response(self) -> ApiResponse {
         let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
         json_response(self.status, &body)
     }
@@ -86,7 +86,7 @@ pub fn full(bytes: impl Into<Bytes>) -> ApiBody {
     Full::new(bytes.into()).boxed()
 }
 
-pub fn json_response(status: StatusCode, value: &impl Serialize) -> ApiResponse {
+pub(crate) fn json_response(status: StatusCode, value: &impl Serialize) -> ApiResponse {
     let bytes = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
     let mut response = Response::new(full(bytes));
     *response.status_mut() = status;
@@ -96,13 +96,13 @@ pub fn json_response(status: StatusCode, value: &impl Serialize) -> ApiResponse 
     response
 }
 
-pub fn ok_json(value: &impl Serialize) -> Result<ApiResponse, ApiError> {
+pub(crate) fn ok_json(value: &impl Serialize) -> Result<ApiResponse, ApiError> {
     Ok(json_response(StatusCode::OK, value))
 }
 
 /// Reads the whole body, refusing more than `max_bytes` (413) or a client slower than
 /// `timeout` (408).
-pub async fn read_body(
+pub(crate) async fn read_body(
     body: Incoming,
     max_bytes: usize,
     timeout: Duration,
@@ -125,7 +125,7 @@ pub async fn read_body(
     }
 }
 
-pub fn too_large(max_bytes: usize) -> ApiError {
+pub(crate) fn too_large(max_bytes: usize) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "too_large",
@@ -138,7 +138,7 @@ pub fn too_large(max_bytes: usize) -> ApiError {
 
 /// Parses a JSON body: malformed JSON is 400, the wrong shape (a missing, unknown or
 /// mistyped field, named) is 422.
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request(
             "the request needs a JSON body".to_string(),
@@ -166,14 +166,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 }
 
 /// `?q=x&limit=5` into decoded pairs.
-pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+pub(crate) fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
     form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
 }
 
 /// A body whose frames come from a channel: the sender writes SSE events as they happen.
-pub struct ChannelBody {
+pub(crate) struct ChannelBody {
     receiver: mpsc::UnboundedReceiver<Bytes>,
 }
 
@@ -198,7 +198,7 @@ impl Body for ChannelBody {
 }
 
 /// A `text/event-stream` response whose events come from `receiver`.
-pub fn sse_response(receiver: mpsc::UnboundedReceiver<Bytes>) -> ApiResponse {
+pub(crate) fn sse_response(receiver: mpsc::UnboundedReceiver<Bytes>) -> ApiResponse {
     let mut response = Response::new(ChannelBody::new(receiver).boxed());
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
@@ -207,7 +207,7 @@ pub fn sse_response(receiver: mpsc::UnboundedReceiver<Bytes>) -> ApiResponse {
 }
 
 /// The `error` event a stream ends with when it fails.
-pub fn sse_error(error: &ApiError) -> Bytes {
+pub(crate) fn sse_error(error: &ApiError) -> Bytes {
     sse(
         Some("error"),
         &serde_json::json!({"code": error.code, "message": error.message}),
@@ -216,7 +216,7 @@ pub fn sse_error(error: &ApiError) -> Bytes {
 
 /// Cancels `cancel` when the client reading `sender`'s stream goes away; abort the handle
 /// once the work is done.
-pub fn cancel_when_closed(
+pub(crate) fn cancel_when_closed(
     sender: &mpsc::UnboundedSender<Bytes>,
     cancel: &crate::cancel::Cancel,
 ) -> tokio::task::JoinHandle<()> {

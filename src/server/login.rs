@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// The cookie's name.
-pub const COOKIE: &str = "localgpt_session";
+pub(crate) const COOKIE: &str = "localgpt_session";
 
 /// How long a code may wait to be used.
 const CODE_LIFETIME: Duration = Duration::from_secs(120);
@@ -21,7 +21,7 @@ pub struct Logins {
 
 impl Logins {
     /// A new one-time code.
-    pub fn mint_code(&self) -> Result<String, String> {
+    pub(crate) fn mint_code(&self) -> Result<String, String> {
         let code = random_hex()?;
         let mut codes = self
             .codes
@@ -33,7 +33,7 @@ impl Logins {
     }
 
     /// Trades a code for a new session, once.
-    pub fn redeem(&self, code: &str) -> Option<String> {
+    pub(crate) fn redeem(&self, code: &str) -> Option<String> {
         let made = self.codes.lock().ok()?.remove(code)?;
         if made.elapsed() >= CODE_LIFETIME {
             return None;
@@ -44,7 +44,7 @@ impl Logins {
     }
 
     /// Whether the request's cookies hold a live session.
-    pub fn knows(&self, cookie_header: &str) -> bool {
+    pub(crate) fn knows(&self, cookie_header: &str) -> bool {
         let Ok(sessions) = self.sessions.lock() else {
             return false;
         };

@@ -41,7 +41,7 @@ fn completion_id() -> String {
 }
 
 /// `prefix-` and 24 random hex digits.
-pub fn random_id(prefix: &str) -> String {
+pub(crate) fn random_id(prefix: &str) -> String {
     let mut bytes = [0u8; 12];
     let _ = getrandom::fill(&mut bytes);
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();

@@ -22,7 +22,7 @@ pub(super) const NO_EFFECT: [&str; 7] = [
 ];
 
 #[derive(Debug, Deserialize)]
-pub struct CompletionRequest {
+pub(crate) struct CompletionRequest {
     pub model: String,
     pub messages: Vec<ChatMessage>,
     #[serde(default)]
@@ -51,7 +51,7 @@ pub struct CompletionRequest {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LocalGptOptions {
+pub(crate) struct LocalGptOptions {
     #[serde(default = "yes")]
     pub tools: bool,
 }
@@ -61,7 +61,7 @@ fn yes() -> bool {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct StreamOptions {
+pub(crate) struct StreamOptions {
     #[serde(default)]
     pub include_usage: bool,
     #[serde(flatten)]
@@ -70,13 +70,13 @@ pub struct StreamOptions {
 
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-pub enum Stop {
+pub(crate) enum Stop {
     One(String),
     Many(Vec<String>),
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ChatMessage {
+pub(crate) struct ChatMessage {
     pub role: String,
     #[serde(default)]
     pub content: Content,
@@ -86,13 +86,13 @@ pub struct ChatMessage {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct WireCall {
+pub(crate) struct WireCall {
     pub id: String,
     pub function: WireFunction,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct WireFunction {
+pub(crate) struct WireFunction {
     pub name: String,
     #[serde(default)]
     pub arguments: String,
@@ -118,7 +118,7 @@ pub struct Part {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ImageUrl {
+pub(crate) struct ImageUrl {
     pub url: String,
 }
 
@@ -170,7 +170,7 @@ impl Content {
 
 /// What the agent runs: the conversation so far, and the user's new message — `None`
 /// when the conversation ends with the client's tool results (the turn goes on).
-pub struct Conversation {
+pub(crate) struct Conversation {
     pub history: Vec<Message>,
     pub user: Option<String>,
     pub instructions: Option<String>,
@@ -269,7 +269,7 @@ pub fn conversation(messages: &[ChatMessage]) -> Result<Conversation, ApiError> 
 
 impl CompletionRequest {
     /// Refuses what LocalGPT cannot do, by the field's name.
-    pub fn refuse_unsupported(&self) -> Result<(), ApiError> {
+    pub(crate) fn refuse_unsupported(&self) -> Result<(), ApiError> {
         for (name, value) in &self.rest {
             if NO_EFFECT.contains(&name.as_str()) || value.is_null() {
                 continue;
@@ -387,7 +387,7 @@ impl CompletionRequest {
     }
 
     /// The client's function tools.
-    pub fn client_tools(&self) -> Result<Vec<ToolSpec>, ApiError> {
+    pub(crate) fn client_tools(&self) -> Result<Vec<ToolSpec>, ApiError> {
         self.tools
             .iter()
             .enumerate()
@@ -406,7 +406,7 @@ impl CompletionRequest {
 /// A client's function tool: `tool` is the entry at `at` (`{"type": "function", …}`) and
 /// `function` the object holding its name, description and parameters — the entry itself
 /// in the Responses API, its `function` in Chat Completions (`prefix` names the way there).
-pub fn function_tool(
+pub(crate) fn function_tool(
     at: &str,
     tool: &Value,
     function: &Value,

@@ -21,7 +21,7 @@ pub struct Quiet {
 
 impl Quiet {
     /// A turn of `session` ended at `at`.
-    pub fn turn_ended(&self, session: &str, at: Instant) {
+    pub(crate) fn turn_ended(&self, session: &str, at: Instant) {
         if let Ok(mut waiting) = self.waiting.lock() {
             waiting.insert(session.to_string(), at);
         }
@@ -60,7 +60,7 @@ fn quiet_period(state: &State) -> Option<Duration> {
 
 /// After a turn of saved session `id` (the turn still holds it): its trace now, when
 /// traces follow every turn, else once it has been quiet long enough.
-pub async fn after_turn(state: &Arc<State>, id: &str) {
+pub(crate) async fn after_turn(state: &Arc<State>, id: &str) {
     if quiet_period(state).is_some() {
         state.quiet.turn_ended(id, Instant::now());
     } else {
@@ -83,7 +83,7 @@ pub async fn sweep(state: &Arc<State>, now: Instant) {
 }
 
 /// Sweeps for quiet sessions every so often while the server runs.
-pub fn spawn_sweeper(state: Arc<State>) -> tokio::task::JoinHandle<()> {
+pub(crate) fn spawn_sweeper(state: Arc<State>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let Some(quiet) = quiet_period(&state) else {
             return;

@@ -145,7 +145,7 @@ impl Observer for Deltas {
     }
 }
 
-pub async fn stream_skill(
+pub(crate) async fn stream_skill(
     state: Arc<State>,
     name: &str,
     request: Request<Incoming>,

@@ -39,7 +39,7 @@ pub async fn runs(state: Arc<State>, query: Option<&str>) -> Result<ApiResponse,
     ok_json(&json!({"runs": runs}))
 }
 
-pub async fn check_now(state: Arc<State>) -> Result<ApiResponse, ApiError> {
+pub(crate) async fn check_now(state: Arc<State>) -> Result<ApiResponse, ApiError> {
     let env = &state.env;
     let now = Utc::now();
     if let Some(reason) = check::idle_reason(env, now, true) {

@@ -101,7 +101,7 @@ pub fn page(request: &HeaderMap) -> ApiResponse {
 }
 
 /// `GET /ui/{file}`.
-pub fn asset(name: &str, request: &HeaderMap) -> Result<ApiResponse, ApiError> {
+pub(crate) fn asset(name: &str, request: &HeaderMap) -> Result<ApiResponse, ApiError> {
     ASSETS
         .iter()
         .position(|asset| asset.name == name && name != "index.html")
@@ -110,7 +110,7 @@ pub fn asset(name: &str, request: &HeaderMap) -> Result<ApiResponse, ApiError> {
 }
 
 /// `POST /api/ui/code`: a one-time login code, and the address that uses it.
-pub fn mint(state: &Arc<State>) -> Result<ApiResponse, ApiError> {
+pub(crate) fn mint(state: &Arc<State>) -> Result<ApiResponse, ApiError> {
     let code = state.guard.logins.mint_code().map_err(ApiError::internal)?;
     ok_json(&json!({"code": code, "path": format!("/login?code={code}")}))
 }

@@ -14,9 +14,11 @@ mod reader;
 pub mod record;
 mod store;
 
-pub use reader::{Loaded, load};
-pub use record::Record;
-pub use store::{Entry, SessionError, Sessions, parse_age};
+pub(crate) use reader::Loaded;
+pub use reader::load;
+pub(crate) use record::Record;
+pub use store::Sessions;
+pub(crate) use store::{Entry, SessionError, parse_age};
 
 use std::io;
 use std::path::PathBuf;
@@ -29,7 +31,7 @@ use record::Line;
 
 /// A transcript file being written.
 #[derive(Debug, Clone)]
-pub struct Transcript {
+pub(crate) struct Transcript {
     pub id: String,
     pub path: PathBuf,
 }
@@ -91,7 +93,7 @@ pub struct Session {
 
 impl Session {
     /// A conversation that is not saved, starting from `messages`.
-    pub fn ephemeral(messages: Vec<Message>) -> Session {
+    pub(crate) fn ephemeral(messages: Vec<Message>) -> Session {
         Session {
             messages,
             transcript: None,
@@ -100,7 +102,7 @@ impl Session {
 
     /// A new conversation recorded in an existing transcript (the daemon's heartbeat
     /// checks share one session file per run).
-    pub fn recorded_in(transcript: Option<Transcript>) -> Session {
+    pub(crate) fn recorded_in(transcript: Option<Transcript>) -> Session {
         Session {
             messages: Vec::new(),
             transcript,
@@ -132,7 +134,7 @@ impl Session {
 
     /// A saved session read again to look at rather than to go on with: no `model` line
     /// is written, only what is noted later.
-    pub fn reread(entry: &Entry) -> io::Result<(Session, Loaded)> {
+    pub(crate) fn reread(entry: &Entry) -> io::Result<(Session, Loaded)> {
         let mut loaded = load(&entry.path)?;
         let session = Session {
             messages: std::mem::take(&mut loaded.messages),
@@ -188,7 +190,7 @@ impl Session {
     /// unfinished; that stand-in is replaced, and the result written to the transcript,
     /// where it follows the call's other results, so a reload pairs it the same way.
     /// False when `call_id` is no such call.
-    pub fn answer_pending(&mut self, call_id: &str, content: &str) -> bool {
+    pub(crate) fn answer_pending(&mut self, call_id: &str, content: &str) -> bool {
         let Some(message) = self.messages.iter_mut().rev().find(|message| {
             matches!(message, Message::Tool { call_id: id, content, .. }
                 if id == call_id && content == crate::conversation::UNFINISHED_CALL)
@@ -229,7 +231,7 @@ pub(crate) fn log_fixes(session: Option<&str>, fixes: &[Fix]) {
 
 /// A sortable id: local time to the second, then four hex digits to tell apart sessions
 /// started in the same second.
-pub fn new_id(now: DateTime<Local>) -> String {
+pub(crate) fn new_id(now: DateTime<Local>) -> String {
     let nanos = now.timestamp_subsec_nanos();
     let pid = std::process::id();
     let suffix = (nanos ^ pid.rotate_left(16)) & 0xffff;

@@ -92,7 +92,7 @@ pub enum Said {
 
 /// A record as one line of the file: the record and when it was written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Line {
+pub(crate) struct Line {
     #[serde(flatten)]
     pub record: Record,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -122,7 +122,7 @@ impl Sessions {
 }
 
 /// `30d`, `12h`, `2w`, `45m` → a duration.
-pub fn parse_age(text: &str) -> Option<Duration> {
+pub(crate) fn parse_age(text: &str) -> Option<Duration> {
     let text = text.trim();
     let unit = text.chars().last()?;
     let number: u64 = text.get(..text.len() - unit.len_utf8())?.parse().ok()?;

@@ -189,7 +189,7 @@ fn read_front_matter(skill: &mut Skill, requirements: &mut Requirements) -> Resu
     Ok(())
 }
 
-pub fn check_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_name(name: &str) -> Result<(), String> {
     let valid = !name.is_empty()
         && name.len() <= 64
         && name

@@ -88,7 +88,7 @@ fn split_key(content: &str) -> Option<(String, &str)> {
 }
 
 /// `true`/`false` (and yes/no, on/off) for a boolean header or front-matter field.
-pub fn parse_bool(value: &str) -> Option<bool> {
+pub(crate) fn parse_bool(value: &str) -> Option<bool> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "yes" | "on" => Some(true),
         "false" | "no" | "off" => Some(false),

@@ -135,7 +135,7 @@ impl Skills {
 /// The chat message that invokes a prompt skill: its instructions (placeholders filled
 /// in), where its files are, and the arguments — in place of `$ARGUMENTS` when the
 /// instructions have it, as in Claude's format, else after them.
-pub fn prompt_message(skill: &Skill, args: &Args) -> String {
+pub(crate) fn prompt_message(skill: &Skill, args: &Args) -> String {
     let text = args.text();
     let mut message = format!("Use the skill `{}`", skill.name);
     let folder = skill.folder().map(|folder| folder.display().to_string());
@@ -180,7 +180,7 @@ pub fn script_dir(skill: &Skill, fallback: &Path) -> PathBuf {
 }
 
 /// Runs a Rhai skill with `run`'s context.
-pub fn run_rhai(
+pub(crate) fn run_rhai(
     skill: &Skill,
     run: &Arc<RunContext>,
     args: Vec<String>,
@@ -209,7 +209,7 @@ pub fn failure(outcome: &Result<Outcome, crate::script::ScriptError>) -> Option<
 /// Runs a Rhai skill inside another run (a script's `skill()`, the model's `run_skill`)
 /// and returns what it printed. `parent` lends its settings, policy, runtime and cancel
 /// signal; the output is captured instead of shown.
-pub fn run_rhai_captured(
+pub(crate) fn run_rhai_captured(
     skill: &Skill,
     parent: &RunContext,
     args: Vec<String>,

@@ -35,9 +35,9 @@ use std::path::{Path, PathBuf};
 use crate::config::Config;
 use crate::home::Home;
 
-pub use discover::check_name;
+pub(crate) use discover::check_name;
 pub(crate) use discover::describe;
-pub use invoke::{Args, Caller, Invocation};
+pub(crate) use invoke::{Args, Caller, Invocation};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -101,7 +101,7 @@ pub struct Skill {
 
 impl Skill {
     /// How `skills list` and errors name where it lives.
-    pub fn location(&self) -> String {
+    pub(crate) fn location(&self) -> String {
         match &self.path {
             Some(path) => path.display().to_string(),
             None => format!("built-in skills/{}.rhai", self.name),
@@ -116,7 +116,7 @@ impl Skill {
     /// For a Rhai skill, a syntax error in its code (with the line), if there is one.
     /// Not part of discovery, which runs before every prompt: `skills list` and `show`
     /// ask for it, and a run reports it anyway.
-    pub fn syntax_problem(&self) -> Option<String> {
+    pub(crate) fn syntax_problem(&self) -> Option<String> {
         if self.kind != Kind::Rhai || self.problem.is_some() {
             return None;
         }
@@ -134,12 +134,12 @@ impl Skill {
     }
 
     /// Whether it can run here: not broken, nothing missing.
-    pub fn is_runnable(&self) -> bool {
+    pub(crate) fn is_runnable(&self) -> bool {
         self.problem.is_none() && self.unavailable.is_none()
     }
 
     /// `Ok` when the skill can run here; otherwise why not.
-    pub fn check_runnable(&self) -> Result<(), SkillError> {
+    pub(crate) fn check_runnable(&self) -> Result<(), SkillError> {
         if let Some(problem) = &self.problem {
             return Err(SkillError::Broken {
                 name: self.name.clone(),
@@ -225,7 +225,7 @@ impl Skills {
     }
 
     /// Records each Rhai skill's syntax error as its problem (see [`Skill::syntax_problem`]).
-    pub fn with_syntax_checked(mut self) -> Skills {
+    pub(crate) fn with_syntax_checked(mut self) -> Skills {
         for skill in &mut self.list {
             if let Some(problem) = skill.syntax_problem() {
                 skill.problem = Some(problem);
@@ -261,14 +261,14 @@ impl Skills {
     }
 
     /// The skills the model may run, for the system prompt.
-    pub fn for_model(&self) -> impl Iterator<Item = &Skill> {
+    pub(crate) fn for_model(&self) -> impl Iterator<Item = &Skill> {
         self.list
             .iter()
             .filter(|skill| skill.model_invocable && skill.is_runnable())
     }
 
     /// Names a person can type after `/`.
-    pub fn user_names(&self) -> Vec<String> {
+    pub(crate) fn user_names(&self) -> Vec<String> {
         self.list
             .iter()
             .filter(|skill| skill.user_invocable)

@@ -82,7 +82,7 @@ impl Drop for Restore {
 
 /// Set when the future waiting for an answer is dropped, so the thread reading the key
 /// stops too.
-pub struct AbandonOnDrop(pub Arc<AtomicBool>);
+pub(crate) struct AbandonOnDrop(pub Arc<AtomicBool>);
 
 impl Drop for AbandonOnDrop {
     fn drop(&mut self) {

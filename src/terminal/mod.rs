@@ -21,7 +21,7 @@ use crate::conversation::ToolCall;
 use crate::style::Style;
 use crate::truncate::ellipsize;
 
-pub struct TerminalObserver {
+pub(crate) struct TerminalObserver {
     /// Print nothing while streaming (`ask --json` prints one object at the end).
     json: bool,
     err_style: Style,
@@ -66,13 +66,13 @@ impl TerminalObserver {
     }
 
     /// Says (or not) which notes were recalled from memory into each request.
-    pub fn showing_recalled(mut self, show: bool) -> TerminalObserver {
+    pub(crate) fn showing_recalled(mut self, show: bool) -> TerminalObserver {
         self.show_recalled = show;
         self
     }
 
     /// Watches `cancel` while waiting for a person's answer.
-    pub fn with_cancel(mut self, cancel: Cancel) -> TerminalObserver {
+    pub(crate) fn with_cancel(mut self, cancel: Cancel) -> TerminalObserver {
         self.cancel = cancel;
         self
     }
@@ -91,7 +91,7 @@ impl TerminalObserver {
     }
 
     /// Ends the answer's last line, if it is open.
-    pub fn finish_line(&mut self) {
+    pub(crate) fn finish_line(&mut self) {
         self.stop_spinner();
         if self.wrote_text && !self.ends_with_newline {
             let _ = writeln!(io::stdout().lock());
@@ -102,7 +102,7 @@ impl TerminalObserver {
     /// Ends the turn: on a colour terminal, the streamed answer is redrawn in place as
     /// styled Markdown when it has markup and still fits on the screen (an answer that
     /// has scrolled away is left as it streamed, rather than printed twice).
-    pub fn finish_turn(&mut self) {
+    pub(crate) fn finish_turn(&mut self) {
         self.finish_line();
         if !self.animate || self.saw_tools || !crate::markdown::has_markup(&self.streamed) {
             return;

@@ -29,10 +29,10 @@ fn writable(args: &Value, ctx: &ToolContext, question: impl Fn(&str) -> String) 
     }
 }
 
-pub struct ReadFile;
-pub struct WriteFile;
-pub struct EditFile;
-pub struct ListDir;
+pub(crate) struct ReadFile;
+pub(crate) struct WriteFile;
+pub(crate) struct EditFile;
+pub(crate) struct ListDir;
 
 #[async_trait]
 impl Tool for ReadFile {

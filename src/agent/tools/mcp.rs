@@ -11,7 +11,7 @@ use super::{Sensitivity, Tool, ToolContext, limit_output};
 use crate::mcp::Hub;
 use crate::mcp::client::{Offered, refusal, render, schema};
 
-pub struct McpTool {
+pub(crate) struct McpTool {
     hub: Arc<Hub>,
     offered: Offered,
     description: String,

@@ -7,9 +7,9 @@ use serde_json::{Value, json};
 use super::{Tool, ToolContext, str_arg, u64_arg};
 use crate::memory::{self, Freshness, Memory};
 
-pub struct MemorySearch;
-pub struct MemoryGet;
-pub struct MemorySave;
+pub(crate) struct MemorySearch;
+pub(crate) struct MemoryGet;
+pub(crate) struct MemorySave;
 
 /// Runs `work` with the memory index, opening it on first use.
 fn with_memory<T>(

@@ -23,8 +23,8 @@ use crate::home::Home;
 use crate::memory::Memory;
 pub use crate::policy::Policy;
 use crate::provider::ToolSpec;
-pub use mcp::McpTool;
-pub use web::{fetch_text, request_error, web_url};
+pub(crate) use mcp::McpTool;
+pub(crate) use web::{fetch_text, request_error, web_url};
 
 /// What every tool may use.
 pub struct ToolContext {
@@ -43,7 +43,7 @@ pub struct ToolContext {
 
 impl ToolContext {
     /// Indexes (and embeds) a note just written, so the next search finds it.
-    pub fn index_written(&self, path: &std::path::Path) {
+    pub(crate) fn index_written(&self, path: &std::path::Path) {
         crate::memory::index_written(&self.memory, &self.home, &self.config, &self.embedder, path);
     }
 
@@ -171,7 +171,7 @@ impl Registry {
         Registry { tools: Vec::new() }
     }
 
-    pub fn specs(&self) -> Vec<ToolSpec> {
+    pub(crate) fn specs(&self) -> Vec<ToolSpec> {
         self.tools
             .iter()
             .map(|tool| ToolSpec {
@@ -204,7 +204,7 @@ impl Registry {
 }
 
 /// Cuts tool output to the configured size, keeping its start and end.
-pub fn limit_output(text: &str, max_bytes: usize) -> String {
+pub(crate) fn limit_output(text: &str, max_bytes: usize) -> String {
     crate::truncate::head_and_tail(text, max_bytes)
 }
 

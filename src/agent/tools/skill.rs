@@ -12,7 +12,7 @@ use crate::cancel::Cancel;
 use crate::script::RunContext;
 use crate::skills::{Args, Caller, Invocation, Skills, invoke};
 
-pub struct RunSkill;
+pub(crate) struct RunSkill;
 
 /// Stops the skill's script when the turn that started it is dropped or cancelled.
 struct CancelOnDrop(Cancel);

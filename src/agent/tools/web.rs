@@ -18,7 +18,7 @@ const MAX_DOWNLOAD: usize = 2 * 1024 * 1024;
 /// Columns for the text rendering of HTML.
 const TEXT_WIDTH: usize = 100;
 
-pub struct WebFetch;
+pub(crate) struct WebFetch;
 
 #[async_trait]
 impl Tool for WebFetch {
@@ -46,7 +46,7 @@ impl Tool for WebFetch {
 
 /// Fetches `raw` and returns its readable text, under the tools' limits and the
 /// local-address rule. An error status is an `Err` carrying the page's text.
-pub async fn fetch_text(
+pub(crate) async fn fetch_text(
     http: &reqwest::Client,
     tools: &ToolsConfig,
     raw: &str,
@@ -118,7 +118,7 @@ pub async fn fetch_text(
 
 /// `raw` parsed, if it is a URL web requests may go to (http or https; not a local
 /// address written out, unless local addresses are allowed).
-pub fn web_url(raw: &str, tools: &ToolsConfig) -> Result<reqwest::Url, String> {
+pub(crate) fn web_url(raw: &str, tools: &ToolsConfig) -> Result<reqwest::Url, String> {
     let url = reqwest::Url::parse(raw).map_err(|err| format!("{raw} is not a URL: {err}"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!(
@@ -136,7 +136,7 @@ pub fn web_url(raw: &str, tools: &ToolsConfig) -> Result<reqwest::Url, String> {
 
 /// What went wrong with a request, down to its cause: a refused redirect or address says
 /// why, not only "error sending request".
-pub fn request_error(url: &reqwest::Url, err: &reqwest::Error) -> String {
+pub(crate) fn request_error(url: &reqwest::Url, err: &reqwest::Error) -> String {
     format!("cannot fetch {url}: {}", crate::net::innermost_cause(err))
 }
 

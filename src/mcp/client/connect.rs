@@ -25,7 +25,7 @@ const STDERR_TAIL: usize = 8;
 /// LocalGPT's side of a connection: it asks nothing of the server's user (no sampling,
 /// no elicitation). What a server logs goes to its stderr, which goes to LocalGPT's log.
 #[derive(Debug, Clone)]
-pub struct Handler {
+pub(crate) struct Handler {
     server: String,
 }
 
@@ -201,7 +201,7 @@ async fn handshake<E: std::fmt::Display>(
 }
 
 /// `err`, with what the server wrote to stderr before it failed.
-pub fn with_stderr(err: String, tail: &Mutex<VecDeque<String>>) -> String {
+pub(crate) fn with_stderr(err: String, tail: &Mutex<VecDeque<String>>) -> String {
     let lines: Vec<String> = tail
         .lock()
         .map(|tail| tail.iter().cloned().collect())
@@ -227,7 +227,7 @@ fn headers(configured: &BTreeMap<String, crate::config::Secret>) -> Result<Heade
 }
 
 /// `${NAME}` replaced by the variable's value; an unset one is an error that names it.
-pub fn expand(text: &str) -> Result<String, String> {
+pub(crate) fn expand(text: &str) -> Result<String, String> {
     let mut out = String::new();
     let mut rest = text;
     while let Some((before, after)) = rest.split_once("${") {

@@ -11,13 +11,14 @@ use rmcp::RoleClient;
 use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
 use sse_stream::SseStream;
 
-pub type MessageSink = Pin<Box<dyn Sink<TxJsonRpcMessage<RoleClient>, Error = PostError> + Send>>;
-pub type MessageStream = Pin<Box<dyn Stream<Item = RxJsonRpcMessage<RoleClient>> + Send>>;
+pub(crate) type MessageSink =
+    Pin<Box<dyn Sink<TxJsonRpcMessage<RoleClient>, Error = PostError> + Send>>;
+pub(crate) type MessageStream = Pin<Box<dyn Stream<Item = RxJsonRpcMessage<RoleClient>> + Send>>;
 
 /// A message the server would not take.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot send to the MCP server: {0}")]
-pub struct PostError(String);
+pub(crate) struct PostError(String);
 
 /// Opens the event stream at `url` and waits for the address to post to. `client` carries
 /// the configured headers.

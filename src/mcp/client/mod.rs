@@ -29,7 +29,7 @@ use rmcp::service::PeerRequestOptions;
 use serde_json::Value;
 
 use crate::config::{Config, McpServerConfig};
-pub use connection::{Connection, ToolEntry};
+pub(crate) use connection::{Connection, ToolEntry};
 
 /// The process's servers.
 pub struct Hub {
@@ -82,7 +82,7 @@ impl Hub {
     }
 
     /// Whether any server is configured and enabled.
-    pub fn has_servers(&self) -> bool {
+    pub(crate) fn has_servers(&self) -> bool {
         self.servers.iter().any(|server| server.config.enabled)
     }
 
@@ -174,7 +174,7 @@ impl Hub {
     }
 
     /// Every enabled server's connection (started at once, side by side), or why not.
-    pub async fn connect_all(&self) -> Vec<(Arc<Server>, Result<Arc<Connection>, String>)> {
+    pub(crate) async fn connect_all(&self) -> Vec<(Arc<Server>, Result<Arc<Connection>, String>)> {
         let enabled: Vec<Arc<Server>> = self
             .servers
             .iter()
@@ -341,14 +341,14 @@ impl Offered {
     }
 
     /// Whether a call needs a person's yes, by the server's `trust`.
-    pub fn needs_approval(&self) -> bool {
+    pub(crate) fn needs_approval(&self) -> bool {
         needs_approval(&self.server, self.entry())
     }
 }
 
 /// Whether a call of `tool` needs a person's yes: every call by default (like `bash`),
 /// unless the server's `trust` lets its read-only tools, or all of them, run unasked.
-pub fn needs_approval(server: &Server, tool: &ToolEntry) -> bool {
+pub(crate) fn needs_approval(server: &Server, tool: &ToolEntry) -> bool {
     match server.config.trust {
         crate::config::McpTrust::All => false,
         crate::config::McpTrust::ReadOnly => !tool.read_only,

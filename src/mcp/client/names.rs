@@ -6,12 +6,12 @@
 use std::collections::HashSet;
 
 /// The longest tool name every provider accepts.
-pub const MAX_LEN: usize = 64;
+pub(crate) const MAX_LEN: usize = 64;
 
 const SEPARATOR: &str = "__";
 
 /// The model's name for `tool` of `server`, unique among `taken` (which it joins).
-pub fn qualified(server: &str, tool: &str, taken: &mut HashSet<String>) -> String {
+pub(crate) fn qualified(server: &str, tool: &str, taken: &mut HashSet<String>) -> String {
     let plain = format!("{server}{SEPARATOR}{tool}");
     let cleaned: String = plain
         .chars()

@@ -7,7 +7,7 @@
 use serde_json::{Map, Value};
 
 /// The schema to offer the model, or why the tool cannot be offered.
-pub fn normalise(schema: &Map<String, Value>) -> Result<Value, String> {
+pub(crate) fn normalise(schema: &Map<String, Value>) -> Result<Value, String> {
     match schema.get("type") {
         None => {}
         Some(Value::String(kind)) if kind == "object" => {}
@@ -41,7 +41,7 @@ pub fn normalise(schema: &Map<String, Value>) -> Result<Value, String> {
 
 /// The check LocalGPT makes before sending a call: the arguments are an object and hold
 /// the required properties. The server checks the rest against its own schema.
-pub fn check_required(schema: &Value, args: &Value) -> Result<(), String> {
+pub(crate) fn check_required(schema: &Value, args: &Value) -> Result<(), String> {
     let Some(object) = args.as_object() else {
         return Err("the arguments must be a JSON object".to_string());
     };

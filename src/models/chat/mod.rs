@@ -22,11 +22,11 @@ use engine::{Engine, Sampler};
 use tokenizer::tokenizer_json;
 
 /// The built-in model's folder under `models/`, and its name after `local/`.
-pub const MODEL_NAME: &str = "smollm2";
+pub(crate) const MODEL_NAME: &str = "smollm2";
 
 /// The name a GGUF file installs under (`local/NAME`): its file name without `.gguf`,
 /// in lower case, with anything but letters, digits, `.`, `_`, `-` and `:` made `-`.
-pub fn name_for(path: &Path) -> String {
+pub(crate) fn name_for(path: &Path) -> String {
     let stem = path
         .file_name()
         .map(|name| name.to_string_lossy().to_lowercase())
@@ -61,12 +61,12 @@ pub fn name_for(path: &Path) -> String {
 const FILE_TYPE_Q8_0: u32 = 7;
 
 /// Whether a chat model is installed in `dir`.
-pub fn is_installed(dir: &Path) -> bool {
+pub(crate) fn is_installed(dir: &Path) -> bool {
     dir.join("model.gguf").is_file() && dir.join("tokenizer.json").is_file()
 }
 
 /// Whether `path` starts with GGUF's magic bytes.
-pub fn is_gguf(path: &Path) -> bool {
+pub(crate) fn is_gguf(path: &Path) -> bool {
     let mut magic = [0u8; 4];
     File::open(path)
         .and_then(|mut file| file.read_exact(&mut magic))
@@ -74,7 +74,7 @@ pub fn is_gguf(path: &Path) -> bool {
 }
 
 /// The one .gguf file directly in `folder`.
-pub fn gguf_in_folder(folder: &Path) -> Option<PathBuf> {
+pub(crate) fn gguf_in_folder(folder: &Path) -> Option<PathBuf> {
     std::fs::read_dir(folder)
         .ok()?
         .filter_map(Result::ok)

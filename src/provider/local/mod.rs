@@ -17,10 +17,10 @@ use crate::models::chat::engine::{Engine, Sampler, Turn};
 use crate::models::chat::template::TemplateMessage;
 
 /// The provider's name, which is also the model prefix: `local/smollm2`.
-pub const PROVIDER_NAME: &str = "local";
+pub(crate) const PROVIDER_NAME: &str = "local";
 
 /// The model name the person types.
-pub fn model_id() -> String {
+pub(crate) fn model_id() -> String {
     format!("{PROVIDER_NAME}/{}", crate::models::chat::MODEL_NAME)
 }
 
@@ -32,7 +32,11 @@ ANTHROPIC_API_KEY, or choose a model with `localgpt config set agent.model …`.
 
 /// The notice for the first answer when LocalGPT itself chose the built-in model
 /// (`auto_chosen`): `Some` once per home folder, remembered in the model's folder.
-pub fn first_use_notice(models_dir: &Path, model: &str, auto_chosen: bool) -> Option<&'static str> {
+pub(crate) fn first_use_notice(
+    models_dir: &Path,
+    model: &str,
+    auto_chosen: bool,
+) -> Option<&'static str> {
     if !auto_chosen || model != model_id() {
         return None;
     }

@@ -11,7 +11,7 @@ use crate::script::context::{RhaiResult, from_dynamic, run_context, to_dynamic};
 /// Carried out of the engine by `exit(n)`. Rhai's own `exit` turns into the script's
 /// return value, which loses the difference between `exit(3)` and a script ending in `3`.
 #[derive(Debug, Clone, Copy)]
-pub struct ExitRequest(pub i64);
+pub(crate) struct ExitRequest(pub i64);
 
 fn exit_with(code: i64) -> RhaiResult<()> {
     // Terminated, unlike a thrown error, cannot be caught by the script's own `try`.
@@ -21,7 +21,7 @@ fn exit_with(code: i64) -> RhaiResult<()> {
     )))
 }
 
-pub fn register(b: &mut Binder) {
+pub(crate) fn register(b: &mut Binder) {
     b.func(
         "exit",
         "exit(code: int)",

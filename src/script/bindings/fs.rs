@@ -29,7 +29,7 @@ fn writable(run: &RunContext, path: &str) -> RhaiResult<PathBuf> {
     Ok(resolved)
 }
 
-pub fn register(b: &mut Binder) {
+pub(crate) fn register(b: &mut Binder) {
     b.func(
         "read_file",
         "read_file(path: String) -> String",

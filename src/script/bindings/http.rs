@@ -63,7 +63,7 @@ fn post(call: &NativeCallContext, url: &str, body: Dynamic, headers: Map) -> Rha
     run.block_on(send(&run, request, &url))?.map_err(Into::into)
 }
 
-pub fn register(b: &mut Binder) {
+pub(crate) fn register(b: &mut Binder) {
     b.func(
         "http_get",
         "http_get(url: String) -> #{ status, headers, body }",

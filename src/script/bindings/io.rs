@@ -5,7 +5,7 @@ use rhai::{Dynamic, NativeCallContext};
 use crate::script::catalog::Binder;
 use crate::script::context::{RhaiResult, run_context};
 
-pub fn register(b: &mut Binder) {
+pub(crate) fn register(b: &mut Binder) {
     b.func(
         "confirm",
         "confirm(question: String) -> bool",

@@ -87,7 +87,7 @@ fn ask(call: &NativeCallContext, prompt: &str, options: &Map) -> RhaiResult<Stri
     }
 }
 
-pub fn register(b: &mut Binder) {
+pub(crate) fn register(b: &mut Binder) {
     b.func(
         "ask",
         "ask(prompt: String) -> String",

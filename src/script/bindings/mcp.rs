@@ -95,7 +95,7 @@ fn call(run: &RunContext, server: &str, tool: &str, args: &Dynamic) -> RhaiResul
     Ok(text)
 }
 
-pub fn register(b: &mut Binder) {
+pub(crate) fn register(b: &mut Binder) {
     b.func(
         "mcp_tools",
         "mcp_tools() -> [#{ server, tool, name, description, read_only, parameters }]",

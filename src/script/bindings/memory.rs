@@ -36,7 +36,7 @@ fn search(call: &NativeCallContext, query: &str, limit: i64) -> RhaiResult<Array
         .collect())
 }
 
-pub fn register(b: &mut Binder) {
+pub(crate) fn register(b: &mut Binder) {
     b.func(
         "memory_search",
         "memory_search(query: String) -> [#{ path, start_line, end_line, heading, score, snippet }]",

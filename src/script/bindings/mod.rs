@@ -4,7 +4,7 @@
 
 mod data;
 
-pub use data::ExitRequest;
+pub(crate) use data::ExitRequest;
 mod fs;
 mod http;
 mod io;

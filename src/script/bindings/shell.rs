@@ -34,7 +34,7 @@ fn run(run: &RunContext, command_line: &str) -> RhaiResult<CommandResult> {
     Ok(result)
 }
 
-pub fn register(b: &mut Binder) {
+pub(crate) fn register(b: &mut Binder) {
     b.func(
         "bash",
         "bash(command: String) -> #{ code, stdout, stderr }",

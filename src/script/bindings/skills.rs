@@ -49,7 +49,7 @@ fn arguments(args: &Dynamic) -> RhaiResult<Args> {
     .into())
 }
 
-pub fn register(b: &mut Binder) {
+pub(crate) fn register(b: &mut Binder) {
     b.func(
         "skill",
         "skill(name: String) -> String",
