@@ -36,6 +36,19 @@ impl Rules<'_> {
     }
 }
 
+/// Fails, naming every problem, unless the table fits the crate at `src` (each module in
+/// one layer) and every use in it keeps to the table: what each crate's test calls.
+pub fn assert_layered(src: &Path, rules: &Rules<'_>) {
+    let problems = table_problems(src, rules);
+    assert!(problems.is_empty(), "the table of layers: {problems:?}");
+    let forbidden = forbidden_edges(src, rules);
+    assert!(
+        forbidden.is_empty(),
+        "uses the layering does not allow (see the crate's src/layers.rs):\n{}",
+        forbidden.join("\n")
+    );
+}
+
 /// What is wrong with the table itself for the crate at `src`: modules with no layer,
 /// modules in two, and names of modules that are gone.
 pub fn table_problems(src: &Path, rules: &Rules<'_>) -> Vec<String> {
