@@ -430,8 +430,8 @@ mod os {
             if flock(&file, FlockOperation::LockExclusive).is_ok() {
                 let _ = write!(file, "{}", std::process::id());
                 let _ = rustix::io::write(&ready_write, b"1");
-                // SAFETY: pause takes no arguments; it waits for a signal that ends us.
                 loop {
+                    // SAFETY: pause takes no arguments; it waits for a signal that ends us.
                     unsafe { libc::pause() };
                 }
             }

@@ -40,8 +40,12 @@ fn signed(size: usize) -> isize {
     isize::try_from(size).unwrap_or(isize::MAX)
 }
 
+// SAFETY: every method hands the request to `System` unchanged and returns its answer;
+// counting touches only an atomic of a live budget and never allocates.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract for `alloc` (a layout of non-zero size) is passed
+        // on unchanged to the system allocator.
         let block = unsafe { System.alloc(layout) };
         if !block.is_null() {
             charge(signed(layout.size()));
@@ -50,6 +54,7 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: as for `alloc`.
         let block = unsafe { System.alloc_zeroed(layout) };
         if !block.is_null() {
             charge(signed(layout.size()));
@@ -58,11 +63,14 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn dealloc(&self, block: *mut u8, layout: Layout) {
+        // SAFETY: every block of this allocator came from `System` with this layout (the
+        // caller's contract), so `System` may free it.
         unsafe { System.dealloc(block, layout) };
         charge(-signed(layout.size()));
     }
 
     unsafe fn realloc(&self, block: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: as for `dealloc`, and the caller's contract for `new_size` is passed on.
         let moved = unsafe { System.realloc(block, layout, new_size) };
         if !moved.is_null() {
             charge(signed(new_size) - signed(layout.size()));
