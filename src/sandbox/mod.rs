@@ -51,6 +51,24 @@ mod seccomp;
 mod support;
 
 pub use command::run_command;
+
+/// Has the kernel send the process `command` starts a SIGTERM when the thread that
+/// started it ends (with LocalGPT, since it is started from a thread that lives as long
+/// as the process): for programs LocalGPT starts outside the sandbox and must not outlive
+/// it, such as MCP servers.
+pub(crate) fn stop_with_parent(command: &mut tokio::process::Command) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: the closure makes one system call between fork and exec, and allocates
+    // nothing.
+    unsafe {
+        command.pre_exec(|| {
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::TERM))
+                .map_err(std::io::Error::from)
+        });
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = command;
+}
 pub(crate) use command::{CommandError, CommandResult};
 pub(crate) use output::{HARD_CAP_BYTES, KEPT_BYTES};
 pub(crate) use support::{LANDLOCK_ABI_WANTED, Support, support};

@@ -85,15 +85,8 @@ async fn stdio(
         child.env(name, expand(value)?);
     }
     child.kill_on_drop(true);
-    #[cfg(target_os = "linux")]
-    // SAFETY: one system call between fork and exec.
-    unsafe {
-        child.pre_exec(|| {
-            // Should LocalGPT die without stopping it, the server is told to stop too.
-            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::TERM))
-                .map_err(std::io::Error::from)
-        });
-    }
+    // Should LocalGPT die without stopping it, the server is told to stop too.
+    crate::sandbox::stop_with_parent(&mut child);
     let mut wrapped = CommandWrap::from(child);
     // npx and uvx start the real server as their child: the group is stopped whole.
     wrapped.wrap(ProcessGroup::leader());
