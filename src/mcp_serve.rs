@@ -206,18 +206,16 @@ impl Served {
         let captured = crate::script::Captured::new();
         let output = captured.sink(None);
         let inner = &self.inner;
-        let run = Arc::new(
-            crate::script::RunContext::new(
-                inner.home.clone(),
-                inner.config.clone(),
-                Policy::unattended(&inner.home, &inner.config),
-                inner.runtime.clone(),
-            )
-            .with_model(inner.config.model().to_string())
-            .with_script_dir(invoke::script_dir(&skill, &inner.home.workspace()))
-            .with_output(output),
-        );
-        let outcome = tokio::task::spawn_blocking(move || invoke::run_rhai(&skill, &run, args))
+        let run = crate::script::RunContext::new(
+            inner.home.clone(),
+            inner.config.clone(),
+            Policy::unattended(&inner.home, &inner.config),
+            inner.runtime.clone(),
+        )
+        .with_model(inner.config.model().to_string())
+        .with_script_dir(inner.home.workspace())
+        .with_output(output);
+        let outcome = tokio::task::spawn_blocking(move || invoke::run_rhai(&skill, run, args))
             .await
             .map_err(|err| format!("the skill failed: {err}"))?;
         let printed = captured.text();

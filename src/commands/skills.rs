@@ -2,7 +2,6 @@
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 
@@ -178,21 +177,18 @@ fn run_skill(ctx: &mut Context<'_>, invocation: Invocation, yes: bool) -> Result
     } else {
         terminal_confirm_if_interactive()
     };
-    let run = Arc::new(
-        RunContext::new(
-            ctx.home.clone(),
-            settings.config.clone(),
-            Policy::new(&ctx.home, &cwd, &settings.config.tools).for_own_code(),
-            runtime.handle().clone(),
-        )
-        .with_cancel(cancel)
-        .with_script_dir(invoke::script_dir(&skill, &cwd))
-        .with_output(stdout_lines())
-        .with_stream(stdout_raw())
-        .with_confirm(confirm),
-    );
-    let outcome = invoke::run_rhai(&skill, &run, args)?;
-    drop(run);
+    let run = RunContext::new(
+        ctx.home.clone(),
+        settings.config.clone(),
+        Policy::new(&ctx.home, &cwd, &settings.config.tools).for_own_code(),
+        runtime.handle().clone(),
+    )
+    .with_cancel(cancel)
+    .with_script_dir(cwd)
+    .with_output(stdout_lines())
+    .with_stream(stdout_raw())
+    .with_confirm(confirm);
+    let outcome = invoke::run_rhai(&skill, run, args)?;
     runtime.shutdown_background();
     Ok(outcome.exit_status())
 }

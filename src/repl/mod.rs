@@ -418,22 +418,25 @@ impl Repl {
     }
 
     fn run_context(&self, script_dir: std::path::PathBuf) -> Result<Arc<RunContext>> {
-        Ok(Arc::new(
-            RunContext::new(
-                self.home.clone(),
-                self.settings.config.clone(),
-                self.policy()?.for_own_code(),
-                self.runtime.handle().clone(),
-            )
-            .with_model(self.model.clone())
-            .with_cancel(self.cancel.clone())
-            .with_script_dir(script_dir)
-            .with_output(crate::script::context::stdout_lines())
-            .with_stream(crate::script::context::stdout_raw())
-            .with_confirm(
-                self.interactive
-                    .then(crate::script::context::terminal_confirmer),
-            ),
+        Ok(Arc::new(self.door_context(script_dir)?))
+    }
+
+    /// The prompt's context for a script or skill run: the person's own code.
+    fn door_context(&self, script_dir: std::path::PathBuf) -> Result<RunContext> {
+        Ok(RunContext::new(
+            self.home.clone(),
+            self.settings.config.clone(),
+            self.policy()?.for_own_code(),
+            self.runtime.handle().clone(),
+        )
+        .with_model(self.model.clone())
+        .with_cancel(self.cancel.clone())
+        .with_script_dir(script_dir)
+        .with_output(crate::script::context::stdout_lines())
+        .with_stream(crate::script::context::stdout_raw())
+        .with_confirm(
+            self.interactive
+                .then(crate::script::context::terminal_confirmer),
         ))
     }
 

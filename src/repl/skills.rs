@@ -41,9 +41,9 @@ impl Repl {
             Invocation::Prompt { message, .. } => self.chat(&message)?,
             Invocation::Rhai { skill, args } => {
                 let cwd = std::env::current_dir()?;
-                let run = self.run_context(invoke::script_dir(&skill, &cwd))?;
+                let run = self.door_context(cwd)?;
                 self.cancel.reset();
-                if let Err(err) = invoke::run_rhai(&skill, &run, args) {
+                if let Err(err) = invoke::run_rhai(&skill, run, args) {
                     self.say_error(&err.message);
                 }
             }

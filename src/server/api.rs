@@ -359,7 +359,7 @@ pub(super) fn run_context(
     state: &State,
     script_dir: std::path::PathBuf,
     output: OutputSink,
-) -> (Arc<RunContext>, CancelOnDrop) {
+) -> (RunContext, CancelOnDrop) {
     let cancel = Cancel::new();
     let run = RunContext::new(
         state.home.clone(),
@@ -371,7 +371,7 @@ pub(super) fn run_context(
     .with_cancel(cancel.clone())
     .with_script_dir(script_dir)
     .with_output(output);
-    (Arc::new(run), CancelOnDrop(cancel))
+    (run, CancelOnDrop(cancel))
 }
 
 #[derive(Debug, Deserialize)]
@@ -420,6 +420,7 @@ pub(crate) async fn run_script(
     let captured = crate::script::Captured::new();
     let output = captured.sink(None);
     let (run, _stop_if_dropped) = run_context(&state, dir, output);
+    let run = Arc::new(run);
     let outcome = blocking(move || Ok(ScriptHost::shared().run(&run, &script))).await?;
     let output = captured.text();
     let (value, error, exit_code) = match outcome {

@@ -97,9 +97,8 @@ pub async fn run_skill(
     let workspace = state.home.workspace();
     let captured = crate::script::Captured::new();
     let output = captured.sink(None);
-    let (run, _stop_if_dropped) =
-        run_context(&state, invoke::script_dir(&skill, &workspace), output);
-    let outcome = blocking(move || Ok(invoke::run_rhai(&skill, &run, args))).await?;
+    let (run, _stop_if_dropped) = run_context(&state, workspace, output);
+    let outcome = blocking(move || Ok(invoke::run_rhai(&skill, run, args))).await?;
     let output = captured.text();
     let error = invoke::failure(&outcome);
     ok_json(&json!({"skill": name, "output": output, "error": error}))
@@ -175,8 +174,7 @@ pub(crate) async fn stream_skill(
                 let _ = lines.send(sse(Some("output"), &json!({"text": text})));
             });
             let workspace = state.home.workspace();
-            let (run, stop_if_dropped) =
-                run_context(&state, invoke::script_dir(&skill, &workspace), output);
+            let (run, stop_if_dropped) = run_context(&state, workspace, output);
             let closed = sender.clone();
             tokio::spawn(async move {
                 // The page went away: the script is stopped.
@@ -184,7 +182,7 @@ pub(crate) async fn stream_skill(
                 drop(stop_if_dropped);
             });
             tokio::spawn(async move {
-                let outcome = blocking(move || Ok(invoke::run_rhai(&skill, &run, args))).await;
+                let outcome = blocking(move || Ok(invoke::run_rhai(&skill, run, args))).await;
                 let error = match outcome {
                     Ok(outcome) => invoke::failure(&outcome),
                     Err(err) => Some(err.message),

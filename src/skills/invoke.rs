@@ -179,15 +179,19 @@ pub fn script_dir(skill: &Skill, fallback: &Path) -> PathBuf {
         .map_or_else(|| fallback.to_path_buf(), Path::to_path_buf)
 }
 
-/// Runs a Rhai skill with `run`'s context.
+/// Runs a Rhai skill: the one runner every door uses. `door` is the door's context (its
+/// policy, output, cancel signal, confirmations; its script folder is the fallback for a
+/// skill that has no file); the skill's own folder is where its imports start.
 pub(crate) fn run_rhai(
     skill: &Skill,
-    run: &Arc<RunContext>,
+    door: RunContext,
     args: Vec<String>,
 ) -> Result<Outcome, crate::script::ScriptError> {
     debug_assert_eq!(skill.kind, Kind::Rhai);
+    let dir = script_dir(skill, &door.script_dir);
+    let run = Arc::new(door.with_script_dir(dir));
     ScriptHost::shared().run(
-        run,
+        &run,
         &Script {
             name: skill.location(),
             text: skill.source.clone(),
@@ -220,9 +224,9 @@ pub(crate) fn run_rhai_captured(
     let captured = crate::script::Captured::new();
     let output = captured.sink(None);
     let nested = parent
-        .nested(script_dir(skill, &parent.script_dir), output)
+        .nested(parent.script_dir.clone(), output)
         .with_confirm(parent.confirm.clone());
-    let outcome = run_rhai(skill, &Arc::new(nested), args);
+    let outcome = run_rhai(skill, nested, args);
     let printed = captured.text().trim_end().to_string();
     match outcome {
         Ok(Outcome::Finished(value)) if printed.is_empty() && !value.is_unit() => {
