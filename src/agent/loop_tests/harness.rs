@@ -176,6 +176,8 @@ pub(super) struct Watcher {
     pub(super) results: Vec<String>,
     /// Approvals asked for; `None` answers leave the question waiting.
     pub(super) asked: Arc<Notify>,
+    /// Told when a tool call is about to run.
+    pub(super) running: Arc<Notify>,
     pub(super) answer: Option<Approval>,
 }
 
@@ -186,6 +188,7 @@ impl Observer for Watcher {
     }
     fn tool_call(&mut self, call: &ToolCall) {
         self.calls.push(call.name.clone());
+        self.running.notify_one();
     }
     fn tool_result(&mut self, _call: &ToolCall, output: &ToolOutput) {
         self.results.push(output.content.clone());

@@ -378,3 +378,96 @@ async fn a_conversation_near_the_window_is_compacted_in_the_turn_that_fills_it()
     assert!(last.messages.len() < 17, "{} messages", last.messages.len());
     provider.assert_nothing_refused();
 }
+
+#[tokio::test]
+async fn cancelled_while_a_command_runs_the_call_is_answered_as_interrupted() {
+    let mut bench = Bench::new();
+    bench.config.tools.approval = crate::config::ApprovalMode::Auto;
+    let marker = bench.home.workspace().join("finished");
+    let slow = call(
+        "s1",
+        "bash",
+        json!({"command": format!("sleep 30; touch {}", marker.display())}),
+    );
+    let provider = Scripted::new(vec![
+        Step::Answer(vec![], vec![slow]),
+        Step::Answer(vec!["Stopped."], vec![]),
+    ]);
+    let mut agent = bench.agent(provider.clone());
+    let mut session = Session::ephemeral(Vec::new());
+    let mut watcher = Watcher::default();
+    let running = watcher.running.clone();
+    let cancel = Cancel::new();
+    let (report, ()) = tokio::join!(
+        agent.turn(&mut session, "wait a while", &mut watcher, &cancel),
+        async {
+            running.notified().await;
+            cancel.cancel();
+        }
+    );
+    assert!(report.unwrap().interrupted);
+    assert!(session.messages().iter().any(|message| matches!(
+        message,
+        Message::Tool { call_id, content, .. } if call_id == "s1" && content == INTERRUPTED_WHILE_RUNNING
+    )));
+    assert!(
+        !marker.exists(),
+        "the command went on after the turn stopped"
+    );
+    let report = agent
+        .turn(&mut session, "fine", &mut watcher, &Cancel::new())
+        .await
+        .unwrap();
+    assert_eq!(report.text, "Stopped.");
+    provider.assert_nothing_refused();
+}
+
+#[tokio::test]
+async fn cancelled_while_compacting_the_conversation_is_left_whole() {
+    let mut bench = Bench::new();
+    bench.config.models.insert(
+        "ollama/llama3.2".into(),
+        crate::config::schema::ModelConfig {
+            context_window: Some(2_000),
+        },
+    );
+    let provider = Scripted::new(vec![
+        // The memory flush before compaction never answers.
+        Step::Hang(""),
+        Step::Answer(vec!["Here again."], vec![]),
+    ]);
+    let mut agent = bench.agent(provider.clone());
+    let mut earlier = Vec::new();
+    for turn in 0..8 {
+        earlier.push(Message::user(format!(
+            "turn {turn}: {}",
+            "plans ".repeat(80)
+        )));
+        earlier.push(Message::assistant(format!(
+            "answer {turn}: {}",
+            "ok ".repeat(40)
+        )));
+    }
+    let mut session = Session::ephemeral(earlier.clone());
+    let mut watcher = Watcher::default();
+    let cancel = Cancel::new();
+    let (report, ()) = tokio::join!(
+        agent.turn(&mut session, "and now?", &mut watcher, &cancel),
+        async {
+            provider.hanging.notified().await;
+            cancel.cancel();
+        }
+    );
+    assert!(report.unwrap().interrupted);
+    let hung = &provider.requests()[0];
+    assert!(
+        !hung.tools.is_empty() && hung.tools.iter().all(|tool| tool.name == "memory_save"),
+        "the request cancelled was the memory flush before compaction"
+    );
+    assert_eq!(
+        session.messages()[..earlier.len()],
+        earlier[..],
+        "nothing was lost"
+    );
+    provider.assert_nothing_refused();
+}
