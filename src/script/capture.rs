@@ -37,7 +37,9 @@ impl Captured {
                 tee(text);
             }
             if let Ok(mut kept) = kept.lock() {
-                if kept.text.len() + text.len() < CAPTURE_CAP {
+                // Once something was left out, nothing later is kept either: the text
+                // stays the start of what was printed, whole.
+                if !kept.cut && kept.text.len() + text.len() < CAPTURE_CAP {
                     kept.text.push_str(text);
                     kept.text.push('\n');
                 } else {
@@ -82,5 +84,7 @@ mod tests {
         assert!(text.len() <= CAPTURE_CAP + CUT.len() + 1, "{}", text.len());
         assert!(text.ends_with(&format!("{CUT}\n")));
         assert_eq!(shown.lock().unwrap().len(), 34, "the tee sees everything");
+        sink("short");
+        assert!(!captured.text().contains("short"), "nothing after the cut");
     }
 }
