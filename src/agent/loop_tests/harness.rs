@@ -223,6 +223,18 @@ impl Bench {
         }
     }
 
+    /// A context window of 2,000 tokens for the bench's model, which
+    /// [`long_conversation`] fills.
+    pub(super) fn small_window(mut self) -> Bench {
+        self.config.models.insert(
+            "ollama/llama3.2".into(),
+            crate::config::schema::ModelConfig {
+                context_window: Some(2_000),
+            },
+        );
+        self
+    }
+
     pub(super) fn agent(&self, provider: Arc<Scripted>) -> Agent {
         let workspace = self.home.workspace();
         let policy = Policy::new(&self.home, &workspace, &self.config.tools);
@@ -230,6 +242,33 @@ impl Bench {
             .unwrap()
             .with_provider(provider)
     }
+}
+
+/// Cancels `cancel` once `signal` is told: the test's side of a turn stopped at a chosen
+/// moment, with no sleep.
+pub(super) async fn cancel_on(signal: &Notify, cancel: &crate::cancel::Cancel) {
+    signal.notified().await;
+    cancel.cancel();
+}
+
+/// Whether `session` answers the call `id` as stopped while it ran.
+pub(super) fn answered_as_interrupted(session: &crate::session::Session, id: &str) -> bool {
+    session.messages().iter().any(|message| {
+        matches!(message, Message::Tool { call_id, content, .. }
+            if call_id == id && content == crate::conversation::INTERRUPTED_WHILE_RUNNING)
+    })
+}
+
+/// Eight earlier turns, long enough together to fill [`Bench::small_window`].
+pub(super) fn long_conversation() -> Vec<Message> {
+    (0..8)
+        .flat_map(|turn| {
+            [
+                Message::user(format!("turn {turn}: {}", "garden plans ".repeat(40))),
+                Message::assistant(format!("answer {turn}: {}", "ok ".repeat(40))),
+            ]
+        })
+        .collect()
 }
 
 pub(super) fn call(id: &str, name: &str, arguments: serde_json::Value) -> ToolCall {

@@ -9,10 +9,12 @@ use serde_json::json;
 
 use crate::agent::Approval;
 use crate::cancel::Cancel;
-use crate::conversation::{INTERRUPTED_NOTE, INTERRUPTED_WHILE_RUNNING, Message};
+use crate::conversation::{INTERRUPTED_NOTE, Message};
 use crate::provider::{ProviderError, ToolSpec};
 use crate::session::Session;
-use harness::{Bench, Scripted, Step, Watcher, call};
+use harness::{
+    Bench, Scripted, Step, Watcher, answered_as_interrupted, call, cancel_on, long_conversation,
+};
 
 #[tokio::test]
 async fn a_plain_answer_streams_to_the_front_door_and_stays_in_the_conversation() {
@@ -117,10 +119,7 @@ async fn cancelled_while_the_answer_streams_the_shown_text_is_kept_and_the_next_
     let cancel = Cancel::new();
     let (report, ()) = tokio::join!(
         agent.turn(&mut session, "tell a story", &mut watcher, &cancel),
-        async {
-            provider.hanging.notified().await;
-            cancel.cancel();
-        }
+        cancel_on(&provider.hanging, &cancel)
     );
     let report = report.unwrap();
     assert!(report.interrupted);
@@ -159,17 +158,11 @@ async fn cancelled_while_an_approval_waits_the_call_is_answered_and_nothing_is_w
     let cancel = Cancel::new();
     let (report, ()) = tokio::join!(
         agent.turn(&mut session, "write it", &mut watcher, &cancel),
-        async {
-            asked.notified().await;
-            cancel.cancel();
-        }
+        cancel_on(&asked, &cancel)
     );
     assert!(report.unwrap().interrupted);
     assert!(!bench.home.workspace().join("out.txt").exists());
-    assert!(session.messages().iter().any(|message| matches!(
-        message,
-        Message::Tool { call_id, content, .. } if call_id == "w1" && content == INTERRUPTED_WHILE_RUNNING
-    )));
+    assert!(answered_as_interrupted(&session, "w1"));
     let report = agent
         .turn(&mut session, "ok", &mut watcher, &Cancel::new())
         .await
@@ -329,13 +322,7 @@ async fn a_conversation_left_broken_is_repaired_before_it_is_sent() {
 
 #[tokio::test]
 async fn a_conversation_near_the_window_is_compacted_in_the_turn_that_fills_it() {
-    let mut bench = Bench::new();
-    bench.config.models.insert(
-        "ollama/llama3.2".into(),
-        crate::config::schema::ModelConfig {
-            context_window: Some(2_000),
-        },
-    );
+    let bench = Bench::new().small_window();
     let provider = Scripted::new(vec![
         // The memory flush before the old turns leave: nothing to save.
         Step::Answer(vec!["Nothing to save."], vec![]),
@@ -344,17 +331,7 @@ async fn a_conversation_near_the_window_is_compacted_in_the_turn_that_fills_it()
         Step::Answer(vec!["Tomatoes, then."], vec![]),
     ]);
     let mut agent = bench.agent(provider.clone());
-    let mut earlier = Vec::new();
-    for turn in 0..8 {
-        earlier.push(Message::user(format!(
-            "turn {turn}: {}",
-            "garden plans ".repeat(40)
-        )));
-        earlier.push(Message::assistant(format!(
-            "answer {turn}: {}",
-            "ok ".repeat(40)
-        )));
-    }
+    let earlier = long_conversation();
     let mut session = Session::ephemeral(earlier);
     let report = agent
         .turn(
@@ -400,16 +377,10 @@ async fn cancelled_while_a_command_runs_the_call_is_answered_as_interrupted() {
     let cancel = Cancel::new();
     let (report, ()) = tokio::join!(
         agent.turn(&mut session, "wait a while", &mut watcher, &cancel),
-        async {
-            running.notified().await;
-            cancel.cancel();
-        }
+        cancel_on(&running, &cancel)
     );
     assert!(report.unwrap().interrupted);
-    assert!(session.messages().iter().any(|message| matches!(
-        message,
-        Message::Tool { call_id, content, .. } if call_id == "s1" && content == INTERRUPTED_WHILE_RUNNING
-    )));
+    assert!(answered_as_interrupted(&session, "s1"));
     assert!(
         !marker.exists(),
         "the command went on after the turn stopped"
@@ -424,39 +395,20 @@ async fn cancelled_while_a_command_runs_the_call_is_answered_as_interrupted() {
 
 #[tokio::test]
 async fn cancelled_while_compacting_the_conversation_is_left_whole() {
-    let mut bench = Bench::new();
-    bench.config.models.insert(
-        "ollama/llama3.2".into(),
-        crate::config::schema::ModelConfig {
-            context_window: Some(2_000),
-        },
-    );
+    let bench = Bench::new().small_window();
     let provider = Scripted::new(vec![
         // The memory flush before compaction never answers.
         Step::Hang(""),
         Step::Answer(vec!["Here again."], vec![]),
     ]);
     let mut agent = bench.agent(provider.clone());
-    let mut earlier = Vec::new();
-    for turn in 0..8 {
-        earlier.push(Message::user(format!(
-            "turn {turn}: {}",
-            "plans ".repeat(80)
-        )));
-        earlier.push(Message::assistant(format!(
-            "answer {turn}: {}",
-            "ok ".repeat(40)
-        )));
-    }
+    let earlier = long_conversation();
     let mut session = Session::ephemeral(earlier.clone());
     let mut watcher = Watcher::default();
     let cancel = Cancel::new();
     let (report, ()) = tokio::join!(
         agent.turn(&mut session, "and now?", &mut watcher, &cancel),
-        async {
-            provider.hanging.notified().await;
-            cancel.cancel();
-        }
+        cancel_on(&provider.hanging, &cancel)
     );
     assert!(report.unwrap().interrupted);
     let hung = &provider.requests()[0];
