@@ -104,12 +104,8 @@ impl Policy {
     /// one can answer a question, so what the policy does not allow is refused, and shell
     /// commands run only with `heartbeat.allow_bash`.
     pub(crate) fn unattended(home: &Home, config: &crate::config::Config) -> Policy {
-        let approval = match config.tools.approval {
-            ApprovalMode::Deny => ApprovalMode::Deny,
-            _ => ApprovalMode::Auto,
-        };
         Policy::new(home, &home.workspace(), &config.tools)
-            .with_approval(approval)
+            .for_own_code()
             .with_commands(config.heartbeat.allow_bash)
     }
 
