@@ -381,6 +381,32 @@ pub enum ModelsCommand {
     List,
     /// Remove an installed model.
     Rm { name: String },
+    /// How fast a model runs on this machine, measured as llama-bench measures: a prompt
+    /// read in one go, then tokens generated one at a time (end of text not honoured),
+    /// after a warm-up; the median of the repetitions, and the process's peak memory.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// An installed chat model (`smollm2`, a name from `models list`) or a GGUF file.
+    #[arg(value_name = "NAME|PATH")]
+    pub model: String,
+    /// Threads for the model's products (default: every core).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+    /// Prompt tokens read in one go.
+    #[arg(long, default_value_t = 512)]
+    pub prompt_tokens: usize,
+    /// Tokens generated after the prompt.
+    #[arg(long, default_value_t = 128)]
+    pub gen_tokens: usize,
+    /// Timed runs after the warm-up; their median is reported.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
+    pub repetitions: u16,
+    /// One JSON object: `prompt_tokens_per_s`, `gen_tokens_per_s`, `peak_memory_bytes`…
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -30,6 +30,12 @@ fn main() -> ExitCode {
         cli.command,
         Some(localgpt::cli::Command::Daemon(_) | localgpt::cli::Command::Serve(_))
     );
+    if let Some(localgpt::cli::Command::Models(localgpt::cli::ModelsCommand::Bench(args))) =
+        &cli.command
+        && let Some(threads) = args.threads
+    {
+        bench_threads(threads);
+    }
     inference_threads(long_lived);
     let err_style = Style::detect(
         cli.global.no_color,
@@ -68,6 +74,15 @@ fn keep_secrets_from_children() {
     {
         // Not fatal: commands still run with the secrets scrubbed from their environment.
         eprintln!("warning: cannot protect this process's memory from its children: {err}");
+    }
+}
+
+/// `models bench --threads N` measures the model on N threads, whichever pool runs it.
+fn bench_threads(threads: u16) {
+    for var in ["RAYON_NUM_THREADS", "CANDLE_NUM_THREADS"] {
+        // SAFETY: called before any thread exists that could read the environment at
+        // the same time (clap's parsing starts none).
+        unsafe { std::env::set_var(var, threads.to_string()) };
     }
 }
 

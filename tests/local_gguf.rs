@@ -47,7 +47,7 @@ fn filled(shape: &[usize], value: f32) -> QTensor {
 }
 
 /// A one-layer model of `arch` ("llama", "qwen2", or any name for metadata alone).
-fn write_tiny_gguf(path: &Path, arch: &str, pre: &str, with_weights: bool) {
+pub(crate) fn write_tiny_gguf(path: &Path, arch: &str, pre: &str, with_weights: bool) {
     write_tiny_gguf_with(path, arch, pre, with_weights, family(arch).0);
 }
 

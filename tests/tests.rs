@@ -20,6 +20,7 @@ mod mcp;
 mod memory;
 mod memory_cli;
 mod memory_doors;
+mod models_bench;
 mod models_install;
 mod openai_endpoint;
 mod recall;

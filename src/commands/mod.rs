@@ -12,6 +12,7 @@ mod mcp;
 mod memory;
 mod memory_review;
 mod models;
+mod models_bench;
 mod run;
 mod sandbox;
 mod serve;
@@ -220,6 +221,7 @@ fn command_name(command: Option<&Command>) -> &'static str {
             ModelsCommand::Import { .. } => "models import",
             ModelsCommand::List => "models list",
             ModelsCommand::Rm { .. } => "models rm",
+            ModelsCommand::Bench(_) => "models bench",
         },
         Some(Command::Sandbox(command)) => match command {
             SandboxCommand::Check => "sandbox check",

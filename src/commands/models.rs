@@ -1,4 +1,4 @@
-//! `localgpt models install|list|rm`.
+//! `localgpt models install|import|list|rm|bench`.
 
 use std::io::{self, IsTerminal, Write};
 
@@ -109,6 +109,7 @@ pub fn run(command: ModelsCommand, ctx: &mut Context<'_>) -> Result<u8> {
             let path = models::remove(&ctx.home, &name)?;
             writeln!(out, "removed {}", path.display())?;
         }
+        ModelsCommand::Bench(args) => super::models_bench::run(&args, ctx, &mut out)?,
     }
     Ok(EXIT_OK)
 }

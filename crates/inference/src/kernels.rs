@@ -38,6 +38,28 @@ pub fn cpu() -> Cpu {
     })
 }
 
+impl Cpu {
+    /// The vector extensions the kernels use, as people name them ("AVX2, AVX-512, AVX-512
+    /// VNNI"), or "portable code".
+    pub fn describe(&self) -> String {
+        let named: Vec<&str> = [
+            (self.avx2, "AVX2"),
+            (self.avx512, "AVX-512"),
+            (self.avx512_vnni, "AVX-512 VNNI"),
+            (self.avx_vnni, "AVX-VNNI"),
+        ]
+        .iter()
+        .filter(|(has, _)| *has)
+        .map(|(_, name)| *name)
+        .collect();
+        if named.is_empty() {
+            "portable code".to_string()
+        } else {
+            named.join(", ")
+        }
+    }
+}
+
 fn detected_cpu() -> Cpu {
     #[cfg(target_arch = "x86_64")]
     {

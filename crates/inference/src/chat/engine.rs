@@ -38,9 +38,10 @@ fn chat_threads() -> usize {
 pub const ARCHITECTURES: [&str; 5] = ["llama", "qwen2", "qwen3", "gemma3", "phi3"];
 
 /// The model's weights, by architecture.
-enum Weights {
-    /// A Llama whose matrices are Q8_0 (the built-in model), on our own forward pass.
-    Q8Llama(Box<super::llama::Llama>),
+pub(super) enum Weights {
+    /// A Llama in the formats our own forward pass reads (the built-in model's Q8_0, the
+    /// K-quant mixes people download), with no cap on its context but its own.
+    OwnLlama(Box<super::llama::Llama>),
     Llama(quantized_llama::ModelWeights),
     Qwen2(quantized_qwen2::ModelWeights),
     Qwen3(quantized_qwen3::ModelWeights),
@@ -50,7 +51,7 @@ enum Weights {
 
 impl Weights {
     /// The logits after `tokens`, fed at `position` (the cache's length).
-    fn forward(
+    pub(super) fn forward(
         &mut self,
         tokens: &[u32],
         position: usize,
@@ -62,7 +63,7 @@ impl Weights {
                 .map_err(|err| err.to_string())
         };
         let logits = match self {
-            Weights::Q8Llama(model) => {
+            Weights::OwnLlama(model) => {
                 let logits = model.forward(tokens, position)?;
                 let count = logits.len();
                 return Tensor::from_vec(logits, count, device).map_err(|err| err.to_string());
@@ -79,15 +80,15 @@ impl Weights {
     }
 
     /// Whether the cache can be cut back to any length (else only emptied).
-    fn cuts_cache(&self) -> bool {
-        matches!(self, Weights::Q8Llama(_))
+    pub(super) fn cuts_cache(&self) -> bool {
+        matches!(self, Weights::OwnLlama(_))
     }
 
     /// Keeps the first `length` cached positions: all of them, or none where the cache
     /// cannot be cut.
-    fn truncate_cache(&mut self, length: usize) {
+    pub(super) fn truncate_cache(&mut self, length: usize) {
         match self {
-            Weights::Q8Llama(model) => model.truncate(length),
+            Weights::OwnLlama(model) => model.truncate(length),
             Weights::Llama(model) => model.clear_kv_cache(),
             Weights::Qwen2(model) => model.clear_kv_cache(),
             Weights::Qwen3(model) => model.clear_kv_cache(),
@@ -98,20 +99,59 @@ impl Weights {
     }
 }
 
+/// The model in `content`, on our own forward pass where it reads the model, else on
+/// candle's, its products on `threads` threads.
+pub(super) fn load_weights(
+    content: gguf_file::Content,
+    reader: &mut BufReader<File>,
+    threads: usize,
+) -> Result<Weights, String> {
+    let device = Device::Cpu;
+    if let Some(model) = super::llama::Llama::load(&content, reader.get_ref(), threads)? {
+        return Ok(Weights::OwnLlama(Box::new(model)));
+    }
+    let loaded =
+        match architecture(&content).as_str() {
+            "llama" => quantized_llama::ModelWeights::from_gguf(content, reader, &device)
+                .map(Weights::Llama),
+            "qwen2" => quantized_qwen2::ModelWeights::from_gguf(content, reader, &device)
+                .map(Weights::Qwen2),
+            "qwen3" => quantized_qwen3::ModelWeights::from_gguf(content, reader, &device)
+                .map(Weights::Qwen3),
+            "gemma3" => quantized_gemma3::ModelWeights::from_gguf(content, reader, &device)
+                .map(Weights::Gemma3),
+            // candle's flash attention is for CUDA; this runs on the CPU.
+            "phi3" => quantized_phi3::ModelWeights::from_gguf(false, content, reader, &device)
+                .map(Weights::Phi3),
+            other => {
+                return Err(format!(
+                    "its architecture is `{other}`; LocalGPT runs {}",
+                    ARCHITECTURES.join(", ")
+                ));
+            }
+        };
+    loaded.map_err(|err| err.to_string())
+}
+
 /// The longest conversation the model in `content` takes: what it was trained on, and
-/// for Llama no more than candle's rotary table covers.
-fn context_length(content: &gguf_file::Content) -> usize {
-    let arch = architecture(content);
-    let trained = content
-        .metadata
-        .get(&format!("{arch}.context_length"))
-        .and_then(|value| value.to_u32().ok())
-        .map_or(CONTEXT_TOKENS, |length| length as usize);
-    if arch == "llama" {
+/// for a Llama that candle runs no more than candle's rotary table covers.
+pub(super) fn context_length(content: &gguf_file::Content) -> usize {
+    let trained = trained_context(content);
+    if architecture(content) == "llama" && !super::llama::reads(content) {
         trained.min(CONTEXT_TOKENS)
     } else {
         trained
     }
+}
+
+/// The context the model in `content` was trained for.
+fn trained_context(content: &gguf_file::Content) -> usize {
+    let arch = architecture(content);
+    content
+        .metadata
+        .get(&format!("{arch}.context_length"))
+        .and_then(|value| value.to_u32().ok())
+        .map_or(CONTEXT_TOKENS, |length| length as usize)
 }
 
 /// What the installed model in `dir` declares in its file's header: its context length,
@@ -287,42 +327,10 @@ impl Engine {
             .chain(END_OF_TURN)
             .filter_map(|token| tokenizer.token_to_id(token))
             .collect();
-        let arch = architecture(&content);
         let context = context_length(&content);
-        let threads = chat_threads();
-        let own = super::llama::Llama::load(&content, reader.get_ref(), threads)
+        let model = load_weights(content, &mut reader, chat_threads())
             .map_err(|err| fail(format!("model.gguf: {err}")))?;
-        let loaded = match (own, arch.as_str()) {
-            (Some(model), _) => Ok((Weights::Q8Llama(Box::new(model)), context)),
-            (None, "llama") => {
-                quantized_llama::ModelWeights::from_gguf(content, &mut reader, &device)
-                    .map(|model| (Weights::Llama(model), context))
-            }
-            (None, "qwen2") => {
-                quantized_qwen2::ModelWeights::from_gguf(content, &mut reader, &device)
-                    .map(|model| (Weights::Qwen2(model), context))
-            }
-            (None, "qwen3") => {
-                quantized_qwen3::ModelWeights::from_gguf(content, &mut reader, &device)
-                    .map(|model| (Weights::Qwen3(model), context))
-            }
-            (None, "gemma3") => {
-                quantized_gemma3::ModelWeights::from_gguf(content, &mut reader, &device)
-                    .map(|model| (Weights::Gemma3(model), context))
-            }
-            (None, "phi3") => {
-                // candle's flash attention is for CUDA; this runs on the CPU.
-                quantized_phi3::ModelWeights::from_gguf(false, content, &mut reader, &device)
-                    .map(|model| (Weights::Phi3(model), context))
-            }
-            (None, other) => {
-                return Err(fail(format!(
-                    "its architecture is `{other}`; LocalGPT runs {}",
-                    ARCHITECTURES.join(", ")
-                )));
-            }
-        };
-        let (model, context) = loaded.map_err(|err| fail(format!("model.gguf: {err}")))?;
+
         Ok(Engine {
             model,
             context,

@@ -2,11 +2,14 @@
 //!
 //! - [`engine`]: running one: sampling, the generation loop, candle's quantized path for
 //!   the architectures our own forward pass does not take.
-//! - `llama`: our own forward pass for Q8_0 Llama models (the built-in one among them).
+//! - [`bench`]: how fast a GGUF model runs here, as llama-bench measures it.
+//! - `llama`: our own forward pass for Llama models in Q8_0 (the built-in one) and the
+//!   block formats people download (Q4_K_M, Q5_K_M, Q4_0).
 //! - [`gguf`]: a file's header read so that no number in it can abort the program.
 //! - [`template`]: the chat template the GGUF carries, rendered with minijinja.
 //! - [`tokenizer`]: the tokenizer rebuilt from the GGUF's vocabulary (at install time).
 
+pub mod bench;
 pub mod engine;
 pub mod gguf;
 mod llama;

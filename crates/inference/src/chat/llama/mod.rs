@@ -1,18 +1,23 @@
-//! The Llama forward pass (SmolLM2, Llama 3.x, Mistral) for models whose matrices are
-//! Q8_0 — what installing converts the built-in model to — on the mapped file, with no
-//! tensor allocated per operation. candle's quantized Llama, which the engine runs for
+//! The Llama forward pass (SmolLM2, Llama 3.x, Mistral) on the mapped file, with no
+//! tensor allocated per operation: for models whose matrices are all Q8_0 — what
+//! installing converts the built-in model to — and for the block formats people
+//! download (the Q4_K_M and Q5_K_M mixes, Q4_0), read in place. candle's quantized Llama, which the engine runs for
 //! every other model, spends half a token's time outside the matrix products and reads
 //! a prompt one token row at a time; this one reads a prompt with int8 products on
 //! weight tiles packed for VNNI (gemm on floats on CPUs without it) and keeps a
 //! key/value cache that can be cut back to any length, so a conversation that changed
 //! near its end is not read again from the start.
 //!
+//! - [`matrix`]: a weight matrix, Q8_0 ([`q8`]) or of any block format ([`blocks`]).
 //! - [`q8`]: the Q8_0 matrices, and dot products on quantized tokens.
+//! - [`blocks`]: matrices of the downloaded block formats, with candle's dot products.
 //! - [`products`]: a layer's products, shared over threads.
 //! - [`tiles`]: int8 products of a prompt with weight tiles packed for VNNI.
 //! - [`attention`]: rotary positions and attention over the key/value cache.
 
 mod attention;
+mod blocks;
+mod matrix;
 mod products;
 mod q8;
 mod tiles;
@@ -24,19 +29,54 @@ use candle_core::quantized::{GgmlDType, gguf_file};
 use memmap2::Mmap;
 
 use crate::kernels::{rms_norm, silu_times};
+use blocks::{BlockMatrix, Format};
+use matrix::Matrix;
 use products::Products;
 use q8::Q8Matrix;
 
+/// Whether this forward pass runs the model in `content`: a dense Llama, heads rotated
+/// whole, every matrix in a format [`Format`] reads. Others are left to candle.
+pub(super) fn reads(content: &gguf_file::Content) -> bool {
+    let number = |key: &str| {
+        content
+            .metadata
+            .get(&format!("llama.{key}"))
+            .and_then(|value| value.to_u32().ok())
+    };
+    let whole_heads = match (
+        number("embedding_length"),
+        number("attention.head_count"),
+        number("rope.dimension_count"),
+    ) {
+        (Some(width), Some(heads), Some(rotated)) => heads > 0 && rotated == width / heads,
+        _ => true,
+    };
+    crate::chat::engine::architecture(content) == "llama"
+        && number("expert_count").unwrap_or(0) <= 1
+        && whole_heads
+        && matrices(content).all(|(_, info)| Format::of(info.ggml_dtype).is_some())
+}
+
+/// The model's matrices: its two-dimensional weights.
+fn matrices(
+    content: &gguf_file::Content,
+) -> impl Iterator<Item = (&String, &gguf_file::TensorInfo)> {
+    content
+        .tensor_infos
+        .iter()
+        .filter(|(name, info)| name.ends_with(".weight") && info.shape.rank() == 2)
+}
+
 struct Layer {
     attention_norm: Vec<f32>,
-    query: Q8Matrix,
-    key: Q8Matrix,
-    value: Q8Matrix,
-    output: Q8Matrix,
+    query: Matrix,
+    key: Matrix,
+    value: Matrix,
+    output: Matrix,
     feed_forward_norm: Vec<f32>,
-    gate: Q8Matrix,
-    up: Q8Matrix,
-    down: Q8Matrix,
+    gate: Matrix,
+    up: Matrix,
+    down: Matrix,
     /// Keys and values of every cached position, `kv_width` values each.
     keys: Vec<f32>,
     values: Vec<f32>,
@@ -77,8 +117,8 @@ struct Scratch {
 
 pub(super) struct Llama {
     shape: Shape,
-    embeddings: Q8Matrix,
-    output: Q8Matrix,
+    embeddings: Matrix,
+    output: Matrix,
     output_norm: Vec<f32>,
     layers: Vec<Layer>,
     /// 1 / base^(2i / head width), for the rotary position embedding.
@@ -91,7 +131,7 @@ pub(super) struct Llama {
 
 impl Llama {
     /// The model in `content`, when it is one this forward pass runs (a dense Llama whose
-    /// matrices are all Q8_0); `Ok(None)` leaves it to candle.
+    /// matrices are all in formats [`Format`] reads); `Ok(None)` leaves it to candle.
     pub(super) fn load(
         content: &gguf_file::Content,
         file: &File,
@@ -104,19 +144,10 @@ impl Llama {
                 .map(|value| value as usize)
                 .ok_or_else(|| format!("the file has no llama.{key}"))
         };
-        if crate::chat::engine::architecture(content) != "llama"
-            || number("expert_count").unwrap_or(0) > 1
-        {
+        if !reads(content) {
             return Ok(None);
         }
-        let matrices_q8 = content.tensor_infos.iter().all(|(name, info)| {
-            !name.ends_with(".weight")
-                || info.shape.rank() != 2
-                || info.ggml_dtype == GgmlDType::Q8_0
-        });
-        if !matrices_q8 {
-            return Ok(None);
-        }
+        let all_q8 = matrices(content).all(|(_, info)| info.ggml_dtype == GgmlDType::Q8_0);
         let heads = number("attention.head_count")?;
         let width = number("embedding_length")?;
         let kv_heads = number("attention.head_count_kv").unwrap_or(heads);
@@ -126,10 +157,10 @@ impl Llama {
             ));
         }
         let head_width = width / heads;
-        let rotated = number("rope.dimension_count").unwrap_or(head_width);
-        if rotated != head_width || head_width % 2 != 0 {
-            // Partly rotated heads: candle's model handles them.
-            return Ok(None);
+        if head_width % 2 != 0 {
+            return Err(format!(
+                "heads of {head_width} values cannot be rotated in pairs"
+            ));
         }
         let eps = metadata("attention.layer_norm_rms_epsilon")
             .and_then(|value| value.to_f32().ok())
@@ -142,7 +173,11 @@ impl Llama {
         // SAFETY: the file is the installed model, which LocalGPT writes once and
         // replaces by renaming, never in place; a mapping sees its first contents.
         let map = Arc::new(unsafe { Mmap::map(file) }.map_err(|err| format!("mapping: {err}"))?);
-        let tensors = Tensors { content, map: &map };
+        let tensors = Tensors {
+            content,
+            map: &map,
+            all_q8,
+        };
         let embeddings = tensors.matrix("token_embd.weight")?;
         let output = if content.tensor_infos.contains_key("output.weight") {
             tensors.matrix("output.weight")?
@@ -154,13 +189,13 @@ impl Llama {
             heads,
             kv_heads,
             head_width,
-            vocabulary: output.rows,
+            vocabulary: output.rows(),
             eps,
         };
-        if embeddings.columns != width || output.columns != width {
+        if embeddings.columns() != width || output.columns() != width {
             return Err(format!(
                 "the embeddings are {} wide, the model {width}",
-                embeddings.columns
+                embeddings.columns()
             ));
         }
         let mut layers = Vec::with_capacity(block_count);
@@ -185,22 +220,32 @@ impl Llama {
                 (&layer.key, kv_width, width),
                 (&layer.value, kv_width, width),
                 (&layer.output, width, width),
-                (&layer.up, layer.gate.rows, width),
-                (&layer.down, width, layer.gate.rows),
+                (&layer.up, layer.gate.rows(), width),
+                (&layer.down, width, layer.gate.rows()),
             ]
             .iter()
-            .all(|(matrix, rows, columns)| matrix.rows == *rows && matrix.columns == *columns)
-                && layer.gate.columns == width;
+            .all(|(matrix, rows, columns)| matrix.rows() == *rows && matrix.columns() == *columns)
+                && layer.gate.columns() == width;
             if !fits {
                 return Err(format!("layer {i}'s matrices do not fit the model's shape"));
             }
             layers.push(layer);
         }
-        // As candle computes them, so both give the same rotations.
-        let frequencies = (0..head_width)
+        // As candle computes them, so both give the same rotations; Llama 3.1 and 3.2
+        // files stretch the slow ones for long contexts by the factors they carry
+        // (`rope_freqs`, which llama.cpp divides by and candle ignores).
+        let mut frequencies: Vec<f32> = (0..head_width)
             .step_by(2)
             .map(|i| 1.0 / base.powf(i as f32 / head_width as f32))
             .collect();
+        if content.tensor_infos.contains_key("rope_freqs.weight") {
+            let factors = tensors.vector("rope_freqs.weight", head_width / 2)?;
+            for (frequency, factor) in frequencies.iter_mut().zip(factors) {
+                if factor > 0.0 {
+                    *frequency /= factor;
+                }
+            }
+        }
         Ok(Some(Llama {
             shape,
             embeddings,
@@ -247,10 +292,13 @@ impl Llama {
                 self.cached
             ));
         }
-        if let Some(token) = tokens.iter().find(|&&t| t as usize >= self.embeddings.rows) {
+        if let Some(token) = tokens
+            .iter()
+            .find(|&&t| t as usize >= self.embeddings.rows())
+        {
             return Err(format!(
                 "token {token} is outside the model's vocabulary of {}",
-                self.embeddings.rows
+                self.embeddings.rows()
             ));
         }
         let s = &mut self.scratch;
@@ -295,7 +343,7 @@ impl Llama {
             add(&mut s.x, &s.projected);
 
             rms_norm(&s.x, &layer.feed_forward_norm, shape.eps, &mut s.normed);
-            let hidden = layer.gate.rows;
+            let hidden = layer.gate.rows();
             s.gate.resize(n * hidden, 0.0);
             s.up.resize(n * hidden, 0.0);
             self.products.apply(
@@ -330,6 +378,8 @@ fn add(x: &mut [f32], y: &[f32]) {
 struct Tensors<'a> {
     content: &'a gguf_file::Content,
     map: &'a Arc<Mmap>,
+    /// Whether the matrices take the Q8_0 fast path, or are read as blocks.
+    all_q8: bool,
 }
 
 impl Tensors<'_> {
@@ -348,18 +398,25 @@ impl Tensors<'_> {
         Ok((info, start))
     }
 
-    fn matrix(&self, name: &str) -> Result<Q8Matrix, String> {
+    fn matrix(&self, name: &str) -> Result<Matrix, String> {
         let (info, start) = self.info(name)?;
         let dims = info.shape.dims();
-        match (info.ggml_dtype, dims) {
-            (GgmlDType::Q8_0, &[rows, columns]) => {
-                Q8Matrix::new(Arc::clone(self.map), start, rows, columns)
-                    .map_err(|err| format!("tensor {name}: {err}"))
-            }
-            (dtype, _) => Err(format!(
-                "tensor {name} is a {dtype:?} {dims:?}, not a Q8_0 matrix"
-            )),
-        }
+        let &[rows, columns] = dims else {
+            return Err(format!("tensor {name} is {dims:?}, not a matrix"));
+        };
+        let format = Format::of(info.ggml_dtype).ok_or_else(|| {
+            format!(
+                "tensor {name} is {:?}, which this forward pass does not read",
+                info.ggml_dtype
+            )
+        })?;
+        let map = Arc::clone(self.map);
+        let matrix = if self.all_q8 {
+            Q8Matrix::new(map, start, rows, columns).map(Matrix::Q8)
+        } else {
+            BlockMatrix::new(map, start, rows, columns, format).map(Matrix::Blocks)
+        };
+        matrix.map_err(|err| format!("tensor {name}: {err}"))
     }
 
     fn vector(&self, name: &str, length: usize) -> Result<Vec<f32>, String> {

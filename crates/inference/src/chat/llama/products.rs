@@ -1,11 +1,15 @@
 //! Products of one input with the model's matrices, shared over the chat model's
 //! threads: for one token (and a few) Q8_0 dot products per weight row ([`super::q8`]);
 //! for a prompt, int8 products on packed weight tiles ([`super::tiles`]) where the CPU
-//! has VNNI, else gemm's kernels on the weights dequantized a tile at a time.
+//! has VNNI, else gemm's kernels on the weights dequantized a tile at a time. Models
+//! in the formats people download take their block formats' own dot products
+//! ([`super::blocks`]) for a few tokens, and gemm on dequantized tiles for prompts.
 
 use std::ops::Range;
 use std::sync::Arc;
 
+use super::blocks::{Activations, BlockMatrix};
+use super::matrix::Matrix;
 use super::q8::{Kernel, Q8Matrix, Quantized};
 use super::tiles::{Columns, Pack, TILE_ROWS, TileKernel, tile_products};
 use crate::kernels::{Strides, product};
@@ -29,6 +33,7 @@ pub(super) struct Products {
     /// get fewer cores than a person waiting for an answer.
     pub(super) pool: Option<Arc<rayon::ThreadPool>>,
     acts: Quantized,
+    block_acts: Activations,
     columns: Columns,
     transposed: Vec<f32>,
     /// Per share: room for a tile and its part of the output.
@@ -107,6 +112,7 @@ impl Products {
             threads,
             pool,
             acts: Quantized::default(),
+            block_acts: Activations::default(),
             columns: Columns::default(),
             transposed: Vec::new(),
             scratch: (0..threads).map(|_| Scratch::default()).collect(),
@@ -114,7 +120,33 @@ impl Products {
     }
 
     /// `out_i (tokens × rows_i) = x (tokens × columns) · matrix_iᵀ` for each job.
-    pub(super) fn apply(&mut self, x: &[f32], tokens: usize, jobs: &mut [(&Q8Matrix, &mut [f32])]) {
+    pub(super) fn apply(&mut self, x: &[f32], tokens: usize, jobs: &mut [(&Matrix, &mut [f32])]) {
+        let q8: Option<Vec<&Q8Matrix>> = jobs.iter().map(|(matrix, _)| matrix.as_q8()).collect();
+        match q8 {
+            Some(q8) => {
+                let mut q8_jobs: Vec<(&Q8Matrix, &mut [f32])> = q8
+                    .into_iter()
+                    .zip(jobs.iter_mut().map(|(_, out)| &mut **out))
+                    .collect();
+                self.apply_q8(x, tokens, &mut q8_jobs);
+            }
+            None => {
+                let blocks: Vec<&BlockMatrix> = jobs
+                    .iter()
+                    .filter_map(|(matrix, _)| matrix.as_blocks())
+                    .collect();
+                // `Llama::load` reads a model's matrices all as Q8_0 or all as blocks.
+                assert_eq!(blocks.len(), jobs.len(), "Q8_0 and block matrices mixed");
+                let mut block_jobs: Vec<(&BlockMatrix, &mut [f32])> = blocks
+                    .into_iter()
+                    .zip(jobs.iter_mut().map(|(_, out)| &mut **out))
+                    .collect();
+                self.apply_blocks(x, tokens, &mut block_jobs);
+            }
+        }
+    }
+
+    fn apply_q8(&mut self, x: &[f32], tokens: usize, jobs: &mut [(&Q8Matrix, &mut [f32])]) {
         let Some(columns) = jobs.first().map(|(matrix, _)| matrix.columns) else {
             return;
         };
@@ -132,48 +164,41 @@ impl Products {
         }
         self.acts.quantize(x, columns);
         let matrices: Vec<&Q8Matrix> = jobs.iter().map(|(matrix, _)| *matrix).collect();
-        // Dot products write each weight row's results together (the output transposed),
-        // so a share of the rows is a share of the output; one token needs no transposing.
-        if tokens == 1 {
-            let outputs = jobs.iter_mut().map(|(_, out)| &mut **out).collect();
-            dot_shares(
-                self.pool.as_deref(),
-                self.kernel,
-                &self.acts,
-                &matrices,
-                shares,
-                outputs,
-            );
-            return;
-        }
-        self.transposed
-            .resize(rows.iter().sum::<usize>() * tokens, 0.0);
-        let mut rest = self.transposed.as_mut_slice();
-        let mut outputs = Vec::with_capacity(jobs.len());
-        for &count in &rows {
-            let (now, later) = std::mem::take(&mut rest).split_at_mut(count * tokens);
-            outputs.push(now);
-            rest = later;
-        }
-        dot_shares(
+        let (kernel, acts) = (self.kernel, &self.acts);
+        by_rows(
             self.pool.as_deref(),
-            self.kernel,
-            &self.acts,
+            &mut self.transposed,
+            tokens,
             &matrices,
+            jobs.iter_mut().map(|(_, out)| &mut **out).collect(),
             shares,
-            outputs,
+            |matrix, rows, out| kernel.rows_times(matrix, rows, acts, out),
         );
-        let mut rest = self.transposed.as_slice();
-        for (_, out) in jobs.iter_mut() {
-            let count = out.len() / tokens;
-            let (transposed, later) = rest.split_at(count * tokens);
-            for (j, values) in transposed.chunks_exact(tokens).enumerate() {
-                for (t, value) in values.iter().enumerate() {
-                    out[t * count + j] = *value;
-                }
-            }
-            rest = later;
-        }
+    }
+
+    fn apply_blocks(&mut self, x: &[f32], tokens: usize, jobs: &mut [(&BlockMatrix, &mut [f32])]) {
+        let Some(columns) = jobs.first().map(|(matrix, _)| matrix.columns) else {
+            return;
+        };
+        let rows: Vec<usize> = jobs.iter().map(|(matrix, _)| matrix.rows).collect();
+        let shares = shares(&rows, self.threads);
+        let matrices: Vec<&BlockMatrix> = jobs.iter().map(|(matrix, _)| *matrix).collect();
+        self.block_acts.quantize(
+            x,
+            tokens,
+            columns,
+            matrices.iter().map(|matrix| matrix.format),
+        );
+        let acts = &self.block_acts;
+        by_rows(
+            self.pool.as_deref(),
+            &mut self.transposed,
+            tokens,
+            &matrices,
+            jobs.iter_mut().map(|(_, out)| &mut **out).collect(),
+            shares,
+            |matrix, rows, out| matrix.dots(rows, acts, out),
+        );
     }
 
     /// Each share multiplies its rows a tile at a time into a part of its own (the
@@ -231,15 +256,54 @@ impl Products {
     }
 }
 
-/// Each share's rows against the quantized activations, into `outputs` (one per job,
-/// each weight row's results together).
-fn dot_shares(
+/// Products taken a weight row at a time, by shares of the rows: `dot` writes each row's
+/// results for all tokens together (the output transposed), so a share of the rows is a
+/// share of its output; more than one token is transposed back through `transposed`.
+fn by_rows<M: Sync>(
     pool: Option<&rayon::ThreadPool>,
-    kernel: Kernel,
-    acts: &Quantized,
-    matrices: &[&Q8Matrix],
+    transposed: &mut Vec<f32>,
+    tokens: usize,
+    matrices: &[&M],
+    mut outputs: Vec<&mut [f32]>,
+    shares: Vec<Vec<Piece>>,
+    dot: impl Fn(&M, Range<usize>, &mut [f32]) + Sync,
+) {
+    if tokens == 1 {
+        dot_shares(pool, tokens, matrices, shares, outputs, dot);
+        return;
+    }
+    let rows: Vec<usize> = outputs.iter().map(|out| out.len() / tokens).collect();
+    transposed.resize(rows.iter().sum::<usize>() * tokens, 0.0);
+    let mut rest = transposed.as_mut_slice();
+    let mut parts = Vec::with_capacity(rows.len());
+    for &count in &rows {
+        let (now, later) = std::mem::take(&mut rest).split_at_mut(count * tokens);
+        parts.push(now);
+        rest = later;
+    }
+    dot_shares(pool, tokens, matrices, shares, parts, dot);
+    let mut rest = transposed.as_slice();
+    for out in outputs.iter_mut() {
+        let count = out.len() / tokens;
+        let (part, later) = rest.split_at(count * tokens);
+        for (j, values) in part.chunks_exact(tokens).enumerate() {
+            for (t, value) in values.iter().enumerate() {
+                out[t * count + j] = *value;
+            }
+        }
+        rest = later;
+    }
+}
+
+/// Each share's rows through `dot`, into `outputs` (one per job, each weight row's
+/// results for the `tokens` together).
+fn dot_shares<M: Sync>(
+    pool: Option<&rayon::ThreadPool>,
+    tokens: usize,
+    matrices: &[&M],
     shares: Vec<Vec<Piece>>,
     outputs: Vec<&mut [f32]>,
+    dot: impl Fn(&M, Range<usize>, &mut [f32]) + Sync,
 ) {
     // Shares take each job's rows in order, so each takes the front of what is left.
     let mut rests = outputs;
@@ -248,7 +312,7 @@ fn dot_shares(
         let mut pieces = Vec::with_capacity(share.len());
         for Piece { job, rows } in share {
             let rest = std::mem::take(&mut rests[job]);
-            let (now, later) = rest.split_at_mut(rows.len() * acts.rows());
+            let (now, later) = rest.split_at_mut(rows.len() * tokens);
             rests[job] = later;
             pieces.push((matrices[job], rows, now));
         }
@@ -256,7 +320,7 @@ fn dot_shares(
     }
     in_parallel(pool, work, |pieces| {
         for (matrix, rows, out) in pieces {
-            kernel.rows_times(matrix, rows, acts, out);
+            dot(matrix, rows, out);
         }
     });
 }

@@ -14,14 +14,26 @@ const VOCABULARY: usize = 96;
 /// A two-layer Llama with four query heads over two key/value heads, random Q8_0
 /// matrices, written as a GGUF file; `as_f32` writes the same weights as floats.
 fn tiny_llama(path: &std::path::Path, tied: bool, as_f32: bool) {
-    let quantized = |rows: usize, columns: usize, seed: u64| {
+    write_llama(path, (WIDTH, HIDDEN), tied, as_f32, &|_| GgmlDType::Q8_0);
+}
+
+/// The same, `width` wide with `hidden` feed-forward rows, each matrix in the format
+/// `format_of` gives its name.
+fn write_llama(
+    path: &std::path::Path,
+    (width, hidden): (usize, usize),
+    tied: bool,
+    as_f32: bool,
+    format_of: &dyn Fn(&str) -> GgmlDType,
+) {
+    let quantized = |name: &str, rows: usize, columns: usize, seed: u64| {
         let t = Tensor::from_vec(
             values(rows * columns, seed, 0.3),
             (rows, columns),
             &Device::Cpu,
         )
         .unwrap();
-        let q8 = QTensor::quantize(&t, GgmlDType::Q8_0).unwrap();
+        let q8 = QTensor::quantize(&t, format_of(name)).unwrap();
         if as_f32 {
             QTensor::quantize(&q8.dequantize(&Device::Cpu).unwrap(), GgmlDType::F32).unwrap()
         } else {
@@ -29,32 +41,38 @@ fn tiny_llama(path: &std::path::Path, tied: bool, as_f32: bool) {
         }
     };
     let norm = |seed: u64| {
-        let gains: Vec<f32> = values(WIDTH, seed, 0.2).iter().map(|v| 1.0 + v).collect();
-        let t = Tensor::from_vec(gains, WIDTH, &Device::Cpu).unwrap();
+        let gains: Vec<f32> = values(width, seed, 0.2).iter().map(|v| 1.0 + v).collect();
+        let t = Tensor::from_vec(gains, width, &Device::Cpu).unwrap();
         QTensor::quantize(&t, GgmlDType::F32).unwrap()
     };
     let mut tensors: Vec<(String, QTensor)> = vec![
-        ("token_embd.weight".into(), quantized(VOCABULARY, WIDTH, 1)),
+        (
+            "token_embd.weight".into(),
+            quantized("token_embd", VOCABULARY, width, 1),
+        ),
         ("output_norm.weight".into(), norm(2)),
     ];
     if !tied {
-        tensors.push(("output.weight".into(), quantized(VOCABULARY, WIDTH, 3)));
+        tensors.push((
+            "output.weight".into(),
+            quantized("output", VOCABULARY, width, 3),
+        ));
     }
     for layer in 0..2u64 {
         let seed = 10 * (layer + 1);
         for (name, rows, columns) in [
-            ("attn_q", WIDTH, WIDTH),
-            ("attn_k", WIDTH / 2, WIDTH),
-            ("attn_v", WIDTH / 2, WIDTH),
-            ("attn_output", WIDTH, WIDTH),
-            ("ffn_gate", HIDDEN, WIDTH),
-            ("ffn_up", HIDDEN, WIDTH),
-            ("ffn_down", WIDTH, HIDDEN),
+            ("attn_q", width, width),
+            ("attn_k", width / 2, width),
+            ("attn_v", width / 2, width),
+            ("attn_output", width, width),
+            ("ffn_gate", hidden, width),
+            ("ffn_up", hidden, width),
+            ("ffn_down", width, hidden),
         ] {
             let seed = seed + name.len() as u64 + rows as u64;
             tensors.push((
                 format!("blk.{layer}.{name}.weight"),
-                quantized(rows, columns, seed),
+                quantized(name, rows, columns, seed),
             ));
         }
         tensors.push((format!("blk.{layer}.attn_norm.weight"), norm(seed + 1)));
@@ -65,9 +83,9 @@ fn tiny_llama(path: &std::path::Path, tied: bool, as_f32: bool) {
         ("llama.attention.head_count", Value::U32(4)),
         ("llama.attention.head_count_kv", Value::U32(2)),
         ("llama.block_count", Value::U32(2)),
-        ("llama.embedding_length", Value::U32(WIDTH as u32)),
-        ("llama.feed_forward_length", Value::U32(HIDDEN as u32)),
-        ("llama.rope.dimension_count", Value::U32(16)),
+        ("llama.embedding_length", Value::U32(width as u32)),
+        ("llama.feed_forward_length", Value::U32(hidden as u32)),
+        ("llama.rope.dimension_count", Value::U32(width as u32 / 4)),
         ("llama.rope.freq_base", Value::F32(10_000.0)),
         ("llama.attention.layer_norm_rms_epsilon", Value::F32(1e-5)),
     ];
@@ -106,9 +124,9 @@ fn candle_logits(model: &mut ModelWeights, tokens: &[u32], position: usize) -> V
         .unwrap()
 }
 
-fn q8_dequantized(matrix: &Q8Matrix) -> Vec<f32> {
-    let mut out = vec![0.0; matrix.rows * matrix.columns];
-    matrix.dequantize(0..matrix.rows, &mut out);
+fn dequantized(matrix: &Matrix) -> Vec<f32> {
+    let mut out = vec![0.0; matrix.rows() * matrix.columns()];
+    matrix.dequantize(0..matrix.rows(), &mut out);
     out
 }
 
@@ -155,6 +173,50 @@ fn quantized_products_give_candles_logits() {
     }
 }
 
+/// The format of each matrix, by its name.
+type FormatOf = dyn Fn(&str) -> GgmlDType;
+
+/// A Q4_K_M-style mix (Q4_K, Q6_K for the value, down and embedding matrices), and Q4_0
+/// and Q5_K files, read in place: the logits candle's quantized Llama gives, for a
+/// prompt, single tokens, on one thread and two, tied output or not.
+#[test]
+fn downloaded_formats_give_candles_logits() {
+    let mixes: [(&str, &FormatOf); 3] = [
+        ("Q4_K_M", &|name| match name {
+            "attn_v" | "ffn_down" | "token_embd" | "output" => GgmlDType::Q6K,
+            _ => GgmlDType::Q4K,
+        }),
+        ("Q4_0", &|name| match name {
+            "token_embd" | "output" => GgmlDType::Q6K,
+            _ => GgmlDType::Q4_0,
+        }),
+        ("Q5_K", &|_| GgmlDType::Q5K),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (mix, format_of) in mixes {
+        for tied in [false, true] {
+            let path = dir.path().join("mix.gguf");
+            write_llama(&path, (256, 512), tied, false, format_of);
+            for threads in [1, 2] {
+                let (mut ours, mut theirs) = both(&path, threads);
+                assert!(ours.output.as_blocks().is_some(), "{mix}");
+                let prompt: Vec<u32> = (0..9).map(|i| (i * 13 + 2) % VOCABULARY as u32).collect();
+                let mut position = 0;
+                for (i, tokens) in [&prompt[..], &[7], &[50, 3]].iter().enumerate() {
+                    let got = ours.forward(tokens, position).unwrap();
+                    let want = candle_logits(&mut theirs, tokens, position);
+                    let off = difference(&got, &want);
+                    assert!(
+                        off < 1e-4,
+                        "{mix}, tied {tied}, {threads} threads, step {i}: {off}"
+                    );
+                    position += tokens.len();
+                }
+            }
+        }
+    }
+}
+
 /// Without VNNI a prompt goes through gemm on the dequantized weights, with activations
 /// in f32: it gives what candle gives for the same weights stored as floats.
 #[test]
@@ -175,7 +237,7 @@ fn a_prompt_gives_candles_logits_for_the_same_weights_as_floats() {
             // the layers' result is checked: the last hidden state times the output
             // weights in floats.
             let hidden = &ours.scratch.normed[..WIDTH];
-            let got: Vec<f32> = q8_dequantized(&ours.output)
+            let got: Vec<f32> = dequantized(&ours.output)
                 .chunks_exact(WIDTH)
                 .map(|row| row.iter().zip(hidden).map(|(w, h)| w * h).sum())
                 .collect();
@@ -240,10 +302,10 @@ fn other_models_are_left_to_candle_and_broken_ones_are_refused() {
         .metadata
         .insert("general.architecture".into(), Value::String("qwen2".into()));
     assert!(Llama::load(&other, &file, 1).unwrap().is_none());
-    // A matrix in another type: candle's.
+    // A matrix in a format this forward pass does not read: candle's.
     let (mut mixed, file) = read();
     if let Some(info) = mixed.tensor_infos.get_mut("blk.1.ffn_up.weight") {
-        info.ggml_dtype = GgmlDType::Q4_0;
+        info.ggml_dtype = GgmlDType::Q4_1;
     }
     assert!(Llama::load(&mixed, &file, 1).unwrap().is_none());
     // A tensor said to lie past the end of the file: refused, with its name.
