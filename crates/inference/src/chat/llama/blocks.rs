@@ -13,7 +13,10 @@ use candle_core::quantized::GgmlDType;
 use candle_core::quantized::k_quants::{
     BlockQ4_0, BlockQ4K, BlockQ5_0, BlockQ5K, BlockQ6K, BlockQ8_0, BlockQ8K, GgmlType,
 };
+use half::f16;
 use memmap2::Mmap;
+
+use super::q8::{BLOCK, Quantized};
 
 /// The block formats this forward pass reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,6 +176,34 @@ impl BlockMatrix {
             Format::Q5K => dots::<BlockQ5K>(self.view(rows), &acts.q8k, tokens, columns, out),
             Format::Q6K => dots::<BlockQ6K>(self.view(rows), &acts.q8k, tokens, columns, out),
         }
+    }
+}
+
+/// Rows of a block matrix re-expressed as Q8_0 blocks, so a prompt's products can take
+/// the int8 tiles that Q8_0 models take. Exact for Q8_0 and within half a step of each
+/// 32 values' own int8 scale otherwise: for a K-quant a sixteenth of its own rounding.
+#[derive(Default)]
+pub(super) struct Requantized {
+    floats: Vec<f32>,
+    quantized: Quantized,
+    bytes: Vec<u8>,
+}
+
+impl Requantized {
+    /// Rows `rows` of `matrix`, as the bytes of Q8_0 rows.
+    pub(super) fn rows(&mut self, matrix: &BlockMatrix, rows: Range<usize>) -> &[u8] {
+        self.floats.resize(rows.len() * matrix.columns, 0.0);
+        matrix.dequantize(rows, &mut self.floats);
+        // The activations' vectorised quantizing: candle's rounds a value at a time.
+        self.quantized.quantize(&self.floats, matrix.columns);
+        self.bytes.clear();
+        let blocks = self.quantized.quants().chunks_exact(BLOCK);
+        for (quants, scale) in blocks.zip(self.quantized.scales()) {
+            self.bytes
+                .extend_from_slice(&f16::from_f32(*scale).to_le_bytes());
+            self.bytes.extend(quants.iter().map(|&q| q as u8));
+        }
+        &self.bytes
     }
 }
 

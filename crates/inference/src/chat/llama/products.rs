@@ -22,6 +22,9 @@ pub(super) const FEW_TOKENS: usize = 3;
 /// The same where prompts go through gemm, whose dequantized tiles cost more to make.
 pub(super) const FEW_TOKENS_FOR_GEMM: usize = 8;
 
+/// The same for block formats, whose tiles are made by re-expressing them as Q8_0.
+pub(super) const FEW_TOKENS_FOR_BLOCKS: usize = 8;
+
 /// Products of one input with several matrices (Q, K and V; gate and up), spread over
 /// `threads` with one hand-off each.
 pub(super) struct Products {
@@ -65,7 +68,7 @@ impl Prompt<'_> {
     fn products(
         self,
         tokens: usize,
-        matrix: &Q8Matrix,
+        matrix: &Matrix,
         rows: Range<usize>,
         out: &mut [f32],
         out_row: usize,
@@ -121,7 +124,22 @@ impl Products {
 
     /// `out_i (tokens × rows_i) = x (tokens × columns) · matrix_iᵀ` for each job.
     pub(super) fn apply(&mut self, x: &[f32], tokens: usize, jobs: &mut [(&Matrix, &mut [f32])]) {
+        let Some(columns) = jobs.first().map(|(matrix, _)| matrix.columns()) else {
+            return;
+        };
+        let x = &x[..tokens * columns];
         let q8: Option<Vec<&Q8Matrix>> = jobs.iter().map(|(matrix, _)| matrix.as_q8()).collect();
+        let few = match (&q8, self.tiles) {
+            (Some(_), Some(_)) => FEW_TOKENS,
+            (Some(_), None) => FEW_TOKENS_FOR_GEMM,
+            (None, _) => FEW_TOKENS_FOR_BLOCKS,
+        };
+        if tokens > few {
+            let rows: Vec<usize> = jobs.iter().map(|(matrix, _)| matrix.rows()).collect();
+            let shares = shares(&rows, self.threads);
+            self.prompt(x, tokens, jobs, shares);
+            return;
+        }
         match q8 {
             Some(q8) => {
                 let mut q8_jobs: Vec<(&Q8Matrix, &mut [f32])> = q8
@@ -146,22 +164,13 @@ impl Products {
         }
     }
 
+    /// A few tokens' products with Q8_0 matrices: a dot product per weight row.
     fn apply_q8(&mut self, x: &[f32], tokens: usize, jobs: &mut [(&Q8Matrix, &mut [f32])]) {
         let Some(columns) = jobs.first().map(|(matrix, _)| matrix.columns) else {
             return;
         };
-        let x = &x[..tokens * columns];
         let rows: Vec<usize> = jobs.iter().map(|(matrix, _)| matrix.rows).collect();
         let shares = shares(&rows, self.threads);
-        let few = if self.tiles.is_some() {
-            FEW_TOKENS
-        } else {
-            FEW_TOKENS_FOR_GEMM
-        };
-        if tokens > few {
-            self.prompt(x, tokens, jobs, shares);
-            return;
-        }
         self.acts.quantize(x, columns);
         let matrices: Vec<&Q8Matrix> = jobs.iter().map(|(matrix, _)| *matrix).collect();
         let (kernel, acts) = (self.kernel, &self.acts);
@@ -176,6 +185,7 @@ impl Products {
         );
     }
 
+    /// A few tokens' products with block matrices: each format's own dot product.
     fn apply_blocks(&mut self, x: &[f32], tokens: usize, jobs: &mut [(&BlockMatrix, &mut [f32])]) {
         let Some(columns) = jobs.first().map(|(matrix, _)| matrix.columns) else {
             return;
@@ -207,13 +217,13 @@ impl Products {
         &mut self,
         x: &[f32],
         tokens: usize,
-        jobs: &mut [(&Q8Matrix, &mut [f32])],
+        jobs: &mut [(&Matrix, &mut [f32])],
         shares: Vec<Vec<Piece>>,
     ) {
-        let matrices: Vec<&Q8Matrix> = jobs.iter().map(|(matrix, _)| *matrix).collect();
+        let matrices: Vec<&Matrix> = jobs.iter().map(|(matrix, _)| *matrix).collect();
         let input = match self.tiles {
             Some(kernel) => {
-                self.acts.quantize(x, matrices[0].columns);
+                self.acts.quantize(x, matrices[0].columns());
                 self.columns.arrange(&self.acts);
                 Prompt::Int8(kernel, &self.columns)
             }
@@ -222,7 +232,7 @@ impl Products {
         if self.threads == 1 {
             let scratch = &mut self.scratch[0];
             for (matrix, out) in jobs.iter_mut() {
-                let count = matrix.rows;
+                let count = matrix.rows();
                 input.products(tokens, matrix, 0..count, out, count, scratch);
             }
             return;
@@ -330,13 +340,13 @@ fn dot_shares<M: Sync>(
 fn float_products(
     x: &[f32],
     tokens: usize,
-    matrix: &Q8Matrix,
+    matrix: &Matrix,
     rows: Range<usize>,
     out: &mut [f32],
     out_row: usize,
     tile: &mut Vec<f32>,
 ) {
-    let columns = matrix.columns;
+    let columns = matrix.columns();
     let mut first = rows.start;
     while first < rows.end {
         let end = (first + TILE_ROWS).min(rows.end);

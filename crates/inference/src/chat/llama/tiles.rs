@@ -12,7 +12,9 @@
 
 use std::ops::Range;
 
-use super::q8::{BLOCK, Q8Matrix, Quantized};
+use super::blocks::Requantized;
+use super::matrix::Matrix;
+use super::q8::{BLOCK, Quantized};
 
 /// Weight rows packed (or, for gemm, dequantized) at a time: the tile of the widest rows
 /// (1,536 values) stays in a core's L2 cache while every token goes past it.
@@ -88,9 +90,10 @@ impl Columns {
     }
 }
 
-/// Room for one packed tile, aligned for the widest registers.
+/// Room for one packed tile, aligned for the widest registers, and for the tile's rows
+/// re-expressed as Q8_0 where the matrix is in another block format.
 #[derive(Default)]
-pub(super) struct Pack(Vec<Line>);
+pub(super) struct Pack(Vec<Line>, Requantized);
 
 #[derive(Clone, Copy)]
 #[repr(C, align(64))]
@@ -101,13 +104,13 @@ struct Line([u8; 64]);
 pub(super) fn tile_products(
     kernel: TileKernel,
     tokens: &Columns,
-    matrix: &Q8Matrix,
+    matrix: &Matrix,
     rows: Range<usize>,
     out: &mut [f32],
     out_row: usize,
     pack: &mut Pack,
 ) {
-    let blocks = matrix.columns / BLOCK;
+    let blocks = matrix.columns() / BLOCK;
     assert_eq!(tokens.blocks, blocks);
     assert!(tokens.bytes.len() >= tokens.tokens * blocks * BLOCK);
     assert!(tokens.scales.len() >= tokens.tokens * blocks);
@@ -122,12 +125,15 @@ pub(super) fn tile_products(
         let end = (first + TILE_ROWS).min(rows.end);
         let groups = (end - first).div_ceil(lanes);
         let size = groups * blocks * VECTORS * lanes * 4;
-        pack.0
-            .resize(size.div_ceil(size_of::<Line>()), Line([0; 64]));
+        let Pack(lines, requantized) = pack;
+        lines.resize(size.div_ceil(size_of::<Line>()), Line([0; 64]));
         #[cfg(target_arch = "x86_64")]
         {
-            let packed = pack.0.as_mut_ptr().cast::<u8>();
-            let tile = matrix.bytes(first..end);
+            let packed = lines.as_mut_ptr().cast::<u8>();
+            let tile = match matrix {
+                Matrix::Q8(matrix) => matrix.bytes(first..end),
+                Matrix::Blocks(matrix) => requantized.rows(matrix, first..end),
+            };
             let out = &mut out[first - rows.start..];
             // SAFETY: `detect` chose the kernel for features this CPU has; the pack holds
             // `groups` groups of `blocks` blocks, the asserts above bound every token and

@@ -1,10 +1,11 @@
 use super::*;
-use crate::chat::llama::q8::Kernel;
 use crate::chat::llama::q8::tests::{matrix, values};
+use crate::chat::llama::q8::{Kernel, Q8Matrix};
 
 /// What the dot-product path gives: the same integer sums per block, summed in
 /// another order.
-fn by_dot_products(matrix: &Q8Matrix, acts: &Quantized) -> Vec<f32> {
+fn by_dot_products(matrix: &Matrix, acts: &Quantized) -> Vec<f32> {
+    let matrix: &Q8Matrix = matrix.as_q8().unwrap();
     let (rows, tokens) = (matrix.rows, acts.rows());
     let mut transposed = vec![0.0; rows * tokens];
     Kernel::Portable.rows_times(matrix, 0..rows, acts, &mut transposed);
@@ -44,7 +45,7 @@ fn tiles_give_the_dot_products_sums_for_any_shape() {
     // Partial groups of 8 and 16 rows, a tile boundary (128), token counts around the
     // kernels' four and eight at a time.
     for (rows, columns) in [(50, 64), (23, 128), (16, 32), (130, 96), (300, 64)] {
-        let weights = matrix(rows, columns, rows as u64);
+        let weights = Matrix::Q8(matrix(rows, columns, rows as u64));
         for tokens in [1, 3, 4, 9, 13, 17] {
             let x = values(tokens * columns, tokens as u64, 2.0);
             let mut acts = Quantized::default();
@@ -77,7 +78,7 @@ fn tiles_give_the_dot_products_sums_for_any_shape() {
 #[test]
 fn a_share_of_the_rows_fills_only_its_own_columns() {
     let (rows, columns, tokens) = (70, 64, 5);
-    let weights = matrix(rows, columns, 9);
+    let weights = Matrix::Q8(matrix(rows, columns, 9));
     let x = values(tokens * columns, 4, 1.0);
     let mut acts = Quantized::default();
     acts.quantize(&x, columns);
