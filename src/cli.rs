@@ -377,6 +377,14 @@ pub enum ModelsCommand {
         #[arg(value_name = "ollama:NAME[:TAG]")]
         source: String,
     },
+    /// Download a chat model and install it: `hf:ORG/REPO[:QUANT]` from the Hugging Face
+    /// Hub (Q4_K_M unless told; `hf:ORG/REPO:FILE.gguf` names the file; `HF_ENDPOINT` for
+    /// a mirror, `HF_TOKEN` for gated models) or `ollama:NAME[:TAG]` from Ollama's
+    /// registry. Resumed after a cut, checked against its sha256, installed whole or not.
+    Pull {
+        #[arg(value_name = "hf:ORG/REPO[:QUANT]|ollama:NAME[:TAG]")]
+        source: String,
+    },
     /// The installed models and their size.
     List,
     /// Remove an installed model.

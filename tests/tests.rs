@@ -22,6 +22,7 @@ mod memory_cli;
 mod memory_doors;
 mod models_bench;
 mod models_install;
+mod models_pull;
 mod openai_endpoint;
 mod recall;
 mod recall_eval;

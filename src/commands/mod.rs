@@ -222,6 +222,7 @@ fn command_name(command: Option<&Command>) -> &'static str {
             ModelsCommand::List => "models list",
             ModelsCommand::Rm { .. } => "models rm",
             ModelsCommand::Bench(_) => "models bench",
+            ModelsCommand::Pull { .. } => "models pull",
         },
         Some(Command::Sandbox(command)) => match command {
             SandboxCommand::Check => "sandbox check",

@@ -1,4 +1,4 @@
-//! `localgpt models install|import|list|rm|bench`.
+//! `localgpt models install|pull|import|list|rm|bench`.
 
 use std::io::{self, IsTerminal, Write};
 
@@ -110,6 +110,7 @@ pub fn run(command: ModelsCommand, ctx: &mut Context<'_>) -> Result<u8> {
             writeln!(out, "removed {}", path.display())?;
         }
         ModelsCommand::Bench(args) => super::models_bench::run(&args, ctx, &mut out)?,
+        ModelsCommand::Pull { source } => pull(ctx, &source, &mut out)?,
     }
     Ok(EXIT_OK)
 }
@@ -130,4 +131,51 @@ pub(crate) fn fetch_and_install(ctx: &Context<'_>, package: Package) -> Result<I
         package,
         show_progress,
     )?)
+}
+
+/// `models pull SOURCE`, with a progress bar at a terminal.
+fn pull(ctx: &Context<'_>, spec: &str, out: &mut dyn Write) -> Result<()> {
+    let source = models::pull::Source::parse(spec).map_err(|err| UsageError(err.to_string()))?;
+    let show_progress =
+        io::stderr().is_terminal() && ctx.verbosity != crate::logging::Verbosity::Quiet;
+    let config = ctx
+        .settings
+        .as_ref()
+        .map(|settings| settings.config.clone())
+        .unwrap_or_default();
+    let bar = indicatif::ProgressBar::hidden();
+    if show_progress {
+        if let Ok(style) = indicatif::ProgressStyle::default_bar()
+            .template("{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+        {
+            bar.set_style(style);
+        }
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    }
+    let started = std::time::Instant::now();
+    let pulled = models::pull::pull(
+        &ctx.home,
+        &config,
+        &source,
+        &mut |file| {
+            bar.set_message(file.filename.clone());
+            bar.set_length(file.size);
+        },
+        &mut |done, _| bar.set_position(done),
+    );
+    bar.finish_and_clear();
+    let installed = match pulled {
+        Ok(installed) => installed,
+        Err(models::pull::PullError::Usage(message)) => return Err(UsageError(message).into()),
+        Err(err) => return Err(anyhow::Error::new(err).context(format!("cannot pull {spec}"))),
+    };
+    writeln!(
+        out,
+        "pulled {spec} as local/{} ({:.1} MB, {:.1} s); `localgpt ask --model local/{} …` runs it in-process",
+        installed.name,
+        installed.bytes as f64 / 1e6,
+        started.elapsed().as_secs_f64(),
+        installed.name
+    )?;
+    Ok(())
 }

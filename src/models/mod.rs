@@ -13,6 +13,7 @@ pub mod chat;
 pub mod download;
 pub mod embedding;
 pub mod ollama_store;
+pub mod pull;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
