@@ -75,9 +75,12 @@ impl Reply {
 
 type Handler = dyn Fn(&Request) -> Reply + Send + Sync;
 
+/// Each request's path and `Range` header, in order.
+type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
 /// A server on a loopback port answering with `handler`; returns its address and the
 /// requests it saw.
-fn serve(handler: Arc<Handler>) -> (String, Arc<Mutex<Vec<(String, Option<String>)>>>) {
+fn serve(handler: Arc<Handler>) -> (String, Seen) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap().to_string();
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -140,11 +143,7 @@ fn model_bytes(t: &Test) -> Vec<u8> {
 /// A Hub with `acme/Tiny-GGUF` (two quantizations and a split one) and a gated
 /// `acme/Gated-GGUF`; `declared` is the sha256 the Hub gives, `cut` the bytes the first
 /// download of a file gets before the connection drops.
-fn hub(
-    body: Vec<u8>,
-    declared: String,
-    cut: Option<usize>,
-) -> (String, Arc<Mutex<Vec<(String, Option<String>)>>>) {
+fn hub(body: Vec<u8>, declared: String, cut: Option<usize>) -> (String, Seen) {
     let size = body.len();
     let cut_once = Mutex::new(cut);
     let handler = move |request: &Request| {
