@@ -7,6 +7,7 @@
 use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
@@ -17,6 +18,8 @@ use candle_transformers::models::{
 };
 use tokenizers::Tokenizer;
 
+use super::grammar::CallFormat;
+use super::guide::ToolGuide;
 use super::template::{CHATML, ChatTemplate, Piece, TemplateMessage};
 
 /// The longest conversation a Llama-architecture model takes: candle's rotary table ends
@@ -272,6 +275,9 @@ pub struct Engine {
     stops: Vec<u32>,
     /// The tokens whose keys and values are in the model's cache, in order.
     cached: Vec<u32>,
+    /// Each token's text, for guided decoding (made on first use): `None` for special
+    /// tokens and pieces of a character.
+    token_texts: Option<Arc<Vec<Option<String>>>>,
 }
 
 impl Engine {
@@ -340,6 +346,7 @@ impl Engine {
             specials,
             stops,
             cached: Vec::new(),
+            token_texts: None,
         })
     }
 
@@ -414,6 +421,57 @@ impl Engine {
         sampler: Sampler,
         on_text: &mut dyn FnMut(&str) -> bool,
     ) -> Result<Outcome, EngineError> {
+        self.generate_guided(prompt, max_new_tokens, sampler, None, on_text)
+    }
+
+    /// How this model's template writes tool calls, for [`ToolGuide`]: Qwen's and
+    /// Hermes' tags, Llama 3's JSON, or — for a template with no tool format — the tags,
+    /// which the caller then explains in the system prompt.
+    pub fn call_format(&self) -> CallFormat {
+        if self.template.takes_tools() && !self.template.tagged_calls() {
+            CallFormat::Json
+        } else {
+            CallFormat::Tagged
+        }
+    }
+
+    /// Each token's text (made once).
+    fn token_texts(&mut self) -> Arc<Vec<Option<String>>> {
+        if let Some(texts) = &self.token_texts {
+            return Arc::clone(texts);
+        }
+        let count = self.tokenizer.get_vocab_size(true);
+        let texts: Vec<Option<String>> = (0..count as u32)
+            .map(|id| {
+                let raw = self.tokenizer.id_to_token(id)?;
+                if self.specials.contains(&raw) {
+                    return None;
+                }
+                let text = self.tokenizer.decode(&[id], false).ok()?;
+                if text.contains('\u{FFFD}') {
+                    return None;
+                }
+                // SentencePiece decoders drop the space of a sequence's first "▁word".
+                if raw.starts_with('\u{2581}') && !text.starts_with(' ') {
+                    return Some(format!(" {text}"));
+                }
+                Some(text)
+            })
+            .collect();
+        let texts = Arc::new(texts);
+        self.token_texts = Some(Arc::clone(&texts));
+        texts
+    }
+
+    /// [`Engine::generate`], with tool calls held to `guide`'s grammar.
+    pub fn generate_guided(
+        &mut self,
+        prompt: &[u32],
+        max_new_tokens: usize,
+        sampler: Sampler,
+        guide: Option<&ToolGuide>,
+        on_text: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Outcome, EngineError> {
         if prompt.is_empty() || prompt.len() >= self.context {
             return Err(EngineError::TooLong {
                 tokens: prompt.len(),
@@ -428,6 +486,11 @@ impl Engine {
         }
         let mut logits = self.feed(&prompt[reused..], reused)?;
         let mut processor = sampler.processor();
+        let texts = match guide {
+            Some(_) => self.token_texts(),
+            None => Arc::new(Vec::new()),
+        };
+        let mut guide = guide.map(ToolGuide::start);
         let mut generated: Vec<u32> = Vec::new();
         let mut unsent_from = 0;
         let mut said_anything = false;
@@ -442,7 +505,23 @@ impl Engine {
                 )
                 .map_err(run_error)?;
             }
+            if let Some(guide) = &guide {
+                let mut values: Vec<f32> = logits
+                    .flatten_all()
+                    .and_then(|logits| logits.to_vec1())
+                    .map_err(run_error)?;
+                guide.mask(&mut values, &texts, &self.stops);
+                let count = values.len();
+                logits = Tensor::from_vec(values, count, &self.device).map_err(run_error)?;
+            }
             let next = processor.sample(&logits).map_err(run_error)?;
+            if let Some(guide) = &mut guide {
+                let text = match texts.get(next as usize).and_then(Option::as_deref) {
+                    Some(text) => text.to_string(),
+                    None => self.decode(&[next])?,
+                };
+                guide.advance(&text);
+            }
             if self.stops.contains(&next) {
                 finished = true;
                 break;

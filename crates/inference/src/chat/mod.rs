@@ -6,12 +6,15 @@
 //! - `llama`: our own forward pass for Llama models in Q8_0 (the built-in one) and the
 //!   block formats people download (Q4_K_M, Q5_K_M, Q4_0).
 //! - [`gguf`]: a file's header read so that no number in it can abort the program.
+//! - [`grammar`], [`guide`]: tool calls held to the tools' JSON schemas while decoding.
 //! - [`template`]: the chat template the GGUF carries, rendered with minijinja.
 //! - [`tokenizer`]: the tokenizer rebuilt from the GGUF's vocabulary (at install time).
 
 pub mod bench;
 pub mod engine;
 pub mod gguf;
+pub mod grammar;
+pub mod guide;
 mod llama;
 pub mod template;
 pub mod tokenizer;

@@ -35,6 +35,8 @@ pub struct ChatTemplate {
     eos: String,
     /// Whether the template writes tool definitions (reads `tools`).
     takes_tools: bool,
+    /// Whether it writes calls in `<tool_call>` tags (Qwen, Hermes).
+    tagged_calls: bool,
 }
 
 /// A message as templates read it: role and text, and for tool traffic the calls an
@@ -74,6 +76,7 @@ impl ChatTemplate {
             bos: bos.to_string(),
             eos: eos.to_string(),
             takes_tools: source.contains("tools"),
+            tagged_calls: source.contains("<tool_call>"),
         };
         template.check()?;
         Ok(template)
@@ -143,6 +146,11 @@ impl ChatTemplate {
     /// write their definitions; SmolLM2's does not).
     pub fn takes_tools(&self) -> bool {
         self.takes_tools
+    }
+
+    /// Whether it writes tool calls in `<tool_call>` tags.
+    pub fn tagged_calls(&self) -> bool {
+        self.tagged_calls
     }
 
     /// The prompt for `turns` (role, text), ending where the assistant speaks, as pieces:
