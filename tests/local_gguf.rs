@@ -127,7 +127,7 @@ fn write_tiny_gguf_with(path: &Path, arch: &str, pre: &str, with_weights: bool, 
         (key("block_count"), Value::U32(1)),
         (key("embedding_length"), Value::U32(dim as u32)),
         (key("feed_forward_length"), Value::U32(ffn as u32)),
-        (key("context_length"), Value::U32(4096)),
+        (key("context_length"), Value::U32(32768)),
         (key("rope.dimension_count"), Value::U32(head as u32)),
         (key("rope.freq_base"), Value::F32(10_000.0)),
         (key("attention.layer_norm_rms_epsilon"), Value::F32(1e-5)),
@@ -411,4 +411,145 @@ fn tools_go_in_through_a_template_that_takes_them_and_the_model_runs() {
         .generate(&with_tools, 3, greedy, &mut |_| true)
         .unwrap();
     assert_eq!(outcome.output_tokens, 3);
+}
+
+/// The schema the guided-call tests hold a random model to.
+fn weather_tools() -> serde_json::Value {
+    serde_json::json!([{"type": "function", "function": {
+        "name": "get_weather", "description": "The weather in a city.",
+        "parameters": {"type": "object", "properties": {
+            "city": {"type": "string", "maxLength": 16},
+            "days": {"type": "integer"},
+            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
+        "required": ["city", "unit"]}}}])
+}
+
+/// Whether `arguments` fit [`weather_tools`]'s schema.
+fn fits_weather(arguments: &serde_json::Value) -> bool {
+    let Some(object) = arguments.as_object() else {
+        return false;
+    };
+    object.contains_key("city")
+        && object.contains_key("unit")
+        && object.iter().all(|(key, value)| match key.as_str() {
+            "city" => value
+                .as_str()
+                .is_some_and(|city| city.chars().count() <= 16),
+            "days" => value.is_i64() || value.is_u64(),
+            "unit" => value == "celsius" || value == "fahrenheit",
+            _ => false,
+        })
+}
+
+/// The constraint alone: a model whose every next token is equally likely (random
+/// weights, a zero output layer), made to call a tool, writes a call that parses and fits
+/// its schema in 100 of 100 tries — through its template's tags, or Llama's JSON.
+#[test]
+fn a_random_weight_model_made_to_call_writes_valid_calls_100_times_of_100() {
+    use localgpt::models::chat::engine::{Engine, Sampler};
+    use localgpt::models::chat::grammar::CallFormat;
+    use localgpt::models::chat::guide::ToolGuide;
+    let t = Test::new();
+    let path = t.scratch().join("toolful.gguf");
+    write_tiny_gguf_with(&path, "qwen2", "qwen2", true, QWEN_TOOLS);
+    t.run(["models", "install", path.to_str().unwrap()])
+        .success();
+    let mut engine = Engine::load(&t.home().join("models/toolful")).unwrap();
+    assert_eq!(engine.call_format(), CallFormat::Tagged);
+    let tools = weather_tools();
+    let prompt = engine.encode("What is the weather in Porto?").unwrap();
+    for format in [CallFormat::Tagged, CallFormat::Json] {
+        let guide = ToolGuide::new(&tools, format, true).unwrap();
+        for seed in 0..100 {
+            let sampler = Sampler {
+                temperature: 1.0,
+                top_p: 1.0,
+                repeat_penalty: 1.0,
+                seed,
+            };
+            let mut said = String::new();
+            let outcome = engine
+                .generate_guided(&prompt, 1500, sampler, Some(&guide), &mut |text| {
+                    said.push_str(text);
+                    true
+                })
+                .unwrap();
+            assert!(outcome.finished, "{format:?} seed {seed} ran out: {said}");
+            let calls = localgpt::conversation::text_calls::parse(
+                &said,
+                &["get_weather".to_string()],
+                |i| format!("call_{i}"),
+            )
+            .unwrap_or_else(|| panic!("{format:?} seed {seed}: not calls: {said}"));
+            for call in calls {
+                assert!(
+                    fits_weather(&call.arguments),
+                    "{format:?} seed {seed}: {}",
+                    call.arguments
+                );
+            }
+        }
+    }
+}
+
+/// Through `/v1`, as an OpenAI client asks: `tool_choice: "required"` gets a call that
+/// fits its schema from a random-weight model, and `response_format` a JSON answer that
+/// fits its own.
+#[test]
+fn v1_requests_get_calls_and_json_that_fit_their_schemas_from_a_local_model() {
+    let t = Test::new();
+    let path = t.scratch().join("toolful.gguf");
+    write_tiny_gguf_with(&path, "qwen2", "qwen2", true, QWEN_TOOLS);
+    t.run(["models", "install", path.to_str().unwrap()])
+        .success();
+    t.write(
+        "config.toml",
+        "[agent]\nmodel = \"local/toolful\"\nmax_tokens = 1500\n",
+    );
+    let server = crate::server::start(&t);
+    let ask = |body: serde_json::Value| {
+        let response = crate::server::request(
+            &server,
+            "POST",
+            "/v1/chat/completions",
+            Some(&body.to_string()),
+            &["Content-Type: application/json"],
+        );
+        assert_eq!(response.status, 200, "{}", response.body);
+        serde_json::from_str::<serde_json::Value>(&response.body).unwrap()
+    };
+    for seed in 0..3 {
+        let answer = ask(serde_json::json!({
+            "model": "local/toolful", "seed": seed,
+            "messages": [{"role": "user", "content": "Weather in Porto?"}],
+            "tools": weather_tools(), "tool_choice": "required",
+            // Only the client's tool: LocalGPT's own are offered too otherwise.
+            "localgpt": {"tools": false}}));
+        let message = &answer["choices"][0]["message"];
+        assert_eq!(
+            answer["choices"][0]["finish_reason"], "tool_calls",
+            "{answer}"
+        );
+        let call = &message["tool_calls"][0]["function"];
+        assert_eq!(call["name"], "get_weather", "{answer}");
+        let arguments: serde_json::Value =
+            serde_json::from_str(call["arguments"].as_str().unwrap()).unwrap();
+        assert!(fits_weather(&arguments), "{arguments}");
+    }
+    let schema = serde_json::json!({"type": "object", "properties": {
+        "answer": {"type": "string", "maxLength": 20}, "sure": {"type": "boolean"}},
+        "required": ["answer", "sure"]});
+    let answer = ask(serde_json::json!({
+        "model": "local/toolful", "seed": 5,
+        "messages": [{"role": "user", "content": "Is Porto in Portugal?"}],
+        "response_format": {"type": "json_schema",
+            "json_schema": {"name": "reply", "schema": schema, "strict": true}}}));
+    let content = answer["choices"][0]["message"]["content"].as_str().unwrap();
+    let value: serde_json::Value =
+        serde_json::from_str(content).unwrap_or_else(|err| panic!("{err}: {content}"));
+    assert!(
+        value["answer"].is_string() && value["sure"].is_boolean(),
+        "{value}"
+    );
+    assert_eq!(value.as_object().unwrap().len(), 2, "{value}");
 }

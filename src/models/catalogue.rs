@@ -121,7 +121,7 @@ pub fn best_installed(home: &Home) -> Option<String> {
         .rev()
         .filter(|entry| entry.name == "smollm2" || fits(entry, total))
         .find(|entry| super::chat::is_installed(&dir.join(entry.name)))
-        .map(|entry| format!("{}/{}", crate::provider::local::PROVIDER_NAME, entry.name))
+        .map(|entry| format!("{}/{}", super::LOCAL_PROVIDER, entry.name))
 }
 
 /// The machine's memory in GB, where the system says.

@@ -79,6 +79,9 @@ impl Kind {
 
 mod staging;
 
+/// The provider prefix of the models installed here: `local/NAME`.
+pub(crate) const LOCAL_PROVIDER: &str = "local";
+
 pub(crate) fn models_dir(home: &Home) -> PathBuf {
     home.root().join("models")
 }

@@ -118,7 +118,14 @@ impl Source {
                         .chars()
                         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
             };
-            if parts.len() != 2 || !parts.iter().all(|part| plain(part)) || !plain(tag) {
+            let (host, port) = registry.split_once(':').unwrap_or((&registry, "443"));
+            let good_host =
+                plain(host) && !port.is_empty() && port.chars().all(|c| c.is_ascii_digit());
+            if !good_host
+                || parts.len() != 2
+                || !parts.iter().all(|part| plain(part))
+                || !plain(tag)
+            {
                 return Err(usage(
                     "an Ollama model is NAME[:TAG] or NAMESPACE/NAME[:TAG]",
                 ));

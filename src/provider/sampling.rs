@@ -95,7 +95,14 @@ impl Sampling {
                 "presence_penalty",
                 "response_format",
             ],
-            ProviderKind::Local => &["max_tokens", "seed"],
+            // Calls and JSON answers are held to their schemas while decoding.
+            ProviderKind::Local => &[
+                "max_tokens",
+                "seed",
+                "top_p",
+                "response_format",
+                "tool_choice",
+            ],
             ProviderKind::ClaudeCli => &[],
         };
         set.into_iter()

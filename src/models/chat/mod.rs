@@ -8,7 +8,7 @@
 //! Running them is the inference crate's ([`localgpt_inference::chat`]); installing them
 //! is here.
 
-pub use localgpt_inference::chat::{bench, engine, gguf, template, tokenizer};
+pub use localgpt_inference::chat::{bench, engine, gguf, grammar, guide, template, tokenizer};
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};

@@ -1,7 +1,9 @@
-//! `local/smollm2`: the built-in chat model, run in-process on the CPU with candle, for
-//! when there is no API key and no Ollama. It is small (135 M parameters): good for short
-//! answers, summaries and rewording, offline; it cannot call tools reliably, so the agent
-//! offers it none, and its system prompt is the short one.
+//! `local/NAME`: chat models run in-process on the CPU — the built-in SmolLM2 and the GGUF
+//! models people pull or import — for when there is no API key and no Ollama. Tools go
+//! through the model's own template where it writes them, else through LocalGPT's own
+//! format ([`fallback`]) for models of 1B parameters and more (the 135M built-in one
+//! calls them at random, so it is offered none); either way a call is held to its tool's
+//! schema while it is decoded, as is a JSON answer to its `response_format`.
 //!
 //! The model itself (loading, the chat template, generation) is
 //! [`crate::models::chat::engine`]; this is the provider around it.
@@ -11,13 +13,17 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
+mod fallback;
+
 use super::held::HeldAnswer;
+use super::sampling::{ResponseFormat, ToolChoice};
 use super::{ChatRequest, Completion, Event, Message, Provider, ProviderError, StopReason, Usage};
 use crate::models::chat::engine::{Engine, Sampler, Turn};
+use crate::models::chat::guide::ToolGuide;
 use crate::models::chat::template::TemplateMessage;
 
 /// The provider's name, which is also the model prefix: `local/smollm2`.
-pub(crate) const PROVIDER_NAME: &str = "local";
+pub(crate) const PROVIDER_NAME: &str = crate::models::LOCAL_PROVIDER;
 
 /// The model name the person types.
 pub(crate) fn model_id() -> String {
@@ -94,8 +100,17 @@ fn turns(request: &ChatRequest) -> Vec<(String, String)> {
     for message in &request.messages {
         match message {
             Message::User { content, .. } => turns.push(("user".to_string(), content.clone())),
-            Message::Assistant { content, .. } => {
-                turns.push(("assistant".to_string(), content.clone()));
+            Message::Assistant {
+                content,
+                tool_calls,
+            } => {
+                // Calls as the fallback format writes them, so the model sees its own.
+                let mut text = content.clone();
+                for call in tool_calls {
+                    let body = serde_json::json!({"name": call.name, "arguments": call.arguments});
+                    text.push_str(&format!("\n<tool_call>\n{body}\n</tool_call>"));
+                }
+                turns.push(("assistant".to_string(), text.trim_start().to_string()));
             }
             Message::Tool { name, content, .. } => {
                 turns.push(("user".to_string(), format!("(result of {name})\n{content}")));
@@ -219,8 +234,8 @@ impl Provider for LocalChat {
                 .ok()
                 .flatten();
         crate::provider::ModelInfo {
-            context_length: header.map(|(tokens, _)| tokens as u64),
-            tools: Some(header.is_some_and(|(_, takes_tools)| takes_tools)),
+            context_length: header.map(|header| header.context as u64),
+            tools: Some(header.is_some_and(|header| header.offers_tools())),
             vision: Some(false),
         }
     }
@@ -233,11 +248,28 @@ impl Provider for LocalChat {
         let dir = self.dir.clone();
         let turns = turns(request);
         let messages = structured(request);
-        let offered: Vec<String> = request.tools.iter().map(|tool| tool.name.clone()).collect();
-        let tools = (!request.tools.is_empty()).then(|| {
+        // `tool_choice`: none offers no tool; a named one offers that one, and both it
+        // and `required` make the answer a call from its first token.
+        let choice = request
+            .sampling
+            .tool_choice
+            .clone()
+            .unwrap_or(ToolChoice::Auto);
+        let chosen: Vec<&crate::provider::ToolSpec> = request
+            .tools
+            .iter()
+            .filter(|tool| match &choice {
+                ToolChoice::None => false,
+                ToolChoice::Named(name) => &tool.name == name,
+                ToolChoice::Auto | ToolChoice::Required => true,
+            })
+            .collect();
+        let forced = matches!(choice, ToolChoice::Required | ToolChoice::Named(_));
+        let offered: Vec<String> = chosen.iter().map(|tool| tool.name.clone()).collect();
+        let response_format = request.sampling.response_format.clone();
+        let tools = (!chosen.is_empty()).then(|| {
             serde_json::Value::Array(
-                request
-                    .tools
+                chosen
                     .iter()
                     .map(|tool| {
                         serde_json::json!({"type": "function", "function": {"name": tool.name,
@@ -248,6 +280,7 @@ impl Provider for LocalChat {
         });
         let sampler = Sampler {
             temperature: request.temperature.map_or(0.2, f64::from),
+            top_p: request.sampling.top_p.map_or(0.9, f64::from),
             ..Sampler::recommended(
                 request
                     .sampling
@@ -277,7 +310,8 @@ impl Provider for LocalChat {
             let local_error = |err: crate::models::chat::engine::EngineError| {
                 ProviderError::Setup(err.to_string())
             };
-            // Tool traffic goes through a template that knows it; otherwise it is text.
+            // Tool traffic goes through a template that knows it; otherwise it is text,
+            // and tools are explained in the system prompt in LocalGPT's own format.
             let prompt = match &tools {
                 Some(tools) if engine.takes_tools() => {
                     let messages: Vec<TemplateMessage<'_>> =
@@ -285,6 +319,10 @@ impl Provider for LocalChat {
                     engine.prompt_with_tools(&messages, Some(tools))
                 }
                 _ => {
+                    let mut turns = turns;
+                    if let Some(tools) = &tools {
+                        fallback::explain_tools(&mut turns, tools);
+                    }
                     let turns: Vec<Turn<'_>> = turns
                         .iter()
                         .map(|(role, content)| Turn { role, content })
@@ -293,8 +331,20 @@ impl Provider for LocalChat {
                 }
             }
             .map_err(local_error)?;
+            // Calls held to the tools' schemas; a JSON answer to its schema.
+            let schema = |format: &ResponseFormat| match format {
+                ResponseFormat::JsonObject => None,
+                ResponseFormat::JsonSchema { schema, .. } => Some(schema.clone()),
+            };
+            let guide = match (&tools, &response_format) {
+                (Some(tools), None) => ToolGuide::new(tools, engine.call_format(), forced),
+                (Some(tools), Some(format)) => ToolGuide::new(tools, engine.call_format(), forced)
+                    .map(|guide| guide.or_json_value(schema(format).as_ref())),
+                (None, Some(format)) => Some(ToolGuide::json_value(schema(format).as_ref())),
+                (None, None) => None,
+            };
             let outcome = engine
-                .generate(&prompt, max_tokens, sampler, &mut |text| {
+                .generate_guided(&prompt, max_tokens, sampler, guide.as_ref(), &mut |text| {
                     sender.send(Report::Text(text.to_string())).is_ok()
                 })
                 .map_err(local_error)?;

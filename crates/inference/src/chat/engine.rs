@@ -157,9 +157,31 @@ fn trained_context(content: &gguf_file::Content) -> usize {
         .map_or(CONTEXT_TOKENS, |length| length as usize)
 }
 
-/// What the installed model in `dir` declares in its file's header: its context length,
-/// and whether its chat template takes tools.
-pub fn header_of(dir: &Path) -> Option<(usize, bool)> {
+/// What a model's file header declares.
+#[derive(Debug, Clone, Copy)]
+pub struct Header {
+    /// The longest conversation it takes, in tokens.
+    pub context: usize,
+    /// Whether its chat template writes tool definitions.
+    pub takes_tools: bool,
+    /// How many weights it has.
+    pub parameters: u64,
+}
+
+/// Models this big take tools in LocalGPT's own call format when their template has
+/// none; smaller ones (the built-in 135M) call tools at random, so they are offered none
+/// unless a request demands a call.
+pub const FALLBACK_TOOLS_FROM_PARAMETERS: u64 = 1_000_000_000;
+
+impl Header {
+    /// Whether tools are offered to the model (through its template, or the fallback).
+    pub fn offers_tools(&self) -> bool {
+        self.takes_tools || self.parameters >= FALLBACK_TOOLS_FROM_PARAMETERS
+    }
+}
+
+/// What the installed model in `dir` declares in its file's header.
+pub fn header_of(dir: &Path) -> Option<Header> {
     let mut reader = BufReader::new(File::open(dir.join("model.gguf")).ok()?);
     let content = super::gguf::read_content(&mut reader).ok()?;
     let takes_tools = content
@@ -167,7 +189,16 @@ pub fn header_of(dir: &Path) -> Option<(usize, bool)> {
         .get("tokenizer.chat_template")
         .and_then(|value| value.to_string().ok())
         .is_some_and(|template| template.contains("tools"));
-    Some((context_length(&content), takes_tools))
+    let parameters = content
+        .tensor_infos
+        .values()
+        .map(|info| info.shape.elem_count() as u64)
+        .sum();
+    Some(Header {
+        context: context_length(&content),
+        takes_tools,
+        parameters,
+    })
 }
 
 /// The architecture a GGUF file declares.

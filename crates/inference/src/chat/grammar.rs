@@ -39,6 +39,10 @@ pub(crate) enum Node {
     },
     Array(Arc<Node>),
     Object(Arc<Vec<Property>>),
+    /// Any JSON object (a schema's object with no properties, JSON mode).
+    AnyObject {
+        depth: usize,
+    },
     Any {
         depth: usize,
     },
@@ -103,7 +107,7 @@ impl Node {
                     .and_then(Value::as_object)
                     .filter(|properties| !properties.is_empty())
                 else {
-                    return Node::Any { depth: ANY_DEPTH };
+                    return Node::AnyObject { depth: ANY_DEPTH };
                 };
                 let required: Vec<&str> = schema
                     .get("required")
@@ -149,6 +153,12 @@ impl Node {
                 written: vec![false; properties.len()],
                 properties: Arc::clone(properties),
                 state: Obj::Open,
+                spaced: false,
+            },
+            Node::AnyObject { depth } => Frame::AnyObject {
+                depth: *depth,
+                state: Obj::Open,
+                members: 0,
                 spaced: false,
             },
             Node::Any { depth } => Frame::Any { depth: *depth },
@@ -399,6 +409,8 @@ impl Frame {
                 let exponent = !*integer && matches!(c, 'e' | 'E');
                 let next = match (*state, c) {
                     (Num::Start, '-') => Some(Num::Minus),
+                    // `-0` reads as a float: no integer is written so.
+                    (Num::Minus, '0') if *integer => None,
                     (Num::Start | Num::Minus, '0') => Some(Num::Zero),
                     (Num::Start | Num::Minus, _) if digit => Some(Num::Int),
                     (Num::Int, _) if digit && *digits < DIGITS => Some(Num::Int),
@@ -706,7 +718,6 @@ impl Automaton {
     }
 
     /// A value that fits `node`, from its first character.
-    #[cfg(test)]
     pub(crate) fn value(node: &Node) -> Automaton {
         Automaton {
             stack: vec![node.frame()],

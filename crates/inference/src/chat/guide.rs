@@ -9,17 +9,19 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::grammar::{Automaton, CallFormat, Tool, tools_of};
+use super::grammar::{Automaton, CallFormat, Node, Tool, tools_of};
 
 /// How many of the likeliest tokens are checked before all of them are.
 const CANDIDATES: usize = 256;
 
-/// The tools a guided answer may call, and how calls are written.
+/// What a guided answer may be: calls of tools (written as `format` says), or one JSON
+/// value of a schema (a request's `response_format`).
 #[derive(Debug, Clone)]
 pub struct ToolGuide {
     tools: Arc<Vec<Tool>>,
     format: CallFormat,
     forced: bool,
+    value: Option<Node>,
 }
 
 impl ToolGuide {
@@ -30,7 +32,30 @@ impl ToolGuide {
             tools: Arc::new(tools),
             format,
             forced,
+            value: None,
         })
+    }
+
+    /// A guide to one JSON value fitting `schema` (any JSON object without one), from
+    /// the answer's first token.
+    pub fn json_value(schema: Option<&Value>) -> ToolGuide {
+        ToolGuide {
+            tools: Arc::new(Vec::new()),
+            format: CallFormat::Json,
+            forced: true,
+            value: Some(value_node(schema)),
+        }
+    }
+
+    /// The same guide, with an answer that is not a call held to `schema` (any JSON
+    /// object without one). Llama's calls begin as such a value would, so with them the
+    /// answer is the value only.
+    pub fn or_json_value(mut self, schema: Option<&Value>) -> ToolGuide {
+        if self.format == CallFormat::Json {
+            return ToolGuide::json_value(schema);
+        }
+        self.value = Some(value_node(schema));
+        self
     }
 
     fn trigger(&self) -> &'static str {
@@ -41,7 +66,9 @@ impl ToolGuide {
     }
 
     pub(super) fn start(&self) -> Guide<'_> {
-        let state = if self.forced {
+        let state = if let (Some(node), true) = (&self.value, self.tools.is_empty()) {
+            State::Active(Automaton::value(node))
+        } else if self.forced {
             State::Active(Automaton::calls(Arc::clone(&self.tools), self.format))
         } else {
             State::Waiting(String::new())
@@ -74,7 +101,16 @@ impl Guide<'_> {
             return Some(State::Waiting(said.to_string()));
         }
         if !trimmed.starts_with(trigger) {
-            return Some(State::Free);
+            // Not a call: prose, or the JSON answer asked for.
+            return match &self.spec.value {
+                None => Some(State::Free),
+                Some(node) => {
+                    let mut automaton = Automaton::value(node);
+                    automaton
+                        .feed_str(trimmed)
+                        .then_some(State::Active(automaton))
+                }
+            };
         }
         let mut automaton = Automaton::calls(Arc::clone(&self.spec.tools), self.spec.format);
         automaton
@@ -148,12 +184,17 @@ impl Guide<'_> {
             .copied()
             .filter(|&id| allowed(id))
             .collect();
-        if keep.is_empty() {
-            keep = order[head..]
-                .iter()
-                .copied()
-                .filter(|&id| allowed(id))
-                .collect();
+        // The end is always a candidate where the answer may end, likely or not.
+        if self.may_stop() {
+            keep.extend(
+                stops
+                    .iter()
+                    .map(|&id| id as usize)
+                    .filter(|&id| id < logits.len() && !order[..head].contains(&id)),
+            );
+        }
+        if keep.iter().all(|id| stops.contains(&(*id as u32))) {
+            keep.extend(order[head..].iter().copied().filter(|&id| allowed(id)));
         }
         if keep.is_empty() {
             // No token of this vocabulary goes on (a character it cannot write): the
@@ -165,6 +206,15 @@ impl Guide<'_> {
             masked[id] = logits[id];
         }
         logits.copy_from_slice(&masked);
+    }
+}
+
+fn value_node(schema: Option<&Value>) -> Node {
+    match schema {
+        Some(schema) => Node::of_schema(schema),
+        None => Node::AnyObject {
+            depth: super::grammar::ANY_DEPTH,
+        },
     }
 }
 

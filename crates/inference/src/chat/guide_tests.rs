@@ -197,7 +197,10 @@ fn prose_is_left_alone_and_a_call_begun_is_held_to_the_grammar() {
     let mut state = guide.start();
     state.advance("<");
     state.advance("tool");
-    assert!(allowed(&state, "Hello"), "not a call until its tag is whole");
+    assert!(
+        allowed(&state, "Hello"),
+        "not a call until its tag is whole"
+    );
     state.advance("_call");
     state.advance(">");
     assert!(!allowed(&state, "Hello"));
