@@ -266,7 +266,7 @@ fn a_token_limit_stops_the_answer_and_says_so() {
         .unwrap();
     assert_eq!(outcome.output_tokens, 5);
     assert!(!outcome.finished);
-    let too_long = vec![prompt[0]; localgpt::models::chat::engine::CONTEXT_TOKENS];
+    let too_long = vec![prompt[0]; engine.context()];
     let err = engine
         .generate(&too_long, 5, greedy(), &mut |_| true)
         .unwrap_err();

@@ -41,7 +41,7 @@ pub const CATALOGUE: [Entry; 7] = [
         memory_gb: 0.9,
         licence: "Apache-2.0",
         tools: true,
-        own_forward_pass: false,
+        own_forward_pass: true,
     },
     Entry {
         name: "llama-3.2-1b-instruct-q4_k_m",
@@ -59,7 +59,7 @@ pub const CATALOGUE: [Entry; 7] = [
         memory_gb: 2.0,
         licence: "Apache-2.0",
         tools: true,
-        own_forward_pass: false,
+        own_forward_pass: true,
     },
     Entry {
         name: "llama-3.2-3b-instruct-q4_k_m",

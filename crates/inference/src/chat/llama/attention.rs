@@ -16,9 +16,10 @@ pub(super) fn rotations(frequencies: &[f32], first: usize, count: usize, out: &m
     }
 }
 
-/// Rotates each head's pairs (2i, 2i+1) of every token's row, as GGUF Llama files
-/// expect (their query and key rows are permuted for this interleaved form).
-pub(super) fn rotate(rows: &mut [f32], rotation: &[f32], head_width: usize) {
+/// Rotates each head's pairs of every token's row: (2i, 2i+1) as GGUF Llama files expect
+/// (their query and key rows are permuted for this interleaved form), or with `halves`
+/// (i, i + h/2), as Qwen's are written (llama.cpp's "NeoX" rotation).
+pub(super) fn rotate(rows: &mut [f32], rotation: &[f32], head_width: usize, halves: bool) {
     let tokens = rotation.len() / head_width;
     let width = rows.len() / tokens.max(1);
     let half = head_width / 2;
@@ -28,6 +29,15 @@ pub(super) fn rotate(rows: &mut [f32], rotation: &[f32], head_width: usize) {
     {
         let (cos, sin) = angles.split_at(half);
         for head in row.chunks_exact_mut(head_width) {
+            if halves {
+                let (first, second) = head.split_at_mut(half);
+                for (((x0, x1), c), s) in first.iter_mut().zip(second).zip(cos).zip(sin) {
+                    let (a, b) = (*x0, *x1);
+                    *x0 = a * c - b * s;
+                    *x1 = a * s + b * c;
+                }
+                continue;
+            }
             for ((pair, c), s) in head.chunks_exact_mut(2).zip(cos).zip(sin) {
                 let (x0, x1) = (pair[0], pair[1]);
                 pair[0] = x0 * c - x1 * s;
@@ -38,7 +48,7 @@ pub(super) fn rotate(rows: &mut [f32], rotation: &[f32], head_width: usize) {
 }
 
 /// Each head of the `tokens` newest positions attends to every cached position up to its
-/// own. `query` and `out` hold `tokens` rows of `shape.width`.
+/// own. `query` and `out` hold `tokens` rows of `shape.query_width()`.
 pub(super) fn attend(
     shape: &Shape,
     query: &[f32],
@@ -74,7 +84,7 @@ pub(super) fn attend(
             scores,
             positions,
             &query[q..],
-            shape.width,
+            shape.query_width(),
             &keys[kv..],
             Strides::transposed(kv_width),
             scale,
@@ -88,7 +98,7 @@ pub(super) fn attend(
         product(
             (tokens, head_width, positions),
             &mut out[q..],
-            shape.width,
+            shape.query_width(),
             scores,
             positions,
             &values[kv..],

@@ -1,4 +1,5 @@
-//! The Llama forward pass (SmolLM2, Llama 3.x, Mistral) on the mapped file, with no
+//! The Llama forward pass (SmolLM2, Llama 3.x, Mistral; Qwen 2 and 2.5, which differ
+//! from it in a few places: [`FAMILIES`]) on the mapped file, with no
 //! tensor allocated per operation: for models whose matrices are all Q8_0 — what
 //! installing converts the built-in model to — and for the block formats people
 //! download (the Q4_K_M and Q5_K_M mixes, Q4_0), read in place. candle's quantized Llama, which the engine runs for
@@ -34,24 +35,31 @@ use matrix::Matrix;
 use products::Products;
 use q8::Q8Matrix;
 
-/// Whether this forward pass runs the model in `content`: a dense Llama, heads rotated
-/// whole, every matrix in a format [`Format`] reads. Others are left to candle.
+/// The families this forward pass runs, by `general.architecture`: Llama (Llama 3.x,
+/// SmolLM2, Mistral) and Qwen 2/2.5 (biases on Q, K and V, rotation by halves). Qwen 3
+/// (Q and K normalised per head) stays on candle: its logits and ours part after the
+/// second position, and which one is right is not settled yet.
+const FAMILIES: [&str; 2] = ["llama", "qwen2"];
+
+/// Whether this forward pass runs the model in `content`: a dense model of one of the
+/// [`FAMILIES`], heads rotated whole, every matrix in a format [`Format`] reads. Others
+/// are left to candle.
 pub(super) fn reads(content: &gguf_file::Content) -> bool {
+    let arch = crate::chat::engine::architecture(content);
     let number = |key: &str| {
         content
             .metadata
-            .get(&format!("llama.{key}"))
+            .get(&format!("{arch}.{key}"))
             .and_then(|value| value.to_u32().ok())
     };
-    let whole_heads = match (
-        number("embedding_length"),
-        number("attention.head_count"),
-        number("rope.dimension_count"),
-    ) {
-        (Some(width), Some(heads), Some(rotated)) => heads > 0 && rotated == width / heads,
+    let head_width = number("attention.key_length")
+        .or_else(|| Some(number("embedding_length")? / number("attention.head_count")?.max(1)));
+    let whole_heads = match (head_width, number("rope.dimension_count")) {
+        (Some(head), Some(rotated)) => rotated == head,
         _ => true,
     };
-    crate::chat::engine::architecture(content) == "llama"
+    FAMILIES.contains(&arch.as_str())
+        && number("attention.head_count").is_some()
         && number("expert_count").unwrap_or(0) <= 1
         && whole_heads
         && matrices(content).all(|(_, info)| Format::of(info.ggml_dtype).is_some())
@@ -72,6 +80,8 @@ struct Layer {
     query: Matrix,
     key: Matrix,
     value: Matrix,
+    /// Qwen 2's biases of the query, key and value.
+    biases: Option<[Vec<f32>; 3]>,
     output: Matrix,
     feed_forward_norm: Vec<f32>,
     gate: Matrix,
@@ -91,11 +101,18 @@ pub(super) struct Shape {
     pub(super) head_width: usize,
     pub(super) vocabulary: usize,
     pub(super) eps: f32,
+    /// Rotation by halves (Qwen), not by interleaved pairs (Llama).
+    pub(super) rotate_halves: bool,
 }
 
 impl Shape {
     fn kv_width(&self) -> usize {
         self.kv_heads * self.head_width
+    }
+
+    /// All query heads side by side: the model's width, except where heads are wider.
+    pub(super) fn query_width(&self) -> usize {
+        self.heads * self.head_width
     }
 }
 
@@ -137,12 +154,13 @@ impl Llama {
         file: &File,
         threads: usize,
     ) -> Result<Option<Llama>, String> {
-        let metadata = |key: &str| content.metadata.get(&format!("llama.{key}"));
+        let arch = crate::chat::engine::architecture(content);
+        let metadata = |key: &str| content.metadata.get(&format!("{arch}.{key}"));
         let number = |key: &str| {
             metadata(key)
                 .and_then(|value| value.to_u32().ok())
                 .map(|value| value as usize)
-                .ok_or_else(|| format!("the file has no llama.{key}"))
+                .ok_or_else(|| format!("the file has no {arch}.{key}"))
         };
         if !reads(content) {
             return Ok(None);
@@ -151,12 +169,17 @@ impl Llama {
         let heads = number("attention.head_count")?;
         let width = number("embedding_length")?;
         let kv_heads = number("attention.head_count_kv").unwrap_or(heads);
-        if heads == 0 || kv_heads == 0 || width % heads != 0 || heads % kv_heads != 0 {
+        let declared_head = number("attention.key_length").ok();
+        if heads == 0
+            || kv_heads == 0
+            || heads % kv_heads != 0
+            || (declared_head.is_none() && width % heads != 0)
+        {
             return Err(format!(
                 "{heads} heads of {kv_heads} key/value heads do not divide a width of {width}"
             ));
         }
-        let head_width = width / heads;
+        let head_width = declared_head.unwrap_or(width / heads);
         if head_width % 2 != 0 {
             return Err(format!(
                 "heads of {head_width} values cannot be rotated in pairs"
@@ -164,7 +187,7 @@ impl Llama {
         }
         let eps = metadata("attention.layer_norm_rms_epsilon")
             .and_then(|value| value.to_f32().ok())
-            .ok_or("the file has no llama.attention.layer_norm_rms_epsilon")?;
+            .ok_or_else(|| format!("the file has no {arch}.attention.layer_norm_rms_epsilon"))?;
         let base = metadata("rope.freq_base")
             .and_then(|value| value.to_f32().ok())
             .unwrap_or(10_000.0);
@@ -191,6 +214,7 @@ impl Llama {
             head_width,
             vocabulary: output.rows(),
             eps,
+            rotate_halves: arch != "llama",
         };
         if embeddings.columns() != width || output.columns() != width {
             return Err(format!(
@@ -201,11 +225,27 @@ impl Llama {
         let mut layers = Vec::with_capacity(block_count);
         for i in 0..block_count {
             let name = |part: &str| format!("blk.{i}.{part}.weight");
+            let (query_width, kv_width) = (shape.query_width(), shape.kv_width());
+            let biases = if content
+                .tensor_infos
+                .contains_key(&format!("blk.{i}.attn_q.bias"))
+            {
+                let bias =
+                    |part: &str, length| tensors.vector(&format!("blk.{i}.{part}.bias"), length);
+                Some([
+                    bias("attn_q", query_width)?,
+                    bias("attn_k", kv_width)?,
+                    bias("attn_v", kv_width)?,
+                ])
+            } else {
+                None
+            };
             let layer = Layer {
                 attention_norm: tensors.vector(&name("attn_norm"), width)?,
                 query: tensors.matrix(&name("attn_q"))?,
                 key: tensors.matrix(&name("attn_k"))?,
                 value: tensors.matrix(&name("attn_v"))?,
+                biases,
                 output: tensors.matrix(&name("attn_output"))?,
                 feed_forward_norm: tensors.vector(&name("ffn_norm"), width)?,
                 gate: tensors.matrix(&name("ffn_gate"))?,
@@ -214,12 +254,11 @@ impl Llama {
                 keys: Vec::new(),
                 values: Vec::new(),
             };
-            let kv_width = shape.kv_width();
             let fits = [
-                (&layer.query, width, width),
+                (&layer.query, query_width, width),
                 (&layer.key, kv_width, width),
                 (&layer.value, kv_width, width),
-                (&layer.output, width, width),
+                (&layer.output, width, query_width),
                 (&layer.up, layer.gate.rows(), width),
                 (&layer.down, width, layer.gate.rows()),
             ]
@@ -312,7 +351,8 @@ impl Llama {
         for layer in &mut self.layers {
             s.normed.resize(n * width, 0.0);
             rms_norm(&s.x, &layer.attention_norm, shape.eps, &mut s.normed);
-            s.query.resize(n * width, 0.0);
+            let query_width = shape.query_width();
+            s.query.resize(n * query_width, 0.0);
             s.key.resize(n * kv_width, 0.0);
             s.value.resize(n * kv_width, 0.0);
             self.products.apply(
@@ -324,11 +364,17 @@ impl Llama {
                     (&layer.value, &mut s.value),
                 ],
             );
-            attention::rotate(&mut s.query, &s.rotation, shape.head_width);
-            attention::rotate(&mut s.key, &s.rotation, shape.head_width);
+            if let Some([query_bias, key_bias, value_bias]) = &layer.biases {
+                add_to_rows(&mut s.query, query_bias);
+                add_to_rows(&mut s.key, key_bias);
+                add_to_rows(&mut s.value, value_bias);
+            }
+            let halves = shape.rotate_halves;
+            attention::rotate(&mut s.query, &s.rotation, shape.head_width, halves);
+            attention::rotate(&mut s.key, &s.rotation, shape.head_width, halves);
             layer.keys.extend_from_slice(&s.key);
             layer.values.extend_from_slice(&s.value);
-            s.attended.resize(n * width, 0.0);
+            s.attended.resize(n * query_width, 0.0);
             attention::attend(
                 &shape,
                 &s.query,
@@ -365,6 +411,13 @@ impl Llama {
         self.products
             .apply(&s.normed[..width], 1, &mut [(&self.output, &mut logits)]);
         Ok(logits)
+    }
+}
+
+/// Adds `bias` to each of `rows`' rows.
+fn add_to_rows(rows: &mut [f32], bias: &[f32]) {
+    for row in rows.chunks_exact_mut(bias.len()) {
+        add(row, bias);
     }
 }
 

@@ -26,6 +26,34 @@ fn write_llama(
     as_f32: bool,
     format_of: &dyn Fn(&str) -> GgmlDType,
 ) {
+    write_family(
+        path,
+        "llama",
+        (width, hidden, width / 4, 2),
+        tied,
+        as_f32,
+        format_of,
+    );
+}
+
+/// A two-layer model of `arch` (`llama`; `qwen2`, with biases), four query heads of
+/// `head` values over `kv` key/value heads.
+fn write_family(
+    path: &std::path::Path,
+    arch: &str,
+    (width, hidden, head, kv): (usize, usize, usize, usize),
+    tied: bool,
+    as_f32: bool,
+    format_of: &dyn Fn(&str) -> GgmlDType,
+) {
+    let vector = |length: usize, seed: u64, around: f32| {
+        let gains: Vec<f32> = values(length, seed, 0.2)
+            .iter()
+            .map(|v| around + v)
+            .collect();
+        let t = Tensor::from_vec(gains, length, &Device::Cpu).unwrap();
+        QTensor::quantize(&t, GgmlDType::F32).unwrap()
+    };
     let quantized = |name: &str, rows: usize, columns: usize, seed: u64| {
         let t = Tensor::from_vec(
             values(rows * columns, seed, 0.3),
@@ -61,10 +89,10 @@ fn write_llama(
     for layer in 0..2u64 {
         let seed = 10 * (layer + 1);
         for (name, rows, columns) in [
-            ("attn_q", width, width),
-            ("attn_k", width / 2, width),
-            ("attn_v", width / 2, width),
-            ("attn_output", width, width),
+            ("attn_q", 4 * head, width),
+            ("attn_k", kv * head, width),
+            ("attn_v", kv * head, width),
+            ("attn_output", width, 4 * head),
             ("ffn_gate", hidden, width),
             ("ffn_up", hidden, width),
             ("ffn_down", width, hidden),
@@ -77,19 +105,34 @@ fn write_llama(
         }
         tensors.push((format!("blk.{layer}.attn_norm.weight"), norm(seed + 1)));
         tensors.push((format!("blk.{layer}.ffn_norm.weight"), norm(seed + 2)));
+        if arch == "qwen2" {
+            for (name, length) in [
+                ("attn_q", 4 * head),
+                ("attn_k", kv * head),
+                ("attn_v", kv * head),
+            ] {
+                tensors.push((
+                    format!("blk.{layer}.{name}.bias"),
+                    vector(length, seed + 5, 0.0),
+                ));
+            }
+        }
     }
-    let metadata: Vec<(&str, Value)> = vec![
-        ("general.architecture", Value::String("llama".into())),
-        ("llama.attention.head_count", Value::U32(4)),
-        ("llama.attention.head_count_kv", Value::U32(2)),
-        ("llama.block_count", Value::U32(2)),
-        ("llama.embedding_length", Value::U32(width as u32)),
-        ("llama.feed_forward_length", Value::U32(hidden as u32)),
-        ("llama.rope.dimension_count", Value::U32(width as u32 / 4)),
-        ("llama.rope.freq_base", Value::F32(10_000.0)),
-        ("llama.attention.layer_norm_rms_epsilon", Value::F32(1e-5)),
+    let key = |name: &str| format!("{arch}.{name}");
+    let metadata: Vec<(String, Value)> = vec![
+        ("general.architecture".into(), Value::String(arch.into())),
+        (key("attention.head_count"), Value::U32(4)),
+        (key("attention.head_count_kv"), Value::U32(kv as u32)),
+        (key("attention.key_length"), Value::U32(head as u32)),
+        (key("block_count"), Value::U32(2)),
+        (key("context_length"), Value::U32(512)),
+        (key("embedding_length"), Value::U32(width as u32)),
+        (key("feed_forward_length"), Value::U32(hidden as u32)),
+        (key("rope.dimension_count"), Value::U32(head as u32)),
+        (key("rope.freq_base"), Value::F32(10_000.0)),
+        (key("attention.layer_norm_rms_epsilon"), Value::F32(1e-5)),
     ];
-    let metadata: Vec<(&str, &Value)> = metadata.iter().map(|(k, v)| (*k, v)).collect();
+    let metadata: Vec<(&str, &Value)> = metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let tensors: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let mut file = File::create(path).unwrap();
     gguf_file::write(&mut file, &metadata, &tensors).unwrap();
@@ -257,6 +300,55 @@ fn a_k_quant_prompt_gives_candles_hidden_state_for_the_same_weights_as_floats() 
     }
 }
 
+/// Qwen 2 (biases on Q, K and V, rotation by halves; grouped heads or not) gives candle's
+/// logits, Q8_0 and the K-quant mix, a prompt read in pieces as candle reads it whole.
+#[test]
+fn qwen_families_give_candles_logits() {
+    use candle_transformers::models::quantized_qwen2;
+    let dir = tempfile::tempdir().unwrap();
+    let mix = |name: &str| match name {
+        "attn_v" | "ffn_down" | "token_embd" | "output" => GgmlDType::Q6K,
+        _ => GgmlDType::Q4K,
+    };
+    let q8 = |_: &str| GgmlDType::Q8_0;
+    // (width, feed-forward rows, head width, key/value heads), and the formats.
+    type Case<'a> = (&'a str, (usize, usize, usize, usize), &'a FormatOf);
+    let cases: [Case<'_>; 4] = [
+        ("qwen2", (64, 128, 16, 2), &q8),
+        ("qwen2", (256, 512, 64, 2), &mix),
+        ("qwen2", (64, 128, 16, 4), &q8),
+        ("qwen2", (256, 512, 64, 4), &mix),
+    ];
+    for (arch, shape, format_of) in cases {
+        let path = dir.path().join(format!("{arch}-{}.gguf", shape.0));
+        write_family(&path, arch, shape, false, false, format_of);
+        let mut file = File::open(&path).unwrap();
+        let content = gguf_file::Content::read(&mut file).unwrap();
+        let mut ours = Llama::load(&content, &file, 2).unwrap().expect("runs it");
+        let mut model =
+            quantized_qwen2::ModelWeights::from_gguf(content, &mut file, &Device::Cpu).unwrap();
+        let mut theirs = |tokens: &[u32], position: usize| -> Vec<f32> {
+            let input = Tensor::new(tokens, &Device::Cpu)
+                .unwrap()
+                .unsqueeze(0)
+                .unwrap();
+            let logits = model.forward(&input, position).unwrap();
+            logits.flatten_all().unwrap().to_vec1().unwrap()
+        };
+        // candle reads the prompt in one go; ours reads it in pieces, through the cache.
+        let prompt = [3u32, 10, 17, 5, 40, 2];
+        let want = theirs(&prompt, 0);
+        let mut position = 0;
+        let mut got = Vec::new();
+        for piece in [&prompt[..2], &prompt[2..3], &prompt[3..]] {
+            got = ours.forward(piece, position).unwrap();
+            position += piece.len();
+        }
+        let off = difference(&got, &want);
+        assert!(off < 1e-4, "{arch} {shape:?}: {off}");
+    }
+}
+
 /// Without VNNI a prompt goes through gemm on the dequantized weights, with activations
 /// in f32: it gives what candle gives for the same weights stored as floats.
 #[test]
@@ -338,9 +430,10 @@ fn other_models_are_left_to_candle_and_broken_ones_are_refused() {
     };
     // Another architecture: not ours.
     let (mut other, file) = read();
-    other
-        .metadata
-        .insert("general.architecture".into(), Value::String("qwen2".into()));
+    other.metadata.insert(
+        "general.architecture".into(),
+        Value::String("gemma3".into()),
+    );
     assert!(Llama::load(&other, &file, 1).unwrap().is_none());
     // A matrix in a format this forward pass does not read: candle's.
     let (mut mixed, file) = read();
