@@ -16,6 +16,8 @@ pub struct Cpu {
     pub avx2: bool,
     /// AVX-512F besides: 512-bit loops.
     pub avx512: bool,
+    /// AVX-512 BW and VL besides: 512-bit byte and word arithmetic.
+    pub avx512bw: bool,
     /// AVX-512 VNNI with VL besides: byte dot products in 256- and 512-bit registers.
     pub avx512_vnni: bool,
     /// AVX-VNNI besides AVX2: byte dot products in 256-bit registers, on CPUs with or
@@ -69,6 +71,7 @@ fn detected_cpu() -> Cpu {
         Cpu {
             avx2,
             avx512,
+            avx512bw: avx512 && has!("avx512bw") && has!("avx512vl"),
             avx512_vnni: avx512 && has!("avx512vnni") && has!("avx512vl"),
             avx_vnni: avx2 && has!("avxvnni"),
         }

@@ -16,6 +16,7 @@ use candle_core::quantized::k_quants::{
 use half::f16;
 use memmap2::Mmap;
 
+use super::q4k::{Q4kKernel, Q4kTokens};
 use super::q8::{BLOCK, Quantized};
 
 /// The block formats this forward pass reads.
@@ -133,6 +134,12 @@ impl BlockMatrix {
         self.columns / self.format.block_values()
     }
 
+    /// The bytes of rows `rows`.
+    fn bytes(&self, rows: Range<usize>) -> &[u8] {
+        let row = self.blocks_per_row() * self.format.block_bytes();
+        &self.map[self.start + rows.start * row..self.start + rows.end * row]
+    }
+
     /// Rows `rows` as blocks of `T`, which must be this matrix's format.
     fn view<T: GgmlType>(&self, rows: Range<usize>) -> &[T] {
         assert_eq!(Format::of(T::DTYPE), Some(self.format));
@@ -172,7 +179,10 @@ impl BlockMatrix {
             Format::Q4_0 => dots::<BlockQ4_0>(self.view(rows), &acts.q8_0, tokens, columns, out),
             Format::Q5_0 => dots::<BlockQ5_0>(self.view(rows), &acts.q8_0, tokens, columns, out),
             Format::Q8_0 => dots::<BlockQ8_0>(self.view(rows), &acts.q8_0, tokens, columns, out),
-            Format::Q4K => dots::<BlockQ4K>(self.view(rows), &acts.q8k, tokens, columns, out),
+            Format::Q4K => match acts.q4k_kernel {
+                Some(kernel) => kernel.rows_times(self.bytes(rows), &acts.q4k, out),
+                None => dots::<BlockQ4K>(self.view(rows), &acts.q8k, tokens, columns, out),
+            },
             Format::Q5K => dots::<BlockQ5K>(self.view(rows), &acts.q8k, tokens, columns, out),
             Format::Q6K => dots::<BlockQ6K>(self.view(rows), &acts.q8k, tokens, columns, out),
         }
@@ -241,11 +251,25 @@ fn dots<T: GgmlType>(
 }
 
 /// A few tokens' activations, quantized for the formats that will take them.
-#[derive(Default)]
 pub(super) struct Activations {
     tokens: usize,
     q8_0: Vec<BlockQ8_0>,
     q8k: Vec<BlockQ8K>,
+    /// Q4_K rows' own 512-bit product, where the CPU has it, and its tokens.
+    q4k_kernel: Option<Q4kKernel>,
+    q4k: Q4kTokens,
+}
+
+impl Default for Activations {
+    fn default() -> Activations {
+        Activations {
+            tokens: 0,
+            q8_0: Vec::new(),
+            q8k: Vec::new(),
+            q4k_kernel: Q4kKernel::detect(),
+            q4k: Q4kTokens::default(),
+        }
+    }
 }
 
 impl Activations {
@@ -262,8 +286,15 @@ impl Activations {
         if formats.clone().any(|format| !format.wants_q8k()) {
             quantize_rows(x, columns, &mut self.q8_0);
         }
-        if formats.clone().any(Format::wants_q8k) {
+        let q4k_own = self.q4k_kernel.is_some();
+        if formats
+            .clone()
+            .any(|format| format.wants_q8k() && !(q4k_own && format == Format::Q4K))
+        {
             quantize_rows(x, columns, &mut self.q8k);
+        }
+        if q4k_own && formats.clone().any(|format| format == Format::Q4K) {
+            self.q4k.quantize(x, tokens, columns);
         }
     }
 }

@@ -20,6 +20,7 @@ mod attention;
 mod blocks;
 mod matrix;
 mod products;
+mod q4k;
 mod q8;
 mod tiles;
 

@@ -1,0 +1,81 @@
+use super::*;
+
+use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::{Device, Tensor};
+
+use crate::chat::llama::q8::tests::values;
+
+/// `rows × columns` weights as Q4_K bytes, and the same dequantized.
+fn q4k(rows: usize, columns: usize, seed: u64) -> (Vec<u8>, Vec<f32>) {
+    let weights = Tensor::from_vec(
+        values(rows * columns, seed, 0.5),
+        (rows, columns),
+        &Device::Cpu,
+    )
+    .unwrap();
+    let tensor = QTensor::quantize(&weights, GgmlDType::Q4K).unwrap();
+    let floats = tensor
+        .dequantize(&Device::Cpu)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    (tensor.data().unwrap().into_owned(), floats)
+}
+
+/// Value by value, the portable product is the dequantized weights times the quantized
+/// tokens; the 512-bit kernels (one row and four at a time) give the same to rounding.
+#[test]
+fn every_kernel_gives_the_blocks_products() {
+    let columns = 512;
+    for rows in [1, 3, 4, 9] {
+        let (bytes, floats) = q4k(rows, columns, rows as u64);
+        for n in [1, 2, 5] {
+            let x = values(n * columns, 7 + n as u64, 1.0);
+            let mut tokens = Q4kTokens::default();
+            tokens.quantize(&x, n, columns);
+            // The tokens as their quantized values, in their own order.
+            let order = [0, 2, 1, 3, 4, 6, 5, 7];
+            let dequantized = |t: usize, k: usize| {
+                let (b, i) = (k / BLOCK, k % BLOCK);
+                let at = t * tokens.blocks + b;
+                let slot = order[i / 32];
+                tokens.scales[at] * f32::from(tokens.quants[at * BLOCK + slot * 32 + i % 32])
+            };
+            let mut want = vec![0.0f32; rows * n];
+            for j in 0..rows {
+                for t in 0..n {
+                    want[j * n + t] = (0..columns)
+                        .map(|k| floats[j * columns + k] * dequantized(t, k))
+                        .sum();
+                    let portable = row_portable(
+                        &bytes[j * 2 * BLOCK_BYTES..(j + 1) * 2 * BLOCK_BYTES],
+                        &tokens,
+                        t,
+                    );
+                    let tolerance = 1e-3 * (1.0 + want[j * n + t].abs());
+                    assert!(
+                        (portable - want[j * n + t]).abs() < tolerance,
+                        "{portable} vs {}",
+                        want[j * n + t]
+                    );
+                }
+            }
+            let mut kernels = vec![Q4kKernel::detect()];
+            if kernels[0] == Some(Q4kKernel::Avx512Vnni) {
+                kernels.push(Some(Q4kKernel::Avx512));
+            }
+            for kernel in kernels.into_iter().flatten() {
+                let mut got = vec![f32::NAN; rows * n];
+                kernel.rows_times(&bytes, &tokens, &mut got);
+                for (i, (got, want)) in got.iter().zip(&want).enumerate() {
+                    assert!(
+                        (got - want).abs() < 1e-3 * (1.0 + want.abs()),
+                        "{kernel:?}, {rows} rows, {n} tokens, at {i}: {got} vs {want}"
+                    );
+                }
+            }
+        }
+    }
+}
