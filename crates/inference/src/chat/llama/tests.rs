@@ -449,3 +449,82 @@ fn other_models_are_left_to_candle_and_broken_ones_are_refused() {
     let err = Llama::load(&broken, &file, 1).err().expect("refused");
     assert!(err.contains("blk.1.ffn_down.weight"), "{err}");
 }
+
+/// `path`'s model with Llama 3.1's `rope_freqs` (one factor per pair of a head) added.
+fn with_rope_factors(path: &std::path::Path, to: &std::path::Path, factors: &[f32]) {
+    let mut file = File::open(path).unwrap();
+    let content = gguf_file::Content::read(&mut file).unwrap();
+    let mut tensors: Vec<(String, QTensor)> = content
+        .tensor_infos
+        .keys()
+        .map(|name| {
+            (
+                name.clone(),
+                content.tensor(&mut file, name, &Device::Cpu).unwrap(),
+            )
+        })
+        .collect();
+    let t = Tensor::from_vec(factors.to_vec(), factors.len(), &Device::Cpu).unwrap();
+    tensors.push((
+        "rope_freqs.weight".into(),
+        QTensor::quantize(&t, GgmlDType::F32).unwrap(),
+    ));
+    let metadata: Vec<(&str, &Value)> = content
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.as_str(), v))
+        .collect();
+    let tensors: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    gguf_file::write(&mut File::create(to).unwrap(), &metadata, &tensors).unwrap();
+}
+
+/// Llama 3.1/3.2 files stretch the slow rotations by the factors they carry, as llama.cpp
+/// does (candle ignores them): factors of 1 change nothing; others change every position
+/// but the first, where nothing is rotated.
+#[test]
+fn rope_factors_divide_the_frequencies() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain.gguf");
+    tiny_llama(&plain, false, false);
+    let half = WIDTH / 4 / 2;
+    let load = |path: &std::path::Path| {
+        let file = File::open(path).unwrap();
+        let content = gguf_file::Content::read(&mut File::open(path).unwrap()).unwrap();
+        Llama::load(&content, &file, 1).unwrap().expect("ours")
+    };
+    let ones = dir.path().join("ones.gguf");
+    with_rope_factors(&plain, &ones, &vec![1.0; half]);
+    let stretched = dir.path().join("stretched.gguf");
+    let factors: Vec<f32> = (0..half).map(|i| 1.0 + i as f32).collect();
+    with_rope_factors(&plain, &stretched, &factors);
+    let frequencies = |path: &std::path::Path| load(path).frequencies;
+    assert_eq!(frequencies(&plain), frequencies(&ones));
+    for (i, (plain, stretched)) in frequencies(&plain)
+        .iter()
+        .zip(frequencies(&stretched))
+        .enumerate()
+    {
+        assert!(
+            (plain / (1.0 + i as f32) - stretched).abs() < 1e-7,
+            "pair {i}"
+        );
+    }
+    let tokens = [3u32, 10, 17];
+    let (mut a, mut b) = (load(&plain), load(&stretched));
+    assert_eq!(
+        a.forward(&tokens[..1], 0).unwrap(),
+        b.forward(&tokens[..1], 0).unwrap()
+    );
+    assert_ne!(
+        a.forward(&tokens[1..], 1).unwrap(),
+        b.forward(&tokens[1..], 1).unwrap()
+    );
+    // Factors of the wrong length are refused, by name.
+    let wrong = dir.path().join("wrong.gguf");
+    with_rope_factors(&plain, &wrong, &[1.0; 3]);
+    let content = gguf_file::Content::read(&mut File::open(&wrong).unwrap()).unwrap();
+    let err = Llama::load(&content, &File::open(&wrong).unwrap(), 1)
+        .err()
+        .unwrap();
+    assert!(err.contains("rope_freqs.weight"), "{err}");
+}
