@@ -85,18 +85,7 @@ pub(crate) fn answerable_model(
         _ => {
             let source = crate::models::pull::Source::parse(best.source)
                 .map_err(|err| OfferError::Pull(err.to_string()))?;
-            let bar = progress_bar();
-            let pulled = crate::models::pull::pull(
-                home,
-                &settings.config,
-                &source,
-                &mut |file| {
-                    bar.set_message(file.filename.clone());
-                    bar.set_length(file.size);
-                },
-                &mut |done, _| bar.set_position(done),
-            );
-            bar.finish_and_clear();
+            let pulled = crate::models::pull::pull(home, &settings.config, &source, true);
             let installed = pulled.map_err(|err| OfferError::Pull(err.to_string()))?;
             eprintln!(
                 "installed {} ({:.1} MB)",
@@ -163,17 +152,6 @@ fn install_built_in(home: &Home, settings: &Settings) -> Result<Option<String>, 
         );
     }
     Ok(Some(crate::provider::local::model_id()))
-}
-
-fn progress_bar() -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::hidden();
-    if let Ok(style) = indicatif::ProgressStyle::default_bar()
-        .template("{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
-    {
-        bar.set_style(style);
-    }
-    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-    bar
 }
 
 /// Whether something accepts connections at the base URL's host and port.

