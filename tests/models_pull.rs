@@ -190,6 +190,21 @@ fn hub(body: Vec<u8>, declared: String, cut: Option<usize>) -> (String, Seen) {
     serve(Arc::new(handler))
 }
 
+/// A Hub with the catalogue's Llama 3.2 1B repository, its one file `body`; its address.
+fn catalogue_hub(body: Vec<u8>) -> String {
+    let handler = move |request: &Request| match request.path.as_str() {
+        "/api/models/bartowski/Llama-3.2-1B-Instruct-GGUF?blobs=true" => {
+            Reply::json(serde_json::json!({"siblings": [
+                {"rfilename": "Llama-3.2-1B-Instruct-Q4_K_M.gguf", "size": body.len(),
+                 "lfs": {"size": body.len(), "sha256": sha256(&body)}}]}))
+        }
+        path if path.contains("/resolve/main/") => Reply::file(request, &body),
+        _ => Reply::status("404 Not Found"),
+    };
+    let (address, _) = serve(Arc::new(handler));
+    format!("http://{address}")
+}
+
 fn pull(t: &Test, source: &str) -> assert_cmd::assert::Assert {
     t.run(["models", "pull", source])
 }
@@ -411,17 +426,7 @@ fn the_catalogue_says_what_fits_and_the_best_installed_model_is_chosen() {
 
     // With no key and no Ollama, the best installed catalogue model answers.
     let body = model_bytes(&t);
-    let handler = move |request: &Request| match request.path.as_str() {
-        "/api/models/bartowski/Llama-3.2-1B-Instruct-GGUF?blobs=true" => {
-            Reply::json(serde_json::json!({"siblings": [
-                {"rfilename": "Llama-3.2-1B-Instruct-Q4_K_M.gguf", "size": body.len(),
-                 "lfs": {"size": body.len(), "sha256": sha256(&body)}}]}))
-        }
-        path if path.contains("/resolve/main/") => Reply::file(request, &body),
-        _ => Reply::status("404 Not Found"),
-    };
-    let (address, _) = serve(Arc::new(handler));
-    let t = t.env("HF_ENDPOINT", &format!("http://{address}"));
+    let t = t.env("HF_ENDPOINT", &catalogue_hub(body));
     let before = text(
         &t.run(["config", "get", "agent.model"])
             .success()
@@ -469,17 +474,7 @@ fn at_a_terminal_a_bigger_machine_is_offered_the_best_model_it_holds() {
         .env("LOCALGPT_MEMORY_GB", "3.5")
         .env("LOCALGPT_TEST_SEED", "7");
     let body = model_bytes(&t);
-    let handler = move |request: &Request| match request.path.as_str() {
-        "/api/models/bartowski/Llama-3.2-1B-Instruct-GGUF?blobs=true" => {
-            Reply::json(serde_json::json!({"siblings": [
-                {"rfilename": "Llama-3.2-1B-Instruct-Q4_K_M.gguf", "size": body.len(),
-                 "lfs": {"size": body.len(), "sha256": sha256(&body)}}]}))
-        }
-        path if path.contains("/resolve/main/") => Reply::file(request, &body),
-        _ => Reply::status("404 Not Found"),
-    };
-    let (address, _) = serve(Arc::new(handler));
-    let t = t.env("HF_ENDPOINT", &format!("http://{address}"));
+    let t = t.env("HF_ENDPOINT", &catalogue_hub(body));
     t.write(
         "config.toml",
         &format!(
