@@ -17,6 +17,7 @@ use half::f16;
 use memmap2::Mmap;
 
 use super::q4k::{Q4kKernel, Q4kTokens};
+use super::q6k::{Q6kKernel, Q6kTokens};
 use super::q8::{BLOCK, Quantized};
 
 /// The block formats this forward pass reads.
@@ -184,7 +185,10 @@ impl BlockMatrix {
                 None => dots::<BlockQ4K>(self.view(rows), &acts.q8k, tokens, columns, out),
             },
             Format::Q5K => dots::<BlockQ5K>(self.view(rows), &acts.q8k, tokens, columns, out),
-            Format::Q6K => dots::<BlockQ6K>(self.view(rows), &acts.q8k, tokens, columns, out),
+            Format::Q6K => match acts.q6k_kernel {
+                Some(kernel) => kernel.rows_times(self.bytes(rows), &acts.q6k, out),
+                None => dots::<BlockQ6K>(self.view(rows), &acts.q8k, tokens, columns, out),
+            },
         }
     }
 }
@@ -255,9 +259,12 @@ pub(super) struct Activations {
     tokens: usize,
     q8_0: Vec<BlockQ8_0>,
     q8k: Vec<BlockQ8K>,
-    /// Q4_K rows' own 512-bit product, where the CPU has it, and its tokens.
+    /// Q4_K and Q6_K rows' own 512-bit products, where the CPU has them, and their
+    /// tokens.
     q4k_kernel: Option<Q4kKernel>,
     q4k: Q4kTokens,
+    q6k_kernel: Option<Q6kKernel>,
+    q6k: Q6kTokens,
 }
 
 impl Default for Activations {
@@ -268,6 +275,8 @@ impl Default for Activations {
             q8k: Vec::new(),
             q4k_kernel: Q4kKernel::detect(),
             q4k: Q4kTokens::default(),
+            q6k_kernel: Q6kKernel::detect(),
+            q6k: Q6kTokens::default(),
         }
     }
 }
@@ -286,15 +295,22 @@ impl Activations {
         if formats.clone().any(|format| !format.wants_q8k()) {
             quantize_rows(x, columns, &mut self.q8_0);
         }
-        let q4k_own = self.q4k_kernel.is_some();
+        let own = |format: Format| match format {
+            Format::Q4K => self.q4k_kernel.is_some(),
+            Format::Q6K => self.q6k_kernel.is_some(),
+            _ => false,
+        };
         if formats
             .clone()
-            .any(|format| format.wants_q8k() && !(q4k_own && format == Format::Q4K))
+            .any(|format| format.wants_q8k() && !own(format))
         {
             quantize_rows(x, columns, &mut self.q8k);
         }
-        if q4k_own && formats.clone().any(|format| format == Format::Q4K) {
+        if own(Format::Q4K) && formats.clone().any(|format| format == Format::Q4K) {
             self.q4k.quantize(x, tokens, columns);
+        }
+        if own(Format::Q6K) && formats.clone().any(|format| format == Format::Q6K) {
+            self.q6k.quantize(x, tokens, columns);
         }
     }
 }

@@ -21,6 +21,7 @@ mod blocks;
 mod matrix;
 mod products;
 mod q4k;
+mod q6k;
 mod q8;
 mod tiles;
 
