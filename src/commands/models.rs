@@ -191,8 +191,8 @@ fn available(ctx: &Context<'_>, out: &mut dyn Write) -> Result<()> {
     let best = best_fit(total);
     writeln!(
         out,
-        "{:<36} {:>8} {:>8}  {:<20} {:<5} get it with",
-        "model", "download", "memory", "licence", "tools"
+        "{:<36} {:>8} {:>8}  {:<20} {:<5} {:<8} get it with",
+        "model", "download", "memory", "licence", "tools", "runs on"
     )?;
     for entry in CATALOGUE {
         let mut marks = Vec::new();
@@ -211,12 +211,18 @@ fn available(ctx: &Context<'_>, out: &mut dyn Write) -> Result<()> {
         };
         writeln!(
             out,
-            "{:<36} {:>6.2} GB {:>5.1} GB  {:<20} {:<5} {command}{}",
+            "{:<36} {:>6.2} GB {:>5.1} GB  {:<20} {:<5} {:<8} {command}{}",
             entry.name,
             entry.download_gb,
             entry.memory_gb,
             entry.licence,
             if entry.tools { "yes" } else { "no" },
+            // Whose forward pass: LocalGPT's own (weights read in place) or candle's.
+            if entry.own_forward_pass {
+                "own"
+            } else {
+                "candle"
+            },
             if marks.is_empty() {
                 String::new()
             } else {
