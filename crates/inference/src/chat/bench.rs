@@ -11,7 +11,9 @@ use std::time::Instant;
 use candle_core::Device;
 use candle_core::quantized::{GgmlDType, gguf_file};
 
-use super::engine::{EngineError, architecture, context_length, load_weights};
+use super::engine::EngineError;
+use super::gguf::architecture;
+use super::weights::{context_length, load_weights};
 
 /// What to measure.
 #[derive(Debug, Clone, Copy)]

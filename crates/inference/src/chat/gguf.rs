@@ -11,6 +11,16 @@ use std::io::{BufRead, Seek, SeekFrom};
 use candle_core::quantized::gguf_file;
 use candle_core::quantized::gguf_file::Content;
 
+/// The architecture a GGUF file declares.
+pub fn architecture(content: &Content) -> String {
+    content
+        .metadata
+        .get("general.architecture")
+        .and_then(|value| value.to_string().ok())
+        .cloned()
+        .unwrap_or_default()
+}
+
 /// Largest size of one dimension anyone ships (a vocabulary, a width): beyond it a
 /// number is a corrupt or hostile header.
 const MAX_DIMENSION: u64 = 1 << 32;
@@ -74,7 +84,7 @@ fn check_tensors(content: &Content, file_size: u64) -> Result<(), String> {
 
 /// The numbers the forward passes divide by, or size their buffers with.
 fn check_shape(content: &Content) -> Result<(), String> {
-    let arch = super::engine::architecture(content);
+    let arch = architecture(content);
     let number = |key: &str| -> Option<u64> {
         let value = content.metadata.get(&format!("{arch}.{key}"))?;
         value

@@ -9,6 +9,7 @@
 //! - [`grammar`], [`guide`]: tool calls held to the tools' JSON schemas while decoding.
 //! - [`template`]: the chat template the GGUF carries, rendered with minijinja.
 //! - [`tokenizer`]: the tokenizer rebuilt from the GGUF's vocabulary (at install time).
+//! - `weights`: a model's weights by architecture, and what its file's header says.
 
 pub mod bench;
 pub mod engine;
@@ -18,3 +19,4 @@ pub mod guide;
 mod llama;
 pub mod template;
 pub mod tokenizer;
+mod weights;

@@ -47,7 +47,7 @@ const FAMILIES: [&str; 2] = ["llama", "qwen2"];
 /// [`FAMILIES`], heads rotated whole, every matrix in a format [`Format`] reads. Others
 /// are left to candle.
 pub(super) fn reads(content: &gguf_file::Content) -> bool {
-    let arch = crate::chat::engine::architecture(content);
+    let arch = crate::chat::gguf::architecture(content);
     let number = |key: &str| {
         content
             .metadata
@@ -156,7 +156,7 @@ impl Llama {
         file: &File,
         threads: usize,
     ) -> Result<Option<Llama>, String> {
-        let arch = crate::chat::engine::architecture(content);
+        let arch = crate::chat::gguf::architecture(content);
         let metadata = |key: &str| content.metadata.get(&format!("{arch}.{key}"));
         let number = |key: &str| {
             metadata(key)
