@@ -16,9 +16,10 @@ use candle_core::quantized::k_quants::{
 use half::f16;
 use memmap2::Mmap;
 
-use super::q4k::{Q4kKernel, Q4kTokens};
-use super::q6k::{Q6kKernel, Q6kTokens};
+use super::q4k::{self, Q4kTokens};
+use super::q6k::{self, Q6kTokens};
 use super::q8::{BLOCK, Quantized};
+use super::wide::Wide;
 
 /// The block formats this forward pass reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -180,13 +181,13 @@ impl BlockMatrix {
             Format::Q4_0 => dots::<BlockQ4_0>(self.view(rows), &acts.q8_0, tokens, columns, out),
             Format::Q5_0 => dots::<BlockQ5_0>(self.view(rows), &acts.q8_0, tokens, columns, out),
             Format::Q8_0 => dots::<BlockQ8_0>(self.view(rows), &acts.q8_0, tokens, columns, out),
-            Format::Q4K => match acts.q4k_kernel {
-                Some(kernel) => kernel.rows_times(self.bytes(rows), &acts.q4k, out),
+            Format::Q4K => match acts.wide {
+                Some(kernel) => q4k::rows_times(kernel, self.bytes(rows), &acts.q4k, out),
                 None => dots::<BlockQ4K>(self.view(rows), &acts.q8k, tokens, columns, out),
             },
             Format::Q5K => dots::<BlockQ5K>(self.view(rows), &acts.q8k, tokens, columns, out),
-            Format::Q6K => match acts.q6k_kernel {
-                Some(kernel) => kernel.rows_times(self.bytes(rows), &acts.q6k, out),
+            Format::Q6K => match acts.wide {
+                Some(kernel) => q6k::rows_times(kernel, self.bytes(rows), &acts.q6k, out),
                 None => dots::<BlockQ6K>(self.view(rows), &acts.q8k, tokens, columns, out),
             },
         }
@@ -261,9 +262,8 @@ pub(super) struct Activations {
     q8k: Vec<BlockQ8K>,
     /// Q4_K and Q6_K rows' own 512-bit products, where the CPU has them, and their
     /// tokens.
-    q4k_kernel: Option<Q4kKernel>,
+    wide: Option<Wide>,
     q4k: Q4kTokens,
-    q6k_kernel: Option<Q6kKernel>,
     q6k: Q6kTokens,
 }
 
@@ -273,9 +273,8 @@ impl Default for Activations {
             tokens: 0,
             q8_0: Vec::new(),
             q8k: Vec::new(),
-            q4k_kernel: Q4kKernel::detect(),
+            wide: Wide::detect(),
             q4k: Q4kTokens::default(),
-            q6k_kernel: Q6kKernel::detect(),
             q6k: Q6kTokens::default(),
         }
     }
@@ -295,11 +294,8 @@ impl Activations {
         if formats.clone().any(|format| !format.wants_q8k()) {
             quantize_rows(x, columns, &mut self.q8_0);
         }
-        let own = |format: Format| match format {
-            Format::Q4K => self.q4k_kernel.is_some(),
-            Format::Q6K => self.q6k_kernel.is_some(),
-            _ => false,
-        };
+        let own =
+            |format: Format| self.wide.is_some() && matches!(format, Format::Q4K | Format::Q6K);
         if formats
             .clone()
             .any(|format| format.wants_q8k() && !own(format))

@@ -24,6 +24,7 @@ mod q4k;
 mod q6k;
 mod q8;
 mod tiles;
+mod wide;
 
 use std::fs::File;
 use std::sync::Arc;

@@ -11,15 +11,13 @@
 //! ordered so one 64-byte load meets the nibbles of two sub-blocks: 0 2 1 3 4 6 5 7.
 
 use super::q8::f16_to_f32;
-
-/// How far ahead of the block being multiplied the weights are fetched.
-const PREFETCH_AHEAD: usize = 2048;
+use super::wide::{self, Wide};
 
 /// Values and bytes of a Q4_K block.
 pub(super) const BLOCK: usize = 256;
 pub(super) const BLOCK_BYTES: usize = 144;
 
-/// Tokens quantized for [`Q4kKernel`].
+/// Tokens quantized for [`rows_times`].
 #[derive(Default)]
 pub(super) struct Q4kTokens {
     tokens: usize,
@@ -111,63 +109,37 @@ pub(super) fn row_portable(row: &[u8], tokens: &Q4kTokens, t: usize) -> f32 {
     total
 }
 
-/// Which 512-bit kernel this CPU runs, if any.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Q4kKernel {
-    Avx512Vnni,
-    Avx512,
-}
-
-impl Q4kKernel {
-    pub(super) fn detect() -> Option<Q4kKernel> {
-        let cpu = crate::kernels::cpu();
-        if cpu.avx512bw && cpu.avx512_vnni {
-            Some(Q4kKernel::Avx512Vnni)
-        } else if cpu.avx512bw {
-            Some(Q4kKernel::Avx512)
-        } else {
-            None
-        }
-    }
-
-    /// `out[j · tokens + t] = row j · token t` for the rows in `rows` (whole blocks).
-    pub(super) fn rows_times(self, rows: &[u8], tokens: &Q4kTokens, out: &mut [f32]) {
-        let row_bytes = tokens.blocks * BLOCK_BYTES;
-        let count = rows.len() / row_bytes;
-        let n = tokens.tokens;
-        assert_eq!(out.len(), count * n);
-        assert!(tokens.quants.len() >= n * tokens.blocks * BLOCK);
-        assert!(tokens.sums.len() >= n * tokens.blocks * 8);
-        assert!(tokens.scales.len() >= n * tokens.blocks);
-        // A row at a time: rows side by side are streams the hardware prefetcher follows
-        // badly (four rows interleaved ran at half the speed).
+/// `out[j · tokens + t] = row j · token t` for the rows in `rows` (whole blocks), with
+/// `kernel`.
+pub(super) fn rows_times(kernel: Wide, rows: &[u8], tokens: &Q4kTokens, out: &mut [f32]) {
+    let n = tokens.tokens;
+    assert!(tokens.quants.len() >= n * tokens.blocks * BLOCK);
+    assert!(tokens.sums.len() >= n * tokens.blocks * 8);
+    assert!(tokens.scales.len() >= n * tokens.blocks);
+    wide::rows_times(rows, tokens.blocks * BLOCK_BYTES, n, out, |row, t| {
         #[cfg(target_arch = "x86_64")]
-        for (j, row) in rows.chunks_exact(row_bytes).enumerate() {
-            for t in 0..n {
-                // SAFETY: `detect` chose the kernel for features this CPU has; the asserts
-                // above and the row's slice bound every byte the kernel reads.
-                out[j * n + t] = unsafe {
-                    match self {
-                        Q4kKernel::Avx512Vnni => x86::row_vnni(row, tokens, t),
-                        Q4kKernel::Avx512 => x86::row(row, tokens, t),
-                    }
-                };
+        // SAFETY: `Wide::detect` chose the kernel for features this CPU has; the asserts
+        // above and the row's slice (whole blocks) bound every byte the kernel reads.
+        unsafe {
+            match kernel {
+                Wide::Avx512Vnni => x86::row_vnni(row, tokens, t),
+                Wide::Avx512 => x86::row(row, tokens, t),
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
-        for (j, row) in rows.chunks_exact(row_bytes).enumerate() {
-            for t in 0..n {
-                out[j * n + t] = row_portable(row, tokens, t);
-            }
+        {
+            let _ = kernel;
+            row_portable(row, tokens, t)
         }
-    }
+    });
 }
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::*;
 
-    use super::{BLOCK, BLOCK_BYTES, PREFETCH_AHEAD, Q4kTokens, f16_to_f32, scales_and_mins};
+    use super::super::wide::PREFETCH_AHEAD;
+    use super::{BLOCK, BLOCK_BYTES, Q4kTokens, f16_to_f32, scales_and_mins};
 
     /// u8 × i8 products of 64 bytes, summed in fours into sixteen i32 lanes.
     ///

@@ -12,14 +12,12 @@
 //! with bits 4-5 and 6-7. A value is `d · scale[16 values] · (q − 32)`.
 
 use super::q8::f16_to_f32;
-
-/// How far ahead of the block being multiplied the weights are fetched.
-const PREFETCH_AHEAD: usize = 2048;
+use super::wide::{self, Wide};
 
 pub(super) const BLOCK: usize = 256;
 pub(super) const BLOCK_BYTES: usize = 210;
 
-/// Tokens quantized for [`Q6kKernel`]: per 256 values one scale, the bytes in order, and
+/// Tokens quantized for [`rows_times`]: per 256 values one scale, the bytes in order, and
 /// the sum of each 16.
 #[derive(Default)]
 pub(super) struct Q6kTokens {
@@ -93,60 +91,37 @@ pub(super) fn row_portable(row: &[u8], tokens: &Q6kTokens, t: usize) -> f32 {
     total
 }
 
-/// Which 512-bit kernel this CPU runs, if any.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Q6kKernel {
-    Avx512Vnni,
-    Avx512,
-}
-
-impl Q6kKernel {
-    pub(super) fn detect() -> Option<Q6kKernel> {
-        let cpu = crate::kernels::cpu();
-        if cpu.avx512bw && cpu.avx512_vnni {
-            Some(Q6kKernel::Avx512Vnni)
-        } else if cpu.avx512bw {
-            Some(Q6kKernel::Avx512)
-        } else {
-            None
-        }
-    }
-
-    /// `out[j · tokens + t] = row j · token t` for the rows in `rows` (whole blocks).
-    pub(super) fn rows_times(self, rows: &[u8], tokens: &Q6kTokens, out: &mut [f32]) {
-        let row_bytes = tokens.blocks * BLOCK_BYTES;
-        let n = tokens.tokens;
-        assert_eq!(out.len(), rows.len() / row_bytes * n);
-        assert!(tokens.quants.len() >= n * tokens.blocks * BLOCK);
-        assert!(tokens.sums.len() >= n * tokens.blocks * 16);
-        assert!(tokens.scales.len() >= n * tokens.blocks);
+/// `out[j · tokens + t] = row j · token t` for the rows in `rows` (whole blocks), with
+/// `kernel`.
+pub(super) fn rows_times(kernel: Wide, rows: &[u8], tokens: &Q6kTokens, out: &mut [f32]) {
+    let n = tokens.tokens;
+    assert!(tokens.quants.len() >= n * tokens.blocks * BLOCK);
+    assert!(tokens.sums.len() >= n * tokens.blocks * 16);
+    assert!(tokens.scales.len() >= n * tokens.blocks);
+    wide::rows_times(rows, tokens.blocks * BLOCK_BYTES, n, out, |row, t| {
         #[cfg(target_arch = "x86_64")]
-        for (j, row) in rows.chunks_exact(row_bytes).enumerate() {
-            for t in 0..n {
-                // SAFETY: `detect` chose the kernel for features this CPU has; the asserts
-                // above and the row's slice bound every byte the kernel reads.
-                out[j * n + t] = unsafe {
-                    match self {
-                        Q6kKernel::Avx512Vnni => x86::row_vnni(row, tokens, t),
-                        Q6kKernel::Avx512 => x86::row(row, tokens, t),
-                    }
-                };
+        // SAFETY: `Wide::detect` chose the kernel for features this CPU has; the asserts
+        // above and the row's slice (whole blocks) bound every byte the kernel reads.
+        unsafe {
+            match kernel {
+                Wide::Avx512Vnni => x86::row_vnni(row, tokens, t),
+                Wide::Avx512 => x86::row(row, tokens, t),
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
-        for (j, row) in rows.chunks_exact(row_bytes).enumerate() {
-            for t in 0..n {
-                out[j * n + t] = row_portable(row, tokens, t);
-            }
+        {
+            let _ = kernel;
+            row_portable(row, tokens, t)
         }
-    }
+    });
 }
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::*;
 
-    use super::{BLOCK, BLOCK_BYTES, PREFETCH_AHEAD, Q6kTokens, f16_to_f32};
+    use super::super::wide::PREFETCH_AHEAD;
+    use super::{BLOCK, BLOCK_BYTES, Q6kTokens, f16_to_f32};
 
     /// # Safety
     /// The CPU has AVX-512 F, BW and VL; `row` holds `tokens.blocks` blocks, and the
