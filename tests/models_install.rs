@@ -189,10 +189,7 @@ fn a_damaged_download_is_refused_and_removed() {
     let out = t.run(["models", "install", "smollm2"]).code(1);
     let stderr = text(&out.get_output().stderr);
     assert!(stderr.contains("is damaged"), "{stderr}");
-    let downloads = t.home().join("models/.downloads");
-    let left: Vec<_> = std::fs::read_dir(&downloads)
-        .map(|entries| entries.filter_map(Result::ok).collect())
-        .unwrap_or_default();
+    let left = t.downloads_left();
     assert!(left.is_empty(), "{left:?}");
     let listed = t.run(["models", "list"]).success();
     assert!(text(&listed.get_output().stdout).contains("no models installed"));
@@ -217,10 +214,7 @@ fn a_download_is_cut_at_the_size_the_index_declares() {
     let out = t.run(["models", "install", "smollm2"]).code(1);
     let stderr = text(&out.get_output().stderr);
     assert!(stderr.contains("more than the 1048576 bytes"), "{stderr}");
-    let downloads = t.home().join("models/.downloads");
-    let left: Vec<_> = std::fs::read_dir(&downloads)
-        .map(|entries| entries.filter_map(Result::ok).collect())
-        .unwrap_or_default();
+    let left = t.downloads_left();
     assert!(left.is_empty(), "{left:?}");
 }
 

@@ -240,15 +240,7 @@ fn a_hub_model_is_chosen_by_quantization_fetched_checked_and_installed() {
         .success();
     assert!(!text(&out.get_output().stdout).trim().is_empty());
     // No download is left behind.
-    let downloads = t.home().join("models/.downloads");
-    let left: Vec<_> = std::fs::read_dir(&downloads)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| e.file_name())
-                .collect()
-        })
-        .unwrap_or_default();
+    let left = t.downloads_left();
     assert!(left.is_empty(), "{left:?}");
 }
 
@@ -320,15 +312,7 @@ fn a_cut_download_resumes_and_a_wrong_checksum_leaves_nothing() {
         "{stderr}"
     );
     assert!(text(&t.run(["models", "list"]).success().get_output().stdout).contains("no models"));
-    let downloads = t.home().join("models/.downloads");
-    let left: Vec<_> = std::fs::read_dir(&downloads)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| e.file_name())
-                .collect()
-        })
-        .unwrap_or_default();
+    let left = t.downloads_left();
     assert!(left.is_empty(), "{left:?}");
 }
 

@@ -77,13 +77,11 @@ pub fn run(command: ModelsCommand, ctx: &mut Context<'_>) -> Result<u8> {
             let started = std::time::Instant::now();
             let installed = models::install_as(&ctx.home, &blob, Some(&name))
                 .with_context(|| format!("cannot import ollama:{reference}"))?;
-            writeln!(
-                out,
-                "imported ollama:{reference} as local/{} ({:.1} MB, {:.1} s); `localgpt ask --model local/{} …` runs it in-process",
-                installed.name,
-                installed.bytes as f64 / 1e6,
-                started.elapsed().as_secs_f64(),
-                installed.name
+            ready(
+                &mut out,
+                &format!("imported ollama:{reference}"),
+                &installed,
+                started,
             )?;
         }
         ModelsCommand::List { available: true } => available(ctx, &mut out)?,
@@ -169,15 +167,7 @@ fn pull(ctx: &Context<'_>, spec: &str, out: &mut dyn Write) -> Result<()> {
         Err(models::pull::PullError::Usage(message)) => return Err(UsageError(message).into()),
         Err(err) => return Err(anyhow::Error::new(err).context(format!("cannot pull {spec}"))),
     };
-    writeln!(
-        out,
-        "pulled {spec} as local/{} ({:.1} MB, {:.1} s); `localgpt ask --model local/{} …` runs it in-process",
-        installed.name,
-        installed.bytes as f64 / 1e6,
-        started.elapsed().as_secs_f64(),
-        installed.name
-    )?;
-    Ok(())
+    ready(out, &format!("pulled {spec}"), &installed, started)
 }
 
 /// `models list --available`: the catalogue, marked with what is installed and what fits.
@@ -240,5 +230,23 @@ fn available(ctx: &Context<'_>, out: &mut dyn Write) -> Result<()> {
             "this machine's memory is not known: the built-in model is recommended"
         )?,
     }
+    Ok(())
+}
+
+/// "pulled SOURCE as local/NAME (size, time); how to run it".
+fn ready(
+    out: &mut dyn Write,
+    done: &str,
+    installed: &Installed,
+    started: std::time::Instant,
+) -> Result<()> {
+    writeln!(
+        out,
+        "{done} as local/{} ({:.1} MB, {:.1} s); `localgpt ask --model local/{} …` runs it in-process",
+        installed.name,
+        installed.bytes as f64 / 1e6,
+        started.elapsed().as_secs_f64(),
+        installed.name
+    )?;
     Ok(())
 }

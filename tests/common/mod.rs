@@ -149,6 +149,19 @@ impl Test {
         self.command().args(args).assert()
     }
 
+    /// What a model download left in `models/.downloads` (nothing, when it finished or
+    /// was refused).
+    pub fn downloads_left(&self) -> Vec<std::ffi::OsString> {
+        fs::read_dir(self.path("models/.downloads"))
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.file_name())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     pub fn path(&self, relative: &str) -> PathBuf {
         self.home().join(relative)
     }
