@@ -260,7 +260,7 @@ pub(super) struct Activations {
     tokens: usize,
     q8_0: Vec<BlockQ8_0>,
     q8k: Vec<BlockQ8K>,
-    /// Q4_K and Q6_K rows' own 512-bit products, where the CPU has them, and their
+    /// Q4_K and Q6_K rows' own products (AVX2 or AVX-512), where the CPU has them, and their
     /// tokens.
     wide: Option<Wide>,
     q4k: Q4kTokens,

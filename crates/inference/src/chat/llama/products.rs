@@ -224,7 +224,7 @@ impl Products {
         let input = match self.tiles {
             Some(kernel) => {
                 self.acts.quantize(x, matrices[0].columns());
-                self.columns.arrange(&self.acts);
+                self.columns.arrange(&self.acts, kernel);
                 Prompt::Int8(kernel, &self.columns)
             }
             None => Prompt::Floats(x),

@@ -1,8 +1,9 @@
-//! Q4_K rows times a few tokens with 512-bit registers: each 256-value block takes 4 byte
-//! products and 4 multiply-adds, where candle's 256-bit product takes some 80 operations,
-//! and the weights are fetched ahead across page boundaries, where the hardware's
-//! prefetcher stops. On CPUs without AVX-512 BW the rows go through candle's product
-//! ([`super::blocks`]).
+//! Q4_K rows times a few tokens, in 512-bit registers (here) or 256-bit ones
+//! ([`avx2`]): a block's scales unpacked four at a time, its nibbles multiplied with the
+//! token's bytes and the sub-blocks' scales applied in integers, so each block ends in
+//! one conversion and one multiply-add; the weights are fetched ahead across page
+//! boundaries, where the hardware's prefetcher stops. Without AVX2 the rows go through
+//! candle's product ([`super::blocks`]).
 //!
 //! A Q4_K block (144 bytes): f16 scale `d`, f16 `dmin`, 12 bytes of eight 6-bit scales
 //! and eight 6-bit mins, then 128 bytes of nibbles — bytes 32k..32k+32 hold sub-block 2k
@@ -10,8 +11,9 @@
 //! Tokens are quantized per 256 values to int8 with one scale (as Q8_K), their bytes
 //! ordered so one 64-byte load meets the nibbles of two sub-blocks: 0 2 1 3 4 6 5 7.
 
+#[cfg(any(test, not(target_arch = "x86_64")))]
 use super::q8::f16_to_f32;
-use super::wide::{self, Wide};
+use super::wide::Wide;
 
 /// Values and bytes of a Q4_K block.
 pub(super) const BLOCK: usize = 256;
@@ -24,8 +26,9 @@ pub(super) struct Q4kTokens {
     blocks: usize,
     /// Per token and block: the scale.
     scales: Vec<f32>,
-    /// Per token and block: the sum of each 32 values' bytes, sub-blocks 0..8.
-    sums: Vec<i32>,
+    /// Per token and block: the sum of each 32 values' bytes (|sum| ≤ 4,064), sub-blocks
+    /// 0..8.
+    sums: Vec<i16>,
     /// Per token and block: 256 bytes in the order above.
     quants: Vec<i8>,
 }
@@ -48,11 +51,11 @@ impl Q4kTokens {
             for (sub, chunk) in values.chunks_exact(32).enumerate() {
                 // Sub-block order 0 2 1 3 4 6 5 7: pairs (2k, 2k+2) low, (2k+1, 2k+3) high.
                 let slot = [0, 2, 1, 3, 4, 6, 5, 7][sub];
-                let mut sum = 0i32;
+                let mut sum = 0i16;
                 for (q, v) in quants[slot * 32..slot * 32 + 32].iter_mut().zip(chunk) {
                     let rounded = (v * inverse).round().clamp(-127.0, 127.0) as i8;
                     *q = rounded;
-                    sum += i32::from(rounded);
+                    sum += i16::from(rounded);
                 }
                 self.sums[i * 8 + sub] = sum;
             }
@@ -62,7 +65,7 @@ impl Q4kTokens {
 
 /// The eight 6-bit scales and eight 6-bit mins of a block's 12 bytes, as llama.cpp's
 /// `get_scale_min_k4` reads them.
-#[inline(always)]
+#[cfg(any(test, not(target_arch = "x86_64")))]
 fn scales_and_mins(bytes: &[u8]) -> ([u8; 8], [u8; 8]) {
     let mut scales = [0u8; 8];
     let mut mins = [0u8; 8];
@@ -73,6 +76,27 @@ fn scales_and_mins(bytes: &[u8]) -> ([u8; 8], [u8; 8]) {
         mins[j + 4] = (bytes[j + 8] >> 4) | ((bytes[j + 4] >> 6) << 4);
     }
     (scales, mins)
+}
+
+/// The scales (bytes 0..8) and mins (bytes 8..16) of a block's 12 packed bytes,
+/// unpacked four at a time as llama.cpp's kernels do: the same values as
+/// [`scales_and_mins`] in a dozen integer operations instead of some forty.
+#[inline(always)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+fn packed_scales_and_mins(bytes: &[u8]) -> (u64, u64) {
+    const SIX_BITS: u32 = 0x3f3f_3f3f;
+    const LOW_NIBBLES: u32 = 0x0f0f_0f0f;
+    const TWO_BITS: u32 = 0x0303_0303;
+    let word = |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+    let (a, b, c) = (word(0), word(4), word(8));
+    let scales_low = a & SIX_BITS;
+    let scales_high = (c & LOW_NIBBLES) | (((a >> 6) & TWO_BITS) << 4);
+    let mins_low = b & SIX_BITS;
+    let mins_high = ((c >> 4) & LOW_NIBBLES) | (((b >> 6) & TWO_BITS) << 4);
+    (
+        u64::from(scales_low) | u64::from(scales_high) << 32,
+        u64::from(mins_low) | u64::from(mins_high) << 32,
+    )
 }
 
 /// The product of one Q4_K row with token `t`, value by value: the reference the vector
@@ -102,7 +126,7 @@ pub(super) fn row_portable(row: &[u8], tokens: &Q4kTokens, t: usize) -> f32 {
                 })
                 .sum();
             dots += f32::from(scales[sub]) * dot as f32;
-            min_total += i32::from(mins[sub]) * tokens.sums[at * 8 + sub];
+            min_total += i32::from(mins[sub]) * i32::from(tokens.sums[at * 8 + sub]);
         }
         total += d * dots - dmin * min_total as f32;
     }
@@ -116,142 +140,149 @@ pub(super) fn rows_times(kernel: Wide, rows: &[u8], tokens: &Q4kTokens, out: &mu
     assert!(tokens.quants.len() >= n * tokens.blocks * BLOCK);
     assert!(tokens.sums.len() >= n * tokens.blocks * 8);
     assert!(tokens.scales.len() >= n * tokens.blocks);
-    wide::rows_times(rows, tokens.blocks * BLOCK_BYTES, n, out, |row, t| {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Wide::detect` chose the kernel for features this CPU has; the asserts
-        // above and the row's slice (whole blocks) bound every byte the kernel reads.
-        unsafe {
-            match kernel {
-                Wide::Avx512Vnni => x86::row_vnni(row, tokens, t),
-                Wide::Avx512 => x86::row(row, tokens, t),
-            }
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `Wide::detect` chose the kernel for features this CPU has; the asserts
+    // above and the rows' slices (whole blocks) bound every byte the kernels read.
+    unsafe {
+        match kernel {
+            Wide::Avx512Vnni => x86::rows_times_vnni(rows, tokens, out),
+            Wide::Avx512 => x86::rows_times(rows, tokens, out),
+            Wide::Avx2 => avx2::rows_times(rows, tokens, out),
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            let _ = kernel;
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = kernel;
+        super::wide::rows_times(rows, tokens.blocks * BLOCK_BYTES, n, out, |row, t| {
             row_portable(row, tokens, t)
-        }
-    });
+        });
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::*;
 
-    use super::super::wide::PREFETCH_AHEAD;
-    use super::{BLOCK, BLOCK_BYTES, Q4kTokens, f16_to_f32, scales_and_mins};
+    use super::super::wide::{self, fetch_ahead};
+    use super::{BLOCK, BLOCK_BYTES, Q4kTokens, packed_scales_and_mins};
 
-    /// u8 × i8 products of 64 bytes, summed in fours into sixteen i32 lanes.
+    /// Every row of `rows` times every token, into `out` as [`super::rows_times`] says.
+    /// The loop over rows is compiled into the kernel: a row is only 8–56 blocks, and a
+    /// call and its setup per row cost a tenth of the time.
     ///
     /// # Safety
-    /// The CPU has AVX-512 BW (and VNNI when `VNNI`), and the calling code is compiled
-    /// for them.
-    #[inline(always)]
-    unsafe fn dot<const VNNI: bool>(unsigned: __m512i, signed: __m512i) -> __m512i {
-        // Nibbles (≤ 15) times bytes (|x| ≤ 127): pairs stay within i16.
-        // SAFETY: register arithmetic only, on features the caller has (above).
-        unsafe {
-            if VNNI {
-                _mm512_dpbusd_epi32(_mm512_setzero_si512(), unsigned, signed)
-            } else {
-                _mm512_madd_epi16(_mm512_maddubs_epi16(unsigned, signed), _mm512_set1_epi16(1))
-            }
-        }
+    /// The CPU has AVX-512 F, BW and VL; `rows` holds whole rows of `tokens.blocks`
+    /// blocks, and the tokens hold that many blocks each.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
+    pub(super) unsafe fn rows_times(rows: &[u8], tokens: &Q4kTokens, out: &mut [f32]) {
+        let row_bytes = tokens.blocks * BLOCK_BYTES;
+        wide::rows_times(rows, row_bytes, tokens.tokens, out, |row, t| {
+            // SAFETY: this function enables what `body` uses; its caller checked the CPU
+            // has it and bounded the slices (its # Safety).
+            unsafe { body::<false>(row, tokens, t) }
+        });
     }
 
     /// # Safety
-    /// The CPU has AVX-512 F, BW and VL; `row` holds `tokens.blocks` blocks, and the
-    /// tokens hold token `t`.
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
-    pub(super) unsafe fn row(row: &[u8], tokens: &Q4kTokens, t: usize) -> f32 {
-        // SAFETY: this function enables what `body` uses; its caller checked the CPU has
-        // it and bounded the slices (its # Safety).
-        unsafe { body::<false>(row, tokens, t) }
+    /// As [`rows_times`], with AVX-512 VNNI besides.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+    pub(super) unsafe fn rows_times_vnni(rows: &[u8], tokens: &Q4kTokens, out: &mut [f32]) {
+        let row_bytes = tokens.blocks * BLOCK_BYTES;
+        wide::rows_times(rows, row_bytes, tokens.tokens, out, |row, t| {
+            // SAFETY: as in `rows_times`.
+            unsafe { body::<true>(row, tokens, t) }
+        });
     }
 
-    /// # Safety
-    /// As [`row`], with AVX-512 VNNI besides.
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")]
-    pub(super) unsafe fn row_vnni(row: &[u8], tokens: &Q4kTokens, t: usize) -> f32 {
-        // SAFETY: as in `row`.
-        unsafe { body::<true>(row, tokens, t) }
-    }
-
-    /// `row` times token `t`.
+    /// `row` times token `t`. Each 64 bytes of nibbles meet the token's bytes in one
+    /// byte product to pairs of i16; the sub-blocks' scales multiply those in integers
+    /// (still exact), so a block ends in a single conversion and multiply-add.
     ///
     /// # Safety
     /// As the entries that call it.
     #[inline(always)]
     unsafe fn body<const VNNI: bool>(row: &[u8], tokens: &Q4kTokens, t: usize) -> f32 {
-        let mut min_total_scaled = 0.0f32;
+        let blocks = tokens.blocks;
+        let first = t * blocks;
+        let x_scales = &tokens.scales[first..first + blocks];
+        let x_sums = &tokens.sums[first * 8..(first + blocks) * 8];
+        let x_quants = &tokens.quants[first * BLOCK..(first + blocks) * BLOCK];
+        let row = &row[..blocks * BLOCK_BYTES];
         // SAFETY: the entry enables every instruction used here and its caller checked the
-        // CPU has them; each load reads 64 bytes inside a slice bounded beforehand (a
-        // token's 256 bytes, a block's 128 nibble bytes after its 16-byte head).
+        // CPU has them; each load reads inside a slice bounded above (a token's 256 bytes
+        // and 8 sums, a block's 144 bytes).
         unsafe {
             let mut sums = _mm512_setzero_ps();
+            let mut mins_total = _mm_setzero_ps();
             let low = _mm512_set1_epi8(0xF);
-            // Each sub-block's scale over its 8 lanes: (0, 2), (1, 3), (4, 6), (5, 7).
-            let spread = [
-                _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2),
-                _mm512_setr_epi32(1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3),
-                _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 6, 6, 6, 6, 6, 6, 6, 6),
-                _mm512_setr_epi32(5, 5, 5, 5, 5, 5, 5, 5, 7, 7, 7, 7, 7, 7, 7, 7),
-            ];
-            for b in 0..tokens.blocks {
-                let at = t * tokens.blocks + b;
-                let x_scale = tokens.scales[at];
-                let x_sums = &tokens.sums[at * 8..at * 8 + 8];
-                let x = tokens.quants[at * BLOCK..(at + 1) * BLOCK].as_ptr();
-                let xs = [
-                    _mm512_loadu_si512(x.cast()),
-                    _mm512_loadu_si512(x.add(64).cast()),
-                    _mm512_loadu_si512(x.add(128).cast()),
-                    _mm512_loadu_si512(x.add(192).cast()),
+            // Each sub-block's scale over its 16 i16 lanes: (0, 2), (1, 3), (4, 6), (5, 7).
+            let spread = |a: i16, b: i16| {
+                _mm512_set_epi16(
+                    b, b, b, b, b, b, b, b, b, b, b, b, b, b, b, b, a, a, a, a, a, a, a, a, a, a,
+                    a, a, a, a, a, a,
+                )
+            };
+            let spread = [spread(0, 2), spread(1, 3), spread(4, 6), spread(5, 7)];
+            for b in 0..blocks {
+                let block = &row[b * BLOCK_BYTES..][..BLOCK_BYTES];
+                let head = block.as_ptr();
+                // The hardware's prefetcher stops at each 4 KB page: fetch ahead across
+                // them.
+                fetch_ahead::<3>(head);
+                // d and dmin, times the token's scale, in lanes 0 and 1.
+                let scales_f16 =
+                    _mm_cvtsi32_si128(i32::from_le_bytes([block[0], block[1], block[2], block[3]]));
+                let d_dmin = _mm_mul_ps(_mm_cvtph_ps(scales_f16), _mm_set1_ps(x_scales[b]));
+                let (scales, mins) = packed_scales_and_mins(&block[4..16]);
+                let sums16 = _mm_loadu_si128(x_sums[b * 8..b * 8 + 8].as_ptr().cast());
+                let mins_by_sums =
+                    _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(mins as i64)), sums16);
+                mins_total = _mm_fmadd_ps(
+                    _mm_cvtepi32_ps(mins_by_sums),
+                    _mm_permute_ps::<0x55>(d_dmin),
+                    mins_total,
+                );
+                let scales16 =
+                    _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(scales as i64)));
+                let x = x_quants[b * BLOCK..(b + 1) * BLOCK].as_ptr();
+                let q = block[16..].as_ptr();
+                let first = _mm512_loadu_si512(q.cast());
+                let second = _mm512_loadu_si512(q.add(64).cast());
+                let nibbles = [
+                    _mm512_and_si512(first, low),
+                    _mm512_and_si512(_mm512_srli_epi16(first, 4), low),
+                    _mm512_and_si512(second, low),
+                    _mm512_and_si512(_mm512_srli_epi16(second, 4), low),
                 ];
-                {
-                    let block = &row[b * BLOCK_BYTES..][..BLOCK_BYTES];
-                    let d = f16_to_f32([block[0], block[1]]) * x_scale;
-                    let dmin = f16_to_f32([block[2], block[3]]) * x_scale;
-                    let (scales, block_mins) = scales_and_mins(&block[4..16]);
-                    let mut min_total = 0i32;
-                    for (m, s) in block_mins.iter().zip(x_sums) {
-                        min_total += i32::from(*m) * s;
-                    }
-                    min_total_scaled += dmin * min_total as f32;
-                    let scale_bytes = _mm_loadl_epi64(scales.as_ptr().cast());
-                    let scales = _mm512_castps256_ps512(_mm256_mul_ps(
-                        _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(scale_bytes)),
-                        _mm256_set1_ps(d),
-                    ));
-                    // The hardware's prefetcher stops at each 4 KB page: fetch ahead
-                    // across them (a prefetch never faults, wherever it points).
-                    let ahead = block.as_ptr().wrapping_add(PREFETCH_AHEAD);
-                    _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
-                    _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(64).cast());
-                    _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(128).cast());
-                    let q = block[16..].as_ptr();
-                    let first = _mm512_loadu_si512(q.cast());
-                    let second = _mm512_loadu_si512(q.add(64).cast());
-                    let nibbles = [
-                        _mm512_and_si512(first, low),
-                        _mm512_and_si512(_mm512_srli_epi16(first, 4), low),
-                        _mm512_and_si512(second, low),
-                        _mm512_and_si512(_mm512_srli_epi16(second, 4), low),
-                    ];
-                    for k in 0..4 {
-                        let products = dot::<VNNI>(nibbles[k], xs[k]);
-                        sums = _mm512_fmadd_ps(
-                            _mm512_cvtepi32_ps(products),
-                            _mm512_permutexvar_ps(spread[k], scales),
-                            sums,
-                        );
-                    }
+                let mut scaled = _mm512_setzero_si512();
+                for k in 0..4 {
+                    // Nibbles (≤ 15) times bytes (|x| ≤ 127): pairs stay within i16, and
+                    // times a scale (≤ 63) within i32.
+                    let pairs =
+                        _mm512_maddubs_epi16(nibbles[k], _mm512_loadu_si512(x.add(64 * k).cast()));
+                    let scale = _mm512_permutexvar_epi16(spread[k], scales16);
+                    scaled = if VNNI {
+                        _mm512_dpwssd_epi32(scaled, pairs, scale)
+                    } else {
+                        _mm512_add_epi32(scaled, _mm512_madd_epi16(pairs, scale))
+                    };
                 }
+                sums = _mm512_fmadd_ps(
+                    _mm512_cvtepi32_ps(scaled),
+                    _mm512_broadcastss_ps(d_dmin),
+                    sums,
+                );
             }
-            _mm512_reduce_add_ps(sums) - min_total_scaled
+            let mins_total = _mm_add_ps(mins_total, _mm_movehl_ps(mins_total, mins_total));
+            let mins_total = _mm_add_ss(mins_total, _mm_movehdup_ps(mins_total));
+            _mm512_reduce_add_ps(sums) - _mm_cvtss_f32(mins_total)
         }
     }
 }
+
+#[cfg(target_arch = "x86_64")]
+#[path = "q4k_avx2.rs"]
+mod avx2;
 
 #[cfg(test)]
 #[path = "q4k_tests.rs"]

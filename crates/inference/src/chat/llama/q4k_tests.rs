@@ -75,3 +75,22 @@ fn every_kernel_gives_the_blocks_products() {
         }
     }
 }
+
+/// The packed unpacking gives every scale and min the byte-by-byte one does.
+#[test]
+fn packed_scales_and_mins_match_the_plain_reading() {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..2000 {
+        let mut bytes = [0u8; 12];
+        for byte in &mut bytes {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            *byte = state as u8;
+        }
+        let (scales, mins) = scales_and_mins(&bytes);
+        let (packed_scales, packed_mins) = packed_scales_and_mins(&bytes);
+        assert_eq!(packed_scales.to_le_bytes(), scales, "{bytes:?}");
+        assert_eq!(packed_mins.to_le_bytes(), mins, "{bytes:?}");
+    }
+}

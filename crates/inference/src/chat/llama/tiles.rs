@@ -1,6 +1,7 @@
 //! Prompt products in int8, as llama.cpp multiplies Q8_0 prompts: the activations are
-//! quantized to Q8_0 and each weight tile is repacked so one VNNI instruction multiplies
-//! four bytes of a token with four bytes of 8 or 16 weight rows at once. A lane of a
+//! quantized to Q8_0 and each weight tile is repacked so one VNNI instruction (or, with
+//! AVX2 alone, four) multiplies four bytes of a token with four bytes of 8 or 16 weight
+//! rows at once. A lane of a
 //! register is a weight row, so a block's scales apply lane by lane and a token's results
 //! for consecutive rows are stored together — no sums across lanes, no per-block
 //! dequantizing to floats (which cost a short prompt more than its arithmetic).
@@ -23,14 +24,19 @@ pub(super) const TILE_ROWS: usize = 128;
 /// Vectors per packed block: eight of weight bytes, the correction, the scales.
 const VECTORS: usize = 10;
 
-/// The instruction set the tiles run on, chosen once; none without VNNI, where
-/// multiplying unsigned by signed bytes would overflow 16-bit pairs.
+/// The instruction set the tiles run on, chosen once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum TileKernel {
     /// 512-bit registers, 16 rows a group; 32 registers hold more tokens at once.
     Avx512Vnni,
     /// 256-bit registers, 8 rows a group.
     AvxVnni,
+    /// AVX2 without VNNI, 8 rows a group: unsigned-by-signed byte products would
+    /// overflow their 16-bit pairs with the +128 tokens, so the tokens stay signed and
+    /// each product is |token| × (weight with the token's sign), as llama.cpp's AVX2
+    /// Q8_0 product does — four instructions where VNNI takes one, still some twice
+    /// gemm's rate on floats.
+    Avx2,
 }
 
 impl TileKernel {
@@ -40,6 +46,8 @@ impl TileKernel {
             Some(TileKernel::Avx512Vnni)
         } else if cpu.avx_vnni {
             Some(TileKernel::AvxVnni)
+        } else if cpu.avx2 {
+            Some(TileKernel::Avx2)
         } else {
             None
         }
@@ -48,26 +56,35 @@ impl TileKernel {
     fn lanes(self) -> usize {
         match self {
             TileKernel::Avx512Vnni => 16,
-            TileKernel::AvxVnni => 8,
+            TileKernel::AvxVnni | TileKernel::Avx2 => 8,
         }
+    }
+
+    /// Whether the kernel takes the tokens' bytes +128 (unsigned), or as they are.
+    fn unsigned_tokens(self) -> bool {
+        self != TileKernel::Avx2
     }
 }
 
 /// Quantized tokens laid out block by block: for each block, every token's 32 bytes
-/// (+128, unsigned) and its scale, so the tokens a tile takes at once are together.
+/// (+128, unsigned, for the VNNI kernels) and its scale, so the tokens a tile takes at
+/// once are together.
 #[derive(Default)]
 pub(super) struct Columns {
     bytes: Vec<u8>,
     scales: Vec<f32>,
     tokens: usize,
     blocks: usize,
+    kernel: Option<TileKernel>,
 }
 
 impl Columns {
-    pub(super) fn arrange(&mut self, acts: &Quantized) {
+    pub(super) fn arrange(&mut self, acts: &Quantized, kernel: TileKernel) {
         let (tokens, blocks) = (acts.rows(), acts.blocks());
         self.tokens = tokens;
         self.blocks = blocks;
+        self.kernel = Some(kernel);
+        let flip = if kernel.unsigned_tokens() { 0x80 } else { 0 };
         self.bytes.resize(tokens * blocks * BLOCK, 0);
         self.scales.resize(tokens * blocks, 0.0);
         for (t, (quants, scales)) in acts
@@ -82,7 +99,7 @@ impl Columns {
                     .iter_mut()
                     .zip(block)
                 {
-                    *to = (q as u8) ^ 0x80;
+                    *to = (q as u8) ^ flip;
                 }
                 self.scales[at] = scale;
             }
@@ -112,6 +129,11 @@ pub(super) fn tile_products(
 ) {
     let blocks = matrix.columns() / BLOCK;
     assert_eq!(tokens.blocks, blocks);
+    assert_eq!(
+        tokens.kernel,
+        Some(kernel),
+        "tokens arranged for another kernel"
+    );
     assert!(tokens.bytes.len() >= tokens.tokens * blocks * BLOCK);
     assert!(tokens.scales.len() >= tokens.tokens * blocks);
     if tokens.tokens == 0 || rows.is_empty() {
@@ -147,6 +169,7 @@ pub(super) fn tile_products(
                     TileKernel::AvxVnni => {
                         x86::times_avx(packed, end - first, tokens, out, out_row)
                     }
+                    TileKernel::Avx2 => x86::times_avx2(packed, end - first, tokens, out, out_row),
                 }
             }
         }
@@ -287,7 +310,12 @@ mod x86 {
         /// `at` points at `LANES` readable floats; the CPU has the type's instructions.
         unsafe fn load_floats(at: *const u8) -> Self::Floats;
         fn zero() -> Self::Floats;
-        /// `sums` plus, per lane, four unsigned token bytes times the lane's four bytes.
+        /// A token's running sums before its first product: the block's correction for
+        /// the +128 tokens, or zero where the tokens are signed.
+        fn initial(correction: Self::Ints) -> Self::Ints {
+            correction
+        }
+        /// `sums` plus, per lane, four token bytes times the lane's four bytes.
         ///
         /// # Safety
         /// The CPU has the type's instructions (AVX-512 VNNI, or AVX-VNNI).
@@ -309,6 +337,8 @@ mod x86 {
 
     struct Zmm;
     struct Ymm;
+    /// 256-bit registers without VNNI; the tokens signed.
+    struct SignedYmm;
 
     impl Wide for Zmm {
         type Ints = __m512i;
@@ -393,6 +423,73 @@ mod x86 {
             // SAFETY: the caller points `to` at 8 writable floats (the trait's # Safety).
             unsafe { _mm256_storeu_ps(to, values) }
         }
+    }
+
+    impl Wide for SignedYmm {
+        type Ints = __m256i;
+        type Floats = __m256;
+        const LANES: usize = 8;
+        const TOKENS: usize = 4;
+        #[inline(always)]
+        unsafe fn load(at: *const u8) -> __m256i {
+            // SAFETY: as for `Ymm`.
+            unsafe { Ymm::load(at) }
+        }
+        #[inline(always)]
+        unsafe fn load_floats(at: *const u8) -> __m256 {
+            // SAFETY: as for `Ymm`.
+            unsafe { Ymm::load_floats(at) }
+        }
+        #[inline(always)]
+        fn zero() -> __m256 {
+            Ymm::zero()
+        }
+        #[inline(always)]
+        fn initial(_correction: __m256i) -> __m256i {
+            // SAFETY: `SignedYmm` is used only by `times_avx2`, which runs where the CPU
+            // has AVX2.
+            unsafe { _mm256_setzero_si256() }
+        }
+        #[inline(always)]
+        unsafe fn dot(sums: __m256i, token: i32, weights: __m256i) -> __m256i {
+            // SAFETY: register arithmetic; the caller runs with AVX2. The tokens are within
+            // ±127 (Q8_0), so |token| × weight pairs stay within i16 (≤ 2 × 127 × 128).
+            unsafe {
+                let token = _mm256_set1_epi32(token);
+                let pairs = _mm256_maddubs_epi16(
+                    _mm256_sign_epi8(token, token),
+                    _mm256_sign_epi8(weights, token),
+                );
+                _mm256_add_epi32(sums, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)))
+            }
+        }
+        #[inline(always)]
+        unsafe fn scaled(total: __m256, sums: __m256i, scales: __m256, token_scale: f32) -> __m256 {
+            // SAFETY: as for `Ymm`.
+            unsafe { Ymm::scaled(total, sums, scales, token_scale) }
+        }
+        #[inline(always)]
+        unsafe fn store(to: *mut f32, values: __m256) {
+            // SAFETY: as for `Ymm`.
+            unsafe { Ymm::store(to, values) }
+        }
+    }
+
+    /// # Safety
+    /// The CPU has AVX2, FMA and F16C; `packed` is what `pack` wrote (8 lanes) for `rows`
+    /// rows of `tokens.blocks` blocks; `tokens` are arranged signed; `out` holds `rows`
+    /// values per token, a token every `out_row`.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(super) unsafe fn times_avx2(
+        packed: *const u8,
+        rows: usize,
+        tokens: &Columns,
+        out: &mut [f32],
+        out_row: usize,
+    ) {
+        // SAFETY: this function enables the features `times::<SignedYmm>` uses; its caller
+        // checked the CPU has them and passes what `times` asks for.
+        unsafe { times::<SignedYmm>(packed, rows, tokens, out, out_row) }
     }
 
     /// # Safety
@@ -502,7 +599,7 @@ mod x86 {
                 let token_scales = tokens.scales.as_ptr().add(b * count + first);
                 for (i, total) in totals.iter_mut().enumerate() {
                     let token = bytes.add(i * BLOCK).cast::<i32>();
-                    let mut sums = correction;
+                    let mut sums = W::initial(correction);
                     for (j, weights) in weights.iter().enumerate() {
                         sums = W::dot(sums, token.add(j).read_unaligned(), *weights);
                     }

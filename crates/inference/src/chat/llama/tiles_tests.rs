@@ -30,6 +30,7 @@ fn kernels() -> Vec<TileKernel> {
             if has!("avxvnni") {
                 kernels.push(TileKernel::AvxVnni);
             }
+            kernels.push(TileKernel::Avx2);
         }
     }
     kernels
@@ -39,7 +40,7 @@ fn kernels() -> Vec<TileKernel> {
 fn tiles_give_the_dot_products_sums_for_any_shape() {
     let kernels = kernels();
     if kernels.is_empty() {
-        eprintln!("no VNNI on this CPU: the tiles are never used here");
+        eprintln!("no AVX2 on this CPU: the tiles are never used here");
         return;
     }
     // Partial groups of 8 and 16 rows, a tile boundary (128), token counts around the
@@ -51,9 +52,9 @@ fn tiles_give_the_dot_products_sums_for_any_shape() {
             let mut acts = Quantized::default();
             acts.quantize(&x, columns);
             let want = by_dot_products(&weights, &acts);
-            let mut arranged = Columns::default();
-            arranged.arrange(&acts);
             for &kernel in &kernels {
+                let mut arranged = Columns::default();
+                arranged.arrange(&acts, kernel);
                 let mut got = vec![f32::NAN; rows * tokens];
                 tile_products(
                     kernel,
@@ -83,9 +84,9 @@ fn a_share_of_the_rows_fills_only_its_own_columns() {
     let mut acts = Quantized::default();
     acts.quantize(&x, columns);
     let want = by_dot_products(&weights, &acts);
-    let mut arranged = Columns::default();
-    arranged.arrange(&acts);
     for kernel in kernels() {
+        let mut arranged = Columns::default();
+        arranged.arrange(&acts, kernel);
         // Rows 21..58 into an output whose rows are 40 wide: 37 columns written, 3 left.
         let mut got = vec![-7.0; tokens * 40];
         tile_products(
