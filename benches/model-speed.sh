@@ -8,7 +8,9 @@
 #
 #   sh benches/model-speed.sh [DIR] [THREADS...]     # needs: pip install gguf numpy;
 #                                                     # npm install node-llama-cpp@3.22.1 in DIR
-# LOCALGPT_CPU=avx2 measures the AVX2 kernels on an AVX-512 machine.
+# LOCALGPT_CPU=avx2 measures the AVX2 kernels on an AVX-512 machine, and llama.cpp's
+# too: its prebuilt backend loads the CPU variant that fits best, so the script runs it
+# from a copy of DIR/node_modules without the AVX-512 variants (it then loads haswell).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${1:-$root/target/model-speed}
@@ -30,6 +32,20 @@ make llama-3.2-1b-q4km q4km 2048 16 32 8 8192
 make qwen2.5-3b-q4km q4km 2048 36 16 2 11008
 make llama-3.1-8b-q4km q4km 4096 32 32 8 14336
 cp -n "$smol" "$dir/smollm2-135m-q8_0.gguf" 2>/dev/null || true
+# node resolves node-llama-cpp beside the script it runs: run a copy in DIR.
+[ "$yardstick" -ef "$dir/nlc_bench.mjs" ] || cp "$yardstick" "$dir/nlc_bench.mjs"
+yardstick=$dir/nlc_bench.mjs
+if [ "${LOCALGPT_CPU:-}" = avx2 ] && [ -d "$dir/node_modules" ]; then
+  avx2=$dir/avx2-only
+  if [ ! -d "$avx2/node_modules" ]; then
+    mkdir -p "$avx2" && cp -r "$dir/node_modules" "$avx2/"
+    for variant in zen4 cannonlake cascadelake alderlake skylakex icelake sapphirerapids cooperlake; do
+      find "$avx2/node_modules" -name "libggml-cpu-$variant.so" -delete
+    done
+  fi
+  cp "$yardstick" "$avx2/nlc_bench.mjs"
+  yardstick=$avx2/nlc_bench.mjs
+fi
 grep -m1 "model name" /proc/cpuinfo 2>/dev/null || true
 echo "| model | threads | LocalGPT prompt / generation tok/s | llama.cpp prompt / generation tok/s | peak MB (file MB) |"
 echo "|---|---|---|---|---|"

@@ -296,9 +296,16 @@ fn by_rows<M: Sync>(
     for out in outputs.iter_mut() {
         let count = out.len() / tokens;
         let (part, later) = rest.split_at(count * tokens);
-        for (j, values) in part.chunks_exact(tokens).enumerate() {
-            for (t, value) in values.iter().enumerate() {
-                out[t * count + j] = *value;
+        // Sixteen rows at a time, so each write fills a whole cache line of the output
+        // and the rows being read stay in L1 (a prompt's scattered writes had taken a
+        // seventh of its time).
+        for first in (0..count).step_by(16) {
+            let end = (first + 16).min(count);
+            for t in 0..tokens {
+                let out = &mut out[t * count + first..t * count + end];
+                for (j, out) in out.iter_mut().enumerate() {
+                    *out = part[(first + j) * tokens + t];
+                }
             }
         }
         rest = later;
