@@ -5,7 +5,7 @@
 
 use std::arch::x86_64::*;
 
-use super::super::wide::{self, fetch_ahead};
+use super::super::wide::{self, fetch_ahead, sum_lanes};
 use super::{BLOCK, BLOCK_BYTES, Q4kTokens, packed_scales_and_mins};
 
 /// Every row of `rows` times every token, into `out` as [`super::rows_times`] says; the
@@ -31,10 +31,7 @@ pub(super) unsafe fn rows_times(rows: &[u8], tokens: &Q4kTokens, out: &mut [f32]
 #[inline(always)]
 unsafe fn row_times(row: &[u8], tokens: &Q4kTokens, t: usize) -> f32 {
     let blocks = tokens.blocks;
-    let first = t * blocks;
-    let x_scales = &tokens.scales[first..first + blocks];
-    let x_sums = &tokens.sums[first * 8..(first + blocks) * 8];
-    let x_quants = &tokens.quants[first * BLOCK..(first + blocks) * BLOCK];
+    let (x_scales, x_sums, x_quants) = tokens.token(t);
     let row = &row[..blocks * BLOCK_BYTES];
     // SAFETY: this function enables every instruction used here and its caller checked
     // the CPU has them; each load reads inside a slice bounded above (a token's 256
@@ -116,8 +113,6 @@ unsafe fn row_times(row: &[u8], tokens: &Q4kTokens, t: usize) -> f32 {
             _mm256_castps256_ps128(sums),
             _mm256_extractf128_ps::<1>(sums),
         );
-        let sums = _mm_sub_ps(sums, mins_total);
-        let sums = _mm_add_ps(sums, _mm_movehl_ps(sums, sums));
-        _mm_cvtss_f32(_mm_add_ss(sums, _mm_movehdup_ps(sums)))
+        sum_lanes(_mm_sub_ps(sums, mins_total))
     }
 }

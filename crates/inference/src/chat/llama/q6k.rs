@@ -32,6 +32,17 @@ pub(super) struct Q6kTokens {
 }
 
 impl Q6kTokens {
+    /// Token `t`'s block scales, sums and bytes, as the kernels read them.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    fn token(&self, t: usize) -> (&[f32], &[i16], &[i8]) {
+        let (blocks, first) = (self.blocks, t * self.blocks);
+        (
+            &self.scales[first..first + blocks],
+            &self.sums[first * 16..(first + blocks) * 16],
+            &self.quants[first * BLOCK..(first + blocks) * BLOCK],
+        )
+    }
+
     /// Quantizes `tokens` rows of `x`, `columns` (whole blocks) each.
     pub(super) fn quantize(&mut self, x: &[f32], tokens: usize, columns: usize) {
         let blocks = columns / BLOCK;
@@ -124,7 +135,7 @@ pub(super) fn rows_times(kernel: Wide, rows: &[u8], tokens: &Q6kTokens, out: &mu
 mod x86 {
     use std::arch::x86_64::*;
 
-    use super::super::wide::{self, fetch_ahead};
+    use super::super::wide::{self, fetch_ahead, sum_lanes};
     use super::{BLOCK, BLOCK_BYTES, Q6kTokens};
 
     /// Every row of `rows` times every token, into `out` as [`super::rows_times`] says.
@@ -164,10 +175,7 @@ mod x86 {
     #[inline(always)]
     unsafe fn body<const VNNI: bool>(row: &[u8], tokens: &Q6kTokens, t: usize) -> f32 {
         let blocks = tokens.blocks;
-        let first = t * blocks;
-        let x_scales = &tokens.scales[first..first + blocks];
-        let x_sums = &tokens.sums[first * 16..(first + blocks) * 16];
-        let x_quants = &tokens.quants[first * BLOCK..(first + blocks) * BLOCK];
+        let (x_scales, x_sums, x_quants) = tokens.token(t);
         let row = &row[..blocks * BLOCK_BYTES];
         // SAFETY: the entry enables every instruction used here and its caller checked the
         // CPU has them; each load reads inside a slice bounded above (a token's 256 bytes
@@ -244,9 +252,7 @@ mod x86 {
                 _mm256_castps256_ps128(offsets),
                 _mm256_extractf128_ps::<1>(offsets),
             );
-            let offsets = _mm_add_ps(offsets, _mm_movehl_ps(offsets, offsets));
-            let offsets = _mm_add_ss(offsets, _mm_movehdup_ps(offsets));
-            _mm512_reduce_add_ps(sums) - 32.0 * _mm_cvtss_f32(offsets)
+            _mm512_reduce_add_ps(sums) - 32.0 * sum_lanes(offsets)
         }
     }
 }

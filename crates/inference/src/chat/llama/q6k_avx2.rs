@@ -5,7 +5,7 @@
 
 use std::arch::x86_64::*;
 
-use super::super::wide::{self, fetch_ahead};
+use super::super::wide::{self, fetch_ahead, sum_lanes};
 use super::{BLOCK, BLOCK_BYTES, Q6kTokens};
 
 /// Every row of `rows` times every token, into `out` as [`super::rows_times`] says; the
@@ -31,10 +31,7 @@ pub(super) unsafe fn rows_times(rows: &[u8], tokens: &Q6kTokens, out: &mut [f32]
 #[inline(always)]
 unsafe fn row_times(row: &[u8], tokens: &Q6kTokens, t: usize) -> f32 {
     let blocks = tokens.blocks;
-    let first = t * blocks;
-    let x_scales = &tokens.scales[first..first + blocks];
-    let x_sums = &tokens.sums[first * 16..(first + blocks) * 16];
-    let x_quants = &tokens.quants[first * BLOCK..(first + blocks) * BLOCK];
+    let (x_scales, x_sums, x_quants) = tokens.token(t);
     let row = &row[..blocks * BLOCK_BYTES];
     // SAFETY: this function enables every instruction used here and its caller checked
     // the CPU has them; each load reads inside a slice bounded above (a token's 256
@@ -117,7 +114,6 @@ unsafe fn row_times(row: &[u8], tokens: &Q6kTokens, t: usize) -> f32 {
             _mm256_castps256_ps128(total),
             _mm256_extractf128_ps::<1>(total),
         );
-        let total = _mm_add_ps(total, _mm_movehl_ps(total, total));
-        _mm_cvtss_f32(_mm_add_ss(total, _mm_movehdup_ps(total)))
+        sum_lanes(total)
     }
 }

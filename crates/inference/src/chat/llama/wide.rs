@@ -21,6 +21,18 @@ pub(super) fn fetch_ahead<const LINES: usize>(block: *const u8) {
     }
 }
 
+/// The sum of a 128-bit register's four floats, where each kernel ends a row.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(super) fn sum_lanes(v: std::arch::x86_64::__m128) -> f32 {
+    use std::arch::x86_64::*;
+    // SAFETY: register arithmetic in SSE, which every x86_64 CPU has.
+    unsafe {
+        let v = _mm_add_ps(v, _mm_movehl_ps(v, v));
+        _mm_cvtss_f32(_mm_add_ss(v, _mm_shuffle_ps::<0x55>(v, v)))
+    }
+}
+
 /// LocalGPT's own K-quant kernels: 512-bit where the CPU has AVX-512 BW (and VNNI, or
 /// not), 256-bit where it has AVX2.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
