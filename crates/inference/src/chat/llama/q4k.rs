@@ -205,6 +205,40 @@ mod x86 {
         });
     }
 
+    /// What both widths do with a block's 16-byte head: d and dmin times the token's
+    /// scale (lanes 0 and 1 of the first value), the eight sub-block scales as i16 (the
+    /// second), and `dmin · Σ min × token sum` added to `mins_total`.
+    ///
+    /// # Safety
+    /// The CPU has F16C and FMA, and the caller is compiled for them; `block` is a whole
+    /// block and `x_sums` the token's eight sums for it.
+    #[inline(always)]
+    pub(super) unsafe fn block_head(
+        block: &[u8],
+        x_scale: f32,
+        x_sums: &[i16],
+        mins_total: &mut __m128,
+    ) -> (__m128, __m128i) {
+        let x_sums = &x_sums[..8];
+        // SAFETY: register arithmetic on features the caller has; the one load reads the
+        // eight sums bounded above.
+        unsafe {
+            let scales_f16 =
+                _mm_cvtsi32_si128(i32::from_le_bytes([block[0], block[1], block[2], block[3]]));
+            let d_dmin = _mm_mul_ps(_mm_cvtph_ps(scales_f16), _mm_set1_ps(x_scale));
+            let (scales, mins) = packed_scales_and_mins(&block[4..16]);
+            let sums16 = _mm_loadu_si128(x_sums.as_ptr().cast());
+            let mins_by_sums =
+                _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(mins as i64)), sums16);
+            *mins_total = _mm_fmadd_ps(
+                _mm_cvtepi32_ps(mins_by_sums),
+                _mm_permute_ps::<0x55>(d_dmin),
+                *mins_total,
+            );
+            (d_dmin, _mm_cvtepu8_epi16(_mm_cvtsi64_si128(scales as i64)))
+        }
+    }
+
     /// `row` times token `t`. Each 64 bytes of nibbles meet the token's bytes in one
     /// byte product to pairs of i16; the sub-blocks' scales multiply those in integers
     /// (still exact), so a block ends in a single conversion and multiply-add.
@@ -237,21 +271,13 @@ mod x86 {
                 // The hardware's prefetcher stops at each 4 KB page: fetch ahead across
                 // them.
                 fetch_ahead::<3>(head);
-                // d and dmin, times the token's scale, in lanes 0 and 1.
-                let scales_f16 =
-                    _mm_cvtsi32_si128(i32::from_le_bytes([block[0], block[1], block[2], block[3]]));
-                let d_dmin = _mm_mul_ps(_mm_cvtph_ps(scales_f16), _mm_set1_ps(x_scales[b]));
-                let (scales, mins) = packed_scales_and_mins(&block[4..16]);
-                let sums16 = _mm_loadu_si128(x_sums[b * 8..b * 8 + 8].as_ptr().cast());
-                let mins_by_sums =
-                    _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(mins as i64)), sums16);
-                mins_total = _mm_fmadd_ps(
-                    _mm_cvtepi32_ps(mins_by_sums),
-                    _mm_permute_ps::<0x55>(d_dmin),
-                    mins_total,
+                let (d_dmin, scales16) = block_head(
+                    block,
+                    x_scales[b],
+                    &x_sums[b * 8..b * 8 + 8],
+                    &mut mins_total,
                 );
-                let scales16 =
-                    _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(scales as i64)));
+                let scales16 = _mm512_castsi128_si512(scales16);
                 let x = x_quants[b * BLOCK..(b + 1) * BLOCK].as_ptr();
                 let q = block[16..].as_ptr();
                 let first = _mm512_loadu_si512(q.cast());

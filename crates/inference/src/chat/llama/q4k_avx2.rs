@@ -6,7 +6,8 @@
 use std::arch::x86_64::*;
 
 use super::super::wide::{self, fetch_ahead, sum_lanes};
-use super::{BLOCK, BLOCK_BYTES, Q4kTokens, packed_scales_and_mins};
+use super::x86::block_head;
+use super::{BLOCK, BLOCK_BYTES, Q4kTokens};
 
 /// Every row of `rows` times every token, into `out` as [`super::rows_times`] says; the
 /// loop over rows compiled into the kernel, as in the 512-bit one.
@@ -62,24 +63,13 @@ unsafe fn row_times(row: &[u8], tokens: &Q4kTokens, t: usize) -> f32 {
             let block = &row[b * BLOCK_BYTES..][..BLOCK_BYTES];
             // The hardware's prefetcher stops at each 4 KB page: fetch ahead across them.
             fetch_ahead::<3>(block.as_ptr());
-            // d and dmin, times the token's scale, in lanes 0 and 1.
-            let d_dmin = _mm_mul_ps(
-                _mm_cvtph_ps(_mm_cvtsi32_si128(i32::from_le_bytes([
-                    block[0], block[1], block[2], block[3],
-                ]))),
-                _mm_set1_ps(x_scales[b]),
+            let (d_dmin, scales16) = block_head(
+                block,
+                x_scales[b],
+                &x_sums[b * 8..b * 8 + 8],
+                &mut mins_total,
             );
-            let (scales, mins) = packed_scales_and_mins(&block[4..16]);
-            let sums16 = _mm_loadu_si128(x_sums[b * 8..b * 8 + 8].as_ptr().cast());
-            let mins_by_sums =
-                _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(mins as i64)), sums16);
-            mins_total = _mm_fmadd_ps(
-                _mm_cvtepi32_ps(mins_by_sums),
-                _mm_permute_ps::<0x55>(d_dmin),
-                mins_total,
-            );
-            let scales16 =
-                _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(scales as i64)));
+            let scales16 = _mm256_broadcastsi128_si256(scales16);
             let x = x_quants[b * BLOCK..(b + 1) * BLOCK].as_ptr();
             let q = block[16..].as_ptr();
             let mut scaled = _mm256_setzero_si256();

@@ -166,6 +166,42 @@ mod x86 {
         });
     }
 
+    /// What both widths do with a block's scales: `d` times the token's scale
+    /// (lane 0), the sixteen scales as i16, and `d · Σ scale × token sum` (the 32 taken
+    /// off each value, through the token's sums of 16) added to `offsets`.
+    ///
+    /// # Safety
+    /// The CPU has AVX2, F16C and FMA, and the caller is compiled for them; `block` is a
+    /// whole block and `x_sums` the token's sixteen sums for it.
+    #[inline(always)]
+    pub(super) unsafe fn block_head(
+        block: &[u8],
+        x_scale: f32,
+        x_sums: &[i16],
+        offsets: &mut __m256,
+    ) -> (__m128, __m256i) {
+        let x_sums = &x_sums[..16];
+        // SAFETY: register arithmetic on features the caller has; the loads read the
+        // block's 16 scale bytes and the sixteen sums, both bounded above.
+        unsafe {
+            let d = _mm_mul_ss(
+                _mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(u16::from_le_bytes([
+                    block[208], block[209],
+                ])))),
+                _mm_set_ss(x_scale),
+            );
+            let block_scales =
+                _mm256_cvtepi8_epi16(_mm_loadu_si128(block[192..208].as_ptr().cast()));
+            let x_sums16 = _mm256_loadu_si256(x_sums.as_ptr().cast());
+            *offsets = _mm256_fmadd_ps(
+                _mm256_cvtepi32_ps(_mm256_madd_epi16(block_scales, x_sums16)),
+                _mm256_broadcastss_ps(d),
+                *offsets,
+            );
+            (d, block_scales)
+        }
+    }
+
     /// `row` times token `t`. Each 64 values meet the token's bytes in one byte product
     /// to pairs of i16, which the 16-value scales multiply in integers (still exact), so a
     /// block ends in a single conversion and multiply-add.
@@ -201,20 +237,11 @@ mod x86 {
             for b in 0..blocks {
                 let block = &row[b * BLOCK_BYTES..][..BLOCK_BYTES];
                 fetch_ahead::<4>(block.as_ptr());
-                let d = _mm_mul_ss(
-                    _mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(u16::from_le_bytes([
-                        block[208], block[209],
-                    ])))),
-                    _mm_set_ss(x_scales[b]),
-                );
-                let block_scales =
-                    _mm256_cvtepi8_epi16(_mm_loadu_si128(block[192..].as_ptr().cast()));
-                // The 32 taken off each value, through the token's sums of 16.
-                let x_sums16 = _mm256_loadu_si256(x_sums[b * 16..b * 16 + 16].as_ptr().cast());
-                offsets = _mm256_fmadd_ps(
-                    _mm256_cvtepi32_ps(_mm256_madd_epi16(block_scales, x_sums16)),
-                    _mm256_broadcastss_ps(d),
-                    offsets,
+                let (d, block_scales) = block_head(
+                    block,
+                    x_scales[b],
+                    &x_sums[b * 16..b * 16 + 16],
+                    &mut offsets,
                 );
                 let scales16 = _mm512_castsi256_si512(block_scales);
                 let x = x_quants[b * BLOCK..(b + 1) * BLOCK].as_ptr();

@@ -6,6 +6,7 @@
 use std::arch::x86_64::*;
 
 use super::super::wide::{self, fetch_ahead, sum_lanes};
+use super::x86::block_head;
 use super::{BLOCK, BLOCK_BYTES, Q6kTokens};
 
 /// Every row of `rows` times every token, into `out` as [`super::rows_times`] says; the
@@ -54,19 +55,11 @@ unsafe fn row_times(row: &[u8], tokens: &Q6kTokens, t: usize) -> f32 {
         for b in 0..blocks {
             let block = &row[b * BLOCK_BYTES..][..BLOCK_BYTES];
             fetch_ahead::<4>(block.as_ptr());
-            let d = _mm_mul_ss(
-                _mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(u16::from_le_bytes([
-                    block[208], block[209],
-                ])))),
-                _mm_set_ss(x_scales[b]),
-            );
-            let block_scales = _mm256_cvtepi8_epi16(_mm_loadu_si128(block[192..].as_ptr().cast()));
-            // The 32 taken off each value, through the token's sums of 16.
-            let x_sums16 = _mm256_loadu_si256(x_sums[b * 16..b * 16 + 16].as_ptr().cast());
-            offsets = _mm256_fmadd_ps(
-                _mm256_cvtepi32_ps(_mm256_madd_epi16(block_scales, x_sums16)),
-                _mm256_broadcastss_ps(d),
-                offsets,
+            let (d, block_scales) = block_head(
+                block,
+                x_scales[b],
+                &x_sums[b * 16..b * 16 + 16],
+                &mut offsets,
             );
             let x = x_quants[b * BLOCK..(b + 1) * BLOCK].as_ptr();
             let mut scaled = _mm256_setzero_si256();
