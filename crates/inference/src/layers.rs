@@ -4,7 +4,7 @@
 
 const RULES: localgpt_layering::Rules<'static> = localgpt_layering::Rules {
     layers: &[
-        ("leaves", &["kernels", "layers"]),
+        ("leaves", &["denormals", "kernels", "layers"]),
         ("models", &["chat", "embedding"]),
     ],
     admitted_circle: &[],

@@ -9,8 +9,10 @@
 //! - [`embedding`]: the all-MiniLM-L6-v2 sentence embedder and its BERT forward pass.
 //! - [`kernels`]: products, normalisation and activations for the vector units the CPU
 //!   has (AVX-512, AVX2, portable), chosen once at run time.
+//! - `denormals`: denormal floats flushed to zero while a model runs.
 
 pub mod chat;
+mod denormals;
 pub mod embedding;
 pub mod kernels;
 #[cfg(test)]

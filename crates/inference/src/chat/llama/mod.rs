@@ -32,6 +32,7 @@ use std::sync::Arc;
 use candle_core::quantized::{GgmlDType, gguf_file};
 use memmap2::Mmap;
 
+use crate::denormals::DenormalsFlushed;
 use crate::kernels::{rms_norm, silu_times};
 use blocks::{BlockMatrix, Format};
 use matrix::Matrix;
@@ -316,9 +317,14 @@ impl Llama {
     pub(super) fn forward(&mut self, tokens: &[u32], position: usize) -> Result<Vec<f32>, String> {
         // On one of the pool's threads, so that thread takes a share of each product
         // itself and the others join it, rather than the caller waiting beside them all.
+        // The pool's threads flush denormals from their start; the caller's thread only
+        // while it runs the model.
         match self.products.pool.clone() {
             Some(pool) => pool.install(|| self.run(tokens, position)),
-            None => self.run(tokens, position),
+            None => {
+                let _flushed = DenormalsFlushed::new();
+                self.run(tokens, position)
+            }
         }
     }
 

@@ -99,6 +99,7 @@ impl Products {
                 rayon::ThreadPoolBuilder::new()
                     .num_threads(threads)
                     .thread_name(|i| format!("localgpt-chat-{i}"))
+                    .start_handler(|_| crate::denormals::DenormalsFlushed::for_this_thread())
                     .build()
                     .ok()
             })
