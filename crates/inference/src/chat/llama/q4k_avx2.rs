@@ -59,11 +59,14 @@ unsafe fn row_times(row: &[u8], tokens: &Q4kTokens, t: usize) -> f32 {
             pick(6),
             pick(7),
         ];
+        // Hidden from the optimizer, which otherwise turns each shuffle into two (a shift
+        // and a word broadcast) on the same ports: 4.3 ns a block instead of 4.15.
+        let picks = std::hint::black_box(picks);
         for b in 0..blocks {
             let block = &row[b * BLOCK_BYTES..][..BLOCK_BYTES];
             // The hardware's prefetcher stops at each 4 KB page: fetch ahead across them.
             fetch_ahead::<3>(block.as_ptr());
-            let (d_dmin, scales16) = block_head(
+            let (d_dmin, scales16) = block_head::<false>(
                 block,
                 x_scales[b],
                 &x_sums[b * 8..b * 8 + 8],

@@ -94,3 +94,34 @@ fn packed_scales_and_mins_match_the_plain_reading() {
         assert_eq!(packed_mins.to_le_bytes(), mins, "{bytes:?}");
     }
 }
+
+/// The unpacking in a register gives every scale and min the byte-by-byte one does.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn scales_and_mins_in_a_register_match_the_plain_reading() {
+    use std::arch::x86_64::*;
+    assert!(
+        is_x86_feature_detected!("ssse3"),
+        "every x86_64 CPU this runs on has SSSE3"
+    );
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..2000 {
+        let mut head = [0u8; 16];
+        for byte in &mut head {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            *byte = state as u8;
+        }
+        let (scales, mins) = scales_and_mins(&head[4..]);
+        let mut unpacked = [0u8; 16];
+        // SAFETY: the CPU has SSSE3 (asserted above); the load and store are of 16 bytes
+        // into arrays of 16.
+        unsafe {
+            let packed = x86::scales_and_mins(_mm_loadu_si128(head.as_ptr().cast()));
+            _mm_storeu_si128(unpacked.as_mut_ptr().cast(), packed);
+        }
+        assert_eq!(unpacked[..8], scales, "{head:?}");
+        assert_eq!(unpacked[8..], mins, "{head:?}");
+    }
+}

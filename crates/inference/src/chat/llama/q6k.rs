@@ -220,11 +220,13 @@ mod x86 {
             let mut sums = _mm512_setzero_ps();
             let mut offsets = _mm256_setzero_ps();
             let low = _mm512_set1_epi8(0xF);
-            let two_bits = _mm512_set1_epi8(3);
-            // The qh shifts of each half of a 512-bit vector: bits 0-1 / 2-3 for the
-            // low nibbles' values, 4-5 / 6-7 for the high ones'.
-            let low_shift = _mm512_setr_epi64(0, 0, 0, 0, 2, 2, 2, 2);
-            let high_shift = _mm512_setr_epi64(4, 4, 4, 4, 6, 6, 6, 6);
+            let high_bits = _mm512_set1_epi8(0x30);
+            // Shifts that bring each half of a 512-bit vector's qh bits to bits 4-5 of
+            // their byte: bits 0-1 / 2-3 for the low nibbles' values (left by 4 / 2),
+            // 4-5 / 6-7 for the high ones' (right by 0 / 2). Masked after, so the 64-bit
+            // shifts' carries across bytes fall outside bits 4-5.
+            let low_shift = _mm512_setr_epi64(4, 4, 4, 4, 2, 2, 2, 2);
+            let high_shift = _mm512_setr_epi64(0, 0, 0, 0, 2, 2, 2, 2);
             // Each 16 values' scale over their 8 i16 lanes.
             let spread = |f: i16| {
                 let (a, b, c, d) = (f, f + 1, f + 2, f + 3);
@@ -251,13 +253,16 @@ mod x86 {
                     let qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(
                         block[128 + half * 32..].as_ptr().cast(),
                     ));
-                    let high_low = _mm512_and_si512(_mm512_srlv_epi64(qh, low_shift), two_bits);
-                    let high_high = _mm512_and_si512(_mm512_srlv_epi64(qh, high_shift), two_bits);
+                    let high_low = _mm512_and_si512(_mm512_sllv_epi64(qh, low_shift), high_bits);
+                    let high_high = _mm512_and_si512(_mm512_srlv_epi64(qh, high_shift), high_bits);
+                    // (nibbles & 0xF) | high bits in one three-input logic operation.
+                    const LOW_AND_OR_HIGH: i32 = 0xEA;
                     let values = [
-                        _mm512_or_si512(_mm512_and_si512(ql, low), _mm512_slli_epi16(high_low, 4)),
-                        _mm512_or_si512(
-                            _mm512_and_si512(_mm512_srli_epi16(ql, 4), low),
-                            _mm512_slli_epi16(high_high, 4),
+                        _mm512_ternarylogic_epi32::<LOW_AND_OR_HIGH>(ql, low, high_low),
+                        _mm512_ternarylogic_epi32::<LOW_AND_OR_HIGH>(
+                            _mm512_srli_epi16(ql, 4),
+                            low,
+                            high_high,
                         ),
                     ];
                     for (part, values) in values.iter().enumerate() {

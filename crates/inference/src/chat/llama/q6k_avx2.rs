@@ -41,7 +41,6 @@ unsafe fn row_times(row: &[u8], tokens: &Q6kTokens, t: usize) -> f32 {
         let mut sums = _mm256_setzero_ps();
         let mut offsets = _mm256_setzero_ps();
         let low = _mm256_set1_epi8(0xF);
-        let two_bits = _mm256_set1_epi8(3);
         // 32 values take two 16-value scales: i16 scale 2p of the half's eight in the
         // low 128 bits, 2p + 1 in the high.
         let pick = |p: i8| {
@@ -73,22 +72,25 @@ unsafe fn row_times(row: &[u8], tokens: &Q6kTokens, t: usize) -> f32 {
                 let ql_first = _mm256_loadu_si256(ql.cast());
                 let ql_second = _mm256_loadu_si256(ql.add(32).cast());
                 let qh = _mm256_loadu_si256(block[128 + half * 32..].as_ptr().cast());
-                let high = |shift: i32| {
-                    _mm256_slli_epi16(
-                        _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(shift)), two_bits),
-                        4,
-                    )
-                };
+                // Each value's two high bits moved to bits 4-5 of its byte: masked first,
+                // so the 16-bit shifts carry nothing across bytes.
+                let bits = |mask: i8| _mm256_and_si256(qh, _mm256_set1_epi8(mask));
+                let high = [
+                    _mm256_slli_epi16(bits(0x03), 4),
+                    _mm256_slli_epi16(bits(0x0C), 2),
+                    bits(0x30),
+                    _mm256_srli_epi16(bits(0xC0u8 as i8), 2),
+                ];
                 let values = [
-                    _mm256_or_si256(_mm256_and_si256(ql_first, low), high(0)),
-                    _mm256_or_si256(_mm256_and_si256(ql_second, low), high(2)),
+                    _mm256_or_si256(_mm256_and_si256(ql_first, low), high[0]),
+                    _mm256_or_si256(_mm256_and_si256(ql_second, low), high[1]),
                     _mm256_or_si256(
                         _mm256_and_si256(_mm256_srli_epi16(ql_first, 4), low),
-                        high(4),
+                        high[2],
                     ),
                     _mm256_or_si256(
                         _mm256_and_si256(_mm256_srli_epi16(ql_second, 4), low),
-                        high(6),
+                        high[3],
                     ),
                 ];
                 for (part, values) in values.into_iter().enumerate() {
