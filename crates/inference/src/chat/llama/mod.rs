@@ -1,4 +1,4 @@
-//! The Llama forward pass (SmolLM2, Llama 3.x, Mistral; Qwen 2 and 2.5, which differ
+//! The Llama forward pass (SmolLM2, Llama 3.x, Mistral; Qwen 2, 2.5 and 3, which differ
 //! from it in a few places: [`FAMILIES`]) on the mapped file, with no
 //! tensor allocated per operation: for models whose matrices are all Q8_0 — what
 //! installing converts the built-in model to — and for the block formats people
@@ -40,10 +40,9 @@ use products::Products;
 use q8::Q8Matrix;
 
 /// The families this forward pass runs, by `general.architecture`: Llama (Llama 3.x,
-/// SmolLM2, Mistral) and Qwen 2/2.5 (biases on Q, K and V, rotation by halves). Qwen 3
-/// (Q and K normalised per head) stays on candle: its logits and ours part after the
-/// second position, and which one is right is not settled yet.
-const FAMILIES: [&str; 2] = ["llama", "qwen2"];
+/// SmolLM2, Mistral), Qwen 2/2.5 (biases on Q, K and V, rotation by halves) and Qwen 3
+/// (no biases; each head's query and key RMS-normalised before rotation).
+const FAMILIES: [&str; 3] = ["llama", "qwen2", "qwen3"];
 
 /// Whether this forward pass runs the model in `content`: a dense model of one of the
 /// [`FAMILIES`], heads rotated whole, every matrix in a format [`Format`] reads. Others
@@ -86,6 +85,8 @@ struct Layer {
     value: Matrix,
     /// Qwen 2's biases of the query, key and value.
     biases: Option<[Vec<f32>; 3]>,
+    /// Qwen 3's gains of each head's query and key normalisation.
+    head_norms: Option<[Vec<f32>; 2]>,
     output: Matrix,
     feed_forward_norm: Vec<f32>,
     gate: Matrix,
@@ -134,6 +135,8 @@ struct Scratch {
     up: Vec<f32>,
     scores: Vec<f32>,
     rotation: Vec<f32>,
+    /// Query or key heads normalised (Qwen 3).
+    heads: Vec<f32>,
 }
 
 pub(super) struct Llama {
@@ -244,12 +247,24 @@ impl Llama {
             } else {
                 None
             };
+            let head_norms = if content
+                .tensor_infos
+                .contains_key(&format!("blk.{i}.attn_q_norm.weight"))
+            {
+                Some([
+                    tensors.vector(&name("attn_q_norm"), head_width)?,
+                    tensors.vector(&name("attn_k_norm"), head_width)?,
+                ])
+            } else {
+                None
+            };
             let layer = Layer {
                 attention_norm: tensors.vector(&name("attn_norm"), width)?,
                 query: tensors.matrix(&name("attn_q"))?,
                 key: tensors.matrix(&name("attn_k"))?,
                 value: tensors.matrix(&name("attn_v"))?,
                 biases,
+                head_norms,
                 output: tensors.matrix(&name("attn_output"))?,
                 feed_forward_norm: tensors.vector(&name("ffn_norm"), width)?,
                 gate: tensors.matrix(&name("ffn_gate"))?,
@@ -377,6 +392,14 @@ impl Llama {
                 add_to_rows(&mut s.query, query_bias);
                 add_to_rows(&mut s.key, key_bias);
                 add_to_rows(&mut s.value, value_bias);
+            }
+            if let Some([query_gain, key_gain]) = &layer.head_norms {
+                // A row per head: the norm's rows are as wide as its gains.
+                for (values, gain) in [(&mut s.query, query_gain), (&mut s.key, key_gain)] {
+                    s.heads.resize(values.len(), 0.0);
+                    rms_norm(values, gain, shape.eps, &mut s.heads);
+                    std::mem::swap(values, &mut s.heads);
+                }
             }
             let halves = shape.rotate_halves;
             attention::rotate(&mut s.query, &s.rotation, shape.head_width, halves);

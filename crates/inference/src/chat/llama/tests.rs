@@ -36,8 +36,8 @@ fn write_llama(
     );
 }
 
-/// A two-layer model of `arch` (`llama`; `qwen2`, with biases), four query heads of
-/// `head` values over `kv` key/value heads.
+/// A two-layer model of `arch` (`llama`; `qwen2`, with biases; `qwen3`, with per-head
+/// query and key norms), four query heads of `head` values over `kv` key/value heads.
 fn write_family(
     path: &std::path::Path,
     arch: &str,
@@ -105,6 +105,19 @@ fn write_family(
         }
         tensors.push((format!("blk.{layer}.attn_norm.weight"), norm(seed + 1)));
         tensors.push((format!("blk.{layer}.ffn_norm.weight"), norm(seed + 2)));
+        if arch == "qwen3" {
+            for name in ["attn_q_norm", "attn_k_norm"] {
+                let gains: Vec<f32> = values(head, seed + name.len() as u64, 0.2)
+                    .iter()
+                    .map(|v| 1.0 + v)
+                    .collect();
+                let t = Tensor::from_vec(gains, head, &Device::Cpu).unwrap();
+                tensors.push((
+                    format!("blk.{layer}.{name}.weight"),
+                    QTensor::quantize(&t, GgmlDType::F32).unwrap(),
+                ));
+            }
+        }
         if arch == "qwen2" {
             for (name, length) in [
                 ("attn_q", 4 * head),
@@ -527,4 +540,40 @@ fn rope_factors_divide_the_frequencies() {
         .err()
         .unwrap();
     assert!(err.contains("rope_freqs.weight"), "{err}");
+}
+
+/// Qwen 3 (each head's query and key normalised before rotation) gives the logits of a
+/// float64 NumPy implementation written from the architecture's definition,
+/// `scripts/qwen3-reference.py`, run on this file's weights as floats (the file
+/// `write_family` writes with `as_f32`). A 20-token prompt, products on floats (tiles
+/// off), so only float rounding separates them. candle's quantized Qwen 3, the path this
+/// model took before, is 1e-3 off the same reference.
+#[test]
+fn qwen3_gives_the_float64_reference_logits() {
+    const REFERENCE: [f32; 12] = [
+        5.66201, -2.37404, 0.38847, 5.79726, -5.55166, 0.65290, -3.03250, -0.16170, 3.02435,
+        -1.35375, -0.28866, -2.13643,
+    ];
+    let mix = |name: &str| match name {
+        "attn_v" | "ffn_down" | "token_embd" | "output" => GgmlDType::Q6K,
+        _ => GgmlDType::Q4K,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("qwen3.gguf");
+    write_family(&path, "qwen3", (256, 512, 64, 2), false, false, &mix);
+    let file = File::open(&path).unwrap();
+    let content = gguf_file::Content::read(&mut &file).unwrap();
+    let mut ours = Llama::load(&content, &file, 2).unwrap().expect("runs it");
+    ours.products.tiles = None;
+    let prompt: Vec<u32> = (0..20).map(|i| (i * 7 + 3) % VOCABULARY as u32).collect();
+    ours.forward(&prompt, 0).unwrap();
+    // The last position's logits as floats, not through the one-token int8 product.
+    let hidden = &ours.scratch.normed[..256];
+    let got: Vec<f32> = dequantized(&ours.output)
+        .chunks_exact(256)
+        .take(REFERENCE.len())
+        .map(|row| row.iter().zip(hidden).map(|(w, h)| w * h).sum())
+        .collect();
+    let off = difference(&got, &REFERENCE);
+    assert!(off < 1e-4, "{off}: {got:?}");
 }
