@@ -207,6 +207,10 @@ pub(super) struct Requantized {
 impl Requantized {
     /// Rows `rows` of `matrix`, as the bytes of Q8_0 rows.
     pub(super) fn rows(&mut self, matrix: &BlockMatrix, rows: Range<usize>) -> &[u8] {
+        if matrix.format == Format::Q4K {
+            q4k::as_q8_0(matrix.bytes(rows), &mut self.bytes);
+            return &self.bytes;
+        }
         self.floats.resize(rows.len() * matrix.columns, 0.0);
         matrix.dequantize(rows, &mut self.floats);
         // The activations' vectorised quantizing: candle's rounds a value at a time.

@@ -76,7 +76,6 @@ impl Q4kTokens {
 
 /// The eight 6-bit scales and eight 6-bit mins of a block's 12 bytes, as llama.cpp's
 /// `get_scale_min_k4` reads them.
-#[cfg(any(test, not(target_arch = "x86_64")))]
 fn scales_and_mins(bytes: &[u8]) -> ([u8; 8], [u8; 8]) {
     let mut scales = [0u8; 8];
     let mut mins = [0u8; 8];
@@ -108,6 +107,49 @@ fn packed_scales_and_mins(bytes: &[u8]) -> (u64, u64) {
         u64::from(scales_low) | u64::from(scales_high) << 32,
         u64::from(mins_low) | u64::from(mins_high) << 32,
     )
+}
+
+/// Q4_K rows as the bytes of Q8_0 rows (per 32 values an f16 scale and 32 int8s), for
+/// a prompt's int8 tiles: the values candle's dequantizing gives, quantized as the
+/// activations are, without making them floats. A sub-block's 32 values share a scale
+/// and a min, so they take at most 16 values, `d·scale·q − dmin·min` for q = 0..15:
+/// those are computed and rounded once, and each nibble looks its byte up. The largest
+/// magnitude, which sets the Q8_0 scale, lies at the smallest or largest nibble present,
+/// the values being monotonic in q.
+pub(super) fn as_q8_0(rows: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.reserve(rows.len() / BLOCK_BYTES * 8 * 34);
+    #[cfg(target_arch = "x86_64")]
+    if crate::kernels::cpu().avx2 {
+        // SAFETY: the CPU has the features the function is compiled for.
+        unsafe { x86::as_q8_0(rows, out) };
+        return;
+    }
+    as_q8_0_portable(rows, out);
+}
+
+/// [`as_q8_0`] a value at a time (its rounding is the activations' portable quantizer's).
+fn as_q8_0_portable(rows: &[u8], out: &mut Vec<u8>) {
+    for block in rows.chunks_exact(BLOCK_BYTES) {
+        let d = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
+        let dmin = half::f16::from_le_bytes([block[2], block[3]]).to_f32();
+        let (scales, mins) = scales_and_mins(&block[4..16]);
+        for sub in 0..8 {
+            let bytes = &block[16 + (sub / 2) * 32..][..32];
+            let nibble = |byte: u8| if sub % 2 == 0 { byte & 0xF } else { byte >> 4 };
+            let (step, offset) = (d * f32::from(scales[sub]), dmin * f32::from(mins[sub]));
+            let value = |q: u8| step * f32::from(q) - offset;
+            let (low, high) = bytes.iter().fold((15u8, 0u8), |(low, high), &byte| {
+                (low.min(nibble(byte)), high.max(nibble(byte)))
+            });
+            let scale = value(low).abs().max(value(high).abs()) / 127.0;
+            let inverse = if scale != 0.0 { 1.0 / scale } else { 0.0 };
+            let table: [u8; 16] =
+                std::array::from_fn(|q| (value(q as u8) * inverse).round() as i8 as u8);
+            out.extend_from_slice(&half::f16::from_f32(scale).to_le_bytes());
+            out.extend(bytes.iter().map(|&byte| table[usize::from(nibble(byte))]));
+        }
+    }
 }
 
 /// The product of one Q4_K row with token `t`, value by value: the reference the vector
@@ -203,6 +245,89 @@ mod x86 {
             // SAFETY: as in `rows_times`.
             unsafe { body::<true>(row, tokens, t) }
         });
+    }
+
+    /// [`super::as_q8_0`] in 256-bit registers: each sub-block's sixteen possible values
+    /// made, scaled and rounded eight at a time (as the activations' quantizer rounds),
+    /// and its 32 nibbles turned into their bytes by one byte shuffle.
+    ///
+    /// # Safety
+    /// The CPU has AVX2 and F16C.
+    #[target_feature(enable = "avx2,f16c")]
+    pub(super) unsafe fn as_q8_0(rows: &[u8], out: &mut Vec<u8>) {
+        let low_nibbles = _mm256_set1_epi8(0xF);
+        let sign = _mm256_set1_ps(-0.0);
+        let almost_half = _mm256_set1_ps(0.499_999_97);
+        let first_eight = _mm256_setr_ps(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0);
+        let last_eight = _mm256_add_ps(first_eight, _mm256_set1_ps(8.0));
+        for block in rows.chunks_exact(BLOCK_BYTES) {
+            let d = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
+            let dmin = half::f16::from_le_bytes([block[2], block[3]]).to_f32();
+            let (scales, mins) = super::scales_and_mins(&block[4..16]);
+            for pair in 0..4 {
+                // SAFETY: a block's nibbles are bytes 16..144: the four 32-byte loads at
+                // 16 + 32·pair stay inside it.
+                let bytes = unsafe { _mm256_loadu_si256(block[16 + 32 * pair..].as_ptr().cast()) };
+                let halves = [
+                    _mm256_and_si256(bytes, low_nibbles),
+                    _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low_nibbles),
+                ];
+                for (half, nibbles) in halves.into_iter().enumerate() {
+                    let sub = 2 * pair + half;
+                    let (step, offset) = (d * f32::from(scales[sub]), dmin * f32::from(mins[sub]));
+                    let value = |q: u8| step * f32::from(q) - offset;
+                    let (low, high) = extremes(nibbles);
+                    let scale = value(low).abs().max(value(high).abs()) / 127.0;
+                    let inverse = _mm256_set1_ps(if scale != 0.0 { 1.0 / scale } else { 0.0 });
+                    // Multiplied, then subtracted, as `value` and candle compute them.
+                    let ints = [first_eight, last_eight].map(|q| {
+                        let v = _mm256_sub_ps(
+                            _mm256_mul_ps(q, _mm256_set1_ps(step)),
+                            _mm256_set1_ps(offset),
+                        );
+                        let y = _mm256_mul_ps(v, inverse);
+                        let nudge = _mm256_or_ps(_mm256_and_ps(y, sign), almost_half);
+                        _mm256_cvttps_epi32(_mm256_add_ps(y, nudge))
+                    });
+                    // i32 0..8 and 8..16 to sixteen bytes in order.
+                    let words = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packs_epi32(
+                        ints[0], ints[1],
+                    ));
+                    let table = _mm_packs_epi16(
+                        _mm256_castsi256_si128(words),
+                        _mm256_extracti128_si256::<1>(words),
+                    );
+                    let quants = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(table), nibbles);
+                    let mut block_out = [0u8; 34];
+                    block_out[..2].copy_from_slice(&half::f16::from_f32(scale).to_le_bytes());
+                    // SAFETY: bytes 2..34 of a 34-byte array: one 32-byte store.
+                    unsafe { _mm256_storeu_si256(block_out[2..].as_mut_ptr().cast(), quants) };
+                    out.extend_from_slice(&block_out);
+                }
+            }
+        }
+    }
+
+    /// The smallest and largest of 32 nibbles.
+    #[inline(always)]
+    fn extremes(nibbles: __m256i) -> (u8, u8) {
+        // SAFETY: register arithmetic in AVX2, which the caller is compiled for.
+        unsafe {
+            let halves = |v: __m256i| (_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+            let (a, b) = halves(nibbles);
+            let (mut low, mut high) = (_mm_min_epu8(a, b), _mm_max_epu8(a, b));
+            for shift in [8, 4, 2, 1] {
+                let by = |v| match shift {
+                    8 => _mm_srli_si128::<8>(v),
+                    4 => _mm_srli_si128::<4>(v),
+                    2 => _mm_srli_si128::<2>(v),
+                    _ => _mm_srli_si128::<1>(v),
+                };
+                low = _mm_min_epu8(low, by(low));
+                high = _mm_max_epu8(high, by(high));
+            }
+            (_mm_cvtsi128_si32(low) as u8, _mm_cvtsi128_si32(high) as u8)
+        }
     }
 
     /// What both widths do with a block's 16-byte head: d and dmin times the token's

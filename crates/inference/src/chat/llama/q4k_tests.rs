@@ -125,3 +125,27 @@ fn scales_and_mins_in_a_register_match_the_plain_reading() {
         assert_eq!(unpacked[8..], mins, "{head:?}");
     }
 }
+
+/// Q4_K rows re-expressed as Q8_0 without floats give the bytes that dequantizing them
+/// (candle) and quantizing the floats as the activations are quantized give.
+#[test]
+fn rows_as_q8_0_match_dequantizing_and_quantizing() {
+    let columns = 512;
+    let (bytes, floats) = q4k(6, columns, 11);
+    let mut quantized = crate::chat::llama::q8::Quantized::default();
+    quantized.quantize(&floats, columns);
+    let mut direct = Vec::new();
+    as_q8_0(&bytes, &mut direct);
+    let mut portable = Vec::new();
+    as_q8_0_portable(&bytes, &mut portable);
+    assert_eq!(direct, portable);
+    let blocks: Vec<&[u8]> = direct.chunks_exact(34).collect();
+    assert_eq!(blocks.len(), quantized.scales().len());
+    for (i, block) in blocks.iter().enumerate() {
+        let scale = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
+        assert_eq!(scale, quantized.scales()[i], "block {i}");
+        let want = &quantized.quants()[i * 32..(i + 1) * 32];
+        let got: Vec<i8> = block[2..].iter().map(|&b| b as i8).collect();
+        assert_eq!(got, want, "block {i}");
+    }
+}
