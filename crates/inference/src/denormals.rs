@@ -10,6 +10,7 @@
 //! On x86 the switch is two bits of MXCSR, the SSE/AVX control register, which is per
 //! thread: each forward pass sets them on the thread it runs on and puts them back
 //! after; the products' own pool threads keep them set. Elsewhere nothing changes.
+//! `LOCALGPT_KEEP_DENORMALS=1` keeps them, to measure what flushing gains.
 
 /// While alive, float results and inputs below the normal range are zero on this
 /// thread; dropping it restores the control register as it was.
@@ -46,12 +47,22 @@ mod mxcsr {
     }
 }
 
+/// Whether to flush: yes, unless `LOCALGPT_KEEP_DENORMALS=1` asks to measure without
+/// (read once per process).
+#[cfg(target_arch = "x86_64")]
+fn wanted() -> bool {
+    static WANTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *WANTED.get_or_init(|| std::env::var_os("LOCALGPT_KEEP_DENORMALS").is_none_or(|v| v != "1"))
+}
+
 impl DenormalsFlushed {
     pub(crate) fn new() -> DenormalsFlushed {
         #[cfg(target_arch = "x86_64")]
         {
             let saved = mxcsr::read();
-            mxcsr::write(saved | mxcsr::FLUSH);
+            if wanted() {
+                mxcsr::write(saved | mxcsr::FLUSH);
+            }
             DenormalsFlushed { saved }
         }
         #[cfg(not(target_arch = "x86_64"))]
