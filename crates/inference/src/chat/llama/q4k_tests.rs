@@ -76,18 +76,23 @@ fn every_kernel_gives_the_blocks_products() {
     }
 }
 
+/// Fills `bytes` from a xorshift generator at `state`.
+fn random_bytes(state: &mut u64, bytes: &mut [u8]) {
+    for byte in bytes {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *byte = *state as u8;
+    }
+}
+
 /// The packed unpacking gives every scale and min the byte-by-byte one does.
 #[test]
 fn packed_scales_and_mins_match_the_plain_reading() {
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     for _ in 0..2000 {
         let mut bytes = [0u8; 12];
-        for byte in &mut bytes {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            *byte = state as u8;
-        }
+        random_bytes(&mut state, &mut bytes);
         let (scales, mins) = scales_and_mins(&bytes);
         let (packed_scales, packed_mins) = packed_scales_and_mins(&bytes);
         assert_eq!(packed_scales.to_le_bytes(), scales, "{bytes:?}");
@@ -107,12 +112,7 @@ fn scales_and_mins_in_a_register_match_the_plain_reading() {
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     for _ in 0..2000 {
         let mut head = [0u8; 16];
-        for byte in &mut head {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            *byte = state as u8;
-        }
+        random_bytes(&mut state, &mut head);
         let (scales, mins) = scales_and_mins(&head[4..]);
         let mut unpacked = [0u8; 16];
         // SAFETY: the CPU has SSSE3 (asserted above); the load and store are of 16 bytes
