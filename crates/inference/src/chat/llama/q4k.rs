@@ -313,20 +313,26 @@ mod x86 {
     fn extremes(nibbles: __m256i) -> (u8, u8) {
         // SAFETY: register arithmetic in AVX2, which the caller is compiled for.
         unsafe {
-            let halves = |v: __m256i| (_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
-            let (a, b) = halves(nibbles);
-            let (mut low, mut high) = (_mm_min_epu8(a, b), _mm_max_epu8(a, b));
-            for shift in [8, 4, 2, 1] {
-                let by = |v| match shift {
-                    8 => _mm_srli_si128::<8>(v),
-                    4 => _mm_srli_si128::<4>(v),
-                    2 => _mm_srli_si128::<2>(v),
-                    _ => _mm_srli_si128::<1>(v),
-                };
-                low = _mm_min_epu8(low, by(low));
-                high = _mm_max_epu8(high, by(high));
-            }
+            let (a, b) = (
+                _mm256_castsi256_si128(nibbles),
+                _mm256_extracti128_si256::<1>(nibbles),
+            );
+            let both = (_mm_min_epu8(a, b), _mm_max_epu8(a, b));
+            let (low, high) = fold::<1>(fold::<2>(fold::<4>(fold::<8>(both))));
             (_mm_cvtsi128_si32(low) as u8, _mm_cvtsi128_si32(high) as u8)
+        }
+    }
+
+    /// The running minimum and maximum with their upper `BYTES` bytes folded onto the
+    /// lower.
+    #[inline(always)]
+    fn fold<const BYTES: i32>((low, high): (__m128i, __m128i)) -> (__m128i, __m128i) {
+        // SAFETY: register arithmetic in SSE2, which every x86_64 CPU has.
+        unsafe {
+            (
+                _mm_min_epu8(low, _mm_srli_si128::<BYTES>(low)),
+                _mm_max_epu8(high, _mm_srli_si128::<BYTES>(high)),
+            )
         }
     }
 
