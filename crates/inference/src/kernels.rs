@@ -278,6 +278,23 @@ fn silu_times_portable(gate: &mut [f32], up: &[f32]) {
 }
 
 vectorised!(
+    /// `gate = GELU(gate) · up`, Gemma's gating: GELU in its tanh form, as Gemma was
+    /// trained with, tanh(u) written as 1 − 2 / (e^{2u} + 1).
+    gelu_times => gelu_times_portable(gate: &mut [f32], up: &[f32])
+);
+
+#[inline(always)]
+fn gelu_times_portable(gate: &mut [f32], up: &[f32]) {
+    const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+    for (g, u) in gate.iter_mut().zip(up) {
+        let x = *g;
+        let inner = SQRT_2_OVER_PI * (x + 0.044_715 * x * x * x);
+        let tanh = 1.0 - 2.0 / (exp(2.0 * inner) + 1.0);
+        *g = 0.5 * x * (1.0 + tanh) * u;
+    }
+}
+
+vectorised!(
     /// `out = RMSNorm(x) · gain`, row by row (`gain.len()` values each).
     rms_norm => rms_norm_portable(x: &[f32], gain: &[f32], eps: f32, out: &mut [f32])
 );
@@ -508,5 +525,23 @@ mod tests {
         gelu_portable(&mut plain);
         assert_eq!(plain.len(), ours.len());
         assert!(plain.iter().zip(&ours).all(|(a, b)| (a - b).abs() < 1e-6));
+    }
+
+    #[test]
+    fn gelu_times_is_the_tanh_form_times_up() {
+        let xs: Vec<f32> = (-12000..=12000).map(|i| i as f32 / 1000.0).collect();
+        let up: Vec<f32> = (0..xs.len()).map(|i| 1.0 + (i % 7) as f32 / 4.0).collect();
+        let mut ours = xs.clone();
+        gelu_times(&mut ours, &up);
+        for ((x, u), got) in xs.iter().zip(&up).zip(&ours) {
+            let x64 = f64::from(*x);
+            let inner = (2.0 / std::f64::consts::PI).sqrt() * (x64 + 0.044715 * x64.powi(3));
+            let want = 0.5 * x64 * (1.0 + inner.tanh()) * f64::from(*u);
+            let off = (f64::from(*got) - want).abs();
+            assert!(
+                off < 1e-5 * want.abs().max(1.0),
+                "gelu({x}) · {u}: {got} vs {want}"
+            );
+        }
     }
 }

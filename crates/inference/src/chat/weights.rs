@@ -18,14 +18,16 @@ use candle_transformers::models::{
 /// here (SmolLM2's own is 8,192).
 pub const CONTEXT_TOKENS: usize = MAX_SEQ_LEN;
 
-/// The architectures the engine runs (`general.architecture`), on candle's quantized
-/// models: Llama (Llama 3.x, SmolLM2, Mistral), Qwen 2/2.5/3, Gemma 3 and Phi-3.
+/// The architectures the engine runs (`general.architecture`), on our own forward pass
+/// where it reads the file, else on candle's quantized models: Llama (Llama 3.x, SmolLM2,
+/// Mistral), Qwen 2/2.5/3, Gemma 3 and Phi-3.
 pub const ARCHITECTURES: [&str; 5] = ["llama", "qwen2", "qwen3", "gemma3", "phi3"];
 
 /// The model's weights, by architecture.
 pub(super) enum Weights {
-    /// A Llama in the formats our own forward pass reads (the built-in model's Q8_0, the
-    /// K-quant mixes people download), with no cap on its context but its own.
+    /// A model our own forward pass reads (any of the architectures, in the built-in
+    /// model's Q8_0 or the K-quant mixes people download), with no cap on its context but
+    /// its own.
     OwnLlama(Box<super::llama::Llama>),
     Llama(quantized_llama::ModelWeights),
     Qwen2(quantized_qwen2::ModelWeights),

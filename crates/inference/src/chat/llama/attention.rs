@@ -48,24 +48,30 @@ pub(super) fn rotate(rows: &mut [f32], rotation: &[f32], head_width: usize, halv
 }
 
 /// Each head of the `tokens` newest positions attends to every cached position up to its
-/// own. `query` and `out` hold `tokens` rows of `shape.query_width()`.
+/// own — or, with a `window`, to the `window` positions ending at its own (Gemma 3's
+/// local layers; llama.cpp's and Hugging Face's mask alike). `query` and `out` hold
+/// `tokens` rows of `shape.query_width()`.
 pub(super) fn attend(
     shape: &Shape,
     query: &[f32],
     (keys, values): (&[f32], &[f32]),
     tokens: usize,
+    window: Option<usize>,
     scores: &mut Vec<f32>,
     out: &mut [f32],
 ) {
     let kv_width = shape.kv_heads * shape.head_width;
     let positions = keys.len() / kv_width;
+    let window = window.unwrap_or(usize::MAX).max(1);
+    let scale = shape.attention_scale;
     if tokens == 1 {
-        scores.resize(positions, 0.0);
+        let start = positions.saturating_sub(window) * kv_width;
+        scores.resize(positions - start / kv_width, 0.0);
         attend_one(
             query,
-            keys,
-            values,
-            (shape.heads, shape.kv_heads, shape.head_width),
+            &keys[start..],
+            &values[start..],
+            (shape.heads, shape.kv_heads, shape.head_width, scale),
             scores,
             out,
         );
@@ -74,7 +80,6 @@ pub(super) fn attend(
     let first = positions - tokens;
     let head_width = shape.head_width;
     let group = shape.heads / shape.kv_heads;
-    let scale = 1.0 / (head_width as f32).sqrt();
     scores.resize(tokens * positions, 0.0);
     for head in 0..shape.heads {
         let kv = (head / group) * head_width;
@@ -91,8 +96,11 @@ pub(super) fn attend(
             gemm::Parallelism::None,
         );
         for (t, row) in scores.chunks_exact_mut(positions).enumerate() {
-            let (seen, unseen) = row.split_at_mut(first + t + 1);
+            let end = first + t + 1;
+            let (earlier, unseen) = row.split_at_mut(end);
+            let (forgotten, seen) = earlier.split_at_mut(end.saturating_sub(window));
             softmax_rows(seen, seen.len());
+            forgotten.fill(0.0);
             unseen.fill(0.0);
         }
         product(
@@ -110,12 +118,12 @@ pub(super) fn attend(
 }
 
 vectorised!(
-    /// One new token's attention, each head to every cached position.
+    /// One new token's attention, each head to every position of `keys` and `values`.
     attend_one => attend_one_portable(
         query: &[f32],
         keys: &[f32],
         values: &[f32],
-        heads: (usize, usize, usize),
+        heads: (usize, usize, usize, f32),
         scores: &mut [f32],
         out: &mut [f32],
     )
@@ -126,13 +134,12 @@ fn attend_one_portable(
     query: &[f32],
     keys: &[f32],
     values: &[f32],
-    (heads, kv_heads, head_width): (usize, usize, usize),
+    (heads, kv_heads, head_width, scale): (usize, usize, usize, f32),
     scores: &mut [f32],
     out: &mut [f32],
 ) {
     let kv_width = kv_heads * head_width;
     let group = heads / kv_heads;
-    let scale = 1.0 / (head_width as f32).sqrt();
     for (head, (q, out)) in query
         .chunks_exact(head_width)
         .zip(out.chunks_exact_mut(head_width))

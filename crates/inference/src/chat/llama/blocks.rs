@@ -75,6 +75,15 @@ impl Format {
         }
     }
 
+    /// The bytes of a row of `columns` values; `None` when the row is not whole blocks.
+    pub(super) fn row_bytes(self, columns: usize) -> Option<usize> {
+        let values = self.block_values();
+        columns
+            .is_multiple_of(values)
+            .then(|| (columns / values).checked_mul(self.block_bytes()))
+            .flatten()
+    }
+
     /// Whether its dot products take 256-value Q8_K activations (else 32-value Q8_0).
     fn wants_q8k(self) -> bool {
         self.block_values() == 256

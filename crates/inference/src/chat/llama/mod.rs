@@ -1,14 +1,16 @@
-//! The Llama forward pass (SmolLM2, Llama 3.x, Mistral; Qwen 2, 2.5 and 3, which differ
-//! from it in a few places: [`FAMILIES`]) on the mapped file, with no
-//! tensor allocated per operation: for models whose matrices are all Q8_0 — what
-//! installing converts the built-in model to — and for the block formats people
-//! download (the Q4_K_M and Q5_K_M mixes, Q4_0), read in place. candle's quantized Llama, which the engine runs for
-//! every other model, spends half a token's time outside the matrix products and reads
-//! a prompt one token row at a time; this one reads a prompt with int8 products on
-//! weight tiles packed for VNNI (gemm on floats on CPUs without it) and keeps a
-//! key/value cache that can be cut back to any length, so a conversation that changed
+//! Our own forward pass on the mapped file, with no tensor allocated per operation, for
+//! the families people run locally ([`family`]: Llama 3.x, SmolLM2, Mistral, Qwen 2/2.5
+//! and 3, Gemma 3, Phi-3): for models whose matrices are all Q8_0 — what installing
+//! converts the built-in model to — and for the block formats people download (the
+//! Q4_K_M and Q5_K_M mixes, Q4_0), read in place. candle's quantized models, which the
+//! engine runs for every other model, spend half a token's time outside the matrix
+//! products and read a prompt one token row at a time; this one reads a prompt with int8
+//! products on weight tiles packed for VNNI (gemm on floats on CPUs without it) and keeps
+//! a key/value cache that can be cut back to any length, so a conversation that changed
 //! near its end is not read again from the start.
 //!
+//! - [`family`]: what the families differ in.
+//! - [`layer`] and [`tensors`]: a layer's weights, read from the file by name.
 //! - [`matrix`]: a weight matrix, Q8_0 ([`q8`]) or of any block format ([`blocks`]).
 //! - [`q8`]: the Q8_0 matrices, and dot products on quantized tokens.
 //! - [`blocks`]: matrices of the downloaded block formats, with candle's dot products.
@@ -18,11 +20,14 @@
 
 mod attention;
 mod blocks;
+mod family;
+mod layer;
 mod matrix;
 mod products;
 mod q4k;
 mod q6k;
 mod q8;
+mod tensors;
 mod tiles;
 mod wide;
 
@@ -33,69 +38,14 @@ use candle_core::quantized::{GgmlDType, gguf_file};
 use memmap2::Mmap;
 
 use crate::denormals::DenormalsFlushed;
-use crate::kernels::{rms_norm, silu_times};
-use blocks::{BlockMatrix, Format};
+use crate::kernels::{gelu_times, rms_norm, silu_times};
+use family::Family;
+use layer::Layer;
 use matrix::Matrix;
 use products::Products;
-use q8::Q8Matrix;
+use tensors::Tensors;
 
-/// The families this forward pass runs, by `general.architecture`: Llama (Llama 3.x,
-/// SmolLM2, Mistral), Qwen 2/2.5 (biases on Q, K and V, rotation by halves) and Qwen 3
-/// (no biases; each head's query and key RMS-normalised before rotation).
-const FAMILIES: [&str; 3] = ["llama", "qwen2", "qwen3"];
-
-/// Whether this forward pass runs the model in `content`: a dense model of one of the
-/// [`FAMILIES`], heads rotated whole, every matrix in a format [`Format`] reads. Others
-/// are left to candle.
-pub(super) fn reads(content: &gguf_file::Content) -> bool {
-    let arch = crate::chat::gguf::architecture(content);
-    let number = |key: &str| {
-        content
-            .metadata
-            .get(&format!("{arch}.{key}"))
-            .and_then(|value| value.to_u32().ok())
-    };
-    let head_width = number("attention.key_length")
-        .or_else(|| Some(number("embedding_length")? / number("attention.head_count")?.max(1)));
-    let whole_heads = match (head_width, number("rope.dimension_count")) {
-        (Some(head), Some(rotated)) => rotated == head,
-        _ => true,
-    };
-    FAMILIES.contains(&arch.as_str())
-        && number("attention.head_count").is_some()
-        && number("expert_count").unwrap_or(0) <= 1
-        && whole_heads
-        && matrices(content).all(|(_, info)| Format::of(info.ggml_dtype).is_some())
-}
-
-/// The model's matrices: its two-dimensional weights.
-fn matrices(
-    content: &gguf_file::Content,
-) -> impl Iterator<Item = (&String, &gguf_file::TensorInfo)> {
-    content
-        .tensor_infos
-        .iter()
-        .filter(|(name, info)| name.ends_with(".weight") && info.shape.rank() == 2)
-}
-
-struct Layer {
-    attention_norm: Vec<f32>,
-    query: Matrix,
-    key: Matrix,
-    value: Matrix,
-    /// Qwen 2's biases of the query, key and value.
-    biases: Option<[Vec<f32>; 3]>,
-    /// Qwen 3's gains of each head's query and key normalisation.
-    head_norms: Option<[Vec<f32>; 2]>,
-    output: Matrix,
-    feed_forward_norm: Vec<f32>,
-    gate: Matrix,
-    up: Matrix,
-    down: Matrix,
-    /// Keys and values of every cached position, `kv_width` values each.
-    keys: Vec<f32>,
-    values: Vec<f32>,
-}
+pub(super) use family::reads;
 
 /// The shape of the model, from the file's metadata.
 #[derive(Clone, Copy, Debug)]
@@ -106,8 +56,14 @@ pub(super) struct Shape {
     pub(super) head_width: usize,
     pub(super) vocabulary: usize,
     pub(super) eps: f32,
-    /// Rotation by halves (Qwen), not by interleaved pairs (Llama).
+    /// Rotation by halves (all but Llama), not by interleaved pairs.
     pub(super) rotate_halves: bool,
+    /// What a query·key product is multiplied by: 1/√(head width), but for Gemma 3 27B.
+    pub(super) attention_scale: f32,
+    /// What the embeddings are multiplied by (Gemma's √width; 1 for the others).
+    pub(super) embedding_scale: f32,
+    /// GELU gating (Gemma), not SiLU.
+    pub(super) gelu: bool,
 }
 
 impl Shape {
@@ -135,8 +91,10 @@ struct Scratch {
     up: Vec<f32>,
     scores: Vec<f32>,
     rotation: Vec<f32>,
-    /// Query or key heads normalised (Qwen 3).
-    heads: Vec<f32>,
+    /// The rotations of Gemma 3's local layers.
+    local_rotation: Vec<f32>,
+    /// Query or key heads normalised (Qwen 3, Gemma 3); an output normalised (Gemma 3).
+    normalised: Vec<f32>,
 }
 
 pub(super) struct Llama {
@@ -147,6 +105,8 @@ pub(super) struct Llama {
     layers: Vec<Layer>,
     /// 1 / base^(2i / head width), for the rotary position embedding.
     frequencies: Vec<f32>,
+    /// Those of Gemma 3's local layers, which have a base of their own.
+    local_frequencies: Option<Vec<f32>>,
     /// Positions whose keys and values are cached.
     cached: usize,
     products: Products,
@@ -154,8 +114,8 @@ pub(super) struct Llama {
 }
 
 impl Llama {
-    /// The model in `content`, when it is one this forward pass runs (a dense Llama whose
-    /// matrices are all in formats [`Format`] reads); `Ok(None)` leaves it to candle.
+    /// The model in `content`, when it is one this forward pass runs ([`reads`]);
+    /// `Ok(None)` leaves it to candle.
     pub(super) fn load(
         content: &gguf_file::Content,
         file: &File,
@@ -169,10 +129,10 @@ impl Llama {
                 .map(|value| value as usize)
                 .ok_or_else(|| format!("the file has no {arch}.{key}"))
         };
-        if !reads(content) {
+        let Some(family) = Family::of(&arch).filter(|_| reads(content)) else {
             return Ok(None);
-        }
-        let all_q8 = matrices(content).all(|(_, info)| info.ggml_dtype == GgmlDType::Q8_0);
+        };
+        let all_q8 = family::matrices(content).all(|(_, info)| info.ggml_dtype == GgmlDType::Q8_0);
         let heads = number("attention.head_count")?;
         let width = number("embedding_length")?;
         let kv_heads = number("attention.head_count_kv").unwrap_or(heads);
@@ -199,6 +159,12 @@ impl Llama {
             .and_then(|value| value.to_f32().ok())
             .unwrap_or(10_000.0);
         let block_count = number("block_count")?;
+        let gemma = family == Family::Gemma3;
+        let window = if gemma {
+            Some(number("attention.sliding_window")?.max(1))
+        } else {
+            None
+        };
 
         // SAFETY: the file is the installed model, which LocalGPT writes once and
         // replaces by renaming, never in place; a mapping sees its first contents.
@@ -209,10 +175,15 @@ impl Llama {
             all_q8,
         };
         let embeddings = tensors.matrix("token_embd.weight")?;
-        let output = if content.tensor_infos.contains_key("output.weight") {
+        let output = if tensors.has("output.weight") {
             tensors.matrix("output.weight")?
         } else {
             tensors.matrix("token_embd.weight")?
+        };
+        let scaled_by = if gemma && block_count == family::GEMMA3_27B_LAYERS {
+            width / heads
+        } else {
+            head_width
         };
         let shape = Shape {
             width,
@@ -221,7 +192,10 @@ impl Llama {
             head_width,
             vocabulary: output.rows(),
             eps,
-            rotate_halves: arch != "llama",
+            rotate_halves: family.rotates_halves(),
+            attention_scale: 1.0 / (scaled_by as f32).sqrt(),
+            embedding_scale: if gemma { (width as f32).sqrt() } else { 1.0 },
+            gelu: gemma,
         };
         if embeddings.columns() != width || output.columns() != width {
             return Err(format!(
@@ -229,74 +203,28 @@ impl Llama {
                 embeddings.columns()
             ));
         }
-        let mut layers = Vec::with_capacity(block_count);
-        for i in 0..block_count {
-            let name = |part: &str| format!("blk.{i}.{part}.weight");
-            let (query_width, kv_width) = (shape.query_width(), shape.kv_width());
-            let biases = if content
-                .tensor_infos
-                .contains_key(&format!("blk.{i}.attn_q.bias"))
-            {
-                let bias =
-                    |part: &str, length| tensors.vector(&format!("blk.{i}.{part}.bias"), length);
-                Some([
-                    bias("attn_q", query_width)?,
-                    bias("attn_k", kv_width)?,
-                    bias("attn_v", kv_width)?,
-                ])
-            } else {
-                None
-            };
-            let head_norms = if content
-                .tensor_infos
-                .contains_key(&format!("blk.{i}.attn_q_norm.weight"))
-            {
-                Some([
-                    tensors.vector(&name("attn_q_norm"), head_width)?,
-                    tensors.vector(&name("attn_k_norm"), head_width)?,
-                ])
-            } else {
-                None
-            };
-            let layer = Layer {
-                attention_norm: tensors.vector(&name("attn_norm"), width)?,
-                query: tensors.matrix(&name("attn_q"))?,
-                key: tensors.matrix(&name("attn_k"))?,
-                value: tensors.matrix(&name("attn_v"))?,
-                biases,
-                head_norms,
-                output: tensors.matrix(&name("attn_output"))?,
-                feed_forward_norm: tensors.vector(&name("ffn_norm"), width)?,
-                gate: tensors.matrix(&name("ffn_gate"))?,
-                up: tensors.matrix(&name("ffn_up"))?,
-                down: tensors.matrix(&name("ffn_down"))?,
-                keys: Vec::new(),
-                values: Vec::new(),
-            };
-            let fits = [
-                (&layer.query, query_width, width),
-                (&layer.key, kv_width, width),
-                (&layer.value, kv_width, width),
-                (&layer.output, width, query_width),
-                (&layer.up, layer.gate.rows(), width),
-                (&layer.down, width, layer.gate.rows()),
-            ]
-            .iter()
-            .all(|(matrix, rows, columns)| matrix.rows() == *rows && matrix.columns() == *columns)
-                && layer.gate.columns() == width;
-            if !fits {
-                return Err(format!("layer {i}'s matrices do not fit the model's shape"));
-            }
-            layers.push(layer);
-        }
+        let layers = (0..block_count)
+            .map(|i| {
+                let local = gemma && i % family::GEMMA3_PATTERN < family::GEMMA3_PATTERN - 1;
+                Layer::load(&tensors, i, &shape, window.filter(|_| local))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         // As candle computes them, so both give the same rotations; Llama 3.1 and 3.2
         // files stretch the slow ones for long contexts by the factors they carry
-        // (`rope_freqs`, which llama.cpp divides by and candle ignores).
-        let mut frequencies: Vec<f32> = (0..head_width)
-            .step_by(2)
-            .map(|i| 1.0 / base.powf(i as f32 / head_width as f32))
+        // (`rope_freqs`, which llama.cpp divides by and candle ignores); linear scaling
+        // (Gemma 3's global layers) divides them all.
+        let frequencies_from = |base: f32| -> Vec<f32> {
+            (0..head_width)
+                .step_by(2)
+                .map(|i| 1.0 / base.powf(i as f32 / head_width as f32))
+                .collect()
+        };
+        let linear = family::linear_rope_factor(content)?;
+        let mut frequencies: Vec<f32> = frequencies_from(base)
+            .into_iter()
+            .map(|frequency| frequency / linear)
             .collect();
-        if content.tensor_infos.contains_key("rope_freqs.weight") {
+        if tensors.has("rope_freqs.weight") {
             let factors = tensors.vector("rope_freqs.weight", head_width / 2)?;
             for (frequency, factor) in frequencies.iter_mut().zip(factors) {
                 if factor > 0.0 {
@@ -311,6 +239,7 @@ impl Llama {
             output_norm: tensors.vector("output_norm.weight", width)?,
             layers,
             frequencies,
+            local_frequencies: gemma.then(|| frequencies_from(family::GEMMA3_LOCAL_BASE)),
             cached: 0,
             products: Products::new(threads),
             scratch: Scratch::default(),
@@ -370,7 +299,13 @@ impl Llama {
             let token = token as usize;
             self.embeddings.dequantize(token..token + 1, row);
         }
+        if shape.embedding_scale != 1.0 {
+            s.x.iter_mut().for_each(|x| *x *= shape.embedding_scale);
+        }
         attention::rotations(&self.frequencies, self.cached, n, &mut s.rotation);
+        if let Some(local) = &self.local_frequencies {
+            attention::rotations(local, self.cached, n, &mut s.local_rotation);
+        }
         let kv_width = shape.kv_width();
         for layer in &mut self.layers {
             s.normed.resize(n * width, 0.0);
@@ -396,14 +331,18 @@ impl Llama {
             if let Some([query_gain, key_gain]) = &layer.head_norms {
                 // A row per head: the norm's rows are as wide as its gains.
                 for (values, gain) in [(&mut s.query, query_gain), (&mut s.key, key_gain)] {
-                    s.heads.resize(values.len(), 0.0);
-                    rms_norm(values, gain, shape.eps, &mut s.heads);
-                    std::mem::swap(values, &mut s.heads);
+                    s.normalised.resize(values.len(), 0.0);
+                    rms_norm(values, gain, shape.eps, &mut s.normalised);
+                    std::mem::swap(values, &mut s.normalised);
                 }
             }
             let halves = shape.rotate_halves;
-            attention::rotate(&mut s.query, &s.rotation, shape.head_width, halves);
-            attention::rotate(&mut s.key, &s.rotation, shape.head_width, halves);
+            let rotation = match layer.window {
+                Some(_) if self.local_frequencies.is_some() => &s.local_rotation,
+                _ => &s.rotation,
+            };
+            attention::rotate(&mut s.query, rotation, shape.head_width, halves);
+            attention::rotate(&mut s.key, rotation, shape.head_width, halves);
             layer.keys.extend_from_slice(&s.key);
             layer.values.extend_from_slice(&s.value);
             s.attended.resize(n * query_width, 0.0);
@@ -412,13 +351,21 @@ impl Llama {
                 &s.query,
                 (&layer.keys, &layer.values),
                 n,
+                layer.window,
                 &mut s.scores,
                 &mut s.attended,
             );
             s.projected.resize(n * width, 0.0);
             self.products
                 .apply(&s.attended, n, &mut [(&layer.output, &mut s.projected)]);
-            add(&mut s.x, &s.projected);
+            let post_norms = layer.post_norms.as_ref();
+            add_normalised(
+                &mut s.x,
+                &s.projected,
+                post_norms.map(|[a, _]| a),
+                shape.eps,
+                &mut s.normalised,
+            );
 
             rms_norm(&s.x, &layer.feed_forward_norm, shape.eps, &mut s.normed);
             let hidden = layer.gate.rows();
@@ -429,10 +376,20 @@ impl Llama {
                 n,
                 &mut [(&layer.gate, &mut s.gate), (&layer.up, &mut s.up)],
             );
-            silu_times(&mut s.gate, &s.up);
+            if shape.gelu {
+                gelu_times(&mut s.gate, &s.up);
+            } else {
+                silu_times(&mut s.gate, &s.up);
+            }
             self.products
                 .apply(&s.gate, n, &mut [(&layer.down, &mut s.projected)]);
-            add(&mut s.x, &s.projected);
+            add_normalised(
+                &mut s.x,
+                &s.projected,
+                post_norms.map(|[_, f]| f),
+                shape.eps,
+                &mut s.normalised,
+            );
         }
         self.cached += n;
         // Only the last position's logits are wanted.
@@ -446,6 +403,25 @@ impl Llama {
     }
 }
 
+/// Adds `output` to the residual stream `x`, RMS-normalised by `gain` first when there is
+/// one (Gemma 3's post-norms), through `scratch`.
+fn add_normalised(
+    x: &mut [f32],
+    output: &[f32],
+    gain: Option<&Vec<f32>>,
+    eps: f32,
+    scratch: &mut Vec<f32>,
+) {
+    match gain {
+        Some(gain) => {
+            scratch.resize(output.len(), 0.0);
+            rms_norm(output, gain, eps, scratch);
+            add(x, scratch);
+        }
+        None => add(x, output),
+    }
+}
+
 /// Adds `bias` to each of `rows`' rows.
 fn add_to_rows(rows: &mut [f32], bias: &[f32]) {
     for row in rows.chunks_exact_mut(bias.len()) {
@@ -456,71 +432,6 @@ fn add_to_rows(rows: &mut [f32], bias: &[f32]) {
 fn add(x: &mut [f32], y: &[f32]) {
     for (x, y) in x.iter_mut().zip(y) {
         *x += y;
-    }
-}
-
-/// The model file's tensors by name.
-struct Tensors<'a> {
-    content: &'a gguf_file::Content,
-    map: &'a Arc<Mmap>,
-    /// Whether the matrices take the Q8_0 fast path, or are read as blocks.
-    all_q8: bool,
-}
-
-impl Tensors<'_> {
-    fn info(&self, name: &str) -> Result<(&gguf_file::TensorInfo, usize), String> {
-        let info = self
-            .content
-            .tensor_infos
-            .get(name)
-            .ok_or_else(|| format!("the file has no tensor {name}"))?;
-        let start = self
-            .content
-            .tensor_data_offset
-            .checked_add(info.offset)
-            .and_then(|start| usize::try_from(start).ok())
-            .ok_or_else(|| format!("tensor {name} lies past the end of the file"))?;
-        Ok((info, start))
-    }
-
-    fn matrix(&self, name: &str) -> Result<Matrix, String> {
-        let (info, start) = self.info(name)?;
-        let dims = info.shape.dims();
-        let &[rows, columns] = dims else {
-            return Err(format!("tensor {name} is {dims:?}, not a matrix"));
-        };
-        let format = Format::of(info.ggml_dtype).ok_or_else(|| {
-            format!(
-                "tensor {name} is {:?}, which this forward pass does not read",
-                info.ggml_dtype
-            )
-        })?;
-        let map = Arc::clone(self.map);
-        let matrix = if self.all_q8 {
-            Q8Matrix::new(map, start, rows, columns).map(Matrix::Q8)
-        } else {
-            BlockMatrix::new(map, start, rows, columns, format).map(Matrix::Blocks)
-        };
-        matrix.map_err(|err| format!("tensor {name}: {err}"))
-    }
-
-    fn vector(&self, name: &str, length: usize) -> Result<Vec<f32>, String> {
-        let (info, start) = self.info(name)?;
-        if info.ggml_dtype != GgmlDType::F32 || info.shape.elem_count() != length {
-            return Err(format!(
-                "tensor {name} is a {:?} {:?}, not {length} f32 values",
-                info.ggml_dtype,
-                info.shape.dims()
-            ));
-        }
-        let bytes = start
-            .checked_add(length * 4)
-            .and_then(|end| self.map.get(start..end))
-            .ok_or_else(|| format!("tensor {name} runs past the end of the file"))?;
-        Ok(bytes
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect())
     }
 }
 

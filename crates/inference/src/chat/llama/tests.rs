@@ -37,7 +37,10 @@ fn write_llama(
 }
 
 /// A two-layer model of `arch` (`llama`; `qwen2`, with biases; `qwen3`, with per-head
-/// query and key norms), four query heads of `head` values over `kv` key/value heads.
+/// query and key norms; `phi3`, with fused query/key/value and gate/up matrices; `gemma3`,
+/// six layers — five local, one global — with query, key and post norms, a sliding window
+/// of 8 and linear rotary scaling), four query heads of `head` values over `kv` key/value
+/// heads.
 fn write_family(
     path: &std::path::Path,
     arch: &str,
@@ -86,17 +89,28 @@ fn write_family(
             quantized("output", VOCABULARY, width, 3),
         ));
     }
-    for layer in 0..2u64 {
+    let layers: u64 = if arch == "gemma3" { 6 } else { 2 };
+    for layer in 0..layers {
         let seed = 10 * (layer + 1);
-        for (name, rows, columns) in [
-            ("attn_q", 4 * head, width),
-            ("attn_k", kv * head, width),
-            ("attn_v", kv * head, width),
-            ("attn_output", width, 4 * head),
-            ("ffn_gate", hidden, width),
-            ("ffn_up", hidden, width),
-            ("ffn_down", width, hidden),
-        ] {
+        let matrices = if arch == "phi3" {
+            vec![
+                ("attn_qkv", (4 + 2 * kv) * head, width),
+                ("attn_output", width, 4 * head),
+                ("ffn_up", 2 * hidden, width),
+                ("ffn_down", width, hidden),
+            ]
+        } else {
+            vec![
+                ("attn_q", 4 * head, width),
+                ("attn_k", kv * head, width),
+                ("attn_v", kv * head, width),
+                ("attn_output", width, 4 * head),
+                ("ffn_gate", hidden, width),
+                ("ffn_up", hidden, width),
+                ("ffn_down", width, hidden),
+            ]
+        };
+        for (name, rows, columns) in matrices {
             let seed = seed + name.len() as u64 + rows as u64;
             tensors.push((
                 format!("blk.{layer}.{name}.weight"),
@@ -105,7 +119,15 @@ fn write_family(
         }
         tensors.push((format!("blk.{layer}.attn_norm.weight"), norm(seed + 1)));
         tensors.push((format!("blk.{layer}.ffn_norm.weight"), norm(seed + 2)));
-        if arch == "qwen3" {
+        if arch == "gemma3" {
+            for (name, seed) in [
+                ("post_attention_norm", seed + 3),
+                ("post_ffw_norm", seed + 4),
+            ] {
+                tensors.push((format!("blk.{layer}.{name}.weight"), norm(seed)));
+            }
+        }
+        if arch == "qwen3" || arch == "gemma3" {
             for name in ["attn_q_norm", "attn_k_norm"] {
                 let gains: Vec<f32> = values(head, seed + name.len() as u64, 0.2)
                     .iter()
@@ -132,12 +154,12 @@ fn write_family(
         }
     }
     let key = |name: &str| format!("{arch}.{name}");
-    let metadata: Vec<(String, Value)> = vec![
+    let mut metadata: Vec<(String, Value)> = vec![
         ("general.architecture".into(), Value::String(arch.into())),
         (key("attention.head_count"), Value::U32(4)),
         (key("attention.head_count_kv"), Value::U32(kv as u32)),
         (key("attention.key_length"), Value::U32(head as u32)),
-        (key("block_count"), Value::U32(2)),
+        (key("block_count"), Value::U32(layers as u32)),
         (key("context_length"), Value::U32(512)),
         (key("embedding_length"), Value::U32(width as u32)),
         (key("feed_forward_length"), Value::U32(hidden as u32)),
@@ -145,6 +167,17 @@ fn write_family(
         (key("rope.freq_base"), Value::F32(10_000.0)),
         (key("attention.layer_norm_rms_epsilon"), Value::F32(1e-5)),
     ];
+    if arch == "gemma3" {
+        metadata.extend([
+            (key("attention.sliding_window"), Value::U32(8)),
+            (key("rope.freq_base"), Value::F32(1_000_000.0)),
+            (key("rope.scaling.type"), Value::String("linear".into())),
+            (key("rope.scaling.factor"), Value::F32(8.0)),
+        ]);
+        metadata.retain(|(name, value)| {
+            name != &key("rope.freq_base") || matches!(value, Value::F32(base) if *base > 1e5)
+        });
+    }
     let metadata: Vec<(&str, &Value)> = metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let tensors: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let mut file = File::create(path).unwrap();
@@ -542,25 +575,18 @@ fn rope_factors_divide_the_frequencies() {
     assert!(err.contains("rope_freqs.weight"), "{err}");
 }
 
-/// Qwen 3 (each head's query and key normalised before rotation) gives the logits of a
-/// float64 NumPy implementation written from the architecture's definition,
-/// `scripts/qwen3-reference.py`, run on this file's weights as floats (the file
-/// `write_family` writes with `as_f32`). A 20-token prompt, products on floats (tiles
-/// off), so only float rounding separates them. candle's quantized Qwen 3, the path this
-/// model took before, is 1e-3 off the same reference.
-#[test]
-fn qwen3_gives_the_float64_reference_logits() {
-    const REFERENCE: [f32; 12] = [
-        5.66201, -2.37404, 0.38847, 5.79726, -5.55166, 0.65290, -3.03250, -0.16170, 3.02435,
-        -1.35375, -0.28866, -2.13643,
-    ];
+/// The first logits of `arch`'s model (as `write_family` writes it, Q4_K_M's mix) after a
+/// 20-token prompt, products on floats (tiles off) so only float rounding separates them
+/// from `scripts/reference-logits.py`'s float64 NumPy forward pass, written from each
+/// architecture's definition and run on the same file.
+fn reference_logits(arch: &str, tied: bool, count: usize) -> Vec<f32> {
     let mix = |name: &str| match name {
         "attn_v" | "ffn_down" | "token_embd" | "output" => GgmlDType::Q6K,
         _ => GgmlDType::Q4K,
     };
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("qwen3.gguf");
-    write_family(&path, "qwen3", (256, 512, 64, 2), false, false, &mix);
+    let path = dir.path().join(format!("{arch}.gguf"));
+    write_family(&path, arch, (256, 512, 64, 2), tied, false, &mix);
     let file = File::open(&path).unwrap();
     let content = gguf_file::Content::read(&mut &file).unwrap();
     let mut ours = Llama::load(&content, &file, 2).unwrap().expect("runs it");
@@ -569,11 +595,82 @@ fn qwen3_gives_the_float64_reference_logits() {
     ours.forward(&prompt, 0).unwrap();
     // The last position's logits as floats, not through the one-token int8 product.
     let hidden = &ours.scratch.normed[..256];
-    let got: Vec<f32> = dequantized(&ours.output)
+    dequantized(&ours.output)
         .chunks_exact(256)
-        .take(REFERENCE.len())
+        .take(count)
         .map(|row| row.iter().zip(hidden).map(|(w, h)| w * h).sum())
-        .collect();
+        .collect()
+}
+
+/// Qwen 3 (each head's query and key normalised before rotation). candle's quantized
+/// Qwen 3, the path this model took before, is 1e-3 off the same reference.
+#[test]
+fn qwen3_gives_the_float64_reference_logits() {
+    const REFERENCE: [f32; 12] = [
+        5.66201, -2.37404, 0.38847, 5.79726, -5.55166, 0.65290, -3.03250, -0.16170, 3.02435,
+        -1.35375, -0.28866, -2.13643,
+    ];
+    let got = reference_logits("qwen3", false, REFERENCE.len());
     let off = difference(&got, &REFERENCE);
     assert!(off < 1e-4, "{off}: {got:?}");
+}
+
+/// Gemma 3: scaled embeddings, GELU, post-norms, and a prompt longer than the local
+/// layers' window of 8, the global layer's positions scaled linearly.
+#[test]
+fn gemma3_gives_the_float64_reference_logits() {
+    const REFERENCE: [f32; 12] = [
+        -0.27829, 2.51668, -5.98710, 0.58485, -1.60971, 3.31497, -2.77017, -2.90641, 2.37378,
+        0.85474, -3.36418, 0.54157,
+    ];
+    let got = reference_logits("gemma3", true, REFERENCE.len());
+    let off = difference(&got, &REFERENCE);
+    assert!(off < 1e-4, "{off}: {got:?}");
+}
+
+/// Phi-3: query, key and value read as three parts of one matrix, gate and up as two.
+#[test]
+fn phi3_gives_the_float64_reference_logits() {
+    const REFERENCE: [f32; 12] = [
+        2.35242, -6.95706, 3.65763, 1.36695, 0.82407, -0.29226, 1.54274, -3.05432, -0.05279,
+        -2.06980, -1.85437, 1.77950,
+    ];
+    let got = reference_logits("phi3", false, REFERENCE.len());
+    let off = difference(&got, &REFERENCE);
+    assert!(off < 1e-4, "{off}: {got:?}");
+}
+
+/// A conversation read a token at a time (each one attending through the single-token
+/// path, Gemma 3's local layers to their window of 8 only) gives the logits of the same
+/// tokens read in pieces of up to eight, whose products are the same dot products.
+#[test]
+fn gemma3_and_phi3_read_token_by_token_as_in_pieces() {
+    let mix = |name: &str| match name {
+        "attn_v" | "ffn_down" | "token_embd" | "output" => GgmlDType::Q6K,
+        _ => GgmlDType::Q4K,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for (arch, tied) in [("gemma3", true), ("phi3", false)] {
+        let path = dir.path().join(format!("{arch}.gguf"));
+        write_family(&path, arch, (256, 512, 64, 2), tied, false, &mix);
+        let file = File::open(&path).unwrap();
+        let content = gguf_file::Content::read(&mut &file).unwrap();
+        let mut model = Llama::load(&content, &file, 2).unwrap().expect("runs it");
+        let tokens: Vec<u32> = (0..20).map(|i| (i * 11 + 5) % VOCABULARY as u32).collect();
+        let mut one_by_one = Vec::new();
+        for (position, token) in tokens.iter().enumerate() {
+            one_by_one = model.forward(&[*token], position).unwrap();
+        }
+        model.truncate(0);
+        let mut in_pieces = Vec::new();
+        let mut position = 0;
+        for length in [7, 1, 8, 4] {
+            in_pieces = model
+                .forward(&tokens[position..position + length], position)
+                .unwrap();
+            position += length;
+        }
+        let off = difference(&one_by_one, &in_pieces);
+        assert!(off < 1e-4, "{arch}: {off}");
+    }
 }
