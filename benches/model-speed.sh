@@ -4,7 +4,7 @@
 # warm-up. The files are real-size GGUFs with random weights (speed does not depend on
 # the values), written by ../shared/bench/synth_gguf.py from the installed SmolLM2's
 # tokenizer: Llama-3.2-1B, Qwen2.5-3B and Llama-3.1-8B shapes in the Q4_K_M mix (and
-# Qwen3-4B's, by benches/synth_qwen3_gguf.py), and
+# Gemma-3-1B's, Qwen3-4B's and Phi-3-mini-4k's, by benches/synth_family_gguf.py), and
 # SmolLM2-135M itself (Q8_0). llama.cpp is node-llama-cpp's prebuilt CPU backend.
 #
 #   sh benches/model-speed.sh [DIR] [THREADS...]     # needs: pip install gguf numpy;
@@ -32,8 +32,13 @@ make() { # name kind hidden layers heads kv ffn
 make llama-3.2-1b-q4km q4km 2048 16 32 8 8192
 make qwen2.5-3b-q4km q4km 2048 36 16 2 11008
 make llama-3.1-8b-q4km q4km 4096 32 32 8 14336
-[ -f "$dir/qwen3-4b-q4km.gguf" ] || python3 "$root/benches/synth_qwen3_gguf.py" "$smol" \
-  "$dir/qwen3-4b-q4km.gguf" q4km 2560 36 32 8 9728 >/dev/null
+family() { # family name hidden layers heads kv ffn
+  [ -f "$dir/$2.gguf" ] || python3 "$root/benches/synth_family_gguf.py" "$1" "$smol" \
+    "$dir/$2.gguf" q4km "$3" "$4" "$5" "$6" "$7" >/dev/null
+}
+family gemma3 gemma3-1b-q4km 1152 26 4 1 6912
+family qwen3 qwen3-4b-q4km 2560 36 32 8 9728
+family phi3 phi3-mini-q4km 3072 32 32 32 8192
 cp -n "$smol" "$dir/smollm2-135m-q8_0.gguf" 2>/dev/null || true
 # node resolves node-llama-cpp beside the script it runs: run a copy in DIR.
 [ "$yardstick" -ef "$dir/nlc_bench.mjs" ] || cp "$yardstick" "$dir/nlc_bench.mjs"
@@ -52,7 +57,7 @@ fi
 grep -m1 "model name" /proc/cpuinfo 2>/dev/null || true
 echo "| model | threads | LocalGPT prompt / generation tok/s | llama.cpp prompt / generation tok/s | peak MB (file MB) |"
 echo "|---|---|---|---|---|"
-for model in smollm2-135m-q8_0 llama-3.2-1b-q4km qwen2.5-3b-q4km qwen3-4b-q4km llama-3.1-8b-q4km; do
+for model in ${MODELS:-smollm2-135m-q8_0 llama-3.2-1b-q4km gemma3-1b-q4km qwen2.5-3b-q4km qwen3-4b-q4km phi3-mini-q4km llama-3.1-8b-q4km}; do
   file=$dir/$model.gguf
   for t in $threads; do
     ours=$("$localgpt" models bench "$file" --threads "$t" --prompt-tokens "$P" --gen-tokens "$G" --json)

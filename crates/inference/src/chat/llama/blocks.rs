@@ -18,7 +18,7 @@ use memmap2::Mmap;
 
 use super::q4k::{self, Q4kTokens};
 use super::q6k::{self, Q6kTokens};
-use super::q8::{BLOCK, Quantized};
+use super::q8::{BLOCK, Kernel, Quantized, SmallBlocks};
 use super::wide::Wide;
 
 /// The block formats this forward pass reads.
@@ -187,9 +187,18 @@ impl BlockMatrix {
         assert_eq!(out.len(), rows.len() * tokens);
         let columns = self.columns;
         match self.format {
-            Format::Q4_0 => dots::<BlockQ4_0>(self.view(rows), &acts.q8_0, tokens, columns, out),
-            Format::Q5_0 => dots::<BlockQ5_0>(self.view(rows), &acts.q8_0, tokens, columns, out),
-            Format::Q8_0 => dots::<BlockQ8_0>(self.view(rows), &acts.q8_0, tokens, columns, out),
+            Format::Q4_0 => {
+                acts.kernel
+                    .blocks_times(SmallBlocks::Q4_0, self.bytes(rows), &acts.q8, out)
+            }
+            Format::Q5_0 => {
+                acts.kernel
+                    .blocks_times(SmallBlocks::Q5_0, self.bytes(rows), &acts.q8, out)
+            }
+            Format::Q8_0 => {
+                acts.kernel
+                    .blocks_times(SmallBlocks::Q8_0, self.bytes(rows), &acts.q8, out)
+            }
             Format::Q4K => match acts.wide {
                 Some(kernel) => q4k::rows_times(kernel, self.bytes(rows), &acts.q4k, out),
                 None => dots::<BlockQ4K>(self.view(rows), &acts.q8k, tokens, columns, out),
@@ -271,7 +280,9 @@ fn dots<T: GgmlType>(
 /// A few tokens' activations, quantized for the formats that will take them.
 pub(super) struct Activations {
     tokens: usize,
-    q8_0: Vec<BlockQ8_0>,
+    /// Q8_0 tokens for the 32-value formats, and the kernel their products take.
+    q8: Quantized,
+    kernel: Kernel,
     q8k: Vec<BlockQ8K>,
     /// Q4_K and Q6_K rows' own products (AVX2 or AVX-512), where the CPU has them, and their
     /// tokens.
@@ -284,7 +295,8 @@ impl Default for Activations {
     fn default() -> Activations {
         Activations {
             tokens: 0,
-            q8_0: Vec::new(),
+            q8: Quantized::default(),
+            kernel: Kernel::detect(),
             q8k: Vec::new(),
             wide: Wide::detect(),
             q4k: Q4kTokens::default(),
@@ -305,7 +317,7 @@ impl Activations {
         self.tokens = tokens;
         let x = &x[..tokens * columns];
         if formats.clone().any(|format| !format.wants_q8k()) {
-            quantize_rows(x, columns, &mut self.q8_0);
+            self.q8.quantize(x, columns);
         }
         let own =
             |format: Format| self.wide.is_some() && matches!(format, Format::Q4K | Format::Q6K);

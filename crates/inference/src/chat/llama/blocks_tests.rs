@@ -93,6 +93,46 @@ fn products_are_candles_products() {
     }
 }
 
+/// Q4_0, Q5_0 and Q8_0 rows unpacked in registers by each kernel this CPU has (and the
+/// portable one), for one to five tokens: candle's products.
+#[test]
+fn every_kernel_gives_candles_products_for_the_32_value_formats() {
+    for dtype in [GgmlDType::Q4_0, GgmlDType::Q5_0, GgmlDType::Q8_0] {
+        let (rows, columns) = (9, 320);
+        let (ours, theirs) = matrix(dtype, rows, columns, 96);
+        let theirs = QMatMul::from_qtensor(theirs).unwrap();
+        for tokens in 1..=5 {
+            let x = values(tokens * columns, 7 + tokens as u64, 1.0);
+            let input = Tensor::from_vec(x.clone(), (tokens, columns), &Device::Cpu).unwrap();
+            let want: Vec<f32> = theirs
+                .forward(&input)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            for kernel in super::super::q8::tests::kernels() {
+                let mut acts = Activations {
+                    kernel,
+                    ..Activations::default()
+                };
+                acts.quantize(&x, tokens, columns, std::iter::once(ours.format));
+                let mut got = vec![0.0; rows * tokens];
+                ours.dots(0..rows, &acts, &mut got);
+                for row in 0..rows {
+                    for t in 0..tokens {
+                        let (got, want) = (got[row * tokens + t], want[t * rows + row]);
+                        assert!(
+                            (got - want).abs() <= 1e-4 * want.abs().max(1.0),
+                            "{dtype:?} {kernel:?}, {tokens} tokens, row {row}: {got} vs {want}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn matrices_that_cannot_be_read_in_place_are_refused() {
     let (good, _) = matrix(GgmlDType::Q4K, 2, 256, 0);

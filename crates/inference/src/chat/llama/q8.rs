@@ -169,6 +169,55 @@ fn quantize_portable(x: &[f32], quants: &mut [i8], scales: &mut [f32]) {
     }
 }
 
+/// The 32-value block formats whose products take Q8_0 activations: Q8_0 itself, and
+/// Q4_0 and Q5_0 (what llama.cpp's quantizer writes for Q4_K and Q6_K where a row is not
+/// whole 256-value blocks: most of Gemma-3-1B) unpacked to signed bytes as they are read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum SmallBlocks {
+    Q8_0,
+    Q4_0,
+    Q5_0,
+}
+
+impl SmallBlocks {
+    pub(super) fn bytes(self) -> usize {
+        match self {
+            SmallBlocks::Q8_0 => BLOCK_BYTES,
+            SmallBlocks::Q4_0 => 2 + BLOCK / 2,
+            SmallBlocks::Q5_0 => 2 + 4 + BLOCK / 2,
+        }
+    }
+
+    /// A block's scale and its 32 values as signed bytes.
+    fn unpack(self, block: &[u8]) -> (f32, [i8; BLOCK]) {
+        let scale = f16_to_f32([block[0], block[1]]);
+        let mut values = [0i8; BLOCK];
+        match self {
+            SmallBlocks::Q8_0 => {
+                for (v, &b) in values.iter_mut().zip(&block[2..]) {
+                    *v = b as i8;
+                }
+            }
+            SmallBlocks::Q4_0 | SmallBlocks::Q5_0 => {
+                let (high, nibbles) = if self == SmallBlocks::Q5_0 {
+                    let bits = u32::from_le_bytes([block[2], block[3], block[4], block[5]]);
+                    (bits, &block[6..])
+                } else {
+                    (0, &block[2..])
+                };
+                let offset = if self == SmallBlocks::Q5_0 { 16 } else { 8 };
+                for (j, &byte) in nibbles.iter().enumerate() {
+                    let fifth = |bit: usize| (((high >> bit) & 1) << 4) as i16;
+                    values[j] = ((byte & 0x0F) as i16 | fifth(j)).wrapping_sub(offset) as i8;
+                    values[j + 16] =
+                        ((byte >> 4) as i16 | fifth(j + 16)).wrapping_sub(offset) as i8;
+                }
+            }
+        }
+        (scale, values)
+    }
+}
+
 /// The dot-product kernel this CPU runs, chosen once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Kernel {
@@ -202,40 +251,80 @@ impl Kernel {
         out: &mut [f32],
     ) {
         assert_eq!(acts.blocks, matrix.blocks());
-        assert_eq!(out.len(), rows.len() * acts.rows);
+        self.blocks_times(SmallBlocks::Q8_0, matrix.bytes(rows), acts, out);
+    }
+
+    /// The same for whole rows of `format`'s blocks, `bytes` (each row as many blocks
+    /// as the activations have).
+    pub(super) fn blocks_times(
+        self,
+        format: SmallBlocks,
+        bytes: &[u8],
+        acts: &Quantized,
+        out: &mut [f32],
+    ) {
+        assert_eq!(
+            bytes.len() * acts.rows,
+            out.len() * acts.blocks * format.bytes()
+        );
         assert!(acts.quants.len() >= acts.rows * acts.blocks * BLOCK);
         assert!(acts.scales.len() >= acts.rows * acts.blocks);
-        let bytes = matrix.bytes(rows);
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `detect` chose the kernel for features this CPU has; the asserts above
         // bound every block the kernels read.
         unsafe {
-            match self {
-                Kernel::AvxVnni => return x86::rows_avx_vnni(bytes, acts, out),
-                Kernel::Avx512Vnni => return x86::rows_avx512_vnni(bytes, acts, out),
-                Kernel::Avx2 => return x86::rows_avx2(bytes, acts, out),
-                Kernel::Portable => {}
+            use x86::{Q4_0, Q5_0, Q8_0};
+            match (self, format) {
+                (Kernel::AvxVnni, SmallBlocks::Q8_0) => {
+                    return x86::rows_avx_vnni::<Q8_0>(bytes, acts, out);
+                }
+                (Kernel::AvxVnni, SmallBlocks::Q4_0) => {
+                    return x86::rows_avx_vnni::<Q4_0>(bytes, acts, out);
+                }
+                (Kernel::AvxVnni, SmallBlocks::Q5_0) => {
+                    return x86::rows_avx_vnni::<Q5_0>(bytes, acts, out);
+                }
+                (Kernel::Avx512Vnni, SmallBlocks::Q8_0) => {
+                    return x86::rows_avx512_vnni::<Q8_0>(bytes, acts, out);
+                }
+                (Kernel::Avx512Vnni, SmallBlocks::Q4_0) => {
+                    return x86::rows_avx512_vnni::<Q4_0>(bytes, acts, out);
+                }
+                (Kernel::Avx512Vnni, SmallBlocks::Q5_0) => {
+                    return x86::rows_avx512_vnni::<Q5_0>(bytes, acts, out);
+                }
+                (Kernel::Avx2, SmallBlocks::Q8_0) => {
+                    return x86::rows_avx2::<Q8_0>(bytes, acts, out);
+                }
+                (Kernel::Avx2, SmallBlocks::Q4_0) => {
+                    return x86::rows_avx2::<Q4_0>(bytes, acts, out);
+                }
+                (Kernel::Avx2, SmallBlocks::Q5_0) => {
+                    return x86::rows_avx2::<Q5_0>(bytes, acts, out);
+                }
+                (Kernel::Portable, _) => {}
             }
         }
-        rows_portable(bytes, acts, out);
+        rows_portable(format, bytes, acts, out);
     }
 }
 
-fn rows_portable(bytes: &[u8], acts: &Quantized, out: &mut [f32]) {
+fn rows_portable(format: SmallBlocks, bytes: &[u8], acts: &Quantized, out: &mut [f32]) {
     let blocks = acts.blocks;
+    let block_bytes = format.bytes();
     for (row, out) in bytes
-        .chunks_exact(blocks * BLOCK_BYTES)
+        .chunks_exact(blocks * block_bytes)
         .zip(out.chunks_exact_mut(acts.rows))
     {
         for (t, out) in out.iter_mut().enumerate() {
             let mut sum = 0.0f32;
-            for (b, block) in row.chunks_exact(BLOCK_BYTES).enumerate() {
-                let scale = f16_to_f32([block[0], block[1]]);
+            for (b, block) in row.chunks_exact(block_bytes).enumerate() {
+                let (scale, weights) = format.unpack(block);
                 let x = &acts.quants[(t * blocks + b) * BLOCK..][..BLOCK];
-                let dot: i32 = block[2..]
+                let dot: i32 = weights
                     .iter()
                     .zip(x)
-                    .map(|(&w, &x)| i32::from(w as i8) * i32::from(x))
+                    .map(|(&w, &x)| i32::from(w) * i32::from(x))
                     .sum();
                 sum += scale * acts.scales[t * blocks + b] * dot as f32;
             }
@@ -248,7 +337,94 @@ fn rows_portable(bytes: &[u8], acts: &Quantized, out: &mut [f32]) {
 mod x86 {
     use std::arch::x86_64::*;
 
-    use super::{BLOCK, BLOCK_BYTES, Quantized};
+    use super::super::wide::fetch_ahead;
+    use super::{BLOCK, Quantized};
+
+    /// A weight block format: its size, and a block's f16 scale bits and 32 values as
+    /// signed bytes in a register.
+    pub(super) trait Weights {
+        const BYTES: usize;
+        /// # Safety
+        /// `block` points at a whole block; the CPU has AVX2.
+        unsafe fn load(block: *const u8) -> (u16, __m256i);
+    }
+
+    pub(super) struct Q8_0;
+    pub(super) struct Q4_0;
+    pub(super) struct Q5_0;
+
+    impl Weights for Q8_0 {
+        const BYTES: usize = super::BLOCK_BYTES;
+        #[inline(always)]
+        unsafe fn load(block: *const u8) -> (u16, __m256i) {
+            // SAFETY: the block's 2 + 32 bytes (the caller's contract), read unaligned.
+            unsafe {
+                (
+                    block.cast::<u16>().read_unaligned(),
+                    _mm256_loadu_si256(block.add(2).cast()),
+                )
+            }
+        }
+    }
+
+    /// Sixteen bytes' low nibbles, then their high nibbles: values 0–15 and 16–31.
+    ///
+    /// # Safety
+    /// `quants` points at 16 bytes; the CPU has AVX2.
+    #[inline(always)]
+    unsafe fn nibbles(quants: *const u8) -> __m256i {
+        // SAFETY: one unaligned 16-byte load inside the block; register arithmetic.
+        unsafe {
+            let packed = _mm_loadu_si128(quants.cast());
+            let low = _mm_set1_epi8(0x0F);
+            _mm256_set_m128i(
+                _mm_and_si128(_mm_srli_epi16(packed, 4), low),
+                _mm_and_si128(packed, low),
+            )
+        }
+    }
+
+    impl Weights for Q4_0 {
+        const BYTES: usize = 2 + BLOCK / 2;
+        #[inline(always)]
+        unsafe fn load(block: *const u8) -> (u16, __m256i) {
+            // SAFETY: the block's 2 + 16 bytes (the caller's contract).
+            unsafe {
+                let values = _mm256_sub_epi8(nibbles(block.add(2)), _mm256_set1_epi8(8));
+                (block.cast::<u16>().read_unaligned(), values)
+            }
+        }
+    }
+
+    impl Weights for Q5_0 {
+        const BYTES: usize = 2 + 4 + BLOCK / 2;
+        #[inline(always)]
+        unsafe fn load(block: *const u8) -> (u16, __m256i) {
+            // SAFETY: the block's 2 + 4 + 16 bytes (the caller's contract); register
+            // arithmetic otherwise.
+            unsafe {
+                let bits = block.add(2).cast::<i32>().read_unaligned();
+                // Byte i of the register gets byte i / 8 of the bits; or-ing in every bit
+                // but bit i % 8 leaves all ones exactly where value i's fifth bit is set.
+                let spread = _mm256_shuffle_epi8(
+                    _mm256_set1_epi32(bits),
+                    _mm256_set_epi64x(
+                        0x0303_0303_0303_0303,
+                        0x0202_0202_0202_0202,
+                        0x0101_0101_0101_0101,
+                        0,
+                    ),
+                );
+                let others = _mm256_set1_epi64x(0x7fbf_dfef_f7fb_fdfe);
+                let set = _mm256_cmpeq_epi8(_mm256_or_si256(spread, others), _mm256_set1_epi8(-1));
+                // Without the fifth bit a value is its nibble − 16: the nibble with the
+                // high four bits set, read as a signed byte.
+                let negative = _mm256_andnot_si256(set, _mm256_set1_epi8(0xF0_u8 as i8));
+                let values = _mm256_or_si256(nibbles(block.add(6)), negative);
+                (block.cast::<u16>().read_unaligned(), values)
+            }
+        }
+    }
 
     /// Unsigned × signed bytes, summed in fours into eight i32 lanes.
     trait ByteDot {
@@ -296,30 +472,38 @@ mod x86 {
     /// The CPU has AVX2, FMA, F16C and AVX-VNNI; `bytes` holds whole weight rows of
     /// `acts.blocks` blocks, and `out` one slot per row and token.
     #[target_feature(enable = "avx2,fma,f16c,avxvnni")]
-    pub(super) unsafe fn rows_avx_vnni(bytes: &[u8], acts: &Quantized, out: &mut [f32]) {
+    pub(super) unsafe fn rows_avx_vnni<W: Weights>(
+        bytes: &[u8],
+        acts: &Quantized,
+        out: &mut [f32],
+    ) {
         // SAFETY: this function enables the features `rows::<AvxVnni>` uses, and its caller
         // checked the CPU has them and bounded the slices (its # Safety).
-        unsafe { rows::<AvxVnni>(bytes, acts, out) }
+        unsafe { rows::<AvxVnni, W>(bytes, acts, out) }
     }
 
     /// # Safety
     /// The CPU has AVX2, FMA, F16C, AVX-512 VNNI and VL; `bytes` holds whole weight rows
     /// of `acts.blocks` blocks, and `out` one slot per row and token.
     #[target_feature(enable = "avx2,fma,f16c,avx512vnni,avx512vl")]
-    pub(super) unsafe fn rows_avx512_vnni(bytes: &[u8], acts: &Quantized, out: &mut [f32]) {
+    pub(super) unsafe fn rows_avx512_vnni<W: Weights>(
+        bytes: &[u8],
+        acts: &Quantized,
+        out: &mut [f32],
+    ) {
         // SAFETY: this function enables the features `rows::<Avx512Vnni>` uses, and its
         // caller checked the CPU has them and bounded the slices (its # Safety).
-        unsafe { rows::<Avx512Vnni>(bytes, acts, out) }
+        unsafe { rows::<Avx512Vnni, W>(bytes, acts, out) }
     }
 
     /// # Safety
     /// The CPU has AVX2, FMA and F16C; `bytes` holds whole weight rows of `acts.blocks`
     /// blocks, and `out` one slot per row and token.
     #[target_feature(enable = "avx2,fma,f16c")]
-    pub(super) unsafe fn rows_avx2(bytes: &[u8], acts: &Quantized, out: &mut [f32]) {
+    pub(super) unsafe fn rows_avx2<W: Weights>(bytes: &[u8], acts: &Quantized, out: &mut [f32]) {
         // SAFETY: this function enables the features `rows::<Avx2>` uses, and its caller
         // checked the CPU has them and bounded the slices (its # Safety).
-        unsafe { rows::<Avx2>(bytes, acts, out) }
+        unsafe { rows::<Avx2, W>(bytes, acts, out) }
     }
 
     /// Every weight row against the activation rows, four at a time, so each weight
@@ -328,10 +512,10 @@ mod x86 {
     /// # Safety
     /// As the `rows_*` functions that call it, with `D`'s instructions on the CPU.
     #[inline(always)]
-    unsafe fn rows<D: ByteDot>(bytes: &[u8], acts: &Quantized, out: &mut [f32]) {
+    unsafe fn rows<D: ByteDot, W: Weights>(bytes: &[u8], acts: &Quantized, out: &mut [f32]) {
         let n = acts.rows;
         for (row, out) in bytes
-            .chunks_exact(acts.blocks * BLOCK_BYTES)
+            .chunks_exact(acts.blocks * W::BYTES)
             .zip(out.chunks_exact_mut(n))
         {
             let mut first = 0;
@@ -343,10 +527,10 @@ mod x86 {
                 // and `out` has a slot for each.
                 unsafe {
                     match n - first {
-                        1 => row_dots::<D, 1>(row, acts, first, out),
-                        2 => row_dots::<D, 2>(row, acts, first, out),
-                        3 => row_dots::<D, 3>(row, acts, first, out),
-                        _ => row_dots::<D, 4>(row, acts, first, out),
+                        1 => row_dots::<D, W, 1>(row, acts, first, out),
+                        2 => row_dots::<D, W, 2>(row, acts, first, out),
+                        3 => row_dots::<D, W, 3>(row, acts, first, out),
+                        _ => row_dots::<D, W, 4>(row, acts, first, out),
                     }
                 }
                 first += (n - first).min(4);
@@ -358,10 +542,10 @@ mod x86 {
     /// per token (even and odd blocks), so the additions do not wait on each other.
     ///
     /// # Safety
-    /// `row` points at `acts.blocks` Q8_0 blocks; tokens `first..first + N` exist in
+    /// `row` points at `acts.blocks` blocks of `W`; tokens `first..first + N` exist in
     /// `acts`; `out` has N slots; the CPU has AVX2, FMA, F16C and `D`'s instructions.
     #[inline(always)]
-    unsafe fn row_dots<D: ByteDot, const N: usize>(
+    unsafe fn row_dots<D: ByteDot, W: Weights, const N: usize>(
         row: *const u8,
         acts: &Quantized,
         first: usize,
@@ -374,11 +558,12 @@ mod x86 {
             let blocks = acts.blocks;
             let mut sums = [[_mm256_setzero_ps(); 2]; N];
             for b in 0..blocks {
-                let block = row.add(b * BLOCK_BYTES);
-                let scale = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(
-                    block.cast::<u16>().read_unaligned(),
-                ))));
-                let weights = _mm256_loadu_si256(block.add(2).cast());
+                let block = row.add(b * W::BYTES);
+                // The hardware's prefetcher stops at each 4 KB page: fetch ahead across
+                // them (a block is at most 34 bytes, so a line a block stays ahead).
+                fetch_ahead::<1>(block);
+                let (scale, weights) = W::load(block);
+                let scale = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(scale))));
                 let magnitudes = _mm256_sign_epi8(weights, weights);
                 for (t, sums) in sums.iter_mut().enumerate() {
                     let at = (first + t) * blocks + b;

@@ -41,7 +41,7 @@ pub(crate) fn dequantized(matrix: &Q8Matrix) -> Vec<f32> {
     out
 }
 
-fn kernels() -> Vec<Kernel> {
+pub(crate) fn kernels() -> Vec<Kernel> {
     let mut kernels = vec![Kernel::Portable];
     #[cfg(target_arch = "x86_64")]
     {
