@@ -132,6 +132,11 @@ pub enum Command {
     #[command(subcommand)]
     Config(ConfigCommand),
 
+    /// API keys and tokens kept encrypted, out of config.toml; settings refer to them as
+    /// `secret:NAME`.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+
     /// The kernel sandbox shell commands run in: what this system supports, proved.
     #[command(subcommand)]
     Sandbox(SandboxCommand),
@@ -548,6 +553,25 @@ pub enum ConfigCommand {
     Path,
     /// Open config.toml in $VISUAL or $EDITOR; the result is checked before it is saved.
     Edit,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Store a secret: its value is asked for unechoed, or read from standard input
+    /// (`printf %s "$TOKEN" | localgpt secrets set telegram`), never taken from the
+    /// command line. The store is created on first use, its key in the OS keyring or
+    /// locked with a passphrase (LOCALGPT_SECRETS_PASSPHRASE, or asked).
+    Set {
+        /// Letters, digits, `_`, `-` and `.`; settings use it as `secret:NAME`.
+        name: String,
+    },
+    /// The stored names (never the values), and where the store's key is kept.
+    List,
+    /// Remove a stored secret.
+    Rm { name: String },
+    /// Move every key written in config.toml (providers' api_key, MCP servers' headers)
+    /// into the store, leaving `secret:NAME` in its place.
+    Migrate,
 }
 
 fn parse_score(text: &str) -> Result<f64, String> {

@@ -23,6 +23,7 @@ const LAYERS: localgpt_layering::Layers<'static> = &[
         "the home folder, output style, the cancel signal",
         &["cancel", "home", "style"],
     ),
+    ("the secrets store", &["secrets"]),
     ("configuration", &["config"]),
     ("the policy and the log", &["logging", "policy"]),
     ("services", &["net", "report", "sandbox"]),

@@ -93,6 +93,7 @@ pub mod report;
 pub mod runtime;
 pub mod sandbox;
 pub mod script;
+pub mod secrets;
 pub mod server;
 pub mod session;
 pub mod skills;

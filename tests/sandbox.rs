@@ -16,6 +16,8 @@ fn setup() -> (FakeProvider, Test) {
     let t = t.started_in_home();
     std::fs::create_dir_all(t.scratch().join(".ssh")).unwrap();
     std::fs::write(t.scratch().join(".ssh/id_ed25519"), "PRIVATE-KEY-MATERIAL").unwrap();
+    std::fs::create_dir_all(t.home()).unwrap();
+    std::fs::write(t.home().join("secrets.enc"), "SEALED-SECRETS-STORE").unwrap();
     (fake, t)
 }
 
@@ -36,6 +38,7 @@ fn assert_no_secret(what: &str, output: &str) {
         "sk-test-openai-0123456789",
         "sk-ant-test-0123456789",
         "PRIVATE-KEY-MATERIAL",
+        "SEALED-SECRETS-STORE",
     ] {
         assert!(!output.contains(secret), "{what} read {secret}: {output}");
     }
@@ -55,6 +58,7 @@ fn the_models_commands_cannot_read_secrets_or_write_outside() {
     // in the home folder would run unconfined at the next login.
     for (command, refused) in [
         ("cat home/config.toml".to_string(), true),
+        ("cat home/secrets.enc".to_string(), true),
         ("cat .ssh/id_ed25519".to_string(), true),
         ("tr '\\0' '\\n' < /proc/$PPID/environ".to_string(), true),
         (format!("echo pwned > {}", escaped.display()), true),

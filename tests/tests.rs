@@ -29,6 +29,7 @@ mod recall_eval;
 mod repl;
 mod run;
 mod sandbox;
+mod secrets;
 mod semantic;
 mod server;
 mod sessions;

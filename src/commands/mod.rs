@@ -15,6 +15,7 @@ mod models;
 mod models_bench;
 mod run;
 mod sandbox;
+mod secrets;
 mod serve;
 mod sessions;
 mod skills;
@@ -26,7 +27,7 @@ use anyhow::Result;
 
 use crate::cli::{
     Cli, Command, ConfigCommand, DaemonCommand, HeartbeatCommand, McpCommand, MemoryCommand,
-    ModelsCommand, SandboxCommand, SessionsCommand, SkillsCommand,
+    ModelsCommand, SandboxCommand, SecretsCommand, SessionsCommand, SkillsCommand,
 };
 use crate::config::{Overrides, Settings};
 use crate::env::EnvSource;
@@ -140,6 +141,7 @@ fn dispatch(command: Option<Command>, ctx: &mut Context<'_>) -> Result<u8> {
         None => repl(ctx, None),
         Some(Command::Chat(args)) => repl(ctx, args.resume),
         Some(Command::Config(command)) => config::run(command, ctx),
+        Some(Command::Secrets(command)) => secrets::run(command, ctx),
         Some(Command::Memory(command)) => memory::run(command, ctx),
         Some(Command::Sessions(command)) => sessions::run(command, ctx),
         Some(Command::Ask(args)) => ask::run(args, ctx),
@@ -233,6 +235,12 @@ fn command_name(command: Option<&Command>) -> &'static str {
             McpCommand::Serve => "mcp serve",
         },
         Some(Command::Completions { .. }) => "completions",
+        Some(Command::Secrets(command)) => match command {
+            SecretsCommand::Set { .. } => "secrets set",
+            SecretsCommand::List => "secrets list",
+            SecretsCommand::Rm { .. } => "secrets rm",
+            SecretsCommand::Migrate => "secrets migrate",
+        },
         Some(Command::Config(config)) => match config {
             ConfigCommand::Init { .. } => "config init",
             ConfigCommand::Show => "config show",

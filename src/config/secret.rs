@@ -3,35 +3,90 @@
 //!
 //! `Debug`, `Display` and `Serialize` all show a masked form, so a key cannot reach a log
 //! line, `config show` or an error message by accident. Code that needs the real value
-//! (an HTTP header, the address to connect to) asks for it by name with `expose`.
+//! (an HTTP header, the address to connect to) asks for it by name: `reveal` for a key
+//! (which looks a `secret:NAME` reference up in the secrets store), `expose` for a URL.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
+use std::sync::Arc;
 
+use crate::secrets::{self, SecretsError, Vault};
+
+/// A key as a setting gives it: the key itself, or a reference to one in the secrets
+/// store (`secret:NAME`), which [`Secret::reveal`] looks up.
+///
 /// ```
 /// use localgpt::config::Secret;
 ///
 /// let key = Secret::new("sk-proj-0123456789abcdef");
 /// assert_eq!(format!("{key} {key:?}"), "****cdef Secret(****cdef)");
-/// assert_eq!(key.expose(), "sk-proj-0123456789abcdef");
+/// assert_eq!(key.reveal()?, "sk-proj-0123456789abcdef");
+/// // A reference is no secret: it shows as written.
+/// assert_eq!(Secret::new("secret:openai").to_string(), "secret:openai");
+/// # Ok::<(), localgpt::secrets::SecretsError>(())
 /// ```
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+#[derive(Clone)]
+pub struct Secret {
+    value: String,
+    /// The store a reference is looked up in (attached when the settings are loaded).
+    vault: Option<Arc<Vault>>,
+}
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Secret) -> bool {
+        self.value == other.value
+    }
+}
+
+impl Eq for Secret {}
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
+        Secret {
+            value: value.into(),
+            vault: None,
+        }
     }
 
-    /// The real value, for the one place that sends it to the provider.
-    pub fn expose(&self) -> &str {
-        &self.0
+    /// The real value, for the one place that sends it: the key itself, or the stored
+    /// secret a `secret:NAME` reference names.
+    pub fn reveal(&self) -> Result<String, SecretsError> {
+        let Some(name) = secrets::reference(&self.value) else {
+            return Ok(self.value.clone());
+        };
+        match &self.vault {
+            Some(vault) => vault.get(name),
+            None => Err(SecretsError::NoStore {
+                path: secrets::STORE_FILE.into(),
+            }),
+        }
+    }
+
+    /// The value as the setting wrote it: a key, or a `secret:NAME` reference.
+    #[cfg(test)]
+    pub(crate) fn as_written(&self) -> &str {
+        &self.value
+    }
+
+    /// The stored secret's name, when this is a reference.
+    pub(crate) fn reference(&self) -> Option<&str> {
+        secrets::reference(&self.value)
+    }
+
+    /// Looks references up in `vault` from now on.
+    pub(crate) fn attach(&mut self, vault: &Arc<Vault>) {
+        if self.reference().is_some() {
+            self.vault = Some(Arc::clone(vault));
+        }
     }
 
     /// Shows enough to tell two keys apart (the last four characters of a long key) and
-    /// nothing that would help anyone use it.
+    /// nothing that would help anyone use it; a reference shows as written.
     pub(crate) fn masked(&self) -> String {
-        let chars: Vec<char> = self.0.chars().collect();
+        if self.reference().is_some() {
+            return self.value.clone();
+        }
+        let chars: Vec<char> = self.value.chars().collect();
         if chars.len() >= 16 {
             let tail: String = chars[chars.len() - 4..].iter().collect();
             format!("****{tail}")
@@ -61,7 +116,7 @@ impl Serialize for Secret {
 
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Secret, D::Error> {
-        String::deserialize(deserializer).map(Secret)
+        String::deserialize(deserializer).map(Secret::new)
     }
 }
 

@@ -12,12 +12,14 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::error::{ConfigError, Origin, Problem};
 use super::parse::{UnknownKey, parse_config};
 use super::schema::{Config, ProviderConfig, ProviderKind, check_base_url};
 use super::secret::{BaseUrl, Secret};
 use crate::env::EnvSource;
+use crate::secrets::{PASSPHRASE_ENV, Vault};
 
 /// The variable that overrides `agent.model`.
 pub(crate) const MODEL_ENV: &str = "LOCALGPT_MODEL";
@@ -149,6 +151,7 @@ impl Settings {
             unknown: parsed.unknown,
         };
         settings.resolve_providers(env)?;
+        settings.attach_secrets(env);
         settings.resolve_model(env, overrides, ollama_set_up);
         Ok(settings)
     }
@@ -161,6 +164,27 @@ impl Settings {
     /// Whether LocalGPT chose the model (nothing named one).
     pub(crate) fn model_chosen_automatically(&self) -> bool {
         matches!(self.sources.get("agent.model"), Some(Source::Auto(_)))
+    }
+
+    /// Every key that names a stored secret (`secret:NAME`) is looked up, when it is
+    /// used, in the store beside this config file: opening it (which may ask the keyring
+    /// or for its passphrase) waits until a key is needed, so `config show` never does.
+    fn attach_secrets(&mut self, env: &dyn EnvSource) {
+        let root = self.path.parent().unwrap_or(Path::new("."));
+        let vault = Arc::new(Vault::in_home(root, env.var(PASSPHRASE_ENV)));
+        let config = &mut self.config;
+        let keys = config
+            .providers
+            .values_mut()
+            .filter_map(|p| p.api_key.as_mut());
+        let headers = config
+            .mcp
+            .servers
+            .values_mut()
+            .flat_map(|server| server.headers.values_mut());
+        for secret in keys.chain(headers) {
+            secret.attach(&vault);
+        }
     }
 
     fn resolve_providers(&mut self, env: &dyn EnvSource) -> Result<(), ConfigError> {
@@ -313,7 +337,7 @@ mod tests {
         let settings = load("", &env, None);
         let openai = &settings.config.providers["openai"];
         assert_eq!(
-            openai.api_key.as_ref().unwrap().expose(),
+            openai.api_key.as_ref().unwrap().as_written(),
             "sk-from-env-0000000000"
         );
         assert_eq!(
@@ -338,7 +362,7 @@ mod tests {
         let text = "[providers.openai]\napi_key = \"sk-from-file\"\n";
         let settings = load(text, &[("OPENAI_API_KEY", "sk-from-env")], None);
         let key = settings.config.providers["openai"].api_key.clone().unwrap();
-        assert_eq!(key.expose(), "sk-from-file");
+        assert_eq!(key.as_written(), "sk-from-file");
         assert!(!settings.sources.contains_key("providers.openai.api_key"));
     }
 
@@ -363,7 +387,7 @@ mod tests {
             .api_key
             .clone()
             .unwrap();
-        assert_eq!(key.expose(), "or-key");
+        assert_eq!(key.as_written(), "or-key");
     }
 
     #[test]

@@ -53,7 +53,12 @@ impl Endpoint {
             .as_ref()
             .map(|url| url.expose().to_string())
             .unwrap_or_default();
-        let key = entry.api_key.as_ref().map(|key| key.expose().to_string());
+        let key = entry
+            .api_key
+            .as_ref()
+            .map(|key| key.reveal())
+            .transpose()
+            .map_err(|err| EmbedError::Setup(format!("providers.{provider}.api_key: {err}")))?;
         let url = match api {
             Api::OpenAi => {
                 if key.is_none() && base.contains("api.openai.com") {

@@ -153,6 +153,7 @@ mod tests {
         let protected = Protected::new(&home, std::slice::from_ref(&workspace), Some(&user), &[]);
         for path in [
             home.join("config.toml"),
+            home.join("secrets.enc"),
             home.join("api-token"),
             home.join("sessions/x.jsonl"),
             home.join("index.sqlite"),

@@ -150,7 +150,10 @@ fn required_key(
     default_var: &str,
 ) -> Result<Option<String>, ProviderError> {
     if let Some(key) = &entry.api_key {
-        return Ok(Some(key.expose().to_string()));
+        let key = key.reveal().map_err(|err| {
+            ProviderError::Setup(format!("providers.{}.api_key: {err}", route.provider))
+        })?;
+        return Ok(Some(key));
     }
     if !base_url.contains(official_host) {
         return Ok(None);

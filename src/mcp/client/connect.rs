@@ -211,7 +211,10 @@ fn headers(configured: &BTreeMap<String, crate::config::Secret>) -> Result<Heade
     for (name, value) in configured {
         let header = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| format!("`{name}` is not a valid header name"))?;
-        let mut value = HeaderValue::from_str(&expand(value.expose())?)
+        let value = value
+            .reveal()
+            .map_err(|err| format!("header `{name}`: {err}"))?;
+        let mut value = HeaderValue::from_str(&expand(&value)?)
             .map_err(|_| format!("the value of header `{name}` is not valid in a header"))?;
         value.set_sensitive(true);
         headers.insert(header, value);
