@@ -132,6 +132,10 @@ pub enum Command {
     #[command(subcommand)]
     Config(ConfigCommand),
 
+    /// Chat services the assistant answers on: a Telegram bot.
+    #[command(subcommand)]
+    Channels(ChannelsCommand),
+
     /// API keys and tokens kept encrypted, out of config.toml; settings refer to them as
     /// `secret:NAME`.
     #[command(subcommand)]
@@ -553,6 +557,21 @@ pub enum ConfigCommand {
     Path,
     /// Open config.toml in $VISUAL or $EDITOR; the result is checked before it is saved.
     Edit,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChannelsCommand {
+    /// Answer the configured chats in the foreground until Ctrl-C.
+    Run,
+    /// Check a channel's token and that its service answers (Telegram's getMe).
+    Test {
+        /// The channel: telegram.
+        name: String,
+    },
+    /// Send TEXT to a chat, e.g. `localgpt channels send telegram:123456789 "done"`.
+    Send { target: String, text: String },
+    /// The configured channels, who may talk to them, and what waits to be answered.
+    Status,
 }
 
 #[derive(Debug, Subcommand)]

@@ -36,7 +36,7 @@ const LAYERS: localgpt_layering::Layers<'static> = &[
     ),
     ("runners", &["heartbeat", "mcp_serve", "terminal"]),
     ("the first run", &["offer"]),
-    ("front doors", &["repl", "server"]),
+    ("front doors", &["channels", "repl", "server"]),
     ("dispatch", &["commands"]),
 ];
 

@@ -69,6 +69,7 @@ static ALLOCATOR: script::ceiling::Counting = script::ceiling::Counting;
 
 pub mod agent;
 pub mod cancel;
+pub mod channels;
 pub mod cli;
 pub mod commands;
 pub mod config;

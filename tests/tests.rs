@@ -7,6 +7,7 @@ mod common;
 mod append;
 mod ask;
 mod boundaries;
+mod channels;
 mod cli;
 mod compaction;
 mod config;

@@ -4,6 +4,7 @@
 //! load it first, so a broken config.toml never locks a person out of fixing it.
 
 mod ask;
+mod channels;
 mod config;
 mod daemon;
 mod exit;
@@ -26,8 +27,8 @@ use std::io::{IsTerminal, Write};
 use anyhow::Result;
 
 use crate::cli::{
-    Cli, Command, ConfigCommand, DaemonCommand, HeartbeatCommand, McpCommand, MemoryCommand,
-    ModelsCommand, SandboxCommand, SecretsCommand, SessionsCommand, SkillsCommand,
+    ChannelsCommand, Cli, Command, ConfigCommand, DaemonCommand, HeartbeatCommand, McpCommand,
+    MemoryCommand, ModelsCommand, SandboxCommand, SecretsCommand, SessionsCommand, SkillsCommand,
 };
 use crate::config::{Overrides, Settings};
 use crate::env::EnvSource;
@@ -142,6 +143,7 @@ fn dispatch(command: Option<Command>, ctx: &mut Context<'_>) -> Result<u8> {
         Some(Command::Chat(args)) => repl(ctx, args.resume),
         Some(Command::Config(command)) => config::run(command, ctx),
         Some(Command::Secrets(command)) => secrets::run(command, ctx),
+        Some(Command::Channels(command)) => channels::run(command, ctx),
         Some(Command::Memory(command)) => memory::run(command, ctx),
         Some(Command::Sessions(command)) => sessions::run(command, ctx),
         Some(Command::Ask(args)) => ask::run(args, ctx),
@@ -235,6 +237,12 @@ fn command_name(command: Option<&Command>) -> &'static str {
             McpCommand::Serve => "mcp serve",
         },
         Some(Command::Completions { .. }) => "completions",
+        Some(Command::Channels(command)) => match command {
+            ChannelsCommand::Run => "channels run",
+            ChannelsCommand::Test { .. } => "channels test",
+            ChannelsCommand::Send { .. } => "channels send",
+            ChannelsCommand::Status => "channels status",
+        },
         Some(Command::Secrets(command)) => match command {
             SecretsCommand::Set { .. } => "secrets set",
             SecretsCommand::List => "secrets list",

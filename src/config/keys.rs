@@ -87,6 +87,11 @@ fn schema_keys() -> &'static [Vec<String>] {
                 ..McpServerConfig::default()
             },
         );
+        sample.channels.telegram = Some(super::schema::TelegramConfig {
+            token: Some(Secret::new("")),
+            model: Some(String::new()),
+            ..Default::default()
+        });
         let mut keys = Vec::new();
         // Serialising our own plain structs into a TOML table cannot fail.
         if let Ok(toml::Value::Table(table)) = toml::Value::try_from(&sample) {

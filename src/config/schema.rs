@@ -33,6 +33,46 @@ pub struct Config {
     pub server: ServerConfig,
     pub logging: LoggingConfig,
     pub mcp: McpConfig,
+    pub channels: ChannelsConfig,
+}
+
+/// Chat services the assistant answers on (`localgpt channels run`, and the daemon).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ChannelsConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub telegram: Option<TelegramConfig>,
+}
+
+/// A Telegram bot (Bot API, long polling).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TelegramConfig {
+    /// The bot's token from @BotFather, or `secret:NAME`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<Secret>,
+    /// The Bot API server: Telegram's, or a self-hosted one.
+    pub api_url: BaseUrl,
+    /// The Telegram user ids that may talk to the assistant; anyone else is refused
+    /// before the model sees a word.
+    pub allow: Vec<i64>,
+    /// How long a tool's approval waits for a button; then it counts as refused.
+    pub approval_timeout_secs: u64,
+    /// The model chats use (default: agent.model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+}
+
+impl Default for TelegramConfig {
+    fn default() -> Self {
+        TelegramConfig {
+            token: None,
+            api_url: BaseUrl::new("https://api.telegram.org"),
+            allow: Vec::new(),
+            approval_timeout_secs: 300,
+            model: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -182,7 +182,12 @@ impl Settings {
             .servers
             .values_mut()
             .flat_map(|server| server.headers.values_mut());
-        for secret in keys.chain(headers) {
+        let tokens = config
+            .channels
+            .telegram
+            .as_mut()
+            .and_then(|telegram| telegram.token.as_mut());
+        for secret in keys.chain(headers).chain(tokens) {
             secret.attach(&vault);
         }
     }

@@ -12,6 +12,7 @@
 #![allow(dead_code)] // Each test file uses a different part of the harness.
 
 pub mod fake_provider;
+pub mod fake_telegram;
 pub mod strict;
 
 use std::ffi::OsStr;

@@ -1,0 +1,12 @@
+//! Channels: chat services the assistant answers on, front doors like the prompt and the
+//! API. A chat is a session of its own (resumable, compacted, recalled from, as the
+//! prompt's are); a message from someone allowed runs the one turn, with an observer that
+//! sends the answer back and asks approvals with the service's buttons; anyone else gets
+//! one short refusal and never the model. What a channel does is logged at `info` with
+//! ids only, never a message's text.
+//!
+//! - [`telegram`]: the Bot API, by long polling.
+//! - [`split`]: an answer cut into messages the service takes.
+
+pub mod split;
+pub mod telegram;

@@ -1,0 +1,418 @@
+//! A Telegram bot by long polling: `getUpdates` in a loop, each message from an allowed
+//! person answered in its chat's own session by one worker (turns one at a time, in the
+//! order they came), tools that need approval asked for with inline buttons, anyone else
+//! refused once without the model seeing a word. Restart-safe through the [`journal`].
+//!
+//! - [`api`]: the Bot API calls.
+//! - [`journal`]: the offset, unanswered messages and chat sessions on disk.
+
+pub mod api;
+pub mod journal;
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, anyhow};
+use async_trait::async_trait;
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::agent::tools::ToolOutput;
+use crate::agent::{Agent, Approval, Observer};
+use crate::cancel::Cancel;
+use crate::config::Config;
+use crate::config::schema::TelegramConfig;
+use crate::conversation::ToolCall;
+use crate::home::Home;
+use crate::policy::Policy;
+use crate::session::{Session, Sessions};
+use api::{Bot, CallbackQuery, MESSAGE_LIMIT, Message};
+use journal::{Journal, Pending};
+
+/// Questions waiting for a button: the token in the button's data → the chat asked and
+/// who answers.
+type Questions = Arc<Mutex<HashMap<String, (i64, oneshot::Sender<Approval>)>>>;
+
+/// The bot's settings and token, checked: what `channels run`, `test` and `send` start from.
+pub fn bot(config: &Config) -> Result<(Bot, &TelegramConfig)> {
+    let telegram = config.channels.telegram.as_ref().context(
+        "no Telegram bot is configured: add [channels.telegram] with its token and allow list \
+         (docs/channels.md)",
+    )?;
+    let token = telegram
+        .token
+        .as_ref()
+        .context("channels.telegram.token is not set (`localgpt secrets set telegram`, then token = \"secret:telegram\")")?
+        .reveal()
+        .map_err(|err| anyhow!("channels.telegram.token: {err}"))?;
+    Ok((Bot::new(telegram.api_url.expose(), &token)?, telegram))
+}
+
+/// Answers the bot's chats until `cancel` (Ctrl-C) or the token is refused.
+pub async fn run(home: &Home, config: &Config, model: &str, cancel: &Cancel) -> Result<()> {
+    let (bot, telegram) = bot(config)?;
+    let me = bot.get_me().await?;
+    if telegram.allow.is_empty() {
+        tracing::warn!("channels.telegram.allow is empty: every message will be refused");
+    }
+    let dir = home.root().join("channels");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let _running = hold_lock(&dir)?;
+    let journal = Arc::new(Mutex::new(
+        Journal::open(&dir).context("cannot read the channel journal")?,
+    ));
+    tracing::info!(
+        bot = me.username.as_deref().unwrap_or_default(),
+        allowed = telegram.allow.len(),
+        "telegram: answering"
+    );
+    let questions: Questions = Arc::default();
+    let (queue, waiting) = mpsc::unbounded_channel::<Pending>();
+    for pending in lock(&journal).pending() {
+        let _ = queue.send(pending.clone());
+    }
+    let worker = Worker {
+        bot: bot.clone(),
+        home: home.clone(),
+        config: config.clone(),
+        model: telegram.model.clone().unwrap_or_else(|| model.to_string()),
+        journal: journal.clone(),
+        questions: questions.clone(),
+        timeout: Duration::from_secs(telegram.approval_timeout_secs.max(1)),
+        agents: HashMap::new(),
+    };
+    let answering = tokio::spawn(worker.run(waiting, cancel.clone()));
+    let allowed: HashSet<i64> = telegram.allow.iter().copied().collect();
+    let mut refused: HashSet<i64> = HashSet::new();
+    let mut failures = 0u32;
+    loop {
+        let offset = lock(&journal).offset();
+        let updates = tokio::select! {
+            () = cancel.cancelled() => break,
+            updates = bot.get_updates(offset) => updates,
+        };
+        let updates = match updates {
+            Ok(updates) => {
+                failures = 0;
+                updates
+            }
+            Err(err) if err.is_unauthorized() => return Err(err.into()),
+            Err(err) => {
+                failures += 1;
+                let wait = Duration::from_secs(2u64.pow(failures.min(6)));
+                tracing::warn!("telegram: {err}; polling again in {} s", wait.as_secs());
+                tokio::select! {
+                    () = cancel.cancelled() => break,
+                    () = tokio::time::sleep(wait) => continue,
+                }
+            }
+        };
+        for update in updates {
+            let pending = match (update.message, update.callback_query) {
+                (Some(message), _) => {
+                    receive(&bot, message, update.update_id, &allowed, &mut refused).await
+                }
+                (None, Some(query)) => {
+                    answer_button(&bot, query, &allowed, &questions).await;
+                    None
+                }
+                (None, None) => None,
+            };
+            lock(&journal)
+                .seen(update.update_id, pending.clone())
+                .context("cannot write the channel journal")?;
+            if let Some(pending) = pending {
+                let _ = queue.send(pending);
+            }
+        }
+    }
+    drop(queue);
+    let _ = answering.await;
+    Ok(())
+}
+
+/// One `channels run` per home folder: two would answer each message twice.
+fn hold_lock(dir: &Path) -> Result<File> {
+    let path = dir.join("telegram.lock");
+    let file = File::create(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    file.try_lock().map_err(|_| {
+        anyhow!("another `localgpt channels run` (or the daemon) is already answering this bot")
+    })?;
+    Ok(file)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poison| poison.into_inner())
+}
+
+/// A message: from someone allowed, the text to answer; from anyone else, one refusal.
+async fn receive(
+    bot: &Bot,
+    message: Message,
+    update_id: i64,
+    allowed: &HashSet<i64>,
+    refused: &mut HashSet<i64>,
+) -> Option<Pending> {
+    let chat = message.chat.id;
+    let user = message.from.as_ref().filter(|user| !user.is_bot)?;
+    if !allowed.contains(&user.id) {
+        tracing::info!(
+            user = user.id,
+            chat,
+            "telegram: refused a message from someone not allowed"
+        );
+        if refused.insert(user.id) {
+            let text = format!(
+                "This assistant answers only the people its owner allows. Your Telegram user id is {}.",
+                user.id
+            );
+            if let Err(err) = bot.send_message(chat, &text, None).await {
+                tracing::warn!("telegram: cannot send the refusal: {err}");
+            }
+        }
+        return None;
+    }
+    let Some(text) = message
+        .text
+        .or(message.caption)
+        .filter(|t| !t.trim().is_empty())
+    else {
+        let _ = bot
+            .send_message(chat, "I read text messages only, for now.", None)
+            .await;
+        return None;
+    };
+    tracing::info!(
+        user = user.id,
+        chat,
+        update_id,
+        "telegram: a message to answer"
+    );
+    Some(Pending {
+        update_id,
+        chat,
+        user: user.id,
+        text,
+    })
+}
+
+/// A button pressed under an approval question.
+async fn answer_button(
+    bot: &Bot,
+    query: CallbackQuery,
+    allowed: &HashSet<i64>,
+    questions: &Questions,
+) {
+    let data = query.data.unwrap_or_default();
+    let (token, choice) = data.split_once(':').unwrap_or((&data, ""));
+    let approval = match choice {
+        "y" => Some(Approval::Yes),
+        "a" => Some(Approval::Always),
+        "n" => Some(Approval::No),
+        _ => None,
+    };
+    let chat = query.message.as_ref().map(|message| message.chat.id);
+    let waiting = if allowed.contains(&query.from.id) {
+        let mut open = lock(questions);
+        match open.get(token) {
+            Some((asked, _)) if Some(*asked) == chat => open.remove(token),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    let reply = match (waiting, approval) {
+        (Some((_, answer)), Some(approval)) => {
+            let _ = answer.send(approval);
+            "Noted"
+        }
+        _ => "This question is no longer open",
+    };
+    if let Err(err) = bot.answer_callback_query(&query.id, reply).await {
+        tracing::warn!("telegram: cannot answer a button: {err}");
+    }
+}
+
+/// Answers the queued messages one at a time.
+struct Worker {
+    bot: Bot,
+    home: Home,
+    config: Config,
+    model: String,
+    journal: Arc<Mutex<Journal>>,
+    questions: Questions,
+    timeout: Duration,
+    /// One agent per chat, so "always" approvals last as long as the run.
+    agents: HashMap<i64, Agent>,
+}
+
+impl Worker {
+    async fn run(mut self, mut waiting: mpsc::UnboundedReceiver<Pending>, cancel: Cancel) {
+        while let Some(pending) = waiting.recv().await {
+            if cancel.is_cancelled() {
+                break;
+            }
+            let session = self.answer(&pending, &cancel).await;
+            if cancel.is_cancelled() {
+                // Cut short: answered again after a restart.
+                break;
+            }
+            if let Err(err) =
+                lock(&self.journal).answered(pending.update_id, pending.chat, session.as_deref())
+            {
+                tracing::error!("telegram: cannot write the channel journal: {err}");
+            }
+        }
+    }
+
+    /// Runs the turn and sends its answer; the chat's session id.
+    async fn answer(&mut self, pending: &Pending, cancel: &Cancel) -> Option<String> {
+        let chat = pending.chat;
+        let _ = self.bot.send_typing(chat).await;
+        if !self.agents.contains_key(&chat) {
+            let policy = Policy::new(&self.home, &self.home.workspace(), &self.config.tools);
+            match Agent::new(&self.home, &self.config, &self.model, policy) {
+                Ok(agent) => {
+                    self.agents.insert(chat, agent.for_person());
+                }
+                Err(err) => {
+                    self.send(chat, &format!("I cannot reach the model: {err}"))
+                        .await;
+                    return None;
+                }
+            }
+        }
+        let known = lock(&self.journal).session_of(chat).map(String::from);
+        let mut session = known
+            .and_then(|id| {
+                let entry = Sessions::new(&self.home).find(&id).ok()?;
+                Session::resume(&entry, &self.model)
+                    .ok()
+                    .map(|(session, _)| session)
+            })
+            .unwrap_or_else(|| Session::start(&self.home, &self.model, "telegram"));
+        let mut observer = ChatObserver {
+            bot: self.bot.clone(),
+            chat,
+            text: String::new(),
+            questions: self.questions.clone(),
+            timeout: self.timeout,
+        };
+        let agent = self.agents.get_mut(&chat)?;
+        let answer = match agent
+            .turn(&mut session, &pending.text, &mut observer, cancel)
+            .await
+        {
+            Ok(_) if observer.text.trim().is_empty() => "(no answer)".to_string(),
+            Ok(_) => observer.text,
+            Err(err) => format!("Something went wrong: {err}"),
+        };
+        if !cancel.is_cancelled() {
+            self.send(chat, &answer).await;
+        }
+        session.id().map(String::from)
+    }
+
+    async fn send(&self, chat: i64, text: &str) {
+        for piece in
+            crate::channels::split::split(text, MESSAGE_LIMIT, crate::channels::split::utf16)
+        {
+            if let Err(err) = self.bot.send_message(chat, &piece, None).await {
+                tracing::warn!(chat, "telegram: cannot send an answer: {err}");
+                return;
+            }
+        }
+    }
+}
+
+/// How a turn shows in a chat: the answer collected and sent when the turn ends, and
+/// approvals asked with buttons.
+struct ChatObserver {
+    bot: Bot,
+    chat: i64,
+    text: String,
+    questions: Questions,
+    timeout: Duration,
+}
+
+#[async_trait]
+impl Observer for ChatObserver {
+    fn text(&mut self, delta: &str) {
+        self.text.push_str(delta);
+    }
+
+    fn tool_call(&mut self, call: &ToolCall) {
+        tracing::info!(
+            chat = self.chat,
+            tool = call.name,
+            "telegram: the model called a tool"
+        );
+    }
+
+    fn tool_result(&mut self, _call: &ToolCall, _output: &ToolOutput) {}
+
+    /// Approve once, always in this chat, or refuse; no press within the timeout is a
+    /// refusal, and so is a question that cannot be sent.
+    async fn approve(&mut self, request: &str) -> Option<Approval> {
+        let mut token = [0u8; 6];
+        if getrandom::fill(&mut token).is_err() {
+            return Some(Approval::No);
+        }
+        let token: String = token.iter().map(|b| format!("{b:02x}")).collect();
+        let buttons = json!([
+            [
+                {"text": "Approve once", "callback_data": format!("{token}:y")},
+                {"text": "Always in this chat", "callback_data": format!("{token}:a")},
+            ],
+            [{"text": "Refuse", "callback_data": format!("{token}:n")}],
+        ]);
+        let shown: String = request.chars().take(3500).collect();
+        let question = format!("May I?\n\n{shown}");
+        let (answer, answered) = oneshot::channel();
+        lock(&self.questions).insert(token.clone(), (self.chat, answer));
+        let sent = self
+            .bot
+            .send_message(self.chat, &question, Some(buttons))
+            .await;
+        let decision = match sent {
+            Ok(_) => tokio::time::timeout(self.timeout, answered)
+                .await
+                .ok()
+                .and_then(Result::ok),
+            Err(ref err) => {
+                tracing::warn!("telegram: cannot ask for approval: {err}");
+                None
+            }
+        };
+        lock(&self.questions).remove(&token);
+        let outcome = match decision {
+            Some(Approval::Yes) => "approved once",
+            Some(Approval::Always) => "approved for this chat",
+            Some(Approval::No) => "refused",
+            None => "no answer in time: refused",
+        };
+        if let Ok(message) = sent {
+            let _ = self
+                .bot
+                .edit_message_text(
+                    self.chat,
+                    message.message_id,
+                    &format!("{question}\n\n({outcome})"),
+                )
+                .await;
+        }
+        Some(decision.unwrap_or(Approval::No))
+    }
+}
+
+/// `channels send telegram:CHAT TEXT`.
+pub async fn send(config: &Config, chat: i64, text: &str) -> Result<()> {
+    let (bot, _) = bot(config)?;
+    for piece in crate::channels::split::split(text, MESSAGE_LIMIT, crate::channels::split::utf16) {
+        bot.send_message(chat, &piece, None).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,299 @@
+//! `localgpt channels`: a Telegram bot against an in-tree Bot API server that follows the
+//! documentation, and the fake model provider. The bot's token comes from the secrets
+//! store, as the docs tell a person to keep it.
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::common::fake_provider::{FakeProvider, Reply};
+use crate::common::fake_telegram::{FakeTelegram, TOKEN};
+use crate::common::{Test, text};
+
+const OWNER: i64 = 111;
+const STRANGER: i64 = 666;
+
+/// A home whose Telegram bot talks to `telegram`, allows [`OWNER`], and whose model is
+/// the fake's gpt-4o; the token kept in the secrets store.
+fn setup(provider: &FakeProvider, telegram: &FakeTelegram) -> Test {
+    let t = Test::new()
+        .with_fake(provider)
+        .env("LOCALGPT_SECRETS_PASSPHRASE", "channel tests");
+    t.command()
+        .args(["secrets", "set", "telegram"])
+        .write_stdin(TOKEN)
+        .assert()
+        .success();
+    t.write(
+        "config.toml",
+        &format!(
+            "[agent]\nmodel = \"gpt-4o\"\n\n[channels.telegram]\ntoken = \"secret:telegram\"\n\
+             api_url = \"{}\"\nallow = [{OWNER}]\napproval_timeout_secs = 60\n",
+            telegram.url()
+        ),
+    );
+    t
+}
+
+/// `localgpt channels run`, in the background until [`stop`].
+fn start(t: &Test) -> Child {
+    t.std_command()
+        .args(["channels", "run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Ctrl-C, as a person stops it: the bot finishes what it was writing down and exits.
+fn stop(mut child: Child) {
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "channels run ended with {status}");
+}
+
+/// Killed outright, as a crash or a power cut would end it.
+fn crash(mut child: Child) {
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+fn sent_to(telegram: &FakeTelegram, chat: i64) -> Vec<String> {
+    telegram
+        .calls("sendMessage")
+        .iter()
+        .filter(|body| body["chat_id"] == json!(chat) && body.get("reply_markup").is_none())
+        .map(|body| body["text"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn count(calls: &[(String, Value)], method: &str) -> usize {
+    calls.iter().filter(|(m, _)| m == method).count()
+}
+
+#[test]
+fn the_owner_is_answered_in_pieces_a_stranger_never_reaches_the_model_and_a_restart_answers_nothing_twice()
+ {
+    let provider = FakeProvider::start();
+    let telegram = FakeTelegram::start();
+    let t = setup(&provider, &telegram);
+    let long = format!(
+        "{}\n\n{}",
+        "first part ".repeat(300),
+        "second part ".repeat(200)
+    );
+    provider.push(Reply::text(&[&long]));
+    telegram.message_from(STRANGER, "stranger asks for the memory");
+    telegram.message_from(OWNER, "hello bot");
+    let child = start(&t);
+    telegram.wait("the refusal and the answer's two pieces", |calls, _| {
+        count(calls, "sendMessage") >= 3
+    });
+    stop(child);
+    let refusal = sent_to(&telegram, STRANGER);
+    assert_eq!(refusal.len(), 1, "{refusal:?}");
+    assert!(
+        refusal[0].contains("only the people its owner allows"),
+        "{refusal:?}"
+    );
+    let pieces = sent_to(&telegram, OWNER);
+    assert_eq!(pieces.len(), 2, "{pieces:?}");
+    assert!(pieces.iter().all(|p| p.encode_utf16().count() <= 4096));
+    assert_eq!(
+        pieces.join(" ").split_whitespace().collect::<Vec<_>>(),
+        long.split_whitespace().collect::<Vec<_>>()
+    );
+    let requests = provider.received();
+    assert_eq!(
+        requests.len(),
+        1,
+        "only the owner's message reached the model"
+    );
+    assert!(!requests[0].body.to_string().contains("stranger"));
+    assert!(requests[0].body.to_string().contains("hello bot"));
+
+    // Started again: nothing is answered twice, and the chat's conversation goes on.
+    let sent_before = telegram.calls("sendMessage").len();
+    let polls_before = telegram.polls().len();
+    let child = start(&t);
+    telegram.wait("the restarted bot to poll", |_, polls| {
+        polls.len() > polls_before
+    });
+    assert_eq!(telegram.calls("sendMessage").len(), sent_before);
+    assert!(
+        telegram.polls()[polls_before..]
+            .iter()
+            .all(|&offset| offset > 1002)
+    );
+    provider.push(Reply::text(&["Second answer"]));
+    telegram.message_from(OWNER, "and again");
+    telegram.wait("the second answer", |calls, _| {
+        count(calls, "sendMessage") > sent_before
+    });
+    stop(child);
+    assert_eq!(sent_to(&telegram, OWNER).last().unwrap(), "Second answer");
+    let second = provider.received()[1].body.to_string();
+    assert!(
+        second.contains("hello bot") && second.contains("and again"),
+        "{second}"
+    );
+}
+
+#[test]
+fn a_tool_is_approved_and_refused_with_buttons_and_a_strangers_press_counts_for_nothing() {
+    let provider = FakeProvider::start();
+    let telegram = FakeTelegram::start();
+    let t = setup(&provider, &telegram);
+    provider.push(Reply::tool("bash", json!({"command": "echo approved-run"})));
+    provider.push(Reply::text(&["ran it"]));
+    telegram.message_from(OWNER, "run the thing");
+    let child = start(&t);
+    let question = |n: usize| {
+        telegram.wait("a question with buttons", |calls, _| {
+            calls
+                .iter()
+                .filter(|(m, body)| m == "sendMessage" && body.get("reply_markup").is_some())
+                .count()
+                >= n
+        });
+        let asked: Vec<Value> = telegram
+            .calls("sendMessage")
+            .into_iter()
+            .filter(|body| body.get("reply_markup").is_some())
+            .collect();
+        let body = asked[n - 1].clone();
+        let data = |row: usize, column: usize| {
+            body["reply_markup"]["inline_keyboard"][row][column]["callback_data"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        (
+            body["_message_id"].as_i64().unwrap(),
+            data(0, 0),
+            data(1, 0),
+        )
+    };
+    let (message, approve, _) = question(1);
+    assert!(approve.len() <= 64);
+    // A stranger's press is answered and ignored; the owner's is taken.
+    telegram.press(STRANGER, message, &approve);
+    telegram.press(OWNER, message, &approve);
+    telegram.wait("the answer after the tool", |calls, _| {
+        calls
+            .iter()
+            .any(|(m, body)| m == "sendMessage" && body["text"] == "ran it")
+    });
+    assert!(provider.last_tool_result().contains("approved-run"));
+    let answered: Vec<String> = telegram
+        .calls("answerCallbackQuery")
+        .iter()
+        .map(|body| body["text"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        answered.contains(&"This question is no longer open".to_string()),
+        "{answered:?}"
+    );
+    let edits = telegram.calls("editMessageText");
+    assert!(edits[0]["text"].as_str().unwrap().contains("approved once"));
+
+    provider.push(Reply::tool("bash", json!({"command": "echo refused-run"})));
+    provider.push(Reply::text(&["did not run it"]));
+    telegram.message_from(OWNER, "run the other thing");
+    let (message, _, refuse) = question(2);
+    telegram.press(OWNER, message, &refuse);
+    telegram.wait("the answer after the refusal", |calls, _| {
+        calls
+            .iter()
+            .any(|(m, body)| m == "sendMessage" && body["text"] == "did not run it")
+    });
+    stop(child);
+    let result = provider.last_tool_result();
+    assert!(
+        !result.contains("refused-run\n") && result.to_lowercase().contains("refused"),
+        "{result}"
+    );
+}
+
+#[test]
+fn a_rate_limit_is_waited_out_as_retry_after_says() {
+    let provider = FakeProvider::start();
+    let telegram = FakeTelegram::start();
+    let t = setup(&provider, &telegram);
+    provider.push(Reply::text(&["after the wait"]));
+    telegram.rate_limit_next_sends(1);
+    telegram.message_from(OWNER, "hi");
+    let child = start(&t);
+    telegram.wait("the answer", |calls, _| count(calls, "sendMessage") >= 1);
+    stop(child);
+    assert_eq!(telegram.calls("429").len(), 1);
+    assert_eq!(sent_to(&telegram, OWNER), ["after the wait"]);
+}
+
+#[test]
+fn test_send_and_status_and_a_bad_token_is_named_without_being_shown() {
+    let provider = FakeProvider::start();
+    let telegram = FakeTelegram::start();
+    let t = setup(&provider, &telegram);
+    let out = t.run(["channels", "test", "telegram"]).success();
+    let said = text(&out.get_output().stdout);
+    assert!(
+        said.contains("@test_bot") && !said.contains(TOKEN),
+        "{said}"
+    );
+    t.run(["channels", "send", "telegram:111", "the task is done"])
+        .success();
+    assert_eq!(sent_to(&telegram, OWNER), ["the task is done"]);
+    let status = t.run(["channels", "status"]).success();
+    let status = text(&status.get_output().stdout);
+    assert!(
+        status.contains("secret:telegram") && status.contains("1 user(s)"),
+        "{status}"
+    );
+    t.run(["channels", "send", "matrix:1", "x"]).failure();
+
+    t.command()
+        .args(["secrets", "set", "telegram"])
+        .write_stdin("999:wrong-token-0123456789")
+        .assert()
+        .success();
+    let out = t.run(["channels", "test", "telegram"]).failure();
+    let stderr = text(&out.get_output().stderr);
+    assert!(
+        stderr.contains("401") && !stderr.contains("wrong-token"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_message_cut_short_by_a_crash_is_answered_after_the_restart_and_only_once() {
+    let provider = FakeProvider::start();
+    let telegram = FakeTelegram::start();
+    let t = setup(&provider, &telegram);
+    // The model is slow: the bot dies while it waits.
+    provider.push(Reply::text(&["never sent"]).after(Duration::from_secs(60)));
+    telegram.message_from(OWNER, "what is on today?");
+    let child = start(&t);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while provider.received().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the message never reached the model"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    crash(child);
+    assert!(sent_to(&telegram, OWNER).is_empty());
+    provider.push(Reply::text(&["answered after the restart"]));
+    let child = start(&t);
+    telegram.wait("the answer", |calls, _| count(calls, "sendMessage") >= 1);
+    stop(child);
+    assert_eq!(sent_to(&telegram, OWNER), ["answered after the restart"]);
+    let asked = provider.received()[1].body.to_string();
+    assert!(asked.contains("what is on today?"), "{asked}");
+}

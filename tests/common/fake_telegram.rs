@@ -1,0 +1,284 @@
+//! A Telegram Bot API server on a loopback port, written from the documentation
+//! (<https://core.telegram.org/bots/api>), as strict as the real one where a client can
+//! go wrong: the token in the path or 401; `getUpdates` long polling, where an offset
+//! confirms (forgets) every update below it; `sendMessage` refusing empty text, text over
+//! 4096 UTF-16 units and `callback_data` over 64 bytes; a 429 with `retry_after` when a
+//! test asks for one.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Request, Response, StatusCode};
+use serde_json::{Value, json};
+
+pub const TOKEN: &str = "123456:TEST-token-abcdefghijklmnop";
+
+#[derive(Default)]
+struct State {
+    next_update: i64,
+    updates: VecDeque<Value>,
+    /// Every call but getUpdates, in order: (method, body).
+    calls: Vec<(String, Value)>,
+    /// The offsets getUpdates was called with.
+    polls: Vec<i64>,
+    next_message: i64,
+    /// sendMessage calls to refuse with 429 before accepting.
+    rate_limited: u32,
+}
+
+pub struct FakeTelegram {
+    pub port: u16,
+    state: Arc<(Mutex<State>, Condvar)>,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl FakeTelegram {
+    pub fn start() -> FakeTelegram {
+        let state: Arc<(Mutex<State>, Condvar)> = Arc::default();
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server_state = state.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("fake telegram runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind");
+                port_tx
+                    .send(listener.local_addr().expect("addr").port())
+                    .expect("port");
+                tokio::select! {
+                    () = serve(listener, server_state) => {}
+                    _ = stop_rx => {}
+                }
+            });
+        });
+        let port = port_rx.recv().expect("the fake Bot API started");
+        FakeTelegram {
+            port,
+            state,
+            _stop: stop_tx,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn push(&self, update: impl FnOnce(i64) -> Value) {
+        let (lock, changed) = &*self.state;
+        let mut state = lock.lock().unwrap();
+        state.next_update += 1;
+        let id = 1000 + state.next_update;
+        state.updates.push_back(update(id));
+        changed.notify_all();
+    }
+
+    /// A text message from `user` in their private chat with the bot.
+    pub fn message_from(&self, user: i64, text: &str) {
+        self.push(|id| {
+            json!({"update_id": id, "message": {
+                "message_id": id, "date": 1_765_000_000,
+                "from": {"id": user, "is_bot": false, "first_name": "P"},
+                "chat": {"id": user, "type": "private"},
+                "text": text,
+            }})
+        });
+    }
+
+    /// `user` presses a button whose data is `data` under message `message` of their chat.
+    pub fn press(&self, user: i64, message: i64, data: &str) {
+        self.push(|id| {
+            json!({"update_id": id, "callback_query": {
+                "id": format!("cb{id}"), "chat_instance": "1",
+                "from": {"id": user, "is_bot": false, "first_name": "P"},
+                "message": {"message_id": message, "date": 1_765_000_000,
+                            "chat": {"id": user, "type": "private"}, "text": "?"},
+                "data": data,
+            }})
+        });
+    }
+
+    pub fn rate_limit_next_sends(&self, count: u32) {
+        self.state.0.lock().unwrap().rate_limited = count;
+    }
+
+    /// The calls of `method` so far.
+    pub fn calls(&self, method: &str) -> Vec<Value> {
+        let state = self.state.0.lock().unwrap();
+        state
+            .calls
+            .iter()
+            .filter(|(m, _)| m == method)
+            .map(|(_, body)| body.clone())
+            .collect()
+    }
+
+    pub fn polls(&self) -> Vec<i64> {
+        self.state.0.lock().unwrap().polls.clone()
+    }
+
+    /// Waits until `done` holds of the calls and polls; the deadline only bounds a
+    /// failing test.
+    pub fn wait(&self, what: &str, done: impl Fn(&[(String, Value)], &[i64]) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let (lock, changed) = &*self.state;
+        let mut state = lock.lock().unwrap();
+        while !done(&state.calls, &state.polls) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "timed out waiting for {what}");
+            state = changed.wait_timeout(state, left).unwrap().0;
+        }
+    }
+}
+
+async fn serve(listener: tokio::net::TcpListener, state: Arc<(Mutex<State>, Condvar)>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| handle(request, state.clone()));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+fn answer(status: StatusCode, body: Value) -> Result<Response<Full<Bytes>>, Infallible> {
+    Ok(Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap())
+}
+
+fn refused(code: u16, description: &str) -> Result<Response<Full<Bytes>>, Infallible> {
+    answer(
+        StatusCode::from_u16(code).unwrap(),
+        json!({"ok": false, "error_code": code, "description": description}),
+    )
+}
+
+async fn handle(
+    request: Request<hyper::body::Incoming>,
+    state: Arc<(Mutex<State>, Condvar)>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let path = request.uri().path().to_string();
+    let Some((token, method)) = path
+        .strip_prefix("/bot")
+        .and_then(|rest| rest.split_once('/'))
+    else {
+        return refused(404, "Not Found");
+    };
+    let bytes = request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let body: Value = serde_json::from_slice(&bytes).unwrap_or(json!({}));
+    if token != TOKEN {
+        return refused(401, "Unauthorized");
+    }
+    if method == "getUpdates" {
+        return get_updates(&body, &state).await;
+    }
+    let (lock, changed) = &*state;
+    let mut state = lock.lock().unwrap();
+    let result = match method {
+        "getMe" => json!({"id": 42, "is_bot": true, "first_name": "Test", "username": "test_bot"}),
+        "sendMessage" => {
+            let text = body["text"].as_str().unwrap_or_default();
+            if text.is_empty() {
+                return refused(400, "Bad Request: message text is empty");
+            }
+            if text.encode_utf16().count() > 4096 {
+                return refused(400, "Bad Request: message is too long");
+            }
+            let buttons = body["reply_markup"]["inline_keyboard"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let too_long = buttons
+                .iter()
+                .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+                .any(|button| button["callback_data"].as_str().unwrap_or_default().len() > 64);
+            if too_long {
+                return refused(400, "Bad Request: BUTTON_DATA_INVALID");
+            }
+            if state.rate_limited > 0 {
+                state.rate_limited -= 1;
+                state.calls.push(("429".into(), body.clone()));
+                changed.notify_all();
+                return answer(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    json!({"ok": false, "error_code": 429,
+                           "description": "Too Many Requests: retry after 1",
+                           "parameters": {"retry_after": 1}}),
+                );
+            }
+            state.next_message += 1;
+            json!({"message_id": state.next_message, "date": 1_765_000_000,
+                   "chat": {"id": body["chat_id"], "type": "private"}, "text": text})
+        }
+        "editMessageText" => json!({"message_id": body["message_id"], "date": 1_765_000_000,
+                                    "chat": {"id": body["chat_id"], "type": "private"},
+                                    "text": body["text"]}),
+        "answerCallbackQuery" | "sendChatAction" => json!(true),
+        _ => return refused(404, "Not Found: method not found"),
+    };
+    let mut body = body;
+    if method == "sendMessage" {
+        body["_message_id"] = json!(state.next_message);
+    }
+    state.calls.push((method.to_string(), body));
+    changed.notify_all();
+    answer(StatusCode::OK, json!({"ok": true, "result": result}))
+}
+
+/// Long polling: updates from `offset` on (those below it are confirmed and forgotten),
+/// or, when there are none, an empty list after up to `timeout` seconds — sooner if one
+/// arrives.
+async fn get_updates(
+    body: &Value,
+    state: &Arc<(Mutex<State>, Condvar)>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let offset = body["offset"].as_i64().unwrap_or(0);
+    let timeout = body["timeout"].as_u64().unwrap_or(0).min(30);
+    let state = state.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let (lock, changed) = &*state;
+        let mut state = lock.lock().unwrap();
+        state.polls.push(offset);
+        changed.notify_all();
+        state
+            .updates
+            .retain(|u| u["update_id"].as_i64().unwrap_or(0) >= offset);
+        let deadline = Instant::now() + Duration::from_secs(timeout);
+        while state.updates.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            state = changed.wait_timeout(state, left).unwrap().0;
+            state
+                .updates
+                .retain(|u| u["update_id"].as_i64().unwrap_or(0) >= offset);
+        }
+        state.updates.iter().cloned().collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    answer(StatusCode::OK, json!({"ok": true, "result": result}))
+}
