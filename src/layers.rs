@@ -26,7 +26,7 @@ const LAYERS: localgpt_layering::Layers<'static> = &[
     ("the secrets store", &["secrets"]),
     ("configuration", &["config"]),
     ("the policy and the log", &["logging", "policy"]),
-    ("services", &["net", "report", "sandbox"]),
+    ("services", &["delivery", "net", "report", "sandbox"]),
     ("engines", &["mcp", "models"]),
     ("providers", &["provider"]),
     ("stores", &["memory", "session"]),

@@ -74,6 +74,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod conversation;
+pub mod delivery;
 pub mod env;
 pub mod heartbeat;
 pub mod home;

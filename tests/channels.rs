@@ -297,3 +297,44 @@ fn a_message_cut_short_by_a_crash_is_answered_after_the_restart_and_only_once() 
     let asked = provider.received()[1].body.to_string();
     assert!(asked.contains("what is on today?"), "{asked}");
 }
+
+#[test]
+fn a_heartbeat_message_and_a_scripts_send_reach_the_chat() {
+    let provider = FakeProvider::start();
+    let telegram = FakeTelegram::start();
+    let t = setup(&provider, &telegram);
+    let config = t.read("config.toml");
+    t.write(
+        "config.toml",
+        &format!("{config}\n[heartbeat]\nactive_hours = \"\"\ndeliver = [\"telegram:{OWNER}\"]\n"),
+    );
+    t.write(
+        "workspace/HEARTBEAT.md",
+        "# Heartbeat\n- [ ] tell me when the certificate is due\n",
+    );
+    provider.push(Reply::text(&["The certificate expires on Friday."]));
+    t.run(["heartbeat", "check"]).success();
+    assert_eq!(
+        sent_to(&telegram, OWNER),
+        ["The certificate expires on Friday."]
+    );
+
+    t.run(["run", "-e", "send(\"telegram:111\", \"from a script\")"])
+        .success();
+    assert_eq!(sent_to(&telegram, OWNER).last().unwrap(), "from a script");
+    let out = t
+        .run(["run", "-e", "send(\"telegram:not-a-chat\", \"x\")"])
+        .failure();
+    assert!(text(&out.get_output().stderr).contains("SERVICE:CHAT"));
+
+    // A chat the bot cannot reach: the check says so, and the message stays in the log.
+    let config = t
+        .read("config.toml")
+        .replace("deliver = [\"telegram:111\"]", "deliver = [\"matrix:1\"]");
+    t.write("config.toml", &config);
+    let out = t.run(["heartbeat", "check"]).failure();
+    assert!(
+        text(&out.get_output().stderr).contains("heartbeat.deliver"),
+        "bad targets are refused at load"
+    );
+}

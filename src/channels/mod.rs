@@ -5,8 +5,6 @@
 //! one short refusal and never the model. What a channel does is logged at `info` with
 //! ids only, never a message's text.
 //!
-//! - [`telegram`]: the Bot API, by long polling.
-//! - [`split`]: an answer cut into messages the service takes.
+//! - [`telegram`]: a Telegram bot, by long polling (its calls: [`crate::delivery`]).
 
-pub mod split;
 pub mod telegram;

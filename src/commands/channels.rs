@@ -10,6 +10,7 @@ use crate::cancel::interruptible_runtime;
 use crate::channels::telegram;
 use crate::cli::ChannelsCommand;
 use crate::config::Settings;
+use crate::delivery::Target;
 use crate::report::{EXIT_FAILURE, EXIT_OK};
 
 pub fn run(command: ChannelsCommand, ctx: &mut Context<'_>) -> Result<u8> {
@@ -41,14 +42,8 @@ pub fn run(command: ChannelsCommand, ctx: &mut Context<'_>) -> Result<u8> {
             Ok(EXIT_OK)
         }
         ChannelsCommand::Send { target, text } => {
-            let (name, chat) = target
-                .split_once(':')
-                .context("the target is CHANNEL:CHAT, e.g. telegram:123456789")?;
-            only_telegram(name)?;
-            let chat: i64 = chat
-                .parse()
-                .with_context(|| format!("`{chat}` is not a Telegram chat id"))?;
-            runtime.block_on(telegram::send(&settings.config, chat, &text))?;
+            let target = Target::parse(&target)?;
+            runtime.block_on(crate::delivery::send(&settings.config, target, &text))?;
             Ok(EXIT_OK)
         }
         ChannelsCommand::Status => status(ctx, settings),

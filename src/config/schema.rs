@@ -408,6 +408,8 @@ pub struct HeartbeatConfig {
     pub timezone: String,
     /// A command given each heartbeat message as its last argument (`notify-send LocalGPT`).
     pub notify: String,
+    /// Chats each heartbeat message is sent to (`telegram:123456789`).
+    pub deliver: Vec<String>,
     /// Whether tasks and heartbeat turns may run shell commands (nobody is there to ask).
     pub allow_bash: bool,
     /// A task's time limit unless its header says otherwise (`//! timeout: 1m`).
@@ -426,6 +428,7 @@ impl Default for HeartbeatConfig {
             active_hours: "08:00-22:00".to_string(),
             timezone: String::new(),
             notify: String::new(),
+            deliver: Vec::new(),
             allow_bash: false,
             task_timeout: "5m".to_string(),
             stop_grace: "10s".to_string(),

@@ -192,10 +192,33 @@ pub(crate) async fn run_check(
             "could not write the message to the daily log ({err}): {message}"
         ));
     }
+    let mut failed: Vec<String> = Vec::new();
     if let Err(err) = notify(&env.config.heartbeat.notify, &message).await {
-        return CheckOutcome::Failed(format!("{err}; the message is in the daily log: {message}"));
+        failed.push(err);
+    }
+    failed.extend(deliver(&env.config, &message).await);
+    if !failed.is_empty() {
+        return CheckOutcome::Failed(format!(
+            "{}; the message is in the daily log: {message}",
+            failed.join("; ")
+        ));
     }
     CheckOutcome::Message(message)
+}
+
+/// Sends the message to every chat of `heartbeat.deliver`; what failed, by target.
+async fn deliver(config: &crate::config::Config, message: &str) -> Vec<String> {
+    let mut failed = Vec::new();
+    for target in &config.heartbeat.deliver {
+        let sent = match crate::delivery::Target::parse(target) {
+            Ok(parsed) => crate::delivery::send(config, parsed, message).await,
+            Err(err) => Err(err),
+        };
+        if let Err(err) = sent {
+            failed.push(format!("heartbeat.deliver {target}: {err}"));
+        }
+    }
+    failed
 }
 
 /// Passes the message to the configured command as its last argument.

@@ -36,6 +36,9 @@ impl HeartbeatConfig {
             shell_words::split(&self.notify)
                 .map_err(|err| ("notify", format!("cannot split the command: {err}")))?;
         }
+        for target in &self.deliver {
+            crate::delivery::Target::parse(target).map_err(|err| ("deliver", err.to_string()))?;
+        }
         Ok(())
     }
 

@@ -3,10 +3,8 @@
 //! order they came), tools that need approval asked for with inline buttons, anyone else
 //! refused once without the model seeing a word. Restart-safe through the [`journal`].
 //!
-//! - [`api`]: the Bot API calls.
 //! - [`journal`]: the offset, unanswered messages and chat sessions on disk.
 
-pub mod api;
 pub mod journal;
 
 use std::collections::{HashMap, HashSet};
@@ -26,29 +24,25 @@ use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::config::schema::TelegramConfig;
 use crate::conversation::ToolCall;
+use crate::delivery::telegram::{Bot, CallbackQuery, Message};
 use crate::home::Home;
 use crate::policy::Policy;
 use crate::session::{Session, Sessions};
-use api::{Bot, CallbackQuery, MESSAGE_LIMIT, Message};
 use journal::{Journal, Pending};
 
 /// Questions waiting for a button: the token in the button's data → the chat asked and
 /// who answers.
 type Questions = Arc<Mutex<HashMap<String, (i64, oneshot::Sender<Approval>)>>>;
 
-/// The bot's settings and token, checked: what `channels run`, `test` and `send` start from.
+/// The bot and its settings, checked: what `channels run` and `test` start from.
 pub fn bot(config: &Config) -> Result<(Bot, &TelegramConfig)> {
-    let telegram = config.channels.telegram.as_ref().context(
-        "no Telegram bot is configured: add [channels.telegram] with its token and allow list \
-         (docs/channels.md)",
-    )?;
-    let token = telegram
-        .token
+    let bot = crate::delivery::telegram_bot(config)?;
+    let settings = config
+        .channels
+        .telegram
         .as_ref()
-        .context("channels.telegram.token is not set (`localgpt secrets set telegram`, then token = \"secret:telegram\")")?
-        .reveal()
-        .map_err(|err| anyhow!("channels.telegram.token: {err}"))?;
-    Ok((Bot::new(telegram.api_url.expose(), &token)?, telegram))
+        .context("no Telegram bot is configured")?;
+    Ok((bot, settings))
 }
 
 /// Answers the bot's chats until `cancel` (Ctrl-C) or the token is refused.
@@ -317,13 +311,8 @@ impl Worker {
     }
 
     async fn send(&self, chat: i64, text: &str) {
-        for piece in
-            crate::channels::split::split(text, MESSAGE_LIMIT, crate::channels::split::utf16)
-        {
-            if let Err(err) = self.bot.send_message(chat, &piece, None).await {
-                tracing::warn!(chat, "telegram: cannot send an answer: {err}");
-                return;
-            }
+        if let Err(err) = self.bot.send_text(chat, text).await {
+            tracing::warn!(chat, "telegram: cannot send an answer: {err}");
         }
     }
 }
@@ -406,13 +395,4 @@ impl Observer for ChatObserver {
         }
         Some(decision.unwrap_or(Approval::No))
     }
-}
-
-/// `channels send telegram:CHAT TEXT`.
-pub async fn send(config: &Config, chat: i64, text: &str) -> Result<()> {
-    let (bot, _) = bot(config)?;
-    for piece in crate::channels::split::split(text, MESSAGE_LIMIT, crate::channels::split::utf16) {
-        bot.send_message(chat, &piece, None).await?;
-    }
-    Ok(())
 }

@@ -2,6 +2,7 @@
 //! model's tools use, under the same policy: paths are confined, web access to local
 //! addresses is refused unless allowed, secrets never reach a command.
 
+mod chat;
 mod data;
 
 pub(crate) use data::ExitRequest;
@@ -25,7 +26,7 @@ type Register = fn(&mut Binder);
 pub fn build() -> (Module, Vec<FnDoc>) {
     let mut module = Module::new();
     let mut docs = Vec::new();
-    let families: [(&'static str, Register); 9] = [
+    let families: [(&'static str, Register); 10] = [
         ("llm", llm::register),
         ("memory", memory::register),
         ("shell", shell::register),
@@ -35,6 +36,7 @@ pub fn build() -> (Module, Vec<FnDoc>) {
         ("mcp", mcp::register),
         ("io", io::register),
         ("data", data::register),
+        ("chat", chat::register),
     ];
     for (family, register) in families {
         register(&mut Binder {

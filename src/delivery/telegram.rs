@@ -194,6 +194,15 @@ impl Bot {
         .await
     }
 
+    /// `text` as as many messages as it takes, each within [`MESSAGE_LIMIT`], cut at
+    /// paragraph or line breaks where there are some.
+    pub async fn send_text(&self, chat: i64, text: &str) -> Result<(), BotError> {
+        for piece in super::split::split(text, MESSAGE_LIMIT, super::split::utf16) {
+            self.send_message(chat, &piece, None).await?;
+        }
+        Ok(())
+    }
+
     /// "typing…" in the chat, for five seconds or until a message is sent.
     pub async fn send_typing(&self, chat: i64) -> Result<bool, BotError> {
         self.call(
