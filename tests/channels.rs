@@ -338,3 +338,26 @@ fn a_heartbeat_message_and_a_scripts_send_reach_the_chat() {
         "bad targets are refused at load"
     );
 }
+
+#[test]
+fn the_daemon_answers_the_bot_and_a_second_runner_is_refused() {
+    let provider = FakeProvider::start();
+    let telegram = FakeTelegram::start();
+    let t = setup(&provider, &telegram);
+    let config = t.read("config.toml");
+    t.write(
+        "config.toml",
+        &format!("{config}\n[heartbeat]\nenabled = false\n"),
+    );
+    provider.push(Reply::text(&["answered by the daemon"]));
+    telegram.message_from(OWNER, "are you there?");
+    let mut daemon = crate::heartbeat::spawn_daemon(&t);
+    telegram.wait("the daemon's answer", |calls, _| {
+        count(calls, "sendMessage") >= 1
+    });
+    assert_eq!(sent_to(&telegram, OWNER), ["answered by the daemon"]);
+    let out = t.run(["channels", "run"]).failure();
+    assert!(text(&out.get_output().stderr).contains("already answering this bot"));
+    let status = crate::heartbeat::terminate(&mut daemon);
+    assert!(status.success(), "{status}");
+}

@@ -12,7 +12,7 @@ mod cli;
 mod compaction;
 mod config;
 mod docs;
-mod heartbeat;
+pub(crate) mod heartbeat;
 mod home;
 mod interrupt;
 pub(crate) mod local_gguf;

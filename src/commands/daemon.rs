@@ -84,14 +84,31 @@ pub fn run(command: DaemonCommand, ctx: &mut Context<'_>) -> Result<u8> {
                 } else {
                     None
                 };
+                // The Telegram bot, when one is configured: answered until the daemon stops.
+                let channel_stop = crate::cancel::Cancel::new();
+                let channel = settings.config.channels.telegram.is_some().then(|| {
+                    let (home, config) = (ctx.home.clone(), settings.config.clone());
+                    let (model, cancel) = (settings.model().to_string(), channel_stop.clone());
+                    tokio::spawn(async move {
+                        if let Err(err) =
+                            crate::channels::telegram::run(&home, &config, &model, &cancel).await
+                        {
+                            tracing::error!("the Telegram channel stopped: {err:#}");
+                        }
+                    })
+                });
                 let signal = async {
                     shutdown_signal().await;
                     let _ = stop.send(true);
                 };
                 Scheduler::new(env, history).run(signal).await;
                 let _ = stop.send(true);
+                channel_stop.cancel();
                 if let Some(server) = server {
                     let _ = server.await;
+                }
+                if let Some(channel) = channel {
+                    let _ = channel.await;
                 }
                 anyhow::Ok(())
             })?;
