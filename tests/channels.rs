@@ -72,6 +72,28 @@ fn sent_to(telegram: &FakeTelegram, chat: i64) -> Vec<String> {
         .collect()
 }
 
+/// What the chat shows from the bot, question messages aside: each answer message with
+/// its last edit.
+fn shown_to(telegram: &FakeTelegram, chat: i64) -> Vec<String> {
+    let edits = telegram.calls("editMessageText");
+    telegram
+        .calls("sendMessage")
+        .iter()
+        .filter(|body| body["chat_id"] == json!(chat) && body.get("reply_markup").is_none())
+        .map(|body| {
+            let id = &body["_message_id"];
+            edits
+                .iter()
+                .rev()
+                .find(|edit| &edit["message_id"] == id)
+                .unwrap_or(body)["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
 fn count(calls: &[(String, Value)], method: &str) -> usize {
     calls.iter().filter(|(m, _)| m == method).count()
 }
@@ -101,7 +123,7 @@ fn the_owner_is_answered_in_pieces_a_stranger_never_reaches_the_model_and_a_rest
         refusal[0].contains("only the people its owner allows"),
         "{refusal:?}"
     );
-    let pieces = sent_to(&telegram, OWNER);
+    let pieces = shown_to(&telegram, OWNER);
     assert_eq!(pieces.len(), 2, "{pieces:?}");
     assert!(pieces.iter().all(|p| p.encode_utf16().count() <= 4096));
     assert_eq!(
@@ -136,7 +158,7 @@ fn the_owner_is_answered_in_pieces_a_stranger_never_reaches_the_model_and_a_rest
         count(calls, "sendMessage") > sent_before
     });
     stop(child);
-    assert_eq!(sent_to(&telegram, OWNER).last().unwrap(), "Second answer");
+    assert_eq!(shown_to(&telegram, OWNER).last().unwrap(), "Second answer");
     let second = provider.received()[1].body.to_string();
     assert!(
         second.contains("hello bot") && second.contains("and again"),
@@ -360,4 +382,30 @@ fn the_daemon_answers_the_bot_and_a_second_runner_is_refused() {
     assert!(text(&out.get_output().stderr).contains("already answering this bot"));
     let status = crate::heartbeat::terminate(&mut daemon);
     assert!(status.success(), "{status}");
+}
+
+#[test]
+fn an_answer_shows_as_it_is_written_by_editing_its_message() {
+    let provider = FakeProvider::start();
+    let telegram = FakeTelegram::start();
+    let t = setup(&provider, &telegram);
+    // Each piece comes 1.5 s after the one before: the first is shown before the rest.
+    provider.push(
+        Reply::text(&["The first words", ", then the rest."]).after(Duration::from_millis(1500)),
+    );
+    telegram.message_from(OWNER, "tell me slowly");
+    let child = start(&t);
+    telegram.wait("the finished answer", |calls, _| {
+        calls.iter().any(|(m, body)| {
+            m == "editMessageText" && body["text"] == "The first words, then the rest."
+        })
+    });
+    stop(child);
+    let sent = telegram.calls("sendMessage");
+    assert_eq!(sent.len(), 1, "one message, edited: {sent:?}");
+    assert_eq!(sent[0]["text"], "The first words");
+    assert_eq!(
+        shown_to(&telegram, OWNER),
+        ["The first words, then the rest."]
+    );
 }

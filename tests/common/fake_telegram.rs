@@ -28,6 +28,8 @@ struct State {
     next_message: i64,
     /// sendMessage calls to refuse with 429 before accepting.
     rate_limited: u32,
+    /// Each sent message's text now, by id.
+    texts: std::collections::HashMap<i64, String>,
 }
 
 pub struct FakeTelegram {
@@ -229,12 +231,31 @@ async fn handle(
                 );
             }
             state.next_message += 1;
+            let id = state.next_message;
+            state.texts.insert(id, text.to_string());
             json!({"message_id": state.next_message, "date": 1_765_000_000,
                    "chat": {"id": body["chat_id"], "type": "private"}, "text": text})
         }
-        "editMessageText" => json!({"message_id": body["message_id"], "date": 1_765_000_000,
-                                    "chat": {"id": body["chat_id"], "type": "private"},
-                                    "text": body["text"]}),
+        "editMessageText" => {
+            let id = body["message_id"].as_i64().unwrap_or(0);
+            let text = body["text"].as_str().unwrap_or_default().to_string();
+            match state.texts.get(&id) {
+                None => return refused(400, "Bad Request: message to edit not found"),
+                Some(now) if *now == text => {
+                    return refused(
+                        400,
+                        "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
+                    );
+                }
+                Some(_) => {}
+            }
+            if text.is_empty() || text.encode_utf16().count() > 4096 {
+                return refused(400, "Bad Request: MESSAGE_TOO_LONG");
+            }
+            state.texts.insert(id, text.clone());
+            json!({"message_id": id, "date": 1_765_000_000,
+                   "chat": {"id": body["chat_id"], "type": "private"}, "text": text})
+        }
         "answerCallbackQuery" | "sendChatAction" => json!(true),
         _ => return refused(404, "Not Found: method not found"),
     };

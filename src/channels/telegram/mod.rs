@@ -6,6 +6,7 @@
 //! - [`journal`]: the offset, unanswered messages and chat sessions on disk.
 
 pub mod journal;
+mod stream;
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -29,6 +30,7 @@ use crate::home::Home;
 use crate::policy::Policy;
 use crate::session::{Session, Sessions};
 use journal::{Journal, Pending};
+use stream::Stream;
 
 /// Questions waiting for a button: the token in the button's data → the chat asked and
 /// who answers.
@@ -273,8 +275,10 @@ impl Worker {
                     self.agents.insert(chat, agent.for_person());
                 }
                 Err(err) => {
-                    self.send(chat, &format!("I cannot reach the model: {err}"))
-                        .await;
+                    let text = format!("I cannot reach the model: {err}");
+                    if let Err(err) = self.bot.send_text(chat, &text).await {
+                        tracing::warn!(chat, "telegram: cannot send an answer: {err}");
+                    }
                     return None;
                 }
             }
@@ -291,38 +295,33 @@ impl Worker {
         let mut observer = ChatObserver {
             bot: self.bot.clone(),
             chat,
-            text: String::new(),
+            stream: Stream::start(self.bot.clone(), chat),
+            wrote: false,
             questions: self.questions.clone(),
             timeout: self.timeout,
         };
         let agent = self.agents.get_mut(&chat)?;
-        let answer = match agent
+        let outcome = agent
             .turn(&mut session, &pending.text, &mut observer, cancel)
-            .await
-        {
-            Ok(_) if observer.text.trim().is_empty() => "(no answer)".to_string(),
-            Ok(_) => observer.text,
-            Err(err) => format!("Something went wrong: {err}"),
+            .await;
+        let last = match outcome {
+            Ok(_) if !observer.wrote => Some("(no answer)".to_string()),
+            Ok(_) => None,
+            Err(err) => Some(format!("Something went wrong: {err}")),
         };
-        if !cancel.is_cancelled() {
-            self.send(chat, &answer).await;
-        }
+        observer.stream.finish(last).await;
         session.id().map(String::from)
-    }
-
-    async fn send(&self, chat: i64, text: &str) {
-        if let Err(err) = self.bot.send_text(chat, text).await {
-            tracing::warn!(chat, "telegram: cannot send an answer: {err}");
-        }
     }
 }
 
-/// How a turn shows in a chat: the answer collected and sent when the turn ends, and
-/// approvals asked with buttons.
+/// How a turn shows in a chat: the answer as it is written ([`Stream`]), approvals asked
+/// with buttons.
 struct ChatObserver {
     bot: Bot,
     chat: i64,
-    text: String,
+    stream: Stream,
+    /// Whether any of the answer was written.
+    wrote: bool,
     questions: Questions,
     timeout: Duration,
 }
@@ -330,7 +329,8 @@ struct ChatObserver {
 #[async_trait]
 impl Observer for ChatObserver {
     fn text(&mut self, delta: &str) {
-        self.text.push_str(delta);
+        self.wrote |= !delta.trim().is_empty();
+        self.stream.push(delta);
     }
 
     fn tool_call(&mut self, call: &ToolCall) {

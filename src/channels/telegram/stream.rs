@@ -1,0 +1,132 @@
+//! An answer shown as it is written: its first words sent as a message as soon as they
+//! come, that message edited with what follows at most once a second (edits to one chat
+//! faster than that run into Telegram's rate limit), and, when the turn ends, the whole
+//! answer — the message edited to its first piece, the rest sent as further messages.
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::delivery::split::{split, utf16};
+use crate::delivery::telegram::{Bot, MESSAGE_LIMIT};
+
+/// The least time between two edits of the message being written.
+const EDIT_INTERVAL: Duration = Duration::from_secs(1);
+
+pub(super) struct Stream {
+    deltas: mpsc::UnboundedSender<Delta>,
+    task: JoinHandle<()>,
+}
+
+enum Delta {
+    Text(String),
+    /// Added after what was written (an error, or the note that nothing was), then done.
+    End(Option<String>),
+}
+
+impl Stream {
+    pub(super) fn start(bot: Bot, chat: i64) -> Stream {
+        let (deltas, received) = mpsc::unbounded_channel();
+        let task = tokio::spawn(show(bot, chat, received));
+        Stream { deltas, task }
+    }
+
+    pub(super) fn push(&self, delta: &str) {
+        let _ = self.deltas.send(Delta::Text(delta.to_string()));
+    }
+
+    /// Ends the answer, `last` added after it, and waits until it is all shown.
+    pub(super) async fn finish(self, last: Option<String>) {
+        let _ = self.deltas.send(Delta::End(last));
+        let _ = self.task.await;
+    }
+}
+
+/// The message being written: its id and the text it shows.
+struct Shown {
+    id: i64,
+    text: String,
+}
+
+async fn show(bot: Bot, chat: i64, mut deltas: mpsc::UnboundedReceiver<Delta>) {
+    let mut text = String::new();
+    let mut shown: Option<Shown> = None;
+    let mut last_edit = Instant::now();
+    let last = loop {
+        let behind = shown.as_ref().is_some_and(|s| s.text != preview(&text));
+        let delta = if behind {
+            tokio::select! {
+                delta = deltas.recv() => delta,
+                () = tokio::time::sleep_until(last_edit + EDIT_INTERVAL) => {
+                    if let Some(shown) = shown.as_mut() {
+                        edit(&bot, chat, shown, preview(&text)).await;
+                    }
+                    last_edit = Instant::now();
+                    continue;
+                }
+            }
+        } else {
+            deltas.recv().await
+        };
+        match delta {
+            Some(Delta::Text(delta)) => {
+                text.push_str(&delta);
+                if shown.is_none() && !text.trim().is_empty() {
+                    let first = preview(&text);
+                    match bot.send_message(chat, &first, None).await {
+                        Ok(message) => {
+                            shown = Some(Shown {
+                                id: message.message_id,
+                                text: first,
+                            });
+                        }
+                        Err(err) => tracing::warn!(chat, "telegram: cannot send an answer: {err}"),
+                    }
+                    last_edit = Instant::now();
+                }
+            }
+            Some(Delta::End(last)) => break last,
+            None => break None,
+        }
+    };
+    if let Some(last) = last {
+        if !text.trim().is_empty() {
+            text.push_str("\n\n");
+        }
+        text.push_str(&last);
+    }
+    let mut pieces = split(&text, MESSAGE_LIMIT, utf16).into_iter();
+    if let Some(shown) = shown.as_mut()
+        && let Some(first) = pieces.next()
+    {
+        edit(&bot, chat, shown, first).await;
+    }
+    for piece in pieces {
+        if let Err(err) = bot.send_message(chat, &piece, None).await {
+            tracing::warn!(chat, "telegram: cannot send an answer: {err}");
+            return;
+        }
+    }
+}
+
+/// What the message being written shows of `text`: its first piece.
+fn preview(text: &str) -> String {
+    split(text, MESSAGE_LIMIT, utf16)
+        .into_iter()
+        .next()
+        .unwrap_or_default()
+}
+
+/// Edits the message to `text`, unless it shows that already (Telegram refuses an edit
+/// that changes nothing).
+async fn edit(bot: &Bot, chat: i64, shown: &mut Shown, text: String) {
+    if text.is_empty() || text == shown.text {
+        return;
+    }
+    match bot.edit_message_text(chat, shown.id, &text).await {
+        Ok(_) => shown.text = text,
+        Err(err) => tracing::warn!(chat, "telegram: cannot edit an answer: {err}"),
+    }
+}
