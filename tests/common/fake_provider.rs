@@ -242,6 +242,10 @@ async fn serve(listener: tokio::net::TcpListener, state: Arc<Mutex<State>>) {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
+        // As the providers' servers stream: each event goes out as it is written, not held
+        // back by Nagle's algorithm until the client acknowledges the one before (up to
+        // 40 ms of delayed acknowledgement on Linux).
+        let _ = stream.set_nodelay(true);
         let state = state.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| handle(request, state.clone()));

@@ -5,6 +5,9 @@
 //! 4096 UTF-16 units and `callback_data` over 64 bytes; a 429 with `retry_after` when a
 //! test asks for one.
 
+// The benchmark uses only part of it.
+#![allow(dead_code)]
+
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::{Arc, Condvar, Mutex};
@@ -30,6 +33,9 @@ struct State {
     rate_limited: u32,
     /// Each sent message's text now, by id.
     texts: std::collections::HashMap<i64, String>,
+    /// When getUpdates last handed out updates, and when the last message was sent.
+    handed_out_at: Option<Instant>,
+    sent_at: Option<Instant>,
 }
 
 pub struct FakeTelegram {
@@ -124,6 +130,13 @@ impl FakeTelegram {
             .collect()
     }
 
+    /// When updates were last handed out, and when the latest message was sent after
+    /// that (for the latency benchmark).
+    pub fn handed_out_and_sent(&self) -> (Option<Instant>, Option<Instant>) {
+        let state = self.state.0.lock().unwrap();
+        (state.handed_out_at, state.sent_at)
+    }
+
     pub fn polls(&self) -> Vec<i64> {
         self.state.0.lock().unwrap().polls.clone()
     }
@@ -147,6 +160,9 @@ async fn serve(listener: tokio::net::TcpListener, state: Arc<(Mutex<State>, Cond
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
+        // As Telegram's servers answer: each reply goes out whole, not held back by
+        // Nagle's algorithm waiting for the client's delayed acknowledgement.
+        let _ = stream.set_nodelay(true);
         let state = state.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| handle(request, state.clone()));
@@ -233,6 +249,7 @@ async fn handle(
             state.next_message += 1;
             let id = state.next_message;
             state.texts.insert(id, text.to_string());
+            state.sent_at = Some(Instant::now());
             json!({"message_id": state.next_message, "date": 1_765_000_000,
                    "chat": {"id": body["chat_id"], "type": "private"}, "text": text})
         }
@@ -296,6 +313,9 @@ async fn get_updates(
             state
                 .updates
                 .retain(|u| u["update_id"].as_i64().unwrap_or(0) >= offset);
+        }
+        if !state.updates.is_empty() {
+            state.handed_out_at = Some(Instant::now());
         }
         state.updates.iter().cloned().collect::<Vec<_>>()
     })
