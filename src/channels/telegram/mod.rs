@@ -251,11 +251,10 @@ impl Worker {
             if cancel.is_cancelled() {
                 break;
             }
-            let session = self.answer(&pending, &cancel).await;
-            if cancel.is_cancelled() {
-                // Cut short: answered again after a restart.
+            let Answered::Yes(session) = self.answer(&pending, &cancel).await else {
+                // Cut short by a stop: answered again after the restart.
                 break;
-            }
+            };
             if let Err(err) =
                 lock(&self.journal).answered(pending.update_id, pending.chat, session.as_deref())
             {
@@ -264,8 +263,8 @@ impl Worker {
         }
     }
 
-    /// Runs the turn and sends its answer; the chat's session id.
-    async fn answer(&mut self, pending: &Pending, cancel: &Cancel) -> Option<String> {
+    /// Runs the turn and sends its answer.
+    async fn answer(&mut self, pending: &Pending, cancel: &Cancel) -> Answered {
         let chat = pending.chat;
         let _ = self.bot.send_typing(chat).await;
         if !self.agents.contains_key(&chat) {
@@ -279,7 +278,7 @@ impl Worker {
                     if let Err(err) = self.bot.send_text(chat, &text).await {
                         tracing::warn!(chat, "telegram: cannot send an answer: {err}");
                     }
-                    return None;
+                    return Answered::Yes(None);
                 }
             }
         }
@@ -300,18 +299,31 @@ impl Worker {
             questions: self.questions.clone(),
             timeout: self.timeout,
         };
-        let agent = self.agents.get_mut(&chat)?;
+        let Some(agent) = self.agents.get_mut(&chat) else {
+            return Answered::Yes(None);
+        };
         let outcome = agent
             .turn(&mut session, &pending.text, &mut observer, cancel)
             .await;
-        let last = match outcome {
-            Ok(_) if !observer.wrote => Some("(no answer)".to_string()),
-            Ok(_) => None,
-            Err(err) => Some(format!("Something went wrong: {err}")),
+        let (last, interrupted) = match outcome {
+            Ok(report) if report.interrupted => (None, true),
+            Ok(_) if !observer.wrote => (Some("(no answer)".to_string()), false),
+            Ok(_) => (None, false),
+            Err(err) => (Some(format!("Something went wrong: {err}")), false),
         };
         observer.stream.finish(last).await;
-        session.id().map(String::from)
+        if interrupted {
+            return Answered::CutShort;
+        }
+        Answered::Yes(session.id().map(String::from))
     }
+}
+
+/// Whether a message got its whole answer (and the chat's session id), or the turn was
+/// stopped before it ended.
+enum Answered {
+    Yes(Option<String>),
+    CutShort,
 }
 
 /// How a turn shows in a chat: the answer as it is written ([`Stream`]), approvals asked
