@@ -409,3 +409,21 @@ fn an_answer_shows_as_it_is_written_by_editing_its_message() {
         ["The first words, then the rest."]
     );
 }
+
+#[test]
+fn markdown_answers_are_sent_as_telegrams_html_escaped() {
+    let provider = FakeProvider::start();
+    let telegram = FakeTelegram::start();
+    let t = setup(&provider, &telegram);
+    provider.push(Reply::text(&["**Done**: `x < y` & <b>not a tag</b>"]));
+    telegram.message_from(OWNER, "format something");
+    let child = start(&t);
+    telegram.wait("the answer", |calls, _| count(calls, "sendMessage") >= 1);
+    stop(child);
+    let sent = telegram.calls("sendMessage");
+    assert_eq!(sent[0]["parse_mode"], "HTML");
+    assert_eq!(
+        shown_to(&telegram, OWNER),
+        ["<b>Done</b>: <code>x &lt; y</code> &amp; &lt;b&gt;not a tag&lt;/b&gt;"]
+    );
+}

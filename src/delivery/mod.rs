@@ -4,7 +4,9 @@
 //!
 //! - [`telegram`]: the Telegram Bot API's calls.
 //! - [`split`]: an answer cut into messages the service takes.
+//! - [`html`]: an answer's Markdown as the HTML Telegram renders.
 
+pub mod html;
 pub mod split;
 pub mod telegram;
 

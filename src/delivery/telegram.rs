@@ -47,6 +47,19 @@ impl BotError {
             }
         )
     }
+
+    /// Telegram could not read a message's HTML.
+    fn is_unparsable(&self) -> bool {
+        matches!(self, BotError::Refused { code: 400, description, .. }
+            if description.contains("can't parse entities"))
+    }
+}
+
+/// The Markdown source of each message an answer becomes. Cut a little short of
+/// [`MESSAGE_LIMIT`], which Telegram counts on the rendered text: rendering drops most
+/// markup but writes a rule or a task box a few characters longer.
+pub fn pieces(markdown: &str) -> Vec<String> {
+    super::split::split(markdown, MESSAGE_LIMIT - 96, super::split::utf16)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -159,6 +172,7 @@ impl Bot {
         .await
     }
 
+    /// A plain-text message, with buttons under it if given.
     pub async fn send_message(
         &self,
         chat: i64,
@@ -170,6 +184,17 @@ impl Bot {
             body["reply_markup"] = json!({"inline_keyboard": buttons});
         }
         self.call("sendMessage", body).await
+    }
+
+    /// `markdown` rendered as Telegram's HTML; as plain text if Telegram cannot read the
+    /// HTML after all (then nothing is lost, only the styling).
+    pub async fn send_markdown(&self, chat: i64, markdown: &str) -> Result<Message, BotError> {
+        let html = super::html::to_html(markdown);
+        let body = json!({"chat_id": chat, "text": html, "parse_mode": "HTML"});
+        match self.call("sendMessage", body).await {
+            Err(err) if err.is_unparsable() => self.send_message(chat, markdown, None).await,
+            other => other,
+        }
     }
 
     /// Replaces a message's text (and takes its buttons away).
@@ -186,6 +211,24 @@ impl Bot {
         .await
     }
 
+    /// [`Bot::edit_message_text`] with `markdown` rendered as for [`Bot::send_markdown`].
+    pub async fn edit_markdown(
+        &self,
+        chat: i64,
+        message: i64,
+        markdown: &str,
+    ) -> Result<Value, BotError> {
+        let html = super::html::to_html(markdown);
+        let body =
+            json!({"chat_id": chat, "message_id": message, "text": html, "parse_mode": "HTML"});
+        match self.call("editMessageText", body).await {
+            Err(err) if err.is_unparsable() => {
+                self.edit_message_text(chat, message, markdown).await
+            }
+            other => other,
+        }
+    }
+
     pub async fn answer_callback_query(&self, id: &str, text: &str) -> Result<bool, BotError> {
         self.call(
             "answerCallbackQuery",
@@ -194,11 +237,11 @@ impl Bot {
         .await
     }
 
-    /// `text` as as many messages as it takes, each within [`MESSAGE_LIMIT`], cut at
-    /// paragraph or line breaks where there are some.
+    /// Markdown `text` as as many messages as it takes, each within the limit, cut at
+    /// paragraph or line breaks where there are some, each rendered on its own.
     pub async fn send_text(&self, chat: i64, text: &str) -> Result<(), BotError> {
-        for piece in super::split::split(text, MESSAGE_LIMIT, super::split::utf16) {
-            self.send_message(chat, &piece, None).await?;
+        for piece in pieces(text) {
+            self.send_markdown(chat, &piece).await?;
         }
         Ok(())
     }

@@ -218,10 +218,19 @@ async fn handle(
         "getMe" => json!({"id": 42, "is_bot": true, "first_name": "Test", "username": "test_bot"}),
         "sendMessage" => {
             let text = body["text"].as_str().unwrap_or_default();
-            if text.is_empty() {
+            let visible = match visible_text(text, &body) {
+                Ok(visible) => visible,
+                Err(problem) => {
+                    return refused(
+                        400,
+                        &format!("Bad Request: can't parse entities: {problem}"),
+                    );
+                }
+            };
+            if visible.trim().is_empty() {
                 return refused(400, "Bad Request: message text is empty");
             }
-            if text.encode_utf16().count() > 4096 {
+            if visible.encode_utf16().count() > 4096 {
                 return refused(400, "Bad Request: message is too long");
             }
             let buttons = body["reply_markup"]["inline_keyboard"]
@@ -266,7 +275,16 @@ async fn handle(
                 }
                 Some(_) => {}
             }
-            if text.is_empty() || text.encode_utf16().count() > 4096 {
+            let visible = match visible_text(&text, &body) {
+                Ok(visible) => visible,
+                Err(problem) => {
+                    return refused(
+                        400,
+                        &format!("Bad Request: can't parse entities: {problem}"),
+                    );
+                }
+            };
+            if visible.trim().is_empty() || visible.encode_utf16().count() > 4096 {
                 return refused(400, "Bad Request: MESSAGE_TOO_LONG");
             }
             state.texts.insert(id, text.clone());
@@ -322,4 +340,82 @@ async fn get_updates(
     .await
     .unwrap_or_default();
     answer(StatusCode::OK, json!({"ok": true, "result": result}))
+}
+
+/// The text a message shows: with `parse_mode: "HTML"`, what is left of it once its tags
+/// are read and its entities decoded, as Telegram reads it — the tags it supports,
+/// properly nested, `a` with an `href`, and `&` only as `&lt;`, `&gt;`, `&amp;`,
+/// `&quot;` or a numeric entity; anything else is refused.
+fn visible_text(text: &str, body: &Value) -> Result<String, String> {
+    if body["parse_mode"] != "HTML" {
+        return Ok(text.to_string());
+    }
+    const TAGS: [&str; 14] = [
+        "b",
+        "strong",
+        "i",
+        "em",
+        "u",
+        "ins",
+        "s",
+        "strike",
+        "del",
+        "code",
+        "pre",
+        "a",
+        "blockquote",
+        "tg-spoiler",
+    ];
+    let mut visible = String::new();
+    let mut open: Vec<String> = Vec::new();
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        match c {
+            '<' => {
+                let end = rest.find('>').ok_or("a tag is not closed")?;
+                let tag = &rest[1..end];
+                rest = &rest[end + 1..];
+                if let Some(name) = tag.strip_prefix('/') {
+                    match open.pop() {
+                        Some(opened) if opened == name => {}
+                        other => return Err(format!("</{name}> closes {other:?}")),
+                    }
+                    continue;
+                }
+                let name = tag.split_whitespace().next().unwrap_or_default();
+                if !TAGS.contains(&name) {
+                    return Err(format!("unsupported start tag \"{name}\""));
+                }
+                if name == "a" && !tag.contains("href=\"") {
+                    return Err("a link without href".into());
+                }
+                open.push(name.to_string());
+            }
+            '&' => {
+                let end = rest.find(';').ok_or("an & is not an entity")?;
+                let entity = &rest[..=end];
+                let decoded = match entity {
+                    "&lt;" => '<',
+                    "&gt;" => '>',
+                    "&amp;" => '&',
+                    "&quot;" => '"',
+                    other => other
+                        .strip_prefix("&#")
+                        .and_then(|n| n.trim_end_matches(';').parse::<u32>().ok())
+                        .and_then(char::from_u32)
+                        .ok_or_else(|| format!("unsupported entity {other}"))?,
+                };
+                visible.push(decoded);
+                rest = &rest[end + 1..];
+            }
+            c => {
+                visible.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+    }
+    match open.pop() {
+        Some(unclosed) => Err(format!("<{unclosed}> is not closed")),
+        None => Ok(visible),
+    }
 }

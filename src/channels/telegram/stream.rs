@@ -9,8 +9,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::delivery::split::{split, utf16};
-use crate::delivery::telegram::{Bot, MESSAGE_LIMIT};
+use crate::delivery::telegram::{Bot, pieces};
 
 /// The least time between two edits of the message being written.
 const EDIT_INTERVAL: Duration = Duration::from_secs(1);
@@ -75,7 +74,7 @@ async fn show(bot: Bot, chat: i64, mut deltas: mpsc::UnboundedReceiver<Delta>) {
                 text.push_str(&delta);
                 if shown.is_none() && !text.trim().is_empty() {
                     let first = preview(&text);
-                    match bot.send_message(chat, &first, None).await {
+                    match bot.send_markdown(chat, &first).await {
                         Ok(message) => {
                             shown = Some(Shown {
                                 id: message.message_id,
@@ -97,14 +96,14 @@ async fn show(bot: Bot, chat: i64, mut deltas: mpsc::UnboundedReceiver<Delta>) {
         }
         text.push_str(&last);
     }
-    let mut pieces = split(&text, MESSAGE_LIMIT, utf16).into_iter();
+    let mut pieces = pieces(&text).into_iter();
     if let Some(shown) = shown.as_mut()
         && let Some(first) = pieces.next()
     {
         edit(&bot, chat, shown, first).await;
     }
     for piece in pieces {
-        if let Err(err) = bot.send_message(chat, &piece, None).await {
+        if let Err(err) = bot.send_markdown(chat, &piece).await {
             tracing::warn!(chat, "telegram: cannot send an answer: {err}");
             return;
         }
@@ -113,19 +112,16 @@ async fn show(bot: Bot, chat: i64, mut deltas: mpsc::UnboundedReceiver<Delta>) {
 
 /// What the message being written shows of `text`: its first piece.
 fn preview(text: &str) -> String {
-    split(text, MESSAGE_LIMIT, utf16)
-        .into_iter()
-        .next()
-        .unwrap_or_default()
+    pieces(text).into_iter().next().unwrap_or_default()
 }
 
-/// Edits the message to `text`, unless it shows that already (Telegram refuses an edit
-/// that changes nothing).
+/// Edits the message to the Markdown `text`, unless it shows that already (Telegram
+/// refuses an edit that changes nothing).
 async fn edit(bot: &Bot, chat: i64, shown: &mut Shown, text: String) {
     if text.is_empty() || text == shown.text {
         return;
     }
-    match bot.edit_message_text(chat, shown.id, &text).await {
+    match bot.edit_markdown(chat, shown.id, &text).await {
         Ok(_) => shown.text = text,
         Err(err) => tracing::warn!(chat, "telegram: cannot edit an answer: {err}"),
     }
