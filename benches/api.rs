@@ -6,6 +6,8 @@
 
 #[path = "../tests/common/fake_provider.rs"]
 mod fake_provider;
+#[path = "../tests/common/loopback.rs"]
+mod loopback;
 #[path = "../tests/common/strict.rs"]
 mod strict;
 

@@ -12,6 +12,8 @@
 mod fake_provider;
 #[path = "../tests/common/fake_telegram.rs"]
 mod fake_telegram;
+#[path = "../tests/common/loopback.rs"]
+mod loopback;
 #[path = "../tests/common/strict.rs"]
 mod strict;
 

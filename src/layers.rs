@@ -26,8 +26,11 @@ const LAYERS: localgpt_layering::Layers<'static> = &[
     ("the secrets store", &["secrets"]),
     ("configuration", &["config"]),
     ("the policy and the log", &["logging", "policy"]),
-    ("services", &["delivery", "net", "report", "sandbox"]),
-    ("engines", &["mcp", "models"]),
+    ("services", &["net", "report", "sandbox"]),
+    (
+        "engines and messages to chats",
+        &["delivery", "mcp", "models"],
+    ),
     ("providers", &["provider"]),
     ("stores", &["memory", "session"]),
     (

@@ -105,41 +105,19 @@ struct State {
 pub struct FakeProvider {
     pub port: u16,
     state: Arc<Mutex<State>>,
-    /// Dropping it stops the server's runtime.
-    _stop: tokio::sync::oneshot::Sender<()>,
+    /// Dropping it stops the server.
+    _server: super::loopback::Loopback,
 }
 
 impl FakeProvider {
     /// Starts the server on its own thread and runtime (tests drive a separate process).
     pub fn start() -> FakeProvider {
         let state = Arc::new(Mutex::new(State::default()));
-        let (port_tx, port_rx) = std::sync::mpsc::channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let server_state = state.clone();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("fake provider runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind");
-                port_tx
-                    .send(listener.local_addr().expect("addr").port())
-                    .expect("port");
-                tokio::select! {
-                    _ = serve(listener, server_state) => {}
-                    _ = stop_rx => {}
-                }
-            });
-        });
-        let port = port_rx.recv().expect("the fake provider started");
+        let server = super::loopback::start(state.clone(), handle);
         FakeProvider {
-            port,
+            port: server.port,
             state,
-            _stop: stop_tx,
+            _server: server,
         }
     }
 
@@ -234,25 +212,6 @@ impl Drop for FakeProvider {
                 state.refusals
             );
         }
-    }
-}
-
-async fn serve(listener: tokio::net::TcpListener, state: Arc<Mutex<State>>) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        // As the providers' servers stream: each event goes out as it is written, not held
-        // back by Nagle's algorithm until the client acknowledges the one before (up to
-        // 40 ms of delayed acknowledgement on Linux).
-        let _ = stream.set_nodelay(true);
-        let state = state.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| handle(request, state.clone()));
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                .await;
-        });
     }
 }
 

@@ -41,39 +41,17 @@ struct State {
 pub struct FakeTelegram {
     pub port: u16,
     state: Arc<(Mutex<State>, Condvar)>,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    _server: super::loopback::Loopback,
 }
 
 impl FakeTelegram {
     pub fn start() -> FakeTelegram {
         let state: Arc<(Mutex<State>, Condvar)> = Arc::default();
-        let (port_tx, port_rx) = std::sync::mpsc::channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let server_state = state.clone();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("fake telegram runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind");
-                port_tx
-                    .send(listener.local_addr().expect("addr").port())
-                    .expect("port");
-                tokio::select! {
-                    () = serve(listener, server_state) => {}
-                    _ = stop_rx => {}
-                }
-            });
-        });
-        let port = port_rx.recv().expect("the fake Bot API started");
+        let server = super::loopback::start(state.clone(), handle);
         FakeTelegram {
-            port,
+            port: server.port,
             state,
-            _stop: stop_tx,
+            _server: server,
         }
     }
 
@@ -152,24 +130,6 @@ impl FakeTelegram {
             assert!(!left.is_zero(), "timed out waiting for {what}");
             state = changed.wait_timeout(state, left).unwrap().0;
         }
-    }
-}
-
-async fn serve(listener: tokio::net::TcpListener, state: Arc<(Mutex<State>, Condvar)>) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        // As Telegram's servers answer: each reply goes out whole, not held back by
-        // Nagle's algorithm waiting for the client's delayed acknowledgement.
-        let _ = stream.set_nodelay(true);
-        let state = state.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| handle(request, state.clone()));
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                .await;
-        });
     }
 }
 

@@ -13,6 +13,7 @@
 
 pub mod fake_provider;
 pub mod fake_telegram;
+pub mod loopback;
 pub mod strict;
 
 use std::ffi::OsStr;
