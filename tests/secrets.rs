@@ -105,7 +105,8 @@ fn migrate_moves_keys_out_of_config_toml_and_they_still_work() {
         &format!(
             "# my settings\n[providers.openai]\napi_key = \"{KEY}\" # the work key\n\n\
              [mcp.servers.docs]\nenabled = false\nurl = \"http://127.0.0.1:9/mcp\"\n\
-             headers = {{ Authorization = \"Bearer mcp-token-0123456789\", X-Env = \"${{HOME}}\" }}\n"
+             headers = {{ Authorization = \"Bearer mcp-token-0123456789\", X-Env = \"${{HOME}}\" }}\n\
+             env = {{ GITHUB_TOKEN = \"ghp_0123456789abcdef\", GIT_AUTHOR_NAME = \"me\" }}\n"
         ),
     );
     let out = t.run(["secrets", "migrate"]).success();
@@ -121,6 +122,14 @@ fn migrate_moves_keys_out_of_config_toml_and_they_still_work() {
         "{config}"
     );
     assert!(config.contains("secret:mcp_docs_authorization"), "{config}");
+    assert!(
+        config.contains("GITHUB_TOKEN = \"secret:mcp_docs_github_token\""),
+        "{config}"
+    );
+    assert!(
+        config.contains("GIT_AUTHOR_NAME = \"me\"") && !config.contains("ghp_"),
+        "{config}"
+    );
     assert!(
         config.contains("${HOME}") && config.contains("# my settings"),
         "{config}"
@@ -176,4 +185,31 @@ fn without_a_keyring_or_a_passphrase_a_new_store_is_refused_with_the_way_out() {
     let stderr = text(&out.get_output().stderr);
     assert!(stderr.contains("LOCALGPT_SECRETS_PASSPHRASE"), "{stderr}");
     assert!(!stderr.contains(KEY));
+}
+
+#[test]
+fn an_mcp_servers_env_takes_a_stored_secret() {
+    let t = Test::new().env("LOCALGPT_SECRETS_PASSPHRASE", PASSPHRASE);
+    t.command()
+        .args(["secrets", "set", "probe_token"])
+        .write_stdin("tok-from-the-store")
+        .assert()
+        .success();
+    let written = t.scratch().join("token.txt");
+    t.write(
+        "config.toml",
+        &format!(
+            "[mcp.servers.probe]\ncommand = \"sh\"\nargs = [\"-c\", \"printf %s \\\"$PROBE_TOKEN\\\" > '{}'\"]\n\
+             env = {{ PROBE_TOKEN = \"secret:probe_token\" }}\ntimeout_secs = 5\n",
+            written.display()
+        ),
+    );
+    // Not an MCP server: it writes what it was given and ends, and the handshake fails.
+    t.run(["mcp", "tools", "probe"]).failure();
+    assert_eq!(
+        std::fs::read_to_string(&written).unwrap(),
+        "tok-from-the-store"
+    );
+    let shown = t.run(["config", "show"]).success();
+    assert!(text(&shown.get_output().stdout).contains("secret:probe_token"));
 }

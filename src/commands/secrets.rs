@@ -86,7 +86,7 @@ struct Found {
 }
 
 /// Moves every key written into config.toml — providers' `api_key`, MCP servers'
-/// `headers` — into the store and leaves `secret:NAME` in its place. The keys are stored
+/// `headers` and credential-named `env` variables — into the store and leaves `secret:NAME` in its place. The keys are stored
 /// before the file is changed, and the file is replaced atomically under its lock: a
 /// failure at any point loses nothing.
 fn migrate(ctx: &Context<'_>, vault: &Vault) -> Result<u8> {
@@ -167,6 +167,24 @@ fn keys_in(doc: &DocumentMut) -> Vec<Found> {
         .and_then(|mcp| mcp.get("servers"))
         .and_then(Item::as_table_like);
     for (server, table) in servers.into_iter().flat_map(|servers| servers.iter()) {
+        // Variables whose names say they hold a credential (`GITHUB_TOKEN`, `*_API_KEY`).
+        let env = table.get("env").and_then(Item::as_table_like);
+        for (variable, item) in env.into_iter().flat_map(|env| env.iter()) {
+            let value = literal(item).filter(|value| !value.contains("${"));
+            if let Some(value) = value.filter(|_| crate::config::is_secret_var(variable)) {
+                found.push(Found {
+                    place: vec![
+                        "mcp".into(),
+                        "servers".into(),
+                        server.into(),
+                        "env".into(),
+                        variable.into(),
+                    ],
+                    name: name_for(&["mcp", server, variable]),
+                    value,
+                });
+            }
+        }
         let headers = table.get("headers").and_then(Item::as_table_like);
         for (header, item) in headers.into_iter().flat_map(|headers| headers.iter()) {
             // `${VAR}` is read from the environment when the header is sent: no key here.

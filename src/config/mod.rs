@@ -29,7 +29,7 @@ pub use schema::{Config, McpServerConfig, SandboxMode, ToolsConfig};
 pub(crate) use schema::{ProviderKind, ScriptConfig};
 pub use secret::BaseUrl;
 pub use secret::Secret;
-pub(crate) use secret::without_password;
+pub(crate) use secret::{is_secret_var, without_password};
 pub(crate) use settings::{Overrides, Settings, Source};
 pub(crate) use view::{effective_document, get_value};
 

@@ -24,9 +24,14 @@ pub struct McpServerConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
     pub args: Vec<String>,
-    /// Added to the program's environment; values may name variables (`${TOKEN}`).
+    /// Added to the program's environment; values may name variables (`${TOKEN}`) or be
+    /// a stored secret (`secret:NAME`).
     #[serde(serialize_with = "super::super::secret::serialize_env")]
     pub env: BTreeMap<String, String>,
+    /// The secrets store `secret:NAME` values of `env` are looked up in (attached when the
+    /// settings are loaded).
+    #[serde(skip)]
+    pub secrets: Option<std::sync::Arc<crate::secrets::Vault>>,
     /// The program's working folder (default: the current one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cwd: Option<String>,
@@ -50,6 +55,7 @@ impl Default for McpServerConfig {
             command: None,
             args: Vec::new(),
             env: BTreeMap::new(),
+            secrets: None,
             cwd: None,
             url: None,
             headers: BTreeMap::new(),

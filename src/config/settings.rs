@@ -173,6 +173,15 @@ impl Settings {
         let root = self.path.parent().unwrap_or(Path::new("."));
         let vault = Arc::new(Vault::in_home(root, env.var(PASSPHRASE_ENV)));
         let config = &mut self.config;
+        for server in config.mcp.servers.values_mut() {
+            if server
+                .env
+                .values()
+                .any(|value| crate::secrets::reference(value).is_some())
+            {
+                server.secrets = Some(Arc::clone(&vault));
+            }
+        }
         let keys = config
             .providers
             .values_mut()

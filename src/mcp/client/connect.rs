@@ -82,7 +82,14 @@ async fn stdio(
     // A server gets the credentials its `env` names, not all of LocalGPT's.
     crate::policy::environment::scrub(&mut child, &config.tools.env_allow);
     for (name, value) in &server.env {
-        child.env(name, expand(value)?);
+        let value = match (crate::secrets::reference(value), &server.secrets) {
+            (Some(secret), Some(vault)) => vault
+                .get(secret)
+                .map_err(|err| format!("env {name}: {err}"))?,
+            (Some(_), None) => return Err(format!("env {name}: there is no secrets store")),
+            (None, _) => expand(value)?,
+        };
+        child.env(name, value);
     }
     child.kill_on_drop(true);
     // Should LocalGPT die without stopping it, the server is told to stop too.
