@@ -572,6 +572,12 @@ pub enum ChannelsCommand {
     Send { target: String, text: String },
     /// The configured channels, who may talk to them, and what waits to be answered.
     Status,
+    /// A one-time code (valid ten minutes): whoever sends it to the bot first is added to
+    /// its allow list.
+    Pair {
+        /// The channel: telegram.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -427,3 +427,50 @@ fn markdown_answers_are_sent_as_telegrams_html_escaped() {
         ["<b>Done</b>: <code>x &lt; y</code> &amp; &lt;b&gt;not a tag&lt;/b&gt;"]
     );
 }
+
+#[test]
+fn a_pairing_code_lets_one_stranger_in_once_and_is_saved_in_the_allow_list() {
+    let provider = FakeProvider::start();
+    let telegram = FakeTelegram::start();
+    let t = setup(&provider, &telegram);
+    let child = start(&t);
+    let out = t.run(["channels", "pair", "telegram"]).success();
+    let said = text(&out.get_output().stdout);
+    let code = said
+        .split_whitespace()
+        .find(|word| word.len() == 9 && word.as_bytes()[4] == b'-')
+        .unwrap_or_else(|| panic!("no code in {said}"))
+        .to_string();
+    assert!(said.contains("@test_bot"), "{said}");
+    telegram.message_from(STRANGER, "0000-0000");
+    telegram.message_from(STRANGER, &code);
+    // Another stranger with the same code, after it was used: refused.
+    telegram.message_from(777, &code);
+    provider.push(Reply::text(&["hello, new friend"]));
+    telegram.message_from(STRANGER, "hello");
+    telegram.wait("the paired stranger's answer", |calls, _| {
+        calls
+            .iter()
+            .any(|(m, body)| m == "sendMessage" && body["text"] == "hello, new friend")
+    });
+    stop(child);
+    let to_stranger = sent_to(&telegram, STRANGER);
+    assert!(
+        to_stranger[0].contains("only the people its owner allows"),
+        "{to_stranger:?}"
+    );
+    assert!(to_stranger[1].starts_with("Paired"), "{to_stranger:?}");
+    assert_eq!(to_stranger.len(), 3, "{to_stranger:?}");
+    assert!(sent_to(&telegram, 777)[0].contains("only the people"));
+    let requests = provider.received();
+    assert_eq!(
+        requests.len(),
+        1,
+        "neither the codes nor the refused reached the model"
+    );
+    assert!(!requests[0].body.to_string().contains(&code));
+    assert!(
+        t.read("config.toml")
+            .contains(&format!("allow = [{OWNER}, {STRANGER}]"))
+    );
+}

@@ -47,6 +47,22 @@ pub fn run(command: ChannelsCommand, ctx: &mut Context<'_>) -> Result<u8> {
             Ok(EXIT_OK)
         }
         ChannelsCommand::Status => status(ctx, settings),
+        ChannelsCommand::Pair { name } => {
+            only_telegram(&name)?;
+            let (bot, _) = telegram::bot(&settings.config)?;
+            let me = runtime.block_on(bot.get_me())?;
+            let dir = ctx.home.root().join("channels");
+            let code = telegram::pairing::new_code(&dir)
+                .with_context(|| format!("cannot write the pairing code in {}", dir.display()))?;
+            writeln!(
+                io::stdout().lock(),
+                "send this code to @{} within {} minutes (from the Telegram account to allow; \
+                 the bot must be running: `localgpt channels run` or the daemon):\n\n    {code}",
+                me.username.unwrap_or_default(),
+                telegram::pairing::VALID_FOR.as_secs() / 60
+            )?;
+            Ok(EXIT_OK)
+        }
     }
 }
 

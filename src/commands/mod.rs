@@ -242,6 +242,7 @@ fn command_name(command: Option<&Command>) -> &'static str {
             ChannelsCommand::Test { .. } => "channels test",
             ChannelsCommand::Send { .. } => "channels send",
             ChannelsCommand::Status => "channels status",
+            ChannelsCommand::Pair { .. } => "channels pair",
         },
         Some(Command::Secrets(command)) => match command {
             SecretsCommand::Set { .. } => "secrets set",

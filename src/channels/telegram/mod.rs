@@ -6,6 +6,7 @@
 //! - [`journal`]: the offset, unanswered messages and chat sessions on disk.
 
 pub mod journal;
+pub mod pairing;
 mod stream;
 
 use std::collections::{HashMap, HashSet};
@@ -81,8 +82,13 @@ pub async fn run(home: &Home, config: &Config, model: &str, cancel: &Cancel) -> 
         agents: HashMap::new(),
     };
     let answering = tokio::spawn(worker.run(waiting, cancel.clone()));
-    let allowed: HashSet<i64> = telegram.allow.iter().copied().collect();
-    let mut refused: HashSet<i64> = HashSet::new();
+    let mut door = Door {
+        allowed: telegram.allow.iter().copied().collect(),
+        refused: HashSet::new(),
+        tries: HashMap::new(),
+        dir: dir.clone(),
+        config_file: home.config_file(),
+    };
     let mut failures = 0u32;
     loop {
         let offset = lock(&journal).offset();
@@ -108,11 +114,9 @@ pub async fn run(home: &Home, config: &Config, model: &str, cancel: &Cancel) -> 
         };
         for update in updates {
             let pending = match (update.message, update.callback_query) {
-                (Some(message), _) => {
-                    receive(&bot, message, update.update_id, &allowed, &mut refused).await
-                }
+                (Some(message), _) => receive(&bot, message, update.update_id, &mut door).await,
                 (None, Some(query)) => {
-                    answer_button(&bot, query, &allowed, &questions).await;
+                    answer_button(&bot, query, &door.allowed, &questions).await;
                     None
                 }
                 (None, None) => None,
@@ -144,31 +148,90 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poison| poison.into_inner())
 }
 
-/// A message: from someone allowed, the text to answer; from anyone else, one refusal.
-async fn receive(
-    bot: &Bot,
-    message: Message,
-    update_id: i64,
-    allowed: &HashSet<i64>,
-    refused: &mut HashSet<i64>,
-) -> Option<Pending> {
-    let chat = message.chat.id;
-    let user = message.from.as_ref().filter(|user| !user.is_bot)?;
-    if !allowed.contains(&user.id) {
+/// Who may talk to the bot, and what it told the others.
+struct Door {
+    allowed: HashSet<i64>,
+    /// Strangers refused already (each is told once).
+    refused: HashSet<i64>,
+    /// Wrong pairing codes by stranger.
+    tries: HashMap<i64, u32>,
+    /// The channel's folder (the pairing code) and config.toml (the allow list).
+    dir: std::path::PathBuf,
+    config_file: std::path::PathBuf,
+}
+
+impl Door {
+    /// A stranger's message: the open pairing code lets them in (and into the allow list
+    /// of config.toml); anything else gets one refusal.
+    async fn stranger(&mut self, bot: &Bot, chat: i64, user: i64, text: Option<&str>) {
+        let tries = self.tries.entry(user).or_default();
+        if let Some(text) = text.filter(|_| *tries < pairing::TRIES) {
+            if pairing::take(&self.dir, text) {
+                self.allowed.insert(user);
+                let mut ids: Vec<i64> = self.allowed.iter().copied().collect();
+                ids.sort_unstable();
+                let list = format!(
+                    "[{}]",
+                    ids.iter()
+                        .map(i64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                let reply = match crate::config::set_in_file(
+                    &self.config_file,
+                    "channels.telegram.allow",
+                    &list,
+                ) {
+                    Ok(_) => "Paired: this assistant answers you from now on.".to_string(),
+                    Err(err) => {
+                        tracing::error!(
+                            "telegram: cannot add user {user} to the allow list: {err}"
+                        );
+                        "Paired for as long as the bot runs; the allow list could not be saved (see its log).".to_string()
+                    }
+                };
+                tracing::info!(user, chat, "telegram: paired");
+                let _ = bot.send_message(chat, &reply, None).await;
+                return;
+            }
+            if looks_like_a_code(text) {
+                *tries += 1;
+            }
+        }
         tracing::info!(
-            user = user.id,
+            user,
             chat,
             "telegram: refused a message from someone not allowed"
         );
-        if refused.insert(user.id) {
+        if self.refused.insert(user) {
             let text = format!(
-                "This assistant answers only the people its owner allows. Your Telegram user id is {}.",
-                user.id
+                "This assistant answers only the people its owner allows. Your Telegram user id is {user}; \
+                 its owner can add it, or run `localgpt channels pair telegram` and give you a code to send here."
             );
             if let Err(err) = bot.send_message(chat, &text, None).await {
                 tracing::warn!("telegram: cannot send the refusal: {err}");
             }
         }
+    }
+}
+
+/// Whether a message is shaped like a pairing code (`1234-5678`), which counts as a try.
+fn looks_like_a_code(text: &str) -> bool {
+    let text = text.trim();
+    text.len() == 9
+        && text
+            .chars()
+            .enumerate()
+            .all(|(i, c)| if i == 4 { c == '-' } else { c.is_ascii_digit() })
+}
+
+/// A message: from someone allowed, the text to answer; from anyone else, the door.
+async fn receive(bot: &Bot, message: Message, update_id: i64, door: &mut Door) -> Option<Pending> {
+    let chat = message.chat.id;
+    let user = message.from.as_ref().filter(|user| !user.is_bot)?;
+    if !door.allowed.contains(&user.id) {
+        door.stranger(bot, chat, user.id, message.text.as_deref())
+            .await;
         return None;
     }
     let Some(text) = message
