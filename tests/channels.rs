@@ -474,3 +474,40 @@ fn a_pairing_code_lets_one_stranger_in_once_and_is_saved_in_the_allow_list() {
             .contains(&format!("allow = [{OWNER}, {STRANGER}]"))
     );
 }
+
+#[test]
+fn a_text_file_reaches_the_model_and_other_files_are_declined() {
+    let provider = FakeProvider::start();
+    let telegram = FakeTelegram::start();
+    let t = setup(&provider, &telegram);
+    provider.push(Reply::text(&["read it"]));
+    telegram.document_from(
+        OWNER,
+        "notes.md",
+        "text/markdown",
+        b"# Trip\nLisbon in May",
+        "summarise this",
+    );
+    telegram.document_from(OWNER, "photo.jpg", "image/jpeg", &[0xff, 0xd8, 0xff], "");
+    let child = start(&t);
+    telegram.wait("the answer and the refusal", |calls, _| {
+        count(calls, "sendMessage") >= 2
+    });
+    stop(child);
+    let asked = provider.received()[0].body["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        asked.starts_with("summarise this")
+            && asked.contains("[file notes.md]")
+            && asked.contains("Lisbon in May"),
+        "{asked}"
+    );
+    let said = sent_to(&telegram, OWNER);
+    assert!(
+        said.iter().any(|s| s.contains("photo.jpg is not one")),
+        "{said:?}"
+    );
+    assert_eq!(provider.received().len(), 1);
+}

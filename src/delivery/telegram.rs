@@ -86,6 +86,26 @@ pub struct Message {
     pub text: Option<String>,
     #[serde(default)]
     pub caption: Option<String>,
+    #[serde(default)]
+    pub document: Option<Document>,
+}
+
+/// A file sent as a document.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Document {
+    pub file_id: String,
+    #[serde(default)]
+    pub file_name: Option<String>,
+    #[serde(default)]
+    pub mime_type: Option<String>,
+    #[serde(default)]
+    pub file_size: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct File {
+    #[serde(default)]
+    file_path: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -156,6 +176,50 @@ impl Bot {
 
     pub async fn get_me(&self) -> Result<User, BotError> {
         self.call("getMe", json!({})).await
+    }
+
+    /// A file's bytes (`getFile`, then the download address it names), refused past
+    /// `limit` bytes.
+    pub async fn download(&self, file_id: &str, limit: usize) -> Result<Vec<u8>, BotError> {
+        let file: File = self.call("getFile", json!({"file_id": file_id})).await?;
+        let path = file.file_path.ok_or_else(|| BotError::Unreadable {
+            method: "getFile",
+            detail: "no file_path (the file is gone, or over the Bot API's 20 MB)".into(),
+        })?;
+        let url = format!("{}/file/bot{}/{path}", self.api, self.token);
+        let unreachable = |detail: String| BotError::Unreachable {
+            api: self.api.clone(),
+            detail,
+        };
+        let mut response = self
+            .client
+            .get(&url)
+            .send()
+            .await
+            .map_err(|err| unreachable(err.without_url().to_string()))?;
+        if !response.status().is_success() {
+            return Err(BotError::Refused {
+                method: "getFile",
+                code: i64::from(response.status().as_u16()),
+                description: "the download was refused".into(),
+            });
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|err| unreachable(err.without_url().to_string()))?
+        {
+            if bytes.len() + chunk.len() > limit {
+                return Err(BotError::Refused {
+                    method: "getFile",
+                    code: 413,
+                    description: format!("the file is over {limit} bytes"),
+                });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
     }
 
     /// Updates after those confirmed (`offset`: the last seen update's id plus one),

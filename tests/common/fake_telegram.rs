@@ -36,6 +36,8 @@ struct State {
     /// When getUpdates last handed out updates, and when the last message was sent.
     handed_out_at: Option<Instant>,
     sent_at: Option<Instant>,
+    /// Files sent to the bot: file_id → (file_path, bytes).
+    files: std::collections::HashMap<String, (String, Vec<u8>)>,
 }
 
 pub struct FakeTelegram {
@@ -76,6 +78,25 @@ impl FakeTelegram {
                 "from": {"id": user, "is_bot": false, "first_name": "P"},
                 "chat": {"id": user, "type": "private"},
                 "text": text,
+            }})
+        });
+    }
+
+    /// A file sent by `user` as a document, with `caption`.
+    pub fn document_from(&self, user: i64, name: &str, mime: &str, content: &[u8], caption: &str) {
+        let file_id = format!("file-{name}");
+        self.state.0.lock().unwrap().files.insert(
+            file_id.clone(),
+            (format!("documents/{name}"), content.to_vec()),
+        );
+        self.push(|id| {
+            json!({"update_id": id, "message": {
+                "message_id": id, "date": 1_765_000_000,
+                "from": {"id": user, "is_bot": false, "first_name": "P"},
+                "chat": {"id": user, "type": "private"},
+                "caption": caption,
+                "document": {"file_id": file_id, "file_unique_id": "u", "file_name": name,
+                             "mime_type": mime, "file_size": content.len()},
             }})
         });
     }
@@ -153,6 +174,19 @@ async fn handle(
     state: Arc<(Mutex<State>, Condvar)>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = request.uri().path().to_string();
+    if let Some((token, file)) = path
+        .strip_prefix("/file/bot")
+        .and_then(|rest| rest.split_once('/'))
+    {
+        let state = state.0.lock().unwrap();
+        let found = state.files.values().find(|(path, _)| path == file);
+        return match found {
+            Some((_, bytes)) if token == TOKEN => {
+                Ok(Response::new(Full::new(Bytes::from(bytes.clone()))))
+            }
+            _ => refused(404, "Not Found"),
+        };
+    }
     let Some((token, method)) = path
         .strip_prefix("/bot")
         .and_then(|rest| rest.split_once('/'))
@@ -252,6 +286,14 @@ async fn handle(
                    "chat": {"id": body["chat_id"], "type": "private"}, "text": text})
         }
         "answerCallbackQuery" | "sendChatAction" => json!(true),
+        "getFile" => {
+            let id = body["file_id"].as_str().unwrap_or_default();
+            match state.files.get(id) {
+                Some((path, bytes)) => json!({"file_id": id, "file_unique_id": "u",
+                                              "file_size": bytes.len(), "file_path": path}),
+                None => return refused(400, "Bad Request: invalid file_id"),
+            }
+        }
         _ => return refused(404, "Not Found: method not found"),
     };
     let mut body = body;

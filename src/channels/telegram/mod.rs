@@ -215,6 +215,56 @@ impl Door {
     }
 }
 
+/// The longest text file a message may bring.
+const TEXT_FILE_LIMIT: usize = 512 * 1024;
+
+/// A document that is text, as the model reads it: its name and its content in a fenced
+/// block; or why it cannot be read.
+async fn text_file(
+    bot: &Bot,
+    document: &crate::delivery::telegram::Document,
+) -> Result<String, String> {
+    let name = document.file_name.clone().unwrap_or_else(|| "file".into());
+    let textual = document.mime_type.as_deref().is_none_or(|mime| {
+        mime.starts_with("text/")
+            || [
+                "application/json",
+                "application/xml",
+                "application/x-yaml",
+                "application/toml",
+            ]
+            .contains(&mime)
+    });
+    if !textual {
+        return Err(format!(
+            "I read text files only, for now; {name} is not one."
+        ));
+    }
+    if document
+        .file_size
+        .is_some_and(|size| size > TEXT_FILE_LIMIT as u64)
+    {
+        return Err(format!(
+            "{name} is over {} KB; I read text files up to that.",
+            TEXT_FILE_LIMIT / 1024
+        ));
+    }
+    let bytes = bot
+        .download(&document.file_id, TEXT_FILE_LIMIT)
+        .await
+        .map_err(|err| format!("I could not fetch {name}: {err}"))?;
+    let content = String::from_utf8(bytes).map_err(|_| format!("{name} is not UTF-8 text."))?;
+    let fence = if content.contains("```") {
+        "~~~~"
+    } else {
+        "```"
+    };
+    Ok(format!(
+        "[file {name}]\n{fence}\n{}\n{fence}",
+        content.trim_end()
+    ))
+}
+
 /// Whether a message is shaped like a pairing code (`1234-5678`), which counts as a try.
 fn looks_like_a_code(text: &str) -> bool {
     let text = text.trim();
@@ -234,16 +284,32 @@ async fn receive(bot: &Bot, message: Message, update_id: i64, door: &mut Door) -
             .await;
         return None;
     }
-    let Some(text) = message
-        .text
-        .or(message.caption)
-        .filter(|t| !t.trim().is_empty())
-    else {
+    let attached = match &message.document {
+        Some(document) => match text_file(bot, document).await {
+            Ok(attached) => Some(attached),
+            Err(why) => {
+                let _ = bot.send_message(chat, &why, None).await;
+                return None;
+            }
+        },
+        None => None,
+    };
+    let typed = message.text.or(message.caption).unwrap_or_default();
+    let text = match attached {
+        Some(file) if typed.trim().is_empty() => file,
+        Some(file) => format!("{typed}\n\n{file}"),
+        None => typed,
+    };
+    if text.trim().is_empty() {
         let _ = bot
-            .send_message(chat, "I read text messages only, for now.", None)
+            .send_message(
+                chat,
+                "I read text messages and text files only, for now.",
+                None,
+            )
             .await;
         return None;
-    };
+    }
     tracing::info!(
         user = user.id,
         chat,
