@@ -36,6 +36,14 @@ fn setup(provider: &FakeProvider, telegram: &FakeTelegram) -> Test {
     t
 }
 
+/// The two fakes and a home whose bot talks to them.
+fn fakes() -> (FakeProvider, FakeTelegram, Test) {
+    let provider = FakeProvider::start();
+    let telegram = FakeTelegram::start();
+    let t = setup(&provider, &telegram);
+    (provider, telegram, t)
+}
+
 /// `localgpt channels run`, in the background until [`stop`].
 fn start(t: &Test) -> Child {
     t.std_command()
@@ -101,9 +109,7 @@ fn count(calls: &[(String, Value)], method: &str) -> usize {
 #[test]
 fn the_owner_is_answered_in_pieces_a_stranger_never_reaches_the_model_and_a_restart_answers_nothing_twice()
  {
-    let provider = FakeProvider::start();
-    let telegram = FakeTelegram::start();
-    let t = setup(&provider, &telegram);
+    let (provider, telegram, t) = fakes();
     let long = format!(
         "{}\n\n{}",
         "first part ".repeat(300),
@@ -168,9 +174,7 @@ fn the_owner_is_answered_in_pieces_a_stranger_never_reaches_the_model_and_a_rest
 
 #[test]
 fn a_tool_is_approved_and_refused_with_buttons_and_a_strangers_press_counts_for_nothing() {
-    let provider = FakeProvider::start();
-    let telegram = FakeTelegram::start();
-    let t = setup(&provider, &telegram);
+    let (provider, telegram, t) = fakes();
     provider.push(Reply::tool("bash", json!({"command": "echo approved-run"})));
     provider.push(Reply::text(&["ran it"]));
     telegram.message_from(OWNER, "run the thing");
@@ -244,9 +248,7 @@ fn a_tool_is_approved_and_refused_with_buttons_and_a_strangers_press_counts_for_
 
 #[test]
 fn a_rate_limit_is_waited_out_as_retry_after_says() {
-    let provider = FakeProvider::start();
-    let telegram = FakeTelegram::start();
-    let t = setup(&provider, &telegram);
+    let (provider, telegram, t) = fakes();
     provider.push(Reply::text(&["after the wait"]));
     telegram.rate_limit_next_sends(1);
     telegram.message_from(OWNER, "hi");
@@ -259,9 +261,7 @@ fn a_rate_limit_is_waited_out_as_retry_after_says() {
 
 #[test]
 fn test_send_and_status_and_a_bad_token_is_named_without_being_shown() {
-    let provider = FakeProvider::start();
-    let telegram = FakeTelegram::start();
-    let t = setup(&provider, &telegram);
+    let (_provider, telegram, t) = fakes();
     let out = t.run(["channels", "test", "telegram"]).success();
     let said = text(&out.get_output().stdout);
     assert!(
@@ -294,9 +294,7 @@ fn test_send_and_status_and_a_bad_token_is_named_without_being_shown() {
 
 #[test]
 fn a_message_cut_short_by_a_crash_is_answered_after_the_restart_and_only_once() {
-    let provider = FakeProvider::start();
-    let telegram = FakeTelegram::start();
-    let t = setup(&provider, &telegram);
+    let (provider, telegram, t) = fakes();
     // The model is slow: the bot dies while it waits.
     provider.push(Reply::text(&["never sent"]).after(Duration::from_secs(60)));
     telegram.message_from(OWNER, "what is on today?");
@@ -322,9 +320,7 @@ fn a_message_cut_short_by_a_crash_is_answered_after_the_restart_and_only_once() 
 
 #[test]
 fn a_heartbeat_message_and_a_scripts_send_reach_the_chat() {
-    let provider = FakeProvider::start();
-    let telegram = FakeTelegram::start();
-    let t = setup(&provider, &telegram);
+    let (provider, telegram, t) = fakes();
     let config = t.read("config.toml");
     t.write(
         "config.toml",
@@ -363,9 +359,7 @@ fn a_heartbeat_message_and_a_scripts_send_reach_the_chat() {
 
 #[test]
 fn the_daemon_answers_the_bot_and_a_second_runner_is_refused() {
-    let provider = FakeProvider::start();
-    let telegram = FakeTelegram::start();
-    let t = setup(&provider, &telegram);
+    let (provider, telegram, t) = fakes();
     let config = t.read("config.toml");
     t.write(
         "config.toml",
@@ -386,9 +380,7 @@ fn the_daemon_answers_the_bot_and_a_second_runner_is_refused() {
 
 #[test]
 fn an_answer_shows_as_it_is_written_by_editing_its_message() {
-    let provider = FakeProvider::start();
-    let telegram = FakeTelegram::start();
-    let t = setup(&provider, &telegram);
+    let (provider, telegram, t) = fakes();
     // Each piece comes 1.5 s after the one before: the first is shown before the rest.
     provider.push(
         Reply::text(&["The first words", ", then the rest."]).after(Duration::from_millis(1500)),
@@ -412,9 +404,7 @@ fn an_answer_shows_as_it_is_written_by_editing_its_message() {
 
 #[test]
 fn markdown_answers_are_sent_as_telegrams_html_escaped() {
-    let provider = FakeProvider::start();
-    let telegram = FakeTelegram::start();
-    let t = setup(&provider, &telegram);
+    let (provider, telegram, t) = fakes();
     provider.push(Reply::text(&["**Done**: `x < y` & <b>not a tag</b>"]));
     telegram.message_from(OWNER, "format something");
     let child = start(&t);
@@ -430,9 +420,7 @@ fn markdown_answers_are_sent_as_telegrams_html_escaped() {
 
 #[test]
 fn a_pairing_code_lets_one_stranger_in_once_and_is_saved_in_the_allow_list() {
-    let provider = FakeProvider::start();
-    let telegram = FakeTelegram::start();
-    let t = setup(&provider, &telegram);
+    let (provider, telegram, t) = fakes();
     let child = start(&t);
     let out = t.run(["channels", "pair", "telegram"]).success();
     let said = text(&out.get_output().stdout);
@@ -477,9 +465,7 @@ fn a_pairing_code_lets_one_stranger_in_once_and_is_saved_in_the_allow_list() {
 
 #[test]
 fn a_text_file_reaches_the_model_and_other_files_are_declined() {
-    let provider = FakeProvider::start();
-    let telegram = FakeTelegram::start();
-    let t = setup(&provider, &telegram);
+    let (provider, telegram, t) = fakes();
     provider.push(Reply::text(&["read it"]));
     telegram.document_from(
         OWNER,

@@ -24,6 +24,11 @@ Examples:
 
 Files: ~/.localgpt/config.toml, workspace/MEMORY.md, workspace/memory/YYYY-MM-DD.md.";
 
+mod services;
+mod settings;
+pub use services::{ChannelsCommand, SecretsCommand};
+pub use settings::ConfigCommand;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "localgpt",
@@ -528,75 +533,6 @@ pub struct ServeArgs {
     /// Print the API token (creating it if needed) and exit.
     #[arg(long)]
     pub print_token: bool,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum ConfigCommand {
-    /// Write the annotated config.toml (every setting, explained).
-    Init {
-        /// Replace an existing config.toml (the old one is kept as config.toml.bak).
-        #[arg(long)]
-        force: bool,
-    },
-    /// Print every setting in effect — file, environment and flags — with keys masked.
-    Show,
-    /// Print one setting, e.g. `localgpt config get server.port`.
-    Get {
-        /// A dotted setting name such as agent.model or providers.openai.base_url.
-        key: String,
-    },
-    /// Change one setting in config.toml, keeping its comments. The value is checked first.
-    Set {
-        /// A dotted setting name such as agent.model or server.port.
-        key: String,
-        /// The new value: a number, true/false, a word, or TOML such as ["a", "b"].
-        #[arg(allow_hyphen_values = true)]
-        value: String,
-    },
-    /// Print the path of config.toml.
-    Path,
-    /// Open config.toml in $VISUAL or $EDITOR; the result is checked before it is saved.
-    Edit,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum ChannelsCommand {
-    /// Answer the configured chats in the foreground until Ctrl-C.
-    Run,
-    /// Check a channel's token and that its service answers (Telegram's getMe).
-    Test {
-        /// The channel: telegram.
-        name: String,
-    },
-    /// Send TEXT to a chat, e.g. `localgpt channels send telegram:123456789 "done"`.
-    Send { target: String, text: String },
-    /// The configured channels, who may talk to them, and what waits to be answered.
-    Status,
-    /// A one-time code (valid ten minutes): whoever sends it to the bot first is added to
-    /// its allow list.
-    Pair {
-        /// The channel: telegram.
-        name: String,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum SecretsCommand {
-    /// Store a secret: its value is asked for unechoed, or read from standard input
-    /// (`printf %s "$TOKEN" | localgpt secrets set telegram`), never taken from the
-    /// command line. The store is created on first use, its key in the OS keyring or
-    /// locked with a passphrase (LOCALGPT_SECRETS_PASSPHRASE, or asked).
-    Set {
-        /// Letters, digits, `_`, `-` and `.`; settings use it as `secret:NAME`.
-        name: String,
-    },
-    /// The stored names (never the values), and where the store's key is kept.
-    List,
-    /// Remove a stored secret.
-    Rm { name: String },
-    /// Move every key written in config.toml (providers' api_key, MCP servers' headers)
-    /// into the store, leaving `secret:NAME` in its place.
-    Migrate,
 }
 
 fn parse_score(text: &str) -> Result<f64, String> {
