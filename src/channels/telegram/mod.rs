@@ -80,6 +80,7 @@ pub async fn run(home: &Home, config: &Config, model: &str, cancel: &Cancel) -> 
         questions: questions.clone(),
         timeout: Duration::from_secs(telegram.approval_timeout_secs.max(1)),
         agents: HashMap::new(),
+        sessions: HashMap::new(),
     };
     let answering = tokio::spawn(worker.run(waiting, cancel.clone()));
     let mut door = Door {
@@ -372,6 +373,8 @@ struct Worker {
     timeout: Duration,
     /// One agent per chat, so "always" approvals last as long as the run.
     agents: HashMap<i64, Agent>,
+    /// Each chat's conversation, read from its transcript once a run.
+    sessions: HashMap<i64, Session>,
 }
 
 impl Worker {
@@ -411,15 +414,20 @@ impl Worker {
                 }
             }
         }
-        let known = lock(&self.journal).session_of(chat).map(String::from);
-        let mut session = known
-            .and_then(|id| {
-                let entry = Sessions::new(&self.home).find(&id).ok()?;
-                Session::resume(&entry, &self.model)
-                    .ok()
-                    .map(|(session, _)| session)
-            })
-            .unwrap_or_else(|| Session::start(&self.home, &self.model, "telegram"));
+        let mut session = match self.sessions.remove(&chat) {
+            Some(session) => session,
+            None => {
+                let known = lock(&self.journal).session_of(chat).map(String::from);
+                known
+                    .and_then(|id| {
+                        let entry = Sessions::new(&self.home).find(&id).ok()?;
+                        Session::resume(&entry, &self.model)
+                            .ok()
+                            .map(|(session, _)| session)
+                    })
+                    .unwrap_or_else(|| Session::start(&self.home, &self.model, "telegram"))
+            }
+        };
         let mut observer = ChatObserver {
             bot: self.bot.clone(),
             chat,
@@ -441,10 +449,12 @@ impl Worker {
             Err(err) => (Some(format!("Something went wrong: {err}")), false),
         };
         observer.stream.finish(last).await;
+        let id = session.id().map(String::from);
+        self.sessions.insert(chat, session);
         if interrupted {
             return Answered::CutShort;
         }
-        Answered::Yes(session.id().map(String::from))
+        Answered::Yes(id)
     }
 }
 
