@@ -213,3 +213,57 @@ fn an_mcp_servers_env_takes_a_stored_secret() {
     let shown = t.run(["config", "show"]).success();
     assert!(text(&shown.get_output().stdout).contains("secret:probe_token"));
 }
+
+/// At a terminal, with no keyring (the test's clean environment has no D-Bus session) and no
+/// passphrase variable: the passphrase is chosen twice, unechoed, and the value typed
+/// unechoed too; later commands ask for the passphrase, and a wrong one opens nothing.
+#[cfg(unix)]
+#[test]
+fn at_a_terminal_the_passphrase_and_the_value_are_asked_for_unechoed() {
+    let t = Test::new();
+    let mut p = t.pty(&["secrets", "set", "telegram"], &[]);
+    p.exp_string("Value of telegram: ").unwrap();
+    p.send_line("123456:ABC-typed").unwrap();
+    p.exp_string("choose a passphrase").unwrap();
+    p.send_line("typed passphrase").unwrap();
+    p.exp_string("same passphrase again").unwrap();
+    p.send_line("typed passphrase").unwrap();
+    p.exp_string("stored telegram").unwrap();
+    p.exp_eof().unwrap();
+    // Nothing typed was echoed back to the terminal.
+    let stored = std::fs::read_to_string(t.home().join("secrets.enc")).unwrap();
+    assert!(!stored.contains("ABC-typed"));
+
+    let mut p = t.pty(&["secrets", "list"], &[]);
+    p.exp_string("Passphrase of the secrets store: ").unwrap();
+    p.send_line("typed passphrase").unwrap();
+    let listed = p.exp_eof().unwrap();
+    assert!(
+        listed.contains("telegram") && !listed.contains("ABC-typed"),
+        "{listed}"
+    );
+
+    let mut p = t.pty(&["secrets", "list"], &[]);
+    p.exp_string("Passphrase of the secrets store: ").unwrap();
+    p.send_line("wrong").unwrap();
+    let refused = p.exp_eof().unwrap();
+    assert!(refused.contains("passphrase is wrong"), "{refused}");
+
+    // Two different passphrases for a new store: nothing is stored.
+    let fresh = Test::new();
+    let mut p = fresh.pty(&["secrets", "set", "x"], &[]);
+    p.exp_string("Value of x: ").unwrap();
+    p.send_line("v").unwrap();
+    p.exp_string("choose a passphrase").unwrap();
+    p.send_line("one").unwrap();
+    p.exp_string("same passphrase again").unwrap();
+    p.send_line("two").unwrap();
+    let differ = p.exp_eof().unwrap();
+    assert!(differ.contains("differ"), "{differ}");
+    assert!(
+        std::fs::read_to_string(fresh.home().join("secrets.enc"))
+            .unwrap_or_default()
+            .trim()
+            .is_empty()
+    );
+}
