@@ -53,7 +53,10 @@ pub async fn run(home: &Home, config: &Config, model: &str, cancel: &Cancel) -> 
     let (bot, telegram) = bot(config)?;
     let me = bot.get_me().await?;
     if telegram.allow.is_empty() {
-        tracing::warn!("channels.telegram.allow is empty: every message will be refused");
+        tracing::warn!(
+            "channels.telegram.allow is empty: every message is refused until someone pairs \
+             (`localgpt channels pair telegram`)"
+        );
     }
     let dir = home.root().join("channels");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
