@@ -395,6 +395,9 @@ fn an_answer_shows_as_it_is_written_by_editing_its_message() {
     stop(child);
     let sent = telegram.calls("sendMessage");
     assert_eq!(sent.len(), 1, "one message, edited: {sent:?}");
+    // Still "typing…" while the first words were 1.5 s away? Once at the start; the
+    // second, four seconds on, is for slower turns.
+    assert!(!telegram.calls("sendChatAction").is_empty());
     assert_eq!(sent[0]["text"], "The first words");
     assert_eq!(
         shown_to(&telegram, OWNER),
@@ -496,4 +499,16 @@ fn a_text_file_reaches_the_model_and_other_files_are_declined() {
         "{said:?}"
     );
     assert_eq!(provider.received().len(), 1);
+}
+
+#[test]
+fn a_slow_turn_keeps_showing_typing_until_it_writes() {
+    let (provider, telegram, t) = fakes();
+    provider.push(Reply::text(&["at last"]).after(Duration::from_millis(4_500)));
+    telegram.message_from(OWNER, "think hard");
+    let child = start(&t);
+    telegram.wait("the answer", |calls, _| count(calls, "sendMessage") >= 1);
+    stop(child);
+    assert!(telegram.calls("sendChatAction").len() >= 2);
+    assert_eq!(shown_to(&telegram, OWNER), ["at last"]);
 }

@@ -1,7 +1,8 @@
-//! An answer shown as it is written: its first words sent as a message as soon as they
-//! come, that message edited with what follows at most once a second (edits to one chat
-//! faster than that run into Telegram's rate limit), and, when the turn ends, the whole
-//! answer — the message edited to its first piece, the rest sent as further messages.
+//! An answer shown as it is written: "typing…" until its first words come, those sent as
+//! a message at once, that message edited with what follows at most once a second (edits
+//! to one chat faster than that run into Telegram's rate limit), and, when the turn ends,
+//! the whole answer — the message edited to its first piece, the rest sent as further
+//! messages.
 
 use std::time::Duration;
 
@@ -13,6 +14,9 @@ use crate::delivery::telegram::{Bot, pieces};
 
 /// The least time between two edits of the message being written.
 const EDIT_INTERVAL: Duration = Duration::from_secs(1);
+/// How often "typing…" is sent again until the first words come: Telegram shows it for
+/// five seconds.
+const TYPING_EVERY: Duration = Duration::from_secs(4);
 
 pub(super) struct Stream {
     deltas: mpsc::UnboundedSender<Delta>,
@@ -53,9 +57,20 @@ async fn show(bot: Bot, chat: i64, mut deltas: mpsc::UnboundedReceiver<Delta>) {
     let mut text = String::new();
     let mut shown: Option<Shown> = None;
     let mut last_edit = Instant::now();
+    let mut typing_again = Instant::now() + TYPING_EVERY;
     let last = loop {
         let behind = shown.as_ref().is_some_and(|s| s.text != preview(&text));
-        let delta = if behind {
+        let delta = if shown.is_none() {
+            // A turn that runs tools may take a while before it writes: still typing.
+            tokio::select! {
+                delta = deltas.recv() => delta,
+                () = tokio::time::sleep_until(typing_again) => {
+                    let _ = bot.send_typing(chat).await;
+                    typing_again = Instant::now() + TYPING_EVERY;
+                    continue;
+                }
+            }
+        } else if behind {
             tokio::select! {
                 delta = deltas.recv() => delta,
                 () = tokio::time::sleep_until(last_edit + EDIT_INTERVAL) => {
