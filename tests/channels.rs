@@ -512,3 +512,28 @@ fn a_slow_turn_keeps_showing_typing_until_it_writes() {
     assert!(telegram.calls("sendChatAction").len() >= 2);
     assert_eq!(shown_to(&telegram, OWNER), ["at last"]);
 }
+
+#[test]
+fn the_token_stays_out_of_the_most_verbose_log() {
+    let (_provider, telegram, t) = fakes();
+    for filter in ["trace", "debug"] {
+        let out = t
+            .command()
+            .env("RUST_LOG", filter)
+            .args(["channels", "send", "telegram:111", "hello"])
+            .assert()
+            .success();
+        let stderr = text(&out.get_output().stderr);
+        assert!(!stderr.is_empty(), "{filter} logs something");
+        assert!(
+            !stderr.contains(TOKEN) && !stderr.contains("TEST-token"),
+            "{filter}: {stderr}"
+        );
+    }
+    let logs = std::fs::read_dir(t.home().join("logs"))
+        .unwrap()
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default())
+        .collect::<String>();
+    assert!(!logs.contains("TEST-token"));
+    assert_eq!(sent_to(&telegram, OWNER).len(), 2);
+}
