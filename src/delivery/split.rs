@@ -22,6 +22,8 @@ pub fn split(text: &str, limit: usize, units: fn(char) -> usize) -> Vec<String> 
             pieces.push(rest.to_string());
             break;
         }
+        // `end` comes from `char_indices` and `cut` is `end` or where an ASCII mark starts:
+        // both lie on character boundaries.
         let room = &rest[..end];
         let half = room.len() / 2;
         let cut = ["\n\n", "\n", " "]
