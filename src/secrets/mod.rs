@@ -179,7 +179,10 @@ impl Vault {
     pub fn set(&self, name: &str, value: &str) -> Result<(), SecretsError> {
         check_name(name)?;
         self.change(|entries| {
-            entries.insert(name.to_string(), value.to_string());
+            entries
+                .insert(name.to_string(), value.to_string())
+                .as_deref()
+                != Some(value)
         })
     }
 
@@ -189,7 +192,10 @@ impl Vault {
             return Ok(false);
         }
         let mut removed = false;
-        self.change(|entries| removed = entries.remove(name).is_some())?;
+        self.change(|entries| {
+            removed = entries.remove(name).is_some();
+            removed
+        })?;
         Ok(removed)
     }
 
@@ -235,8 +241,12 @@ impl Vault {
     }
 
     /// Reads, changes and reseals the store under its lock, so two processes setting a
-    /// secret each both keep theirs; the file is replaced atomically, never half-written.
-    fn change(&self, edit: impl FnOnce(&mut BTreeMap<String, String>)) -> Result<(), SecretsError> {
+    /// secret each both keep theirs; the file is replaced atomically, never half-written,
+    /// and not at all when `edit` says it changed nothing.
+    fn change(
+        &self,
+        edit: impl FnOnce(&mut BTreeMap<String, String>) -> bool,
+    ) -> Result<(), SecretsError> {
         let mut opened = self
             .opened
             .lock()
@@ -253,8 +263,12 @@ impl Vault {
                 let entries = sealed.open(&key, &path)?;
                 (key, entries, sealed.source())
             };
-            edit(&mut entries);
-            let text = Sealed::seal(&key, source, &entries)?.to_text();
+            let changed = edit(&mut entries);
+            let text = if changed {
+                Sealed::seal(&key, source, &entries)?.to_text()
+            } else {
+                text.to_string()
+            };
             result = Some((key, entries));
             Ok::<_, SecretsError>(text)
         })

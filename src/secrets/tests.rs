@@ -31,6 +31,11 @@ fn secrets_set_are_read_back_listed_and_removed_and_the_file_holds_none_in_clear
         again.key_source().unwrap(),
         Some(KeySource::Passphrase { .. })
     ));
+    // Nothing to change: the file is not resealed (a new nonce would rewrite it all).
+    let sealed = std::fs::read_to_string(store.path()).unwrap();
+    again.set("telegram", "123456:ABC-DEF").unwrap();
+    assert!(!again.remove("absent").unwrap());
+    assert_eq!(std::fs::read_to_string(store.path()).unwrap(), sealed);
     assert!(again.remove("openai").unwrap());
     assert!(!again.remove("openai").unwrap());
     let third = vault(dir.path(), "correct horse");

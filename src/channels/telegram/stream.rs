@@ -58,8 +58,10 @@ async fn show(bot: Bot, chat: i64, mut deltas: mpsc::UnboundedReceiver<Delta>) {
     let mut shown: Option<Shown> = None;
     let mut last_edit = Instant::now();
     let mut typing_again = Instant::now() + TYPING_EVERY;
+    // Written since the message was last edited (whether that changes what it shows is
+    // worked out only when the edit is due, not for every delta).
+    let mut behind = false;
     let last = loop {
-        let behind = shown.as_ref().is_some_and(|s| s.text != preview(&text));
         let delta = if shown.is_none() {
             // A turn that runs tools may take a while before it writes: still typing.
             tokio::select! {
@@ -78,6 +80,7 @@ async fn show(bot: Bot, chat: i64, mut deltas: mpsc::UnboundedReceiver<Delta>) {
                         edit(&bot, chat, shown, preview(&text)).await;
                     }
                     last_edit = Instant::now();
+                    behind = false;
                     continue;
                 }
             }
@@ -87,6 +90,7 @@ async fn show(bot: Bot, chat: i64, mut deltas: mpsc::UnboundedReceiver<Delta>) {
         match delta {
             Some(Delta::Text(delta)) => {
                 text.push_str(&delta);
+                behind = shown.is_some();
                 if shown.is_none() && !text.trim().is_empty() {
                     let first = preview(&text);
                     match bot.send_markdown(chat, &first).await {
